@@ -1,0 +1,21 @@
+// Prints "N passed, N failed" from vitest's JSON report. A test file that failed to load (no test
+// inside it ran) counts as one failure, so a broken import can never pass silently.
+import { readFileSync } from "node:fs";
+
+const path = process.argv[2] ?? "test-results/vitest.json";
+let report;
+try {
+  report = JSON.parse(readFileSync(path, "utf8"));
+} catch (err) {
+  console.log(`no test report at ${path}: ${err.message}`);
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
+const passed = report.numPassedTests ?? 0;
+const brokenFiles = (report.testResults ?? []).filter(
+  (file) => file.status === "failed" && (file.assertionResults ?? []).length === 0,
+).length;
+const failed = (report.numFailedTests ?? 0) + brokenFiles;
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
