@@ -1,0 +1,127 @@
+/**
+ * Typed errors of the runtime. Every error has a stable `code` that callers, logs and HTTP edges can
+ * rely on; the message names the problem in words a user can act on.
+ */
+export class TroupeError extends Error {
+  /** A stable, machine-readable code such as `QUEUE_FULL`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An argument failed validation (an id, a config value, a message option). */
+export class InvalidArgumentError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INVALID_ARGUMENT", message, options);
+  }
+}
+
+/** No agent type of that name is registered. Raised at once, never after a wait. */
+export class UnknownAgentTypeError extends TroupeError {
+  constructor(readonly agentType: string) {
+    super("UNKNOWN_AGENT_TYPE", `no agent type "${agentType}" is registered`);
+  }
+}
+
+/** An agent tried to address an agent, topic or subscription of another tenant. */
+export class CrossTenantError extends TroupeError {
+  constructor(message: string) {
+    super("CROSS_TENANT", message);
+  }
+}
+
+/** The tenant's queue is at its bound; the message was not accepted. */
+export class QueueFullError extends TroupeError {
+  constructor(readonly tenant: string, readonly maxQueuedMessages: number) {
+    super("QUEUE_FULL", `tenant "${tenant}" has ${maxQueuedMessages} messages queued, its limit; retry later`);
+  }
+}
+
+/** The tenant sent messages faster than its configured rate. */
+export class RateLimitedError extends TroupeError {
+  constructor(readonly tenant: string, message: string, readonly retryAfterMs?: number) {
+    super("RATE_LIMITED", message);
+  }
+}
+
+/** A send was not answered in time: the caller's timeout, or the turn's time budget (watchdog). */
+export class TimeoutError extends TroupeError {
+  constructor(message: string) {
+    super("TIMEOUT", message);
+  }
+}
+
+/** The caller aborted the call through its AbortSignal. */
+export class AbortedError extends TroupeError {
+  constructor(message = "the call was aborted by its caller") {
+    super("ABORTED", message);
+  }
+}
+
+/** The agent's handler threw; the original error is the `cause`, its name and message are kept. */
+export class HandlerError extends TroupeError {
+  constructor(readonly agent: string, cause: unknown) {
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super("HANDLER_ERROR", `handler of ${agent} failed: ${detail}`, { cause });
+  }
+}
+
+/** A message exceeded the hop limit (an agent loop) and was dropped. */
+export class LoopDetectedError extends TroupeError {
+  constructor(readonly hops: number, readonly maxHops: number) {
+    super("LOOP_DETECTED", `message dropped after ${hops} hops (limit ${maxHops}): the agents are likely in a loop`);
+  }
+}
+
+/** The runtime is not running (not started yet, or stopped); pending calls settle with this. */
+export class RuntimeStoppedError extends TroupeError {
+  constructor(message = "the runtime is stopped") {
+    super("RUNTIME_STOPPED", message);
+  }
+}
+
+/** An interceptor dropped the message. */
+export class MessageDroppedError extends TroupeError {
+  constructor(reason: string) {
+    super("MESSAGE_DROPPED", `message dropped: ${reason}`);
+  }
+}
+
+/** The isolated worker hosting the tenant's agents crashed during the turn. */
+export class WorkerCrashedError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("WORKER_CRASHED", message, options);
+  }
+}
+
+/** A call to the LLM would exceed the tenant's token or cost budget; no call was made. */
+export class BudgetExceededError extends TroupeError {
+  constructor(readonly tenant: string, message: string) {
+    super("BUDGET_EXCEEDED", message);
+  }
+}
+
+/** The LLM provider failed after the bounded retries (429s or 5xx), or answered with an error. */
+export class LlmProviderError extends TroupeError {
+  constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {
+    super("LLM_PROVIDER_ERROR", message, options);
+  }
+}
+
+/** A tool registration or call was refused (shared instance, unknown tool, rate limit). */
+export class ToolError extends TroupeError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+/** State could not be decrypted or verified: moved under another tenant or agent, tampered, or wrong key. */
+export class StateIntegrityError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("STATE_INTEGRITY", message, options);
+  }
+}

@@ -1,0 +1,40 @@
+import type { TenantId } from "../tenancy/tenant-id.js";
+
+/** One turn to run on an agent hosted away from the main event loop. */
+export interface HostedTurn {
+  tenant: TenantId;
+  agentType: string;
+  agentKey: string;
+  /** The message, structured-cloneable. */
+  message: unknown;
+  deliveryId: string;
+  hopCount: number;
+  /** Aborted by the watchdog or the caller; the host forwards it to the handler's own signal. */
+  signal: AbortSignal;
+  /** W3C trace context of the runtime's process span, so spans made inside the host are its children. */
+  traceparent?: string;
+}
+
+/** What a hosted handler asks of the runtime (send/publish to agents of its own tenant). */
+export interface HostedOutbound {
+  kind: "send" | "publish";
+  tenant: TenantId;
+  from: { type: string; key: string };
+  to: { type: string; key: string } | { topicType: string; topicSource: string };
+  message: unknown;
+  hopCount: number;
+  timeoutMs?: number;
+  traceparent?: string;
+}
+
+/**
+ * Runs agent turns outside the main thread (a worker-thread pool). Guarantees: a turn always settles
+ * (result, handler error, abort, or WorkerCrashedError when the worker dies); a crash fails only the
+ * turns that were running in that worker, and the worker is replaced.
+ */
+export interface TurnHost {
+  runTurn(turn: HostedTurn): Promise<unknown>;
+  /** Deactivates a hosted agent and returns its saved state (undefined when it keeps none). */
+  deactivate(tenant: TenantId, agentType: string, agentKey: string): Promise<unknown>;
+  close(): Promise<void>;
+}
