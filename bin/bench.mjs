@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Runs every benchmark in the repository (<package>/bench/*.bench.ts), each in its own process so
+// heap and timing figures do not leak between them, and prints one JSON document of all figures.
+// The same document is written to bench-results/<timestamp>.json and bench-results/latest.json.
+//
+// A benchmark prints progress on stderr and exactly one JSON object as its last stdout line.
+// Usage: npm run bench [-- --only <substring>] [-- --out <file>]
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { join, dirname, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: { only: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+});
+if (values.help) {
+  console.log("usage: npm run bench [-- --only <substring>] [-- --out <file>]\nRuns <package>/bench/*.bench.ts and prints one JSON document.");
+  process.exit(0);
+}
+
+const files = ["runtime", "collector", "console", "test"]
+  .map((pkg) => join(root, pkg, "bench"))
+  .filter((dir) => existsSync(dir))
+  .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith(".bench.ts")).map((f) => join(dir, f)))
+  .filter((file) => !values.only || file.includes(values.only))
+  .sort();
+
+function run(file) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "--expose-gc", file], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.on("close", (code) => {
+      const last = out.trim().split("\n").pop() ?? "";
+      try {
+        resolve({ ok: code === 0, figures: JSON.parse(last) });
+      } catch {
+        resolve({ ok: false, figures: {}, error: `exit ${code}, no JSON on the last stdout line` });
+      }
+    });
+  });
+}
+
+const started = Date.now();
+const result = { timestamp: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().length, benchmarks: {}, errors: {} };
+for (const file of files) {
+  const name = relative(root, file);
+  process.stderr.write(`bench: ${name} ...\n`);
+  const t0 = Date.now();
+  const { ok, figures, error } = await run(file);
+  process.stderr.write(`bench: ${name} ${ok ? "done" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  Object.assign(result.benchmarks, figures);
+  if (!ok) result.errors[name] = error ?? "non-zero exit";
+}
+result.durationS = Math.round((Date.now() - started) / 1000);
+const json = JSON.stringify(result, null, 2);
+mkdirSync(join(root, "bench-results"), { recursive: true });
+writeFileSync(values.out ?? join(root, "bench-results", "latest.json"), json + "\n");
+writeFileSync(join(root, "bench-results", `${result.timestamp.replace(/[:.]/g, "-")}.json`), json + "\n");
+console.log(json);
+process.exit(Object.keys(result.errors).length ? 1 : 0);
