@@ -1,0 +1,47 @@
+// Makes sure the packages are built before a subcommand imports them: TypeScript packages with
+// `tsc -b` (incremental, about a second when nothing changed) and the console with `next build`
+// when its sources are newer than the last build.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+function newestMtime(dir, skip = new Set(["node_modules", ".next", "dist", "test-results"])) {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (skip.has(entry.name)) continue;
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path, skip) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function run(label, command, args, cwd, log) {
+  log(`${label} ...`);
+  const started = Date.now();
+  const result = spawnSync(command, args, { cwd, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  if (result.status !== 0) throw new Error(`${label} failed (exit ${result.status ?? result.signal})`);
+  log(`${label} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** Builds runtime and collector (incremental). */
+export function ensurePackagesBuilt(log = console.error) {
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const stale = ["runtime", "collector"].some((pkg) => {
+    const info = join(root, pkg, "dist", ".tsbuildinfo");
+    return !existsSync(info) || newestMtime(join(root, pkg, "src")) > statSync(info).mtimeMs;
+  });
+  if (stale) run("building runtime and collector (tsc -b)", process.execPath, [tsc, "-b", "runtime", "collector"], root, log);
+}
+
+/** Builds the console with `next build` when it was never built or its sources changed. */
+export function ensureConsoleBuilt(log = console.error) {
+  const consoleDir = join(root, "console");
+  const buildId = join(consoleDir, ".next", "BUILD_ID");
+  if (existsSync(buildId) && newestMtime(consoleDir) <= statSync(buildId).mtimeMs) return;
+  const next = join(root, "node_modules", "next", "dist", "bin", "next");
+  run("building the console (next build, a minute or two the first time)", process.execPath, [next, "build"], consoleDir, log);
+}

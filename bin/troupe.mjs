@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// The `troupe` command: one entry point for the embedded stack, its parts, tenant administration
+// and usage reports. Subcommands load their modules lazily so `--help` is instant.
+import { Command, Option, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import { UsageError } from "./lib/config.mjs";
+
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+
+const collectorUrlOption = () =>
+  new Option("--collector-url <url>", "collector base URL (env TROUPE_COLLECTOR_URL, default http://127.0.0.1:4318)");
+const adminKeyOption = () =>
+  new Option("--admin-key <key>", "admin key (env TROUPE_ADMIN_KEY, else <data dir>/admin.key)");
+
+const run = (module, fn) => async (...args) => {
+  const mod = await import(`./commands/${module}.mjs`);
+  await mod[fn](...args);
+};
+
+const program = new Command()
+  .name("troupe")
+  .description("Troupe: a multi-tenant actor runtime for LLM agents, with its own OTLP collector, ClickHouse store and console.")
+  .version(version)
+  .exitOverride()
+  .showHelpAfterError("(run with --help for usage)")
+  .addHelpText(
+    "after",
+    `
+Environment:
+  TROUPE_DATA_DIR          embedded data directory (default ./.troupe)
+  CLICKHOUSE_URL           use a ClickHouse server instead of embedded chDB (+ CLICKHOUSE_USER, _PASSWORD, _DATABASE)
+  TROUPE_ADMIN_KEY         operator key (default: generated into <data dir>/admin.key)
+  TROUPE_COLLECTOR_PORT    collector port (default 4318)     TROUPE_CONSOLE_PORT  console port (default 3000)
+  TROUPE_COLLECTOR_URL     where the console, demo and CLI reach the collector
+  TROUPE_FORWARD_OTLP_ENDPOINT / _HEADERS   also send filtered spans to an existing APM
+  OPENAI_API_KEY / OPENAI_BASE_URL          a real OpenAI-compatible model for the demo (else simulated)
+
+Examples:
+  troupe start                                   collector + console + demo, embedded
+  troupe tenants create acme --tier standard     create a tenant and print its keys (once)
+  troupe report --tenant acme --from 2026-11-01 --to 2026-11-30 --group-by model --format csv`,
+  );
+
+program
+  .command("start")
+  .description("start the embedded stack: collector on chDB, console and demo workload; Ctrl-C stops everything")
+  .option("--no-demo", "do not run the demo workload")
+  .option("--no-console", "do not start the console")
+  .action(run("start", "startCommand"));
+
+program
+  .command("collector")
+  .description("run the collector: OTLP/HTTP ingest, metadata filter, ClickHouse store, query API")
+  .option("-p, --port <port>", "listen port (env TROUPE_COLLECTOR_PORT, default 4318)")
+  .option("--host <host>", "listen address (default 127.0.0.1; 0.0.0.0 in containers)")
+  .option("--data-dir <dir>", "embedded data directory (env TROUPE_DATA_DIR, default ./.troupe)")
+  .addOption(adminKeyOption())
+  .action(run("collector", "collectorCommand"));
+
+program
+  .command("console")
+  .description("run the web console (Next.js) against a collector")
+  .option("-p, --port <port>", "listen port (env TROUPE_CONSOLE_PORT, default 3000)")
+  .option("--host <host>", "listen address (default 127.0.0.1)")
+  .addOption(collectorUrlOption())
+  .action(run("console", "consoleCommand"));
+
+program
+  .command("demo")
+  .description("run the demo workload: three tenants on the example multi-agent app, one noisy, one at its budget")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--rate <n>", "pipelines per second for a quiet tenant", "2")
+  .action(run("demo", "demoCommand"));
+
+const tenants = program.command("tenants").description("administer tenants through the collector's admin API");
+tenants
+  .command("list")
+  .description("list tenants with tier, retention and budgets")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--json", "print JSON")
+  .action(run("tenants", "listTenants"));
+tenants
+  .command("create <id>")
+  .description("create a tenant and print its ingest and console keys (shown once)")
+  .option("--name <name>", "display name")
+  .option("--tier <tier>", "tier (e.g. free, standard, isolated)")
+  .option("--retention-days <days>", "how long its spans are kept")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--json", "print JSON")
+  .action(run("tenants", "createTenant"));
+tenants
+  .command("rotate-key <id>")
+  .description("issue a new key of a kind and revoke the old ones (the secret is shown once)")
+  .addOption(new Option("--kind <kind>", "key kind").choices(["ingest", "console"]).default("console"))
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--json", "print JSON")
+  .action(run("tenants", "rotateKey"));
+tenants
+  .command("set-budget <id>")
+  .description("set a tenant's token and cost budgets (omit a flag to leave it unchanged; 0 removes it)")
+  .option("--daily-tokens <n>")
+  .option("--monthly-tokens <n>")
+  .option("--daily-cost-usd <usd>")
+  .option("--monthly-cost-usd <usd>")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .action(run("tenants", "setBudget"));
+tenants
+  .command("set-retention <id> <days>")
+  .description("set how many days a tenant's spans are kept")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .action(run("tenants", "setRetention"));
+
+program
+  .command("report")
+  .description("a tenant's usage report for billing: calls, tokens, cost, errors, budget rejections")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--from <date>", "start (inclusive), ISO date or time, e.g. 2026-11-01")
+  .requiredOption("--to <date>", "end (exclusive), ISO date or time")
+  .addOption(new Option("--group-by <by>", "grouping").choices(["day", "model", "agent"]).default("day"))
+  .addOption(new Option("--format <format>", "output format").choices(["csv", "json", "table"]).default("table"))
+  .option("--out <file>", "write to a file instead of stdout")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--embedded", "read the embedded store in TROUPE_DATA_DIR directly (no collector running)")
+  .action(run("report", "reportCommand"));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; any other parse error is a usage error.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  const usage = err instanceof UsageError;
+  console.error(`troupe: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(usage ? 2 : 1);
+}
