@@ -1,0 +1,70 @@
+import { ROOT_CONTEXT, propagation, trace, TraceFlags } from "@opentelemetry/api";
+import { describe, expect, it } from "vitest";
+import { parseTenantId } from "../tenancy/tenant-id.js";
+import { TENANT_BAGGAGE_KEY } from "./attributes.js";
+import { extractContext, injectContext } from "./propagation.js";
+
+const spanContext = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: TraceFlags.SAMPLED, isRemote: false };
+
+describe("propagation across a boundary", () => {
+  it("round-trips trace context and tenant with no global propagator registered", () => {
+    const ctx = trace.setSpanContext(ROOT_CONTEXT, spanContext);
+    const carrier: Record<string, string> = {};
+    injectContext(ctx, parseTenantId("acme"), carrier);
+    expect(carrier.traceparent).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    expect(carrier.baggage).toContain(`${TENANT_BAGGAGE_KEY}=acme`);
+
+    const { context, tenant } = extractContext(carrier);
+    expect(tenant).toBe("acme");
+    const remote = trace.getSpanContext(context)!;
+    expect(remote.traceId).toBe(spanContext.traceId);
+    expect(remote.spanId).toBe(spanContext.spanId);
+    expect(remote.isRemote).toBe(true);
+  });
+
+  it("keeps other baggage entries, and the explicit tenant wins", () => {
+    let ctx = trace.setSpanContext(ROOT_CONTEXT, { ...spanContext, traceState: undefined });
+    ctx = propagation.setBaggage(ctx, propagation.createBaggage({ [TENANT_BAGGAGE_KEY]: { value: "other" }, region: { value: "eu" } }));
+    const carrier: Record<string, string> = {};
+    injectContext(ctx, parseTenantId("acme"), carrier);
+    const { context, tenant } = extractContext(carrier);
+    expect(tenant).toBe("acme");
+    expect(propagation.getBaggage(context)!.getEntry("region")!.value).toBe("eu");
+  });
+
+  it("returns no tenant (and no throw) for hostile baggage, and drops the bad entry", () => {
+    const hostile = ["ACME", "a b", "../etc", "x".repeat(200), "", "acme;drop", "%00"];
+    for (const value of hostile) {
+      const carrier = {
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        baggage: `${TENANT_BAGGAGE_KEY}=${encodeURIComponent(value)},keep=1`,
+      };
+      const { context, tenant } = extractContext(carrier);
+      expect(tenant, value).toBeUndefined();
+      expect(propagation.getBaggage(context)?.getEntry(TENANT_BAGGAGE_KEY), value).toBeUndefined();
+      expect(trace.getSpanContext(context)?.traceId).toBe("0af7651916cd43dd8448eb211c80319c");
+    }
+  });
+
+  it("ignores garbage without throwing", () => {
+    const garbage: Record<string, string>[] = [
+      {},
+      { traceparent: "garbage", baggage: "===,,,;;;" },
+      { traceparent: "00-00000000000000000000000000000000-0000000000000000-01" },
+      { baggage: "%E0%A4%A" + "x".repeat(10_000) },
+      JSON.parse('{"__proto__": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}') as Record<string, string>,
+    ];
+    for (const carrier of garbage) {
+      const { context, tenant } = extractContext(carrier);
+      expect(tenant).toBeUndefined();
+      expect(trace.getSpanContext(context)).toBeUndefined();
+    }
+  });
+
+  it("writes only baggage when the context has no span", () => {
+    const carrier: Record<string, string> = {};
+    injectContext(ROOT_CONTEXT, parseTenantId("t1"), carrier);
+    expect(carrier.traceparent).toBeUndefined();
+    expect(extractContext(carrier).tenant).toBe("t1");
+  });
+});

@@ -1,0 +1,63 @@
+import type { Context, TextMapGetter } from "@opentelemetry/api";
+import { ROOT_CONTEXT, defaultTextMapSetter, propagation } from "@opentelemetry/api";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { isTenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "../tenancy/tenant-id.js";
+import { TENANT_BAGGAGE_KEY } from "./attributes.js";
+
+/** A string-keyed carrier: worker-thread messages, process messages, NATS or HTTP headers. */
+export type Carrier = Record<string, string>;
+
+/** Trace context and tenant read back from a carrier. */
+export interface ExtractedContext {
+  /** The context to run the receiving side in; its span context is the sender's (remote) span. */
+  context: Context;
+  /** The tenant from the baggage, present only when it is a valid tenant id. */
+  tenant?: TenantId;
+}
+
+// Fixed W3C propagators, so the boundary works the same whether or not a global propagator is set.
+const W3C_PROPAGATOR = new CompositePropagator({
+  propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+});
+
+const carrierGetter: TextMapGetter<Carrier> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    // Own properties only: a carrier parsed from JSON must not reach the prototype chain.
+    return Object.prototype.hasOwnProperty.call(carrier, key) ? carrier[key] : undefined;
+  },
+};
+
+/**
+ * Writes the trace context of `ctx` (`traceparent`, `tracestate`) and its baggage to `carrier`, with
+ * the tenant set as the `troupe.tenant.id` baggage entry (overriding any tenant already in the
+ * baggage). Nothing is written for the trace when `ctx` holds no valid span context.
+ */
+export function injectContext(ctx: Context, tenant: TenantId | undefined, carrier: Carrier): void {
+  let withTenant = ctx;
+  if (tenant !== undefined) {
+    const baggage = propagation.getBaggage(ctx) ?? propagation.createBaggage();
+    withTenant = propagation.setBaggage(ctx, baggage.setEntry(TENANT_BAGGAGE_KEY, { value: tenant }));
+  }
+  W3C_PROPAGATOR.inject(withTenant, carrier, defaultTextMapSetter);
+}
+
+/**
+ * Reads trace context and baggage from `carrier` into a context derived from `base` (the root
+ * context by default). Never throws on hostile input: a malformed `traceparent` is ignored, and a
+ * tenant entry that is not a valid tenant id is removed from the baggage and reported as no tenant.
+ */
+export function extractContext(carrier: Carrier, base: Context = ROOT_CONTEXT): ExtractedContext {
+  let context: Context;
+  try {
+    context = W3C_PROPAGATOR.extract(base, carrier, carrierGetter);
+  } catch {
+    return { context: base };
+  }
+  const baggage = propagation.getBaggage(context);
+  const entry = baggage?.getEntry(TENANT_BAGGAGE_KEY);
+  if (baggage === undefined || entry === undefined) return { context };
+  if (isTenantId(entry.value)) return { context, tenant: entry.value };
+  return { context: propagation.setBaggage(context, baggage.removeEntry(TENANT_BAGGAGE_KEY)) };
+}
