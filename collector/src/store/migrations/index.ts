@@ -1,0 +1,6 @@
+import type { Migration } from "./migration.js";
+import { migration0001 } from "./0001_spans.js";
+import { migration0002 } from "./0002_tenants_keys_audit.js";
+
+/** Every migration, in the order they apply. Append new ones; never edit an applied one. */
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
+import { openTempChdb } from "../store/temp-chdb.test-helper.js";
+import { SECRET_PATTERN, hashSecret } from "./api-key.js";
+import { createTenantRegistry, type TenantRegistry } from "./tenant-registry.js";
+
+const ADMIN = "admin-secret-0123456789";
+let gateway: ClickHouseGateway;
+let dispose: () => Promise<void>;
+let registry: TenantRegistry;
+
+beforeAll(async () => {
+  ({ gateway, dispose } = await openTempChdb());
+  registry = createTenantRegistry(gateway, { adminKey: ADMIN });
+});
+afterAll(async () => dispose());
+
+describe("tenant registry", () => {
+  it("creates, reads, lists and updates tenants; refuses duplicates and bad ids", async () => {
+    const t = await registry.createTenant({ id: "acme", name: "Acme", budgets: { dailyTokens: 1000 } }, "admin");
+    expect(t).toMatchObject({ id: "acme", name: "Acme", tier: "shared", retentionDays: 30, budgets: { dailyTokens: 1000, monthlyTokens: null } });
+    await expect(registry.createTenant({ id: "acme" })).rejects.toMatchObject({ code: "conflict" });
+    await expect(registry.createTenant({ id: "Bad Id'" })).rejects.toMatchObject({ code: "bad_request" });
+    await expect(registry.createTenant({ id: "ok-id", retentionDays: 0 })).rejects.toMatchObject({ code: "bad_request" });
+    const u = await registry.updateTenant("acme", { tier: "worker", retentionDays: 7, budgets: { monthlyCostUsd: 12.5 } }, "admin");
+    expect(u).toMatchObject({ tier: "worker", retentionDays: 7, budgets: { dailyTokens: 1000, monthlyCostUsd: 12.5 } });
+    expect(await registry.getTenant("acme")).toMatchObject({ tier: "worker", retentionDays: 7 });
+    expect(await registry.retentionDaysOf("acme")).toBe(7);
+    expect(await registry.retentionDaysOf("nobody")).toBe(30);
+    await expect(registry.updateTenant("nobody", { tier: "worker" })).rejects.toMatchObject({ code: "not_found" });
+    await registry.createTenant({ id: "beta" });
+    expect((await registry.listTenants()).map((x) => x.id)).toEqual(["acme", "beta"]);
+  });
+
+  it("issues keys whose secret authenticates to the right principal and is never stored", async () => {
+    const { key } = await registry.issueKey("acme", "console");
+    expect(key.secret).toMatch(SECRET_PATTERN);
+    expect(key.secret.startsWith("trp_console_")).toBe(true);
+    expect(await registry.authenticate(key.secret)).toEqual({ kind: "console", keyId: key.keyId, tenantId: "acme" });
+    const stored = await gateway.query<Record<string, unknown>>("SELECT * FROM api_keys");
+    const dump = JSON.stringify(stored);
+    expect(dump).not.toContain(key.secret);
+    expect(dump).toContain(hashSecret(key.secret));
+    const audit = JSON.stringify(await gateway.query("SELECT * FROM audit_log"));
+    expect(audit).not.toContain(key.secret);
+    expect(audit).toContain("key.issue");
+    await expect(registry.issueKey("nobody", "console")).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("rotation revokes the old keys of that kind at once, and leaves other kinds alone", async () => {
+    const { key: ingest } = await registry.issueKey("beta", "ingest");
+    const { key: consoleKey } = await registry.issueKey("beta", "console");
+    expect(await registry.authenticate(ingest.secret)).toMatchObject({ kind: "tenant-ingest", tenantId: "beta" });
+    const { key: fresh, revokedKeyIds } = await registry.rotateKey("beta", "ingest", "admin");
+    expect(revokedKeyIds).toEqual([ingest.keyId]);
+    expect(await registry.authenticate(ingest.secret)).toBeNull();
+    expect(await registry.authenticate(fresh.secret)).toMatchObject({ kind: "tenant-ingest", tenantId: "beta" });
+    expect(await registry.authenticate(consoleKey.secret)).toMatchObject({ kind: "console", tenantId: "beta" });
+    await registry.revokeKey(consoleKey.keyId, "admin");
+    expect(await registry.authenticate(consoleKey.secret)).toBeNull();
+    const keys = await registry.listKeys("beta");
+    expect(keys.find((k) => k.keyId === consoleKey.keyId)?.revokedAt).not.toBeNull();
+    expect(keys.find((k) => k.keyId === fresh.keyId)?.revokedAt).toBeNull();
+    await expect(registry.revokeKey("key_nope")).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("service keys carry their allowed tenants, which must exist", async () => {
+    const key = await registry.issueServiceKey(["beta", "acme", "acme"]);
+    expect(await registry.authenticate(key.secret)).toEqual({ kind: "service-ingest", keyId: key.keyId, allowedTenants: ["acme", "beta"] });
+    await expect(registry.issueServiceKey(["acme", "ghost"])).rejects.toMatchObject({ code: "not_found" });
+    await expect(registry.issueServiceKey([])).rejects.toMatchObject({ code: "bad_request" });
+  });
+
+  it("authenticates the admin key and rejects unknown, malformed and near-miss secrets", async () => {
+    expect(await registry.authenticate(ADMIN)).toEqual({ kind: "admin", keyId: "admin" });
+    expect(await registry.authenticate(ADMIN + "x")).toBeNull();
+    expect(await registry.authenticate("trp_console_" + "A".repeat(43))).toBeNull();
+    expect(await registry.authenticate("' OR 1=1 --")).toBeNull();
+    const { key } = await registry.issueKey("acme", "ingest");
+    const nearMiss = key.secret.slice(0, -1) + (key.secret.endsWith("A") ? "B" : "A");
+    expect(await registry.authenticate(nearMiss)).toBeNull();
+    expect(() => createTenantRegistry(gateway, { adminKey: "short" })).toThrow(/at least 16/);
+    const noAdmin = createTenantRegistry(gateway, {});
+    expect(await noAdmin.authenticate(ADMIN)).toBeNull();
+  });
+
+  it("a revocation by another instance takes effect once the cache entry expires", async () => {
+    let clock = Date.now();
+    const a = createTenantRegistry(gateway, { now: () => clock, keyCacheTtlMs: 1000 });
+    const b = createTenantRegistry(gateway, { now: () => clock });
+    const { key } = await b.issueKey("acme", "console");
+    expect(await a.authenticate(key.secret)).not.toBeNull();
+    await b.revokeKey(key.keyId);
+    expect(await a.authenticate(key.secret)).not.toBeNull(); // still cached on instance a
+    clock += 1001;
+    expect(await a.authenticate(key.secret)).toBeNull();
+  });
+});
