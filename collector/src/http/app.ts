@@ -1,0 +1,62 @@
+import { Hono } from "hono";
+import { CollectorError } from "../errors.js";
+import { createTracesRoute } from "../ingest/traces-route.js";
+import type { IngestLimits } from "../ingest/ingest-limits.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { PipelineHealth, SpanSink } from "../pipeline/ingest-pipeline.js";
+import type { SpanStore } from "../store/span-store.js";
+import type { KeyAuthenticator } from "../tenants/principal.js";
+import { errorResponse } from "./error-response.js";
+
+/** Everything the collector's HTTP app serves from. */
+export interface CollectorAppDeps {
+  authenticator: KeyAuthenticator;
+  sink: SpanSink;
+  metrics: CollectorMetrics;
+  /** Pinged by /readyz. */
+  store: Pick<SpanStore, "ping">;
+  /** Spool state for /readyz. */
+  pipelineHealth?: () => PipelineHealth;
+  limits?: Partial<IngestLimits>;
+  /** Query and admin routes (paths relative to /api/v1), mounted under /api/v1. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- sub-apps carry their own env types
+  apiRoutes?: readonly Hono<any>[];
+  /** Ready only while the spool is below this share of its bound (default 0.9). */
+  readySpoolRatio?: number;
+}
+
+/**
+ * The collector's one HTTP app: POST /v1/traces, GET /healthz, GET /readyz, GET /metrics and the
+ * query/admin API under /api/v1. Every error is a JSON `{ error: { code, message } }`, unknown
+ * paths a JSON 404.
+ */
+export function createCollectorApp(deps: CollectorAppDeps): Hono {
+  const app = new Hono();
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => errorResponse(c, new CollectorError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+
+  app.route("/", createTracesRoute(deps));
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const checks: Record<string, { ok: boolean; detail?: string }> = {};
+    try {
+      await deps.store.ping();
+      checks["store"] = { ok: true };
+    } catch (err) {
+      checks["store"] = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    const health = deps.pipelineHealth?.();
+    if (health) {
+      const ratio = health.spoolBytes / health.spoolMaxBytes;
+      checks["spool"] = {
+        ok: ratio < (deps.readySpoolRatio ?? 0.9),
+        detail: `${health.spoolBytes} of ${health.spoolMaxBytes} bytes, ${health.spoolRecords} records, ${health.queueDepthSpans} spans waiting${health.storeError ? `; last insert error: ${health.storeError}` : ""}`,
+      };
+    }
+    const ready = Object.values(checks).every((x) => x.ok);
+    return c.json({ status: ready ? "ready" : "not_ready", checks }, ready ? 200 : 503);
+  });
+  app.get("/metrics", (c) => c.body(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
+  for (const routes of deps.apiRoutes ?? []) app.route("/api/v1", routes);
+  return app;
+}

@@ -1,0 +1,218 @@
+import { CollectorError } from "../errors.js";
+import type { IngestLimits } from "./ingest-limits.js";
+import type { OtlpAttributeValue, OtlpEvent, OtlpKeyValue, OtlpResourceSpans, OtlpSpan, OtlpTraceRequest } from "./otlp-traces.js";
+
+type Json = Record<string, unknown>;
+
+const SPAN_KINDS: Record<string, number> = {
+  SPAN_KIND_UNSPECIFIED: 0,
+  SPAN_KIND_INTERNAL: 1,
+  SPAN_KIND_SERVER: 2,
+  SPAN_KIND_CLIENT: 3,
+  SPAN_KIND_PRODUCER: 4,
+  SPAN_KIND_CONSUMER: 5,
+};
+const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 };
+const HEX = /^[0-9a-fA-F]*$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const UINT64 = /^\d{1,20}$/;
+const INT64 = /^-?\d{1,19}$/;
+const UINT64_MAX = 18446744073709551615n;
+
+/**
+ * Decodes an OTLP/JSON ExportTraceServiceRequest (the protobuf JSON mapping: lowerCamelCase keys,
+ * snake_case accepted too; hex ids, base64 ids where the length makes it unambiguous; int64 as
+ * strings or numbers; enums as numbers or names). Throws CollectorError bad_request naming the path
+ * of the first problem, payload_too_large past the span bound.
+ */
+export function decodeJsonTraces(body: Buffer, limits: IngestLimits): OtlpTraceRequest {
+  let root: unknown;
+  try {
+    root = JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw new CollectorError("bad_request", `body is not valid JSON: ${(err as Error).message}`);
+  }
+  const req = object(root, "body");
+  const rsList = optionalArray(field(req, "resourceSpans", "resource_spans"), "resourceSpans");
+  let spanCount = 0;
+  for (const rs of rsList) {
+    if (!isObject(rs)) continue;
+    const ssList = field(rs, "scopeSpans", "scope_spans");
+    if (!Array.isArray(ssList)) continue;
+    for (const ss of ssList) {
+      const spans = isObject(ss) ? ss["spans"] : undefined;
+      if (Array.isArray(spans)) spanCount += spans.length;
+    }
+  }
+  if (spanCount > limits.maxSpansPerRequest) {
+    throw new CollectorError(
+      "payload_too_large",
+      `request has ${spanCount} spans; at most ${limits.maxSpansPerRequest} are accepted per request (lower the exporter's maxExportBatchSize)`,
+    );
+  }
+  const resourceSpans: OtlpResourceSpans[] = rsList.map((rsRaw, i) => {
+    const path = `resourceSpans[${i}]`;
+    const rs = object(rsRaw, path);
+    const resourceRaw = rs["resource"];
+    const resource = resourceRaw === undefined || resourceRaw === null ? {} : object(resourceRaw, `${path}.resource`);
+    const spans: OtlpSpan[] = [];
+    optionalArray(field(rs, "scopeSpans", "scope_spans"), `${path}.scopeSpans`).forEach((ssRaw, j) => {
+      const ss = object(ssRaw, `${path}.scopeSpans[${j}]`);
+      optionalArray(ss["spans"], `${path}.scopeSpans[${j}].spans`).forEach((spanRaw, k) => {
+        spans.push(decodeSpan(spanRaw, `${path}.scopeSpans[${j}].spans[${k}]`, limits));
+      });
+    });
+    return { resourceAttributes: attributes(resource["attributes"], `${path}.resource.attributes`, limits), spans };
+  });
+  return { resourceSpans, spanCount };
+}
+
+function decodeSpan(raw: unknown, path: string, limits: IngestLimits): OtlpSpan {
+  const s = object(raw, path);
+  const parent = field(s, "parentSpanId", "parent_span_id");
+  const status = s["status"];
+  const events: OtlpEvent[] = optionalArray(s["events"], `${path}.events`).map((eRaw, i) => {
+    const e = object(eRaw, `${path}.events[${i}]`);
+    return { name: optionalString(e["name"], `${path}.events[${i}].name`), attributes: attributes(e["attributes"], `${path}.events[${i}].attributes`, limits) };
+  });
+  return {
+    traceId: id(field(s, "traceId", "trace_id"), 16, `${path}.traceId`),
+    spanId: id(field(s, "spanId", "span_id"), 8, `${path}.spanId`),
+    parentSpanId: parent === undefined || parent === null || parent === "" ? "" : id(parent, 8, `${path}.parentSpanId`),
+    name: optionalString(s["name"], `${path}.name`),
+    kind: enumValue(s["kind"], SPAN_KINDS, 5, `${path}.kind`),
+    startTimeUnixNano: uint64(field(s, "startTimeUnixNano", "start_time_unix_nano"), `${path}.startTimeUnixNano`),
+    endTimeUnixNano: uint64(field(s, "endTimeUnixNano", "end_time_unix_nano"), `${path}.endTimeUnixNano`),
+    attributes: attributes(s["attributes"], `${path}.attributes`, limits),
+    events,
+    statusCode: status === undefined || status === null ? 0 : enumValue(object(status, `${path}.status`)["code"], STATUS_CODES, 2, `${path}.status.code`),
+  };
+}
+
+function field(o: Json, camel: string, snake: string): unknown {
+  const v = o[camel];
+  return v === undefined ? o[snake] : v;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function typeName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+
+function object(v: unknown, path: string): Json {
+  if (!isObject(v)) throw new CollectorError("bad_request", `${path}: expected an object; got ${typeName(v)}`);
+  return v;
+}
+
+function optionalArray(v: unknown, path: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new CollectorError("bad_request", `${path}: expected an array; got ${typeName(v)}`);
+  return v;
+}
+
+function optionalString(v: unknown, path: string): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v !== "string") throw new CollectorError("bad_request", `${path}: expected a string; got ${typeName(v)}`);
+  return v;
+}
+
+/** An id as hex (the OTLP/JSON encoding) or, when its length can only be base64, as base64. */
+function id(v: unknown, bytes: number, path: string): string {
+  if (typeof v !== "string") throw new CollectorError("bad_request", `${path}: expected a hex string; got ${typeName(v)}`);
+  if (v.length === bytes * 2 && HEX.test(v)) return v.toLowerCase();
+  const base64Length = Math.ceil(bytes / 3) * 4;
+  if (v.length === base64Length && BASE64.test(v)) {
+    const decoded = Buffer.from(v, "base64");
+    if (decoded.length === bytes) return decoded.toString("hex");
+  }
+  throw new CollectorError("bad_request", `${path}: expected ${bytes * 2} hex characters; got ${JSON.stringify(v.slice(0, 64))}`);
+}
+
+function uint64(v: unknown, path: string): string {
+  if (v === undefined || v === null) return "0";
+  if (typeof v === "number") {
+    if (Number.isInteger(v) && v >= 0) return BigInt(v).toString();
+  } else if (typeof v === "string" && UINT64.test(v) && BigInt(v) <= UINT64_MAX) {
+    return v.length > 1 ? BigInt(v).toString() : v;
+  }
+  throw new CollectorError("bad_request", `${path}: expected an unsigned 64-bit integer (string or number); got ${JSON.stringify(v)?.slice(0, 64) ?? typeName(v)}`);
+}
+
+function enumValue(v: unknown, names: Record<string, number>, max: number, path: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max) return v;
+  if (typeof v === "string" && Object.hasOwn(names, v)) return names[v] as number;
+  throw new CollectorError("bad_request", `${path}: expected an integer 0-${max} or an enum name; got ${JSON.stringify(v)?.slice(0, 64) ?? typeName(v)}`);
+}
+
+function attributes(v: unknown, path: string, limits: IngestLimits): OtlpKeyValue[] {
+  const list = optionalArray(v, path);
+  const out: OtlpKeyValue[] = new Array<OtlpKeyValue>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = keyValue(list[i], `${path}[${i}]`, 1, limits);
+  return out;
+}
+
+function keyValue(raw: unknown, path: string, depth: number, limits: IngestLimits): OtlpKeyValue {
+  const kv = object(raw, path);
+  const key = kv["key"];
+  if (typeof key !== "string") throw new CollectorError("bad_request", `${path}.key: expected a string; got ${typeName(key)}`);
+  const value = kv["value"];
+  return { key, value: value === undefined || value === null ? null : anyValue(value, `${path}.value`, depth, limits) };
+}
+
+function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimits): OtlpAttributeValue {
+  const v = object(raw, path);
+  for (const k in v) {
+    const x = v[k];
+    switch (k) {
+      case "stringValue":
+      case "string_value":
+        if (typeof x !== "string") break;
+        return x;
+      case "boolValue":
+      case "bool_value":
+        if (typeof x !== "boolean") break;
+        return x;
+      case "intValue":
+      case "int_value":
+        if (typeof x === "number" && Number.isInteger(x)) return x;
+        if (typeof x === "string" && INT64.test(x)) {
+          const n = Number(x);
+          return Number.isSafeInteger(n) ? n : BigInt.asIntN(64, BigInt(x)).toString();
+        }
+        break;
+      case "doubleValue":
+      case "double_value":
+        if (typeof x === "number") return x;
+        if (x === "NaN" || x === "Infinity" || x === "-Infinity") return x;
+        break;
+      case "bytesValue":
+      case "bytes_value":
+        if (typeof x !== "string" || !BASE64.test(x)) break;
+        return x;
+      case "arrayValue":
+      case "array_value":
+      case "kvlistValue":
+      case "kvlist_value": {
+        if (depth >= limits.maxAnyValueDepth) {
+          throw new CollectorError("bad_request", `${path}: attribute value nested deeper than ${limits.maxAnyValueDepth} levels`);
+        }
+        const values = optionalArray(object(x, `${path}.${k}`)["values"], `${path}.${k}.values`);
+        if (k.startsWith("array")) return values.map((e, i) => anyValue(e, `${path}.${k}.values[${i}]`, depth + 1, limits));
+        const obj = Object.create(null) as { [key: string]: OtlpAttributeValue };
+        values.forEach((e, i) => {
+          const entry = keyValue(e, `${path}.${k}.values[${i}]`, depth + 1, limits);
+          obj[entry.key] = entry.value;
+        });
+        return obj;
+      }
+      default:
+        throw new CollectorError("bad_request", `${path}: unknown AnyValue field ${JSON.stringify(k.slice(0, 64))}`);
+    }
+    throw new CollectorError("bad_request", `${path}.${k}: wrong type ${typeName(x)}`);
+  }
+  return null;
+}

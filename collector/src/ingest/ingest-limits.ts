@@ -1,0 +1,22 @@
+/** Bounds on one OTLP export request. Every bound answers a clear 4xx or a counted rejection. */
+export interface IngestLimits {
+  /** Largest body, compressed and after gunzip (413 beyond). */
+  maxBodyBytes: number;
+  /** Most spans in one request (413 beyond: lower the exporter's maxExportBatchSize). */
+  maxSpansPerRequest: number;
+  /** Most attributes on one span, resource or event; a span beyond is rejected (too_many_attributes). */
+  maxAttributesPerSpan: number;
+  /** Most events on one span; a span beyond is rejected (too_many_events). */
+  maxEventsPerSpan: number;
+  /** Deepest nesting of arrays and key-value lists inside one attribute value (400 beyond). */
+  maxAnyValueDepth: number;
+}
+
+/** Defaults sized for the official exporters (maxExportBatchSize up to 8192, 128 attributes per span). */
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxSpansPerRequest: 8192,
+  maxAttributesPerSpan: 256,
+  maxEventsPerSpan: 256,
+  maxAnyValueDepth: 8,
+};

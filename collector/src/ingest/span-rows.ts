@@ -1,0 +1,132 @@
+import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/runtime";
+import type { SpanRow } from "../store/span-row.js";
+import type { Principal } from "../tenants/principal.js";
+import { filterAttributes, stringifyAttributeValue, type FilterCounts } from "./attribute-filter.js";
+import type { IngestLimits } from "./ingest-limits.js";
+import type { OtlpKeyValue, OtlpTraceRequest } from "./otlp-traces.js";
+
+/** Why ingest refused a span. Stable: used as a metric label and in partial-success messages. */
+export type SpanRejectReason =
+  | "tenant_mismatch" // a tenant key's span claims another tenant
+  | "tenant_not_allowed" // a service key's span names a tenant the key may not write
+  | "missing_tenant" // a service key's span names no tenant
+  | "invalid_tenant" // the span's tenant attribute is not a valid tenant id
+  | "too_many_attributes"
+  | "too_many_events";
+
+/** The outcome of turning a decoded request into stored rows. */
+export interface SpanRowsResult {
+  rows: SpanRow[];
+  rejected: Map<SpanRejectReason, number>;
+  /** One example message per reason, for the partial-success error message. */
+  rejectExamples: Map<SpanRejectReason, string>;
+  droppedAttributes: { span: number; resource: number; event: number };
+  truncatedAttributes: number;
+}
+
+const UNKNOWN_SERVICE = "unknown_service";
+
+/**
+ * Authorizes, filters and flattens a decoded request into SpanRows: the tenant of every row is
+ * decided by the key (tenant keys bind every span to their tenant; service keys may write only their
+ * allowed tenants), only allow-listed attributes survive, capped in length. Refused spans are
+ * counted by reason, never silently dropped.
+ */
+export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, limits: IngestLimits): SpanRowsResult {
+  const rows: SpanRow[] = [];
+  const rejected = new Map<SpanRejectReason, number>();
+  const rejectExamples = new Map<SpanRejectReason, string>();
+  const reject = (reason: SpanRejectReason, example: string): void => {
+    rejected.set(reason, (rejected.get(reason) ?? 0) + 1);
+    if (!rejectExamples.has(reason)) rejectExamples.set(reason, example);
+  };
+  const spanCounts: FilterCounts = { dropped: 0, truncated: 0 };
+  const resourceCounts: FilterCounts = { dropped: 0, truncated: 0 };
+  const eventCounts: FilterCounts = { dropped: 0, truncated: 0 };
+
+  for (const rs of request.resourceSpans) {
+    const resourceAttributes: Record<string, string> = {};
+    filterAttributes(rs.resourceAttributes, RESOURCE_ATTRIBUTE_ALLOW_LIST, resourceAttributes, resourceCounts);
+    const serviceName = resourceAttributes["service.name"] || UNKNOWN_SERVICE;
+    const resourceTenant = findTenant(rs.resourceAttributes);
+
+    for (const span of rs.spans) {
+      if (span.attributes.length > limits.maxAttributesPerSpan || rs.resourceAttributes.length > limits.maxAttributesPerSpan) {
+        reject("too_many_attributes", `a span has more than ${limits.maxAttributesPerSpan} attributes`);
+        continue;
+      }
+      if (span.events.length > limits.maxEventsPerSpan) {
+        reject("too_many_events", `a span has more than ${limits.maxEventsPerSpan} events`);
+        continue;
+      }
+      const claimed = findTenant(span.attributes) ?? resourceTenant;
+      const tenantId = resolveTenant(principal, claimed, reject);
+      if (tenantId === null) continue;
+
+      const attributes: Record<string, string> = {};
+      filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, attributes, spanCounts);
+      // Events are not stored as such; the allow-listed facts they carry (exception.type) are kept
+      // on the span unless the span states them itself.
+      for (const event of span.events) filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, attributes, eventCounts, false);
+
+      const start = span.startTimeUnixNano;
+      const end = span.endTimeUnixNano;
+      const duration = end.length < 16 && start.length < 16 ? Number(end) - Number(start) : Number(BigInt(end) - BigInt(start));
+      rows.push({
+        tenantId,
+        traceId: span.traceId,
+        spanId: span.spanId,
+        parentSpanId: span.parentSpanId,
+        name: span.name,
+        kind: span.kind,
+        startTimeUnixNano: start,
+        durationNs: duration > 0 ? duration : 0,
+        statusCode: span.statusCode,
+        serviceName,
+        attributes,
+        resourceAttributes,
+      });
+    }
+  }
+  return {
+    rows,
+    rejected,
+    rejectExamples,
+    droppedAttributes: { span: spanCounts.dropped, resource: resourceCounts.dropped, event: eventCounts.dropped },
+    truncatedAttributes: spanCounts.truncated + resourceCounts.truncated + eventCounts.truncated,
+  };
+}
+
+/** The tenant a span claims, as sent (validated by resolveTenant); undefined when it names none. */
+function findTenant(list: readonly OtlpKeyValue[]): string | undefined {
+  for (const kv of list) if (kv.key === ATTR.tenantId) return stringifyAttributeValue(kv.value);
+  return undefined;
+}
+
+function resolveTenant(
+  principal: Principal,
+  claimed: string | undefined,
+  reject: (reason: SpanRejectReason, example: string) => void,
+): string | null {
+  if (claimed !== undefined && !isTenantId(claimed)) {
+    reject("invalid_tenant", `${ATTR.tenantId} ${JSON.stringify(claimed.slice(0, 64))} is not a valid tenant id`);
+    return null;
+  }
+  if (principal.kind === "tenant-ingest") {
+    if (claimed === undefined || claimed === principal.tenantId) return principal.tenantId;
+    reject("tenant_mismatch", `a span claims tenant ${JSON.stringify(claimed)} but the key belongs to another tenant`);
+    return null;
+  }
+  if (principal.kind === "service-ingest") {
+    if (claimed === undefined) {
+      reject("missing_tenant", `a span has no ${ATTR.tenantId} attribute, which a service key requires`);
+      return null;
+    }
+    if (principal.allowedTenants.includes(claimed)) return claimed;
+    reject("tenant_not_allowed", `this service key may not write tenant ${JSON.stringify(claimed)}`);
+    return null;
+  }
+  // Only ingest keys reach here (the route admits no other kind); refuse anything else outright.
+  reject("tenant_not_allowed", `a ${principal.kind} key cannot ingest spans`);
+  return null;
+}

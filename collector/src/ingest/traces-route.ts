@@ -1,0 +1,79 @@
+import { Hono } from "hono";
+import { CollectorError } from "../errors.js";
+import { requirePrincipal, type AuthVariables } from "../http/auth.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { SpanSink } from "../pipeline/ingest-pipeline.js";
+import type { KeyAuthenticator } from "../tenants/principal.js";
+import { decodeJsonTraces } from "./decode-json.js";
+import { decodeProtobufTraces } from "./decode-protobuf.js";
+import { exportResponseJson, exportResponseProtobuf, type PartialSuccess } from "./export-response.js";
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
+import { readBody } from "./read-body.js";
+import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
+
+/** What the OTLP traces route needs. */
+export interface TracesRouteDeps {
+  authenticator: KeyAuthenticator;
+  sink: SpanSink;
+  metrics: CollectorMetrics;
+  limits?: Partial<IngestLimits>;
+}
+
+/**
+ * `POST /v1/traces`: OTLP/HTTP trace export, JSON or protobuf, optionally gzip. Answers 200 with an
+ * ExportTraceServiceResponse in the request's encoding (partial success naming why spans were
+ * rejected) only after the accepted spans are durable; malformed bodies 400, oversized 413, other
+ * media types 415, a full spool 503 with Retry-After. Errors are thrown as CollectorError for the
+ * app's error handler.
+ */
+export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: AuthVariables }> {
+  const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...deps.limits };
+  const { metrics } = deps;
+  const route = new Hono<{ Variables: AuthVariables }>();
+  route.post("/v1/traces", async (c, next) => {
+    try {
+      await next();
+      metrics.requests.inc(["ok"]);
+    } catch (err) {
+      metrics.requests.inc([err instanceof CollectorError ? err.code : "internal"]);
+      throw err;
+    }
+  });
+  route.post("/v1/traces", requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
+    const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    const protobuf = contentType === "application/x-protobuf" || contentType === "application/protobuf";
+    if (!protobuf && contentType !== "application/json") {
+      throw new CollectorError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType.slice(0, 60))} is not supported; send application/json or application/x-protobuf`);
+    }
+    const body = await readBody(c.req.raw, limits.maxBodyBytes);
+    const request = protobuf ? decodeProtobufTraces(body, limits) : decodeJsonTraces(body, limits);
+    const result = buildSpanRows(request, c.get("principal"), limits);
+    await deps.sink.accept(result.rows);
+    record(metrics, result);
+    const partial = partialSuccess(result);
+    if (protobuf) {
+      return c.body(exportResponseProtobuf(partial) as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/x-protobuf" });
+    }
+    return c.body(exportResponseJson(partial), 200, { "content-type": "application/json" });
+  });
+  return route;
+}
+
+function record(metrics: CollectorMetrics, result: SpanRowsResult): void {
+  for (const [reason, count] of result.rejected) metrics.spansRejected.inc([reason], count);
+  metrics.attributesDropped.inc(["span"], result.droppedAttributes.span);
+  metrics.attributesDropped.inc(["resource"], result.droppedAttributes.resource);
+  metrics.attributesDropped.inc(["event"], result.droppedAttributes.event);
+  metrics.attributesTruncated.inc([], result.truncatedAttributes);
+}
+
+function partialSuccess(result: SpanRowsResult): PartialSuccess | undefined {
+  let rejectedSpans = 0;
+  const parts: string[] = [];
+  for (const [reason, count] of result.rejected) {
+    rejectedSpans += count;
+    parts.push(`${count} ${reason} (${result.rejectExamples.get(reason) ?? reason})`);
+  }
+  if (rejectedSpans === 0) return undefined;
+  return { rejectedSpans, errorMessage: `${rejectedSpans} span(s) rejected: ${parts.join("; ")}` };
+}

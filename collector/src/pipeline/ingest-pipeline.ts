@@ -1,0 +1,96 @@
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { SpanRow } from "../store/span-row.js";
+import type { SpanStore } from "../store/span-store.js";
+import { OtlpForwarder, type OtlpForwarderOptions } from "./otlp-forwarder.js";
+import { Spool, type SpoolOptions } from "./spool.js";
+import { SpanWriter, type SpanWriterOptions } from "./span-writer.js";
+
+/** Where accepted spans go. `accept` resolves only once the rows are durable (never lost after). */
+export interface SpanSink {
+  accept(rows: SpanRow[]): Promise<void>;
+}
+
+/** Everything the pipeline needs. */
+export interface IngestPipelineOptions {
+  store: SpanStore;
+  metrics: CollectorMetrics;
+  spool: SpoolOptions;
+  writer?: Partial<SpanWriterOptions>;
+  /** Set to forward filtered spans to an existing APM. */
+  forward?: OtlpForwarderOptions;
+}
+
+/** What /readyz reports about the pipeline. */
+export interface PipelineHealth {
+  spoolBytes: number;
+  spoolMaxBytes: number;
+  spoolRecords: number;
+  queueDepthSpans: number;
+  /** The store's last insert error while inserts fail. */
+  storeError: string | undefined;
+}
+
+/**
+ * Accepted spans → durable spool (acknowledged) → batched store inserts, and optionally → an OTLP
+ * forwarder. Guarantees: `accept` resolves after the rows are fsynced to the spool, rejects with
+ * `overloaded` (Retry-After) when the spool is at its bound; the store sees every accepted row,
+ * exactly-once per batch id, even across crashes; forwarding never delays `accept`.
+ */
+export class IngestPipeline implements SpanSink {
+  readonly spool: Spool;
+  readonly #writer: SpanWriter;
+  readonly #forwarder: OtlpForwarder | undefined;
+  readonly #metrics: CollectorMetrics;
+
+  private constructor(spool: Spool, writer: SpanWriter, forwarder: OtlpForwarder | undefined, metrics: CollectorMetrics) {
+    this.spool = spool;
+    this.#writer = writer;
+    this.#forwarder = forwarder;
+    this.#metrics = metrics;
+  }
+
+  /** Opens the spool (replaying what a previous run left) and starts the writer and forwarder. */
+  static async start(options: IngestPipelineOptions): Promise<IngestPipeline> {
+    const spool = await Spool.open(options.spool);
+    if (spool.corruptRecordsAtOpen > 0) options.metrics.spansDropped.inc(["spool_corrupt_record"], spool.corruptRecordsAtOpen);
+    const writer = new SpanWriter(spool, options.store, options.metrics, options.writer);
+    const forwarder = options.forward ? new OtlpForwarder(options.forward, options.metrics) : undefined;
+    const pipeline = new IngestPipeline(spool, writer, forwarder, options.metrics);
+    options.metrics.bindGauges({
+      queueDepthSpans: () => spool.rowCount(),
+      spoolBytes: () => spool.bytes(),
+      spoolRecords: () => spool.recordCount(),
+      forwardQueueDepthSpans: () => forwarder?.queueDepth() ?? 0,
+    });
+    writer.start();
+    forwarder?.start();
+    return pipeline;
+  }
+
+  async accept(rows: SpanRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.spool.append(rows);
+    this.#metrics.spansAccepted.inc([], rows.length);
+    this.#forwarder?.enqueue(rows);
+  }
+
+  health(): PipelineHealth {
+    const err = this.#writer.lastError();
+    return {
+      spoolBytes: this.spool.bytes(),
+      spoolMaxBytes: this.spool.maxBytes(),
+      spoolRecords: this.spool.recordCount(),
+      queueDepthSpans: this.spool.rowCount(),
+      storeError: err === undefined ? undefined : err instanceof Error ? err.message : String(err),
+    };
+  }
+
+  /**
+   * Graceful stop: inserts what is spooled (up to `flushTimeoutMs`), forwards what is queued (same
+   * bound), closes the spool. Anything not inserted stays spooled for the next start.
+   */
+  async close(flushTimeoutMs = 10_000): Promise<void> {
+    await Promise.all([this.#writer.drainAndStop(flushTimeoutMs), this.#forwarder?.stop(flushTimeoutMs)]);
+    await this.spool.close();
+  }
+}

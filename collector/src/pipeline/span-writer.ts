@@ -1,0 +1,158 @@
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { SpanStore } from "../store/span-store.js";
+import type { Spool } from "./spool.js";
+
+/** How the writer batches and retries. */
+export interface SpanWriterOptions {
+  /** Insert once this many rows wait (one batch never exceeds it unless one request does). */
+  maxBatchRows: number;
+  /** ...or once the oldest waiting row is this old. */
+  maxBatchDelayMs: number;
+  /** First retry delay after a failed insert; doubles up to maxRetryDelayMs. */
+  initialRetryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+/** Defaults: large inserts (ClickHouse prefers few big parts), visible within a quarter second. */
+export const DEFAULT_SPAN_WRITER_OPTIONS: SpanWriterOptions = {
+  maxBatchRows: 50_000,
+  maxBatchDelayMs: 250,
+  initialRetryDelayMs: 100,
+  maxRetryDelayMs: 5_000,
+};
+
+/**
+ * Moves spooled spans into the store, one batch at a time, in spool order. Guarantees: a batch
+ * leaves the spool only after `insertSpans` resolved; a failed insert is retried with the same rows
+ * and the same batch id (backoff, forever, while the spool absorbs new spans); stopping never drops
+ * a batch (what is left is replayed at the next start).
+ */
+export class SpanWriter {
+  readonly #spool: Spool;
+  readonly #store: SpanStore;
+  readonly #metrics: CollectorMetrics;
+  readonly #options: SpanWriterOptions;
+  #running: Promise<void> | undefined;
+  #stopping = false;
+  #draining = false;
+  #wake: (() => void) | undefined;
+  #retryWake: (() => void) | undefined;
+  #lastError: unknown;
+
+  constructor(spool: Spool, store: SpanStore, metrics: CollectorMetrics, options: Partial<SpanWriterOptions> = {}) {
+    this.#spool = spool;
+    this.#store = store;
+    this.#metrics = metrics;
+    this.#options = { ...DEFAULT_SPAN_WRITER_OPTIONS, ...options };
+    // New data ends a wait for data or for the batch delay; never a retry wait (see #insertNextBatch).
+    spool.onAppend(() => this.#notify());
+  }
+
+  /** Starts the background loop (idempotent). */
+  start(): void {
+    this.#running ??= this.#loop();
+  }
+
+  /** The last insert error while the store is failing, undefined once an insert succeeds. */
+  lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /**
+   * Inserts everything spooled so far without waiting for the batch delay, then stops. Resolves
+   * true when the spool was emptied within `timeoutMs`, false otherwise (the rest stays spooled).
+   */
+  async drainAndStop(timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    this.#notify();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#spool.recordCount() > 0 && Date.now() < deadline && this.#running) {
+      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    }
+    const emptied = this.#spool.recordCount() === 0;
+    await this.stop();
+    return emptied;
+  }
+
+  /** Stops after the insert in flight (if any) settles or its retry wait ends. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#notify();
+    const retryWake = this.#retryWake;
+    this.#retryWake = undefined;
+    retryWake?.();
+    await this.#running;
+    this.#running = undefined;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async #loop(): Promise<void> {
+    const { maxBatchRows, maxBatchDelayMs } = this.#options;
+    while (!this.#stopping) {
+      const head = this.#spool.peek();
+      if (!head) {
+        await this.#wait(maxBatchDelayMs * 4);
+        continue;
+      }
+      const dueInMs = head.appendedAtMs + maxBatchDelayMs - Date.now();
+      if (!this.#draining && !this.#spool.hasOpenBatch() && dueInMs > 0 && this.#spool.headSegmentRows() < maxBatchRows) {
+        await this.#wait(dueInMs);
+        continue;
+      }
+      await this.#insertNextBatch();
+    }
+  }
+
+  async #insertNextBatch(): Promise<void> {
+    const next = await this.#spool.nextBatch(this.#options.maxBatchRows);
+    if (!next) return;
+    let delay = this.#options.initialRetryDelayMs;
+    for (;;) {
+      const started = performance.now();
+      try {
+        await this.#store.insertSpans(next.rows, next.batchId);
+        this.#metrics.insertDuration.observe((performance.now() - started) / 1000);
+        this.#metrics.spansInserted.inc([], next.rows.length);
+        this.#lastError = undefined;
+        break;
+      } catch (err) {
+        this.#lastError = err;
+        this.#metrics.insertFailures.inc();
+        if (this.#stopping) return; // left in the spool, offered again at the next start
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.#retryWake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#retryWake = undefined;
+        if (this.#stopping) return;
+        delay = Math.min(delay * 2, this.#options.maxRetryDelayMs);
+      }
+    }
+    await this.#spool.commit(next.batch);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

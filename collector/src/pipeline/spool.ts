@@ -1,0 +1,420 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { CollectorError } from "../errors.js";
+import type { SpanRow } from "../store/span-row.js";
+
+/** Where and how much the spool may hold. */
+export interface SpoolOptions {
+  dir: string;
+  /** Bound on bytes accepted and not yet consumed; appends past it fail with `overloaded`. */
+  maxBytes: number;
+  /** A segment file is closed and a new one started past this size. */
+  segmentBytes?: number;
+  /** Bound on the rows kept in memory for the consumer (beyond, the consumer reads them back from disk). */
+  memoryBytes?: number;
+  /** Seconds a refused client is told to wait. */
+  retryAfterS?: number;
+}
+
+/** One appended batch of rows, as the consumer sees it. */
+export interface SpoolRecord {
+  readonly segment: number;
+  readonly offset: number;
+  readonly end: number;
+  readonly rowCount: number;
+  readonly bytes: number;
+  /** When it was appended (0 for records found on disk at open: they are due at once). */
+  readonly appendedAtMs: number;
+}
+
+/** A consumer batch: consecutive records of one segment, decided before they are inserted. */
+export interface SpoolBatch {
+  segment: number;
+  start: number;
+  end: number;
+}
+
+interface RecordEntry extends SpoolRecord {
+  rows: SpanRow[] | undefined;
+}
+
+interface PendingAppend {
+  frame: Buffer;
+  rows: SpanRow[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface SpoolState {
+  cursor: { segment: number; offset: number };
+  batch?: SpoolBatch;
+}
+
+const MAGIC = 0x54525350; // "TRSP"
+const HEADER_BYTES = 16;
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
+const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
+
+/**
+ * A durable, bounded, append-only queue of span batches on disk. Guarantees: `append` resolves only
+ * after the batch is written and fsynced (concurrent appends share one fsync: group commit); records
+ * are consumed in order; a consumer batch is persisted before it is handed out, so after a crash the
+ * same batch (same records, same `batchId`) is offered again and a store that deduplicates on
+ * `batchId` counts it once. Segment files are deleted only after their records are consumed.
+ * Framing: 16-byte header (magic, payload length, row count, CRC-32 of the payload) then JSON rows;
+ * a torn tail (a crash mid-write, never acknowledged) is truncated at open.
+ */
+export class Spool {
+  /** Stable id of this spool directory; part of every batch id so two collectors never collide. */
+  readonly id: string;
+  readonly #dir: string;
+  readonly #maxBytes: number;
+  readonly #segmentBytes: number;
+  readonly #memoryBytes: number;
+  readonly #retryAfterS: number;
+  readonly #records: RecordEntry[] = [];
+  #head = 0;
+  #cursor: { segment: number; offset: number };
+  #batch: SpoolBatch | undefined;
+  #active: { segment: number; handle: FileHandle; size: number } | undefined;
+  #queue: PendingAppend[] = [];
+  #queuedBytes = 0;
+  #unconsumedBytes = 0;
+  #unconsumedRows = 0;
+  #cachedBytes = 0;
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+  /** Records found damaged at open (not torn tails): their rows could not be recovered. */
+  readonly corruptRecordsAtOpen: number;
+  #listeners: (() => void)[] = [];
+
+  private constructor(id: string, options: SpoolOptions, state: SpoolState, corrupt: number) {
+    this.id = id;
+    this.#dir = options.dir;
+    this.#maxBytes = options.maxBytes;
+    this.#segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.#memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    this.#retryAfterS = options.retryAfterS ?? 2;
+    this.#cursor = state.cursor;
+    this.#batch = state.batch;
+    this.corruptRecordsAtOpen = corrupt;
+  }
+
+  /** Opens (creating when absent) the spool in `options.dir` and finds every unconsumed record. */
+  static async open(options: SpoolOptions): Promise<Spool> {
+    await mkdir(options.dir, { recursive: true });
+    const id = await loadOrCreateId(options.dir);
+    const state = await loadState(options.dir);
+    const segments = (await readdir(options.dir))
+      .map((f) => SEGMENT_PATTERN.exec(f)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const found: RecordEntry[] = [];
+    let corrupt = 0;
+    for (const segment of segments) {
+      const file = segmentPath(options.dir, segment);
+      if (segment < state.cursor.segment) {
+        await unlink(file);
+        continue;
+      }
+      const data = await readFile(file);
+      let offset = segment === state.cursor.segment ? state.cursor.offset : 0;
+      while (offset < data.length) {
+        const frame = parseFrame(data, offset);
+        if (!frame) break;
+        found.push({ segment, offset, end: offset + frame.size, rowCount: frame.rowCount, bytes: frame.size, appendedAtMs: 0, rows: undefined });
+        offset += frame.size;
+      }
+      if (offset < data.length) {
+        if (segment === segments[segments.length - 1]) {
+          // A torn tail: written, never fsynced to completion, never acknowledged.
+          const handle = await open(file, "r+");
+          await handle.truncate(offset);
+          await handle.sync();
+          await handle.close();
+        } else {
+          corrupt++;
+        }
+      }
+    }
+    if (state.cursor.segment === 0 || (segments.length > 0 && state.cursor.segment < (segments[0] as number))) {
+      state.cursor = { segment: segments[0] ?? 1, offset: 0 };
+    }
+    const spool = new Spool(id, options, state, corrupt);
+    for (const r of found) {
+      spool.#records.push(r);
+      spool.#unconsumedBytes += r.bytes;
+      spool.#unconsumedRows += r.rowCount;
+    }
+    const nextSegment = Math.max(state.cursor.segment, ...segments) + 1;
+    spool.#active = { segment: nextSegment, handle: await open(segmentPath(options.dir, nextSegment), "a"), size: 0 };
+    return spool;
+  }
+
+  /**
+   * Appends one batch of rows; resolves once it is on disk (fsynced). Rejects with `overloaded`
+   * (and a Retry-After) when the spool is at its byte bound.
+   */
+  append(rows: SpanRow[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
+    const payload = Buffer.from(JSON.stringify(rows), "utf8");
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+    frame.writeUInt32LE(MAGIC, 0);
+    frame.writeUInt32LE(payload.length, 4);
+    frame.writeUInt32LE(rows.length, 8);
+    frame.writeUInt32LE(crc32(payload), 12);
+    payload.copy(frame, HEADER_BYTES);
+    if (this.#unconsumedBytes + this.#queuedBytes + frame.length > this.#maxBytes) {
+      return Promise.reject(
+        new CollectorError("overloaded", `spool is full (${this.#unconsumedBytes} of ${this.#maxBytes} bytes waiting for the store); retry later`, {
+          retryAfterS: this.#retryAfterS,
+        }),
+      );
+    }
+    this.#queuedBytes += frame.length;
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ frame, rows, resolve, reject });
+      if (!this.#flushing) this.#flushing = this.#flushLoop();
+    });
+  }
+
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue;
+        this.#queue = [];
+        const groupBytes = group.reduce((n, g) => n + g.frame.length, 0);
+        try {
+          const active = await this.#activeSegment();
+          await active.handle.writev(group.map((g) => g.frame), active.size);
+          await active.handle.datasync();
+          let offset = active.size;
+          const now = Date.now();
+          for (const g of group) {
+            const bytes = g.frame.length;
+            const keep = this.#cachedBytes + bytes <= this.#memoryBytes;
+            if (keep) this.#cachedBytes += bytes;
+            this.#records.push({ segment: active.segment, offset, end: offset + bytes, rowCount: g.rows.length, bytes, appendedAtMs: now, rows: keep ? g.rows : undefined });
+            offset += bytes;
+            this.#unconsumedRows += g.rows.length;
+          }
+          active.size = offset;
+          this.#unconsumedBytes += groupBytes;
+          this.#queuedBytes -= groupBytes;
+          for (const g of group) g.resolve();
+          for (const listener of this.#listeners) listener();
+        } catch (err) {
+          this.#queuedBytes -= groupBytes;
+          // The segment may now end in a partial write: continue in a fresh one.
+          await this.#rollSegment().catch(() => undefined);
+          const failure = new CollectorError("overloaded", `spool write failed: ${(err as Error).message}`, { cause: err, retryAfterS: this.#retryAfterS });
+          for (const g of group) g.reject(failure);
+        }
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  async #activeSegment(): Promise<{ segment: number; handle: FileHandle; size: number }> {
+    if (!this.#active) throw new Error("spool is closed");
+    if (this.#active.size >= this.#segmentBytes) await this.#rollSegment();
+    return this.#active;
+  }
+
+  async #rollSegment(): Promise<void> {
+    const previous = this.#active;
+    if (!previous) return;
+    const segment = previous.segment + 1;
+    this.#active = { segment, handle: await open(segmentPath(this.#dir, segment), "a"), size: 0 };
+    await previous.handle.close();
+  }
+
+  /** Calls `listener` after every durable append (the consumer's wake-up). */
+  onAppend(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** The oldest unconsumed record, if any. */
+  peek(): SpoolRecord | undefined {
+    return this.#records[this.#head];
+  }
+
+  /** Rows waiting in records of the head record's segment (what one batch may take at most). */
+  headSegmentRows(): number {
+    const first = this.#records[this.#head];
+    if (!first) return 0;
+    let rows = 0;
+    for (let i = this.#head; i < this.#records.length && (this.#records[i] as RecordEntry).segment === first.segment; i++) rows += (this.#records[i] as RecordEntry).rowCount;
+    return rows;
+  }
+
+  /** True when a batch was persisted and not committed (after a crash: it is offered first, unchanged). */
+  hasOpenBatch(): boolean {
+    return this.#batch !== undefined;
+  }
+
+  /**
+   * The next batch: the persisted open batch if there is one, else head records of one segment up to
+   * `maxRows` rows (at least one record). Persisted before it is returned. Undefined when empty.
+   */
+  async nextBatch(maxRows: number): Promise<{ batch: SpoolBatch; batchId: string; rows: SpanRow[] } | undefined> {
+    const first = this.#records[this.#head];
+    if (!first) return undefined;
+    let batch = this.#batch;
+    if (!batch || batch.segment !== first.segment || batch.start !== first.offset) {
+      let end = first.end;
+      let rows = first.rowCount;
+      for (let i = this.#head + 1; i < this.#records.length; i++) {
+        const r = this.#records[i] as RecordEntry;
+        if (r.segment !== first.segment || rows + r.rowCount > maxRows) break;
+        rows += r.rowCount;
+        end = r.end;
+      }
+      batch = { segment: first.segment, start: first.offset, end };
+      this.#batch = batch;
+      await this.#saveState();
+    }
+    const rows: SpanRow[] = [];
+    for (let i = this.#head; i < this.#records.length; i++) {
+      const r = this.#records[i] as RecordEntry;
+      if (r.segment !== batch.segment || r.offset >= batch.end) break;
+      const recordRows = r.rows ?? (await this.#readRows(r));
+      for (const row of recordRows) rows.push(row);
+    }
+    return { batch, batchId: `${this.id}-${batch.segment}-${batch.start}-${batch.end}`, rows };
+  }
+
+  /** Marks a batch consumed (after the store resolved its insert); deletes segments left empty. */
+  async commit(batch: SpoolBatch): Promise<void> {
+    while (this.#head < this.#records.length) {
+      const r = this.#records[this.#head] as RecordEntry;
+      if (r.segment !== batch.segment || r.offset >= batch.end) break;
+      this.#unconsumedBytes -= r.bytes;
+      this.#unconsumedRows -= r.rowCount;
+      if (r.rows) this.#cachedBytes -= r.bytes;
+      this.#records[this.#head] = undefined as unknown as RecordEntry;
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
+      this.#records.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#batch = undefined;
+    this.#cursor = { segment: batch.segment, offset: batch.end };
+    const next = this.#records[this.#head];
+    const activeSegment = this.#active?.segment ?? batch.segment;
+    const nextSegment = next ? next.segment : activeSegment;
+    if (nextSegment > batch.segment) {
+      this.#cursor = { segment: nextSegment, offset: 0 };
+      await this.#saveState();
+      for (let s = batch.segment; s < nextSegment; s++) await unlink(segmentPath(this.#dir, s)).catch(() => undefined);
+    }
+  }
+
+  /** Bytes accepted and not yet consumed. */
+  bytes(): number {
+    return this.#unconsumedBytes;
+  }
+
+  /** The byte bound. */
+  maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Records not yet consumed. */
+  recordCount(): number {
+    return this.#records.length - this.#head;
+  }
+
+  /** Rows not yet consumed. */
+  rowCount(): number {
+    return this.#unconsumedRows;
+  }
+
+  /** Waits for in-flight appends, persists the cursor and closes the files. Unconsumed records stay for the next open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing) await this.#flushing;
+    await this.#saveState();
+    await this.#active?.handle.close();
+    this.#active = undefined;
+  }
+
+  async #readRows(r: RecordEntry): Promise<SpanRow[]> {
+    const handle = await open(segmentPath(this.#dir, r.segment), "r");
+    try {
+      const buf = Buffer.allocUnsafe(r.bytes);
+      await handle.read(buf, 0, r.bytes, r.offset);
+      const frame = parseFrame(buf, 0);
+      if (!frame) throw new Error(`spool record ${r.segment}:${r.offset} is damaged`);
+      return JSON.parse(buf.subarray(HEADER_BYTES, frame.size).toString("utf8")) as SpanRow[];
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #saveState(): Promise<void> {
+    const state: SpoolState = { cursor: this.#cursor, ...(this.#batch ? { batch: this.#batch } : {}) };
+    await writeDurably(this.#dir, "state.json", JSON.stringify(state));
+  }
+}
+
+function segmentPath(dir: string, segment: number): string {
+  return join(dir, `seg-${String(segment).padStart(12, "0")}.log`);
+}
+
+function parseFrame(data: Buffer, offset: number): { size: number; rowCount: number } | undefined {
+  if (offset + HEADER_BYTES > data.length) return undefined;
+  if (data.readUInt32LE(offset) !== MAGIC) return undefined;
+  const length = data.readUInt32LE(offset + 4);
+  const size = HEADER_BYTES + length;
+  if (offset + size > data.length) return undefined;
+  if (crc32(data.subarray(offset + HEADER_BYTES, offset + size)) !== data.readUInt32LE(offset + 12)) return undefined;
+  return { size, rowCount: data.readUInt32LE(offset + 8) };
+}
+
+async function writeDurably(dir: string, name: string, content: string): Promise<void> {
+  const tmp = join(dir, `${name}.tmp`);
+  const handle = await open(tmp, "w");
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, join(dir, name));
+  const dirHandle = await open(dir, "r");
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+async function loadOrCreateId(dir: string): Promise<string> {
+  try {
+    const meta = JSON.parse(await readFile(join(dir, "meta.json"), "utf8")) as { id?: unknown };
+    if (typeof meta.id === "string" && /^[0-9a-f-]{36}$/.test(meta.id)) return meta.id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const id = randomUUID();
+  await writeDurably(dir, "meta.json", JSON.stringify({ id }));
+  return id;
+}
+
+async function loadState(dir: string): Promise<SpoolState> {
+  try {
+    const raw = JSON.parse(await readFile(join(dir, "state.json"), "utf8")) as SpoolState;
+    if (typeof raw.cursor?.segment === "number" && typeof raw.cursor.offset === "number") return raw;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  return { cursor: { segment: 0, offset: 0 } };
+}
+
