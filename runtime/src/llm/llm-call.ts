@@ -1,0 +1,140 @@
+import { SpanStatusCode } from "@opentelemetry/api";
+import type { Span } from "@opentelemetry/api";
+import { APIError } from "openai";
+import { AbortedError, BudgetExceededError, LlmProviderError, RateLimitedError, TroupeError } from "../errors.js";
+import { ATTR } from "../tracing/attributes.js";
+import type { BudgetLedger, BudgetReservation } from "./budget-ledger.js";
+import type { LlmMetrics } from "./llm-metrics.js";
+import type { ModelPriceTable } from "./model-prices.js";
+import type { TokenBucket } from "./token-bucket.js";
+
+/** What a finished call reports: exact usage from the provider (estimates only when it sent none). */
+export interface LlmCallOutcome {
+  readonly responseId?: string | undefined;
+  readonly responseModel?: string | undefined;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly finishReasons: readonly string[];
+  /** False when the provider reported no usage and the reservation's estimate was charged instead. */
+  readonly usageExact: boolean;
+}
+
+/** The per-call bookkeeping shared by streaming and non-streaming calls. */
+export interface LlmCallDeps {
+  readonly tenant: string;
+  readonly span: Span;
+  readonly ledger: BudgetLedger;
+  readonly metrics: LlmMetrics;
+  readonly prices: ModelPriceTable;
+  readonly model: string;
+  readonly tokenBucket: TokenBucket | undefined;
+}
+
+/**
+ * One LLM call's lifecycle after admission: it owns the span, the budget reservation and the
+ * tokens/min charge, and settles all three exactly once, as a success (charged with the real usage)
+ * or a failure (reservation released: a failed call is not charged).
+ */
+export class LlmCall {
+  #done = false;
+  readonly #deps: LlmCallDeps;
+  readonly #reservation: BudgetReservation;
+  /** Estimated prompt tokens (charged when the provider reports no usage). */
+  readonly estimatedInputTokens: number;
+  /** Reserved completion tokens (charged when the provider reports no usage). */
+  readonly estimatedOutputTokens: number;
+
+  constructor(deps: LlmCallDeps, reservation: BudgetReservation, estimate: { inputTokens: number; outputTokens: number }) {
+    this.#deps = deps;
+    this.#reservation = reservation;
+    this.estimatedInputTokens = estimate.inputTokens;
+    this.estimatedOutputTokens = estimate.outputTokens;
+  }
+
+  get #reservedTokens(): number {
+    return this.estimatedInputTokens + this.estimatedOutputTokens;
+  }
+
+  /** Whether the call was already settled (succeeded or failed). */
+  get settled(): boolean {
+    return this.#done;
+  }
+
+  /** Charges the real usage, records it on the span and in metrics, and ends the span. Returns the cost. */
+  async succeed(outcome: LlmCallOutcome): Promise<number> {
+    if (this.#done) return 0;
+    this.#done = true;
+    const { span, metrics, tenant, prices, ledger } = this.#deps;
+    const model = outcome.responseModel ?? this.#deps.model;
+    const costUsd = prices.costUsd(model, outcome.inputTokens, outcome.outputTokens);
+    const tokens = outcome.inputTokens + outcome.outputTokens;
+    await ledger.settle(this.#reservation, { tokens, costUsd });
+    const bucket = this.#deps.tokenBucket;
+    if (bucket) {
+      const delta = tokens - this.#reservedTokens;
+      if (delta > 0) bucket.charge(delta);
+      else if (delta < 0) bucket.refund(-delta);
+    }
+    metrics.add(tenant, "succeeded");
+    metrics.add(tenant, "inputTokens", outcome.inputTokens);
+    metrics.add(tenant, "outputTokens", outcome.outputTokens);
+    metrics.add(tenant, "costUsd", costUsd);
+    span.setAttribute(ATTR.genAiInputTokens, outcome.inputTokens);
+    span.setAttribute(ATTR.genAiOutputTokens, outcome.outputTokens);
+    span.setAttribute(ATTR.llmCostUsd, costUsd);
+    span.setAttribute(ATTR.outcome, "ok");
+    if (outcome.responseModel) span.setAttribute(ATTR.genAiResponseModel, outcome.responseModel);
+    if (outcome.responseId) span.setAttribute(ATTR.genAiResponseId, outcome.responseId);
+    if (outcome.finishReasons.length > 0) span.setAttribute(ATTR.genAiFinishReasons, [...outcome.finishReasons]);
+    span.setStatus({ code: SpanStatusCode.OK });
+    span.end();
+    return costUsd;
+  }
+
+  /** Releases the reservation, marks the span as failed and ends it. Returns the typed error to throw. */
+  async fail(error: unknown): Promise<TroupeError> {
+    const typed = toTypedError(error);
+    if (this.#done) return typed;
+    this.#done = true;
+    await this.#deps.ledger.release(this.#reservation);
+    this.#deps.tokenBucket?.refund(this.#reservedTokens);
+    this.#deps.metrics.add(this.#deps.tenant, "failed");
+    endWithError(this.#deps.span, typed);
+    return typed;
+  }
+}
+
+/** Marks `span` failed with a metadata-only description of `error` (type and code, never its message). */
+export function endWithError(span: Span, error: TroupeError): void {
+  span.setAttribute(ATTR.errorType, errorType(error));
+  span.setAttribute(ATTR.outcome, outcomeOf(error));
+  if (error instanceof LlmProviderError && error.status !== undefined) span.setAttribute(ATTR.httpStatusCode, error.status);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+  span.end();
+}
+
+function outcomeOf(error: TroupeError): string {
+  if (error instanceof BudgetExceededError) return "budget_rejected";
+  if (error instanceof RateLimitedError) return "rate_limited";
+  return "error";
+}
+
+function errorType(error: TroupeError): string {
+  if (error instanceof LlmProviderError && error.status !== undefined) return String(error.status);
+  if (error instanceof LlmProviderError && error.cause instanceof Error) return error.cause.name;
+  return error.code;
+}
+
+/** Maps anything thrown by the openai client (or by us) to a Troupe error with a stable code. */
+export function toTypedError(error: unknown): TroupeError {
+  if (error instanceof TroupeError) return error;
+  if (error instanceof APIError) {
+    const status = typeof error.status === "number" ? error.status : undefined;
+    if (error.name === "APIUserAbortError") return new AbortedError();
+    const what = status === undefined ? `${error.name}: ${error.message}` : `HTTP ${status}`;
+    return new LlmProviderError(`the LLM provider failed: ${what}`, status, { cause: error });
+  }
+  if (error instanceof Error && error.name === "AbortError") return new AbortedError();
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new LlmProviderError(`the LLM call failed: ${detail}`, undefined, { cause: error });
+}

@@ -1,0 +1,87 @@
+import { metrics } from "@opentelemetry/api";
+import type { Counter, MeterProvider } from "@opentelemetry/api";
+import { ATTR } from "../tracing/attributes.js";
+
+/** Per-tenant LLM counters. Exact: counted on every call, independent of trace sampling. */
+export interface TenantLlmCounters {
+  calls: number;
+  succeeded: number;
+  failed: number;
+  retries: number;
+  status429: number;
+  status5xx: number;
+  rejectedBudget: number;
+  rejectedRateLimit: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export type LlmCounterName = keyof TenantLlmCounters;
+
+const NAMES: readonly LlmCounterName[] = [
+  "calls", "succeeded", "failed", "retries", "status429", "status5xx", "rejectedBudget", "rejectedRateLimit", "inputTokens", "outputTokens", "costUsd",
+];
+
+const OTEL_NAMES: Record<LlmCounterName, string> = {
+  calls: "troupe.llm.calls",
+  succeeded: "troupe.llm.succeeded",
+  failed: "troupe.llm.failed",
+  retries: "troupe.llm.retries",
+  status429: "troupe.llm.status_429",
+  status5xx: "troupe.llm.status_5xx",
+  rejectedBudget: "troupe.llm.rejected_budget",
+  rejectedRateLimit: "troupe.llm.rejected_rate_limit",
+  inputTokens: "troupe.llm.input_tokens",
+  outputTokens: "troupe.llm.output_tokens",
+  costUsd: "troupe.llm.cost_usd",
+};
+
+function zero(): TenantLlmCounters {
+  return { calls: 0, succeeded: 0, failed: 0, retries: 0, status429: 0, status5xx: 0, rejectedBudget: 0, rejectedRateLimit: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+}
+
+/**
+ * Per-tenant LLM call counters (calls, retries, 429s, 5xx, rejections, tokens, cost), kept in memory
+ * for `snapshot()` and mirrored to OpenTelemetry counters tagged with the tenant id. Bounded: at most
+ * `maxTenants` tenants are tracked in memory; increments for further tenants go to OpenTelemetry
+ * only and are counted in `untrackedIncrements`.
+ */
+export class LlmMetrics {
+  readonly #tenants = new Map<string, TenantLlmCounters>();
+  readonly #otel: Record<LlmCounterName, Counter>;
+  readonly #maxTenants: number;
+  #untracked = 0;
+
+  constructor(options: { meterProvider?: MeterProvider; maxTenants?: number } = {}) {
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("@troupe/runtime/llm");
+    this.#otel = Object.fromEntries(NAMES.map((n) => [n, meter.createCounter(OTEL_NAMES[n])])) as Record<LlmCounterName, Counter>;
+    this.#maxTenants = options.maxTenants ?? 100_000;
+  }
+
+  /** Adds `by` (default 1) to `name` for `tenant`. */
+  add(tenant: string, name: LlmCounterName, by = 1): void {
+    let counters = this.#tenants.get(tenant);
+    if (!counters) {
+      if (this.#tenants.size >= this.#maxTenants) this.#untracked++;
+      else this.#tenants.set(tenant, (counters = zero()));
+    }
+    if (counters) counters[name] += by;
+    this.#otel[name].add(by, { [ATTR.tenantId]: tenant });
+  }
+
+  /** A copy of one tenant's counters (all zero when it never called). */
+  snapshot(tenant: string): TenantLlmCounters {
+    return { ...(this.#tenants.get(tenant) ?? zero()) };
+  }
+
+  /** Copies of every tracked tenant's counters. */
+  snapshotAll(): Record<string, TenantLlmCounters> {
+    return Object.fromEntries([...this.#tenants].map(([t, c]) => [t, { ...c }]));
+  }
+
+  /** Increments dropped from the in-memory view because `maxTenants` was reached. */
+  get untrackedIncrements(): number {
+    return this.#untracked;
+  }
+}
