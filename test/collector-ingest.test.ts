@@ -7,47 +7,55 @@ import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from "@o
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import {
-  CollectorMetrics,
-  IngestPipeline,
-  MemorySpanStore,
-  StaticKeyAuthenticator,
-  createCollectorApp,
-  listen,
-  type RunningServer,
-} from "@troupe/collector";
-
-const KEYS = {
-  "ingest-acme": { kind: "tenant-ingest" as const, keyId: "k1", tenantId: "acme" },
-  "service-key": { kind: "service-ingest" as const, keyId: "k2", allowedTenants: ["acme", "globex"] },
-};
+import { loadCollectorConfig, startCollector, type RunningCollector, type SpanRow } from "@troupe/collector";
 
 let dir: string;
-let store: MemorySpanStore;
-let pipeline: IngestPipeline;
-let server: RunningServer;
-let metrics: CollectorMetrics;
+let collector: RunningCollector;
+const secrets = { acme: "", service: "" };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "troupe-ingest-"));
-  store = new MemorySpanStore();
-  metrics = new CollectorMetrics();
-  pipeline = await IngestPipeline.start({ store, metrics, spool: { dir, maxBytes: 64 * 1024 * 1024 }, writer: { maxBatchDelayMs: 20 } });
-  const app = createCollectorApp({ authenticator: new StaticKeyAuthenticator(KEYS), sink: pipeline, metrics, store, pipelineHealth: () => pipeline.health() });
-  server = await listen(app, 0, "127.0.0.1");
+  collector = await startCollector(
+    { ...loadCollectorConfig({ TROUPE_DATA_DIR: dir }), port: 0, host: "127.0.0.1" },
+    { writer: { maxBatchDelayMs: 20 } },
+  );
+  await collector.registry.createTenant({ id: "acme" });
+  await collector.registry.createTenant({ id: "globex" });
+  await collector.registry.createTenant({ id: "initech" });
+  secrets.acme = (await collector.registry.issueKey("acme", "ingest")).key.secret;
+  secrets.service = (await collector.registry.issueServiceKey(["acme", "globex"])).secret;
 });
 
 afterAll(async () => {
-  await server?.close();
-  await pipeline?.close();
+  await collector?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-async function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Rows of these spans as stored in chDB (FINAL: exactly one row per span). */
+async function storedRows(spanIds: readonly string[]): Promise<SpanRow[]> {
+  const rows = await collector.gateway.query<{
+    tenant_id: string; trace_id: string; span_id: string; parent_span_id: string; name: string; kind: number; start_ns: string;
+    duration_ns: string; status_code: number; service_name: string; attributes: Record<string, string>; resource_attributes: Record<string, string>;
+  }>(
+    `SELECT tenant_id, trace_id, span_id, parent_span_id, name, kind, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ns,
+            status_code, service_name, attributes, resource_attributes
+       FROM spans FINAL WHERE span_id IN {ids:Array(String)}`,
+    { ids: spanIds },
+  );
+  return rows.map((r) => ({
+    tenantId: r.tenant_id, traceId: r.trace_id, spanId: r.span_id, parentSpanId: r.parent_span_id, name: r.name, kind: Number(r.kind),
+    startTimeUnixNano: r.start_ns, durationNs: Number(r.duration_ns), statusCode: Number(r.status_code), serviceName: r.service_name,
+    attributes: r.attributes, resourceAttributes: r.resource_attributes,
+  }));
+}
+
+async function waitForRows(spanIds: readonly string[], count = spanIds.length, timeoutMs = 10_000): Promise<SpanRow[]> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
+  for (;;) {
+    const rows = await storedRows(spanIds);
+    if (rows.length >= count) return rows;
+    if (Date.now() > deadline) throw new Error(`timed out: ${rows.length} of ${count} spans stored`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -59,13 +67,13 @@ function provider(exporter: JsonExporter | ProtoExporter, batch: boolean, resour
 }
 
 describe.each([
-  ["json", (headers: Record<string, string>) => new JsonExporter({ url: `${server.url}/v1/traces`, headers })],
-  ["protobuf", (headers: Record<string, string>) => new ProtoExporter({ url: `${server.url}/v1/traces`, headers })],
-  ["protobuf+gzip", (headers: Record<string, string>) => new ProtoExporter({ url: `${server.url}/v1/traces`, headers, compression: "gzip" as never })],
-  ["json+gzip", (headers: Record<string, string>) => new JsonExporter({ url: `${server.url}/v1/traces`, headers, compression: "gzip" as never })],
+  ["json", (headers: Record<string, string>) => new JsonExporter({ url: `${collector.url}/v1/traces`, headers })],
+  ["protobuf", (headers: Record<string, string>) => new ProtoExporter({ url: `${collector.url}/v1/traces`, headers })],
+  ["protobuf+gzip", (headers: Record<string, string>) => new ProtoExporter({ url: `${collector.url}/v1/traces`, headers, compression: "gzip" as never })],
+  ["json+gzip", (headers: Record<string, string>) => new JsonExporter({ url: `${collector.url}/v1/traces`, headers, compression: "gzip" as never })],
 ])("real %s exporter → collector → store", (format, makeExporter) => {
   it("stores every span with ids, times, kind, status and only allow-listed attributes", async () => {
-    const tp = provider(makeExporter({ Authorization: "Bearer ingest-acme" }), true, { "service.name": `svc-${format}`, "secret.resource": "x" });
+    const tp = provider(makeExporter({ Authorization: `Bearer ${secrets.acme}` }), true, { "service.name": `svc-${format}`, "secret.resource": "x" });
     const tracer = tp.getTracer("t");
     const parent = tracer.startSpan("invoke_agent planner", { kind: SpanKind.SERVER, attributes: { "troupe.agent.type": "planner", "gen_ai.usage.input_tokens": 1234, "prompt.text": "never stored" } });
     const ids: string[] = [parent.spanContext().spanId];
@@ -80,8 +88,7 @@ describe.each([
     await tp.forceFlush();
     await tp.shutdown();
 
-    await waitFor(() => ids.every((id) => store.rows.some((r) => r.spanId === id)));
-    const rows = store.rows.filter((r) => ids.includes(r.spanId));
+    const rows = await waitForRows(ids);
     expect(rows).toHaveLength(51);
     const root = rows.find((r) => r.spanId === parent.spanContext().spanId)!;
     expect(root).toMatchObject({
@@ -106,8 +113,8 @@ describe.each([
 
 describe("tenancy at ingest, with real exporters", () => {
   it("binds a tenant key's spans to its tenant and rejects spans claiming another tenant", async () => {
-    const before = metrics.spansRejected.value(["tenant_mismatch"]);
-    const tp = provider(new ProtoExporter({ url: `${server.url}/v1/traces`, headers: { Authorization: "Bearer ingest-acme" } }), false, { "service.name": "mix" });
+    const before = collector.metrics.spansRejected.value(["tenant_mismatch"]);
+    const tp = provider(new ProtoExporter({ url: `${collector.url}/v1/traces`, headers: { Authorization: `Bearer ${secrets.acme}` } }), false, { "service.name": "mix" });
     const tracer = tp.getTracer("t");
     const own = tracer.startSpan("own");
     own.end();
@@ -115,14 +122,14 @@ describe("tenancy at ingest, with real exporters", () => {
     foreign.end();
     await tp.forceFlush();
     await tp.shutdown();
-    await waitFor(() => store.rows.some((r) => r.spanId === own.spanContext().spanId));
-    expect(store.rows.find((r) => r.spanId === own.spanContext().spanId)!.tenantId).toBe("acme");
-    expect(store.rows.some((r) => r.spanId === foreign.spanContext().spanId)).toBe(false);
-    expect(metrics.spansRejected.value(["tenant_mismatch"])).toBe(before + 1);
+    const [stored] = await waitForRows([own.spanContext().spanId]);
+    expect(stored!.tenantId).toBe("acme");
+    expect(await storedRows([foreign.spanContext().spanId])).toHaveLength(0);
+    expect(collector.metrics.spansRejected.value(["tenant_mismatch"])).toBe(before + 1);
   });
 
   it("lets a service key write its allowed tenants only, and rejects spans without a tenant", async () => {
-    const tp = provider(new JsonExporter({ url: `${server.url}/v1/traces`, headers: { Authorization: "Bearer service-key" } }), false, { "service.name": "runtime" });
+    const tp = provider(new JsonExporter({ url: `${collector.url}/v1/traces`, headers: { Authorization: `Bearer ${secrets.service}` } }), false, { "service.name": "runtime" });
     const tracer = tp.getTracer("t");
     const spans = {
       globex: tracer.startSpan("g", { attributes: { "troupe.tenant.id": "globex" } }),
@@ -132,10 +139,10 @@ describe("tenancy at ingest, with real exporters", () => {
     Object.values(spans).forEach((s) => s.end());
     await tp.forceFlush();
     await tp.shutdown();
-    await waitFor(() => store.rows.some((r) => r.spanId === spans.globex.spanContext().spanId));
-    expect(store.rows.find((r) => r.spanId === spans.globex.spanContext().spanId)!.tenantId).toBe("globex");
-    expect(store.rows.some((r) => r.spanId === spans.initech.spanContext().spanId || r.spanId === spans.none.spanContext().spanId)).toBe(false);
-    expect(metrics.spansRejected.value(["tenant_not_allowed"])).toBeGreaterThanOrEqual(1);
-    expect(metrics.spansRejected.value(["missing_tenant"])).toBeGreaterThanOrEqual(1);
+    const [stored] = await waitForRows([spans.globex.spanContext().spanId]);
+    expect(stored!.tenantId).toBe("globex");
+    expect(await storedRows([spans.initech.spanContext().spanId, spans.none.spanContext().spanId])).toHaveLength(0);
+    expect(collector.metrics.spansRejected.value(["tenant_not_allowed"])).toBe(1);
+    expect(collector.metrics.spansRejected.value(["missing_tenant"])).toBe(1);
   });
 });

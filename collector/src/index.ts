@@ -23,3 +23,7 @@ export { DEFAULT_SPAN_WRITER_OPTIONS } from "./pipeline/span-writer.js";
 export type { SpanWriterOptions } from "./pipeline/span-writer.js";
 export { MemorySpanStore } from "./testing/memory-span-store.js";
 export { StaticKeyAuthenticator } from "./testing/static-key-authenticator.js";
+export { loadCollectorConfig, parseHeaderList, CollectorConfigError } from "./config.js";
+export type { CollectorConfig } from "./config.js";
+export { startCollector } from "./start-collector.js";
+export type { RunningCollector, StartCollectorOptions } from "./start-collector.js";

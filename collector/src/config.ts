@@ -1,0 +1,126 @@
+import { z } from "zod";
+import type { OtlpWireFormat } from "./pipeline/otlp-encode.js";
+
+/** Everything the collector process is configured with. */
+export interface CollectorConfig {
+  /** Embedded data (chDB directory, spool). */
+  dataDir: string;
+  port: number;
+  host: string;
+  /** Set → ClickHouse server mode; unset → embedded chDB in <dataDir>/chdb. */
+  clickhouse?: { url: string; username?: string; password?: string; database?: string };
+  /** Operator key; unset → no admin access. */
+  adminKey?: string;
+  /** Set → forward filtered spans to an existing APM. */
+  forward?: { endpoint: string; headers: Record<string, string>; format: OtlpWireFormat };
+  /** Bound on the spool (bytes accepted, not yet in the store); past it ingest answers 503. */
+  spoolMaxBytes: number;
+}
+
+/** Raised when the environment is invalid; the message names every bad variable. */
+export class CollectorConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CollectorConfigError";
+  }
+}
+
+const MIN_ADMIN_KEY_LENGTH = 16;
+
+const nonEmpty = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const port = z.coerce.number<string>().int("must be an integer").min(0, "must be 0-65535").max(65535, "must be 0-65535");
+
+const url = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}, "must be an http(s) URL");
+
+const EnvSchema = z.object({
+  TROUPE_DATA_DIR: nonEmpty,
+  TROUPE_COLLECTOR_PORT: nonEmpty.pipe(port.optional()),
+  TROUPE_COLLECTOR_HOST: nonEmpty,
+  TROUPE_SPOOL_MAX_BYTES: nonEmpty.pipe(z.coerce.number<string>().int().min(1024 * 1024, "must be at least 1048576 bytes").optional()),
+  CLICKHOUSE_URL: nonEmpty.pipe(url.optional()),
+  CLICKHOUSE_USER: nonEmpty,
+  CLICKHOUSE_PASSWORD: z.string().optional(),
+  CLICKHOUSE_DATABASE: nonEmpty.pipe(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain identifier").optional()),
+  TROUPE_ADMIN_KEY: nonEmpty.pipe(z.string().min(MIN_ADMIN_KEY_LENGTH, `must be at least ${MIN_ADMIN_KEY_LENGTH} characters`).optional()),
+  TROUPE_FORWARD_OTLP_ENDPOINT: nonEmpty.pipe(url.optional()),
+  TROUPE_FORWARD_OTLP_HEADERS: nonEmpty,
+  TROUPE_FORWARD_OTLP_PROTOCOL: nonEmpty.pipe(z.enum(["http/protobuf", "http/json", "protobuf", "json"]).optional()),
+});
+
+/**
+ * Reads the collector's configuration from an environment map (entry points pass process.env):
+ * TROUPE_DATA_DIR (default ./.troupe), TROUPE_COLLECTOR_PORT (default 4318), TROUPE_COLLECTOR_HOST
+ * (default 0.0.0.0), CLICKHOUSE_URL/USER/PASSWORD/DATABASE (server mode), TROUPE_ADMIN_KEY,
+ * TROUPE_FORWARD_OTLP_ENDPOINT/HEADERS ("k=v,k2=v2")/PROTOCOL (http/protobuf or http/json),
+ * TROUPE_SPOOL_MAX_BYTES (default 1 GiB). Throws CollectorConfigError naming every bad variable.
+ */
+export function loadCollectorConfig(env: Readonly<Record<string, string | undefined>>): CollectorConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new CollectorConfigError(`invalid collector configuration: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
+  const config: CollectorConfig = {
+    dataDir: e.TROUPE_DATA_DIR ?? "./.troupe",
+    port: e.TROUPE_COLLECTOR_PORT ?? 4318,
+    host: e.TROUPE_COLLECTOR_HOST ?? "0.0.0.0",
+    spoolMaxBytes: e.TROUPE_SPOOL_MAX_BYTES ?? 1024 * 1024 * 1024,
+  };
+  if (e.CLICKHOUSE_URL) {
+    config.clickhouse = {
+      url: e.CLICKHOUSE_URL,
+      ...(e.CLICKHOUSE_USER ? { username: e.CLICKHOUSE_USER } : {}),
+      ...(e.CLICKHOUSE_PASSWORD !== undefined ? { password: e.CLICKHOUSE_PASSWORD } : {}),
+      ...(e.CLICKHOUSE_DATABASE ? { database: e.CLICKHOUSE_DATABASE } : {}),
+    };
+  }
+  if (e.TROUPE_ADMIN_KEY) config.adminKey = e.TROUPE_ADMIN_KEY;
+  if (e.TROUPE_FORWARD_OTLP_HEADERS && !e.TROUPE_FORWARD_OTLP_ENDPOINT) {
+    throw new CollectorConfigError("invalid collector configuration: TROUPE_FORWARD_OTLP_HEADERS is set but TROUPE_FORWARD_OTLP_ENDPOINT is not");
+  }
+  if (e.TROUPE_FORWARD_OTLP_ENDPOINT) {
+    config.forward = {
+      endpoint: e.TROUPE_FORWARD_OTLP_ENDPOINT,
+      headers: parseHeaderList(e.TROUPE_FORWARD_OTLP_HEADERS ?? ""),
+      format: e.TROUPE_FORWARD_OTLP_PROTOCOL?.endsWith("json") ? "json" : "protobuf",
+    };
+  }
+  return config;
+}
+
+/**
+ * Parses "k=v,k2=v2" (the OTEL_EXPORTER_OTLP_HEADERS format: values URL-decoded, whitespace
+ * trimmed). Throws CollectorConfigError naming a malformed entry.
+ */
+export function parseHeaderList(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const entry of text.split(",")) {
+    if (entry.trim() === "") continue;
+    const eq = entry.indexOf("=");
+    const name = eq > 0 ? entry.slice(0, eq).trim() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new CollectorConfigError(`invalid collector configuration: TROUPE_FORWARD_OTLP_HEADERS entry ${JSON.stringify(entry.trim().split("=")[0])} is not "name=value"`);
+    }
+    let value = entry.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      // Not URL-encoded: keep as written.
+    }
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}

@@ -1,0 +1,94 @@
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { CollectorConfig } from "./config.js";
+import { createCollectorApp } from "./http/app.js";
+import { listen } from "./http/server.js";
+import type { IngestLimits } from "./ingest/ingest-limits.js";
+import { CollectorMetrics } from "./metrics/collector-metrics.js";
+import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
+import type { SpanWriterOptions } from "./pipeline/span-writer.js";
+import { createClickHouseSpanStore } from "./store/clickhouse-span-store.js";
+import type { ClickHouseGateway } from "./store/clickhouse-gateway.js";
+import { openClickHouse } from "./store/open-clickhouse.js";
+import type { SpanStore } from "./store/span-store.js";
+import { createTenantRegistry, type TenantRegistry } from "./tenants/tenant-registry.js";
+
+/** A running collector process (in this process). */
+export interface RunningCollector {
+  /** Base URL, e.g. http://127.0.0.1:4318 */
+  url: string;
+  port: number;
+  /** Tenants and keys (to create demo tenants, or for tests). */
+  registry: TenantRegistry;
+  /** The ClickHouse gateway (chDB or server) the store and registry use. */
+  gateway: ClickHouseGateway;
+  store: SpanStore;
+  metrics: CollectorMetrics;
+  pipeline: IngestPipeline;
+  /** Stops accepting requests, inserts what is spooled (bounded by flushTimeoutMs), closes the store. */
+  close(flushTimeoutMs?: number): Promise<void>;
+}
+
+/** Tuning for tests and benchmarks; production uses the defaults. */
+export interface StartCollectorOptions {
+  limits?: Partial<IngestLimits>;
+  writer?: Partial<SpanWriterOptions>;
+}
+
+/**
+ * Starts the collector: ClickHouse (server when configured, else embedded chDB in
+ * <dataDir>/chdb, migrated), the tenant registry, the spool in <dataDir>/spool (replaying what a
+ * previous run left), the writer, the optional forwarder, and the HTTP server. Resolves once it
+ * listens.
+ */
+export async function startCollector(config: CollectorConfig, options: StartCollectorOptions = {}): Promise<RunningCollector> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const gateway = await openClickHouse(
+    config.clickhouse ? { kind: "server", ...config.clickhouse } : { kind: "chdb", dataDir: join(dataDir, "chdb") },
+  );
+  let pipeline: IngestPipeline | undefined;
+  try {
+    const registry = createTenantRegistry(gateway, config.adminKey ? { adminKey: config.adminKey } : {});
+    const store = createClickHouseSpanStore(gateway, { retentionDaysOf: (tenantId) => registry.retentionDaysOf(tenantId) });
+    const metrics = new CollectorMetrics();
+    pipeline = await IngestPipeline.start({
+      store,
+      metrics,
+      spool: { dir: join(dataDir, "spool"), maxBytes: config.spoolMaxBytes },
+      ...(options.writer ? { writer: options.writer } : {}),
+      ...(config.forward ? { forward: config.forward } : {}),
+    });
+    const running = pipeline;
+    const app = createCollectorApp({
+      authenticator: registry,
+      sink: running,
+      metrics,
+      store,
+      pipelineHealth: () => running.health(),
+      ...(options.limits ? { limits: options.limits } : {}),
+    });
+    const server = await listen(app, config.port, config.host);
+    let closing: Promise<void> | undefined;
+    return {
+      url: server.url,
+      port: server.port,
+      registry,
+      gateway,
+      store,
+      metrics,
+      pipeline: running,
+      close: (flushTimeoutMs = 10_000) =>
+        (closing ??= (async () => {
+          await server.close();
+          await running.close(flushTimeoutMs);
+          await store.close();
+          await gateway.close();
+        })()),
+    };
+  } catch (err) {
+    await pipeline?.close(0).catch(() => undefined);
+    await gateway.close();
+    throw err;
+  }
+}
