@@ -1,0 +1,122 @@
+import type { Metadata } from "next";
+import { DataTable } from "../../../components/data-table";
+import { TimeSeriesChart } from "../../../components/time-series-chart";
+import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
+import { load } from "../../../lib/api/load";
+import { formatCompact, formatInt, formatUsd } from "../../../lib/format/format";
+import { parseUsageQuery } from "../../../lib/format/usage-query";
+import { requireSession } from "../../../lib/session/server-session";
+import { tenantScope } from "../../../lib/session/tenant-scope";
+
+export const metadata: Metadata = { title: "Usage & billing" };
+
+const GROUP_LABEL = { day: "Day", hour: "Hour", model: "Model", agent: "Agent type" } as const;
+
+/** Usage & billing: LLM calls, tokens and cost by day, model or agent; totals; CSV/JSON downloads. */
+export default async function UsagePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const params = await searchParams;
+  const signedIn = await requireSession();
+  const scope = await tenantScope(signedIn, params.tenant);
+  const { query, error } = parseUsageQuery(params);
+  const usage = scope.tenantId
+    ? await load(signedIn.client.usage({ tenant: scope.apiTenant, from: query.from, to: query.to, groupBy: query.groupBy }))
+    : null;
+  const tenantParam = signedIn.session.kind === "admin" ? scope.tenantId : undefined;
+  const download = (format: "csv" | "json") => {
+    const q = new URLSearchParams({ from: query.fromDay, to: query.toDay, groupBy: query.groupBy, format });
+    if (tenantParam) q.set("tenant", tenantParam);
+    return `/api/export/usage?${q.toString()}`;
+  };
+  const timeGrouped = query.groupBy === "day" || query.groupBy === "hour";
+
+  return (
+    <>
+      <PageHeader title="Usage & billing" description={`Tenant ${scope.tenantId || "–"} · ${query.fromDay} to ${query.toDay} (UTC, inclusive)`}>
+        <a className="btn" href={download("csv")} download data-testid="download-csv">Download CSV</a>
+        <a className="btn" href={download("json")} download data-testid="download-json">Download JSON</a>
+      </PageHeader>
+
+      <Card>
+        <form method="get" className="filters" aria-label="Usage report range">
+          {tenantParam ? <input type="hidden" name="tenant" value={tenantParam} /> : null}
+          <div className="field">
+            <label htmlFor="u-from">From</label>
+            <input id="u-from" name="from" type="date" defaultValue={query.fromDay} required />
+          </div>
+          <div className="field">
+            <label htmlFor="u-to">To</label>
+            <input id="u-to" name="to" type="date" defaultValue={query.toDay} required />
+          </div>
+          <div className="field">
+            <label htmlFor="u-group">Group by</label>
+            <select id="u-group" name="groupBy" defaultValue={query.groupBy}>
+              <option value="day">Day</option>
+              <option value="hour">Hour</option>
+              <option value="model">Model</option>
+              <option value="agent">Agent type</option>
+            </select>
+          </div>
+          <button type="submit" className="btn btn-primary">Show report</button>
+        </form>
+        {error ? <div className="alert alert-warn" role="alert" style={{ marginTop: 12 }}>{error}. Showing the nearest valid report.</div> : null}
+      </Card>
+
+      {!usage ? (
+        <div className="card"><EmptyState title="No tenants yet" /></div>
+      ) : !usage.ok ? (
+        <div className="card"><ErrorState message={usage.message} /></div>
+      ) : (
+        <>
+          <div className="grid grid-4" data-testid="usage-totals">
+            <StatCard testId="total-calls" label="LLM calls" value={formatInt(usage.data.totals.calls)} sub={`${formatInt(usage.data.totals.errors)} failed`} />
+            <StatCard testId="total-input" label="Input tokens" value={formatInt(usage.data.totals.inputTokens)} />
+            <StatCard testId="total-output" label="Output tokens" value={formatInt(usage.data.totals.outputTokens)} />
+            <StatCard testId="total-cost" label="Cost" value={formatUsd(usage.data.totals.costUsd)} sub={`${formatInt(usage.data.totals.budgetRejections)} budget rejections`} />
+          </div>
+          {usage.data.rows.length === 0 ? (
+            <div className="card"><EmptyState title="No LLM usage in this range" icon="$">No LLM calls were recorded between {query.fromDay} and {query.toDay}.</EmptyState></div>
+          ) : (
+            <>
+              <Card title={`Cost and tokens by ${GROUP_LABEL[query.groupBy].toLowerCase()}`}>
+                <div className="grid grid-2">
+                  <TimeSeriesChart
+                    label="Cost per group"
+                    kind="bar"
+                    format="usd"
+                    axis={query.groupBy === "day" ? "day" : "minute"}
+                    points={usage.data.rows.map((r) => ({ time: timeGrouped ? r.group : r.group || "(none)", costUsd: r.costUsd }))}
+                    series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
+                  />
+                  <TimeSeriesChart
+                    label="Tokens per group"
+                    kind="bar"
+                    stacked
+                    axis={query.groupBy === "day" ? "day" : "minute"}
+                    points={usage.data.rows.map((r) => ({ time: timeGrouped ? r.group : r.group || "(none)", inputTokens: r.inputTokens, outputTokens: r.outputTokens }))}
+                    series={[{ key: "inputTokens", label: "Input", color: "#0ea5e9" }, { key: "outputTokens", label: "Output", color: "#22c55e" }]}
+                  />
+                </div>
+              </Card>
+              <Card title="Report" description={`${usage.data.rows.length} rows · total ${formatCompact(usage.data.totals.inputTokens + usage.data.totals.outputTokens)} tokens, ${formatUsd(usage.data.totals.costUsd)}`} flush>
+                <DataTable
+                  caption="Usage report"
+                  testId="usage-table"
+                  rows={usage.data.rows.map((r) => ({ ...r, group: r.group || "(none)" }))}
+                  columns={[
+                    { key: "group", header: GROUP_LABEL[query.groupBy], format: timeGrouped ? "datetime" : "mono" },
+                    { key: "calls", header: "LLM calls", format: "int" },
+                    { key: "inputTokens", header: "Input tokens", format: "int" },
+                    { key: "outputTokens", header: "Output tokens", format: "int" },
+                    { key: "costUsd", header: "Cost", format: "usd" },
+                    { key: "errors", header: "Errors", format: "int" },
+                    { key: "budgetRejections", header: "Budget rej.", format: "int" },
+                  ]}
+                />
+              </Card>
+            </>
+          )}
+        </>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,162 @@
+import { CollectorApiError } from "./collector-error";
+import type {
+  AdminTenantDetailResponse,
+  AdminTenantsParams,
+  AdminTenantsResponse,
+  AgentsParams,
+  AgentsResponse,
+  CreateTenantRequest,
+  CreateTenantResponse,
+  IssueKeyRequest,
+  IssueKeyResponse,
+  OverviewParams,
+  OverviewResponse,
+  TraceDetailResponse,
+  TraceSearchParams,
+  TraceSearchResponse,
+  UpdateTenantRequest,
+  UpdateTenantResponse,
+  UsageParams,
+  UsageResponse,
+} from "./types";
+
+/** Who a key belongs to, as far as the console needs to know. */
+export type KeyIdentity = { kind: "admin" } | { kind: "console"; tenantId: string };
+
+/** Options of a CollectorClient. */
+export interface CollectorClientOptions {
+  /** Base URL of the collector, e.g. http://127.0.0.1:4318. */
+  baseUrl: string;
+  /** The console or admin key sent as `Authorization: Bearer`. */
+  key: string;
+  /** Per-request timeout; default 15 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+/**
+ * Typed client of the collector's query and admin API (paths fixed in ../shared/DESIGN.md). Every
+ * call carries the caller's key, so the collector scopes it; the client never adds a tenant on its
+ * own. Non-2xx answers reject with CollectorApiError carrying the collector's code and message.
+ */
+export class CollectorClient {
+  readonly #baseUrl: string;
+  readonly #key: string;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: CollectorClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#key = options.key;
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * Decides what the key is: an admin key, or a tenant console key (and its tenant). Rejects with
+   * `unauthenticated` for an unknown or revoked key and `forbidden` for a key that may not read
+   * (an ingest key).
+   */
+  async identify(): Promise<KeyIdentity> {
+    const now = Date.now();
+    try {
+      await this.#json<AdminTenantsResponse>("GET", "/api/v1/admin/tenants", { from: now - 1, to: now });
+      return { kind: "admin" };
+    } catch (err) {
+      if (!(err instanceof CollectorApiError) || err.code !== "forbidden") throw err;
+    }
+    const page = await this.#json<TraceSearchResponse>("GET", "/api/v1/traces", { limit: 1, from: now - 1, to: now });
+    return { kind: "console", tenantId: page.tenantId };
+  }
+
+  overview(params: OverviewParams): Promise<OverviewResponse> {
+    return this.#json("GET", "/api/v1/overview", { ...params });
+  }
+
+  traces(params: TraceSearchParams): Promise<TraceSearchResponse> {
+    return this.#json("GET", "/api/v1/traces", { ...params });
+  }
+
+  /** One trace's span tree; rejects with `not_found` when the trace is not the caller's. */
+  trace(traceId: string, tenant?: string): Promise<TraceDetailResponse> {
+    return this.#json("GET", `/api/v1/traces/${encodeURIComponent(traceId)}`, { tenant });
+  }
+
+  agents(params: AgentsParams): Promise<AgentsResponse> {
+    return this.#json("GET", "/api/v1/agents", { ...params, format: undefined });
+  }
+
+  usage(params: UsageParams): Promise<UsageResponse> {
+    return this.#json("GET", "/api/v1/usage", { ...params, format: "json" });
+  }
+
+  /** The raw usage report (CSV or JSON) as the collector streams it, for downloads. */
+  async usageExport(params: UsageParams & { format: "json" | "csv" }): Promise<Response> {
+    return this.#request("GET", "/api/v1/usage", { ...params });
+  }
+
+  adminTenants(params: AdminTenantsParams = {}): Promise<AdminTenantsResponse> {
+    return this.#json("GET", "/api/v1/admin/tenants", { ...params, format: undefined });
+  }
+
+  adminTenant(id: string): Promise<AdminTenantDetailResponse> {
+    return this.#json("GET", `/api/v1/admin/tenants/${encodeURIComponent(id)}`, {});
+  }
+
+  createTenant(body: CreateTenantRequest): Promise<CreateTenantResponse> {
+    return this.#json("POST", "/api/v1/admin/tenants", {}, body);
+  }
+
+  updateTenant(id: string, body: UpdateTenantRequest): Promise<UpdateTenantResponse> {
+    return this.#json("PUT", `/api/v1/admin/tenants/${encodeURIComponent(id)}`, {}, body);
+  }
+
+  issueKey(id: string, body: IssueKeyRequest): Promise<IssueKeyResponse> {
+    return this.#json("POST", `/api/v1/admin/tenants/${encodeURIComponent(id)}/keys`, {}, body);
+  }
+
+  async #json<T>(method: string, path: string, query: Query, body?: unknown): Promise<T> {
+    const res = await this.#request(method, path, query, body);
+    try {
+      return (await res.json()) as T;
+    } catch (err) {
+      throw new CollectorApiError("bad_response", res.status, `the collector answered ${method} ${path} with a body that is not JSON`, { cause: err });
+    }
+  }
+
+  async #request(method: string, path: string, query: Query, body?: unknown): Promise<Response> {
+    const url = new URL(this.#baseUrl + path);
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#key}`, accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        cache: "no-store",
+      });
+    } catch (err) {
+      throw new CollectorApiError("unreachable", 0, `the collector at ${this.#baseUrl} did not answer (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    }
+    if (res.ok) return res;
+    let code: CollectorApiError["code"] = "internal";
+    let message = `the collector answered ${res.status} to ${method} ${path}`;
+    try {
+      const parsed = (await res.json()) as { error?: { code?: string; message?: string } };
+      if (parsed.error?.code) code = parsed.error.code as CollectorApiError["code"];
+      if (parsed.error?.message) message = parsed.error.message;
+    } catch {
+      if (res.status === 404) code = "not_found";
+      else if (res.status === 401) code = "unauthenticated";
+      else if (res.status === 403) code = "forbidden";
+    }
+    throw new CollectorApiError(code, res.status, message);
+  }
+}

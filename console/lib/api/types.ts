@@ -1,0 +1,429 @@
+// MIRROR of the collector query API types (collector/src/query/api-types.ts, owned by the collector).
+// The console keeps this copy until "@troupe/collector" exports the types from its index; then this file
+// becomes a re-export. Keep it identical to the source.
+/**
+ * Request and response types of the collector's query and admin API (mounted under /api/v1). Shared
+ * by the server (collector/src/query) and its clients (the console, the CLI). Types only: importing
+ * this file pulls in no runtime code.
+ *
+ * Conventions:
+ * - Times in responses are ISO-8601 strings in UTC with millisecond precision ("2025-01-02T03:04:05.678Z").
+ *   Time parameters (`from`, `to`) accept ISO-8601 or epoch milliseconds. `from` is inclusive, `to`
+ *   exclusive. Defaults: `to` = now, `from` = `to` - 1 hour (traces, agents, overview) or - 24 hours (usage).
+ * - Durations are milliseconds (floating point) unless the name says otherwise.
+ * - Costs are US dollars (floating point); token counts are integers.
+ * - Console keys see only their own tenant. Admin keys may pass `tenant=<id>` to the tenant-scoped
+ *   endpoints (required for traces/agents/usage/overview with an admin key).
+ * - Every error is `ApiErrorBody` with the HTTP status of its code.
+ */
+
+/** The JSON body of every error answer. `code` is stable; `message` names the problem (e.g. the bad parameter). */
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string };
+}
+
+/** Stable error codes (a subset of the collector's CollectorErrorCode that the query API uses). */
+export type ApiErrorCode =
+  | "bad_request"
+  | "unauthenticated"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "store_unavailable"
+  | "internal";
+
+// ---------------------------------------------------------------------------------------------
+// Traces
+
+/** Query parameters of GET /api/v1/traces (all optional). */
+export interface TraceSearchParams {
+  /** Admin keys only: the tenant to read. */
+  tenant?: string;
+  from?: string;
+  to?: string;
+  /** Traces containing at least one span of this agent type (`troupe.agent.type`). */
+  agentType?: string;
+  /** Traces containing at least one span with this `gen_ai.operation.name` / `messaging.operation.name`. */
+  operation?: string;
+  /** "error": traces with at least one error span; "ok": traces with none. */
+  status?: "ok" | "error";
+  /** Root span (or whole trace) duration at least this many ms. */
+  minDurationMs?: number;
+  /** Case-insensitive substring of any span name in the trace (matched literally, no wildcards). */
+  q?: string;
+  /** Page size, 1-500, default 50. */
+  limit?: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/** One trace in a search result, summarised by its root span. Newest first. */
+export interface TraceSummary {
+  traceId: string;
+  /** Name of the root span (the earliest span without a parent in the trace; earliest span if none). */
+  rootName: string;
+  /** Service of the root span. */
+  serviceName: string;
+  startTime: string;
+  /** From the earliest span start to the latest span end. */
+  durationMs: number;
+  spanCount: number;
+  errorCount: number;
+  /** Distinct agent types seen in the trace, sorted. */
+  agentTypes: string[];
+}
+
+/** Answer of GET /api/v1/traces. */
+export interface TraceSearchResponse {
+  tenantId: string;
+  traces: TraceSummary[];
+  /** Pass as `cursor` to get the next (older) page; null when there is none. */
+  nextCursor: string | null;
+}
+
+/** One span of a trace, metadata only. */
+export interface TraceSpan {
+  spanId: string;
+  /** "" for a root span. */
+  parentSpanId: string;
+  /** Depth in the tree (0 for roots and for spans whose parent is not in the trace). */
+  depth: number;
+  name: string;
+  /** OTLP SpanKind number (0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer). */
+  kind: number;
+  startTime: string;
+  /** Nanoseconds since the epoch, as a decimal string (exact). */
+  startTimeUnixNano: string;
+  durationMs: number;
+  /** OTLP status code: 0 unset, 1 ok, 2 error. */
+  statusCode: number;
+  serviceName: string;
+  agentType: string;
+  operation: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** `troupe.turn.outcome` or "". */
+  outcome: string;
+  attributes: Record<string, string>;
+  resourceAttributes: Record<string, string>;
+}
+
+/**
+ * Answer of GET /api/v1/traces/{traceId}: the span tree as a flat list in depth-first order (each
+ * parent before its children, siblings by start time), so it renders directly as a waterfall.
+ */
+export interface TraceDetailResponse {
+  tenantId: string;
+  traceId: string;
+  startTime: string;
+  durationMs: number;
+  spanCount: number;
+  errorCount: number;
+  spans: TraceSpan[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
+/** Query parameters of GET /api/v1/agents. */
+export interface AgentsParams {
+  tenant?: string;
+  from?: string;
+  to?: string;
+  format?: "json" | "csv";
+}
+
+/**
+ * Per agent type over the range. A turn is a span carrying `troupe.turn.outcome`; latencies are of
+ * those spans' durations.
+ */
+export interface AgentSummary {
+  agentType: string;
+  turns: number;
+  errors: number;
+  timeouts: number;
+  quotaRejections: number;
+  budgetRejections: number;
+  rateLimited: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  queueWaitAvgMs: number;
+  queueWaitP95Ms: number;
+  /** Sum of `troupe.handler.wall_ms` over the turns. */
+  handlerWallMsTotal: number;
+}
+
+/** Answer of GET /api/v1/agents (sorted by turns, descending). */
+export interface AgentsResponse {
+  tenantId: string;
+  from: string;
+  to: string;
+  agents: AgentSummary[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage
+
+/** How usage rows are grouped. */
+export type UsageGroupBy = "hour" | "day" | "model" | "agent";
+
+/** Query parameters of GET /api/v1/usage. */
+export interface UsageParams {
+  tenant?: string;
+  from?: string;
+  to?: string;
+  /** Default "day". */
+  groupBy?: UsageGroupBy;
+  /** Default "json". CSV columns: group, calls, inputTokens, outputTokens, costUsd, errors, budgetRejections. */
+  format?: "json" | "csv";
+}
+
+/**
+ * Usage figures. An LLM call is a span whose `gen_ai.operation.name` is an LLM operation (chat,
+ * text_completion, generate_content, embeddings); tokens and cost are summed over LLM calls only
+ * (never also over the enclosing agent span). Exact: a span re-sent by a retry counts once.
+ */
+export interface UsageFigures {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** LLM calls with error status. */
+  errors: number;
+  /** Spans with `troupe.turn.outcome` = "budget_rejected". */
+  budgetRejections: number;
+}
+
+/** One group of a usage report. */
+export interface UsageRow extends UsageFigures {
+  /** The hour or day start (ISO), the model ("" when none), or the agent type ("" when none). */
+  group: string;
+}
+
+/** Answer of GET /api/v1/usage (JSON). Rows sorted by group ascending (time), or by cost descending. */
+export interface UsageResponse {
+  tenantId: string;
+  from: string;
+  to: string;
+  groupBy: UsageGroupBy;
+  rows: UsageRow[];
+  totals: UsageFigures;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overview (console home page)
+
+/** Query parameters of GET /api/v1/overview. */
+export interface OverviewParams {
+  tenant?: string;
+  from?: string;
+  to?: string;
+}
+
+/** One time bucket of the overview series. */
+export interface OverviewPoint {
+  /** Bucket start (ISO). */
+  time: string;
+  spans: number;
+  errors: number;
+  llmCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** An agent type ranked in the overview. */
+export interface OverviewTopAgent {
+  agentType: string;
+  turns: number;
+  errors: number;
+  p95Ms: number;
+  costUsd: number;
+}
+
+/**
+ * Answer of GET /api/v1/overview. Buckets are one minute, widened (to a whole number of minutes)
+ * so that a range yields at most 1440 points; empty buckets are omitted.
+ */
+export interface OverviewResponse {
+  tenantId: string;
+  from: string;
+  to: string;
+  stepSeconds: number;
+  series: OverviewPoint[];
+  totals: { spans: number; errors: number; llmCalls: number; inputTokens: number; outputTokens: number; costUsd: number; traces: number };
+  /** Up to 10 agent types by turns. */
+  topAgents: OverviewTopAgent[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin: tenants, keys
+
+/** Isolation tier of a tenant (how the runtime runs its agents). */
+export type TenantTier = "shared" | "worker" | "process";
+
+/** Token and cost budgets; null means unlimited. */
+export interface TenantBudgets {
+  dailyTokens: number | null;
+  monthlyTokens: number | null;
+  dailyCostUsd: number | null;
+  monthlyCostUsd: number | null;
+}
+
+/** A tenant as stored. */
+export interface TenantRecord {
+  id: string;
+  name: string;
+  tier: TenantTier;
+  /** Spans older than this are deleted. */
+  retentionDays: number;
+  budgets: TenantBudgets;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Kinds of keys the admin API issues for a tenant. */
+export type TenantKeyKind = "ingest" | "console";
+
+/** A key as listed: never its secret. */
+export interface ApiKeyInfo {
+  keyId: string;
+  kind: "ingest" | "console" | "service";
+  /** "" for a service key. */
+  tenantId: string;
+  /** Service keys only. */
+  allowedTenants: string[];
+  createdAt: string;
+  /** null while active. */
+  revokedAt: string | null;
+}
+
+/** A freshly issued key. `secret` is shown this once and never stored or shown again. */
+export interface IssuedKey {
+  keyId: string;
+  kind: "ingest" | "console" | "service";
+  tenantId: string;
+  allowedTenants: string[];
+  /** `trp_<kind>_<base62>`: send as `Authorization: Bearer <secret>`. */
+  secret: string;
+  createdAt: string;
+}
+
+/** Body of POST /api/v1/admin/tenants. */
+export interface CreateTenantRequest {
+  /** Tenant id: lowercase letters, digits, "_" and "-", 1-63 characters, starting with a letter or digit. */
+  id: string;
+  /** Display name; defaults to the id. */
+  name?: string;
+  /** Default "shared". */
+  tier?: TenantTier;
+  /** Default 30, range 1-3650. */
+  retentionDays?: number;
+  budgets?: Partial<TenantBudgets>;
+  /** Keys to issue with the tenant; default ["ingest", "console"]. */
+  keys?: TenantKeyKind[];
+}
+
+/** Answer of POST /api/v1/admin/tenants (201). 409 when the id exists. */
+export interface CreateTenantResponse {
+  tenant: TenantRecord;
+  keys: IssuedKey[];
+}
+
+/** Body of PUT /api/v1/admin/tenants/{id}: every field optional; budgets merge field by field. */
+export interface UpdateTenantRequest {
+  name?: string;
+  tier?: TenantTier;
+  retentionDays?: number;
+  budgets?: Partial<TenantBudgets>;
+}
+
+/** Body of POST /api/v1/admin/tenants/{id}/keys. */
+export interface IssueKeyRequest {
+  kind: TenantKeyKind;
+  /** When true, every active key of this kind of this tenant is revoked once the new one exists. */
+  rotate?: boolean;
+}
+
+/** Answer of POST /api/v1/admin/tenants/{id}/keys (201). */
+export interface IssueKeyResponse {
+  key: IssuedKey;
+  revokedKeyIds: string[];
+}
+
+/** Body of POST /api/v1/admin/service-keys. */
+export interface CreateServiceKeyRequest {
+  /** Tenants this ingest key may write; each must exist. 1-1000 entries. */
+  allowedTenants: string[];
+}
+
+/** Answer of POST /api/v1/admin/service-keys (201). */
+export interface CreateServiceKeyResponse {
+  key: IssuedKey;
+}
+
+/** Answer of DELETE /api/v1/admin/keys/{keyId}. */
+export interface RevokeKeyResponse {
+  keyId: string;
+  revokedAt: string;
+}
+
+/** Where a tenant stands against its budgets today and this month (UTC). */
+export interface BudgetStatus {
+  dailyTokensUsed: number;
+  monthlyTokensUsed: number;
+  dailyCostUsdUsed: number;
+  monthlyCostUsdUsed: number;
+  /** The highest used/limit ratio over the set budgets, or null when none is set. */
+  maxUtilization: number | null;
+  /** "over" at ≥ 100%, "near" at ≥ 80%, "ok" otherwise or when no budget is set. */
+  state: "ok" | "near" | "over";
+}
+
+/** A tenant's activity over the range of an admin overview. */
+export interface TenantActivity extends UsageFigures {
+  spans: number;
+  /** Spans with error status (any kind). */
+  spanErrors: number;
+  turns: number;
+  queueWaitMsTotal: number;
+  handlerWallMsTotal: number;
+  /** This tenant's share (0-1) of all tenants' queue wait over the range. */
+  queueWaitShare: number;
+  /** This tenant's share (0-1) of all tenants' handler wall time over the range. */
+  handlerTimeShare: number;
+}
+
+/** One row of the all-tenant overview. */
+export interface AdminTenantOverview {
+  tenant: TenantRecord;
+  activity: TenantActivity;
+  budget: BudgetStatus;
+}
+
+/** Query parameters of GET /api/v1/admin/tenants. */
+export interface AdminTenantsParams {
+  from?: string;
+  to?: string;
+  format?: "json" | "csv";
+}
+
+/** Answer of GET /api/v1/admin/tenants (sorted by cost, descending, then id). */
+export interface AdminTenantsResponse {
+  from: string;
+  to: string;
+  tenants: AdminTenantOverview[];
+}
+
+/** Answer of GET /api/v1/admin/tenants/{id}. */
+export interface AdminTenantDetailResponse extends AdminTenantOverview {
+  keys: ApiKeyInfo[];
+}
+
+/** Answer of PUT /api/v1/admin/tenants/{id}. */
+export interface UpdateTenantResponse {
+  tenant: TenantRecord;
+}
