@@ -1,0 +1,202 @@
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { CollectorError } from "../errors.js";
+import { requirePrincipal, type AuthVariables } from "../http/auth.js";
+import { errorResponse } from "../http/error-response.js";
+import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
+import type { TenantRegistry } from "../tenants/tenant-registry.js";
+import type {
+  AdminTenantDetailResponse,
+  AdminTenantOverview,
+  AdminTenantsResponse,
+  CreateServiceKeyResponse,
+  CreateTenantResponse,
+  IssueKeyResponse,
+  IssuedKey,
+  TenantKeyKind,
+  UpdateTenantResponse,
+} from "./api-types.js";
+import { csvResponse } from "./query-routes.js";
+import { formatParam, parseParams, resolveRange, tenantParam, timeParam } from "./request-params.js";
+import { budgetStatus, budgetUsage, emptyActivity, tenantActivity } from "./tenant-activity-queries.js";
+
+/** Dependencies of the admin routes. */
+export interface AdminRoutesOptions {
+  gateway: ClickHouseGateway;
+  /** Authenticates keys (only admin keys pass) and manages tenants and keys. */
+  registry: TenantRegistry;
+  now?: () => number;
+  onInternalError?: (err: unknown) => void;
+}
+
+/** Largest admin request body. */
+export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
+
+const DAY_MS = 86_400_000;
+const tier = z.enum(["shared", "worker", "process"]);
+const budgetValue = z.number().finite().nonnegative().nullable();
+const budgets = z.strictObject({
+  dailyTokens: budgetValue.refine((v) => v === null || Number.isSafeInteger(v), "must be a whole number").optional(),
+  monthlyTokens: budgetValue.refine((v) => v === null || Number.isSafeInteger(v), "must be a whole number").optional(),
+  dailyCostUsd: budgetValue.optional(),
+  monthlyCostUsd: budgetValue.optional(),
+});
+const name = z.string().trim().min(1, "must not be empty").max(200, "too long").refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
+const retentionDays = z.number().int("must be a whole number").min(1).max(3650);
+const createTenantBody = z.strictObject({
+  id: tenantParam,
+  name: name.optional(),
+  tier: tier.optional(),
+  retentionDays: retentionDays.optional(),
+  budgets: budgets.optional(),
+  keys: z.array(z.enum(["ingest", "console"])).max(2).optional(),
+});
+const updateTenantBody = z.strictObject({ name: name.optional(), tier: tier.optional(), retentionDays: retentionDays.optional(), budgets: budgets.optional() });
+const issueKeyBody = z.strictObject({ kind: z.enum(["ingest", "console"]), rotate: z.boolean().optional() });
+const serviceKeyBody = z.strictObject({ allowedTenants: z.array(tenantParam).min(1, "must name at least one tenant").max(1000) });
+const overviewQuery = z.strictObject({ from: timeParam.optional(), to: timeParam.optional(), format: formatParam.optional() });
+const KEY_ID = /^key_[0-9A-Za-z]{1,64}$/;
+
+/**
+ * The operator API under /admin (mount with `app.route("/api/v1", createAdminRoutes(...))`):
+ * all-tenant overview, tenant create/read/update, key issue/rotate/revoke, service keys. Admin keys
+ * only (console and ingest keys get 403). Secrets appear only in the answer that creates them.
+ * Every change is audited by the registry with the admin key's id.
+ */
+export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables: AuthVariables }> {
+  const { gateway, registry } = options;
+  const now = options.now ?? Date.now;
+  const app = new Hono<{ Variables: AuthVariables }>();
+  app.onError((err, c) => {
+    if (!(err instanceof CollectorError) || err.code === "internal") options.onInternalError?.(err);
+    return errorResponse(c, err);
+  });
+  app.use("/admin/*", requirePrincipal(registry, ["admin"]));
+  app.use(
+    "/admin/*",
+    bodyLimit({
+      maxSize: MAX_ADMIN_BODY_BYTES,
+      onError: () => {
+        throw new CollectorError("payload_too_large", `request body over ${MAX_ADMIN_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  const actor = (c: Context<{ Variables: AuthVariables }>) => c.get("principal").keyId;
+
+  async function overviews(fromMs: number, toMs: number, ids?: string[]): Promise<AdminTenantOverview[]> {
+    const tenants = ids ? (await Promise.all(ids.map((id) => registry.getTenant(id)))).filter((t) => t !== null) : await registry.listTenants();
+    const activity = await tenantActivity(gateway, { fromMs, toMs }, ids);
+    const budget = await budgetUsage(gateway, now(), ids);
+    return tenants.map((tenant) => ({
+      tenant,
+      activity: activity.get(tenant.id) ?? emptyActivity(),
+      budget: budgetStatus(tenant.budgets, budget.get(tenant.id)),
+    }));
+  }
+
+  app.get("/admin/tenants", async (c) => {
+    const p = parseParams(overviewQuery, c.req.query());
+    const r = resolveRange(p.from, p.to, now(), DAY_MS);
+    const rows = (await overviews(r.fromMs, r.toMs)).sort((a, b) => b.activity.costUsd - a.activity.costUsd || a.tenant.id.localeCompare(b.tenant.id));
+    if (p.format === "csv") {
+      return csvResponse(
+        c,
+        "tenants.csv",
+        ["tenantId", "name", "tier", "retentionDays", "spans", "spanErrors", "turns", "calls", "inputTokens", "outputTokens", "costUsd", "errors", "budgetRejections", "queueWaitShare", "handlerTimeShare", "budgetState", "budgetMaxUtilization"],
+        rows.map(({ tenant: t, activity: a, budget: b }) => [t.id, t.name, t.tier, t.retentionDays, a.spans, a.spanErrors, a.turns, a.calls, a.inputTokens, a.outputTokens, a.costUsd, a.errors, a.budgetRejections, a.queueWaitShare, a.handlerTimeShare, b.state, b.maxUtilization]),
+      );
+    }
+    const body: AdminTenantsResponse = { from: new Date(r.fromMs).toISOString(), to: new Date(r.toMs).toISOString(), tenants: rows };
+    return c.json(body);
+  });
+
+  app.post("/admin/tenants", async (c) => {
+    const body = parseParams(createTenantBody, await jsonBody(c));
+    const tenant = await registry.createTenant(
+      {
+        id: body.id,
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.tier !== undefined ? { tier: body.tier } : {}),
+        ...(body.retentionDays !== undefined ? { retentionDays: body.retentionDays } : {}),
+        ...(body.budgets !== undefined ? { budgets: body.budgets } : {}),
+      },
+      actor(c),
+    );
+    const keys: IssuedKey[] = [];
+    for (const kind of [...new Set<TenantKeyKind>(body.keys ?? ["ingest", "console"])]) keys.push((await registry.issueKey(tenant.id, kind, { actor: actor(c) })).key);
+    const answer: CreateTenantResponse = { tenant, keys };
+    return noStore(c.json(answer, 201));
+  });
+
+  app.get("/admin/tenants/:id", async (c) => {
+    const id = tenantIdParam(c.req.param("id"));
+    const p = parseParams(overviewQuery.omit({ format: true }), c.req.query());
+    const r = resolveRange(p.from, p.to, now(), DAY_MS);
+    const [row] = await overviews(r.fromMs, r.toMs, [id]);
+    if (!row) throw new CollectorError("not_found", `tenant ${JSON.stringify(id)} does not exist`);
+    const answer: AdminTenantDetailResponse = { ...row, keys: await registry.listKeys(id) };
+    return c.json(answer);
+  });
+
+  app.put("/admin/tenants/:id", async (c) => {
+    const id = tenantIdParam(c.req.param("id"));
+    const body = parseParams(updateTenantBody, await jsonBody(c));
+    const tenant = await registry.updateTenant(
+      id,
+      {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.tier !== undefined ? { tier: body.tier } : {}),
+        ...(body.retentionDays !== undefined ? { retentionDays: body.retentionDays } : {}),
+        ...(body.budgets !== undefined ? { budgets: body.budgets } : {}),
+      },
+      actor(c),
+    );
+    const answer: UpdateTenantResponse = { tenant };
+    return c.json(answer);
+  });
+
+  app.post("/admin/tenants/:id/keys", async (c) => {
+    const id = tenantIdParam(c.req.param("id"));
+    const body = parseParams(issueKeyBody, await jsonBody(c));
+    const answer: IssueKeyResponse = await registry.issueKey(id, body.kind, { rotate: body.rotate ?? false, actor: actor(c) });
+    return noStore(c.json(answer, 201));
+  });
+
+  app.post("/admin/service-keys", async (c) => {
+    const body = parseParams(serviceKeyBody, await jsonBody(c));
+    const answer: CreateServiceKeyResponse = { key: await registry.issueServiceKey(body.allowedTenants, actor(c)) };
+    return noStore(c.json(answer, 201));
+  });
+
+  app.delete("/admin/keys/:keyId", async (c) => {
+    const keyId = c.req.param("keyId");
+    if (!KEY_ID.test(keyId)) throw new CollectorError("bad_request", `invalid parameter "keyId": not a key id`);
+    return c.json(await registry.revokeKey(keyId, actor(c)));
+  });
+
+  return app;
+}
+
+function tenantIdParam(id: string): string {
+  const r = tenantParam.safeParse(id);
+  if (!r.success) throw new CollectorError("bad_request", `invalid parameter "id": is not a valid tenant id`);
+  return r.data;
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new CollectorError("unsupported_media_type", "send the body as application/json");
+  try {
+    return (await c.req.json()) as unknown;
+  } catch (err) {
+    if (err instanceof CollectorError) throw err;
+    throw new CollectorError("bad_request", "the body is not valid JSON");
+  }
+}
+
+/** Answers carrying secrets must not be cached anywhere. */
+function noStore(res: Response): Response {
+  res.headers.set("Cache-Control", "no-store");
+  return res;
+}

@@ -1,0 +1,146 @@
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { requirePrincipal, type AuthVariables } from "../http/auth.js";
+import { errorResponse } from "../http/error-response.js";
+import { CollectorError } from "../errors.js";
+import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
+import type { KeyAuthenticator } from "../tenants/principal.js";
+import { agentSummaries } from "./agent-queries.js";
+import type { AgentsResponse, OverviewResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
+import { toCsv } from "./csv.js";
+import { overview } from "./overview-queries.js";
+import { formatParam, intParam, labelParam, parseParams, resolveRange, tenantParam, timeParam, type TimeRange } from "./request-params.js";
+import { resolveTenant } from "./tenant-scope.js";
+import { getTrace, searchTraces } from "./trace-queries.js";
+import { usageReport } from "./usage-queries.js";
+
+/** Dependencies of the tenant-scoped query routes. */
+export interface QueryRoutesOptions {
+  gateway: ClickHouseGateway;
+  authenticator: KeyAuthenticator;
+  /** Clock for default time ranges (tests). */
+  now?: () => number;
+  /** Told about unexpected (500) errors; the client sees only "internal error". */
+  onInternalError?: (err: unknown) => void;
+}
+
+const HOUR_MS = 3600_000;
+
+const rangeShape = { tenant: tenantParam.optional(), from: timeParam.optional(), to: timeParam.optional() };
+const tracesSchema = z.strictObject({
+  ...rangeShape,
+  agentType: labelParam.optional(),
+  operation: labelParam.optional(),
+  status: z.enum(["ok", "error"]).optional(),
+  minDurationMs: z
+    .string()
+    .regex(/^\d{1,12}(\.\d{1,6})?$/, "must be a non-negative number")
+    .transform(Number)
+    .optional(),
+  q: z.string().min(1, "must not be empty").max(200, "too long").optional(),
+  limit: intParam(1, 500).optional(),
+  cursor: z.string().max(100, "too long").optional(),
+  format: formatParam.optional(),
+});
+const traceSchema = z.strictObject({ tenant: tenantParam.optional() });
+const agentsSchema = z.strictObject({ ...rangeShape, format: formatParam.optional() });
+const usageSchema = z.strictObject({ ...rangeShape, groupBy: z.enum(["hour", "day", "model", "agent"]).optional(), format: formatParam.optional() });
+const overviewSchema = z.strictObject(rangeShape);
+const TRACE_ID = /^[0-9a-fA-F]{32}$/;
+
+/**
+ * The tenant-scoped read API: GET /traces, /traces/:traceId, /agents, /usage, /overview, to be
+ * mounted under /api/v1 (`app.route("/api/v1", createQueryRoutes(...))`). Console keys read their own
+ * tenant only; admin keys name one with `tenant=`. Every parameter is validated (400 names it) and
+ * bound; errors answer with the collector's JSON error body.
+ */
+export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables: AuthVariables }> {
+  const { gateway } = options;
+  const now = options.now ?? Date.now;
+  const app = new Hono<{ Variables: AuthVariables }>();
+  app.onError((err, c) => {
+    if (!(err instanceof CollectorError) || err.code === "internal") options.onInternalError?.(err);
+    return errorResponse(c, err);
+  });
+  const auth = requirePrincipal(options.authenticator, ["console", "admin"]);
+  for (const path of ["/traces", "/traces/*", "/agents", "/usage", "/overview"]) app.use(path, auth);
+
+  const range = (p: { from?: number | undefined; to?: number | undefined }, defaultMs: number): TimeRange => resolveRange(p.from, p.to, now(), defaultMs);
+
+  app.get("/traces", async (c) => {
+    const p = parseParams(tracesSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const result: TraceSearchResponse = await searchTraces(gateway, tenantId, {
+      range: range(p, HOUR_MS),
+      limit: p.limit ?? 50,
+      ...(p.agentType !== undefined ? { agentType: p.agentType } : {}),
+      ...(p.operation !== undefined ? { operation: p.operation } : {}),
+      ...(p.status !== undefined ? { status: p.status } : {}),
+      ...(p.minDurationMs !== undefined ? { minDurationMs: p.minDurationMs } : {}),
+      ...(p.q !== undefined ? { q: p.q } : {}),
+      ...(p.cursor !== undefined ? { cursor: p.cursor } : {}),
+    });
+    if (p.format === "csv") {
+      return csvResponse(c, "traces.csv", ["traceId", "rootName", "serviceName", "startTime", "durationMs", "spanCount", "errorCount", "agentTypes"],
+        result.traces.map((t) => [t.traceId, t.rootName, t.serviceName, t.startTime, t.durationMs, t.spanCount, t.errorCount, t.agentTypes]));
+    }
+    return c.json(result);
+  });
+
+  app.get("/traces/:traceId", async (c) => {
+    const p = parseParams(traceSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const traceId = c.req.param("traceId");
+    if (!TRACE_ID.test(traceId)) throw new CollectorError("bad_request", `invalid parameter "traceId": must be 32 hexadecimal characters`);
+    return c.json(await getTrace(gateway, tenantId, traceId.toLowerCase()));
+  });
+
+  app.get("/agents", async (c) => {
+    const p = parseParams(agentsSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const r = range(p, HOUR_MS);
+    const agents = await agentSummaries(gateway, tenantId, r);
+    if (p.format === "csv") {
+      const header = ["agentType", "turns", "errors", "timeouts", "quotaRejections", "budgetRejections", "rateLimited", "p50Ms", "p95Ms", "p99Ms", "queueWaitAvgMs", "queueWaitP95Ms", "handlerWallMsTotal"] as const;
+      return csvResponse(c, "agents.csv", header, agents.map((a) => header.map((h) => a[h])));
+    }
+    const body: AgentsResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), agents };
+    return c.json(body);
+  });
+
+  app.get("/usage", async (c) => {
+    const p = parseParams(usageSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const r = range(p, 24 * HOUR_MS);
+    const groupBy = p.groupBy ?? "day";
+    const { rows, totals } = await usageReport(gateway, tenantId, r, groupBy);
+    if (p.format === "csv") {
+      const cols = ["calls", "inputTokens", "outputTokens", "costUsd", "errors", "budgetRejections"] as const;
+      return csvResponse(c, `usage-${tenantId}.csv`, ["group", ...cols], rows.map((row) => [row.group, ...cols.map((k) => row[k])]));
+    }
+    const body: UsageResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), groupBy, rows, totals };
+    return c.json(body);
+  });
+
+  app.get("/overview", async (c) => {
+    const p = parseParams(overviewSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const r = range(p, HOUR_MS);
+    const body: OverviewResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), ...(await overview(gateway, tenantId, r)) };
+    return c.json(body);
+  });
+
+  return app;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** A CSV download (UTF-8, CRLF, formula-safe cells). */
+export function csvResponse(c: Context, filename: string, header: readonly string[], rows: readonly (readonly unknown[])[]): Response {
+  return c.body(toCsv(header, rows), 200, {
+    "Content-Type": "text/csv; charset=utf-8",
+    "Content-Disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+  });
+}

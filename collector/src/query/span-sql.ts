@@ -1,0 +1,23 @@
+/** `gen_ai.operation.name` values that are a call to a model (counted as LLM calls in usage). */
+export const LLM_OPERATIONS = ["chat", "text_completion", "generate_content", "embeddings"] as const;
+
+/** SQL predicate: the span is an LLM call (fixed text, no request data). */
+export const IS_LLM_SQL = `operation IN (${LLM_OPERATIONS.map((o) => `'${o}'`).join(", ")})`;
+
+/** SQL predicate: the span is an agent turn (it carries `troupe.turn.outcome`). */
+export const IS_TURN_SQL = "outcome != ''";
+
+/** SQL predicate: the turn ran its handler (was not rejected before running). */
+export const TURN_RAN_SQL = "outcome IN ('ok', 'error', 'timeout')";
+
+/** A numeric column value (ClickHouse may send 64-bit numbers as strings) as a JS number. */
+export function num(value: unknown): number {
+  const n = typeof value === "number" ? value : Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** Rounds a duration or money amount for display without losing meaningful precision. */
+export function round(value: number, digits = 6): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,222 @@
+import { CollectorError } from "../errors.js";
+import type { ClickHouseGateway, QueryParams } from "../store/clickhouse-gateway.js";
+import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
+import type { TraceDetailResponse, TraceSearchResponse, TraceSpan, TraceSummary } from "./api-types.js";
+import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
+import { num, round } from "./span-sql.js";
+import { decodeTraceCursor, encodeTraceCursor } from "./trace-cursor.js";
+
+/** Filters of a trace search (validated). */
+export interface TraceSearchFilters {
+  range: TimeRange;
+  agentType?: string;
+  operation?: string;
+  status?: "ok" | "error";
+  minDurationMs?: number;
+  q?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** The most spans returned for one trace. */
+export const MAX_TRACE_SPANS = 10_000;
+
+interface SummaryRow {
+  trace_id: string;
+  root_name: string;
+  root_service: string;
+  start_text: string;
+  start_ns: string | number;
+  duration_ms: number;
+  span_count: number | string;
+  error_count: number | string;
+  agent_types: string[];
+}
+
+/**
+ * Searches one tenant's traces among spans started in the range, newest first, with cursor
+ * pagination. The tenant and every filter value are bound parameters; the SQL text only varies by
+ * which fixed fragments are present. A trace is summarised from its spans within the range.
+ */
+export async function searchTraces(gateway: ClickHouseGateway, tenantId: string, f: TraceSearchFilters): Promise<TraceSearchResponse> {
+  const params: Record<string, QueryParams[string]> = { tenant: tenantId, ...rangeParams(f.range), limit: f.limit + 1 };
+  const having: string[] = [];
+  if (f.agentType !== undefined) {
+    having.push("countIf(agent_type = {agentType:String}) > 0");
+    params.agentType = f.agentType;
+  }
+  if (f.operation !== undefined) {
+    having.push("countIf(operation = {operation:String}) > 0");
+    params.operation = f.operation;
+  }
+  if (f.status === "error") having.push("error_count > 0");
+  if (f.status === "ok") having.push("error_count = 0");
+  if (f.minDurationMs !== undefined) {
+    having.push("duration_ms >= {minDurationMs:Float64}");
+    params.minDurationMs = f.minDurationMs;
+  }
+  if (f.q !== undefined) {
+    // A literal, case-insensitive substring match: no pattern syntax to escape.
+    having.push("countIf(positionCaseInsensitiveUTF8(name, {q:String}) > 0) > 0");
+    params.q = f.q;
+  }
+  if (f.cursor !== undefined) {
+    const c = decodeTraceCursor(f.cursor);
+    having.push("(min(start_time), trace_id) < (fromUnixTimestamp64Nano(toInt64({cursorNs:String}), 'UTC'), {cursorTrace:String})");
+    params.cursorNs = c.startNs;
+    params.cursorTrace = c.traceId;
+  }
+  const sql = `
+    SELECT
+      trace_id,
+      if(countIf(parent_span_id = '') > 0, argMinIf(name, start_time, parent_span_id = ''), argMin(name, start_time)) AS root_name,
+      if(countIf(parent_span_id = '') > 0, argMinIf(service_name, start_time, parent_span_id = ''), argMin(service_name, start_time)) AS root_service,
+      toString(min(start_time)) AS start_text,
+      toString(toUnixTimestamp64Nano(min(start_time))) AS start_ns,
+      (max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns)) - toUnixTimestamp64Nano(min(start_time))) / 1e6 AS duration_ms,
+      count() AS span_count,
+      countIf(status_code = 2) AS error_count,
+      arraySort(groupUniqArrayIf(agent_type, agent_type != '')) AS agent_types
+    FROM spans FINAL
+    WHERE tenant_id = {tenant:String} AND ${RANGE_SQL}
+    GROUP BY trace_id
+    ${having.length > 0 ? `HAVING ${having.join(" AND ")}` : ""}
+    ORDER BY min(start_time) DESC, trace_id DESC
+    LIMIT {limit:UInt32}`;
+  const rows = await gateway.query<SummaryRow>(sql, params);
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  const traces: TraceSummary[] = page.map((r) => ({
+    traceId: r.trace_id,
+    rootName: r.root_name,
+    serviceName: r.root_service,
+    startTime: clickHouseDateTimeToIso(r.start_text),
+    durationMs: round(num(r.duration_ms)),
+    spanCount: num(r.span_count),
+    errorCount: num(r.error_count),
+    agentTypes: r.agent_types,
+  }));
+  return {
+    tenantId,
+    traces,
+    nextCursor: rows.length > f.limit && last ? encodeTraceCursor({ startNs: String(last.start_ns), traceId: last.trace_id }) : null,
+  };
+}
+
+interface SpanDbRow {
+  span_id: string;
+  parent_span_id: string;
+  name: string;
+  kind: number;
+  start_text: string;
+  start_ns: string;
+  duration_ns: number | string;
+  status_code: number;
+  service_name: string;
+  agent_type: string;
+  operation: string;
+  model: string;
+  input_tokens: number | string;
+  output_tokens: number | string;
+  cost_usd: number;
+  outcome: string;
+  attributes: Record<string, string>;
+  resource_attributes: Record<string, string>;
+}
+
+/**
+ * One trace of one tenant as a span tree (flat, depth-first). Throws not_found when the tenant has
+ * no span of that trace — whether or not another tenant has one.
+ */
+export async function getTrace(gateway: ClickHouseGateway, tenantId: string, traceId: string): Promise<TraceDetailResponse> {
+  const rows = await gateway.query<SpanDbRow>(
+    `SELECT span_id, parent_span_id, name, kind, toString(start_time) AS start_text,
+       toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ns, status_code, service_name,
+       agent_type, operation, model, input_tokens, output_tokens, cost_usd, outcome, attributes, resource_attributes
+     FROM spans FINAL
+     WHERE tenant_id = {tenant:String} AND trace_id = {traceId:String}
+     ORDER BY start_time, span_id
+     LIMIT {limit:UInt32}`,
+    { tenant: tenantId, traceId, limit: MAX_TRACE_SPANS },
+  );
+  if (rows.length === 0) throw new CollectorError("not_found", "trace not found");
+  const spans = orderAsTree(rows.map(toTraceSpan));
+  const startNs = rows.reduce((m, r) => (BigInt(r.start_ns) < m ? BigInt(r.start_ns) : m), BigInt(rows[0]!.start_ns));
+  const endNs = rows.reduce((m, r) => {
+    const end = BigInt(r.start_ns) + BigInt(r.duration_ns);
+    return end > m ? end : m;
+  }, startNs);
+  const first = rows.find((r) => BigInt(r.start_ns) === startNs)!;
+  return {
+    tenantId,
+    traceId,
+    startTime: clickHouseDateTimeToIso(first.start_text),
+    durationMs: round(Number(endNs - startNs) / 1e6),
+    spanCount: spans.length,
+    errorCount: spans.filter((s) => s.statusCode === 2).length,
+    spans,
+  };
+}
+
+function toTraceSpan(r: SpanDbRow): TraceSpan {
+  return {
+    spanId: r.span_id,
+    parentSpanId: r.parent_span_id,
+    depth: 0,
+    name: r.name,
+    kind: num(r.kind),
+    startTime: clickHouseDateTimeToIso(r.start_text),
+    startTimeUnixNano: r.start_ns,
+    durationMs: round(num(r.duration_ns) / 1e6),
+    statusCode: num(r.status_code),
+    serviceName: r.service_name,
+    agentType: r.agent_type,
+    operation: r.operation,
+    model: r.model,
+    inputTokens: num(r.input_tokens),
+    outputTokens: num(r.output_tokens),
+    costUsd: num(r.cost_usd),
+    outcome: r.outcome,
+    attributes: r.attributes,
+    resourceAttributes: r.resource_attributes,
+  };
+}
+
+/**
+ * Depth-first order, parents before children, siblings by start time (the input order). Spans whose
+ * parent is absent are roots. Cycles (malformed input) cannot loop: each span is placed once.
+ */
+export function orderAsTree(spans: TraceSpan[]): TraceSpan[] {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const children = new Map<string, TraceSpan[]>();
+  const roots: TraceSpan[] = [];
+  for (const s of spans) {
+    if (s.parentSpanId !== "" && s.parentSpanId !== s.spanId && ids.has(s.parentSpanId)) {
+      const list = children.get(s.parentSpanId) ?? [];
+      list.push(s);
+      children.set(s.parentSpanId, list);
+    } else roots.push(s);
+  }
+  const out: TraceSpan[] = [];
+  const placed = new Set<string>();
+  const stack: { span: TraceSpan; depth: number }[] = roots.reverse().map((span) => ({ span, depth: 0 }));
+  const drain = () => {
+    while (stack.length > 0) {
+      const { span, depth } = stack.pop()!;
+      if (placed.has(span.spanId)) continue;
+      placed.add(span.spanId);
+      out.push({ ...span, depth });
+      const kids = children.get(span.spanId) ?? [];
+      for (let i = kids.length - 1; i >= 0; i--) stack.push({ span: kids[i]!, depth: depth + 1 });
+    }
+  };
+  drain();
+  // Spans only reachable through a cycle: place them as roots.
+  for (const s of spans) {
+    if (!placed.has(s.spanId)) {
+      stack.push({ span: s, depth: 0 });
+      drain();
+    }
+  }
+  return out;
+}
