@@ -1,0 +1,236 @@
+import {
+  context as otelContext,
+  isSpanContextValid,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from "@opentelemetry/api";
+import type { AgentId, TopicId } from "../agents/ids.js";
+import type { TenantId } from "../tenancy/tenant-id.js";
+import { ATTR, type TurnOutcome } from "./attributes.js";
+
+/** The tracer name and version of the runtime's spans. */
+export const TRACER_NAME = "@troupe/runtime";
+
+/** Spans and contexts of one delivery. */
+export interface DeliveryTrace {
+  /** Context of the send or publish span: the parent of the process span. */
+  parent: Context;
+  /** The send span (ended when the call settles); undefined for published deliveries. */
+  send: Span | undefined;
+  process: Span | undefined;
+  invoke: Span | undefined;
+  /** Context the handler runs in (invoke_agent active), so its own spans nest under it. */
+  invokeCtx: Context | undefined;
+}
+
+/** Timings of one finished turn. */
+export interface TurnTimings {
+  queueWaitMs: number;
+  wallMs: number;
+  blockedMs: number;
+}
+
+/**
+ * Emits the runtime's spans through @opentelemetry/api: `send <type>` and `publish <topic>`
+ * (PRODUCER), `process <type>` (CONSUMER, child of its send or publish) and `invoke_agent <type>`
+ * (INTERNAL, child of process) around the handler. Every span carries the tenant id, the agent's
+ * type and key, the hop count and the outcome, with messaging and GenAI semantic-convention
+ * attributes; never a payload, and error status messages carry only the error code.
+ *
+ * `create` returns null when the provider is a no-op, so the runtime skips tracing entirely.
+ */
+export class RuntimeTracing {
+  private constructor(private readonly tracer: Tracer) {}
+
+  /**
+   * A RuntimeTracing for `provider`, or null when it is a no-op (the probe span has no valid span
+   * context: the API's no-op tracer). The probe span is never ended, so it is never exported.
+   */
+  static create(provider: TracerProvider): RuntimeTracing | null {
+    const tracer = provider.getTracer(TRACER_NAME, "0.1.0");
+    const probe = tracer.startSpan("troupe.probe", { root: true });
+    return isSpanContextValid(probe.spanContext()) ? new RuntimeTracing(tracer) : null;
+  }
+
+  /** Starts the PRODUCER span of a send; its context is the parent of the delivery's process span. */
+  startSend(tenant: TenantId, to: AgentId, hopCount: number, parent: Context | undefined): DeliveryTrace {
+    const ctx = parent ?? otelContext.active();
+    const span = this.tracer.startSpan(`send ${to.type}`, { kind: SpanKind.PRODUCER }, ctx);
+    if (span.isRecording()) span.setAttributes(messagingAttributes(tenant, to.type, to.key, hopCount, "send"));
+    return { parent: trace.setSpan(ctx, span), send: span, process: undefined, invoke: undefined, invokeCtx: undefined };
+  }
+
+  /** Starts the PRODUCER span of a publish; end it with `endPublish`. */
+  startPublish(tenant: TenantId, topic: TopicId, hopCount: number, parent: Context | undefined): { span: Span; ctx: Context } {
+    const ctx = parent ?? otelContext.active();
+    const span = this.tracer.startSpan(`publish ${topic.type}`, { kind: SpanKind.PRODUCER }, ctx);
+    if (span.isRecording()) {
+      const attrs = messagingAttributes(tenant, undefined, undefined, hopCount, "publish");
+      attrs[ATTR.messagingDestination] = topic.type;
+      span.setAttributes(attrs);
+    }
+    return { span, ctx: trace.setSpan(ctx, span) };
+  }
+
+  /** A delivery trace for one subscriber of a publish (no send span of its own). */
+  forPublishedDelivery(publishCtx: Context): DeliveryTrace {
+    return { parent: publishCtx, send: undefined, process: undefined, invoke: undefined, invokeCtx: undefined };
+  }
+
+  endPublish(span: Span, outcome: TurnOutcome, error?: unknown): void {
+    span.setAttribute(ATTR.outcome, outcome);
+    if (error !== undefined) markError(span, error);
+    span.end();
+  }
+
+  /** Records a message refused before it was queued (quota, rate, loop, drop, unknown type) as one ended error span. */
+  rejected(
+    kind: "send" | "publish",
+    tenant: TenantId,
+    target: string,
+    key: string | undefined,
+    hopCount: number,
+    outcome: TurnOutcome,
+    error: unknown,
+    parent: Context | undefined,
+  ): void {
+    const span = this.tracer.startSpan(`${kind} ${target}`, { kind: SpanKind.PRODUCER }, parent ?? otelContext.active());
+    if (span.isRecording()) {
+      const attrs = messagingAttributes(tenant, kind === "send" ? target : undefined, key, hopCount, kind);
+      if (kind === "publish") attrs[ATTR.messagingDestination] = target;
+      attrs[ATTR.outcome] = outcome;
+      span.setAttributes(attrs);
+      markError(span, error);
+    }
+    span.end();
+  }
+
+  /** Starts `process` (CONSUMER, child of the send/publish) and `invoke_agent` (child of process). */
+  startTurn(t: DeliveryTrace, tenant: TenantId, agent: AgentId, hopCount: number, deliveryId: string, isRpc: boolean): Context {
+    const process = this.tracer.startSpan(`process ${agent.type}`, { kind: SpanKind.CONSUMER }, t.parent);
+    const processCtx = trace.setSpan(t.parent, process);
+    const invoke = this.tracer.startSpan(`invoke_agent ${agent.type}`, { kind: SpanKind.INTERNAL }, processCtx);
+    if (process.isRecording()) {
+      const attrs = messagingAttributes(tenant, agent.type, agent.key, hopCount, "process");
+      attrs[ATTR.messagingMessageId] = deliveryId;
+      attrs[ATTR.deliveryId] = deliveryId;
+      if (!isRpc) attrs[ATTR.messagingOperationName] = "process_published";
+      process.setAttributes(attrs);
+    }
+    if (invoke.isRecording()) {
+      invoke.setAttributes({
+        [ATTR.tenantId]: tenant,
+        [ATTR.agentType]: agent.type,
+        [ATTR.agentKey]: agent.key,
+        [ATTR.hopCount]: hopCount,
+        [ATTR.deliveryId]: deliveryId,
+        [ATTR.genAiOperation]: "invoke_agent",
+        [ATTR.genAiAgentName]: agent.type,
+        [ATTR.genAiAgentId]: `${agent.type}/${agent.key}`,
+      });
+    }
+    t.process = process;
+    t.invoke = invoke;
+    t.invokeCtx = trace.setSpan(processCtx, invoke);
+    return t.invokeCtx;
+  }
+
+  /** Ends the turn's spans with its outcome and timings (and the send span, when the call settled). */
+  endTurn(t: DeliveryTrace, outcome: TurnOutcome, timings: TurnTimings, error?: unknown): void {
+    const { invoke, process } = t;
+    if (invoke !== undefined) {
+      if (invoke.isRecording()) {
+        invoke.setAttributes({
+          [ATTR.outcome]: outcome,
+          [ATTR.handlerWallMs]: round(timings.wallMs),
+          [ATTR.handlerBlockedMs]: round(timings.blockedMs),
+        });
+        if (error !== undefined) markError(invoke, error);
+      }
+      invoke.end();
+    }
+    if (process !== undefined) {
+      if (process.isRecording()) {
+        process.setAttributes({
+          [ATTR.outcome]: outcome,
+          [ATTR.queueWaitMs]: round(timings.queueWaitMs),
+          [ATTR.handlerWallMs]: round(timings.wallMs),
+          [ATTR.handlerBlockedMs]: round(timings.blockedMs),
+        });
+        if (error !== undefined) markError(process, error);
+      }
+      process.end();
+    }
+    t.process = t.invoke = undefined;
+  }
+
+  /** Ends the send span when the caller's call settles. */
+  endSend(t: DeliveryTrace, outcome: TurnOutcome, error?: unknown): void {
+    const span = t.send;
+    if (span === undefined) return;
+    t.send = undefined;
+    if (span.isRecording()) {
+      span.setAttribute(ATTR.outcome, outcome);
+      if (error !== undefined) markError(span, error);
+    }
+    span.end();
+  }
+
+  /** W3C traceparent of the turn's invoke_agent span, for a TurnHost. */
+  traceparent(t: DeliveryTrace): string | undefined {
+    const span = t.invoke ?? t.process;
+    if (span === undefined) return undefined;
+    const sc = span.spanContext();
+    if (!isSpanContextValid(sc)) return undefined;
+    return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1).toString(16).padStart(2, "0")}`;
+  }
+}
+
+function messagingAttributes(
+  tenant: TenantId,
+  agentType: string | undefined,
+  agentKey: string | undefined,
+  hopCount: number,
+  operation: "send" | "publish" | "process",
+): Attributes {
+  const attrs: Attributes = {
+    [ATTR.tenantId]: tenant,
+    [ATTR.hopCount]: hopCount,
+    [ATTR.messagingSystem]: "troupe",
+    [ATTR.messagingOperationType]: operation,
+    [ATTR.messagingOperationName]: operation,
+  };
+  if (agentType !== undefined) {
+    attrs[ATTR.agentType] = agentType;
+    attrs[ATTR.messagingDestination] = agentType;
+  }
+  if (agentKey !== undefined) attrs[ATTR.agentKey] = agentKey;
+  return attrs;
+}
+
+function markError(span: Span, error: unknown): void {
+  const code = errorType(error);
+  span.setAttribute(ATTR.errorType, code);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+}
+
+/** The stable type of an error for `error.type`: its `code` when it has one, else its class name. */
+export function errorType(error: unknown): string {
+  if (error !== null && typeof error === "object") {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && code.length > 0) return code;
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === "string" && name.length > 0) return name;
+  }
+  return "Error";
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
