@@ -1,0 +1,138 @@
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
+import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
+import { openTempChdb } from "../store/temp-chdb.test-helper.js";
+import { createTenantRegistry } from "../tenants/tenant-registry.js";
+import { createAdminRoutes } from "./admin-routes.js";
+import type { AdminTenantDetailResponse, AdminTenantsResponse, CreateServiceKeyResponse, CreateTenantResponse, IssueKeyResponse, UpdateTenantResponse } from "./api-types.js";
+import { createQueryRoutes } from "./query-routes.js";
+import { turnTrace } from "./seed-spans.test-helper.js";
+
+const ADMIN = "test-admin-key-abcdefghijk";
+const NOW = Date.now();
+let gateway: ClickHouseGateway;
+let dispose: () => Promise<void>;
+let app: Hono;
+
+function call(method: string, path: string, body?: unknown, key: string = ADMIN): Promise<Response> {
+  return Promise.resolve(
+    app.request(path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    }),
+  );
+}
+
+beforeAll(async () => {
+  ({ gateway, dispose } = await openTempChdb());
+  const registry = createTenantRegistry(gateway, { adminKey: ADMIN });
+  app = new Hono();
+  app.route("/api/v1", createQueryRoutes({ gateway, authenticator: registry, now: () => NOW }));
+  app.route("/api/v1", createAdminRoutes({ gateway, registry, now: () => NOW }));
+  const store = createClickHouseSpanStore(gateway);
+  const rows = [
+    ...turnTrace({ tenantId: "alpha", agentType: "a", startMs: NOW - 60_000, durationMs: 50, inputTokens: 800, outputTokens: 100, costUsd: 2, queueWaitMs: 30, handlerWallMs: 300 }).rows,
+    ...turnTrace({ tenantId: "bravo", agentType: "b", startMs: NOW - 60_000, durationMs: 50, inputTokens: 10, outputTokens: 0, costUsd: 0.5, queueWaitMs: 10, handlerWallMs: 100 }).rows,
+  ];
+  await store.insertSpans(rows, "b1");
+  await store.insertSpans(rows, "b2");
+});
+afterAll(async () => dispose());
+
+describe("admin API", () => {
+  let alphaConsole: string;
+
+  it("creates a tenant with its first keys, secrets shown once, and they work", async () => {
+    const res = await call("POST", "/api/v1/admin/tenants", { id: "alpha", name: "Alpha Inc", budgets: { dailyTokens: 1000 } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = (await res.json()) as CreateTenantResponse;
+    expect(body.tenant).toMatchObject({ id: "alpha", name: "Alpha Inc", tier: "shared", retentionDays: 30, budgets: { dailyTokens: 1000 } });
+    expect(body.keys.map((k) => k.kind).sort()).toEqual(["console", "ingest"]);
+    alphaConsole = body.keys.find((k) => k.kind === "console")!.secret;
+    expect((await call("GET", "/api/v1/usage", undefined, alphaConsole)).status).toBe(200);
+    const detail = await call("GET", "/api/v1/admin/tenants/alpha");
+    const text = await detail.text();
+    for (const k of body.keys) expect(text).not.toContain(k.secret);
+    expect((JSON.parse(text) as AdminTenantDetailResponse).keys).toHaveLength(2);
+    expect((await call("POST", "/api/v1/admin/tenants", { id: "alpha" })).status).toBe(409);
+  });
+
+  it("admin endpoints refuse console keys (403) and missing keys (401)", async () => {
+    expect((await call("GET", "/api/v1/admin/tenants", undefined, alphaConsole)).status).toBe(403);
+    expect((await call("POST", "/api/v1/admin/tenants", { id: "evil" }, alphaConsole)).status).toBe(403);
+    expect((await app.request("/api/v1/admin/tenants")).status).toBe(401);
+  });
+
+  it("validates bodies and names the problem", async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ id: "Bad Id" }, /"id"/],
+      [{ id: "ok", tier: "gold" }, /"tier"/],
+      [{ id: "ok", retentionDays: 0 }, /"retentionDays"/],
+      [{ id: "ok", budgets: { dailyTokens: -1 } }, /"budgets.dailyTokens"/],
+      [{ id: "ok", extra: 1 }, /unknown parameter "extra"/],
+      ["{not json", /not valid JSON/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await call("POST", "/api/v1/admin/tenants", body);
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.message).toMatch(message);
+    }
+    const noType = await app.request("/api/v1/admin/tenants", { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: "{}" });
+    expect(noType.status).toBe(415);
+    const huge = await call("POST", "/api/v1/admin/tenants", { id: "big", name: "x".repeat(70_000) });
+    expect(huge.status).toBe(413);
+  });
+
+  it("updates budgets, retention and tier", async () => {
+    const res = await call("PUT", "/api/v1/admin/tenants/alpha", { tier: "process", retentionDays: 90, budgets: { monthlyCostUsd: 100, dailyTokens: null } });
+    expect(res.status).toBe(200);
+    const { tenant } = (await res.json()) as UpdateTenantResponse;
+    expect(tenant).toMatchObject({ tier: "process", retentionDays: 90, budgets: { monthlyCostUsd: 100, dailyTokens: null } });
+    expect((await call("PUT", "/api/v1/admin/tenants/nobody", { tier: "worker" })).status).toBe(404);
+  });
+
+  it("rotates keys: the new one works, the old one stops at once", async () => {
+    const res = await call("POST", "/api/v1/admin/tenants/alpha/keys", { kind: "console", rotate: true });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as IssueKeyResponse;
+    expect(body.revokedKeyIds).toHaveLength(1);
+    expect((await call("GET", "/api/v1/usage", undefined, alphaConsole)).status).toBe(401);
+    expect((await call("GET", "/api/v1/usage", undefined, body.key.secret)).status).toBe(200);
+    const revoke = await call("DELETE", `/api/v1/admin/keys/${body.key.keyId}`);
+    expect(revoke.status).toBe(200);
+    expect((await call("GET", "/api/v1/usage", undefined, body.key.secret)).status).toBe(401);
+  });
+
+  it("issues service keys for existing tenants only", async () => {
+    await call("POST", "/api/v1/admin/tenants", { id: "bravo", keys: [] });
+    const ok = await call("POST", "/api/v1/admin/service-keys", { allowedTenants: ["alpha", "bravo"] });
+    expect(ok.status).toBe(201);
+    expect(((await ok.json()) as CreateServiceKeyResponse).key).toMatchObject({ kind: "service", allowedTenants: ["alpha", "bravo"] });
+    expect((await call("POST", "/api/v1/admin/service-keys", { allowedTenants: ["ghost"] })).status).toBe(404);
+    expect((await call("POST", "/api/v1/admin/service-keys", { allowedTenants: [] })).status).toBe(400);
+  });
+
+  it("the all-tenant overview shows exact usage, shares and budget status", async () => {
+    await call("PUT", "/api/v1/admin/tenants/bravo", { budgets: { dailyTokens: 12 } });
+    const res = await call("GET", "/api/v1/admin/tenants");
+    const body = (await res.json()) as AdminTenantsResponse;
+    expect(body.tenants.map((t) => t.tenant.id)).toEqual(["alpha", "bravo"]);
+    const [alpha, bravo] = body.tenants;
+    expect(alpha!.activity).toMatchObject({ calls: 1, inputTokens: 800, outputTokens: 100, costUsd: 2, turns: 1, queueWaitShare: 0.75, handlerTimeShare: 0.75 });
+    expect(bravo!.activity).toMatchObject({ calls: 1, queueWaitShare: 0.25 });
+    expect(bravo!.budget).toMatchObject({ dailyTokensUsed: 10, state: "near" });
+    expect(alpha!.budget).toMatchObject({ monthlyCostUsdUsed: 2, state: "ok", maxUtilization: 0.02 });
+    const csv = await (await call("GET", "/api/v1/admin/tenants?format=csv")).text();
+    expect(csv.split("\r\n")[1]).toMatch(/^alpha,Alpha Inc,process,90,/);
+  });
+
+  it("records every change in the audit log with its actor, without secrets", async () => {
+    const rows = await gateway.query<{ actor: string; action: string; target: string; details: string }>("SELECT actor, action, target, details FROM audit_log ORDER BY at");
+    expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(["tenant.create", "tenant.update", "key.issue", "key.rotate", "key.revoke", "key.issue_service"]));
+    expect(rows.every((r) => r.actor === "admin")).toBe(true);
+    expect(JSON.stringify(rows)).not.toMatch(/trp_(console|ingest|service)_/);
+  });
+});
