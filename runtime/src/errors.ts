@@ -114,8 +114,8 @@ export class LlmProviderError extends TroupeError {
 
 /** A tool registration or call was refused (shared instance, unknown tool, rate limit). */
 export class ToolError extends TroupeError {
-  constructor(code: string, message: string) {
-    super(code, message);
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
