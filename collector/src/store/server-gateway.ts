@@ -23,8 +23,15 @@ export function createServerGateway(options: ServerGatewayOptions): ClickHouseGa
     password: options.password ?? "",
     database: options.database ?? "default",
     request_timeout: options.requestTimeoutMs ?? 30_000,
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
   });
+  return createClientGateway(client);
+}
+
+/**
+ * A ClickHouseGateway over any @clickhouse/client instance (the server gateway's implementation;
+ * also lets the same code path run on chDB's `chdb/connection` in tests). Owns and closes the client.
+ */
+export function createClientGateway(client: ClickHouseClient): ClickHouseGateway {
   let closed = false;
 
   return {
