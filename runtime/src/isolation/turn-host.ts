@@ -13,6 +13,17 @@ export interface HostedTurn {
   signal: AbortSignal;
   /** W3C trace context of the runtime's process span, so spans made inside the host are its children. */
   traceparent?: string;
+  /**
+   * State to hand to the agent's `loadState` when this turn activates it (ignored when the agent is
+   * already active in the host). Structured-cloneable; undefined means a fresh agent.
+   */
+  state?: unknown;
+  /**
+   * Where the host loads the agent type (a URL or absolute path) when it was not configured with it;
+   * `exportName` names the factory export (`default` when omitted).
+   */
+  module?: string;
+  exportName?: string;
 }
 
 /** What a hosted handler asks of the runtime (send/publish to agents of its own tenant). */
@@ -22,6 +33,7 @@ export interface HostedOutbound {
   from: { type: string; key: string };
   to: { type: string; key: string } | { topicType: string; topicSource: string };
   message: unknown;
+  /** The hop count of the turn that sends it (the runtime adds one for the new message). */
   hopCount: number;
   timeoutMs?: number;
   traceparent?: string;
