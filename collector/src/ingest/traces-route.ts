@@ -31,13 +31,10 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
   const { metrics } = deps;
   const route = new Hono<{ Variables: AuthVariables }>();
   route.post("/v1/traces", async (c, next) => {
-    try {
-      await next();
-      metrics.requests.inc(["ok"]);
-    } catch (err) {
-      metrics.requests.inc([err instanceof CollectorError ? err.code : "internal"]);
-      throw err;
-    }
+    await next();
+    // Hono hands a thrown error to the app's onError and records it on the context.
+    const err = c.error;
+    metrics.requests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : "internal"]);
   });
   route.post("/v1/traces", requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
     const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";

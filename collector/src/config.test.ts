@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { CollectorConfigError, loadCollectorConfig, parseHeaderList } from "./config.js";
+
+describe("loadCollectorConfig", () => {
+  it("defaults to embedded chDB in ./.troupe on port 4318", () => {
+    expect(loadCollectorConfig({})).toEqual({ dataDir: "./.troupe", port: 4318, host: "0.0.0.0", spoolMaxBytes: 1024 ** 3 });
+  });
+
+  it("reads server mode, admin key and forwarding", () => {
+    const config = loadCollectorConfig({
+      TROUPE_DATA_DIR: "/var/troupe",
+      TROUPE_COLLECTOR_PORT: "14318",
+      CLICKHOUSE_URL: "http://clickhouse:8123",
+      CLICKHOUSE_USER: "troupe",
+      CLICKHOUSE_PASSWORD: "pw",
+      CLICKHOUSE_DATABASE: "troupe",
+      TROUPE_ADMIN_KEY: "a".repeat(32),
+      TROUPE_FORWARD_OTLP_ENDPOINT: "http://jaeger:4318",
+      TROUPE_FORWARD_OTLP_HEADERS: "x-api-key=abc%3D,Dd-Site = eu",
+      TROUPE_FORWARD_OTLP_PROTOCOL: "http/json",
+    });
+    expect(config).toMatchObject({
+      dataDir: "/var/troupe",
+      port: 14318,
+      clickhouse: { url: "http://clickhouse:8123", username: "troupe", password: "pw", database: "troupe" },
+      adminKey: "a".repeat(32),
+      forward: { endpoint: "http://jaeger:4318", headers: { "x-api-key": "abc=", "dd-site": "eu" }, format: "json" },
+    });
+  });
+
+  it("names every bad variable", () => {
+    try {
+      loadCollectorConfig({ TROUPE_COLLECTOR_PORT: "70000", CLICKHOUSE_URL: "ftp://x", TROUPE_ADMIN_KEY: "short" });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(CollectorConfigError);
+      const message = (err as Error).message;
+      expect(message).toMatch(/TROUPE_COLLECTOR_PORT: must be 0-65535/);
+      expect(message).toMatch(/CLICKHOUSE_URL: must be an http\(s\) URL/);
+      expect(message).toMatch(/TROUPE_ADMIN_KEY: must be at least 16 characters/);
+    }
+    expect(() => loadCollectorConfig({ TROUPE_FORWARD_OTLP_HEADERS: "a=b" })).toThrow(/TROUPE_FORWARD_OTLP_ENDPOINT is not/);
+    expect(() => parseHeaderList("novalue")).toThrow(/"novalue" is not "name=value"/);
+  });
+});

@@ -1,0 +1,130 @@
+import { appendFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CollectorError } from "../errors.js";
+import type { SpanRow } from "../store/span-row.js";
+import { Spool } from "./spool.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "troupe-spool-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function rows(n: number, prefix: string): SpanRow[] {
+  return Array.from({ length: n }, (_, i) => ({
+    tenantId: "acme",
+    traceId: "0".repeat(32),
+    spanId: `${prefix}${i}`.padStart(16, "0"),
+    parentSpanId: "",
+    name: `${prefix}-${i}`,
+    kind: 1,
+    startTimeUnixNano: "1700000000000000000",
+    durationNs: 5,
+    statusCode: 0,
+    serviceName: "svc",
+    attributes: {},
+    resourceAttributes: {},
+  }));
+}
+
+async function drain(spool: Spool, maxRows = 1000): Promise<{ ids: string[]; names: string[] }> {
+  const ids: string[] = [];
+  const names: string[] = [];
+  for (let next = await spool.nextBatch(maxRows); next; next = await spool.nextBatch(maxRows)) {
+    ids.push(next.batchId);
+    names.push(...next.rows.map((r) => r.name));
+    await spool.commit(next.batch);
+  }
+  return { ids, names };
+}
+
+describe("Spool", () => {
+  it("keeps appended batches across a restart and hands them out in order", async () => {
+    const a = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await Promise.all([a.append(rows(2, "a")), a.append(rows(3, "b"))]);
+    await a.append(rows(1, "c"));
+    expect(a.recordCount()).toBe(3);
+    expect(a.rowCount()).toBe(6);
+    await a.close();
+    const b = await Spool.open({ dir, maxBytes: 1 << 20 });
+    expect(b.id).toBe(a.id);
+    expect(b.rowCount()).toBe(6);
+    const { names } = await drain(b);
+    expect(names).toEqual(["a-0", "a-1", "b-0", "b-1", "b-2", "c-0"]);
+    expect(b.bytes()).toBe(0);
+    await b.close();
+    const c = await Spool.open({ dir, maxBytes: 1 << 20 });
+    expect(c.recordCount()).toBe(0);
+    await c.close();
+  });
+
+  it("offers a batch handed out before a crash again, unchanged and with the same batch id", async () => {
+    const a = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await a.append(rows(2, "a"));
+    await a.append(rows(2, "b"));
+    const first = await a.nextBatch(3); // persisted: records a (2 rows); b would exceed 3
+    expect(first!.rows.map((r) => r.name)).toEqual(["a-0", "a-1"]);
+    await a.append(rows(2, "c"));
+    // Crash: no commit, no close. A new process opens the same directory.
+    const b = await Spool.open({ dir, maxBytes: 1 << 20 });
+    const again = await b.nextBatch(1000);
+    expect(again!.batchId).toBe(first!.batchId);
+    expect(again!.rows.map((r) => r.name)).toEqual(["a-0", "a-1"]);
+    await b.commit(again!.batch);
+    expect((await drain(b)).names).toEqual(["b-0", "b-1", "c-0", "c-1"]);
+    await b.close();
+    await a.close();
+  });
+
+  it("truncates a torn tail (a write that was never acknowledged) and keeps every acknowledged record", async () => {
+    const a = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await a.append(rows(2, "a"));
+    await a.close();
+    const segments = (await readdir(dir)).filter((f) => f.startsWith("seg-")).sort();
+    const last = join(dir, segments[segments.length - 1]!);
+    const sizeBefore = (await stat(last)).size;
+    await appendFile(last, Buffer.from([0x50, 0x53, 0x52, 0x54, 9, 9, 9]));
+    const b = await Spool.open({ dir, maxBytes: 1 << 20 });
+    expect((await stat(last)).size).toBe(sizeBefore);
+    await b.append(rows(1, "b"));
+    expect((await drain(b)).names).toEqual(["a-0", "a-1", "b-0"]);
+    await b.close();
+  });
+
+  it("rolls segments and deletes them only once consumed", async () => {
+    const s = await Spool.open({ dir, maxBytes: 1 << 20, segmentBytes: 2048 });
+    for (let i = 0; i < 20; i++) await s.append(rows(3, `r${i}-`));
+    const before = (await readdir(dir)).filter((f) => f.startsWith("seg-"));
+    expect(before.length).toBeGreaterThan(3);
+    const { names, ids } = await drain(s, 4);
+    expect(names).toHaveLength(60);
+    expect(new Set(ids).size).toBe(ids.length);
+    const after = (await readdir(dir)).filter((f) => f.startsWith("seg-"));
+    expect(after.length).toBe(1); // only the active segment remains
+    await s.close();
+  });
+
+  it("refuses appends past its byte bound with overloaded and a retry hint", async () => {
+    const s = await Spool.open({ dir, maxBytes: 4096 });
+    let refused: unknown;
+    for (let i = 0; i < 100 && !refused; i++) await s.append(rows(5, `x${i}`)).catch((err: unknown) => (refused = err));
+    expect(refused).toBeInstanceOf(CollectorError);
+    expect((refused as CollectorError).code).toBe("overloaded");
+    expect((refused as CollectorError).retryAfterS).toBeGreaterThan(0);
+    expect(s.bytes()).toBeLessThanOrEqual(4096);
+    await drain(s);
+    await s.append(rows(5, "after"));
+    await s.close();
+  });
+
+  it("reads records back from disk when they did not fit the memory budget", async () => {
+    const s = await Spool.open({ dir, maxBytes: 1 << 20, memoryBytes: 1 });
+    await s.append(rows(4, "disk"));
+    expect((await drain(s)).names).toEqual(["disk-0", "disk-1", "disk-2", "disk-3"]);
+    await s.close();
+  });
+});
