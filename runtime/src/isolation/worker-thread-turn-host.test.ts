@@ -88,6 +88,16 @@ describe("WorkerThreadTurnHost", () => {
     });
   }
 
+  it("backs off when workers crash in a loop, and starts over once a turn completes", async () => {
+    const crashes: WorkerCrashEvent[] = [];
+    const h = host({ restartBackoff: { initialMs: 50, maxMs: 1000 }, onWorkerCrash: (e) => crashes.push(e) });
+    for (let i = 0; i < 3; i++) await expect(h.runTurn(turn(acme, "a", { op: "exit" }))).rejects.toBeInstanceOf(WorkerCrashedError);
+    expect(crashes.map((c) => c.restartInMs)).toEqual([0, 50, 100]);
+    expect(await h.runTurn(turn(acme, "a", { op: "count" }))).toBe(1);
+    await expect(h.runTurn(turn(acme, "a", { op: "exit" }))).rejects.toBeInstanceOf(WorkerCrashedError);
+    expect(crashes[3]!.restartInMs).toBe(0);
+  });
+
   it("a crash fails every turn in that worker at once, and leaves other workers alone", async () => {
     const h = host({ size: 2 });
     // Find an agent key on each worker.
