@@ -123,6 +123,8 @@ export class Runtime implements TenantIngress, TurnRouter {
   private readonly runningLanes = new Set<TenantLane>();
   private activeAgents = 0;
   private passivationErrors = 0;
+  /** Drops already counted at delivery, so the send path does not count them again. */
+  private readonly countedDrops = new WeakSet<object>();
   private readonly drainBound = (): void => this.drain();
 
   constructor(options: RuntimeOptions = {}) {
@@ -368,7 +370,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     return Promise.resolve(result).then(
       (r) => (r === DROP ? this.dropped(lane, "send", to.type, to.key, hopCount, from, parent) : r),
       (err: unknown) => {
-        if (err instanceof MessageDroppedError) return this.dropped(lane, "send", to.type, to.key, hopCount, from, parent, err);
+        if (err instanceof MessageDroppedError && !this.countedDrops.has(err)) return this.dropped(lane, "send", to.type, to.key, hopCount, from, parent, err);
         throw err;
       },
     );
@@ -559,6 +561,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     err: MessageDroppedError = new MessageDroppedError("an interceptor dropped it"),
   ): never {
     lane.metrics.dropped++;
+    this.countedDrops.add(err);
     this.tracing?.rejected(kind, lane.tenant, target, key, hopCount, "dropped", err, traceParentOf(from, parent));
     throw err;
   }
@@ -818,6 +821,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (outcome === "error") {
       if (value instanceof MessageDroppedError) {
         m.dropped++;
+        this.countedDrops.add(value);
         turnOutcome = "dropped";
         error = value;
       } else {
