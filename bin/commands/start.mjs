@@ -1,7 +1,7 @@
 // `troupe start`: the embedded stack in one process group — collector on chDB, console, demo.
 import { join } from "node:path";
 import { ensureConsoleBuilt, ensurePackagesBuilt, root } from "../lib/build.mjs";
-import { adminKey, collectorUrl, dataDir, port } from "../lib/config.mjs";
+import { adminKey, dataDir, port } from "../lib/config.mjs";
 import { Supervisor, waitForHttp } from "../lib/supervisor.mjs";
 
 const troupe = join(root, "bin", "troupe.mjs");
@@ -12,7 +12,7 @@ export async function startCommand(options) {
   const key = adminKey();
   const collectorPort = port(process.env.TROUPE_COLLECTOR_PORT, "TROUPE_COLLECTOR_PORT", 4318);
   const consolePort = port(process.env.TROUPE_CONSOLE_PORT, "TROUPE_CONSOLE_PORT", 3000);
-  const collector = collectorUrl(undefined, { ...process.env, TROUPE_COLLECTOR_URL: "" });
+  const collector = `http://127.0.0.1:${collectorPort}`;
   const log = (line) => console.error(`troupe: ${line}`);
 
   log(`data directory ${dir}`);
