@@ -572,7 +572,10 @@ export class Runtime implements TenantIngress, TurnRouter {
   private enqueue(lane: TenantLane, d: Delivery): void {
     const before = lane.activeAgents;
     const a = lane.activation(d.agentId);
-    if (lane.activeAgents !== before) this.activeAgents++;
+    if (lane.activeAgents !== before) {
+      this.activeAgents++;
+      if (this.passivation !== null && this.activeAgents > this.passivation.maxActiveAgents) this.evictOverLimit();
+    }
     d.activation = a;
     d.enqueuedAtMs = now();
     a.push(d);
@@ -960,7 +963,16 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     if (this.passivation === null) return;
     this.idle.append(a, now());
-    while (this.activeAgents > this.passivation.maxActiveAgents && this.idle.size > 0) this.evict(this.idle.peek()!);
+    if (this.activeAgents > this.passivation.maxActiveAgents) this.evictOverLimit();
+  }
+
+  /** Evicts least recently used idle agents while more than maxActiveAgents are active. */
+  private evictOverLimit(): void {
+    let over = this.activeAgents - this.passivation!.maxActiveAgents;
+    while (over > 0 && this.idle.size > 0) {
+      this.evict(this.idle.peek()!);
+      over--;
+    }
   }
 
   private sweepIdle(t: number): void {
