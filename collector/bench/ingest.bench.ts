@@ -1,0 +1,209 @@
+// Ingest throughput: real OTLP exporters (JSON and protobuf) on loopback → collector → spool →
+// chDB, sustained for a fixed window, then every acknowledged span is counted in the store. Also
+// the raw store limit (the same rows inserted straight into the chDB span store) and the ratio.
+//
+// Load runs in a child process (its own event loop and core); the collector and chDB run here.
+// Progress on stderr, one JSON object on the last stdout line.
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import type { SpanRow } from "@troupe/collector";
+
+const WINDOW_MS = Number(process.env["BENCH_WINDOW_MS"] ?? 10_000);
+const RAW_WINDOW_MS = Number(process.env["BENCH_RAW_WINDOW_MS"] ?? 8_000);
+const BATCH_SIZE = 4096;
+const CONCURRENCY = 4;
+
+interface LoadParams {
+  url: string;
+  secret: string;
+  tenant: string;
+  format: "json" | "protobuf";
+  windowMs: number;
+}
+interface LoadResult {
+  acked: number;
+  failed: number;
+  elapsedMs: number;
+}
+
+const log = (msg: string): void => void process.stderr.write(`ingest.bench: ${msg}\n`);
+
+const loadParams = process.env["TROUPE_BENCH_LOAD"];
+if (loadParams === undefined) {
+  await main();
+} else {
+  process.send!(await load(JSON.parse(loadParams) as LoadParams));
+  process.disconnect();
+}
+
+async function main(): Promise<void> {
+  const { startCollector, loadCollectorConfig } = await import("@troupe/collector");
+  const dir = await mkdtemp(join(tmpdir(), "troupe-ingest-bench-"));
+  const collector = await startCollector({ ...loadCollectorConfig({ TROUPE_DATA_DIR: dir }), port: 0, host: "127.0.0.1" });
+  const figures: Record<string, number> = {};
+  try {
+    for (const format of ["json", "protobuf"] as const) {
+      const tenant = `bench-${format}`;
+      await collector.registry.createTenant({ id: tenant });
+      const { key } = await collector.registry.issueKey(tenant, "ingest");
+      log(`${format}: ${CONCURRENCY} exporters x ${BATCH_SIZE}-span batches for ${WINDOW_MS} ms`);
+      const started = performance.now();
+      const result = await new Promise<LoadResult>((resolve, reject) => {
+        const params: LoadParams = { url: collector.url, secret: key.secret, tenant, format, windowMs: WINDOW_MS };
+        const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TROUPE_BENCH_LOAD: JSON.stringify(params) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+        child.once("message", (m) => resolve(m as LoadResult));
+        child.once("error", reject);
+        child.once("exit", (code) => code !== 0 && reject(new Error(`load process exited with ${code}`)));
+      });
+      const ackedAt = performance.now();
+      while (collector.pipeline.health().queueDepthSpans > 0) await sleep(20);
+      const storedAt = performance.now();
+      const [row] = await collector.gateway.query<{ n: string }>("SELECT toString(count()) AS n FROM spans FINAL WHERE tenant_id = {t:String}", { t: tenant });
+      const stored = Number(row?.n ?? 0);
+      const ackRate = result.acked / ((ackedAt - started) / 1000);
+      const e2eRate = result.acked / ((storedAt - started) / 1000);
+      log(`${format}: acked ${result.acked} (${result.failed} failed exports) at ${Math.round(ackRate)}/s; all stored after ${Math.round(storedAt - started)} ms → ${Math.round(e2eRate)} spans/s end to end; stored ${stored}`);
+      if (stored !== result.acked) throw new Error(`${format}: ${result.acked} spans acknowledged but ${stored} stored`);
+      figures[`ingest_spans_per_s_${format}`] = Math.round(e2eRate);
+      figures[`ingest_ack_spans_per_s_${format}`] = Math.round(ackRate);
+      figures[`ingest_failed_exports_${format}`] = result.failed;
+    }
+
+    log(`raw store: 50,000-row inserts for ${RAW_WINDOW_MS} ms`);
+    const rows = spanRows("bench-raw", 50_000);
+    let inserted = 0;
+    const rawStart = performance.now();
+    while (performance.now() - rawStart < RAW_WINDOW_MS) {
+      for (const r of rows) r.spanId = randomBytes(8).toString("hex");
+      await collector.store.insertSpans(rows, randomUUID());
+      inserted += rows.length;
+    }
+    const raw = inserted / ((performance.now() - rawStart) / 1000);
+    log(`raw store: ${inserted} rows at ${Math.round(raw)} rows/s`);
+    figures["raw_store_insert_rows_per_s"] = Math.round(raw);
+    figures["ingest_to_raw_ratio_json"] = round2((figures["ingest_spans_per_s_json"] ?? 0) / raw);
+    figures["ingest_to_raw_ratio_protobuf"] = round2((figures["ingest_spans_per_s_protobuf"] ?? 0) / raw);
+  } finally {
+    await collector.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Rows as the filter produces them from the load's spans (for the raw store figure). */
+function spanRows(tenant: string, n: number): SpanRow[] {
+  const start = BigInt(Date.now()) * 1_000_000n;
+  return Array.from({ length: n }, (_, i) => ({
+    tenantId: tenant,
+    traceId: randomBytes(16).toString("hex"),
+    spanId: randomBytes(8).toString("hex"),
+    parentSpanId: i % 4 === 0 ? "" : randomBytes(8).toString("hex"),
+    name: "chat gpt-4o-mini",
+    kind: 3,
+    startTimeUnixNano: (start + BigInt(i)).toString(),
+    durationNs: 250_000_000,
+    statusCode: i % 50 === 0 ? 2 : 1,
+    serviceName: "bench-runtime",
+    attributes: spanAttributes(tenant, i),
+    resourceAttributes: { "service.name": "bench-runtime", "telemetry.sdk.language": "nodejs", "telemetry.sdk.name": "opentelemetry", "telemetry.sdk.version": "2.0.0", "troupe.tenant.id": tenant },
+  }));
+}
+
+function spanAttributes(tenant: string, i: number): Record<string, string> {
+  return {
+    "troupe.tenant.id": tenant,
+    "troupe.agent.type": `agent-${i % 7}`,
+    "troupe.agent.key": `k-${i % 100}`,
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    "gen_ai.usage.input_tokens": String(100 + (i % 900)),
+    "gen_ai.usage.output_tokens": String(20 + (i % 300)),
+    "troupe.llm.cost_usd": "0.00042",
+    "troupe.turn.outcome": "ok",
+  };
+}
+
+/** Load process: CONCURRENCY real exporters sending BATCH_SIZE-span batches back to back for the window. */
+async function load(params: LoadParams): Promise<LoadResult> {
+  const { ExportResultCode } = await import("@opentelemetry/core");
+  const { resourceFromAttributes } = await import("@opentelemetry/resources");
+  const Exporter =
+    params.format === "json"
+      ? (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter
+      : (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter;
+
+  const resource = resourceFromAttributes({ "service.name": "bench-runtime", "troupe.tenant.id": params.tenant, "host.name": "bench" });
+  const scope = { name: "@troupe/runtime", version: "0.1.0" };
+  const tracePrefix = randomBytes(8).toString("hex");
+  let counter = 0;
+  const startMs = Date.now();
+
+  // ReadableSpans as the SDK hands them to exporters; unique ids so the store counts each once.
+  const makeBatch = (): ReadableSpan[] =>
+    Array.from({ length: BATCH_SIZE }, () => {
+      const i = counter++;
+      const id = i.toString(16).padStart(16, "0");
+      const ctx = { traceId: tracePrefix + (i >> 2).toString(16).padStart(16, "0"), spanId: id, traceFlags: 1 };
+      const startNs = startMs * 1e6 + i;
+      const attributes: Record<string, string | number | string[]> = {
+        ...spanAttributes(params.tenant, i),
+        "gen_ai.usage.input_tokens": 100 + (i % 900),
+        "gen_ai.usage.output_tokens": 20 + (i % 300),
+        "gen_ai.response.finish_reasons": ["stop"],
+        "http.request.header.authorization": "dropped by the filter",
+        "gen_ai.prompt": "dropped by the filter",
+      };
+      return {
+        name: "chat gpt-4o-mini",
+        kind: 2,
+        spanContext: () => ctx,
+        parentSpanContext: i % 4 === 0 ? undefined : { traceId: ctx.traceId, spanId: (i - 1).toString(16).padStart(16, "0"), traceFlags: 1 },
+        startTime: [Math.floor(startNs / 1e9), startNs % 1e9],
+        endTime: [Math.floor(startNs / 1e9), (startNs % 1e9) + 250_000],
+        duration: [0, 250_000],
+        status: { code: i % 50 === 0 ? 2 : 1 },
+        attributes,
+        links: [],
+        events: [],
+        ended: true,
+        resource,
+        instrumentationScope: scope,
+        droppedAttributesCount: 0,
+        droppedEventsCount: 0,
+        droppedLinksCount: 0,
+      } as unknown as ReadableSpan;
+    });
+
+  let acked = 0;
+  let failed = 0;
+  const deadline = Date.now() + params.windowMs;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      const exporter = new Exporter({ url: `${params.url}/v1/traces`, headers: { Authorization: `Bearer ${params.secret}` }, timeoutMillis: 60_000 });
+      while (Date.now() < deadline) {
+        const batch = makeBatch();
+        const code = await new Promise<number>((resolve) => exporter.export(batch, (r) => resolve(r.code)));
+        if (code === ExportResultCode.SUCCESS) acked += batch.length;
+        else failed++;
+      }
+      await exporter.shutdown();
+    }),
+  );
+  return { acked, failed, elapsedMs: performance.now() - started };
+}
