@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { context as otelContext, trace, type Context, type TracerProvider } from "@opentelemetry/api";
-import type { Agent, AgentFactory, AgentModuleSpec, AgentTypeOptions, SendOptions } from "./agents/agent.js";
+import type { Agent, AgentFactory, AgentTypeModule, AgentTypeOptions, SendOptions } from "./agents/agent.js";
 import { AgentRegistry, type AgentRegistration } from "./agents/agent-registry.js";
 import { AgentId, TopicId } from "./agents/ids.js";
 import { DROP, type DeliverEnvelope, type Interceptor, type PublishEnvelope, type SendEnvelope } from "./agents/interceptor.js";
@@ -157,7 +157,7 @@ export class Runtime implements TenantIngress, TurnRouter {
   }
 
   /** Registers an agent type by module, so it can also run in the worker tier (the module is imported there). */
-  registerModule(type: string, spec: AgentModuleSpec, options?: AgentTypeOptions): void {
+  registerModule(type: string, spec: AgentTypeModule, options?: AgentTypeOptions): void {
     this.registry.registerModule(type, spec, options);
   }
 
@@ -353,7 +353,13 @@ export class Runtime implements TenantIngress, TurnRouter {
     from: Delivery | undefined,
     parent?: Context,
   ): Promise<unknown> {
-    if (!(to instanceof AgentId)) return Promise.reject(new InvalidArgumentError("send target must be an AgentId"));
+    if (!(to instanceof AgentId)) {
+      try {
+        to = toAgentId(to);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     if (this.sendInterceptors.length === 0) return this.acceptSend(lane, to, message, sender, hopCount, options, from, parent);
     const envelope: SendEnvelope = { kind: "send", tenant: lane.tenant, recipient: to, sender, message, hopCount };
     const terminal = (e: SendEnvelope): Promise<unknown> => {
@@ -458,7 +464,13 @@ export class Runtime implements TenantIngress, TurnRouter {
     from: Delivery | undefined,
     parent?: Context,
   ): Promise<void> {
-    if (!(topic instanceof TopicId)) return Promise.reject(new InvalidArgumentError("publish target must be a TopicId"));
+    if (!(topic instanceof TopicId)) {
+      try {
+        topic = toTopicId(topic);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     if (this.publishInterceptors.length === 0) return this.acceptPublish(lane, topic, message, sender, hopCount, from, parent);
     const envelope: PublishEnvelope = { kind: "publish", tenant: lane.tenant, topic, sender, message, hopCount };
     const terminal = (e: PublishEnvelope): Promise<void> => {
@@ -1158,6 +1170,24 @@ function traceParentOf(from: Delivery | undefined, parent: Context | undefined):
   if (parent !== undefined) return parent;
   if (from === undefined || from.trace === null) return undefined;
   return (from.trace as DeliveryTrace).invokeCtx;
+}
+
+/** Accepts an AgentId or a plain { type, key } (as worker-hosted agents pass), validated. */
+function toAgentId(v: unknown): AgentId {
+  const o = v as { type?: unknown; key?: unknown } | null;
+  if (o === null || typeof o !== "object" || typeof o.type !== "string" || typeof o.key !== "string") {
+    throw new InvalidArgumentError("send target must be an AgentId (or { type, key })");
+  }
+  return new AgentId(o.type, o.key);
+}
+
+/** Accepts a TopicId or a plain { type, source }, validated. */
+function toTopicId(v: unknown): TopicId {
+  const o = v as { type?: unknown; source?: unknown } | null;
+  if (o === null || typeof o !== "object" || typeof o.type !== "string" || typeof o.source !== "string") {
+    throw new InvalidArgumentError("publish target must be a TopicId (or { type, source })");
+  }
+  return new TopicId(o.type, o.source);
 }
 
 function badSendOptions(options: SendOptions): InvalidArgumentError | null {

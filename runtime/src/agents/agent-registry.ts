@@ -1,7 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, UnknownAgentTypeError } from "../errors.js";
 import { AgentId } from "./ids.js";
-import type { AgentContext, AgentFactory, AgentModuleSpec, AgentTypeOptions, Agent } from "./agent.js";
+import type { AgentContext, AgentFactory, AgentTypeModule, AgentTypeOptions, Agent } from "./agent.js";
 
 /** One registered agent type: a factory (inline only) or a module (inline or worker tier). */
 export type AgentRegistration =
@@ -21,7 +21,7 @@ export class AgentRegistry {
     this.types.set(type, { kind: "factory", type, factory, options });
   }
 
-  registerModule(type: string, spec: AgentModuleSpec, options: AgentTypeOptions = {}): void {
+  registerModule(type: string, spec: AgentTypeModule, options: AgentTypeOptions = {}): void {
     this.checkNew(type);
     const url = spec.module instanceof URL ? spec.module.href : toModuleUrl(spec.module);
     if (typeof spec.exportName !== "string" || spec.exportName.length === 0) {

@@ -64,7 +64,7 @@ export interface AgentTypeOptions {
  * An agent type that can run in a worker thread: the module is imported there and `exportName`
  * names a factory `(ctx: AgentContext) => Agent` (or a class with that constructor).
  */
-export interface AgentModuleSpec {
+export interface AgentTypeModule {
   module: URL | string;
   exportName: string;
 }

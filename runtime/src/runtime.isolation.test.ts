@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Runtime, type RuntimeOptions } from "./runtime.js";
+import { AgentId } from "./agents/ids.js";
+import { HandlerError, InvalidArgumentError, TimeoutError, WorkerCrashedError } from "./errors.js";
+import { WorkerThreadTurnHost } from "./isolation/worker-thread-turn-host.js";
+import type { AgentStateStore } from "./state/agent-state-store.js";
+import type { TenantId } from "./tenancy/tenant-id.js";
+
+const OPS = { module: new URL("./isolation/test-agents/ops-agent.ts", import.meta.url), exportName: "createOpsAgent" };
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function make(extra: RuntimeOptions = {}): { rt: Runtime; host: WorkerThreadTurnHost } {
+  let rt: Runtime | undefined;
+  const host = new WorkerThreadTurnHost({ onOutbound: (o) => rt!.handleHostedOutbound(o), abortGraceMs: 200, restartBackoff: { initialMs: 0, maxMs: 50 } });
+  rt = new Runtime({
+    turnHost: host,
+    watchdogIntervalMs: 5,
+    quotas: { tiers: { heavy: { isolation: "worker", turnTimeoutMs: 5000 } }, tenants: { heavyco: { tier: "heavy" }, otherheavy: { tier: "heavy" } } },
+    ...extra,
+  });
+  const r = rt;
+  cleanups.push(() => host.close(), () => r.stop());
+  rt.registerModule("ops", OPS);
+  rt.register("inline", () => ({ onMessage: (m) => m }));
+  return { rt, host };
+}
+
+describe("worker isolation tier", () => {
+  it("runs a worker-tier tenant's turns in the TurnHost and inline tenants on the main loop", async () => {
+    const { rt } = make();
+    await rt.start();
+    const r = (await rt.tenant("heavyco").send(new AgentId("ops", "a"), { op: "echo", value: 42 })) as Record<string, unknown>;
+    expect(r.value).toBe(42);
+    expect(r.ctxTenant).toBe("heavyco");
+    expect(r.hopCount).toBe(0);
+    // The same module type runs inline for an inline tenant.
+    const inline = (await rt.tenant("acme").send(new AgentId("ops", "a"), { op: "echo", value: 1 })) as Record<string, unknown>;
+    expect(inline.ctxTenant).toBe("acme");
+    expect(await rt.tenant("acme").send(new AgentId("inline", "a"), "x")).toBe("x");
+    // A factory-registered type cannot run in a worker: a clear error, at once.
+    const err = await rt.tenant("heavyco").send(new AgentId("inline", "a"), "x").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toMatch(/registerModule/);
+  });
+
+  it("routes a hosted handler's send through the tenant's path with hopCount + 1", async () => {
+    const { rt } = make();
+    await rt.start();
+    const r = (await rt.tenant("heavyco").send(new AgentId("ops", "a"), { op: "send", to: { type: "ops", key: "b" }, message: { op: "echo", value: "hi" } })) as Record<string, unknown>;
+    expect(r.value).toBe("hi");
+    expect(r.hopCount).toBe(1);
+    expect(r.ctxTenant).toBe("heavyco");
+    expect(rt.metrics().heavyco!.turns).toBe(2);
+  });
+
+  it("a crashing handler fails only that tenant's turn; other tenants keep working and the worker restarts", async () => {
+    const { rt } = make();
+    await rt.start();
+    const crash = await rt.tenant("heavyco").send(new AgentId("ops", "boom"), { op: "exit" }).catch((e: unknown) => e);
+    expect(crash).toBeInstanceOf(WorkerCrashedError);
+    expect(await rt.tenant("acme").send(new AgentId("inline", "k"), "still here")).toBe("still here");
+    const again = (await rt.tenant("heavyco").send(new AgentId("ops", "a"), { op: "echo", value: 2 })) as Record<string, unknown>;
+    expect(again.value).toBe(2);
+    const thrown = await rt.tenant("heavyco").send(new AgentId("ops", "t"), { op: "throw", name: "TypeError", message: "bad" }).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(HandlerError);
+    expect((thrown as Error).message).toMatch(/TypeError: bad/);
+  });
+
+  it("keeps the main loop free while a worker-tier handler burns CPU, and the watchdog still bounds it", async () => {
+    const { rt } = make();
+    rt.setTierConfig("heavy", { isolation: "worker", turnTimeoutMs: 300 });
+    await rt.start();
+    await rt.tenant("heavyco").send(new AgentId("ops", "warm"), { op: "echo", value: 0 });
+    const loop = rt.tenant("heavyco").send(new AgentId("ops", "spin"), { op: "loop" }).catch((e: unknown) => e);
+    const t0 = performance.now();
+    for (let i = 0; i < 50; i++) await rt.tenant("acme").send(new AgentId("inline", `k${i}`), i);
+    const inlineMs = performance.now() - t0;
+    expect(inlineMs).toBeLessThan(250);
+    expect(await loop).toBeInstanceOf(TimeoutError);
+  });
+
+  it("passivates hosted agents through the host and restores their state on re-activation", async () => {
+    const saved = new Map<string, unknown>();
+    const store: AgentStateStore = {
+      load: async (t: TenantId, a: AgentId) => saved.get(JSON.stringify([t, a.type, a.key])),
+      save: async (t: TenantId, a: AgentId, s: unknown) => void saved.set(JSON.stringify([t, a.type, a.key]), s),
+      delete: async (t: TenantId, a: AgentId) => void saved.delete(JSON.stringify([t, a.type, a.key])),
+    };
+    const { rt } = make({ stateStore: store, passivation: { idleMs: 30, sweepIntervalMs: 5 } });
+    await rt.start();
+    const heavy = rt.tenant("heavyco");
+    expect(await heavy.send(new AgentId("ops", "c"), { op: "count" })).toBe(1);
+    expect(await heavy.send(new AgentId("ops", "c"), { op: "count" })).toBe(2);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(saved.get(JSON.stringify(["heavyco", "ops", "c"]))).toEqual({ count: 2 });
+    expect(rt.metrics().heavyco!.passivations).toBe(1);
+    expect(await heavy.send(new AgentId("ops", "c"), { op: "count" })).toBe(3);
+  });
+});
