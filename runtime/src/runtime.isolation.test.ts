@@ -13,16 +13,16 @@ afterEach(async () => {
 });
 
 function make(extra: RuntimeOptions = {}): { rt: Runtime; host: WorkerThreadTurnHost } {
-  let rt: Runtime | undefined;
-  const host = new WorkerThreadTurnHost({ onOutbound: (o) => rt!.handleHostedOutbound(o), abortGraceMs: 200, restartBackoff: { initialMs: 0, maxMs: 50 } });
-  rt = new Runtime({
+  const ref: { rt?: Runtime } = {};
+  const host = new WorkerThreadTurnHost({ onOutbound: (o) => ref.rt!.handleHostedOutbound(o), abortGraceMs: 200, restartBackoff: { initialMs: 0, maxMs: 50 } });
+  const rt = new Runtime({
     turnHost: host,
     watchdogIntervalMs: 5,
     quotas: { tiers: { heavy: { isolation: "worker", turnTimeoutMs: 5000 } }, tenants: { heavyco: { tier: "heavy" }, otherheavy: { tier: "heavy" } } },
     ...extra,
   });
-  const r = rt;
-  cleanups.push(() => host.close(), () => r.stop());
+  ref.rt = rt;
+  cleanups.push(() => host.close(), () => rt.stop());
   rt.registerModule("ops", OPS);
   rt.register("inline", () => ({ onMessage: (m) => m }));
   return { rt, host };
