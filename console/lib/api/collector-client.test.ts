@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorClient } from "./collector-client";
@@ -10,7 +10,7 @@ const seen: Array<{ method: string; url: string; auth: string | undefined; body:
 let server: Server;
 let baseUrl: string;
 
-function reply(res: import("node:http").ServerResponse, status: number, body: unknown) {
+function reply(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(body));
 }

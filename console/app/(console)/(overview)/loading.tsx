@@ -1,4 +1,4 @@
-import { Skeleton } from "../../components/ui";
+import { Skeleton } from "../../../components/ui";
 
 /** Shown while a console page renders on the server. */
 export default function Loading() {

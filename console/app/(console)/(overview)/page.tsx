@@ -1,14 +1,14 @@
 import type { Metadata } from "next";
-import { DataTable } from "../../components/data-table";
-import { AutoRefresh, RangePicker } from "../../components/range-picker";
-import { TimeSeriesChart } from "../../components/time-series-chart";
-import { Card, EmptyState, ErrorState, Meter, PageHeader, StatCard } from "../../components/ui";
-import { load } from "../../lib/api/load";
-import type { BudgetStatus, TenantBudgets } from "../../lib/api/types";
-import { formatCompact, formatInt, formatPct, formatUsd } from "../../lib/format/format";
-import { resolveRange } from "../../lib/format/time-range";
-import { requireSession } from "../../lib/session/server-session";
-import { tenantScope } from "../../lib/session/tenant-scope";
+import { DataTable } from "../../../components/data-table";
+import { AutoRefresh, RangePicker } from "../../../components/range-picker";
+import { TimeSeriesChart } from "../../../components/time-series-chart";
+import { Card, EmptyState, ErrorState, Meter, PageHeader, StatCard } from "../../../components/ui";
+import { load } from "../../../lib/api/load";
+import type { BudgetStatus, TenantBudgets } from "../../../lib/api/types";
+import { formatCompact, formatInt, formatPct, formatUsd } from "../../../lib/format/format";
+import { resolveRange } from "../../../lib/format/time-range";
+import { requireSession } from "../../../lib/session/server-session";
+import { tenantScope } from "../../../lib/session/tenant-scope";
 
 export const metadata: Metadata = { title: "Overview" };
 

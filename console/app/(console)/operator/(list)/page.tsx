@@ -1,13 +1,13 @@
 import type { Metadata } from "next";
-import { CreateTenantForm } from "../../../components/operator-forms";
-import { DataTable } from "../../../components/data-table";
-import { RangePicker } from "../../../components/range-picker";
-import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
-import { load } from "../../../lib/api/load";
-import { formatInt, formatUsd } from "../../../lib/format/format";
-import { resolveRange } from "../../../lib/format/time-range";
-import { currentCsrfToken } from "../../../lib/security/csrf-server";
-import { requireAdmin } from "../../../lib/session/server-session";
+import { CreateTenantForm } from "../../../../components/operator-forms";
+import { DataTable } from "../../../../components/data-table";
+import { RangePicker } from "../../../../components/range-picker";
+import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../../components/ui";
+import { load } from "../../../../lib/api/load";
+import { formatInt, formatUsd } from "../../../../lib/format/format";
+import { resolveRange } from "../../../../lib/format/time-range";
+import { currentCsrfToken } from "../../../../lib/security/csrf-server";
+import { requireAdmin } from "../../../../lib/session/server-session";
 
 export const metadata: Metadata = { title: "Tenants" };
 

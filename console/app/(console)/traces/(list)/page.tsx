@@ -1,13 +1,13 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { DataTable } from "../../../components/data-table";
-import { AutoRefresh } from "../../../components/range-picker";
-import { Card, EmptyState, ErrorState, PageHeader } from "../../../components/ui";
-import { load } from "../../../lib/api/load";
-import { parseTraceFilters, traceListQuery } from "../../../lib/format/trace-filters";
-import { RANGES, resolveRange } from "../../../lib/format/time-range";
-import { requireSession } from "../../../lib/session/server-session";
-import { tenantScope } from "../../../lib/session/tenant-scope";
+import { DataTable } from "../../../../components/data-table";
+import { AutoRefresh } from "../../../../components/range-picker";
+import { Card, EmptyState, ErrorState, PageHeader } from "../../../../components/ui";
+import { load } from "../../../../lib/api/load";
+import { parseTraceFilters, traceListQuery } from "../../../../lib/format/trace-filters";
+import { RANGES, resolveRange } from "../../../../lib/format/time-range";
+import { requireSession } from "../../../../lib/session/server-session";
+import { tenantScope } from "../../../../lib/session/tenant-scope";
 
 export const metadata: Metadata = { title: "Traces" };
 

@@ -1,0 +1,417 @@
+// The console in a real browser: `next build` + `next start` against a real collector (chDB) seeded
+// through the real OTLP exporter, driven by playwright-core on Debian's chromium.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const consoleDir = join(root, "console");
+const shots = join(root, "test-results", "screenshots");
+const CHROMIUM = "/usr/bin/chromium";
+const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
+
+let dir: string;
+let collector: RunningCollector;
+let next: ChildProcess | undefined;
+let consoleUrl: string;
+let browser: Browser;
+const keys = { aConsole: "", aIngest: "", bConsole: "", bIngest: "" };
+const traces = { a: "", aError: "", b: "" };
+
+function newestMtime(path: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    if ([".next", "node_modules", "bench"].includes(entry.name) || entry.name.endsWith(".test.ts")) continue;
+    const p = join(path, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the console once; skipped when .next is newer than every source file. */
+function ensureBuilt(): void {
+  const buildId = join(consoleDir, ".next", "BUILD_ID");
+  if (existsSync(buildId) && statSync(buildId).mtimeMs >= newestMtime(consoleDir)) return;
+  const r = spawnSync(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "build"], {
+    cwd: consoleDir,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`next build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function api<T>(key: string, path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${collector.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(init?.headers ?? {}) } });
+  const text = await res.text();
+  return { status: res.status, body: (text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text) as T };
+}
+
+/** Sends one tenant's spans through the real OTLP/HTTP exporter; returns the trace ids. */
+async function seed(ingestKey: string, tenant: string, plan: Array<{ agent: string; name: string; error?: boolean; model: string; tokensIn: number; tokensOut: number; cost: number }>): Promise<string[]> {
+  const tp = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": `${tenant}-app` }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${collector.url}/v1/traces`, headers: { Authorization: `Bearer ${ingestKey}` } }), { scheduledDelayMillis: 10 })],
+  });
+  const tracer = tp.getTracer("console-browser-test");
+  const ids: string[] = [];
+  for (const p of plan) {
+    const turn = tracer.startSpan(p.name, {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        "troupe.tenant.id": tenant,
+        "troupe.agent.type": p.agent,
+        "troupe.turn.outcome": p.error ? "error" : "ok",
+        "troupe.queue.wait_ms": 3,
+        "troupe.handler.wall_ms": 40,
+        "messaging.operation.name": "process",
+      },
+    });
+    const ctx = trace.setSpan(context.active(), turn);
+    const chat = tracer.startSpan(`chat ${p.model}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "troupe.tenant.id": tenant,
+        "troupe.agent.type": p.agent,
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": p.model,
+        "gen_ai.usage.input_tokens": p.tokensIn,
+        "gen_ai.usage.output_tokens": p.tokensOut,
+        "troupe.llm.cost_usd": p.cost,
+        "troupe.llm.simulated": true,
+      },
+    }, ctx);
+    if (p.error) chat.setStatus({ code: SpanStatusCode.ERROR, message: "upstream 500" });
+    chat.end();
+    turn.setStatus({ code: p.error ? SpanStatusCode.ERROR : SpanStatusCode.OK });
+    turn.end();
+    ids.push(turn.spanContext().traceId);
+  }
+  await tp.forceFlush();
+  await tp.shutdown();
+  return ids;
+}
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  dir = await mkdtemp(join(tmpdir(), "troupe-console-"));
+  collector = await startCollector(
+    { ...loadCollectorConfig({ TROUPE_DATA_DIR: dir, TROUPE_ADMIN_KEY: ADMIN_KEY }), port: 0, host: "127.0.0.1" },
+    { writer: { maxBatchDelayMs: 20 } },
+  );
+
+  // Tenants and keys through the admin API, as an operator would.
+  for (const [id, name, which] of [["acme", "Acme Corp", "a"], ["globex", "Globex", "b"]] as const) {
+    const res = await api<{ keys: Array<{ kind: string; secret: string }> }>(ADMIN_KEY, "/api/v1/admin/tenants", { method: "POST", body: JSON.stringify({ id, name }) });
+    expect(res.status).toBe(201);
+    keys[`${which}Console`] = res.body.keys.find((k) => k.kind === "console")!.secret;
+    keys[`${which}Ingest`] = res.body.keys.find((k) => k.kind === "ingest")!.secret;
+  }
+
+  const aIds = await seed(keys.aIngest, "acme", [
+    { agent: "planner", name: "process planner", model: "gpt-4o-mini", tokensIn: 1200, tokensOut: 300, cost: 0.0021 },
+    { agent: "researcher", name: "process researcher", model: "gpt-4o", tokensIn: 800, tokensOut: 150, cost: 0.0065 },
+    { agent: "researcher", name: "process researcher", model: "gpt-4o", tokensIn: 500, tokensOut: 90, cost: 0.004, error: true },
+  ]);
+  [traces.a, , traces.aError] = aIds as [string, string, string];
+  [traces.b] = (await seed(keys.bIngest, "globex", [
+    { agent: "globex-secret-agent", name: "process globex-secret-agent", model: "gpt-4o", tokensIn: 999, tokensOut: 111, cost: 0.5 },
+  ])) as [string];
+
+  await waitFor("seeded traces to be queryable", async () => {
+    const a = await api<{ traces: unknown[] }>(keys.aConsole, "/api/v1/traces?from=" + encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString()));
+    const b = await api<{ traces: unknown[] }>(keys.bConsole, "/api/v1/traces");
+    return a.body.traces?.length === 3 && b.body.traces?.length === 1 ? true : undefined;
+  }, 20_000);
+
+  ensureBuilt();
+  const port = await freePort();
+  consoleUrl = `http://127.0.0.1:${port}`;
+  next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: consoleDir,
+    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TROUPE_COLLECTOR_URL: collector.url, TROUPE_CONSOLE_SECRET: randomBytes(32).toString("hex"), TROUPE_APM_TRACE_URL: "http://jaeger.local/trace/{traceId}" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  next.stdout!.on("data", (d) => (log += d));
+  next.stderr!.on("data", (d) => (log += d));
+  await waitFor("next start", async () => ((await fetch(`${consoleUrl}/healthz`)).ok ? true : undefined), 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${log}`);
+  });
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (next && next.exitCode === null) {
+    next.kill("SIGTERM");
+    await new Promise((r) => next!.once("exit", r));
+  }
+  await collector?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function newPage(): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 960 }, acceptDownloads: true });
+  return { ctx, page: await ctx.newPage() };
+}
+
+async function signIn(page: Page, key: string): Promise<void> {
+  await page.goto(`${consoleUrl}/sign-in`);
+  await page.getByLabel("Console key or admin key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+describe("console in a real browser", () => {
+  it("answers a bad key with a clear message and sends visitors without a session to sign in", async () => {
+    const { ctx, page } = await newPage();
+    await page.goto(`${consoleUrl}/traces`);
+    expect(new URL(page.url()).pathname).toBe("/sign-in");
+    await shot(page, "01-sign-in");
+    await signIn(page, "trp_console_thisIsNotAKey");
+    await expect.poll(() => page.getByTestId("sign-in-error").textContent()).toContain("not recognised");
+    await shot(page, "02-sign-in-bad-key");
+    await signIn(page, keys.aIngest);
+    await expect.poll(() => page.getByTestId("sign-in-error").textContent()).toContain("ingest key");
+    expect(new URL(page.url()).pathname).toBe("/sign-in");
+    await ctx.close();
+  });
+
+  it("tenant A sees its own overview, traces, trace detail, agents and usage — never B's", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, keys.aConsole);
+    await page.waitForURL(`${consoleUrl}/`);
+    await expect.poll(() => page.getByTestId("signed-in-as").textContent()).toBe("acme");
+
+    // Session cookie: httpOnly, SameSite=Lax, expiring; security headers on every page.
+    const cookie = (await ctx.cookies()).find((c) => c.name === "troupe_session")!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+    expect(cookie.expires).toBeGreaterThan(Date.now() / 1000);
+    expect(cookie.value).not.toContain(keys.aConsole);
+    const res = await page.goto(`${consoleUrl}/`);
+    const headers = res!.headers();
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(headers["x-frame-options"]).toBe("DENY");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["referrer-policy"]).toBeTruthy();
+
+    await page.getByTestId("stat-llm-calls").waitFor();
+    expect(await page.getByTestId("stat-llm-calls").textContent()).toContain("3");
+    await page.waitForSelector(".recharts-surface");
+    await shot(page, "03-overview-tenant");
+
+    await page.getByRole("link", { name: "Traces" }).click();
+    await page.waitForURL(/\/traces/);
+    const table = page.getByTestId("traces-table");
+    await table.waitFor();
+    const text = (await table.textContent())!;
+    expect(text).toContain(traces.a);
+    expect(text).toContain(traces.aError);
+    expect(text).not.toContain(traces.b);
+    expect(text).not.toContain("globex");
+    await shot(page, "04-traces");
+
+    // Filters live in the URL.
+    await page.getByLabel("Status").selectOption("error");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.waitForURL(/status=error/);
+    const filtered = (await page.getByTestId("traces-table").textContent())!;
+    expect(filtered).toContain(traces.aError);
+    expect(filtered).not.toContain(traces.a);
+
+    await page.goto(`${consoleUrl}/traces/${traces.a}`);
+    await page.getByTestId("waterfall").waitFor();
+    expect(await page.getByTestId("trace-id").textContent()).toBe(traces.a);
+    const waterfall = page.getByTestId("waterfall");
+    expect(await waterfall.locator("details").count()).toBe(2);
+    await expect.poll(() => waterfall.textContent()).toContain("chat gpt-4o-mini");
+    expect(await page.getByText("simulated model").first().isVisible()).toBe(true);
+    expect(await page.getByRole("link", { name: /Open in APM/ }).getAttribute("href")).toBe(`http://jaeger.local/trace/${traces.a}`);
+    await waterfall.locator("summary", { hasText: "chat gpt-4o-mini" }).click();
+    await expect.poll(() => waterfall.textContent()).toContain("gen_ai.usage.input_tokens");
+    await shot(page, "05-trace-detail");
+
+    // B's trace id typed into the URL: "not found", and nothing of B's.
+    const other = await page.goto(`${consoleUrl}/traces/${traces.b}`);
+    expect(other!.status()).toBe(404);
+    await page.getByTestId("trace-not-found").waitFor();
+    const body = (await page.textContent("body"))!;
+    expect(body).toContain("Trace not found");
+    expect(body).not.toContain("globex-secret-agent");
+    await shot(page, "06-trace-not-found");
+    // An admin-only `tenant` parameter is ignored for a tenant key.
+    await page.goto(`${consoleUrl}/traces?tenant=globex`);
+    expect(await page.getByTestId("traces-table").textContent()).not.toContain(traces.b);
+
+    await page.goto(`${consoleUrl}/agents`);
+    await page.getByTestId("agents-table").waitFor();
+    const agents = (await page.getByTestId("agents-table").textContent())!;
+    expect(agents).toContain("planner");
+    expect(agents).toContain("researcher");
+    expect(agents).not.toContain("globex");
+    await shot(page, "07-agents");
+
+    // A tenant key on an operator page: a clear 403.
+    const forbidden = await page.goto(`${consoleUrl}/operator`);
+    expect(forbidden!.status()).toBe(403);
+    await page.getByTestId("forbidden").waitFor();
+    await shot(page, "08-forbidden");
+    await ctx.close();
+  });
+
+  it("usage totals and the CSV download match the API's numbers", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, keys.aConsole);
+    await page.waitForURL(`${consoleUrl}/`);
+    await page.goto(`${consoleUrl}/usage?groupBy=model`);
+    await page.getByTestId("usage-table").waitFor();
+    await shot(page, "09-usage");
+
+    const from = page.url() && (await page.getByLabel("From", { exact: true }).inputValue());
+    const to = await page.getByLabel("To", { exact: true }).inputValue();
+    const toExclusive = new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString();
+    const fromIso = new Date(`${from}T00:00:00Z`).toISOString();
+    const apiJson = await api<{ totals: { calls: number; inputTokens: number; outputTokens: number; costUsd: number } }>(keys.aConsole, `/api/v1/usage?from=${fromIso}&to=${toExclusive}&groupBy=model`);
+    expect(apiJson.body.totals).toMatchObject({ calls: 3, inputTokens: 2500, outputTokens: 540 });
+    expect(await page.getByTestId("total-calls").textContent()).toContain("3");
+    expect(await page.getByTestId("total-input").textContent()).toContain("2,500");
+    expect(await page.getByTestId("total-output").textContent()).toContain("540");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-csv").click()]);
+    expect(download.suggestedFilename()).toMatch(/^troupe-usage-acme-.*-by-model\.csv$/);
+    const csv = readFileSync((await download.path())!, "utf8");
+    const apiCsv = await api<string>(keys.aConsole, `/api/v1/usage?from=${fromIso}&to=${toExclusive}&groupBy=model&format=csv`);
+    expect(csv).toBe(apiCsv.body);
+    const [header, ...lines] = csv.trim().split("\n");
+    const cols = header!.split(",");
+    const sum = (name: string) => lines.reduce((n, l) => n + Number(l.split(",")[cols.indexOf(name)]), 0);
+    expect(sum("calls")).toBe(apiJson.body.totals.calls);
+    expect(sum("inputTokens")).toBe(apiJson.body.totals.inputTokens);
+    expect(sum("outputTokens")).toBe(apiJson.body.totals.outputTokens);
+    expect(sum("costUsd")).toBeCloseTo(apiJson.body.totals.costUsd, 6);
+
+    const [jsonDownload] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-json").click()]);
+    const json = JSON.parse(readFileSync((await jsonDownload.path())!, "utf8")) as { tenantId: string; totals: unknown };
+    expect(json.tenantId).toBe("acme");
+    expect(json.totals).toEqual(apiJson.body.totals);
+
+    // Signing out ends the session.
+    await page.goto(`${consoleUrl}/`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/sign-in/);
+    await page.goto(`${consoleUrl}/usage`);
+    expect(new URL(page.url()).pathname).toBe("/sign-in");
+    await ctx.close();
+  });
+
+  it("an admin sees both tenants, creates a tenant and rotates a key (secret shown once); forms without a CSRF token are refused", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, ADMIN_KEY);
+    await page.waitForURL(`${consoleUrl}/operator`);
+    const table = page.getByTestId("tenants-table");
+    await table.waitFor();
+    expect(await table.textContent()).toContain("acme");
+    expect(await table.textContent()).toContain("globex");
+    await shot(page, "10-operator-tenants");
+
+    // The admin can read either tenant's traces.
+    await page.goto(`${consoleUrl}/traces?tenant=globex`);
+    expect(await page.getByTestId("traces-table").textContent()).toContain(traces.b);
+    await page.goto(`${consoleUrl}/traces/${traces.b}?tenant=globex`);
+    await page.getByTestId("waterfall").waitFor();
+    await page.goto(`${consoleUrl}/?tenant=acme`);
+    await page.waitForSelector(".recharts-surface");
+    await shot(page, "11-overview-admin");
+
+    // CSRF: the same form with its token removed is refused and creates nothing.
+    await page.goto(`${consoleUrl}/operator`);
+    const form = page.getByTestId("create-tenant-form");
+    await form.getByLabel("Tenant id").fill("csrf-victim");
+    await form.locator('input[name="csrf"]').evaluate((el) => ((el as HTMLInputElement).value = "forged"));
+    await form.getByRole("button", { name: "Create tenant" }).click();
+    await expect.poll(() => form.getByTestId("form-status").textContent()).toContain("did not come from this console");
+    expect((await api(ADMIN_KEY, "/api/v1/admin/tenants/csrf-victim")).status).toBe(404);
+
+    // Create a tenant: its keys are shown once and work.
+    await page.goto(`${consoleUrl}/operator`);
+    await form.getByLabel("Tenant id").fill("initech");
+    await form.getByLabel("Display name").fill("Initech");
+    await form.getByRole("button", { name: "Create tenant" }).click();
+    await form.getByTestId("secrets-once").waitFor();
+    const initechConsole = (await form.getByTestId("secret-console").textContent())!.trim();
+    expect(initechConsole).toMatch(/^trp_/);
+    expect((await api(initechConsole, "/api/v1/traces")).status).toBe(200);
+    await shot(page, "12-tenant-created");
+
+    // Rotate its console key on the tenant page: new secret once, old one revoked.
+    await page.goto(`${consoleUrl}/operator/tenants/initech`);
+    await page.getByTestId("keys-table").waitFor();
+    const rotate = page.getByTestId("rotate-console");
+    await rotate.getByRole("button", { name: "Rotate console key" }).click();
+    await rotate.getByTestId("secrets-once").waitFor();
+    const rotated = (await rotate.getByTestId("secret-console").textContent())!.trim();
+    expect(rotated).not.toBe(initechConsole);
+    expect((await api(rotated, "/api/v1/traces")).status).toBe(200);
+    expect((await api(initechConsole, "/api/v1/traces")).status).toBe(401);
+    await shot(page, "13-key-rotated");
+    await page.reload();
+    await page.getByTestId("keys-table").waitFor();
+    expect(await page.textContent("body")).not.toContain(rotated);
+
+    // Settings: retention and a budget.
+    await page.getByLabel("Retention (days)").fill("14");
+    await page.getByLabel("Daily token budget").fill("5000");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => page.getByText("Settings saved.").count()).toBe(1);
+    const detail = await api<{ tenant: { retentionDays: number; budgets: { dailyTokens: number | null } } }>(ADMIN_KEY, "/api/v1/admin/tenants/initech");
+    expect(detail.body.tenant.retentionDays).toBe(14);
+    expect(detail.body.tenant.budgets.dailyTokens).toBe(5000);
+    await shot(page, "14-tenant-settings");
+    await ctx.close();
+  });
+});
