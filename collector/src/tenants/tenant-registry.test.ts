@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
+import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { SECRET_PATTERN, hashSecret } from "./api-key.js";
 import { createTenantRegistry, type TenantRegistry } from "./tenant-registry.js";
 
@@ -94,5 +95,22 @@ describe("tenant registry", () => {
     expect(await a.authenticate(key.secret)).not.toBeNull(); // still cached on instance a
     clock += 1001;
     expect(await a.authenticate(key.secret)).toBeNull();
+  });
+
+  it("shortening a tenant's retention deletes its spans older than the new retention, and only its own", async () => {
+    await registry.createTenant({ id: "ret-a", retentionDays: 30 });
+    await registry.createTenant({ id: "ret-b", retentionDays: 30 });
+    const store = createClickHouseSpanStore(gateway, { retentionDaysOf: (t) => registry.retentionDaysOf(t) });
+    const span = (tenantId: string, ageDays: number, id: string) => ({
+      tenantId, traceId: id.repeat(32), spanId: id.repeat(16), parentSpanId: "", name: "s", kind: 1,
+      startTimeUnixNano: String(BigInt(Date.now() - ageDays * 86_400_000) * 1_000_000n), durationNs: 1, statusCode: 0,
+      serviceName: "svc", attributes: {}, resourceAttributes: {},
+    });
+    await store.insertSpans([span("ret-a", 10, "a"), span("ret-a", 1, "b"), span("ret-b", 10, "c")], "retention-batch");
+    await registry.updateTenant("ret-a", { retentionDays: 5 });
+    const rows = await gateway.query<{ tenant_id: string; span_id: string }>(
+      "SELECT tenant_id, span_id FROM spans WHERE tenant_id IN ('ret-a', 'ret-b') ORDER BY tenant_id, span_id",
+    );
+    expect(rows).toEqual([{ tenant_id: "ret-a", span_id: "b".repeat(16) }, { tenant_id: "ret-b", span_id: "c".repeat(16) }]);
   });
 });
