@@ -65,27 +65,34 @@ export class LlmCall {
     if (this.#done) return 0;
     this.#done = true;
     const { span, metrics, tenant, prices, ledger } = this.#deps;
-    const model = outcome.responseModel ?? this.#deps.model;
-    const costUsd = prices.costUsd(model, outcome.inputTokens, outcome.outputTokens);
+    // Priced by the requested model: tenants write price overrides against the names they request,
+    // while providers may answer with a dated snapshot or a tag ("llama3:latest").
+    const costUsd = prices.costUsd(this.#deps.model, outcome.inputTokens, outcome.outputTokens);
     const tokens = outcome.inputTokens + outcome.outputTokens;
-    await ledger.settle(this.#reservation, { tokens, costUsd });
+    span.setAttribute(ATTR.genAiInputTokens, outcome.inputTokens);
+    span.setAttribute(ATTR.genAiOutputTokens, outcome.outputTokens);
+    span.setAttribute(ATTR.llmCostUsd, costUsd);
+    if (outcome.responseModel) span.setAttribute(ATTR.genAiResponseModel, outcome.responseModel);
+    if (outcome.responseId) span.setAttribute(ATTR.genAiResponseId, outcome.responseId);
+    if (outcome.finishReasons.length > 0) span.setAttribute(ATTR.genAiFinishReasons, [...outcome.finishReasons]);
+    metrics.add(tenant, "succeeded");
+    metrics.add(tenant, "inputTokens", outcome.inputTokens);
+    metrics.add(tenant, "outputTokens", outcome.outputTokens);
+    metrics.add(tenant, "costUsd", costUsd);
     const bucket = this.#deps.tokenBucket;
     if (bucket) {
       const delta = tokens - this.#reservedTokens;
       if (delta > 0) bucket.charge(delta);
       else if (delta < 0) bucket.refund(-delta);
     }
-    metrics.add(tenant, "succeeded");
-    metrics.add(tenant, "inputTokens", outcome.inputTokens);
-    metrics.add(tenant, "outputTokens", outcome.outputTokens);
-    metrics.add(tenant, "costUsd", costUsd);
-    span.setAttribute(ATTR.genAiInputTokens, outcome.inputTokens);
-    span.setAttribute(ATTR.genAiOutputTokens, outcome.outputTokens);
-    span.setAttribute(ATTR.llmCostUsd, costUsd);
+    try {
+      await ledger.settle(this.#reservation, { tokens, costUsd });
+    } catch (error) {
+      // The call succeeded; only the bookkeeping failed (e.g. a shared ledger is unreachable).
+      endWithError(span, toTypedError(error));
+      throw error;
+    }
     span.setAttribute(ATTR.outcome, "ok");
-    if (outcome.responseModel) span.setAttribute(ATTR.genAiResponseModel, outcome.responseModel);
-    if (outcome.responseId) span.setAttribute(ATTR.genAiResponseId, outcome.responseId);
-    if (outcome.finishReasons.length > 0) span.setAttribute(ATTR.genAiFinishReasons, [...outcome.finishReasons]);
     span.setStatus({ code: SpanStatusCode.OK });
     span.end();
     return costUsd;
