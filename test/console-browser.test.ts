@@ -140,6 +140,7 @@ beforeAll(async () => {
   // Tenants and keys through the admin API, as an operator would.
   for (const [id, name, which] of [["acme", "Acme Corp", "a"], ["globex", "Globex", "b"]] as const) {
     const res = await api<{ keys: Array<{ kind: string; secret: string }> }>(ADMIN_KEY, "/api/v1/admin/tenants", { method: "POST", body: JSON.stringify({ id, name }) });
+    if (res.status === 404) throw new Error("the collector from startCollector does not serve the admin API (/api/v1/admin/tenants answered 404): are the query/admin routes mounted?");
     expect(res.status).toBe(201);
     keys[`${which}Console`] = res.body.keys.find((k) => k.kind === "console")!.secret;
     keys[`${which}Ingest`] = res.body.keys.find((k) => k.kind === "ingest")!.secret;

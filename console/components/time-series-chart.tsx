@@ -18,6 +18,12 @@ export type TimeAxis = "minute" | "day";
 
 const fmt = (f: ValueFormat) => (v: number) => (f === "usd" ? formatUsd(v) : f === "pct" ? formatPct(v) : formatCompact(v));
 
+/** Axis ticks: as few digits as tell the ticks apart. */
+const axisFmt = (f: ValueFormat) => (v: number) => {
+  if (f === "usd") return v === 0 ? "$0" : Math.abs(v) < 0.01 ? `$${v.toFixed(4)}` : Math.abs(v) < 1 ? `$${v.toFixed(3)}` : formatUsd(v);
+  return f === "pct" ? formatPct(v) : formatCompact(v);
+};
+
 /**
  * An area (or bar) chart over time. `points` carry an ISO `time` plus one number per series. The
  * chart is described for screen readers by `label`.
@@ -33,11 +39,14 @@ export function TimeSeriesChart({ points, series, format = "count", axis = "minu
 }) {
   const xFmt = axis === "day" ? formatDay : formatClock;
   const yFmt = fmt(format);
+  const tickFmt = axisFmt(format);
+  // One or two buckets read better as bars than as a line with nothing to connect.
+  const shape = points.length < 3 ? "bar" : kind;
   const common = (
     <>
       <CartesianGrid stroke="#eef0f4" vertical={false} />
       <XAxis dataKey="time" tickFormatter={(v: string) => xFmt(v)} tick={{ fontSize: 11, fill: "#667085" }} tickLine={false} axisLine={{ stroke: "#e4e7ec" }} minTickGap={24} />
-      <YAxis tickFormatter={(v: number) => yFmt(v)} tick={{ fontSize: 11, fill: "#667085" }} tickLine={false} axisLine={false} width={56} />
+      <YAxis tickFormatter={(v: number) => tickFmt(v)} allowDecimals={format !== "count"} tick={{ fontSize: 11, fill: "#667085" }} tickLine={false} axisLine={false} width={56} />
       <Tooltip
         labelFormatter={(v) => (axis === "day" ? formatDay(String(v)) : `${String(v).slice(0, 16).replace("T", " ")} UTC`)}
         formatter={(v) => yFmt(Number(v))}
@@ -49,11 +58,11 @@ export function TimeSeriesChart({ points, series, format = "count", axis = "minu
   return (
     <div className="chart-box" role="img" aria-label={label}>
       <ResponsiveContainer width="100%" height="100%">
-        {kind === "bar" ? (
+        {shape === "bar" ? (
           <BarChart data={points} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
             {common}
             {series.map((s) => (
-              <Bar key={s.key} dataKey={s.key} name={s.label} fill={s.color} radius={[3, 3, 0, 0]} stackId={stacked ? "a" : undefined} isAnimationActive={false} />
+              <Bar key={s.key} dataKey={s.key} name={s.label} fill={s.color} radius={[3, 3, 0, 0]} maxBarSize={56} stackId={stacked ? "a" : undefined} isAnimationActive={false} />
             ))}
           </BarChart>
         ) : (

@@ -15,6 +15,7 @@ describe("formatting", () => {
     expect(formatMs(245_000)).toBe("4m 05s");
     expect(formatUsd(0.0042)).toBe("$0.0042");
     expect(formatUsd(1234.5)).toBe("$1,234.50");
+    expect(formatUsd(0.0126)).toBe("$0.0126");
     expect(formatPct(0.125)).toBe("13%");
     expect(formatPct(0.05)).toBe("5.0%");
   });

@@ -24,10 +24,10 @@ export function formatMs(ms: number): string {
   return `${m}m ${String(s).padStart(2, "0")}s`;
 }
 
-/** US dollars: "$0.0042" for tiny amounts, "$12.34" otherwise. */
+/** US dollars: four decimals below one dollar ("$0.0126"), cents otherwise ("$12.34"). */
 export function formatUsd(usd: number): string {
   if (usd === 0) return "$0.00";
-  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(4)}`;
+  if (Math.abs(usd) < 1) return `$${usd.toFixed(4)}`;
   return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
