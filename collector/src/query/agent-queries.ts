@@ -1,7 +1,7 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { AgentSummary } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
 
 interface AgentRow {
   agent_type: string;
@@ -40,7 +40,8 @@ export async function agentSummaries(gateway: ClickHouseGateway, tenantId: strin
      WHERE tenant_id = {tenant:String} AND ${RANGE_SQL} AND ${IS_TURN_SQL}
      GROUP BY agent_type
      ORDER BY turns DESC, agent_type
-     LIMIT 1000`,
+     LIMIT 1000
+     ${FINAL_SETTINGS_SQL}`,
     { tenant: tenantId, ...rangeParams(range) },
   );
   return rows.map((r) => ({

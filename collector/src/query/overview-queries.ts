@@ -2,7 +2,7 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import type { OverviewPoint, OverviewResponse, OverviewTopAgent } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { IS_LLM_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, IS_LLM_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
 
 /** Most points in an overview series. */
 export const MAX_OVERVIEW_POINTS = 1440;
@@ -34,18 +34,21 @@ export async function overview(gateway: ClickHouseGateway, tenantId: string, ran
   const where = `tenant_id = {tenant:String} AND ${RANGE_SQL}`;
   const series = await gateway.query<PointRow>(
     `SELECT toString(toStartOfInterval(start_time, toIntervalSecond({step:UInt32}))) AS t, ${figures}
-     FROM spans FINAL WHERE ${where} GROUP BY t ORDER BY t LIMIT ${MAX_OVERVIEW_POINTS + 2}`,
+     FROM spans FINAL WHERE ${where} GROUP BY t ORDER BY t LIMIT ${MAX_OVERVIEW_POINTS + 2}
+     ${FINAL_SETTINGS_SQL}`,
     params,
   );
   const totalsRows = await gateway.query<PointRow>(
-    `SELECT '' AS t, ${figures}, uniqExact(trace_id) AS traces FROM spans FINAL WHERE ${where}`,
+    `SELECT '' AS t, ${figures}, uniqExact(trace_id) AS traces FROM spans FINAL WHERE ${where}
+     ${FINAL_SETTINGS_SQL}`,
     params,
   );
   const agents = await gateway.query<{ agent_type: string; turns: number | string; errors: number | string; p95: number; cost_usd: number }>(
     `SELECT agent_type, countIf(${IS_TURN_SQL}) AS turns, countIf(outcome = 'error') AS errors,
        quantileExactIf(0.95)(duration_ns / 1e6, ${TURN_RAN_SQL}) AS p95, sumIf(cost_usd, ${IS_LLM_SQL}) AS cost_usd
      FROM spans FINAL WHERE ${where} AND agent_type != ''
-     GROUP BY agent_type ORDER BY turns DESC, agent_type LIMIT 10`,
+     GROUP BY agent_type ORDER BY turns DESC, agent_type LIMIT 10
+     ${FINAL_SETTINGS_SQL}`,
     params,
   );
   const toPoint = (r: PointRow): OverviewPoint => ({

@@ -1,7 +1,7 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { BudgetStatus, TenantActivity, TenantBudgets } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { IS_LLM_SQL, IS_TURN_SQL, num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, IS_LLM_SQL, IS_TURN_SQL, num, round } from "./span-sql.js";
 import { USAGE_AGGREGATES_SQL, toUsageFigures, type UsageDbColumns } from "./usage-queries.js";
 
 interface ActivityRow extends UsageDbColumns {
@@ -24,7 +24,8 @@ export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRang
        sum(queue_wait_ms) AS queue_wait, sum(handler_wall_ms) AS handler_wall, ${USAGE_AGGREGATES_SQL}
      FROM spans FINAL
      WHERE ${RANGE_SQL} ${filter}
-     GROUP BY tenant_id`,
+     GROUP BY tenant_id
+     ${FINAL_SETTINGS_SQL}`,
     { ...rangeParams(range), ...(tenantIds ? { tenants: [...tenantIds] } : {}) },
   );
   const totalQueue = rows.reduce((s, r) => s + num(r.queue_wait), 0);
@@ -75,7 +76,8 @@ export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, ten
        sum(cost_usd) AS month_cost
      FROM spans FINAL
      WHERE start_time >= fromUnixTimestamp64Milli({monthMs:Int64}, 'UTC') AND ${IS_LLM_SQL} ${filter}
-     GROUP BY tenant_id`,
+     GROUP BY tenant_id
+     ${FINAL_SETTINGS_SQL}`,
     { dayMs: dayStart, monthMs: monthStart, ...(tenantIds ? { tenants: [...tenantIds] } : {}) },
   );
   return new Map(

@@ -3,7 +3,7 @@ import type { ClickHouseGateway, QueryParams } from "../store/clickhouse-gateway
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import type { TraceDetailResponse, TraceSearchResponse, TraceSpan, TraceSummary } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, num, round } from "./span-sql.js";
 import { decodeTraceCursor, encodeTraceCursor } from "./trace-cursor.js";
 
 /** Filters of a trace search (validated). */
@@ -82,7 +82,8 @@ export async function searchTraces(gateway: ClickHouseGateway, tenantId: string,
     GROUP BY trace_id
     ${having.length > 0 ? `HAVING ${having.join(" AND ")}` : ""}
     ORDER BY min(start_time) DESC, trace_id DESC
-    LIMIT {limit:UInt32}`;
+    LIMIT {limit:UInt32}
+    ${FINAL_SETTINGS_SQL}`;
   const rows = await gateway.query<SummaryRow>(sql, params);
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
@@ -136,7 +137,8 @@ export async function getTrace(gateway: ClickHouseGateway, tenantId: string, tra
      FROM spans FINAL
      WHERE tenant_id = {tenant:String} AND trace_id = {traceId:String}
      ORDER BY start_time, span_id
-     LIMIT {limit:UInt32}`,
+     LIMIT {limit:UInt32}
+     ${FINAL_SETTINGS_SQL}`,
     { tenant: tenantId, traceId, limit: MAX_TRACE_SPANS },
   );
   if (rows.length === 0) throw new CollectorError("not_found", "trace not found");

@@ -2,7 +2,7 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import type { UsageFigures, UsageGroupBy, UsageRow } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { IS_LLM_SQL, num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, IS_LLM_SQL, num, round } from "./span-sql.js";
 
 /** The grouping expression of each groupBy value: a fixed allow-list, never request text. */
 const GROUP_SQL: Record<UsageGroupBy, string> = {
@@ -70,7 +70,8 @@ export async function usageReport(gateway: ClickHouseGateway, tenantId: string, 
      WHERE tenant_id = {tenant:String} AND ${RANGE_SQL} AND (${IS_LLM_SQL} OR outcome = 'budget_rejected')
      GROUP BY grp
      ORDER BY ${timeGroup ? "grp" : "cost_usd DESC, grp"}
-     LIMIT 100000`,
+     LIMIT 100000
+     ${FINAL_SETTINGS_SQL}`,
     { tenant: tenantId, ...rangeParams(range) },
   );
   const out: UsageRow[] = rows.map((r) => ({ group: timeGroup ? clickHouseDateTimeToIso(r.grp) : r.grp, ...toUsageFigures(r) }));
