@@ -28,7 +28,7 @@ describe("EncryptedStateStore", () => {
     const blobs = new MemoryBlobs();
     const store = new EncryptedStateStore({ blobs, keys: MasterKeyring.single(KEY) });
     await store.save(t("acme"), new AgentId("planner", "plan-1"), { note: "plaintext-marker" });
-    const [[location, blob]] = [...blobs.map];
+    const [location, blob] = [...blobs.map][0]!;
     expect(location).toMatch(/^[0-9a-f]{64}$/);
     expect(location).not.toContain("acme");
     expect(Buffer.from(blob!).toString("latin1")).not.toContain("plaintext-marker");
