@@ -63,7 +63,8 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
     return errorResponse(c, err);
   });
   const auth = requirePrincipal(options.authenticator, ["console", "admin"]);
-  for (const path of ["/traces", "/traces/*", "/agents", "/usage", "/overview"]) app.use(path, auth);
+  // "/traces/*" also matches "/traces" in Hono.
+  for (const path of ["/traces/*", "/agents", "/usage", "/overview"]) app.use(path, auth);
 
   const range = (p: { from?: number | undefined; to?: number | undefined }, defaultMs: number): TimeRange => resolveRange(p.from, p.to, now(), defaultMs);
 
