@@ -56,12 +56,13 @@ export default async function TenantSettingsPage({ params }: { params: Promise<{
           <DataTable
             caption="Keys"
             testId="keys-table"
-            rows={keys.map((k) => ({ keyId: k.keyId, kind: k.kind, createdAt: k.createdAt, state: k.revokedAt ? `revoked ${formatDateTime(k.revokedAt)}` : "active" }))}
+            rows={keys.map((k) => ({ keyId: k.keyId, kind: k.kind, createdAt: k.createdAt, state: k.revokedAt ? "revoked" : "active", revokedAt: k.revokedAt }))}
             columns={[
               { key: "keyId", header: "Key id", format: "mono" },
               { key: "kind", header: "Kind" },
               { key: "createdAt", header: "Created", format: "datetime" },
               { key: "state", header: "State" },
+              { key: "revokedAt", header: "Revoked", format: "datetime" },
             ]}
           />
           <div className="card-body" style={{ display: "flex", gap: 16, flexWrap: "wrap", borderTop: "1px solid var(--border)" }}>
