@@ -18,6 +18,8 @@ export const TenantLlmConfigSchema = z
     defaultModel: z.string().min(1, "defaultModel must not be empty"),
     /** The provider name reported as gen_ai.provider.name (e.g. "openai", "azure.ai.openai", "ollama"). */
     provider: z.string().min(1).default("openai"),
+    /** True when the endpoint is a simulated model (a local stand-in): chat spans say so (troupe.llm.simulated). */
+    simulated: z.boolean().default(false),
     /** Per-model price overrides, USD per 1M tokens. */
     prices: z.record(z.string().min(1), priceSchema).optional(),
     budget: z

@@ -73,6 +73,12 @@ describe("TenantLlm.chat", () => {
     expect(server.requests.at(-1)?.authorization).toBe("Bearer sk-test");
   });
 
+  it("labels chat spans of a simulated model, and only those", async () => {
+    await clients({ simulated: true }).forTenant("acme").chat({ messages: userMessage });
+    await clients().forTenant("acme").chat({ messages: userMessage });
+    expect(chatSpans().map((s) => s.attributes[ATTR.llmSimulated])).toEqual([true, undefined]);
+  });
+
   it("nests the chat span under the active span", async () => {
     const llm = clients().forTenant("acme");
     const tracer = provider.getTracer("test");

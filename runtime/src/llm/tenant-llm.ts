@@ -78,6 +78,7 @@ export class TenantLlm {
       [ATTR.genAiProvider]: deps.config.provider,
       [ATTR.tenantId]: deps.tenant,
       ...serverAttributes(deps.client.baseURL),
+      ...(deps.config.simulated ? { [ATTR.llmSimulated]: true } : {}),
     };
   }
 
