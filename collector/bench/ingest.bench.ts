@@ -74,6 +74,8 @@ async function main(): Promise<void> {
       figures[`ingest_failed_exports_${format}`] = result.failed;
     }
 
+    Object.assign(figures, await decoderFigures());
+
     log(`raw store: 50,000-row inserts for ${RAW_WINDOW_MS} ms`);
     const rows = spanRows("bench-raw", 50_000);
     let inserted = 0;
@@ -93,6 +95,35 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+/**
+ * Why the protobuf path uses a wire decoder rather than protobufjs: both decode the same 4096-span
+ * export request (best of 15 alternating runs, single thread, same validation and output).
+ */
+async function decoderFigures(): Promise<Record<string, number>> {
+  const { decodeProtobufTraces } = await import("../src/ingest/decode-protobuf.js");
+  const { decodeProtobufTracesWire } = await import("../src/ingest/decode-protobuf-wire.js");
+  const { DEFAULT_INGEST_LIMITS } = await import("../src/ingest/ingest-limits.js");
+  const { otlpTraceRequestFromRows } = await import("../src/pipeline/otlp-encode.js");
+  const { SPAN_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, EVENT_ATTRIBUTE_ALLOW_LIST } = await import("@troupe/runtime");
+  const allow = { span: SPAN_ATTRIBUTE_ALLOW_LIST, resource: RESOURCE_ATTRIBUTE_ALLOW_LIST, event: EVENT_ATTRIBUTE_ALLOW_LIST };
+  const body = Buffer.from(otlpTraceRequestFromRows(spanRows("decode", 4096), "protobuf") as Uint8Array);
+  const best = { protobufjs: Infinity, wire: Infinity };
+  for (let round = 0; round < 15; round++) {
+    let t = performance.now();
+    decodeProtobufTraces(body, DEFAULT_INGEST_LIMITS);
+    best.protobufjs = Math.min(best.protobufjs, performance.now() - t);
+    t = performance.now();
+    decodeProtobufTracesWire(body, DEFAULT_INGEST_LIMITS, allow);
+    best.wire = Math.min(best.wire, performance.now() - t);
+  }
+  const figures = {
+    decode_protobuf_spans_per_s_protobufjs: Math.round(4096 / (best.protobufjs / 1000)),
+    decode_protobuf_spans_per_s_wire: Math.round(4096 / (best.wire / 1000)),
+  };
+  log(`decoders: protobufjs ${figures.decode_protobuf_spans_per_s_protobufjs}/s, wire ${figures.decode_protobuf_spans_per_s_wire}/s`);
+  return figures;
 }
 
 function round2(x: number): number {

@@ -1,6 +1,6 @@
 import { CollectorError } from "../errors.js";
 import type { IngestLimits } from "./ingest-limits.js";
-import type { OtlpAttributeValue, OtlpEvent, OtlpKeyValue, OtlpResourceSpans, OtlpSpan, OtlpTraceRequest } from "./otlp-traces.js";
+import { durationNs, type OtlpAttributeValue, type OtlpEvent, type OtlpKeyValue, type OtlpResourceSpans, type OtlpSpan, type OtlpTraceRequest } from "./otlp-traces.js";
 
 type Json = Record<string, unknown>;
 
@@ -32,6 +32,24 @@ export function decodeJsonTraces(body: Buffer, limits: IngestLimits): OtlpTraceR
   } catch (err) {
     throw new CollectorError("bad_request", `body is not valid JSON: ${(err as Error).message}`);
   }
+  try {
+    return decodeRoot(root, limits);
+  } catch (err) {
+    if (!(err instanceof CollectorError) || err.code !== "bad_request") throw err;
+    // The fast pass builds no paths; decode again with paths so the message names the field.
+    P = true;
+    try {
+      return decodeRoot(root, limits);
+    } finally {
+      P = false;
+    }
+  }
+}
+
+/** Whether field paths are built (only on the second pass over a request already found bad). */
+let P = false;
+
+function decodeRoot(root: unknown, limits: IngestLimits): OtlpTraceRequest {
   const req = object(root, "body");
   const rsList = optionalArray(field(req, "resourceSpans", "resource_spans"), "resourceSpans");
   let spanCount = 0;
@@ -51,18 +69,18 @@ export function decodeJsonTraces(body: Buffer, limits: IngestLimits): OtlpTraceR
     );
   }
   const resourceSpans: OtlpResourceSpans[] = rsList.map((rsRaw, i) => {
-    const path = `resourceSpans[${i}]`;
+    const path = P ? `resourceSpans[${i}]` : "";
     const rs = object(rsRaw, path);
     const resourceRaw = rs["resource"];
-    const resource = resourceRaw === undefined || resourceRaw === null ? {} : object(resourceRaw, `${path}.resource`);
+    const resource = resourceRaw === undefined || resourceRaw === null ? {} : object(resourceRaw, (P ? `${path}.resource` : ""));
     const spans: OtlpSpan[] = [];
-    optionalArray(field(rs, "scopeSpans", "scope_spans"), `${path}.scopeSpans`).forEach((ssRaw, j) => {
-      const ss = object(ssRaw, `${path}.scopeSpans[${j}]`);
-      optionalArray(ss["spans"], `${path}.scopeSpans[${j}].spans`).forEach((spanRaw, k) => {
-        spans.push(decodeSpan(spanRaw, `${path}.scopeSpans[${j}].spans[${k}]`, limits));
+    optionalArray(field(rs, "scopeSpans", "scope_spans"), (P ? `${path}.scopeSpans` : "")).forEach((ssRaw, j) => {
+      const ss = object(ssRaw, (P ? `${path}.scopeSpans[${j}]` : ""));
+      optionalArray(ss["spans"], (P ? `${path}.scopeSpans[${j}].spans` : "")).forEach((spanRaw, k) => {
+        spans.push(decodeSpan(spanRaw, (P ? `${path}.scopeSpans[${j}].spans[${k}]` : ""), limits));
       });
     });
-    return { resourceAttributes: attributes(resource["attributes"], `${path}.resource.attributes`, limits), spans };
+    return { resourceAttributes: attributes(resource["attributes"], (P ? `${path}.resource.attributes` : ""), limits), spans };
   });
   return { resourceSpans, spanCount };
 }
@@ -71,21 +89,24 @@ function decodeSpan(raw: unknown, path: string, limits: IngestLimits): OtlpSpan 
   const s = object(raw, path);
   const parent = field(s, "parentSpanId", "parent_span_id");
   const status = s["status"];
-  const events: OtlpEvent[] = optionalArray(s["events"], `${path}.events`).map((eRaw, i) => {
-    const e = object(eRaw, `${path}.events[${i}]`);
-    return { name: optionalString(e["name"], `${path}.events[${i}].name`), attributes: attributes(e["attributes"], `${path}.events[${i}].attributes`, limits) };
+  const startTimeUnixNano = uint64(field(s, "startTimeUnixNano", "start_time_unix_nano"), (P ? `${path}.startTimeUnixNano` : ""));
+  const endTimeUnixNano = uint64(field(s, "endTimeUnixNano", "end_time_unix_nano"), (P ? `${path}.endTimeUnixNano` : ""));
+  const events: OtlpEvent[] = optionalArray(s["events"], (P ? `${path}.events` : "")).map((eRaw, i) => {
+    const e = object(eRaw, (P ? `${path}.events[${i}]` : ""));
+    return { name: optionalString(e["name"], (P ? `${path}.events[${i}].name` : "")), attributes: attributes(e["attributes"], (P ? `${path}.events[${i}].attributes` : ""), limits) };
   });
   return {
-    traceId: id(field(s, "traceId", "trace_id"), 16, `${path}.traceId`),
-    spanId: id(field(s, "spanId", "span_id"), 8, `${path}.spanId`),
-    parentSpanId: parent === undefined || parent === null || parent === "" ? "" : id(parent, 8, `${path}.parentSpanId`),
-    name: optionalString(s["name"], `${path}.name`),
-    kind: enumValue(s["kind"], SPAN_KINDS, 5, `${path}.kind`),
-    startTimeUnixNano: uint64(field(s, "startTimeUnixNano", "start_time_unix_nano"), `${path}.startTimeUnixNano`),
-    endTimeUnixNano: uint64(field(s, "endTimeUnixNano", "end_time_unix_nano"), `${path}.endTimeUnixNano`),
-    attributes: attributes(s["attributes"], `${path}.attributes`, limits),
+    traceId: id(field(s, "traceId", "trace_id"), 16, (P ? `${path}.traceId` : "")),
+    spanId: id(field(s, "spanId", "span_id"), 8, (P ? `${path}.spanId` : "")),
+    parentSpanId: parent === undefined || parent === null || parent === "" ? "" : id(parent, 8, (P ? `${path}.parentSpanId` : "")),
+    name: optionalString(s["name"], (P ? `${path}.name` : "")),
+    kind: enumValue(s["kind"], SPAN_KINDS, 5, (P ? `${path}.kind` : "")),
+    startTimeUnixNano,
+    endTimeUnixNano,
+    durationNs: durationNs(startTimeUnixNano, endTimeUnixNano),
+    attributes: attributes(s["attributes"], (P ? `${path}.attributes` : ""), limits),
     events,
-    statusCode: status === undefined || status === null ? 0 : enumValue(object(status, `${path}.status`)["code"], STATUS_CODES, 2, `${path}.status.code`),
+    statusCode: status === undefined || status === null ? 0 : enumValue(object(status, (P ? `${path}.status` : ""))["code"], STATUS_CODES, 2, (P ? `${path}.status.code` : "")),
   };
 }
 
@@ -135,8 +156,10 @@ function uint64(v: unknown, path: string): string {
   if (v === undefined || v === null) return "0";
   if (typeof v === "number") {
     if (Number.isInteger(v) && v >= 0) return BigInt(v).toString();
-  } else if (typeof v === "string" && UINT64.test(v) && BigInt(v) <= UINT64_MAX) {
-    return v.length > 1 ? BigInt(v).toString() : v;
+  } else if (typeof v === "string" && UINT64.test(v)) {
+    // Up to 19 digits always fits; canonical (no leading zero) strings are kept as sent.
+    if (v.length < 20 && (v.length === 1 || v.charCodeAt(0) !== 48)) return v;
+    if (BigInt(v) <= UINT64_MAX) return BigInt(v).toString();
   }
   throw new CollectorError("bad_request", `${path}: expected an unsigned 64-bit integer (string or number); got ${JSON.stringify(v)?.slice(0, 64) ?? typeName(v)}`);
 }
@@ -151,7 +174,7 @@ function enumValue(v: unknown, names: Record<string, number>, max: number, path:
 function attributes(v: unknown, path: string, limits: IngestLimits): OtlpKeyValue[] {
   const list = optionalArray(v, path);
   const out: OtlpKeyValue[] = new Array<OtlpKeyValue>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = keyValue(list[i], `${path}[${i}]`, 1, limits);
+  for (let i = 0; i < list.length; i++) out[i] = keyValue(list[i], (P ? `${path}[${i}]` : ""), 1, limits);
   return out;
 }
 
@@ -160,59 +183,57 @@ function keyValue(raw: unknown, path: string, depth: number, limits: IngestLimit
   const key = kv["key"];
   if (typeof key !== "string") throw new CollectorError("bad_request", `${path}.key: expected a string; got ${typeName(key)}`);
   const value = kv["value"];
-  return { key, value: value === undefined || value === null ? null : anyValue(value, `${path}.value`, depth, limits) };
+  return { key, value: value === undefined || value === null ? null : anyValue(value, (P ? `${path}.value` : ""), depth, limits) };
 }
 
 function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimits): OtlpAttributeValue {
   const v = object(raw, path);
-  for (const k in v) {
-    const x = v[k];
-    switch (k) {
-      case "stringValue":
-      case "string_value":
-        if (typeof x !== "string") break;
-        return x;
-      case "boolValue":
-      case "bool_value":
-        if (typeof x !== "boolean") break;
-        return x;
-      case "intValue":
-      case "int_value":
-        if (typeof x === "number" && Number.isInteger(x)) return x;
-        if (typeof x === "string" && INT64.test(x)) {
-          const n = Number(x);
-          return Number.isSafeInteger(n) ? n : BigInt.asIntN(64, BigInt(x)).toString();
-        }
-        break;
-      case "doubleValue":
-      case "double_value":
-        if (typeof x === "number") return x;
-        if (x === "NaN" || x === "Infinity" || x === "-Infinity") return x;
-        break;
-      case "bytesValue":
-      case "bytes_value":
-        if (typeof x !== "string" || !BASE64.test(x)) break;
-        return x;
-      case "arrayValue":
-      case "array_value":
-      case "kvlistValue":
-      case "kvlist_value": {
-        if (depth >= limits.maxAnyValueDepth) {
-          throw new CollectorError("bad_request", `${path}: attribute value nested deeper than ${limits.maxAnyValueDepth} levels`);
-        }
-        const values = optionalArray(object(x, `${path}.${k}`)["values"], `${path}.${k}.values`);
-        if (k.startsWith("array")) return values.map((e, i) => anyValue(e, `${path}.${k}.values[${i}]`, depth + 1, limits));
-        const obj = Object.create(null) as { [key: string]: OtlpAttributeValue };
-        values.forEach((e, i) => {
-          const entry = keyValue(e, `${path}.${k}.values[${i}]`, depth + 1, limits);
-          obj[entry.key] = entry.value;
-        });
-        return obj;
-      }
-      default:
-        throw new CollectorError("bad_request", `${path}: unknown AnyValue field ${JSON.stringify(k.slice(0, 64))}`);
+  // Unknown fields are ignored (OTLP/JSON receivers must ignore them); the first known field set wins.
+  let x: unknown;
+  if ((x = field(v, "stringValue", "string_value")) != null) {
+    if (typeof x === "string") return x;
+    return wrongType(path, "stringValue", x);
+  }
+  if ((x = field(v, "intValue", "int_value")) != null) {
+    if (typeof x === "number" && Number.isInteger(x)) return x;
+    if (typeof x === "string" && INT64.test(x)) {
+      const n = Number(x);
+      return Number.isSafeInteger(n) ? n : BigInt.asIntN(64, BigInt(x)).toString();
     }
-    throw new CollectorError("bad_request", `${path}.${k}: wrong type ${typeName(x)}`);
+    return wrongType(path, "intValue", x);
+  }
+  if ((x = field(v, "boolValue", "bool_value")) != null) {
+    if (typeof x === "boolean") return x;
+    return wrongType(path, "boolValue", x);
+  }
+  if ((x = field(v, "doubleValue", "double_value")) != null) {
+    if (typeof x === "number") return x;
+    if (x === "NaN" || x === "Infinity" || x === "-Infinity") return x;
+    return wrongType(path, "doubleValue", x);
+  }
+  const array = field(v, "arrayValue", "array_value");
+  const kvlist = array == null ? field(v, "kvlistValue", "kvlist_value") : undefined;
+  if (array != null || kvlist != null) {
+    const k = array != null ? "arrayValue" : "kvlistValue";
+    if (depth >= limits.maxAnyValueDepth) {
+      throw new CollectorError("bad_request", `${path}: attribute value nested deeper than ${limits.maxAnyValueDepth} levels`);
+    }
+    const values = optionalArray(object(array ?? kvlist, P ? `${path}.${k}` : "")["values"], P ? `${path}.${k}.values` : "");
+    if (array != null) return values.map((e, i) => anyValue(e, P ? `${path}.${k}.values[${i}]` : "", depth + 1, limits));
+    const obj = Object.create(null) as { [key: string]: OtlpAttributeValue };
+    values.forEach((e, i) => {
+      const entry = keyValue(e, P ? `${path}.${k}.values[${i}]` : "", depth + 1, limits);
+      obj[entry.key] = entry.value;
+    });
+    return obj;
+  }
+  if ((x = field(v, "bytesValue", "bytes_value")) != null) {
+    if (typeof x === "string" && BASE64.test(x)) return x;
+    return wrongType(path, "bytesValue", x);
   }
   return null;
+}
+
+function wrongType(path: string, key: string, x: unknown): never {
+  throw new CollectorError("bad_request", `${path}.${key}: wrong type ${typeName(x)}`);
 }

@@ -1,7 +1,7 @@
 import { CollectorError } from "../errors.js";
 import type { IngestLimits } from "./ingest-limits.js";
 import { otlpProtoTypes } from "./otlp-proto-root.js";
-import type { OtlpAttributeValue, OtlpKeyValue, OtlpResourceSpans, OtlpSpan, OtlpTraceRequest } from "./otlp-traces.js";
+import { durationNs, type OtlpAttributeValue, type OtlpKeyValue, type OtlpResourceSpans, type OtlpSpan, type OtlpTraceRequest } from "./otlp-traces.js";
 
 /** protobufjs' view of a decoded 64-bit integer (a Long) or a plain number. */
 type Int64 = number | { low: number; high: number; unsigned: boolean };
@@ -71,14 +71,17 @@ export function decodeProtobufTraces(body: Buffer, limits: IngestLimits): OtlpTr
 }
 
 function convertSpan(s: PbSpan, path: string, limits: IngestLimits): OtlpSpan {
+  const startTimeUnixNano = uint64String(s.startTimeUnixNano);
+  const endTimeUnixNano = uint64String(s.endTimeUnixNano);
   return {
     traceId: idHex(s.traceId, 16, `${path}.traceId`),
     spanId: idHex(s.spanId, 8, `${path}.spanId`),
     parentSpanId: s.parentSpanId.length === 0 ? "" : idHex(s.parentSpanId, 8, `${path}.parentSpanId`),
     name: s.name,
     kind: s.kind,
-    startTimeUnixNano: uint64String(s.startTimeUnixNano),
-    endTimeUnixNano: uint64String(s.endTimeUnixNano),
+    startTimeUnixNano,
+    endTimeUnixNano,
+    durationNs: durationNs(startTimeUnixNano, endTimeUnixNano),
     attributes: convertAttributes(s.attributes, `${path}.attributes`, limits),
     events: s.events.map((e, i) => ({ name: e.name, attributes: convertAttributes(e.attributes, `${path}.events[${i}].attributes`, limits) })),
     statusCode: s.status?.code ?? 0,

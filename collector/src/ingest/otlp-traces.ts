@@ -11,6 +11,8 @@ export interface OtlpTraceRequest {
 
 export interface OtlpResourceSpans {
   resourceAttributes: OtlpKeyValue[];
+  /** Resource attributes a decoder skipped as not allow-listed (counted as dropped). */
+  skippedResourceAttributes?: number;
   spans: OtlpSpan[];
 }
 
@@ -26,7 +28,11 @@ export interface OtlpSpan {
   kind: number;
   startTimeUnixNano: string;
   endTimeUnixNano: string;
+  /** end - start, 0 when negative. */
+  durationNs: number;
   attributes: OtlpKeyValue[];
+  /** Attributes a decoder skipped as not allow-listed (counted as dropped). */
+  skippedAttributes?: number;
   events: OtlpEvent[];
   /** 0 unset, 1 ok, 2 error. */
   statusCode: number;
@@ -35,6 +41,7 @@ export interface OtlpSpan {
 export interface OtlpEvent {
   name: string;
   attributes: OtlpKeyValue[];
+  skippedAttributes?: number;
 }
 
 export interface OtlpKeyValue {
@@ -47,3 +54,16 @@ export interface OtlpKeyValue {
  * base64 strings, an empty AnyValue is null.
  */
 export type OtlpAttributeValue = string | number | boolean | null | OtlpAttributeValue[] | { [key: string]: OtlpAttributeValue };
+
+/** end - start in nanoseconds from decimal strings; 0 when the span ends before it starts. */
+export function durationNs(startTimeUnixNano: string, endTimeUnixNano: string): number {
+  const sl = startTimeUnixNano.length;
+  const el = endTimeUnixNano.length;
+  let d: number;
+  if (sl < 16 && el < 16) d = Number(endTimeUnixNano) - Number(startTimeUnixNano);
+  else if (sl === el && startTimeUnixNano.slice(0, sl - 15) === endTimeUnixNano.slice(0, el - 15)) {
+    // Same leading digits: the difference lies in the last 15 digits, exact as doubles.
+    d = Number(endTimeUnixNano.slice(sl - 15)) - Number(startTimeUnixNano.slice(sl - 15));
+  } else d = Number(BigInt(endTimeUnixNano) - BigInt(startTimeUnixNano));
+  return d > 0 ? d : 0;
+}

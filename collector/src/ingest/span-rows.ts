@@ -49,9 +49,11 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
     filterAttributes(rs.resourceAttributes, RESOURCE_ATTRIBUTE_ALLOW_LIST, resourceAttributes, resourceCounts);
     const serviceName = resourceAttributes["service.name"] || UNKNOWN_SERVICE;
     const resourceTenant = findTenant(rs.resourceAttributes);
+    const resourceAttributeCount = rs.resourceAttributes.length + (rs.skippedResourceAttributes ?? 0);
+    resourceCounts.dropped += rs.skippedResourceAttributes ?? 0;
 
     for (const span of rs.spans) {
-      if (span.attributes.length > limits.maxAttributesPerSpan || rs.resourceAttributes.length > limits.maxAttributesPerSpan) {
+      if (span.attributes.length + (span.skippedAttributes ?? 0) > limits.maxAttributesPerSpan || resourceAttributeCount > limits.maxAttributesPerSpan) {
         reject("too_many_attributes", `a span has more than ${limits.maxAttributesPerSpan} attributes`);
         continue;
       }
@@ -65,13 +67,14 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
 
       const attributes: Record<string, string> = {};
       filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, attributes, spanCounts);
+      spanCounts.dropped += span.skippedAttributes ?? 0;
       // Events are not stored as such; the allow-listed facts they carry (exception.type) are kept
       // on the span unless the span states them itself.
-      for (const event of span.events) filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, attributes, eventCounts, false);
+      for (const event of span.events) {
+        filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, attributes, eventCounts, false);
+        eventCounts.dropped += event.skippedAttributes ?? 0;
+      }
 
-      const start = span.startTimeUnixNano;
-      const end = span.endTimeUnixNano;
-      const duration = end.length < 16 && start.length < 16 ? Number(end) - Number(start) : Number(BigInt(end) - BigInt(start));
       rows.push({
         tenantId,
         traceId: span.traceId,
@@ -79,8 +82,8 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
         parentSpanId: span.parentSpanId,
         name: span.name,
         kind: span.kind,
-        startTimeUnixNano: start,
-        durationNs: duration > 0 ? duration : 0,
+        startTimeUnixNano: span.startTimeUnixNano,
+        durationNs: span.durationNs,
         statusCode: span.statusCode,
         serviceName,
         attributes,

@@ -1,15 +1,18 @@
 import { Hono } from "hono";
+import { EVENT_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { SpanSink } from "../pipeline/ingest-pipeline.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
 import { decodeJsonTraces } from "./decode-json.js";
-import { decodeProtobufTraces } from "./decode-protobuf.js";
+import { decodeProtobufTracesWire, type AttributeAllowLists } from "./decode-protobuf-wire.js";
 import { exportResponseJson, exportResponseProtobuf, type PartialSuccess } from "./export-response.js";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
 import { readBody } from "./read-body.js";
 import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
+
+const ALLOW: AttributeAllowLists = { span: SPAN_ATTRIBUTE_ALLOW_LIST, resource: RESOURCE_ATTRIBUTE_ALLOW_LIST, event: EVENT_ATTRIBUTE_ALLOW_LIST };
 
 /** What the OTLP traces route needs. */
 export interface TracesRouteDeps {
@@ -43,7 +46,7 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
       throw new CollectorError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType.slice(0, 60))} is not supported; send application/json or application/x-protobuf`);
     }
     const body = await readBody(c.req.raw, limits.maxBodyBytes);
-    const request = protobuf ? decodeProtobufTraces(body, limits) : decodeJsonTraces(body, limits);
+    const request = protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
     const result = buildSpanRows(request, c.get("principal"), limits);
     await deps.sink.accept(result.rows);
     record(metrics, result);
