@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -11,7 +11,7 @@ import { loadCollectorConfig, startCollector, type RunningCollector, type SpanRo
 
 let dir: string;
 let collector: RunningCollector;
-const secrets = { acme: "", service: "" };
+const secrets = { acme: "", service: "", acmeConsole: "", globexConsole: "" };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "troupe-ingest-"));
@@ -24,6 +24,8 @@ beforeAll(async () => {
   await collector.registry.createTenant({ id: "initech" });
   secrets.acme = (await collector.registry.issueKey("acme", "ingest")).key.secret;
   secrets.service = (await collector.registry.issueServiceKey(["acme", "globex"])).secret;
+  secrets.acmeConsole = (await collector.registry.issueKey("acme", "console")).key.secret;
+  secrets.globexConsole = (await collector.registry.issueKey("globex", "console")).key.secret;
 });
 
 afterAll(async () => {
@@ -78,7 +80,7 @@ describe.each([
     const parent = tracer.startSpan("invoke_agent planner", { kind: SpanKind.SERVER, attributes: { "troupe.agent.type": "planner", "gen_ai.usage.input_tokens": 1234, "prompt.text": "never stored" } });
     const ids: string[] = [parent.spanContext().spanId];
     for (let i = 0; i < 50; i++) {
-      const child = tracer.startSpan(`chat ${format} ${i}`, { kind: SpanKind.CLIENT, attributes: { "gen_ai.request.model": "gpt-x", "gen_ai.response.finish_reasons": ["stop"] } }, undefined);
+      const child = tracer.startSpan(`chat ${format} ${i}`, { kind: SpanKind.CLIENT, attributes: { "gen_ai.request.model": "gpt-x", "gen_ai.response.finish_reasons": ["stop"] } }, trace.setSpan(context.active(), parent));
       child.setStatus({ code: i % 10 === 0 ? SpanStatusCode.ERROR : SpanStatusCode.OK });
       child.recordException(new Error("boom with private details"));
       ids.push(child.spanContext().spanId);
@@ -105,9 +107,20 @@ describe.each([
     expect(root.resourceAttributes["service.name"]).toBe(`svc-${format}`);
     expect(BigInt(root.startTimeUnixNano)).toBeGreaterThan(1_600_000_000_000_000_000n);
     const child = rows.find((r) => r.name === `chat ${format} 0`)!;
-    expect(child).toMatchObject({ kind: 3, statusCode: 2, attributes: { "gen_ai.request.model": "gpt-x", "gen_ai.response.finish_reasons": '["stop"]', "exception.type": "Error" } });
+    expect(child).toMatchObject({ traceId: root.traceId, parentSpanId: root.spanId, kind: 3, statusCode: 2, attributes: { "gen_ai.request.model": "gpt-x", "gen_ai.response.finish_reasons": '["stop"]', "exception.type": "Error" } });
     expect(JSON.stringify(rows)).not.toContain("private details");
     expect(rows.find((r) => r.name === `chat ${format} 1`)!.statusCode).toBe(1);
+
+    // Round trip through the query API: the tenant's console key sees the span tree, another tenant's does not.
+    const traceUrl = `${collector.url}/api/v1/traces/${root.traceId}`;
+    const own = await fetch(traceUrl, { headers: { Authorization: `Bearer ${secrets.acmeConsole}` } });
+    expect(own.status).toBe(200);
+    const tree = (await own.json()) as { tenantId: string; spanCount: number; spans: { spanId: string; depth: number }[] };
+    expect(tree.tenantId).toBe("acme");
+    expect(tree.spans.map((s) => s.spanId).sort()).toEqual([...ids].sort());
+    const other = await fetch(traceUrl, { headers: { Authorization: `Bearer ${secrets.globexConsole}` } });
+    if (other.status === 200) expect(((await other.json()) as { spans: unknown[] }).spans).toHaveLength(0);
+    else expect(other.status).toBe(404);
   });
 });
 

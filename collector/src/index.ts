@@ -27,3 +27,59 @@ export { loadCollectorConfig, parseHeaderList, CollectorConfigError } from "./co
 export type { CollectorConfig } from "./config.js";
 export { startCollector } from "./start-collector.js";
 export type { RunningCollector, StartCollectorOptions } from "./start-collector.js";
+
+// Store, tenants and query API (built by the store/query work; exported here for entry points,
+// tools and cross-package tests).
+export { openClickHouse } from "./store/open-clickhouse.js";
+export type { ClickHouseTarget } from "./store/open-clickhouse.js";
+export type { ClickHouseGateway, QueryParams, InsertOptions } from "./store/clickhouse-gateway.js";
+export { createClickHouseSpanStore, DEFAULT_RETENTION_DAYS } from "./store/clickhouse-span-store.js";
+export type { ClickHouseSpanStoreOptions } from "./store/clickhouse-span-store.js";
+export { createTenantRegistry, TENANT_TIERS, MIN_ADMIN_KEY_LENGTH } from "./tenants/tenant-registry.js";
+export type { TenantRegistry, TenantRegistryOptions, NewTenant, TenantPatch } from "./tenants/tenant-registry.js";
+export { createQueryRoutes } from "./query/query-routes.js";
+export type { QueryRoutesOptions } from "./query/query-routes.js";
+export { createAdminRoutes } from "./query/admin-routes.js";
+export type { AdminRoutesOptions } from "./query/admin-routes.js";
+export type {
+  ApiErrorBody,
+  ApiErrorCode,
+  TraceSearchParams,
+  TraceSummary,
+  TraceSearchResponse,
+  TraceSpan,
+  TraceDetailResponse,
+  AgentsParams,
+  AgentSummary,
+  AgentsResponse,
+  UsageGroupBy,
+  UsageParams,
+  UsageFigures,
+  UsageRow,
+  UsageResponse,
+  OverviewParams,
+  OverviewPoint,
+  OverviewTopAgent,
+  OverviewResponse,
+  TenantTier,
+  TenantBudgets,
+  TenantRecord,
+  TenantKeyKind,
+  ApiKeyInfo,
+  IssuedKey,
+  CreateTenantRequest,
+  CreateTenantResponse,
+  UpdateTenantRequest,
+  IssueKeyRequest,
+  IssueKeyResponse,
+  CreateServiceKeyRequest,
+  CreateServiceKeyResponse,
+  RevokeKeyResponse,
+  BudgetStatus,
+  TenantActivity,
+  AdminTenantOverview,
+  AdminTenantsParams,
+  AdminTenantsResponse,
+  AdminTenantDetailResponse,
+  UpdateTenantResponse,
+} from "./query/api-types.js";

@@ -6,6 +6,8 @@ import { listen } from "./http/server.js";
 import type { IngestLimits } from "./ingest/ingest-limits.js";
 import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
+import { createAdminRoutes } from "./query/admin-routes.js";
+import { createQueryRoutes } from "./query/query-routes.js";
 import type { SpanWriterOptions } from "./pipeline/span-writer.js";
 import { createClickHouseSpanStore } from "./store/clickhouse-span-store.js";
 import type { ClickHouseGateway } from "./store/clickhouse-gateway.js";
@@ -33,13 +35,15 @@ export interface RunningCollector {
 export interface StartCollectorOptions {
   limits?: Partial<IngestLimits>;
   writer?: Partial<SpanWriterOptions>;
+  /** Told about unexpected (500) errors of the query and admin API; default: one line on stderr. */
+  onInternalError?: (err: unknown) => void;
 }
 
 /**
  * Starts the collector: ClickHouse (server when configured, else embedded chDB in
  * <dataDir>/chdb, migrated), the tenant registry, the spool in <dataDir>/spool (replaying what a
- * previous run left), the writer, the optional forwarder, and the HTTP server. Resolves once it
- * listens.
+ * previous run left), the writer, the optional forwarder, and the HTTP server with ingest, health,
+ * metrics and the query/admin API under /api/v1. Resolves once it listens.
  */
 export async function startCollector(config: CollectorConfig, options: StartCollectorOptions = {}): Promise<RunningCollector> {
   const dataDir = resolve(config.dataDir);
@@ -60,12 +64,15 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       ...(config.forward ? { forward: config.forward } : {}),
     });
     const running = pipeline;
+    const onInternalError =
+      options.onInternalError ?? ((err: unknown) => process.stderr.write(`troupe collector: internal error: ${err instanceof Error ? err.message : String(err)}\n`));
     const app = createCollectorApp({
       authenticator: registry,
       sink: running,
       metrics,
       store,
       pipelineHealth: () => running.health(),
+      apiRoutes: [createQueryRoutes({ gateway, authenticator: registry, onInternalError }), createAdminRoutes({ gateway, registry, onInternalError })],
       ...(options.limits ? { limits: options.limits } : {}),
     });
     const server = await listen(app, config.port, config.host);
