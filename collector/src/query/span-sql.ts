@@ -23,8 +23,11 @@ export function round(value: number, digits = 6): number {
 }
 
 /**
- * Appended to every `FROM spans FINAL` query. Safe because every sorting key (tenant, hour, trace,
- * span) lies in one day partition, so duplicates never straddle partitions; it lets FINAL work per
- * partition (measured 7x faster on 10M spans) instead of merging across all of them.
+ * Appended to every `FROM spans FINAL` query. Both settings are safe for this table because
+ * duplicates are identical copies of one span (a replayed or re-sent export):
+ * - every sorting key (tenant, hour, trace, span) lies in one day partition, so FINAL can work per
+ *   partition instead of merging across all of them (7x faster for all-tenant scans at 10M spans);
+ * - copies agree on every column a filter reads, so filtering before FINAL (PREWHERE) keeps
+ *   exactly the spans filtering after it would (about 1.5x faster for usage at 10M spans).
  */
-export const FINAL_SETTINGS_SQL = "SETTINGS do_not_merge_across_partitions_select_final = 1";
+export const FINAL_SETTINGS_SQL = "SETTINGS do_not_merge_across_partitions_select_final = 1, optimize_move_to_prewhere_if_final = 1";
