@@ -60,7 +60,9 @@ describe("Runtime routing", () => {
     expect(() => rt.tenant("Bad Tenant!")).toThrow(InvalidArgumentError);
     expect(() => rt.tenant("")).toThrow(/1-63 characters/);
     expect(() => new AgentId("9bad", "k")).toThrow(InvalidArgumentError);
-    await expect(rt.tenant("acme").send({ type: "x", key: "k" } as unknown as AgentId, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(rt.tenant("acme").send({ type: 7, key: "k" } as unknown as AgentId, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(rt.tenant("acme").send({ type: "has space", key: "k" } as unknown as AgentId, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(rt.tenant("acme").publish("news" as unknown as TopicId, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it("wraps a handler's error in HandlerError with the cause kept", async () => {

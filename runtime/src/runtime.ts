@@ -65,7 +65,7 @@ export interface RuntimeOptions {
    * a handler are detected; on Node 20 AsyncLocalStorage slows promise-heavy code noticeably.
    */
   asyncTenantGuard?: boolean;
-  /** The dispatcher yields to the event loop after this much work, so timers and I/O are served. Default 2 ms. */
+  /** The dispatcher yields to the event loop after this much handler time, so timers and I/O are served. Default 1 ms. */
   dispatchSliceMs?: number;
 }
 
@@ -119,6 +119,7 @@ export class Runtime implements TenantIngress, TurnRouter {
   private pendingLifecycle = 0;
   private idleWaiters: Array<() => void> = [];
   private watchdogTimer: ReturnType<typeof setInterval> | null = null;
+  private watchdogRefed = false;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private readonly runningLanes = new Set<TenantLane>();
   private activeAgents = 0;
@@ -144,7 +145,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.turnHost = options.turnHost;
     this.tracerProvider = options.tracerProvider;
     this.watchdogIntervalMs = positiveNumber(options.watchdogIntervalMs ?? 10, "watchdogIntervalMs");
-    this.sliceMs = positiveNumber(options.dispatchSliceMs ?? 2, "dispatchSliceMs");
+    this.sliceMs = positiveNumber(options.dispatchSliceMs ?? 1, "dispatchSliceMs");
     this.als = options.asyncTenantGuard === false ? null : new AsyncLocalStorage<Delivery>();
   }
 
@@ -218,6 +219,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.running = true;
     this.watchdogTimer = setInterval(() => this.checkDeadlines(now()), this.watchdogIntervalMs);
     this.watchdogTimer.unref();
+    this.watchdogRefed = false;
     if (this.passivation !== null) {
       this.sweepTimer = setInterval(() => this.sweepIdle(now()), this.passivation.sweepIntervalMs);
       this.sweepTimer.unref();
@@ -239,10 +241,15 @@ export class Runtime implements TenantIngress, TurnRouter {
 
   /** Waits until nothing is queued or running, then stops. */
   async stopWhenIdle(): Promise<void> {
+    await this.whenIdle();
+    await this.stop();
+  }
+
+  /** Resolves when nothing is queued, running, activating or passivating (or the runtime stopped). */
+  async whenIdle(): Promise<void> {
     while (this.running && !this.isIdle()) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
-    await this.stop();
   }
 
   /** True while started. */
@@ -614,13 +621,16 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.draining = true;
     const sliceEnd = now() + this.sliceMs;
     let n = 0;
+    let blockedMs = 0;
     try {
       let lane: TenantLane | null;
       while ((lane = this.scheduler.next()) !== null) {
         const a = lane.popReady();
         const cost = a !== null && a.startable ? this.startTurn(lane, a) : 0;
         this.scheduler.charge(lane, cost + TURN_OVERHEAD_MS);
-        if ((++n & 15) === 0 && now() > sliceEnd) {
+        blockedMs += cost;
+        // Yield once the slice is used: expensive turns are seen at once, cheap ones every 64 turns.
+        if (blockedMs >= this.sliceMs || ((++n & 63) === 0 && now() > sliceEnd)) {
           if (!this.drainScheduled) {
             this.drainScheduled = true;
             setImmediate(this.drainBound);
@@ -650,6 +660,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     lane.addRunning(d);
     this.totalInFlight++;
     if (lane.inFlight === 1) this.runningLanes.add(lane);
+    if (!this.watchdogRefed) this.refWatchdog(true);
     const t0 = now();
     d.startedAtMs = t0;
     const reg = this.registry.find(d.agentId.type);
@@ -926,8 +937,17 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (d.state === DeliveryState.Running) d.abort(error);
   }
 
+  private refWatchdog(ref: boolean): void {
+    this.watchdogRefed = ref;
+    if (this.watchdogTimer === null) return;
+    if (ref) this.watchdogTimer.ref();
+    else this.watchdogTimer.unref();
+  }
+
   /** The watchdog: turns past their budget are aborted and their agent and slot freed. */
   private checkDeadlines(t: number): void {
+    // The watchdog keeps the process alive only while turns are in flight, so a pending send settles.
+    if (this.totalInFlight === 0 && this.watchdogRefed) this.refWatchdog(false);
     for (const lane of this.runningLanes) {
       let d = lane.runHead;
       while (d !== null) {

@@ -34,6 +34,9 @@ function resolveTsxApi(): string | undefined {
   return tsxApiUrl ?? undefined;
 }
 
+/** Node options a Worker's execArgv refuses (ERR_WORKER_INVALID_EXEC_ARGV). */
+const PROCESS_WIDE_FLAGS = new Set(["--expose-gc", "--expose_gc"]);
+
 /**
  * Starts one worker running worker-entry. From dist it is a plain Worker, which registers tsx itself
  * the first time it must import a `.ts` agent module. From source, a one-line bootstrap registers
@@ -49,8 +52,8 @@ export function launchWorker(resourceLimits: ResourceLimits | undefined): Worker
   if (api === undefined) throw new InvalidArgumentError("running the runtime from TypeScript sources needs the tsx package to load the worker thread's code");
   const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); });`;
   // From source, workspace packages must resolve to their sources too (the `source` condition).
-  const execArgv = process.execArgv.some((arg) => arg === "--conditions=source" || arg === "-C=source")
-    ? [...process.execArgv]
-    : [...process.execArgv, "--conditions=source"];
+  // Process-wide flags (e.g. --expose-gc, which `npm run bench` passes) are refused by Worker: drop them.
+  const inherited = process.execArgv.filter((arg) => !PROCESS_WIDE_FLAGS.has(arg));
+  const execArgv = inherited.some((arg) => arg === "--conditions=source" || arg === "-C=source") ? inherited : [...inherited, "--conditions=source"];
   return new Worker(code, { eval: true, workerData: boot, execArgv, ...limits });
 }
