@@ -1,8 +1,13 @@
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import protobuf from "protobufjs";
 
-const PROTO_DIR = fileURLToPath(new URL("./proto/", import.meta.url));
+// Beside this module when running from src/; a build (dist/ingest/) reads them from src/ingest/proto,
+// which the package ships with dist (package.json "files"): tsc does not copy .proto files.
+const PROTO_DIR = [new URL("./proto/", import.meta.url), new URL("../../src/ingest/proto/", import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(join(dir, "opentelemetry"))) ?? fileURLToPath(new URL("./proto/", import.meta.url));
 
 let cached: OtlpProtoTypes | undefined;
 
