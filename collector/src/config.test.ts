@@ -18,6 +18,7 @@ describe("loadCollectorConfig", () => {
       TROUPE_FORWARD_OTLP_ENDPOINT: "http://jaeger:4318",
       TROUPE_FORWARD_OTLP_HEADERS: "x-api-key=abc%3D,Dd-Site = eu",
       TROUPE_FORWARD_OTLP_PROTOCOL: "http/json",
+      TROUPE_INGEST_RATE_LIMIT: "50000",
     });
     expect(config).toMatchObject({
       dataDir: "/var/troupe",
@@ -25,6 +26,7 @@ describe("loadCollectorConfig", () => {
       clickhouse: { url: "http://clickhouse:8123", username: "troupe", password: "pw", database: "troupe" },
       adminKey: "a".repeat(32),
       forward: { endpoint: "http://jaeger:4318", headers: { "x-api-key": "abc=", "dd-site": "eu" }, format: "json" },
+      ingestRateLimitSpansPerS: 50000,
     });
   });
 

@@ -15,6 +15,8 @@ export interface CollectorConfig {
   forward?: { endpoint: string; headers: Record<string, string>; format: OtlpWireFormat };
   /** Bound on the spool (bytes accepted, not yet in the store); past it ingest answers 503. */
   spoolMaxBytes: number;
+  /** Per-ingest-key spans per second (burst: two seconds' worth); past it 429. Unset: no limit. */
+  ingestRateLimitSpansPerS?: number;
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -48,6 +50,7 @@ const EnvSchema = z.object({
   TROUPE_DATA_DIR: nonEmpty,
   TROUPE_COLLECTOR_PORT: nonEmpty.pipe(port.optional()),
   TROUPE_COLLECTOR_HOST: nonEmpty,
+  TROUPE_INGEST_RATE_LIMIT: nonEmpty.pipe(z.coerce.number<string>().positive("must be a positive number of spans per second").optional()),
   TROUPE_SPOOL_MAX_BYTES: nonEmpty.pipe(z.coerce.number<string>().int().min(1024 * 1024, "must be at least 1048576 bytes").optional()),
   CLICKHOUSE_URL: nonEmpty.pipe(url.optional()),
   CLICKHOUSE_USER: nonEmpty,
@@ -64,7 +67,7 @@ const EnvSchema = z.object({
  * TROUPE_DATA_DIR (default ./.troupe), TROUPE_COLLECTOR_PORT (default 4318), TROUPE_COLLECTOR_HOST
  * (default 0.0.0.0), CLICKHOUSE_URL/USER/PASSWORD/DATABASE (server mode), TROUPE_ADMIN_KEY,
  * TROUPE_FORWARD_OTLP_ENDPOINT/HEADERS ("k=v,k2=v2")/PROTOCOL (http/protobuf or http/json),
- * TROUPE_SPOOL_MAX_BYTES (default 1 GiB). Throws CollectorConfigError naming every bad variable.
+ * TROUPE_SPOOL_MAX_BYTES (default 1 GiB), TROUPE_INGEST_RATE_LIMIT (spans/s per ingest key; default none). Throws CollectorConfigError naming every bad variable.
  */
 export function loadCollectorConfig(env: Readonly<Record<string, string | undefined>>): CollectorConfig {
   const parsed = EnvSchema.safeParse(env);
@@ -88,6 +91,7 @@ export function loadCollectorConfig(env: Readonly<Record<string, string | undefi
     };
   }
   if (e.TROUPE_ADMIN_KEY) config.adminKey = e.TROUPE_ADMIN_KEY;
+  if (e.TROUPE_INGEST_RATE_LIMIT) config.ingestRateLimitSpansPerS = e.TROUPE_INGEST_RATE_LIMIT;
   if (e.TROUPE_FORWARD_OTLP_HEADERS && !e.TROUPE_FORWARD_OTLP_ENDPOINT) {
     throw new CollectorConfigError("invalid collector configuration: TROUPE_FORWARD_OTLP_HEADERS is set but TROUPE_FORWARD_OTLP_ENDPOINT is not");
   }

@@ -74,6 +74,9 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       pipelineHealth: () => running.health(),
       apiRoutes: [createQueryRoutes({ gateway, authenticator: registry, onInternalError }), createAdminRoutes({ gateway, registry, onInternalError })],
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(config.ingestRateLimitSpansPerS
+        ? { rateLimit: { spansPerSecond: config.ingestRateLimitSpansPerS, burstSpans: 2 * config.ingestRateLimitSpansPerS } }
+        : {}),
     });
     const server = await listen(app, config.port, config.host);
     let closing: Promise<void> | undefined;

@@ -221,6 +221,27 @@ describe("POST /v1/traces: bad input answers 4xx naming the problem", () => {
 });
 
 describe("backpressure, health and metrics", () => {
+  it("429 with Retry-After when one key floods past its rate; other keys are unaffected", async () => {
+    const limited = createCollectorApp({
+      authenticator: new StaticKeyAuthenticator({
+        flood: { kind: "tenant-ingest", keyId: "f", tenantId: "acme" },
+        calm: { kind: "tenant-ingest", keyId: "c", tenantId: "acme" },
+      }),
+      sink: pipeline,
+      metrics,
+      store,
+      limits: { maxSpansPerRequest: 10 },
+      rateLimit: { spansPerSecond: 1, burstSpans: 10 },
+    });
+    const send = (key: string): Promise<Response> =>
+      Promise.resolve(limited.request("/v1/traces", { method: "POST", body: jsonBody(Array.from({ length: 10 }, (_, i) => jsonSpan({}, i))), headers: { authorization: `Bearer ${key}`, "content-type": "application/json" } }));
+    expect((await send("flood")).status).toBe(200);
+    const refused = await send("flood");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    await expectError(refused, 429, "rate_limited", /spans\/s/);
+    expect((await send("calm")).status).toBe(200);
+  });
+
   it("503 with Retry-After once the spool is full while the store is down; ingest resumes after", async () => {
     await pipeline.close(0);
     await rm(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { CollectorError } from "../errors.js";
 import { createTracesRoute } from "../ingest/traces-route.js";
 import type { IngestLimits } from "../ingest/ingest-limits.js";
+import type { KeyRateLimit } from "../ingest/key-rate-limiter.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { PipelineHealth, SpanSink } from "../pipeline/ingest-pipeline.js";
 import type { SpanStore } from "../store/span-store.js";
@@ -18,6 +19,8 @@ export interface CollectorAppDeps {
   /** Spool state for /readyz. */
   pipelineHealth?: () => PipelineHealth;
   limits?: Partial<IngestLimits>;
+  /** Per-ingest-key span rate (429 past it); unset: none. */
+  rateLimit?: KeyRateLimit;
   /** Query and admin routes (paths relative to /api/v1), mounted under /api/v1. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- sub-apps carry their own env types
   apiRoutes?: readonly Hono<any>[];

@@ -9,6 +9,7 @@ import { decodeJsonTraces } from "./decode-json.js";
 import { decodeProtobufTracesWire, type AttributeAllowLists } from "./decode-protobuf-wire.js";
 import { exportResponseJson, exportResponseProtobuf, type PartialSuccess } from "./export-response.js";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
+import { KeyRateLimiter, type KeyRateLimit } from "./key-rate-limiter.js";
 import { readBody } from "./read-body.js";
 import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
 
@@ -20,18 +21,23 @@ export interface TracesRouteDeps {
   sink: SpanSink;
   metrics: CollectorMetrics;
   limits?: Partial<IngestLimits>;
+  /** Per-key span rate; past it a key gets 429 with Retry-After. Unset: no per-key limit. */
+  rateLimit?: KeyRateLimit;
 }
 
 /**
  * `POST /v1/traces`: OTLP/HTTP trace export, JSON or protobuf, optionally gzip. Answers 200 with an
  * ExportTraceServiceResponse in the request's encoding (partial success naming why spans were
  * rejected) only after the accepted spans are durable; malformed bodies 400, oversized 413, other
- * media types 415, a full spool 503 with Retry-After. Errors are thrown as CollectorError for the
+ * media types 415, a key over its rate 429 and a full spool 503, both with Retry-After. Errors are thrown as CollectorError for the
  * app's error handler.
  */
 export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: AuthVariables }> {
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...deps.limits };
   const { metrics } = deps;
+  const limiter = deps.rateLimit
+    ? new KeyRateLimiter({ spansPerSecond: deps.rateLimit.spansPerSecond, burstSpans: Math.max(deps.rateLimit.burstSpans, limits.maxSpansPerRequest) })
+    : undefined;
   const route = new Hono<{ Variables: AuthVariables }>();
   route.post("/v1/traces", async (c, next) => {
     await next();
@@ -47,7 +53,14 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
     }
     const body = await readBody(c.req.raw, limits.maxBodyBytes);
     const request = protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
-    const result = buildSpanRows(request, c.get("principal"), limits);
+    const principal = c.get("principal");
+    const decision = limiter?.take(principal.keyId, request.spanCount);
+    if (decision && !decision.ok) {
+      throw new CollectorError("rate_limited", `this key is over its ingest rate of ${deps.rateLimit?.spansPerSecond} spans/s; retry later`, {
+        retryAfterS: decision.retryAfterS,
+      });
+    }
+    const result = buildSpanRows(request, principal, limits);
     await deps.sink.accept(result.rows);
     record(metrics, result);
     const partial = partialSuccess(result);
