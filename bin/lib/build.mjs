@@ -27,14 +27,10 @@ function run(label, command, args, cwd, log) {
   log(`${label} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** Builds runtime and collector (incremental). */
+/** Builds runtime and collector: `tsc -b` is incremental, a fraction of a second when nothing changed. */
 export function ensurePackagesBuilt(log = console.error) {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  const stale = ["runtime", "collector"].some((pkg) => {
-    const info = join(root, pkg, "dist", ".tsbuildinfo");
-    return !existsSync(info) || newestMtime(join(root, pkg, "src")) > statSync(info).mtimeMs;
-  });
-  if (stale) run("building runtime and collector (tsc -b)", process.execPath, [tsc, "-b", "runtime", "collector"], root, log);
+  run("building runtime and collector (tsc -b)", process.execPath, [tsc, "-b", "runtime", "collector"], root, log);
 }
 
 /** Builds the console with `next build` when it was never built or its sources changed. */
