@@ -1,7 +1,7 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { AgentSummary } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { FINAL_SETTINGS_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, IS_BUDGET_REJECTION_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
 
 interface AgentRow {
   agent_type: string;
@@ -18,7 +18,7 @@ interface AgentRow {
 }
 
 /**
- * Per agent type, the turns of one tenant in the range (a turn is a span with `troupe.turn.outcome`),
+ * Per agent type, the turns of one tenant in the range (IS_TURN_SQL: one span per turn),
  * sorted by turns descending. Latency and queue-wait percentiles are exact, over turns that ran
  * (outcome ok, error or timeout). Spans re-sent by retries count once (FINAL).
  */
@@ -26,18 +26,18 @@ export async function agentSummaries(gateway: ClickHouseGateway, tenantId: strin
   const rows = await gateway.query<AgentRow>(
     `SELECT
        agent_type,
-       count() AS turns,
-       countIf(outcome = 'error') AS errors,
-       countIf(outcome = 'timeout') AS timeouts,
-       countIf(outcome = 'quota_rejected') AS quota,
-       countIf(outcome = 'budget_rejected') AS budget,
-       countIf(outcome = 'rate_limited') AS rate_limited,
+       countIf(${IS_TURN_SQL}) AS turns,
+       countIf(${IS_TURN_SQL} AND outcome = 'error') AS errors,
+       countIf(${IS_TURN_SQL} AND outcome = 'timeout') AS timeouts,
+       countIf(${IS_TURN_SQL} AND outcome = 'quota_rejected') AS quota,
+       countIf(${IS_BUDGET_REJECTION_SQL}) AS budget,
+       countIf(${IS_TURN_SQL} AND outcome = 'rate_limited') AS rate_limited,
        quantilesExactIf(0.5, 0.95, 0.99)(duration_ns / 1e6, ${TURN_RAN_SQL}) AS latency,
        avgIf(queue_wait_ms, ${TURN_RAN_SQL}) AS queue_avg,
        quantileExactIf(0.95)(queue_wait_ms, ${TURN_RAN_SQL}) AS queue_p95,
-       sum(handler_wall_ms) AS handler_total
+       sumIf(handler_wall_ms, ${TURN_RAN_SQL}) AS handler_total
      FROM spans FINAL
-     WHERE tenant_id = {tenant:String} AND ${RANGE_SQL} AND ${IS_TURN_SQL}
+     WHERE tenant_id = {tenant:String} AND ${RANGE_SQL} AND (${IS_TURN_SQL} OR ${IS_BUDGET_REJECTION_SQL})
      GROUP BY agent_type
      ORDER BY turns DESC, agent_type
      LIMIT 1000

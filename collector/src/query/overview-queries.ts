@@ -44,7 +44,7 @@ export async function overview(gateway: ClickHouseGateway, tenantId: string, ran
     params,
   );
   const agents = await gateway.query<{ agent_type: string; turns: number | string; errors: number | string; p95: number; cost_usd: number }>(
-    `SELECT agent_type, countIf(${IS_TURN_SQL}) AS turns, countIf(outcome = 'error') AS errors,
+    `SELECT agent_type, countIf(${IS_TURN_SQL}) AS turns, countIf(${IS_TURN_SQL} AND outcome = 'error') AS errors,
        quantileExactIf(0.95)(duration_ns / 1e6, ${TURN_RAN_SQL}) AS p95, sumIf(cost_usd, ${IS_LLM_SQL}) AS cost_usd
      FROM spans FINAL WHERE ${where} AND agent_type != ''
      GROUP BY agent_type ORDER BY turns DESC, agent_type LIMIT 10

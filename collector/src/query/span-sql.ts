@@ -4,11 +4,21 @@ export const LLM_OPERATIONS = ["chat", "text_completion", "generate_content", "e
 /** SQL predicate: the span is an LLM call (fixed text, no request data). */
 export const IS_LLM_SQL = `operation IN (${LLM_OPERATIONS.map((o) => `'${o}'`).join(", ")})`;
 
-/** SQL predicate: the span is an agent turn (it carries `troupe.turn.outcome`). */
-export const IS_TURN_SQL = "outcome != ''";
+/** Outcomes of a message the runtime refused before it reached a handler (quota, rate, loop guard). */
+const REFUSED_OUTCOMES = "('quota_rejected', 'rate_limited', 'loop_dropped', 'dropped')";
+
+/**
+ * SQL predicate: the span is one agent turn. The runtime marks a turn's outcome on several spans
+ * (send, process, invoke_agent); exactly one of them counts: the `process` span (CONSUMER) of a
+ * turn that was delivered, or the `send`/`publish` span (PRODUCER) of a message refused at the door.
+ */
+export const IS_TURN_SQL = `((kind = 5 AND outcome != '') OR (kind = 4 AND outcome IN ${REFUSED_OUTCOMES}))`;
 
 /** SQL predicate: the turn ran its handler (was not rejected before running). */
-export const TURN_RAN_SQL = "outcome IN ('ok', 'error', 'timeout')";
+export const TURN_RAN_SQL = "(kind = 5 AND outcome IN ('ok', 'error', 'timeout'))";
+
+/** SQL predicate: an LLM call refused by the tenant's budget (the chat span's outcome). */
+export const IS_BUDGET_REJECTION_SQL = "outcome = 'budget_rejected'";
 
 /** A numeric column value (ClickHouse may send 64-bit numbers as strings) as a JS number. */
 export function num(value: unknown): number {

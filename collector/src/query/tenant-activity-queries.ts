@@ -1,7 +1,7 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { BudgetStatus, TenantActivity, TenantBudgets } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { FINAL_SETTINGS_SQL, IS_LLM_SQL, IS_TURN_SQL, num, round } from "./span-sql.js";
+import { FINAL_SETTINGS_SQL, IS_LLM_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
 import { USAGE_AGGREGATES_SQL, toUsageFigures, type UsageDbColumns } from "./usage-queries.js";
 
 interface ActivityRow extends UsageDbColumns {
@@ -21,7 +21,7 @@ export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRang
   const filter = tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : "";
   const rows = await gateway.query<ActivityRow>(
     `SELECT tenant_id, count() AS spans, countIf(status_code = 2) AS span_errors, countIf(${IS_TURN_SQL}) AS turns,
-       sum(queue_wait_ms) AS queue_wait, sum(handler_wall_ms) AS handler_wall, ${USAGE_AGGREGATES_SQL}
+       sumIf(queue_wait_ms, ${TURN_RAN_SQL}) AS queue_wait, sumIf(handler_wall_ms, ${TURN_RAN_SQL}) AS handler_wall, ${USAGE_AGGREGATES_SQL}
      FROM spans FINAL
      WHERE ${RANGE_SQL} ${filter}
      GROUP BY tenant_id
