@@ -1,8 +1,11 @@
 // `troupe report`: a tenant's usage report for billing, from the collector's usage API (the same
 // numbers the console and the HTTP API show).
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { ApiClient, table } from "../lib/admin-client.mjs";
-import { UsageError } from "../lib/config.mjs";
+import { ensurePackagesBuilt } from "../lib/build.mjs";
+import { dataDir, UsageError } from "../lib/config.mjs";
 
 function time(value, flag) {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
@@ -15,8 +18,7 @@ export async function reportCommand(options) {
   const to = time(options.to, "--to");
   if (from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
   const query = { tenant: options.tenant, from, to, groupBy: options.groupBy };
-  if (options.embedded) throw new UsageError("--embedded is not available yet: start the collector (troupe collector) and use --collector-url");
-  const client = new ApiClient(options);
+  const client = options.embedded ? await embeddedClient() : new ApiClient(options);
 
   let output;
   if (options.format === "csv") {
@@ -28,6 +30,7 @@ export async function reportCommand(options) {
         ? JSON.stringify(report, null, 2) + "\n"
         : renderTable(report);
   }
+  await client.close?.();
   if (options.out) {
     writeFileSync(options.out, output);
     console.error(`wrote ${options.format} report for ${options.tenant} to ${options.out}`);
@@ -48,4 +51,35 @@ function renderTable(report) {
   ];
   const rows = [...report.rows, { group: "TOTAL", ...report.totals }];
   return `Usage of ${report.tenantId} from ${report.from} to ${report.to}\n\n${table(columns, rows)}\n`;
+}
+
+/**
+ * The same usage API, answered in-process from the embedded store in TROUPE_DATA_DIR (for when no
+ * collector runs): the collector's own query routes over its chDB directory, so the numbers and
+ * formats are the API's by construction.
+ */
+async function embeddedClient() {
+  const chdbDir = join(dataDir(), "chdb");
+  if (!existsSync(chdbDir)) throw new UsageError(`no embedded store at ${chdbDir}: set TROUPE_DATA_DIR to the data directory of \`troupe start\``);
+  ensurePackagesBuilt();
+  const { openClickHouse, createTenantRegistry, createQueryRoutes } = await import("@troupe/collector");
+  let gateway;
+  try {
+    gateway = await openClickHouse({ kind: "chdb", dataDir: chdbDir });
+  } catch (err) {
+    throw new Error(`cannot open the embedded store at ${chdbDir} (${err.message}); if a collector is running on it, use --collector-url instead`);
+  }
+  const key = `trp_admin_${randomBytes(24).toString("base64url")}`;
+  const routes = createQueryRoutes({ gateway, authenticator: createTenantRegistry(gateway, { adminKey: key }) });
+  return {
+    async request(method, path, { query, accept = "json" } = {}) {
+      const url = new URL(`http://embedded${path.replace(/^\/api\/v1/, "")}`);
+      for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+      const res = await routes.request(url.toString(), { method, headers: { authorization: `Bearer ${key}` } });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${path}: ${JSON.parse(text).error?.message ?? text}`);
+      return accept === "json" ? JSON.parse(text) : text;
+    },
+    close: () => gateway.close(),
+  };
 }
