@@ -8,6 +8,7 @@ export default defineConfig({
   test: {
     include: ["runtime/src/**/*.test.ts", "collector/src/**/*.test.ts", "console/**/*.test.{ts,tsx}", "test/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**", "console/.next/**"],
+    globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -18,7 +18,7 @@ type Service = {
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
 };
-const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8")) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 const services = compose.services;
 
 function sourceFiles(dir: string): string[] {
