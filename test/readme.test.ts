@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -31,5 +31,23 @@ describe("README", () => {
   it("names only troupe subcommands that exist", () => {
     const cli = readFileSync(join(root, "bin/troupe.mjs"), "utf8");
     for (const [, sub] of readme.matchAll(/`troupe ([a-z][a-z-]*)/g)) expect(cli, `troupe ${sub}`).toContain(`command("${sub}`);
+  });
+});
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    if (["node_modules", "dist", ".next"].includes(name)) return [];
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : /\.(ts|tsx|mjs)$/.test(name) && !name.includes(".test.") ? [path] : [];
+  });
+}
+
+describe("README configuration reference", () => {
+  it("documents every environment variable the code reads", () => {
+    const internal = new Set(["TROUPE_PARENT_PID"]);
+    const code = ["bin", "collector/src", "console/app", "console/lib", "runtime/src"].flatMap((d) => sources(join(root, d))).map((f) => readFileSync(f, "utf8")).join("\n");
+    const names = new Set([...code.matchAll(/\b(?:TROUPE|CLICKHOUSE|OPENAI)_[A-Z_]+\b/g)].map((m) => m[0]).filter((n) => !internal.has(n)));
+    expect(names.size).toBeGreaterThan(10);
+    for (const name of names) expect(readme, name).toContain(name);
   });
 });
