@@ -169,30 +169,36 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.globalSubscriptions.push(subscription);
   }
 
-  /** Removes a runtime-wide subscription; true when it existed. */
+  /** Removes a runtime-wide subscription; true when it existed. From inside a handler: CrossTenantError. */
   unsubscribe(id: string): boolean {
+    this.refuseInsideTurn(undefined, "remove a runtime-wide subscription");
     const i = this.globalSubscriptions.findIndex((s) => s.id === id);
     if (i < 0) return false;
     this.globalSubscriptions.splice(i, 1);
     return true;
   }
 
-  /** Adds an interceptor (the first added is outermost). */
+  /** Adds an interceptor (the first added is outermost). From inside a handler: CrossTenantError. */
   addInterceptor(interceptor: Interceptor): void {
+    // An interceptor sees every tenant's messages: only the platform, never a handler, may add one.
+    this.refuseInsideTurn(undefined, "add an interceptor");
     this.interceptors.push(interceptor);
     this.composeInterceptors();
   }
 
-  /** Replaces a tenant's overrides (tier, quotas); applies to its next messages. */
+  /** Replaces a tenant's overrides (tier, quotas); applies to its next messages. From inside a handler: CrossTenantError. */
   setTenantConfig(tenant: TenantId | string, config: TenantConfig): void {
     const id = parseTenantId(tenant);
+    // Quotas are the operator's: from a handler they would starve other tenants (or lift its own limits).
+    this.refuseInsideTurn(undefined, `change the quotas of tenant "${id}"`);
     this.settings.setTenant(id, config);
     const lane = this.lanes.get(id);
     if (lane !== undefined) lane.applySettings(this.settings.resolve(id), now());
   }
 
-  /** Replaces a tier; applies to its tenants' next messages. */
+  /** Replaces a tier; applies to its tenants' next messages. From inside a handler: CrossTenantError. */
   setTierConfig(name: string, config: TierConfig): void {
+    this.refuseInsideTurn(undefined, `change tier "${String(name).slice(0, 64)}"`);
     this.settings.setTier(name, config);
     for (const lane of this.lanes.values()) lane.applySettings(this.settings.resolve(lane.tenant), now());
   }
