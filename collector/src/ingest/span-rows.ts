@@ -11,6 +11,7 @@ export type SpanRejectReason =
   | "tenant_not_allowed" // a service key's span names a tenant the key may not write
   | "missing_tenant" // a service key's span names no tenant
   | "invalid_tenant" // the span's tenant attribute is not a valid tenant id
+  | "tenant_conflict" // the span names two different tenants (twice on the span, or span vs resource)
   | "too_many_attributes"
   | "too_many_events";
 
@@ -49,6 +50,7 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
     filterAttributes(rs.resourceAttributes, RESOURCE_ATTRIBUTE_ALLOW_LIST, resourceAttributes, resourceCounts);
     const serviceName = resourceAttributes["service.name"] || UNKNOWN_SERVICE;
     const resourceTenant = findTenant(rs.resourceAttributes);
+    // Claims on the resource and on each span must agree, or the stored row would say two tenants.
     const resourceAttributeCount = rs.resourceAttributes.length + (rs.skippedResourceAttributes ?? 0);
     resourceCounts.dropped += rs.skippedResourceAttributes ?? 0;
 
@@ -61,7 +63,12 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
         reject("too_many_events", `a span has more than ${limits.maxEventsPerSpan} events`);
         continue;
       }
-      const claimed = findTenant(span.attributes) ?? resourceTenant;
+      const spanTenant = findTenant(span.attributes);
+      if (spanTenant === CONFLICT || resourceTenant === CONFLICT || (spanTenant !== undefined && resourceTenant !== undefined && spanTenant !== resourceTenant)) {
+        reject("tenant_conflict", `a span names two different tenants in ${ATTR.tenantId} (on the span twice, or on the span and its resource)`);
+        continue;
+      }
+      const claimed = spanTenant ?? resourceTenant;
       const tenantId = resolveTenant(principal, claimed, reject);
       if (tenantId === null) continue;
 
@@ -100,10 +107,23 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
   };
 }
 
-/** The tenant a span claims, as sent (validated by resolveTenant); undefined when it names none. */
-function findTenant(list: readonly OtlpKeyValue[]): string | undefined {
-  for (const kv of list) if (kv.key === ATTR.tenantId) return stringifyAttributeValue(kv.value);
-  return undefined;
+/** Marks an attribute list naming the tenant twice with different values. */
+const CONFLICT: unique symbol = Symbol("tenant-conflict");
+
+/**
+ * The tenant a list claims, as sent (validated by resolveTenant); undefined when it names none,
+ * CONFLICT when it names two different ones (the attribute filter would otherwise keep the last
+ * while the row's tenant came from the first).
+ */
+function findTenant(list: readonly OtlpKeyValue[]): string | undefined | typeof CONFLICT {
+  let found: string | undefined;
+  for (const kv of list) {
+    if (kv.key !== ATTR.tenantId) continue;
+    const value = stringifyAttributeValue(kv.value);
+    if (found !== undefined && found !== value) return CONFLICT;
+    found = value;
+  }
+  return found;
 }
 
 function resolveTenant(
