@@ -1,0 +1,750 @@
+import { randomBytes } from "node:crypto";
+import { context as otelContext, trace, type TracerProvider } from "@opentelemetry/api";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { connect, headers as natsHeaders, nanos, type Msg, type MsgHdrs, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { z } from "zod";
+import type { AgentFactory, AgentTypeOptions, SendOptions } from "../agents/agent.js";
+import { AgentId, TopicId } from "../agents/ids.js";
+import type { Subscription } from "../agents/subscription.js";
+import { CrossTenantError, InvalidArgumentError, LoopDetectedError, QueueFullError, RuntimeStoppedError, TroupeError } from "../errors.js";
+import { Runtime, type RuntimeOptions } from "../runtime.js";
+import { TenantHandle, type TenantIngress } from "../tenant-handle.js";
+import { parseTenantId, type TenantId } from "../tenancy/tenant-id.js";
+import type { TenantConfig } from "../tenancy/tenant-quota.js";
+import { extractContext, injectContext, type Carrier } from "../tracing/propagation.js";
+import { RuntimeTracing } from "../tracing/runtime-tracing.js";
+import { HEADER, MessageBodySchema, ReplyBodySchema, decodeJson, encodeJson, fromWireError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
+import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
+import { PendingCalls } from "./pending-calls.js";
+import { InboundMessage, routedFactory, type OutboundRouter } from "./routed-agent.js";
+import { ServedPartition } from "./served-partition.js";
+import { Subjects, parseNamespace, partitionOf, tenantToken } from "./subjects.js";
+
+const optionsSchema = z.object({
+  nats: z.union([
+    z.object({ connection: z.custom<NatsConnection>((v) => v !== null && typeof v === "object", "an open NatsConnection") }),
+    z.object({
+      servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+      user: z.string().optional(),
+      pass: z.string().optional(),
+      token: z.string().optional(),
+    }),
+  ]),
+  namespace: z.string().default("default"),
+  workerId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'workerId must be 1-64 letters, digits, "_" or "-"')
+    .optional(),
+  serve: z.boolean().default(true),
+  tenants: z.array(z.string()).min(1).optional(),
+  partitions: z.number().int().min(1).max(4096).optional(),
+  leaseTtlMs: z.number().int().min(300).default(10_000),
+  ackWaitMs: z.number().int().min(200).default(30_000),
+  maxDeliver: z.number().int().min(1).default(5),
+  maxInFlightPerPartition: z.number().int().min(1).max(100_000).default(256),
+  maxQueuedPerTenantPartition: z.number().int().min(1).default(100_000),
+  defaultTimeoutMs: z.number().positive().max(2_147_483_647).default(30_000),
+  maxPendingCalls: z.number().int().min(1).default(100_000),
+  maxHops: z.number().int().min(1).default(32),
+  storage: z.enum(["file", "memory"]).default("file"),
+});
+
+/** Options of a DistributedRuntime. Processes of one cluster share `namespace` and `partitions`. */
+export interface DistributedRuntimeOptions {
+  /** An open connection (the caller owns and closes it), or where to connect (the runtime owns it). */
+  nats: { connection: NatsConnection } | { servers: string | string[]; user?: string; pass?: string; token?: string };
+  /** Names the stream, buckets and subjects of the cluster. Default "default". */
+  namespace?: string;
+  /** This process's id in the cluster (leases, logs). Default: random. */
+  workerId?: string;
+  /** Host agents (take partitions) — true for workers; false for a process that only sends. Default true. */
+  serve?: boolean;
+  /**
+   * Restricts this process to these tenants (others are refused with CrossTenantError). With exactly
+   * one tenant and `nats.servers`, the connection uses that tenant's inbox prefix, so it can run under
+   * the broker permissions of `tenantPermissions()`.
+   */
+  tenants?: string[];
+  /**
+   * Partition count; fixed for the life of the namespace (checked at start). Default: the namespace's
+   * (read from its stream), else 16. A client without JetStream API permissions must set it.
+   */
+  partitions?: number;
+  /** A dead worker's partitions move after this long. Default 10000. */
+  leaseTtlMs?: number;
+  /** A message taken by a worker that died is redelivered after this long (running turns extend it). Default 30000. */
+  ackWaitMs?: number;
+  /** Deliveries of one message before it is given up (its caller times out). Default 5. */
+  maxDeliver?: number;
+  /** Messages of one partition in flight on its worker at once. Default 256. */
+  maxInFlightPerPartition?: number;
+  /** Messages of one tenant queued in the broker per partition; beyond it sends fail with QueueFullError. Default 100000. */
+  maxQueuedPerTenantPartition?: number;
+  /** Timeout of a send that sets none: a missing worker never hangs a caller. Default 30000. */
+  defaultTimeoutMs?: number;
+  /** Calls this process may await at once; beyond it sends fail with QueueFullError. Default 100000. */
+  maxPendingCalls?: number;
+  /** Handler-to-handler hops across workers before a message is dropped (LoopDetectedError). Default 32. */
+  maxHops?: number;
+  /** Storage of the message stream. Default "file". */
+  storage?: "file" | "memory";
+  /** Options of this worker's local runtime (quotas, passivation, state store, watchdog). */
+  runtime?: Omit<RuntimeOptions, "tracerProvider">;
+  /** Where spans go (the local runtime's too). Default: the global provider. */
+  tracerProvider?: TracerProvider;
+}
+
+/** Counters of one DistributedRuntime (a snapshot). */
+export interface DistributedStats {
+  workerId: string;
+  partitions: number[];
+  sent: number;
+  published: number;
+  handled: number;
+  /** Messages whose caller had given up before a worker took them (acknowledged, not run). */
+  expired: number;
+  /** Messages taken again after a worker died or handed off (delivery count > 1). */
+  redelivered: number;
+  /** Malformed messages, or messages whose tenant did not match their subject (terminated). */
+  rejected: number;
+  pendingCalls: number;
+  timeouts: number;
+  lateReplies: number;
+  /** Sends refused because too many calls were pending. */
+  pendingFull: number;
+}
+
+type Parsed = z.infer<typeof optionsSchema>;
+
+/**
+ * The Troupe runtime across processes and machines, over NATS JetStream. Same public API as
+ * `Runtime` (`register`, `subscribe`, `tenant(id).send/publish`), chosen by configuration. Guarantees:
+ * - placement: an agent (tenant, type, key) lives on one partition (a hash); each partition is held
+ *   by one worker at a time (KV leases), so an agent is active in one place and its messages run one
+ *   at a time there (the worker's local Runtime keeps mailboxes, quotas and fair scheduling);
+ * - subjects carry only hashes (partition, tenant token), never tenant, type or key text; a worker
+ *   refuses a message whose tenant does not match its subject's tenant token;
+ * - at-least-once: a message is acknowledged only after its turn (and its reply) — a worker that
+ *   dies mid-turn has it redelivered to the partition's next holder; handlers see a delivery id
+ *   stable across redeliveries (`ctx.deliveryId`) to stay idempotent;
+ * - every send settles: with the result, the handler's typed error, or TimeoutError (default
+ *   `defaultTimeoutMs`) when no worker answers — a dead or missing worker never hangs a caller;
+ * - trace context and tenant travel in message headers (W3C traceparent and baggage): a worker's
+ *   spans are children of the caller's send span;
+ * - hops are counted across workers (LoopDetectedError past `maxHops`).
+ */
+export class DistributedRuntime implements TenantIngress, OutboundRouter {
+  private readonly o: Parsed;
+  private readonly subjects: Subjects;
+  readonly workerId: string;
+  private readonly callerId = randomBytes(8).toString("hex");
+  private readonly scope: Set<TenantId> | null;
+  private readonly local: Runtime;
+  private readonly tracerProvider: TracerProvider | undefined;
+  private readonly globalSubs: Subscription[] = [];
+  private readonly tenantSubs = new Map<TenantId, Subscription[]>();
+  private readonly handles = new Map<TenantId, TenantHandle>();
+  private readonly tokens = new Map<TenantId, string>();
+  private readonly pending: PendingCalls;
+  private readonly served = new Map<number, ServedPartition>();
+  private nc: NatsConnection | null = null;
+  private ownsConnection = false;
+  private js: JetStreamClient | null = null;
+  private leases: PartitionLeases | null = null;
+  private replySub: NatsSubscription | null = null;
+  private tracing: RuntimeTracing | null = null;
+  private running = false;
+  private seq = 0;
+  private partitions = 0;
+  private readonly counters = { sent: 0, published: 0, handled: 0, expired: 0, redelivered: 0, rejected: 0, pendingFull: 0 };
+  /** Failures of background work (lease renewal, consumers), for diagnostics. */
+  readonly backgroundErrors: unknown[] = [];
+
+  constructor(options: DistributedRuntimeOptions) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new InvalidArgumentError(`distributed runtime option ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    }
+    this.o = parsed.data;
+    this.subjects = new Subjects(parseNamespace(this.o.namespace));
+    this.workerId = this.o.workerId ?? `w-${randomBytes(6).toString("hex")}`;
+    this.scope = this.o.tenants === undefined ? null : new Set(this.o.tenants.map((t) => parseTenantId(t)));
+    this.tracerProvider = options.tracerProvider;
+    this.pending = new PendingCalls(this.o.maxPendingCalls);
+    this.local = new Runtime({ ...(options.runtime ?? {}), ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }) });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Configuration (same on every process of the cluster)
+
+  /** Registers an agent type (hosted by this process when it serves). */
+  register(type: string, factory: AgentFactory, options?: AgentTypeOptions): void {
+    this.local.register(type, routedFactory(factory, this), options);
+  }
+
+  /** Adds a subscription applied within every tenant; publishers resolve recipients with it. */
+  subscribe(subscription: Subscription): void {
+    checkSubscription(subscription);
+    this.globalSubs.push(subscription);
+  }
+
+  /** Removes a runtime-wide subscription; true when it existed. */
+  unsubscribe(id: string): boolean {
+    const i = this.globalSubs.findIndex((s) => s.id === id);
+    if (i >= 0) this.globalSubs.splice(i, 1);
+    return i >= 0;
+  }
+
+  /** The cluster as seen by one tenant. Refuses tenants outside `tenants` and calls from another tenant's handler. */
+  tenant(tenant: string): TenantHandle {
+    const id = this.checkTenant(tenant);
+    this.local.tenant(id); // refuses a handler of another tenant (CrossTenantError)
+    let h = this.handles.get(id);
+    if (h === undefined) {
+      h = new TenantHandle(this, id);
+      this.handles.set(id, h);
+    }
+    return h;
+  }
+
+  /** Replaces a tenant's quota overrides on this worker's local runtime. */
+  setTenantConfig(tenant: TenantId | string, config: TenantConfig): void {
+    this.local.setTenantConfig(this.checkTenant(tenant), config);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Connects, creates the stream and consumers if missing, subscribes to replies and, when serving, joins the cluster. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const o = this.o;
+    if ("connection" in o.nats) this.nc = o.nats.connection;
+    else {
+      const single = this.scope !== null && this.scope.size === 1 ? [...this.scope][0]! : undefined;
+      this.nc = await connect({
+        servers: o.nats.servers,
+        name: `troupe-${this.workerId}`,
+        ...(o.nats.user === undefined ? {} : { user: o.nats.user, pass: o.nats.pass ?? "" }),
+        ...(o.nats.token === undefined ? {} : { token: o.nats.token }),
+        ...(single === undefined ? {} : { inboxPrefix: this.subjects.inboxPrefix(this.token(single)) }),
+      });
+      this.ownsConnection = true;
+    }
+    this.js = jetstream(this.nc);
+    if (o.serve) await this.ensureStream(await jetstreamManager(this.nc));
+    else this.partitions = o.partitions ?? (await this.readPartitions());
+    this.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
+    const replySubject = this.scope !== null && this.scope.size === 1 ? this.subjects.reply(this.token([...this.scope][0]!), this.callerId) : this.subjects.repliesTo(this.callerId);
+    this.replySub = this.nc.subscribe(replySubject, { callback: (err, msg) => {
+        if (err === null) this.onReply(msg);
+        else this.noteError(err);
+      },
+    });
+    await this.local.start();
+    this.running = true;
+    if (o.serve) {
+      const kv = await new Kvm(this.js).create(this.subjects.leaseBucket, { ttl: o.leaseTtlMs, history: 1, storage: StorageType.File });
+      this.leases = new PartitionLeases({ kv, workerId: this.workerId, partitions: this.partitions, leaseTtlMs: o.leaseTtlMs, owner: this.partitionOwner(), onError: (e) => this.noteError(e) });
+      await this.leases.start();
+    }
+  }
+
+  /**
+   * Leaves the cluster gracefully: hands off held partitions (turns in flight finish and are
+   * acknowledged), stops the local runtime, fails waiting calls with RuntimeStoppedError and closes
+   * the connection if this runtime opened it. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.leases !== null) await this.leases.stop();
+    this.leases = null;
+    await this.local.stop();
+    this.pending.failAll(new RuntimeStoppedError("the runtime stopped before the reply came"));
+    this.replySub?.unsubscribe();
+    this.replySub = null;
+    if (this.ownsConnection && this.nc !== null) await this.nc.drain().catch(() => undefined);
+    this.nc = null;
+  }
+
+  /** True while started. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Partitions this worker holds now. */
+  ownedPartitions(): number[] {
+    return this.leases?.heldPartitions() ?? [];
+  }
+
+  /** Live workers of the cluster, as seen at the last lease renewal (empty when not serving). */
+  liveWorkers(): string[] {
+    return this.leases?.liveWorkers() ?? [];
+  }
+
+  /** Counters of this process. */
+  stats(): DistributedStats {
+    return {
+      workerId: this.workerId,
+      partitions: this.ownedPartitions(),
+      ...this.counters,
+      pendingCalls: this.pending.size,
+      timeouts: this.pending.timeouts,
+      lateReplies: this.pending.lateReplies,
+    };
+  }
+
+  /** The local runtime's per-tenant metrics (turns run on this worker). */
+  metrics(): ReturnType<Runtime["metrics"]> {
+    return this.local.metrics();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ingress (TenantIngress) and sends from handlers (OutboundRouter)
+
+  ingressSend(tenant: TenantId, to: AgentId, message: unknown, options: SendOptions | undefined): Promise<unknown> {
+    return this.routeSend(tenant, to, message, options, undefined, 0);
+  }
+
+  ingressPublish(tenant: TenantId, topic: TopicId, message: unknown): Promise<void> {
+    return this.routePublish(tenant, topic, message, undefined, 0);
+  }
+
+  tenantSubscribe(tenant: TenantId, subscription: Subscription): void {
+    checkSubscription(subscription);
+    const subs = this.tenantSubs.get(tenant) ?? [];
+    subs.push(subscription);
+    this.tenantSubs.set(tenant, subs);
+  }
+
+  tenantUnsubscribe(tenant: TenantId, id: string): boolean {
+    const subs = this.tenantSubs.get(tenant);
+    const i = subs?.findIndex((s) => s.id === id) ?? -1;
+    if (i >= 0) subs!.splice(i, 1);
+    return i >= 0;
+  }
+
+  sendFrom(tenant: TenantId, sender: AgentId, hopCount: number, to: AgentId, message: unknown, options: SendOptions | undefined): Promise<unknown> {
+    return this.routeSend(tenant, to, message, options, sender, hopCount + 1);
+  }
+
+  publishFrom(tenant: TenantId, sender: AgentId, hopCount: number, topic: TopicId, message: unknown): Promise<void> {
+    return this.routePublish(tenant, topic, message, sender, hopCount + 1);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Send, publish, replies
+
+  private routeSend(tenant: TenantId, to: AgentId, message: unknown, options: SendOptions | undefined, sender: AgentId | undefined, hopCount: number): Promise<unknown> {
+    let timeoutMs: number;
+    let body: Uint8Array;
+    try {
+      this.checkRunning();
+      to = toAgentId(to);
+      timeoutMs = checkSendOptions(options, this.o.defaultTimeoutMs);
+      if (hopCount > this.o.maxHops) throw new LoopDetectedError(hopCount, this.o.maxHops);
+      if (!this.pending.hasRoom()) {
+        this.counters.pendingFull++;
+        throw new QueueFullError(tenant, this.o.maxPendingCalls);
+      }
+      body = encodeJson(bodyOf(to, message, sender, undefined), "a message");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const tok = this.token(tenant);
+    const callId = `${this.callerId}-${(this.seq++).toString(36)}`;
+    const parent = otelContext.active();
+    const t = this.tracing?.startSend(tenant, to, hopCount, parent) ?? null;
+    const carrier: Carrier = {};
+    injectContext(t?.parent ?? parent, tenant, carrier);
+    const h = headersOf(carrier, tenant, hopCount);
+    h.set(HEADER.call, callId);
+    h.set(HEADER.reply, this.subjects.reply(tok, this.callerId));
+    h.set(HEADER.deadline, String(Date.now() + timeoutMs));
+    const result = this.pending.add(callId, tok, timeoutMs, options?.signal, () => `agent ${to.toString()}`);
+    this.counters.sent++;
+    this.js!.publish(this.subjects.message(partitionOf(tenant, to.type, to.key, this.partitions), tok), body, { headers: h, msgID: callId }).catch((err: unknown) =>
+      this.pending.fail(callId, this.publishError(err, tenant)),
+    );
+    if (t === null) return result;
+    return result.then(
+      (v) => {
+        this.tracing!.endSend(t, "ok");
+        return v;
+      },
+      (err: unknown) => {
+        this.tracing!.endSend(t, outcomeOf(err), err);
+        throw err;
+      },
+    );
+  }
+
+  private async routePublish(tenant: TenantId, topic: TopicId, message: unknown, sender: AgentId | undefined, hopCount: number): Promise<void> {
+    this.checkRunning();
+    topic = toTopicId(topic);
+    if (hopCount > this.o.maxHops) throw new LoopDetectedError(hopCount, this.o.maxHops);
+    const recipients = this.recipients(tenant, topic);
+    const span = this.tracing?.startPublish(tenant, topic, hopCount, otelContext.active()) ?? null;
+    const carrier: Carrier = {};
+    injectContext(span?.ctx ?? otelContext.active(), tenant, carrier);
+    const tok = this.token(tenant);
+    try {
+      await Promise.all(
+        recipients.map((to) => {
+          const body = encodeJson(bodyOf(to, message, sender, topic), "a message");
+          this.counters.published++;
+          return this.js!.publish(this.subjects.message(partitionOf(tenant, to.type, to.key, this.partitions), tok), body, { headers: headersOf(carrier, tenant, hopCount) }).catch((err: unknown) => {
+            throw this.publishError(err, tenant);
+          });
+        }),
+      );
+      if (span !== null) this.tracing!.endPublish(span.span, "ok");
+    } catch (err) {
+      if (span !== null) this.tracing!.endPublish(span.span, outcomeOf(err), err);
+      throw err;
+    }
+  }
+
+  private recipients(tenant: TenantId, topic: TopicId): AgentId[] {
+    const out: AgentId[] = [];
+    for (const s of [...this.globalSubs, ...(this.tenantSubs.get(tenant) ?? [])]) {
+      if (!s.matches(topic)) continue;
+      const id = s.mapToAgent(topic);
+      if (!out.some((o) => o.equals(id))) out.push(id);
+    }
+    return out;
+  }
+
+  private onReply(msg: Msg): void {
+    const callId = msg.headers?.get(HEADER.call);
+    if (!callId) return;
+    const tok = msg.subject.split(".")[3] ?? "";
+    const reply = decodeJson(msg.data, ReplyBodySchema);
+    if (reply === null) {
+      this.pending.fail(callId, new TroupeError("BAD_REPLY", "a worker sent a reply that could not be read"));
+      return;
+    }
+    if (reply.ok) this.pending.reply(callId, tok, reply.v, undefined);
+    else this.pending.reply(callId, tok, undefined, fromWireError(reply.e));
+  }
+
+  private publishError(err: unknown, tenant: TenantId): TroupeError {
+    if (err instanceof TroupeError) return err;
+    const text = err instanceof Error ? err.message : String(err);
+    if (/maximum messages per subject|maximum messages exceeded/i.test(text)) return new QueueFullError(tenant, this.o.maxQueuedPerTenantPartition);
+    return new TroupeError("BROKER_UNAVAILABLE", `the broker did not accept the message: ${text}`, { cause: err });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Serving partitions
+
+  private partitionOwner(): PartitionOwner {
+    return {
+      acquired: (p) => {
+        const served = new ServedPartition(p, (s, m) => this.onMessage(s, m), (e) => this.noteError(e));
+        this.served.set(p, served);
+        void served.start(this.js!, this.subjects.streamName, consumerName(p), this.o.maxInFlightPerPartition);
+      },
+      release: async (p) => {
+        const served = this.served.get(p);
+        if (served === undefined) return;
+        served.stop();
+        await served.drain(this.o.ackWaitMs);
+        this.served.delete(p);
+      },
+      lost: (p) => {
+        this.served.get(p)?.stop();
+        this.served.delete(p);
+      },
+    };
+  }
+
+  private onMessage(served: ServedPartition, m: JsMsg): void {
+    const done = (): void => served.settled();
+    const parsed = this.parseInbound(m);
+    if (parsed === null) {
+      this.counters.rejected++;
+      m.term("malformed or mismatched message");
+      done();
+      return;
+    }
+    const { tenant, body, hop, callId, replyTo, deadline, carrier } = parsed;
+    if (m.info.deliveryCount > 1) this.counters.redelivered++;
+    const remainingMs = deadline === undefined ? undefined : deadline - Date.now();
+    if (remainingMs !== undefined && remainingMs <= 0) {
+      this.counters.expired++;
+      m.ack();
+      done();
+      return;
+    }
+    let to: AgentId;
+    let inbound: InboundMessage;
+    try {
+      to = new AgentId(body.t, body.k);
+      const sender = body.s === undefined ? undefined : new AgentId(body.s.t, body.s.k);
+      const topic = body.p === undefined ? undefined : new TopicId(body.p.t, body.p.s);
+      inbound = new InboundMessage(body.m, `${this.subjects.streamName}:${m.seq}`, hop, callId !== undefined, sender, topic);
+    } catch (err) {
+      this.finish(m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
+      return;
+    }
+    // Lengthen the ack deadline while the turn runs, so only a dead worker's messages are redelivered.
+    const keepAlive = setInterval(() => m.working(), Math.max(100, Math.floor(this.o.ackWaitMs / 2)));
+    keepAlive.unref();
+    const ctx = extractContext(carrier).context;
+    const options = remainingMs === undefined ? undefined : { timeoutMs: remainingMs };
+    const run = (): Promise<unknown> => this.local.tenant(tenant).send(to, inbound, options);
+    otelContext.with(ctx, run).then(
+      (v) => {
+        clearInterval(keepAlive);
+        this.counters.handled++;
+        this.finish(m, replyTo, callId, { ok: true, v }, done);
+      },
+      (err: unknown) => {
+        clearInterval(keepAlive);
+        if (err instanceof RuntimeStoppedError || !this.running) {
+          // This worker is leaving: the next holder runs it.
+          m.nak();
+          done();
+          return;
+        }
+        this.counters.handled++;
+        this.finish(m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
+      },
+    );
+  }
+
+  /** Replies (for a call), then acknowledges: a crash between the two redelivers, never loses. */
+  private finish(m: JsMsg, replyTo: string | undefined, callId: string | undefined, reply: ReplyBody, done: () => void): void {
+    try {
+      if (replyTo !== undefined && callId !== undefined && this.nc !== null) {
+        const h = natsHeaders();
+        h.set(HEADER.call, callId);
+        let data: Uint8Array;
+        try {
+          data = encodeJson(reply, "a handler's result");
+        } catch (err) {
+          data = encodeJson({ ok: false, e: toWireError(err) }, "an error");
+        }
+        this.nc.publish(replyTo, data, { headers: h });
+      }
+      m.ack();
+    } catch (err) {
+      this.noteError(err);
+    } finally {
+      done();
+    }
+  }
+
+  private parseInbound(m: JsMsg): {
+    tenant: TenantId;
+    body: MessageBody;
+    hop: number;
+    callId: string | undefined;
+    replyTo: string | undefined;
+    deadline: number | undefined;
+    carrier: Carrier;
+  } | null {
+    const where = this.subjects.parseMessage(m.subject);
+    const h = m.headers;
+    if (where === null || h === undefined) return null;
+    const tenantRaw = h.get(HEADER.tenant);
+    let tenant: TenantId;
+    try {
+      tenant = parseTenantId(tenantRaw);
+    } catch {
+      return null;
+    }
+    // The subject's tenant token must be this tenant's: a client allowed only its own subjects cannot speak for another tenant.
+    if (this.token(tenant) !== where.tenantTok) return null;
+    const hop = Number(h.get(HEADER.hop) || "0");
+    if (!Number.isInteger(hop) || hop < 0) return null;
+    const callId = h.get(HEADER.call) || undefined;
+    const replyTo = h.get(HEADER.reply) || undefined;
+    if (replyTo !== undefined && !replyTo.startsWith(`troupe.${this.subjects.namespace}.r.${where.tenantTok}.`)) return null;
+    const deadlineRaw = h.get(HEADER.deadline);
+    const deadline = deadlineRaw ? Number(deadlineRaw) : undefined;
+    if (deadline !== undefined && !Number.isFinite(deadline)) return null;
+    const body = decodeJson(m.data, MessageBodySchema);
+    if (body === null) return null;
+    const carrier: Carrier = {};
+    for (const k of ["traceparent", "tracestate", "baggage"]) {
+      const v = h.get(k);
+      if (v) carrier[k] = v;
+    }
+    return { tenant, body, hop, callId, replyTo, deadline, carrier };
+  }
+
+  /** The partition count recorded in the namespace's stream. */
+  private async readPartitions(): Promise<number> {
+    const info = await (await jetstreamManager(this.nc!)).streams.info(this.subjects.streamName).catch((err: unknown) => {
+      throw new InvalidArgumentError(`cannot read the partition count of namespace "${this.subjects.namespace}" (start a worker first, or set partitions): ${String(err)}`);
+    });
+    const n = partitionsIn(info.config.description);
+    if (n === undefined) throw new InvalidArgumentError(`stream ${this.subjects.streamName} is not a Troupe namespace stream`);
+    return n;
+  }
+
+  private async ensureStream(jsm: JetStreamManager): Promise<void> {
+    const s = this.subjects;
+    let info;
+    try {
+      info = await jsm.streams.info(s.streamName);
+    } catch {
+      info = null;
+    }
+    this.partitions = this.o.partitions ?? partitionsIn(info?.config.description) ?? 16;
+    const description = `troupe namespace ${s.namespace}; partitions=${this.partitions}`;
+    if (info === null) {
+      try {
+        await jsm.streams.add({
+          name: s.streamName,
+          description,
+          subjects: [s.allMessages],
+          retention: RetentionPolicy.Workqueue,
+          storage: this.o.storage === "memory" ? StorageType.Memory : StorageType.File,
+          max_msgs_per_subject: this.o.maxQueuedPerTenantPartition,
+          discard: DiscardPolicy.New,
+          discard_new_per_subject: true,
+          duplicate_window: nanos(120_000),
+        });
+      } catch (err) {
+        // Another worker created it at the same time: fine when it matches (checked below).
+        info = await jsm.streams.info(s.streamName).catch(() => {
+          throw err;
+        });
+      }
+    }
+    if (info !== null && info.config.description !== description) {
+      throw new InvalidArgumentError(`namespace "${s.namespace}" runs with a different partition count (stream says: ${info.config.description ?? "nothing"}); every process must use the same partitions`);
+    }
+    for (let p = 0; p < this.partitions; p++) {
+      await jsm.consumers.add(s.streamName, {
+        durable_name: consumerName(p),
+        filter_subject: s.partition(p),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(this.o.ackWaitMs),
+        max_ack_pending: this.o.maxInFlightPerPartition,
+        max_deliver: this.o.maxDeliver,
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  private checkRunning(): void {
+    if (!this.running) throw new RuntimeStoppedError("the distributed runtime is not started; call start() first");
+  }
+
+  private checkTenant(tenant: string): TenantId {
+    const id = parseTenantId(tenant);
+    if (this.scope !== null && !this.scope.has(id)) {
+      throw new CrossTenantError(`this process serves tenants ${[...this.scope].map((t) => `"${t}"`).join(", ")} only; tenant "${id}" is refused`);
+    }
+    return id;
+  }
+
+  private token(tenant: TenantId): string {
+    let t = this.tokens.get(tenant);
+    if (t === undefined) {
+      t = tenantToken(this.subjects.namespace, tenant);
+      if (this.tokens.size >= 100_000) this.tokens.clear();
+      this.tokens.set(tenant, t);
+    }
+    return t;
+  }
+
+  private noteError(err: unknown): void {
+    if (this.backgroundErrors.length >= 100) this.backgroundErrors.shift();
+    this.backgroundErrors.push(err);
+  }
+}
+
+/** Deletes a namespace's stream and lease bucket (tests and teardown); missing ones are ignored. */
+export async function deleteDistributedNamespace(nc: NatsConnection, namespace: string): Promise<void> {
+  const s = new Subjects(parseNamespace(namespace));
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(s.streamName).catch(() => false);
+  await jsm.streams.delete(`KV_${s.leaseBucket}`).catch(() => false);
+}
+
+/** The lease bucket of a namespace, for tools that inspect placement (`readLeases`). */
+export async function openLeaseBucket(nc: NatsConnection, namespace: string): Promise<KV> {
+  const s = new Subjects(parseNamespace(namespace));
+  return new Kvm(jetstream(nc)).open(s.leaseBucket);
+}
+
+function partitionsIn(description: string | undefined): number | undefined {
+  const m = /; partitions=(\d+)$/.exec(description ?? "");
+  return m === null ? undefined : Number(m[1]);
+}
+
+function consumerName(p: number): string {
+  return `p${p}`;
+}
+
+function bodyOf(to: AgentId, message: unknown, sender: AgentId | undefined, topic: TopicId | undefined): MessageBody {
+  const body: MessageBody = { t: to.type, k: to.key, m: message };
+  if (sender !== undefined) body.s = { t: sender.type, k: sender.key };
+  if (topic !== undefined) body.p = { t: topic.type, s: topic.source };
+  return body;
+}
+
+function headersOf(carrier: Carrier, tenant: TenantId, hopCount: number): MsgHdrs {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(carrier)) h.set(k, v);
+  h.set(HEADER.tenant, tenant);
+  h.set(HEADER.hop, String(hopCount));
+  return h;
+}
+
+function outcomeOf(err: unknown): "timeout" | "quota_rejected" | "rate_limited" | "loop_dropped" | "dropped" | "error" {
+  const code = err instanceof TroupeError ? err.code : "";
+  if (code === "TIMEOUT") return "timeout";
+  if (code === "QUEUE_FULL") return "quota_rejected";
+  if (code === "RATE_LIMITED") return "rate_limited";
+  if (code === "LOOP_DETECTED") return "loop_dropped";
+  if (code === "ABORTED" || code === "RUNTIME_STOPPED" || code === "MESSAGE_DROPPED") return "dropped";
+  return "error";
+}
+
+function checkSendOptions(options: SendOptions | undefined, defaultTimeoutMs: number): number {
+  if (options === undefined) return defaultTimeoutMs;
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError("send options must be an object");
+  const { timeoutMs, signal } = options;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > 2_147_483_647)) {
+    throw new InvalidArgumentError(`timeoutMs must be a positive number of milliseconds; got ${String(timeoutMs)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError("signal must be an AbortSignal");
+  return timeoutMs ?? defaultTimeoutMs;
+}
+
+function toAgentId(v: unknown): AgentId {
+  if (v instanceof AgentId) return v;
+  const o = v as { type?: unknown; key?: unknown } | null;
+  if (o === null || typeof o !== "object" || typeof o.type !== "string" || typeof o.key !== "string") {
+    throw new InvalidArgumentError("send target must be an AgentId (or { type, key })");
+  }
+  return new AgentId(o.type, o.key);
+}
+
+function toTopicId(v: unknown): TopicId {
+  if (v instanceof TopicId) return v;
+  const o = v as { type?: unknown; source?: unknown } | null;
+  if (o === null || typeof o !== "object" || typeof o.type !== "string" || typeof o.source !== "string") {
+    throw new InvalidArgumentError("publish target must be a TopicId (or { type, source })");
+  }
+  return new TopicId(o.type, o.source);
+}
+
+function checkSubscription(s: Subscription): void {
+  if (s === null || typeof s !== "object" || typeof s.matches !== "function" || typeof s.mapToAgent !== "function" || typeof s.id !== "string") {
+    throw new InvalidArgumentError("a subscription needs an id, matches(topic) and mapToAgent(topic); use typeSubscription() or prefixSubscription()");
+  }
+}
+

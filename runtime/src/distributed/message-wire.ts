@@ -1,0 +1,162 @@
+import { z } from "zod";
+import {
+  AbortedError,
+  BudgetExceededError,
+  CrossTenantError,
+  HandlerError,
+  InvalidArgumentError,
+  LlmProviderError,
+  LoopDetectedError,
+  MessageDroppedError,
+  QueueFullError,
+  RateLimitedError,
+  RuntimeStoppedError,
+  StateIntegrityError,
+  TimeoutError,
+  TroupeError,
+  UnknownAgentTypeError,
+  WorkerCrashedError,
+} from "../errors.js";
+
+/** Header names of a Troupe message on NATS (besides W3C `traceparent`, `tracestate`, `baggage`). */
+export const HEADER = {
+  tenant: "Troupe-Tenant",
+  hop: "Troupe-Hop",
+  call: "Troupe-Call",
+  reply: "Troupe-Reply",
+  deadline: "Troupe-Deadline",
+} as const;
+
+const idSchema = z.object({ t: z.string(), k: z.string() });
+
+/**
+ * The body of a message to one agent (JSON). The agent's type and key travel in the body, never in a
+ * subject; the tenant travels in a header and is checked against the subject's tenant token.
+ */
+export const MessageBodySchema = z.object({
+  /** Recipient type and key. */
+  t: z.string(),
+  k: z.string(),
+  /** The payload. */
+  m: z.unknown(),
+  /** Sender agent, when a handler sent it. */
+  s: idSchema.optional(),
+  /** Topic type and source, when it was published. */
+  p: z.object({ t: z.string(), s: z.string() }).optional(),
+});
+export type MessageBody = z.infer<typeof MessageBodySchema>;
+
+const wireErrorSchema = z.object({
+  code: z.string(),
+  name: z.string(),
+  message: z.string(),
+  tenant: z.string().optional(),
+  agent: z.string().optional(),
+  limit: z.number().optional(),
+  retryAfterMs: z.number().optional(),
+  cause: z.object({ name: z.string(), message: z.string() }).optional(),
+});
+type WireError = z.infer<typeof wireErrorSchema>;
+
+/** A reply to one call (JSON): the handler's result or a typed error. */
+export const ReplyBodySchema = z.union([z.object({ ok: z.literal(true), v: z.unknown().optional() }), z.object({ ok: z.literal(false), e: wireErrorSchema })]);
+export type ReplyBody = z.infer<typeof ReplyBodySchema>;
+
+/** An error as it travels in a reply: code, name and message survive, and the fields typed errors carry. */
+export function toWireError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { code: "HANDLER_ERROR", name: "HandlerError", message: String(error) };
+  const code = error instanceof TroupeError ? error.code : "INTERNAL";
+  const out: WireError = { code, name: error.name, message: error.message };
+  const e = error as unknown as Record<string, unknown>;
+  if (typeof e.tenant === "string") out.tenant = e.tenant;
+  if (typeof e.agent === "string") out.agent = e.agent;
+  if (typeof e.maxQueuedMessages === "number") out.limit = e.maxQueuedMessages;
+  if (typeof e.retryAfterMs === "number") out.retryAfterMs = e.retryAfterMs;
+  if (error.cause instanceof Error) out.cause = { name: error.cause.name, message: error.cause.message };
+  return out;
+}
+
+/** Rebuilds the typed error of a reply, so a remote failure reads like a local one (same class and code). */
+export function fromWireError(e: WireError): TroupeError {
+  let err: TroupeError;
+  switch (e.code) {
+    case "TIMEOUT":
+      err = new TimeoutError(e.message);
+      break;
+    case "ABORTED":
+      err = new AbortedError(e.message);
+      break;
+    case "INVALID_ARGUMENT":
+      err = new InvalidArgumentError(e.message);
+      break;
+    case "UNKNOWN_AGENT_TYPE":
+      err = new UnknownAgentTypeError(/"([^"]*)"/.exec(e.message)?.[1] ?? "");
+      break;
+    case "CROSS_TENANT":
+      err = new CrossTenantError(e.message);
+      break;
+    case "QUEUE_FULL":
+      err = new QueueFullError(e.tenant ?? "", e.limit ?? 0);
+      break;
+    case "RATE_LIMITED":
+      err = new RateLimitedError(e.tenant ?? "", e.message, e.retryAfterMs);
+      break;
+    case "HANDLER_ERROR": {
+      const cause = new Error(e.cause?.message ?? e.message);
+      cause.name = e.cause?.name ?? "Error";
+      err = new HandlerError(e.agent ?? "", cause);
+      break;
+    }
+    case "LOOP_DETECTED":
+      err = new LoopDetectedError(0, 0);
+      break;
+    case "RUNTIME_STOPPED":
+      err = new RuntimeStoppedError(e.message);
+      break;
+    case "MESSAGE_DROPPED":
+      err = new MessageDroppedError(e.message);
+      break;
+    case "WORKER_CRASHED":
+      err = new WorkerCrashedError(e.message);
+      break;
+    case "BUDGET_EXCEEDED":
+      err = new BudgetExceededError(e.tenant ?? "", e.message);
+      break;
+    case "LLM_PROVIDER_ERROR":
+      err = new LlmProviderError(e.message);
+      break;
+    case "STATE_INTEGRITY":
+      err = new StateIntegrityError(e.message);
+      break;
+    default:
+      err = new TroupeError(e.code, e.message);
+  }
+  err.message = e.message;
+  return err;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** JSON bytes of a value; InvalidArgumentError when it cannot be serialized (cycles, BigInt). */
+export function encodeJson(value: unknown, what: string): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${what} must be JSON-serializable to cross workers: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return encoder.encode(text ?? "null");
+}
+
+/** Parses JSON bytes against a schema; null when they are not valid. */
+export function decodeJson<T>(bytes: Uint8Array, schema: z.ZodType<T>): T | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return null;
+  }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+}

@@ -1,0 +1,180 @@
+import { createHash } from "node:crypto";
+import type { KV } from "@nats-io/kv";
+
+/** What the lease keeper tells the owner of partitions. */
+export interface PartitionOwner {
+  /** This worker now holds the partition: start serving it. */
+  acquired(partition: number): void;
+  /** Hand-off: stop taking messages of the partition and settle those in flight; the lease is freed after. */
+  release(partition: number): Promise<void>;
+  /** The lease was lost (expired, taken): stop serving at once; unacknowledged messages will be redelivered. */
+  lost(partition: number): void;
+}
+
+/** Options of the lease keeper. */
+export interface PartitionLeasesOptions {
+  kv: KV;
+  workerId: string;
+  partitions: number;
+  leaseTtlMs: number;
+  owner: PartitionOwner;
+  /** Reports failures of a tick (the keeper keeps going). */
+  onError?: (error: unknown) => void;
+}
+
+const WORKER_PREFIX = "w.";
+const LEASE_PREFIX = "p.";
+
+/**
+ * Places partitions on live workers through leases in a JetStream KV bucket whose entries expire
+ * after the lease TTL. Guarantees:
+ * - a partition is held by at most one worker at a time, as long as a holder's renewals reach the
+ *   broker within the TTL (a lease is created only when absent and renewed by compare-and-set on its
+ *   revision; a holder whose renewal fails stops serving at once);
+ * - partitions spread over the live workers by rendezvous hashing, so adding or removing a worker
+ *   moves only the partitions it gains or loses;
+ * - hand-off when a worker joins or leaves is graceful: the holder drains the partition before it
+ *   frees the lease; a worker that dies frees its leases by expiry.
+ */
+export class PartitionLeases {
+  private readonly held = new Map<number, number>();
+  private readonly releasing = new Set<number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopped = false;
+  private members: string[] = [];
+
+  constructor(private readonly o: PartitionLeasesOptions) {}
+
+  /** Joins the cluster and starts the renewal loop (the first placement happens before this resolves). */
+  async start(): Promise<void> {
+    await this.tick();
+    this.schedule();
+  }
+
+  /** Partitions held now (including ones being handed off). */
+  heldPartitions(): number[] {
+    return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  /** Live workers seen at the last tick. */
+  liveWorkers(): string[] {
+    return [...this.members];
+  }
+
+  /** Leaves: drains and frees every held partition, then removes this worker from the membership. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.ticking !== null) await this.ticking.catch(() => undefined);
+    await Promise.all([...this.held.keys()].map((p) => this.handOff(p)));
+    await this.o.kv.delete(WORKER_PREFIX + this.o.workerId).catch(() => undefined);
+  }
+
+  /** Stops renewing without freeing anything (as if the process died); for tests of expiry. */
+  abandon(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick()
+        .catch((err: unknown) => this.o.onError?.(err))
+        .finally(() => {
+          this.ticking = null;
+          this.schedule();
+        });
+    }, Math.max(50, Math.floor(this.o.leaseTtlMs / 3)));
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    const { kv, workerId } = this.o;
+    await kv.put(WORKER_PREFIX + workerId, JSON.stringify({ at: Date.now() }));
+    const members: string[] = [];
+    for await (const key of await kv.keys(`${WORKER_PREFIX}*`)) members.push(key.slice(WORKER_PREFIX.length));
+    if (!members.includes(workerId)) members.push(workerId);
+    members.sort();
+    this.members = members;
+    // Renew what is held; a failed renewal means someone else may hold it now.
+    await Promise.all(
+      [...this.held].map(async ([p, revision]) => {
+        try {
+          this.held.set(p, await kv.update(LEASE_PREFIX + p, workerId, revision));
+        } catch {
+          if (!this.held.has(p)) return;
+          this.held.delete(p);
+          this.releasing.delete(p);
+          this.o.owner.lost(p);
+        }
+      }),
+    );
+    if (this.stopped) return;
+    const acquire: number[] = [];
+    for (let p = 0; p < this.o.partitions; p++) {
+      const target = rendezvousOwner(p, members);
+      if (target === workerId) {
+        if (!this.held.has(p)) acquire.push(p);
+      } else if (this.held.has(p) && !this.releasing.has(p)) {
+        void this.handOff(p);
+      }
+    }
+    await Promise.all(
+      acquire.map(async (p) => {
+        try {
+          const revision = await kv.create(LEASE_PREFIX + p, workerId);
+          this.held.set(p, revision);
+          this.o.owner.acquired(p);
+        } catch {
+          // Held by another worker (it will hand it off, or its lease will expire).
+        }
+      }),
+    );
+  }
+
+  /** Drains the partition, then frees its lease (only if still ours). */
+  private async handOff(p: number): Promise<void> {
+    if (this.releasing.has(p)) return;
+    this.releasing.add(p);
+    try {
+      await this.o.owner.release(p);
+    } finally {
+      const revision = this.held.get(p);
+      this.held.delete(p);
+      this.releasing.delete(p);
+      if (revision !== undefined) await this.o.kv.delete(LEASE_PREFIX + p, { previousSeq: revision }).catch(() => undefined);
+    }
+  }
+}
+
+/** The worker a partition belongs on among `members` (highest random weight). */
+export function rendezvousOwner(partition: number, members: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1;
+  for (const m of members) {
+    const score = createHash("sha256").update(`${partition}\0${m}`).digest().readUInt32BE(0);
+    if (score > bestScore || (score === bestScore && best !== undefined && m < best)) {
+      best = m;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** Who holds which partition, and which workers are live, as stored in a namespace's lease bucket. */
+export async function readLeases(kv: KV): Promise<{ workers: string[]; owners: Map<number, string> }> {
+  const workers: string[] = [];
+  const owners = new Map<number, string>();
+  for await (const key of await kv.keys()) {
+    if (key.startsWith(WORKER_PREFIX)) workers.push(key.slice(WORKER_PREFIX.length));
+    else if (key.startsWith(LEASE_PREFIX)) {
+      const e = await kv.get(key);
+      if (e !== null && e.operation === "PUT") owners.set(Number(key.slice(LEASE_PREFIX.length)), e.string());
+    }
+  }
+  return { workers: workers.sort(), owners };
+}

@@ -1,0 +1,110 @@
+import { createHash } from "node:crypto";
+import { InvalidArgumentError } from "../errors.js";
+import type { TenantId } from "../tenancy/tenant-id.js";
+
+const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * Validates a deployment namespace: it names the stream, the KV buckets and the first subject
+ * tokens, so processes with the same namespace form one cluster. Lowercase letters, digits, "_" and
+ * "-", 1-32 characters.
+ */
+export function parseNamespace(value: unknown): string {
+  if (typeof value !== "string" || !NAMESPACE_PATTERN.test(value)) {
+    throw new InvalidArgumentError(
+      `namespace must be 1-32 lowercase letters, digits, "_" or "-", starting with a letter or digit; got ${JSON.stringify(value)?.slice(0, 80)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The subject token of a tenant: a hash, so no raw tenant text ever appears in a subject, and a
+ * tenant's subjects can be granted to it (and only it) by broker permissions.
+ */
+export function tenantToken(namespace: string, tenant: TenantId): string {
+  return createHash("sha256").update(`troupe-tenant\0${namespace}\0${tenant}`).digest("hex").slice(0, 20);
+}
+
+/** The partition an agent lives on: a hash of (tenant, type, key), stable for a fixed partition count. */
+export function partitionOf(tenant: TenantId, type: string, key: string, partitions: number): number {
+  const h = createHash("sha256").update(tenant).update("\0").update(type).update("\0").update(key).digest();
+  return h.readUInt32BE(0) % partitions;
+}
+
+/**
+ * The subjects of one namespace:
+ * - `troupe.<ns>.m.<partition>.<tenant token>`: messages to agents (the JetStream stream's subjects);
+ * - `troupe.<ns>.r.<tenant token>.<caller id>`: replies to one caller (core NATS);
+ * - `troupe.<ns>.i.<tenant token>.>`: the inbox prefix of a tenant-scoped client (JetStream acks).
+ */
+export class Subjects {
+  constructor(readonly namespace: string) {}
+
+  /** The JetStream stream holding every message of the namespace. */
+  get streamName(): string {
+    return `TROUPE_${this.namespace.replace(/-/g, "_").toUpperCase()}`;
+  }
+
+  /** The KV bucket of partition leases and worker membership. */
+  get leaseBucket(): string {
+    return `troupe_${this.namespace}_leases`;
+  }
+
+  /** The stream's subject filter. */
+  get allMessages(): string {
+    return `troupe.${this.namespace}.m.>`;
+  }
+
+  message(partition: number, tenantTok: string): string {
+    return `troupe.${this.namespace}.m.${partition}.${tenantTok}`;
+  }
+
+  /** The filter of one partition's consumer (every tenant of that partition). */
+  partition(partition: number): string {
+    return `troupe.${this.namespace}.m.${partition}.*`;
+  }
+
+  reply(tenantTok: string, callerId: string): string {
+    return `troupe.${this.namespace}.r.${tenantTok}.${callerId}`;
+  }
+
+  /** Every reply to one caller, whatever the tenant (a multi-tenant caller). */
+  repliesTo(callerId: string): string {
+    return `troupe.${this.namespace}.r.*.${callerId}`;
+  }
+
+  inboxPrefix(tenantTok: string): string {
+    return `troupe.${this.namespace}.i.${tenantTok}`;
+  }
+
+  /** Parses a message subject into its partition and tenant token; null when it is not one. */
+  parseMessage(subject: string): { partition: number; tenantTok: string } | null {
+    const parts = subject.split(".");
+    if (parts.length !== 5 || parts[0] !== "troupe" || parts[1] !== this.namespace || parts[2] !== "m") return null;
+    const partition = Number(parts[3]);
+    if (!Number.isInteger(partition) || partition < 0) return null;
+    return { partition, tenantTok: parts[4]! };
+  }
+}
+
+/** NATS permissions for one user (the shape of a nats-server `authorization.users[].permissions`). */
+export interface NatsPermissions {
+  publish: { allow: string[] };
+  subscribe: { allow: string[] };
+}
+
+/**
+ * The broker permissions of a client that acts for one tenant only (an ingress of that tenant): it
+ * may publish messages to that tenant's agents on any partition and receive that tenant's replies,
+ * and nothing else; the broker refuses any other tenant's subjects. The client must connect with
+ * `inboxPrefix` = `Subjects.inboxPrefix(token)` (DistributedRuntime does when `tenants` has one entry).
+ */
+export function tenantPermissions(namespace: string, tenant: TenantId): NatsPermissions {
+  const s = new Subjects(parseNamespace(namespace));
+  const tok = tenantToken(s.namespace, tenant);
+  return {
+    publish: { allow: [`troupe.${s.namespace}.m.*.${tok}`] },
+    subscribe: { allow: [`troupe.${s.namespace}.r.${tok}.>`, `${s.inboxPrefix(tok)}.>`] },
+  };
+}
