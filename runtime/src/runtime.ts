@@ -781,12 +781,17 @@ export class Runtime implements TenantIngress, TurnRouter {
   }
 
   private callTraced(agent: Agent, d: Delivery): unknown {
-    const call = this.als === null ? () => this.callHandler(agent, d) : () => this.als!.run(d, () => this.callHandler(agent, d));
-    if (this.tracing === null || d.trace === null) return call();
-    const t = d.trace as DeliveryTrace;
-    const ctx = this.tracing.startTurn(t, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc);
-    return otelContext.with(ctx, call);
+    if (this.tracing === null || d.trace === null) return this.callGuarded(agent, d);
+    const ctx = this.tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc);
+    return otelContext.with(ctx, this.callGuarded, this, agent, d);
   }
+
+  /** Runs the handler with the turn in AsyncLocalStorage when the async tenant guard is on. */
+  private callGuarded(agent: Agent, d: Delivery): unknown {
+    return this.als === null ? this.callHandler(agent, d) : this.als.run(d, this.callHandlerFn, agent, d);
+  }
+
+  private readonly callHandlerFn = (agent: Agent, d: Delivery): unknown => this.callHandler(agent, d);
 
   private runHosted(lane: TenantLane, a: Activation, d: Delivery): void {
     const host = this.turnHost!;

@@ -100,6 +100,29 @@ describe("AllowListSpanProcessor", () => {
     expect(processor.droppedAttributes).toBe(2);
   });
 
+  it("hands a span with nothing to remove on as it is, and still filters the next one", async () => {
+    const exporter = new InMemorySpanExporter();
+    const processor = new AllowListSpanProcessor(new SimpleSpanProcessor(exporter));
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ "service.name": "svc" }), spanProcessors: [processor] });
+    cleanup = () => provider.shutdown();
+    const tracer = provider.getTracer("test");
+    const clean = tracer.startSpan("send", { attributes: { [ATTR.tenantId]: "acme" } });
+    clean.end();
+    const dirty = tracer.startSpan("send", { attributes: { [ATTR.tenantId]: "acme", "message.body": "hunter2" } });
+    dirty.end();
+    const failed = tracer.startSpan("send", { attributes: { [ATTR.tenantId]: "acme" } });
+    failed.setStatus({ code: SpanStatusCode.ERROR, message: "hunter2" });
+    failed.end();
+    await processor.forceFlush();
+    const [a, b, c] = exporter.getFinishedSpans();
+    expect(a).toBe(clean);
+    expect(b).not.toBe(dirty);
+    expect(b!.attributes).toEqual({ [ATTR.tenantId]: "acme" });
+    expect(b!.droppedAttributesCount).toBe(1);
+    expect(c!.status).toEqual({ code: SpanStatusCode.ERROR });
+    expect(processor.droppedAttributes).toBe(1);
+  });
+
   it("caps long span and event names", async () => {
     const { exporter, processor, provider, tracer } = setup();
     cleanup = () => provider.shutdown();

@@ -32,6 +32,7 @@ export interface AllowListDropCounts {
  */
 export class AllowListSpanProcessor implements SpanProcessor {
   private readonly counts: AllowListDropCounts = { droppedAttributes: 0, truncatedValues: 0, droppedStatusMessages: 0 };
+  /** Each resource seen, filtered once; the resource itself when it needs no filtering. */
   private readonly resources = new WeakMap<Resource, Resource>();
 
   constructor(private readonly next: SpanProcessor) {}
@@ -63,6 +64,18 @@ export class AllowListSpanProcessor implements SpanProcessor {
   }
 
   private filterSpan(span: ReadableSpan): ReadableSpan {
+    // The common case (the runtime sets only allowed attributes): hand the span itself on, unchanged.
+    const resource = this.filterResource(span.resource);
+    if (
+      resource === span.resource &&
+      span.events.length === 0 &&
+      span.links.length === 0 &&
+      (span.status.message === undefined || span.status.message === "") &&
+      span.name.length <= MAX_ATTRIBUTE_VALUE_LENGTH &&
+      this.isClean(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST)
+    ) {
+      return span;
+    }
     const before = this.counts.droppedAttributes;
     const attributes = this.filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST);
     const droppedHere = this.counts.droppedAttributes - before;
@@ -87,7 +100,7 @@ export class AllowListSpanProcessor implements SpanProcessor {
       events,
       duration: span.duration,
       ended: span.ended,
-      resource: this.filterResource(span.resource),
+      resource,
       instrumentationScope: span.instrumentationScope,
       droppedAttributesCount: span.droppedAttributesCount + droppedHere,
       droppedEventsCount: span.droppedEventsCount,
@@ -118,22 +131,25 @@ export class AllowListSpanProcessor implements SpanProcessor {
   private filterResource(resource: Resource): Resource {
     let filtered = this.resources.get(resource);
     if (filtered === undefined) {
-      filtered = new AllowListedResource(resource, (attributes) => this.filterAttributes(attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST));
+      // A final resource with only allowed attributes is used as it is; anything else is seen through a filter.
+      if (resource.asyncAttributesPending !== true && this.isClean(resource.attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST)) filtered = resource;
+      else filtered = new AllowListedResource(resource, (attributes) => this.filterAttributes(attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST));
       this.resources.set(resource, filtered);
     }
     return filtered;
   }
 
+  /** True when every attribute is allowed and no value needs cutting. */
+  private isClean(attributes: Attributes, allowed: ReadonlySet<string>): boolean {
+    for (const name in attributes) {
+      if (!allowed.has(name) || needsCap(attributes[name])) return false;
+    }
+    return true;
+  }
+
   /** Returns `attributes` itself when nothing needs removing or cutting (the common, cheap case). */
   private filterAttributes(attributes: Attributes, allowed: ReadonlySet<string>): Attributes {
-    let clean = true;
-    for (const name in attributes) {
-      if (!allowed.has(name) || needsCap(attributes[name])) {
-        clean = false;
-        break;
-      }
-    }
-    if (clean) return attributes;
+    if (this.isClean(attributes, allowed)) return attributes;
     const out: Attributes = {};
     for (const name in attributes) {
       if (!allowed.has(name)) {

@@ -4,9 +4,9 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
-  type Attributes,
   type Context,
   type Span,
+  type SpanOptions,
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
@@ -46,6 +46,8 @@ export interface TurnTimings {
  * `create` returns null when the provider is a no-op, so the runtime skips tracing entirely.
  */
 export class RuntimeTracing {
+  private readonly names = new SpanNameCache(1024);
+
   private constructor(private readonly tracer: Tracer) {}
 
   /**
@@ -61,19 +63,18 @@ export class RuntimeTracing {
   /** Starts the PRODUCER span of a send; its context is the parent of the delivery's process span. */
   startSend(tenant: TenantId, to: AgentId, hopCount: number, parent: Context | undefined): DeliveryTrace {
     const ctx = parent ?? otelContext.active();
-    const span = this.tracer.startSpan(`send ${to.type}`, { kind: SpanKind.PRODUCER }, ctx);
-    if (span.isRecording()) span.setAttributes(messagingAttributes(tenant, to.type, to.key, hopCount, "send"));
+    const span = this.tracer.startSpan(this.names.of(to.type).send, PRODUCER, ctx);
+    if (span.isRecording()) setMessagingAttributes(span, tenant, to.type, to.key, hopCount, "send");
     return { parent: trace.setSpan(ctx, span), send: span, process: undefined, invoke: undefined, invokeCtx: undefined };
   }
 
   /** Starts the PRODUCER span of a publish; end it with `endPublish`. */
   startPublish(tenant: TenantId, topic: TopicId, hopCount: number, parent: Context | undefined): { span: Span; ctx: Context } {
     const ctx = parent ?? otelContext.active();
-    const span = this.tracer.startSpan(`publish ${topic.type}`, { kind: SpanKind.PRODUCER }, ctx);
+    const span = this.tracer.startSpan(this.names.of(topic.type).publish, PRODUCER, ctx);
     if (span.isRecording()) {
-      const attrs = messagingAttributes(tenant, undefined, undefined, hopCount, "publish");
-      attrs[ATTR.messagingDestination] = topic.type;
-      span.setAttributes(attrs);
+      setMessagingAttributes(span, tenant, undefined, undefined, hopCount, "publish");
+      span.setAttribute(ATTR.messagingDestination, topic.type);
     }
     return { span, ctx: trace.setSpan(ctx, span) };
   }
@@ -100,12 +101,12 @@ export class RuntimeTracing {
     error: unknown,
     parent: Context | undefined,
   ): void {
-    const span = this.tracer.startSpan(`${kind} ${target}`, { kind: SpanKind.PRODUCER }, parent ?? otelContext.active());
+    const names = this.names.of(target);
+    const span = this.tracer.startSpan(kind === "send" ? names.send : names.publish, PRODUCER, parent ?? otelContext.active());
     if (span.isRecording()) {
-      const attrs = messagingAttributes(tenant, kind === "send" ? target : undefined, key, hopCount, kind);
-      if (kind === "publish") attrs[ATTR.messagingDestination] = target;
-      attrs[ATTR.outcome] = outcome;
-      span.setAttributes(attrs);
+      setMessagingAttributes(span, tenant, kind === "send" ? target : undefined, key, hopCount, kind);
+      if (kind === "publish") span.setAttribute(ATTR.messagingDestination, target);
+      span.setAttribute(ATTR.outcome, outcome);
       markError(span, error);
     }
     span.end();
@@ -113,27 +114,25 @@ export class RuntimeTracing {
 
   /** Starts `process` (CONSUMER, child of the send/publish) and `invoke_agent` (child of process). */
   startTurn(t: DeliveryTrace, tenant: TenantId, agent: AgentId, hopCount: number, deliveryId: string, isRpc: boolean): Context {
-    const process = this.tracer.startSpan(`process ${agent.type}`, { kind: SpanKind.CONSUMER }, t.parent);
+    const names = this.names.of(agent.type);
+    const process = this.tracer.startSpan(names.process, CONSUMER, t.parent);
     const processCtx = trace.setSpan(t.parent, process);
-    const invoke = this.tracer.startSpan(`invoke_agent ${agent.type}`, { kind: SpanKind.INTERNAL }, processCtx);
+    const invoke = this.tracer.startSpan(names.invoke, INTERNAL, processCtx);
     if (process.isRecording()) {
-      const attrs = messagingAttributes(tenant, agent.type, agent.key, hopCount, "process");
-      attrs[ATTR.messagingMessageId] = deliveryId;
-      attrs[ATTR.deliveryId] = deliveryId;
-      if (!isRpc) attrs[ATTR.messagingOperationName] = "process_published";
-      process.setAttributes(attrs);
+      setMessagingAttributes(process, tenant, agent.type, agent.key, hopCount, "process");
+      process.setAttribute(ATTR.messagingMessageId, deliveryId);
+      process.setAttribute(ATTR.deliveryId, deliveryId);
+      if (!isRpc) process.setAttribute(ATTR.messagingOperationName, "process_published");
     }
     if (invoke.isRecording()) {
-      invoke.setAttributes({
-        [ATTR.tenantId]: tenant,
-        [ATTR.agentType]: agent.type,
-        [ATTR.agentKey]: agent.key,
-        [ATTR.hopCount]: hopCount,
-        [ATTR.deliveryId]: deliveryId,
-        [ATTR.genAiOperation]: "invoke_agent",
-        [ATTR.genAiAgentName]: agent.type,
-        [ATTR.genAiAgentId]: `${agent.type}/${agent.key}`,
-      });
+      invoke.setAttribute(ATTR.tenantId, tenant);
+      invoke.setAttribute(ATTR.agentType, agent.type);
+      invoke.setAttribute(ATTR.agentKey, agent.key);
+      invoke.setAttribute(ATTR.hopCount, hopCount);
+      invoke.setAttribute(ATTR.deliveryId, deliveryId);
+      invoke.setAttribute(ATTR.genAiOperation, "invoke_agent");
+      invoke.setAttribute(ATTR.genAiAgentName, agent.type);
+      invoke.setAttribute(ATTR.genAiAgentId, `${agent.type}/${agent.key}`);
     }
     t.process = process;
     t.invoke = invoke;
@@ -144,25 +143,23 @@ export class RuntimeTracing {
   /** Ends the turn's spans with its outcome and timings (and the send span, when the call settled). */
   endTurn(t: DeliveryTrace, outcome: TurnOutcome, timings: TurnTimings, error?: unknown): void {
     const { invoke, process } = t;
+    const wallMs = round(timings.wallMs);
+    const blockedMs = round(timings.blockedMs);
     if (invoke !== undefined) {
       if (invoke.isRecording()) {
-        invoke.setAttributes({
-          [ATTR.outcome]: outcome,
-          [ATTR.handlerWallMs]: round(timings.wallMs),
-          [ATTR.handlerBlockedMs]: round(timings.blockedMs),
-        });
+        invoke.setAttribute(ATTR.outcome, outcome);
+        invoke.setAttribute(ATTR.handlerWallMs, wallMs);
+        invoke.setAttribute(ATTR.handlerBlockedMs, blockedMs);
         if (error !== undefined) markError(invoke, error);
       }
       invoke.end();
     }
     if (process !== undefined) {
       if (process.isRecording()) {
-        process.setAttributes({
-          [ATTR.outcome]: outcome,
-          [ATTR.queueWaitMs]: round(timings.queueWaitMs),
-          [ATTR.handlerWallMs]: round(timings.wallMs),
-          [ATTR.handlerBlockedMs]: round(timings.blockedMs),
-        });
+        process.setAttribute(ATTR.outcome, outcome);
+        process.setAttribute(ATTR.queueWaitMs, round(timings.queueWaitMs));
+        process.setAttribute(ATTR.handlerWallMs, wallMs);
+        process.setAttribute(ATTR.handlerBlockedMs, blockedMs);
         if (error !== undefined) markError(process, error);
       }
       process.end();
@@ -192,26 +189,52 @@ export class RuntimeTracing {
   }
 }
 
-function messagingAttributes(
+/** Sets the messaging attributes every send, publish and process span carries (one call each: no temporary objects). */
+function setMessagingAttributes(
+  span: Span,
   tenant: TenantId,
   agentType: string | undefined,
   agentKey: string | undefined,
   hopCount: number,
   operation: "send" | "publish" | "process",
-): Attributes {
-  const attrs: Attributes = {
-    [ATTR.tenantId]: tenant,
-    [ATTR.hopCount]: hopCount,
-    [ATTR.messagingSystem]: "troupe",
-    [ATTR.messagingOperationType]: operation,
-    [ATTR.messagingOperationName]: operation,
-  };
+): void {
+  span.setAttribute(ATTR.tenantId, tenant);
+  span.setAttribute(ATTR.hopCount, hopCount);
+  span.setAttribute(ATTR.messagingSystem, "troupe");
+  span.setAttribute(ATTR.messagingOperationType, operation);
+  span.setAttribute(ATTR.messagingOperationName, operation);
   if (agentType !== undefined) {
-    attrs[ATTR.agentType] = agentType;
-    attrs[ATTR.messagingDestination] = agentType;
+    span.setAttribute(ATTR.agentType, agentType);
+    span.setAttribute(ATTR.messagingDestination, agentType);
   }
-  if (agentKey !== undefined) attrs[ATTR.agentKey] = agentKey;
-  return attrs;
+  if (agentKey !== undefined) span.setAttribute(ATTR.agentKey, agentKey);
+}
+
+const PRODUCER: SpanOptions = Object.freeze({ kind: SpanKind.PRODUCER });
+const CONSUMER: SpanOptions = Object.freeze({ kind: SpanKind.CONSUMER });
+const INTERNAL: SpanOptions = Object.freeze({ kind: SpanKind.INTERNAL });
+
+/** Span names of one agent or topic type. */
+interface SpanNames {
+  send: string;
+  publish: string;
+  process: string;
+  invoke: string;
+}
+
+/** Span names per type, built once per type rather than per span; bounded (past the bound, names are built per call). */
+class SpanNameCache {
+  private readonly byType = new Map<string, SpanNames>();
+  constructor(private readonly maxTypes: number) {}
+
+  of(type: string): SpanNames {
+    let names = this.byType.get(type);
+    if (names === undefined) {
+      names = { send: `send ${type}`, publish: `publish ${type}`, process: `process ${type}`, invoke: `invoke_agent ${type}` };
+      if (this.byType.size < this.maxTypes) this.byType.set(type, names);
+    }
+    return names;
+  }
 }
 
 function markError(span: Span, error: unknown): void {
