@@ -91,3 +91,12 @@ export { MasterKeyring, parseMasterKey } from "./state/master-keyring.js";
 export type { MasterKey, MasterKeyInput } from "./state/master-keyring.js";
 export { ConversationMemory } from "./memory/conversation-memory.js";
 export type { ConversationMemoryOptions, ConversationMemorySnapshot, Summarizer } from "./memory/conversation-memory.js";
+
+// --- Distributed runtime over NATS JetStream (issue 8) ---
+export { DistributedRuntime, deleteDistributedNamespace, openLeaseBucket } from "./distributed/distributed-runtime.js";
+export type { DistributedRuntimeOptions, DistributedStats } from "./distributed/distributed-runtime.js";
+export { KvBudgetLedger, budgetBucketName } from "./distributed/kv-budget-ledger.js";
+export type { KvBudgetLedgerOptions } from "./distributed/kv-budget-ledger.js";
+export { tenantPermissions, tenantToken, partitionOf } from "./distributed/subjects.js";
+export type { NatsPermissions } from "./distributed/subjects.js";
+export { readLeases, rendezvousOwner } from "./distributed/partition-leases.js";

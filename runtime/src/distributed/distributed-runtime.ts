@@ -665,12 +665,13 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   }
 }
 
-/** Deletes a namespace's stream and lease bucket (tests and teardown); missing ones are ignored. */
+/** Deletes a namespace's stream, lease bucket and budget bucket (tests and teardown); missing ones are ignored. */
 export async function deleteDistributedNamespace(nc: NatsConnection, namespace: string): Promise<void> {
   const s = new Subjects(parseNamespace(namespace));
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete(s.streamName).catch(() => false);
   await jsm.streams.delete(`KV_${s.leaseBucket}`).catch(() => false);
+  await jsm.streams.delete(`KV_troupe_${s.namespace}_budgets`).catch(() => false);
 }
 
 /** The lease bucket of a namespace, for tools that inspect placement (`readLeases`). */

@@ -1,0 +1,164 @@
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { BudgetExceededError, TroupeError } from "../errors.js";
+import { budgetWindows, type BudgetAmount, type BudgetLedger, type BudgetLimits, type BudgetReservation, type BudgetUsage } from "../llm/budget-ledger.js";
+import { parseNamespace } from "./subjects.js";
+
+/** One tenant's windows as stored in the bucket (JSON). */
+interface Stored {
+  day: string;
+  dayTokens: number;
+  dayCostUsd: number;
+  month: string;
+  monthTokens: number;
+  monthCostUsd: number;
+}
+
+/** Options of a KV budget ledger. */
+export interface KvBudgetLedgerOptions {
+  /** Compare-and-set attempts before a reservation gives up (BudgetContendedError). Default 64. */
+  maxAttempts?: number;
+}
+
+/**
+ * A BudgetLedger in a JetStream KV bucket, shared by every process of a cluster. Each tenant's day
+ * and month windows are one entry, changed only by compare-and-set on its revision, so `reserve`'s
+ * check-and-add is atomic across processes: concurrent reservations from any number of workers can
+ * never push the reserved total past a limit. `settle`/`release` apply at most once per reservation
+ * (per process that holds it). Throws TroupeError `BUDGET_CONTENDED` when the entry keeps changing
+ * under it for `maxAttempts` tries (nothing is charged then).
+ */
+export class KvBudgetLedger implements BudgetLedger {
+  readonly #open = new WeakSet<BudgetReservation>();
+  readonly #maxAttempts: number;
+
+  constructor(
+    private readonly kv: KV,
+    options: KvBudgetLedgerOptions = {},
+  ) {
+    this.#maxAttempts = options.maxAttempts ?? 64;
+  }
+
+  /** Opens (creating if needed) the budget bucket of a namespace. */
+  static async open(nc: NatsConnection, namespace: string, options?: KvBudgetLedgerOptions): Promise<KvBudgetLedger> {
+    const kv = await new Kvm(jetstream(nc)).create(budgetBucketName(namespace), { history: 1 });
+    return new KvBudgetLedger(kv, options);
+  }
+
+  async reserve(tenant: string, amount: BudgetAmount, limits: BudgetLimits, nowMs: number = Date.now()): Promise<BudgetReservation> {
+    const { day, month } = budgetWindows(nowMs);
+    await this.#change(tenant, nowMs, (s) => {
+      const over = exceeded(s, amount, limits);
+      if (over !== undefined) throw new BudgetExceededError(tenant, `tenant "${tenant}" LLM budget exceeded: ${over}; no call was made`);
+      s.dayTokens += amount.tokens;
+      s.dayCostUsd += amount.costUsd;
+      s.monthTokens += amount.tokens;
+      s.monthCostUsd += amount.costUsd;
+    });
+    const reservation: BudgetReservation = { tenant, amount, day, month };
+    this.#open.add(reservation);
+    return reservation;
+  }
+
+  async settle(reservation: BudgetReservation, actual: BudgetAmount): Promise<void> {
+    await this.#adjust(reservation, actual.tokens - reservation.amount.tokens, actual.costUsd - reservation.amount.costUsd);
+  }
+
+  async release(reservation: BudgetReservation): Promise<void> {
+    await this.#adjust(reservation, -reservation.amount.tokens, -reservation.amount.costUsd);
+  }
+
+  async usage(tenant: string, limits: BudgetLimits = {}, nowMs: number = Date.now()): Promise<BudgetUsage> {
+    const e = await this.kv.get(keyOf(tenant));
+    const s = rolled(e !== null && e.operation === "PUT" ? e.json<Stored>() : undefined, nowMs);
+    const left: number[] = [];
+    if (limits.tokensPerDay !== undefined) left.push(limits.tokensPerDay - s.dayTokens);
+    if (limits.tokensPerMonth !== undefined) left.push(limits.tokensPerMonth - s.monthTokens);
+    return {
+      day: s.day,
+      month: s.month,
+      tokensToday: s.dayTokens,
+      tokensThisMonth: s.monthTokens,
+      costUsdToday: s.dayCostUsd,
+      costUsdThisMonth: s.monthCostUsd,
+      remainingTokens: left.length === 0 ? undefined : Math.max(0, Math.min(...left)),
+    };
+  }
+
+  async #adjust(r: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void> {
+    if (!this.#open.delete(r)) return;
+    await this.#change(r.tenant, undefined, (s) => {
+      // A window that rolled over since the reservation no longer holds it: nothing to adjust there.
+      if (s.day === r.day) {
+        s.dayTokens = Math.max(0, s.dayTokens + deltaTokens);
+        s.dayCostUsd = Math.max(0, s.dayCostUsd + deltaCostUsd);
+      }
+      if (s.month === r.month) {
+        s.monthTokens = Math.max(0, s.monthTokens + deltaTokens);
+        s.monthCostUsd = Math.max(0, s.monthCostUsd + deltaCostUsd);
+      }
+    });
+  }
+
+  /** Read, change, compare-and-set; retried with jittered backoff while other writers win. */
+  async #change(tenant: string, nowMs: number | undefined, mutate: (s: Stored) => void): Promise<void> {
+    const key = keyOf(tenant);
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      const e = await this.kv.get(key);
+      const live = e !== null && e.operation === "PUT";
+      const current = live ? e.json<Stored>() : undefined;
+      const s = nowMs === undefined && current !== undefined ? { ...current } : rolled(current, nowMs ?? Date.now());
+      mutate(s);
+      const data = JSON.stringify(s);
+      try {
+        if (e === null) await this.kv.create(key, data);
+        else await this.kv.update(key, data, e.revision);
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+      }
+    }
+    throw new TroupeError("BUDGET_CONTENDED", `the budget of tenant "${tenant}" kept changing during ${this.#maxAttempts} attempts; retry later`);
+  }
+}
+
+/** The KV bucket holding a namespace's budgets. */
+export function budgetBucketName(namespace: string): string {
+  return `troupe_${parseNamespace(namespace)}_budgets`;
+}
+
+function keyOf(tenant: string): string {
+  // Tenant ids are [a-z0-9_-]: valid KV key characters as they are.
+  return `t.${tenant}`;
+}
+
+function rolled(s: Stored | undefined, nowMs: number): Stored {
+  const { day, month } = budgetWindows(nowMs);
+  const out: Stored = s === undefined ? { day, dayTokens: 0, dayCostUsd: 0, month, monthTokens: 0, monthCostUsd: 0 } : { ...s };
+  if (out.day !== day) Object.assign(out, { day, dayTokens: 0, dayCostUsd: 0 });
+  if (out.month !== month) Object.assign(out, { month, monthTokens: 0, monthCostUsd: 0 });
+  return out;
+}
+
+function isConflict(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.message} ${String((err as { code?: unknown }).code ?? "")}` : String(err);
+  return /wrong last sequence|10071|key exists|already exists/i.test(text);
+}
+
+function exceeded(s: Stored, amount: BudgetAmount, limits: BudgetLimits): string | undefined {
+  if (limits.tokensPerDay !== undefined && s.dayTokens + amount.tokens > limits.tokensPerDay) {
+    return `${s.dayTokens} of ${limits.tokensPerDay} tokens used today (UTC), this call needs up to ${amount.tokens}`;
+  }
+  if (limits.tokensPerMonth !== undefined && s.monthTokens + amount.tokens > limits.tokensPerMonth) {
+    return `${s.monthTokens} of ${limits.tokensPerMonth} tokens used this month (UTC), this call needs up to ${amount.tokens}`;
+  }
+  if (limits.costUsdPerDay !== undefined && s.dayCostUsd + amount.costUsd > limits.costUsdPerDay) {
+    return `$${s.dayCostUsd.toFixed(4)} of $${limits.costUsdPerDay} spent today (UTC), this call may cost up to $${amount.costUsd.toFixed(4)}`;
+  }
+  if (limits.costUsdPerMonth !== undefined && s.monthCostUsd + amount.costUsd > limits.costUsdPerMonth) {
+    return `$${s.monthCostUsd.toFixed(4)} of $${limits.costUsdPerMonth} spent this month (UTC), this call may cost up to $${amount.costUsd.toFixed(4)}`;
+  }
+  return undefined;
+}

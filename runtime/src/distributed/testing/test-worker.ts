@@ -1,0 +1,132 @@
+// A worker process for the distributed tests and benchmark: a DistributedRuntime hosting a few
+// test agent types, driven over IPC. Started with child_process.fork and the configuration as JSON
+// in argv[2]. Not part of the library API.
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { connect } from "@nats-io/transport-node";
+import { AgentId } from "../../agents/ids.js";
+import { typeSubscription } from "../../agents/subscription.js";
+import { DistributedRuntime, type DistributedRuntimeOptions } from "../distributed-runtime.js";
+import { KvBudgetLedger } from "../kv-budget-ledger.js";
+
+/** Configuration of a test worker (argv[2], JSON). */
+export interface TestWorkerConfig {
+  servers: string;
+  namespace: string;
+  workerId: string;
+  partitions: number;
+  leaseTtlMs: number;
+  ackWaitMs: number;
+  trace?: boolean;
+  storage?: "file" | "memory";
+  maxInFlightPerPartition?: number;
+}
+
+/** Messages a test worker sends to its parent. */
+export type TestWorkerEvent =
+  | { event: "ready"; workerId: string; partitions: number[] }
+  | { event: "turn-started"; workerId: string; agentKey: string; deliveryId: string }
+  | { event: "reply"; id: number; value: unknown };
+
+const config = JSON.parse(process.argv[2] ?? "{}") as TestWorkerConfig;
+const exporter = new InMemorySpanExporter();
+let tracerProvider: NodeTracerProvider | undefined;
+if (config.trace === true) {
+  // register(): the async context manager, so a handler's spans and sends after an await keep their parent.
+  tracerProvider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  tracerProvider.register();
+}
+
+const options: DistributedRuntimeOptions = {
+  nats: { servers: config.servers },
+  namespace: config.namespace,
+  workerId: config.workerId,
+  partitions: config.partitions,
+  leaseTtlMs: config.leaseTtlMs,
+  ackWaitMs: config.ackWaitMs,
+  storage: config.storage ?? "file",
+  ...(config.maxInFlightPerPartition === undefined ? {} : { maxInFlightPerPartition: config.maxInFlightPerPartition }),
+  ...(tracerProvider === undefined ? {} : { tracerProvider }),
+  runtime: { asyncTenantGuard: false, quotas: { defaults: { maxInFlightTurns: 100_000, maxQueuedMessages: 1_000_000 } } },
+};
+const rt = new DistributedRuntime(options);
+const budgetConn = await connect({ servers: config.servers });
+const ledger = await KvBudgetLedger.open(budgetConn, config.namespace);
+const me = config.workerId;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const seen = new Map<string, number>();
+
+rt.register("echo", () => ({
+  onMessage: (m, ctx) => ({ worker: me, deliveryId: ctx.deliveryId, message: m, hopCount: ctx.hopCount, sender: ctx.sender?.toString() ?? null, topic: ctx.topic?.toString() ?? null }),
+}));
+rt.register("noop", () => ({ onMessage: () => 1 }));
+// Records its turns' times, to check that one agent never runs two turns at once.
+rt.register("probe", () => ({
+  async onMessage(m, ctx) {
+    const start = Date.now();
+    await sleep(Number((m as { delayMs?: number }).delayMs ?? 5));
+    return { worker: me, key: ctx.agentId.key, start, end: Date.now() };
+  },
+}));
+// Tells the parent when a turn starts, then takes a while: the parent kills the worker mid-turn.
+rt.register("slow", () => ({
+  async onMessage(m, ctx) {
+    seen.set(ctx.deliveryId, (seen.get(ctx.deliveryId) ?? 0) + 1);
+    process.send?.({ event: "turn-started", workerId: me, agentKey: ctx.agentId.key, deliveryId: ctx.deliveryId } satisfies TestWorkerEvent);
+    await sleep(Number((m as { delayMs?: number }).delayMs ?? 2000));
+    return { worker: me, deliveryId: ctx.deliveryId, timesSeenHere: seen.get(ctx.deliveryId) };
+  },
+}));
+// Forwards to another agent (possibly on another worker) and returns both answers.
+rt.register("relay", () => ({
+  async onMessage(m, ctx) {
+    const { to } = m as { to: { type: string; key: string } };
+    const answer = await ctx.send(new AgentId(to.type, to.key), { from: me });
+    return { worker: me, answer };
+  },
+}));
+// Spends from the tenant's shared token budget.
+rt.register("spender", () => ({
+  async onMessage(m, ctx) {
+    const { tokens, limit } = m as { tokens: number; limit: number };
+    try {
+      await ledger.reserve(ctx.tenant, { tokens, costUsd: 0 }, { tokensPerDay: limit });
+      return { worker: me, ok: true };
+    } catch (err) {
+      return { worker: me, ok: false, code: (err as { code?: string }).code };
+    }
+  },
+}));
+rt.subscribe(typeSubscription("news", "echo"));
+
+process.on("message", (raw: unknown) => {
+  const msg = raw as { cmd: string; id: number };
+  const reply = (value: unknown): void => void process.send?.({ event: "reply", id: msg.id, value } satisfies TestWorkerEvent);
+  if (msg.cmd === "spans") {
+    void tracerProvider?.forceFlush().then(() =>
+      reply(
+        exporter.getFinishedSpans().map((s) => ({
+          name: s.name,
+          traceId: s.spanContext().traceId,
+          spanId: s.spanContext().spanId,
+          parentSpanId: s.parentSpanContext?.spanId,
+          kind: s.kind,
+          attributes: s.attributes,
+        })),
+      ),
+    );
+    if (tracerProvider === undefined) reply([]);
+  } else if (msg.cmd === "stats") reply({ ...rt.stats(), metrics: rt.metrics() });
+  else if (msg.cmd === "stop") {
+    void rt
+      .stop()
+      .then(() => budgetConn.close())
+      .then(() => {
+        reply(true);
+        process.exit(0);
+      });
+  }
+});
+
+await rt.start();
+process.send?.({ event: "ready", workerId: me, partitions: rt.ownedPartitions() } satisfies TestWorkerEvent);
