@@ -1,0 +1,174 @@
+// Benchmark of the distributed runtime over NATS JetStream on loopback (nats-server at 127.0.0.1:4222).
+// Progress goes to stderr; the last stdout line is one flat JSON object.
+// Run: node --conditions=source --import tsx --expose-gc runtime/bench/distributed.bench.ts
+//
+// Figures:
+// - distributed_send_msgs_per_s_{1,2,4}: request/response sends (JetStream publish -> worker turn ->
+//   reply -> ack) from one client process to 1, 2 and 4 worker PROCESSES, 16 partitions, file storage,
+//   `WINDOW` calls in flight, 1000 agent keys, a handler that returns at once.
+// - distributed_send_p99_ms_2: p99 latency with 2 workers at half the saturating rate of the 2-worker run
+//   (open loop: sends issued on a fixed schedule, latency measured from the scheduled time).
+// - nats_request_reply_msgs_per_s: the broker's floor, core NATS request/reply to an empty responder
+//   in another process, same window, same run.
+// - *_ratio: the scaling figures the targets are stated in (2 workers / 1 worker, 4 workers / 1 worker).
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { connect } from "@nats-io/transport-node";
+import { AgentId, DistributedRuntime, deleteDistributedNamespace, openLeaseBucket, readLeases } from "@troupe/runtime";
+
+const NATS = "127.0.0.1:4222";
+const WORKER = fileURLToPath(new URL("../src/distributed/testing/test-worker.ts", import.meta.url));
+const RESPONDER = fileURLToPath(new URL("../src/distributed/testing/nats-responder.ts", import.meta.url));
+const P = 16;
+const WINDOW = 512;
+const KEYS = 1000;
+const MEASURE_MS = 4000;
+const WARMUP_MS = 1000;
+
+const log = (msg: string): void => void process.stderr.write(`[distributed.bench] ${msg}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
+
+function startChild(script: string, args: string[]): Promise<ChildProcess> {
+  const child = fork(script, args, { execArgv: ["--conditions=source", "--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 30_000);
+    child.on("message", (m) => {
+      if ((m as { event?: string }).event === "ready") {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.send({ cmd: "stop", id: -1 });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Closed loop: `WINDOW` calls in flight for `ms`; returns completed calls per second. */
+async function closedLoop(call: (i: number) => Promise<unknown>, ms: number): Promise<number> {
+  let done = 0;
+  let i = 0;
+  const end = performance.now() + ms;
+  const t0 = performance.now();
+  const lane = async (): Promise<void> => {
+    while (performance.now() < end) {
+      await call(i++);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: WINDOW }, lane));
+  return done / ((performance.now() - t0) / 1000);
+}
+
+/** Open loop at `rate` calls/s for `ms`; latency from each call's scheduled time. Returns the p99 (ms). */
+async function openLoop(call: (i: number) => Promise<unknown>, rate: number, ms: number): Promise<{ p99: number; p50: number; errors: number }> {
+  const lat: number[] = [];
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  let issued = 0;
+  while (performance.now() - t0 < ms) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    for (; issued < due; issued++) {
+      const scheduled = t0 + (issued / rate) * 1000;
+      pending.push(
+        call(issued).then(
+          () => void lat.push(performance.now() - scheduled),
+          () => void errors++,
+        ),
+      );
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  lat.sort((a, b) => a - b);
+  return { p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, p50: lat[Math.floor(lat.length * 0.5)] ?? NaN, errors };
+}
+
+async function waitPlaced(ns: string, workers: number): Promise<void> {
+  const nc = await connect({ servers: NATS });
+  const kv = await openLeaseBucket(nc, ns);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { owners, workers: live } = await readLeases(kv);
+    const perWorker = new Map<string, number>();
+    for (const w of owners.values()) perWorker.set(w, (perWorker.get(w) ?? 0) + 1);
+    if (owners.size === P && live.length === workers && perWorker.size === workers) break;
+    if (Date.now() > deadline) throw new Error("placement did not settle");
+    await sleep(100);
+  }
+  await nc.close();
+}
+
+async function distributed(workers: number, halfRateOf?: number): Promise<{ rate: number; p99?: number }> {
+  const ns = `bench-${workers}-${Date.now().toString(36)}`;
+  const cfg = (i: number): string => JSON.stringify({ servers: NATS, namespace: ns, workerId: `w${i}`, partitions: P, leaseTtlMs: 5000, ackWaitMs: 30_000, storage: "file", maxInFlightPerPartition: 1024 });
+  // The first worker creates the stream and consumers; the others join.
+  const children = [await startChild(WORKER, [cfg(0)])];
+  children.push(...(await Promise.all(Array.from({ length: workers - 1 }, (_, i) => startChild(WORKER, [cfg(i + 1)])))));
+  await waitPlaced(ns, workers);
+  const client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false, maxPendingCalls: WINDOW * 4 });
+  await client.start();
+  const h = client.tenant("bench");
+  const ids = Array.from({ length: KEYS }, (_, i) => new AgentId("noop", `k${i}`));
+  const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, i, { timeoutMs: 30_000 });
+  try {
+    await closedLoop(call, WARMUP_MS);
+    const rate = await closedLoop(call, MEASURE_MS);
+    log(`${workers} worker(s): ${Math.round(rate)} sends/s`);
+    let p99: number | undefined;
+    if (halfRateOf !== undefined) {
+      const target = halfRateOf / 2;
+      const r = await openLoop(call, target, MEASURE_MS);
+      p99 = r.p99;
+      log(`${workers} worker(s) at ${Math.round(target)}/s (half of saturating): p50 ${round(r.p50, 2)} ms, p99 ${round(r.p99, 2)} ms, errors ${r.errors}`);
+    }
+    return { rate, ...(p99 === undefined ? {} : { p99 }) };
+  } finally {
+    await client.stop();
+    await Promise.all(children.map(stopChild));
+    const nc = await connect({ servers: NATS });
+    await deleteDistributedNamespace(nc, ns);
+    await nc.close();
+  }
+}
+
+async function brokerFloor(): Promise<number> {
+  const subject = `troupe.benchfloor.${Date.now().toString(36)}`;
+  const responder = await startChild(RESPONDER, [NATS, subject]);
+  const nc = await connect({ servers: NATS });
+  try {
+    const call = (): Promise<unknown> => nc.request(subject, undefined, { timeout: 30_000 });
+    await closedLoop(call, WARMUP_MS);
+    const rate = await closedLoop(call, MEASURE_MS);
+    log(`broker floor (core request/reply, empty responder): ${Math.round(rate)} req/s`);
+    return rate;
+  } finally {
+    await nc.close();
+    await stopChild(responder);
+  }
+}
+
+const floor = await brokerFloor();
+const one = await distributed(1);
+const two = await distributed(2);
+const twoLatency = await distributed(2, two.rate);
+const four = await distributed(4);
+const result = {
+  distributed_send_msgs_per_s_1: Math.round(one.rate),
+  distributed_send_msgs_per_s_2: Math.round(two.rate),
+  distributed_send_msgs_per_s_4: Math.round(four.rate),
+  distributed_send_p99_ms_2: round(twoLatency.p99 ?? NaN, 2),
+  nats_request_reply_msgs_per_s: Math.round(floor),
+  distributed_send_2_to_1_ratio: round(two.rate / one.rate, 2),
+  distributed_send_4_to_1_ratio: round(four.rate / one.rate, 2),
+};
+console.log(JSON.stringify(result));
