@@ -75,6 +75,7 @@ describe("startTelemetry", () => {
       collector: { url: collector.url, apiKey: "ingest-key-1" },
       extraEndpoints: [{ url: apm.url, headers: { "x-apm-team": "t1" } }],
       batch: { scheduledDelayMs: 50, maxQueueSize: 100, maxExportBatchSize: 50 },
+      protocol: "http/json",
     });
     cleanups.push(() => telemetry.shutdown());
 
@@ -125,7 +126,7 @@ describe("startTelemetry", () => {
   it("samples by ratio, and can stay out of the globals", async () => {
     const receiver = await startReceiver();
     cleanups.push(receiver.close);
-    const telemetry = startTelemetry({ serviceName: "s", collector: { url: receiver.url }, samplerRatio: 0, registerGlobal: false });
+    const telemetry = startTelemetry({ serviceName: "s", collector: { url: receiver.url }, samplerRatio: 0, registerGlobal: false, protocol: "http/json" });
     cleanups.push(() => telemetry.shutdown());
     const tracer = telemetry.tracerProvider.getTracer("t");
     for (let i = 0; i < 20; i++) tracer.startSpan("never").end();
@@ -158,5 +159,31 @@ describe("telemetryOptionsFromEnv", () => {
       collector: {},
     });
     expect(telemetryOptionsFromEnv({})!.serviceName).toBe("troupe-runtime");
+  });
+
+  it("reads the OTLP protocol, and refuses one it cannot speak", () => {
+    expect(telemetryOptionsFromEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })!.protocol).toBe("http/json");
+    expect(telemetryOptionsFromEnv({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })!.protocol).toBe("http/protobuf");
+    expect(telemetryOptionsFromEnv({})!.protocol).toBeUndefined();
+    expect(() => telemetryOptionsFromEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toThrow(/http\/protobuf or http\/json/);
+  });
+
+  it("exports OTLP protobuf by default", async () => {
+    const contentTypes: string[] = [];
+    const server = createServer((req, res) => {
+      contentTypes.push(String(req.headers["content-type"]));
+      req.resume().on("end", () => res.writeHead(200).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const telemetry = startTelemetry({ serviceName: "s", collector: { url: `http://127.0.0.1:${port}/v1/traces` }, registerGlobal: false });
+    try {
+      telemetry.tracerProvider.getTracer("t").startSpan("one").end();
+      await telemetry.forceFlush();
+      expect(contentTypes).toEqual(["application/x-protobuf"]);
+    } finally {
+      await telemetry.shutdown();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
