@@ -5,7 +5,11 @@
 // Figures:
 // - distributed_send_msgs_per_s_{1,2,4}: request/response sends (JetStream publish -> worker turn ->
 //   reply -> ack) from one client process to 1, 2 and 4 worker PROCESSES, 16 partitions, file storage,
-//   `WINDOW` calls in flight, 1000 agent keys, a handler that returns at once.
+//   `WINDOW` calls in flight, 1000 agent keys. Each turn costs `TURN_CPU_MS` of CPU (a busy loop standing
+//   in for an agent's own work), so the workers are what is scaled; with an empty handler the client
+//   and the broker saturate first (see distributed_send_empty_*).
+// - distributed_send_empty_msgs_per_s_{1,2}: the same with a handler that returns at once: the
+//   per-message cost of the path (client + broker + worker), which more workers cannot lower on 2 cores.
 // - distributed_send_p99_ms_2: p99 latency with 2 workers at half the saturating rate of the 2-worker run
 //   (open loop: sends issued on a fixed schedule, latency measured from the scheduled time).
 // - nats_request_reply_msgs_per_s: the broker's floor, core NATS request/reply to an empty responder
@@ -24,6 +28,7 @@ const WINDOW = 512;
 const KEYS = 1000;
 const MEASURE_MS = 4000;
 const WARMUP_MS = 1000;
+const TURN_CPU_MS = 1;
 
 const log = (msg: string): void => void process.stderr.write(`[distributed.bench] ${msg}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +113,7 @@ async function waitPlaced(ns: string, workers: number): Promise<void> {
   await nc.close();
 }
 
-async function distributed(workers: number, halfRateOf?: number): Promise<{ rate: number; p99?: number }> {
+async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: number): Promise<{ rate: number; p99?: number }> {
   const ns = `bench-${workers}-${Date.now().toString(36)}`;
   const cfg = (i: number): string => JSON.stringify({ servers: NATS, namespace: ns, workerId: `w${i}`, partitions: P, leaseTtlMs: 5000, ackWaitMs: 30_000, storage: "file", maxInFlightPerPartition: 1024 });
   // The first worker creates the stream and consumers; the others join.
@@ -118,12 +123,12 @@ async function distributed(workers: number, halfRateOf?: number): Promise<{ rate
   const client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false, maxPendingCalls: WINDOW * 4 });
   await client.start();
   const h = client.tenant("bench");
-  const ids = Array.from({ length: KEYS }, (_, i) => new AgentId("noop", `k${i}`));
-  const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, i, { timeoutMs: 30_000 });
+  const ids = Array.from({ length: KEYS }, (_, i) => new AgentId(type, `k${i}`));
+  const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, { ms: TURN_CPU_MS }, { timeoutMs: 30_000 });
   try {
     await closedLoop(call, WARMUP_MS);
     const rate = await closedLoop(call, MEASURE_MS);
-    log(`${workers} worker(s): ${Math.round(rate)} sends/s`);
+    log(`${workers} worker(s), ${type} handler: ${Math.round(rate)} sends/s`);
     let p99: number | undefined;
     if (halfRateOf !== undefined) {
       const target = halfRateOf / 2;
@@ -158,16 +163,20 @@ async function brokerFloor(): Promise<number> {
 }
 
 const floor = await brokerFloor();
-const one = await distributed(1);
-const two = await distributed(2);
-const twoLatency = await distributed(2, two.rate);
-const four = await distributed(4);
+const empty1 = await distributed(1, "noop");
+const empty2 = await distributed(2, "noop");
+const one = await distributed(1, "burn");
+const two = await distributed(2, "burn");
+const twoLatency = await distributed(2, "burn", two.rate);
+const four = await distributed(4, "burn");
 const result = {
   distributed_send_msgs_per_s_1: Math.round(one.rate),
   distributed_send_msgs_per_s_2: Math.round(two.rate),
   distributed_send_msgs_per_s_4: Math.round(four.rate),
   distributed_send_p99_ms_2: round(twoLatency.p99 ?? NaN, 2),
   nats_request_reply_msgs_per_s: Math.round(floor),
+  distributed_send_empty_msgs_per_s_1: Math.round(empty1.rate),
+  distributed_send_empty_msgs_per_s_2: Math.round(empty2.rate),
   distributed_send_2_to_1_ratio: round(two.rate / one.rate, 2),
   distributed_send_4_to_1_ratio: round(four.rate / one.rate, 2),
 };

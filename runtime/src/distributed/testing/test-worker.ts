@@ -60,6 +60,14 @@ rt.register("echo", () => ({
   onMessage: (m, ctx) => ({ worker: me, deliveryId: ctx.deliveryId, message: m, hopCount: ctx.hopCount, sender: ctx.sender?.toString() ?? null, topic: ctx.topic?.toString() ?? null }),
 }));
 rt.register("noop", () => ({ onMessage: () => 1 }));
+// A turn with a fixed CPU cost (the benchmark's stand-in for an agent's own work).
+rt.register("burn", () => ({
+  onMessage(m) {
+    const end = performance.now() + Number((m as { ms?: number }).ms ?? 1);
+    while (performance.now() < end);
+    return 1;
+  },
+}));
 // Records its turns' times, to check that one agent never runs two turns at once.
 rt.register("probe", () => ({
   async onMessage(m, ctx) {
@@ -116,7 +124,7 @@ process.on("message", (raw: unknown) => {
       ),
     );
     if (tracerProvider === undefined) reply([]);
-  } else if (msg.cmd === "stats") reply({ ...rt.stats(), metrics: rt.metrics() });
+  } else if (msg.cmd === "stats") reply({ ...rt.stats(), metrics: rt.metrics(), cpuUs: process.cpuUsage() });
   else if (msg.cmd === "stop") {
     void rt
       .stop()
