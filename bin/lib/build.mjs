@@ -30,6 +30,11 @@ function run(label, command, args, cwd, log) {
 /** Builds runtime and collector: `tsc -b` is incremental, a fraction of a second when nothing changed. */
 export function ensurePackagesBuilt(log = console.error) {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  if (!existsSync(tsc)) {
+    // A production install (npm prune --omit=dev, as in the Docker image) ships the built packages.
+    if (["runtime", "collector"].every((pkg) => existsSync(join(root, pkg, "dist", "index.js")))) return;
+    throw new Error("the packages are not built and TypeScript is not installed: run `npm ci` first");
+  }
   run("building runtime and collector (tsc -b)", process.execPath, [tsc, "-b", "runtime", "collector"], root, log);
 }
 
