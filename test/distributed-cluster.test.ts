@@ -145,8 +145,6 @@ describe("distributed runtime across worker processes", () => {
     expect(out.worker).toBe("w2");
     expect(out.deliveryId).toBe(started.deliveryId);
     expect(Date.now() - t0).toBeLessThan(20_000);
-    const st = (await workers.w2!.request("stats")) as { redelivered: number };
-    expect(st.redelivered).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
   it("gives a caller a TimeoutError when the worker is dead, without hanging", async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { context as otelContext, trace, type TracerProvider } from "@opentelemetry/api";
-import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, headers as natsHeaders, nanos, type Msg, type MsgHdrs, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { z } from "zod";
@@ -73,9 +73,12 @@ export interface DistributedRuntimeOptions {
   partitions?: number;
   /** A dead worker's partitions move after this long. Default 10000. */
   leaseTtlMs?: number;
-  /** A message taken by a worker that died is redelivered after this long (running turns extend it). Default 30000. */
+  /**
+   * A taken message not acknowledged within this long is delivered again (running turns extend it).
+   * A dead worker's messages move sooner: the next holder of the partition takes them at once. Default 30000.
+   */
   ackWaitMs?: number;
-  /** Deliveries of one message before it is given up (its caller times out). Default 5. */
+  /** Deliveries of one message within one holding of its partition before it is given up (its caller times out). Default 5. */
   maxDeliver?: number;
   /** Messages of one partition in flight on its worker at once. Default 256. */
   maxInFlightPerPartition?: number;
@@ -104,7 +107,7 @@ export interface DistributedStats {
   handled: number;
   /** Messages whose caller had given up before a worker took them (acknowledged, not run). */
   expired: number;
-  /** Messages taken again after a worker died or handed off (delivery count > 1). */
+  /** Messages delivered again by the same partition holding (ack timeout, nak). */
   redelivered: number;
   /** Malformed messages, or messages whose tenant did not match their subject (terminated). */
   rejected: number;
@@ -151,6 +154,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private nc: NatsConnection | null = null;
   private ownsConnection = false;
   private js: JetStreamClient | null = null;
+  private jsm: JetStreamManager | null = null;
   private leases: PartitionLeases | null = null;
   private replySub: NatsSubscription | null = null;
   private tracing: RuntimeTracing | null = null;
@@ -234,7 +238,10 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       this.ownsConnection = true;
     }
     this.js = jetstream(this.nc);
-    if (o.serve) await this.ensureStream(await jetstreamManager(this.nc));
+    if (o.serve) {
+      this.jsm = await jetstreamManager(this.nc);
+      await this.ensureStream(this.jsm);
+    }
     else this.partitions = o.partitions ?? (await this.readPartitions());
     this.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
     const replySubject = this.scope !== null && this.scope.size === 1 ? this.subjects.reply(this.token([...this.scope][0]!), this.callerId) : this.subjects.repliesTo(this.callerId);
@@ -446,7 +453,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       acquired: (p) => {
         const served = new ServedPartition(p, (s, m) => this.onMessage(s, m), (e) => this.noteError(e));
         this.served.set(p, served);
-        void served.start(this.js!, this.subjects.streamName, consumerName(p), this.o.maxInFlightPerPartition);
+        void served.start(this.js!, this.jsm!, this.subjects.streamName, this.consumerConfig(p), this.o.maxInFlightPerPartition);
       },
       release: async (p) => {
         const served = this.served.get(p);
@@ -588,6 +595,18 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     return n;
   }
 
+  private consumerConfig(p: number): Partial<ConsumerConfig> & { durable_name: string } {
+    return {
+      durable_name: `p${p}`,
+      filter_subject: this.subjects.partition(p),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.o.ackWaitMs),
+      max_ack_pending: this.o.maxInFlightPerPartition,
+      max_deliver: this.o.maxDeliver,
+    };
+  }
+
   private async ensureStream(jsm: JetStreamManager): Promise<void> {
     const s = this.subjects;
     let info;
@@ -620,17 +639,6 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     }
     if (info !== null && info.config.description !== description) {
       throw new InvalidArgumentError(`namespace "${s.namespace}" runs with a different partition count (stream says: ${info.config.description ?? "nothing"}); every process must use the same partitions`);
-    }
-    for (let p = 0; p < this.partitions; p++) {
-      await jsm.consumers.add(s.streamName, {
-        durable_name: consumerName(p),
-        filter_subject: s.partition(p),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(this.o.ackWaitMs),
-        max_ack_pending: this.o.maxInFlightPerPartition,
-        max_deliver: this.o.maxDeliver,
-      });
     }
   }
 
@@ -683,10 +691,6 @@ export async function openLeaseBucket(nc: NatsConnection, namespace: string): Pr
 function partitionsIn(description: string | undefined): number | undefined {
   const m = /; partitions=(\d+)$/.exec(description ?? "");
   return m === null ? undefined : Number(m[1]);
-}
-
-function consumerName(p: number): string {
-  return `p${p}`;
 }
 
 function bodyOf(to: AgentId, message: unknown, sender: AgentId | undefined, topic: TopicId | undefined): MessageBody {

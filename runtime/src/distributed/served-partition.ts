@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 
 /**
  * One partition this worker serves: a pull subscription on the partition's durable consumer, and
@@ -25,10 +25,18 @@ export class ServedPartition {
     return this.inFlight;
   }
 
-  /** Starts pulling from the consumer; at most `maxMessages` are buffered ahead of the handler. */
-  async start(js: JetStreamClient, stream: string, consumer: string, maxMessages: number): Promise<void> {
+  /**
+   * Recreates the partition's durable consumer, then pulls from it; at most `maxMessages` are
+   * buffered ahead of the handler. Recreating drops the previous holder's pull requests (which the
+   * broker would otherwise keep feeding until they expire) and makes every message it left
+   * unacknowledged available at once, so a hand-off or a failover does not wait for the ack timeout.
+   */
+  async start(js: JetStreamClient, jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }, maxMessages: number): Promise<void> {
     try {
-      const c = await js.consumers.get(stream, consumer);
+      await jsm.consumers.delete(stream, config.durable_name).catch(() => false);
+      await jsm.consumers.add(stream, config);
+      if (this.stopped) return;
+      const c = await js.consumers.get(stream, config.durable_name);
       if (this.stopped) return;
       this.messages = await c.consume({
         max_messages: maxMessages,

@@ -1,0 +1,131 @@
+// The distributed runtime in one process against the real nats-server (the multi-process tests are
+// in test/distributed-*.test.ts): hand-off while traffic flows, loops across hops, typed errors,
+// abort and stop, option validation.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentId } from "../agents/ids.js";
+import { AbortedError, HandlerError, InvalidArgumentError, RuntimeStoppedError, UnknownAgentTypeError } from "../errors.js";
+import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions } from "./distributed-runtime.js";
+
+const NATS = "127.0.0.1:4222";
+const ns = `unit-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+const base: DistributedRuntimeOptions = { nats: { servers: NATS }, namespace: ns, partitions: 8, leaseTtlMs: 900, ackWaitMs: 2000, storage: "memory", maxHops: 4 };
+let nc: NatsConnection;
+const started: DistributedRuntime[] = [];
+
+function worker(workerId: string): DistributedRuntime {
+  const rt = new DistributedRuntime({ ...base, workerId });
+  rt.register("echo", () => ({ onMessage: (m, ctx) => ({ worker: workerId, m, deliveryId: ctx.deliveryId }) }));
+  rt.register("fail", () => ({
+    onMessage: () => {
+      throw new RangeError("bad input");
+    },
+  }));
+  rt.register("slow", () => ({ onMessage: () => new Promise((r) => setTimeout(() => r("late"), 3000)) }));
+  // Forwards to the next key forever: the hop limit must stop it.
+  rt.register("loop", () => ({ onMessage: (m, ctx) => ctx.send(new AgentId("loop", `${Number(ctx.agentId.key) + 1}`), m) }));
+  started.push(rt);
+  return rt;
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  nc = await connect({ servers: NATS });
+});
+
+afterAll(async () => {
+  for (const rt of started) await rt.stop();
+  await deleteDistributedNamespace(nc, ns);
+  await nc.close();
+});
+
+describe("DistributedRuntime (one process, real broker)", () => {
+  it("validates its options", () => {
+    expect(() => new DistributedRuntime({ ...base, namespace: "Bad.Name" })).toThrow(InvalidArgumentError);
+    expect(() => new DistributedRuntime({ ...base, workerId: "has space" })).toThrow(/workerId/);
+    expect(() => new DistributedRuntime({ ...base, partitions: 0 })).toThrow(/partitions/);
+  });
+
+  it("refuses sends before start", async () => {
+    const rt = new DistributedRuntime({ ...base, serve: false });
+    await expect(rt.tenant("acme").send(new AgentId("echo", "1"), 1)).rejects.toBeInstanceOf(RuntimeStoppedError);
+  });
+
+  it("answers across a hand-off: a worker joins and leaves while calls flow, none is lost", async () => {
+    const w1 = worker("w1");
+    await w1.start();
+    expect(w1.ownedPartitions()).toHaveLength(8);
+    const client = new DistributedRuntime({ ...base, serve: false });
+    started.push(client);
+    await client.start();
+    let stop = false;
+    const answers: Array<{ worker: string }> = [];
+    const traffic = (async () => {
+      for (let i = 0; !stop; i++) {
+        const batch = Array.from({ length: 20 }, (_, j) => client.tenant("acme").send(new AgentId("echo", `k${(i * 20 + j) % 97}`), i, { timeoutMs: 10_000 }));
+        answers.push(...((await Promise.all(batch)) as Array<{ worker: string }>));
+      }
+    })();
+    const w2 = worker("w2");
+    await w2.start();
+    await waitUntil(() => w2.ownedPartitions().length > 0 && w1.ownedPartitions().length + w2.ownedPartitions().length === 8);
+    await new Promise((r) => setTimeout(r, 300));
+    await w2.stop();
+    await waitUntil(() => w1.ownedPartitions().length === 8);
+    await new Promise((r) => setTimeout(r, 200));
+    stop = true;
+    await traffic;
+    expect(new Set(answers.map((a) => a.worker))).toEqual(new Set(["w1", "w2"]));
+    expect(client.stats().timeouts).toBe(0);
+  }, 30_000);
+
+  it("returns handler failures and unknown types as typed errors", async () => {
+    const client = new DistributedRuntime({ ...base, serve: false });
+    started.push(client);
+    await client.start();
+    const err = await client
+      .tenant("acme")
+      .send(new AgentId("fail", "1"), {})
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HandlerError);
+    expect((err as HandlerError).message).toMatch(/RangeError: bad input/);
+    await expect(client.tenant("acme").send(new AgentId("ghost", "1"), {})).rejects.toBeInstanceOf(UnknownAgentTypeError);
+  });
+
+  it("stops a loop of handler-to-handler sends across hops", async () => {
+    const client = new DistributedRuntime({ ...base, serve: false });
+    started.push(client);
+    await client.start();
+    const err = await client
+      .tenant("looper")
+      .send(new AgentId("loop", "0"), "go", { timeoutMs: 10_000 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HandlerError);
+    expect(String((err as Error).message)).toMatch(/LoopDetectedError/);
+    // Hops 0..4 run; the send of hop 5 is refused.
+    const turns = started.reduce((n, rt) => n + (rt.metrics().looper?.turns ?? 0), 0);
+    expect(turns).toBe(5);
+  });
+
+  it("settles a call when its caller aborts, and fails waiting calls when the runtime stops", async () => {
+    const client = new DistributedRuntime({ ...base, serve: false });
+    await client.start();
+    const ac = new AbortController();
+    const aborted = client.tenant("acme").send(new AgentId("slow", "1"), {}, { signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toBeInstanceOf(AbortedError);
+    const waiting = client
+      .tenant("acme")
+      .send(new AgentId("slow", "2"), {})
+      .catch((e: unknown) => e);
+    await client.stop();
+    expect(await waiting).toBeInstanceOf(RuntimeStoppedError);
+  });
+});
