@@ -5,7 +5,11 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
 import { AbortedError, HandlerError, InvalidArgumentError, RuntimeStoppedError, UnknownAgentTypeError } from "../errors.js";
+import type { AgentStateStore } from "../state/agent-state-store.js";
 import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions } from "./distributed-runtime.js";
+import { rendezvousOwner } from "./partition-leases.js";
+import { partitionOf } from "./subjects.js";
+import type { TenantId } from "../tenancy/tenant-id.js";
 
 const NATS = "127.0.0.1:4222";
 const ns = `unit-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -13,8 +17,18 @@ const base: DistributedRuntimeOptions = { nats: { servers: NATS }, namespace: ns
 let nc: NatsConnection;
 const started: DistributedRuntime[] = [];
 
-function worker(workerId: string): DistributedRuntime {
-  const rt = new DistributedRuntime({ ...base, workerId });
+function worker(workerId: string, extra: Partial<DistributedRuntimeOptions> = {}): DistributedRuntime {
+  const rt = new DistributedRuntime({ ...base, ...extra, workerId });
+  rt.register("counter", () => {
+    let n = 0;
+    return {
+      onMessage: () => ({ worker: workerId, n: ++n }),
+      saveState: () => n,
+      loadState: (state) => {
+        n = Number(state);
+      },
+    };
+  });
   rt.register("echo", () => ({ onMessage: (m, ctx) => ({ worker: workerId, m, deliveryId: ctx.deliveryId }) }));
   rt.register("fail", () => ({
     onMessage: () => {
@@ -43,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const rt of started) await rt.stop();
   await deleteDistributedNamespace(nc, ns);
+  await deleteDistributedNamespace(nc, `${ns}-state`);
   await nc.close();
 });
 
@@ -128,4 +143,31 @@ describe("DistributedRuntime (one process, real broker)", () => {
     await client.stop();
     expect(await waiting).toBeInstanceOf(RuntimeStoppedError);
   });
+
+  it("hands an agent's state to the next holder, and rebuilds it from the store when its partition comes back", async () => {
+    const saved = new Map<string, unknown>();
+    const store: AgentStateStore = {
+      load: async (t, a) => saved.get(`${t}/${a.toString()}`),
+      save: async (t, a, s) => void saved.set(`${t}/${a.toString()}`, s),
+      delete: async (t, a) => void saved.delete(`${t}/${a.toString()}`),
+    };
+    const extra = { namespace: `${ns}-state`, runtime: { stateStore: store } };
+    let key = "c0";
+    for (let i = 0; rendezvousOwner(partitionOf("acme" as TenantId, "counter", key, 8), ["s1", "s2"]) !== "s2"; i++) key = `c${i}`;
+    const s1 = worker("s1", extra);
+    await s1.start();
+    const client = new DistributedRuntime({ ...base, namespace: `${ns}-state`, serve: false });
+    started.push(client);
+    await client.start();
+    const inc = (): Promise<unknown> => client.tenant("acme").send(new AgentId("counter", key), {}, { timeoutMs: 10_000 });
+    for (let i = 1; i <= 3; i++) expect(await inc()).toEqual({ worker: "s1", n: i });
+    const s2 = worker("s2", extra);
+    await s2.start();
+    await waitUntil(() => s1.ownedPartitions().length + s2.ownedPartitions().length === 8 && s2.ownedPartitions().length > 0);
+    expect(await inc()).toEqual({ worker: "s2", n: 4 });
+    await s2.stop();
+    await waitUntil(() => s1.ownedPartitions().length === 8);
+    // s1 still holds the agent in memory at n=3: it must start from the store (4), not from its memory.
+    expect(await inc()).toEqual({ worker: "s1", n: 5 });
+  }, 30_000);
 });

@@ -10,6 +10,7 @@ import type { Subscription } from "../agents/subscription.js";
 import { CrossTenantError, InvalidArgumentError, LoopDetectedError, QueueFullError, RuntimeStoppedError, TroupeError } from "../errors.js";
 import { Runtime, type RuntimeOptions } from "../runtime.js";
 import { TenantHandle, type TenantIngress } from "../tenant-handle.js";
+import type { AgentStateStore } from "../state/agent-state-store.js";
 import { parseTenantId, type TenantId } from "../tenancy/tenant-id.js";
 import type { TenantConfig } from "../tenancy/tenant-quota.js";
 import { extractContext, injectContext, type Carrier } from "../tracing/propagation.js";
@@ -17,7 +18,7 @@ import { RuntimeTracing } from "../tracing/runtime-tracing.js";
 import { HEADER, MessageBodySchema, ReplyBodySchema, decodeJson, encodeJson, fromWireError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
 import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
 import { PendingCalls } from "./pending-calls.js";
-import { InboundMessage, routedFactory, type OutboundRouter } from "./routed-agent.js";
+import { InboundMessage, RoutedAgents, routedFactory, type OutboundRouter } from "./routed-agent.js";
 import { ServedPartition } from "./served-partition.js";
 import { Subjects, parseNamespace, partitionOf, tenantToken } from "./subjects.js";
 
@@ -155,6 +156,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private ownsConnection = false;
   private js: JetStreamClient | null = null;
   private jsm: JetStreamManager | null = null;
+  private routed: RoutedAgents | null = null;
+  private readonly stateStore: AgentStateStore | undefined;
   private leases: PartitionLeases | null = null;
   private replySub: NatsSubscription | null = null;
   private tracing: RuntimeTracing | null = null;
@@ -177,6 +180,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     this.scope = this.o.tenants === undefined ? null : new Set(this.o.tenants.map((t) => parseTenantId(t)));
     this.tracerProvider = options.tracerProvider;
     this.pending = new PendingCalls(this.o.maxPendingCalls);
+    this.stateStore = options.runtime?.stateStore;
     this.local = new Runtime({ ...(options.runtime ?? {}), ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }) });
   }
 
@@ -185,7 +189,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
 
   /** Registers an agent type (hosted by this process when it serves). */
   register(type: string, factory: AgentFactory, options?: AgentTypeOptions): void {
-    this.local.register(type, routedFactory(factory, this), options);
+    const agents = (): RoutedAgents => this.routed!;
+    this.local.register(type, routedFactory(factory, this, agents, (a) => partitionOf(a.tenant, a.agentId.type, a.agentId.key, this.partitions)), options);
   }
 
   /** Adds a subscription applied within every tenant; publishers resolve recipients with it. */
@@ -243,6 +248,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       await this.ensureStream(this.jsm);
     }
     else this.partitions = o.partitions ?? (await this.readPartitions());
+    this.routed = new RoutedAgents(this.partitions, this.stateStore);
     this.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
     const replySubject = this.scope !== null && this.scope.size === 1 ? this.subjects.reply(this.token([...this.scope][0]!), this.callerId) : this.subjects.repliesTo(this.callerId);
     this.replySub = this.nc.subscribe(replySubject, { callback: (err, msg) => {
@@ -461,10 +467,12 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
         served.stop();
         await served.drain(this.o.ackWaitMs);
         this.served.delete(p);
+        await this.routed?.handedOff(p, true).catch((e: unknown) => this.noteError(e));
       },
       lost: (p) => {
         this.served.get(p)?.stop();
         this.served.delete(p);
+        void this.routed?.handedOff(p, false);
       },
     };
   }

@@ -1,5 +1,6 @@
-import type { Agent, AgentFactory, MessageContext, SendOptions } from "../agents/agent.js";
+import type { Agent, AgentContext, AgentFactory, MessageContext, SendOptions } from "../agents/agent.js";
 import type { AgentId, TopicId } from "../agents/ids.js";
+import type { AgentStateStore } from "../state/agent-state-store.js";
 import type { TenantId } from "../tenancy/tenant-id.js";
 
 /** Where a routed agent's handler sends and publishes: across workers, with the hop count and sender. */
@@ -26,25 +27,119 @@ export class InboundMessage {
 }
 
 /**
+ * The agents a worker keeps in memory, by partition, and the holding (epoch) each was built in.
+ * Guarantees: when a partition is handed off, its agents' state goes to the state store and the
+ * agents are marked stale, so if the partition comes back later, its agents are rebuilt from the
+ * store (the state the other holder left) instead of answering with an outdated memory.
+ */
+export class RoutedAgents {
+  private readonly epochs: Uint32Array;
+  private readonly live = new Map<number, Set<RoutedAgent>>();
+
+  constructor(
+    partitions: number,
+    readonly stateStore: AgentStateStore | undefined,
+  ) {
+    this.epochs = new Uint32Array(partitions);
+  }
+
+  epoch(partition: number): number {
+    return this.epochs[partition] ?? 0;
+  }
+
+  track(agent: RoutedAgent): void {
+    let set = this.live.get(agent.partition);
+    if (set === undefined) this.live.set(agent.partition, (set = new Set()));
+    set.add(agent);
+  }
+
+  forget(agent: RoutedAgent): void {
+    this.live.get(agent.partition)?.delete(agent);
+  }
+
+  /**
+   * The partition left this worker: mark its agents stale and, on a graceful hand-off (`save`), save
+   * their state first. A lost lease saves nothing: the new holder may already have newer state.
+   */
+  async handedOff(partition: number, save: boolean): Promise<void> {
+    this.epochs[partition] = (this.epochs[partition] ?? 0) + 1;
+    const agents = this.live.get(partition);
+    this.live.delete(partition);
+    if (!save || agents === undefined || this.stateStore === undefined) return;
+    const store = this.stateStore;
+    await Promise.all(
+      [...agents].map(async (a) => {
+        const state = a.inner.saveState === undefined ? undefined : await a.inner.saveState();
+        if (state !== undefined) await store.save(a.actx.tenant, a.actx.agentId, state);
+      }),
+    );
+  }
+}
+
+/** One agent as the local runtime holds it: the user's agent inside, rebuilt when it went stale. */
+class RoutedAgent implements Agent {
+  private epoch = -1;
+
+  constructor(
+    public inner: Agent,
+    readonly actx: AgentContext,
+    readonly partition: number,
+    private readonly factory: AgentFactory,
+    private readonly router: OutboundRouter,
+    private readonly agents: RoutedAgents,
+  ) {}
+
+  onMessage(message: unknown, ctx: MessageContext): unknown {
+    if (!(message instanceof InboundMessage)) return this.inner.onMessage(message, ctx);
+    if (this.epoch === this.agents.epoch(this.partition)) return this.inner.onMessage(message.body, contextFor(ctx, message, this.router));
+    if (this.epoch === -1) {
+      // First message since activation (the local runtime already loaded its state).
+      this.epoch = this.agents.epoch(this.partition);
+      this.agents.track(this);
+      return this.inner.onMessage(message.body, contextFor(ctx, message, this.router));
+    }
+    return this.rebuild().then(() => this.inner.onMessage(message.body, contextFor(ctx, message, this.router)));
+  }
+
+  saveState(): unknown {
+    return this.inner.saveState?.();
+  }
+
+  async loadState(state: unknown): Promise<void> {
+    await this.inner.loadState?.(state);
+  }
+
+  async onDeactivate(): Promise<void> {
+    this.agents.forget(this);
+    await this.inner.onDeactivate?.();
+  }
+
+  /** The partition came back after a hand-off: start from the state the other holder left. */
+  private async rebuild(): Promise<void> {
+    const inner = this.factory(this.actx);
+    const store = this.agents.stateStore;
+    if (store !== undefined && inner.loadState !== undefined) {
+      const state = await store.load(this.actx.tenant, this.actx.agentId);
+      if (state !== undefined) await inner.loadState(state);
+    }
+    this.inner = inner;
+    this.epoch = this.agents.epoch(this.partition);
+    this.agents.track(this);
+  }
+}
+
+/**
  * Wraps an agent factory for a worker's local runtime: the handler gets the payload and a context
  * whose delivery id, sender, topic and hop count are those of the distributed message, and whose
  * `send`/`publish` route through the cluster (carrying hop count + 1, so loops are caught across
- * workers). State hooks pass through unchanged.
+ * workers). State hooks pass through; after a hand-off and return of its partition the agent is
+ * rebuilt from the state store (see RoutedAgents).
  */
-export function routedFactory(factory: AgentFactory, router: OutboundRouter): AgentFactory {
+export function routedFactory(factory: AgentFactory, router: OutboundRouter, agents: () => RoutedAgents, partitionOf: (actx: AgentContext) => number): AgentFactory {
   return (actx) => {
     const inner = factory(actx);
     if (inner === null || typeof inner !== "object" || typeof inner.onMessage !== "function") return inner;
-    const agent: Agent = {
-      onMessage(message: unknown, ctx: MessageContext): unknown {
-        if (!(message instanceof InboundMessage)) return inner.onMessage(message, ctx);
-        return inner.onMessage(message.body, contextFor(ctx, message, router));
-      },
-    };
-    if (inner.saveState !== undefined) agent.saveState = () => inner.saveState!();
-    if (inner.loadState !== undefined) agent.loadState = (state) => inner.loadState!(state);
-    if (inner.onDeactivate !== undefined) agent.onDeactivate = () => inner.onDeactivate!();
-    return agent;
+    return new RoutedAgent(inner, actx, partitionOf(actx), factory, router, agents());
   };
 }
 
