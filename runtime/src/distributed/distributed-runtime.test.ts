@@ -4,7 +4,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
-import { AbortedError, HandlerError, InvalidArgumentError, RuntimeStoppedError, UnknownAgentTypeError } from "../errors.js";
+import { AbortedError, HandlerError, InvalidArgumentError, QueueFullError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError } from "../errors.js";
 import type { AgentStateStore } from "../state/agent-state-store.js";
 import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions } from "./distributed-runtime.js";
 import { rendezvousOwner } from "./partition-leases.js";
@@ -58,6 +58,7 @@ afterAll(async () => {
   for (const rt of started) await rt.stop();
   await deleteDistributedNamespace(nc, ns);
   await deleteDistributedNamespace(nc, `${ns}-state`);
+  await deleteDistributedNamespace(nc, `${ns}-q`);
   await nc.close();
 });
 
@@ -170,4 +171,25 @@ describe("DistributedRuntime (one process, real broker)", () => {
     // s1 still holds the agent in memory at n=3: it must start from the store (4), not from its memory.
     expect(await inc()).toEqual({ worker: "s1", n: 5 });
   }, 30_000);
+
+  it("bounds a tenant's messages queued in the broker per partition (QueueFullError), cluster-wide", async () => {
+    const extra = { namespace: `${ns}-q`, partitions: 1, maxQueuedPerTenantPartition: 3 };
+    const q = worker("q1", extra);
+    await q.start();
+    const client = new DistributedRuntime({ ...base, ...extra, serve: false });
+    started.push(client);
+    await client.start();
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        client
+          .tenant("acme")
+          .send(new AgentId("slow", `q${i}`), {}, { timeoutMs: 500 })
+          .catch((e: unknown) => e),
+      ),
+    );
+    expect(results.filter((r) => r instanceof QueueFullError)).toHaveLength(3);
+    expect(results.filter((r) => r instanceof TimeoutError)).toHaveLength(3);
+    // Another tenant has its own bound.
+    await expect(client.tenant("globex").send(new AgentId("echo", "g"), 1, { timeoutMs: 5000 })).resolves.toMatchObject({ worker: "q1" });
+  }, 20_000);
 });
