@@ -19,7 +19,6 @@ import {
   RateLimitedError,
   Runtime,
   StateIntegrityError,
-  TenantHandle,
   ToolError,
   ToolRegistry,
   TopicId,
@@ -30,6 +29,7 @@ import {
   type MessageContext,
   type MockOpenAiServer,
   type Subscription,
+  type TenantHandle,
   type TenantId,
 } from "@troupe/runtime";
 import { attemptTable, describeError, rootCause } from "./attempt-table.js";
