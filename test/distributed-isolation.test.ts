@@ -94,7 +94,11 @@ describe("tenant isolation at the subject level", () => {
     try {
       for (const subject of [`troupe.${NS}.m.>`, `troupe.${NS}.r.${globexTok}.>`, `troupe.${NS}.r.*.*`, ">"]) {
         const errors: unknown[] = [];
-        nc.subscribe(subject, { callback: (err) => err !== null && errors.push(err) });
+        nc.subscribe(subject, {
+          callback: (err) => {
+            if (err !== null) errors.push(err);
+          },
+        });
         await nc.flush();
         for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
         expect(String(errors[0]), subject).toMatch(/permission/i);
