@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { cookies, headers } from "next/headers";
 import { forbidden, redirect } from "next/navigation";
 import { cache } from "react";
@@ -14,10 +15,37 @@ export interface SignedIn {
   client: CollectorClient;
 }
 
-/** The current session, or null when there is none or it is invalid or expired. Cached per request. */
+/**
+ * Sessions signed out on this console process, by digest of the cookie, until they would expire: a
+ * copy of the cookie taken before sign-out is refused too. Sessions are stateless otherwise, so this
+ * holds per process (a restart or another instance forgets it; revoking the key ends a session everywhere).
+ */
+// On globalThis: Next bundles pages, actions and route handlers separately, each with its own copy of this module.
+const ENDED_KEY = Symbol.for("troupe.console.endedSessions");
+const endedSessions: Map<string, number> = ((globalThis as { [ENDED_KEY]?: Map<string, number> })[ENDED_KEY] ??= new Map<string, number>());
+const MAX_ENDED_SESSIONS = 100_000;
+
+function cookieDigest(value: string): string {
+  return createHash("sha256").update(value).digest("base64url");
+}
+
+function rememberEnded(value: string, expMs: number): void {
+  const now = Date.now();
+  // Every session has the same lifetime, so insertion order is expiry order: prune from the front.
+  for (const [digest, exp] of endedSessions) {
+    if (exp > now && endedSessions.size < MAX_ENDED_SESSIONS) break;
+    endedSessions.delete(digest);
+  }
+  endedSessions.set(cookieDigest(value), expMs);
+}
+
+/** The current session, or null when there is none, it is invalid or expired, or it was signed out. Cached per request. */
 export const getSession = cache(async (): Promise<SessionData | null> => {
   const jar = await cookies();
-  return openSession(jar.get(SESSION_COOKIE)?.value, loadConfig().sessionKey);
+  const value = jar.get(SESSION_COOKIE)?.value;
+  const session = openSession(value, loadConfig().sessionKey);
+  if (session === null || value === undefined || endedSessions.has(cookieDigest(value))) return null;
+  return session;
 });
 
 /** The signed-in caller; redirects to /sign-in when there is no valid session. */
@@ -62,7 +90,11 @@ export async function startSession(data: Omit<SessionData, "iat" | "exp">): Prom
   });
 }
 
-/** Ends the session (the cookie is deleted). */
+/** Ends the session: the cookie is deleted, and this cookie value is refused from now on (see endedSessions). */
 export async function endSession(): Promise<void> {
-  (await cookies()).delete(SESSION_COOKIE);
+  const jar = await cookies();
+  const value = jar.get(SESSION_COOKIE)?.value;
+  const session = openSession(value, loadConfig().sessionKey);
+  if (value !== undefined && session !== null) rememberEnded(value, session.exp);
+  jar.delete(SESSION_COOKIE);
 }
