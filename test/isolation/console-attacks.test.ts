@@ -226,6 +226,20 @@ describe("console: sessions", () => {
     return `${a.status}, ${b.status} → sign-in`;
   });
 
+  attempt(S, "replayed copy of a session cookie after its owner signed out", "redirect to /sign-in", async () => {
+    const cookie = await signIn(keys.acmeConsole);
+    const home = await page("/traces", cookie);
+    expect(home.status).toBe(200);
+    // The sign-out form of the page, posted as the browser would; an attacker kept a copy of the cookie.
+    const signOut = await postForm("/traces", cookie, formFields(home.html, "Sign out"));
+    expect(withCookies(cookie, signOut.res)).not.toContain("troupe_session=");
+    const replay = await page("/traces", cookie);
+    expect(isSignInRedirect(replay)).toBe(true);
+    const download = await page("/api/export/usage?format=json", cookie);
+    expect(download.status).toBe(401);
+    return `sign-out ${signOut.status}; replay ${replay.status} → sign-in; export API ${download.status}`;
+  });
+
   attempt(S, "replayed cookie whose console key was revoked afterwards", "no data: the collector refuses the key", async () => {
     const before = await page("/traces", sessions.doomed);
     expect(before.status).toBe(200);
