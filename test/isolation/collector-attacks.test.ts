@@ -432,4 +432,36 @@ describe("query API: reading another tenant's data", () => {
     expect((usage.json as { totals: { inputTokens: number } }).totals.inputTokens).toBe(11);
     return "usage inputTokens = 11 (acme's only)";
   });
+
+  attempt(QUERY, "read issued secrets back (admin tenant detail, key list, /metrics)", "no secret after creation, only key ids", async () => {
+    const detail = await get(ADMIN_KEY, "/api/v1/admin/tenants/acme");
+    const metrics = await get(null, "/metrics");
+    expect(detail.status).toBe(200);
+    for (const secret of Object.values(keys)) {
+      expect(detail.text).not.toContain(secret);
+      expect(metrics.text).not.toContain(secret);
+    }
+    expect(detail.text).toContain("key_");
+    return "secrets absent from the tenant detail and /metrics";
+  });
+
+  attempt(QUERY, "look for plaintext keys at rest in the store", "only SHA-256 digests stored", async () => {
+    const rows = await collector.gateway.query<Record<string, unknown>>("SELECT * FROM api_keys");
+    const audit = await collector.gateway.query<Record<string, unknown>>("SELECT * FROM audit_log");
+    const dump = JSON.stringify(rows) + JSON.stringify(audit);
+    for (const secret of [...Object.values(keys), ADMIN_KEY]) expect(dump).not.toContain(secret);
+    expect(rows.length).toBeGreaterThanOrEqual(6);
+    return `${rows.length} key rows, no secret in api_keys or audit_log`;
+  });
+
+  attempt(QUERY, "an admin change leaves no trace (raise a budget through the API)", "audited: who, what, when", async () => {
+    const put = await get(ADMIN_KEY, "/api/v1/admin/tenants/acme", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ budgets: { dailyTokens: 123456 } }) });
+    expect(put.status).toBe(200);
+    const rows = await collector.gateway.query<{ actor: string; action: string; target: string; details: string; at: string }>(
+      "SELECT actor, action, target, details, toString(at) AS at FROM audit_log WHERE action = 'tenant.update' AND target = 'acme' ORDER BY at DESC LIMIT 1",
+    );
+    expect(rows[0]).toMatchObject({ actor: "admin", action: "tenant.update", target: "acme" });
+    expect(rows[0]!.details).toContain("123456");
+    return `audit_log: ${rows[0]!.actor} ${rows[0]!.action} ${rows[0]!.target} at ${rows[0]!.at}`;
+  });
 });
