@@ -1,8 +1,7 @@
 // The cross-tenant attack suite as a table: every attempt names its surface, the attack and the
 // expected refusal; running it records what was observed. Each test file prints its table at the end
-// and appends it to test-results/isolation-attempts.json, so the whole suite's outcome can be read
-// in one place.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// and writes it to test-results/isolation/<file>.json (one file each: test files run in parallel).
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, it } from "vitest";
@@ -18,7 +17,7 @@ export interface AttemptRow {
   observed: string;
 }
 
-const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test-results", "isolation-attempts.json");
+const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test-results", "isolation");
 
 /**
  * Declares a table of attempts for one surface. `attempt(attack, expected, run)` registers one test:
@@ -48,15 +47,8 @@ export function attemptTable(file: string): (surface: string, attack: string, ex
 
 function saveRows(file: string, rows: AttemptRow[]): void {
   try {
-    mkdirSync(dirname(RESULTS), { recursive: true });
-    let all: Record<string, AttemptRow[]> = {};
-    try {
-      all = JSON.parse(readFileSync(RESULTS, "utf8")) as Record<string, AttemptRow[]>;
-    } catch {
-      // first file of the run
-    }
-    all[file] = rows;
-    writeFileSync(RESULTS, JSON.stringify(all, null, 2));
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(join(RESULTS_DIR, `${file}.json`), JSON.stringify(rows, null, 2));
   } catch {
     // The printed table is the record; the file is a convenience.
   }
