@@ -18,6 +18,9 @@ export interface WorkerConfig {
   trace?: boolean;
   storage?: "file" | "memory";
   maxInFlightPerPartition?: number;
+  /** Tenant quotas of the worker (e.g. a cluster-wide `messagesPerSecond`). */
+  quotas?: Record<string, unknown>;
+  rateLimitLeaseMs?: number;
 }
 
 type Event = { event: string; id?: number; value?: unknown; [k: string]: unknown };
@@ -79,7 +82,7 @@ export class WorkerProc {
     });
   }
 
-  request(cmd: string, timeoutMs = 10_000): Promise<unknown> {
+  request(cmd: string, timeoutMs = 10_000, args?: unknown): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${this.workerId}: no answer to ${cmd}`)), timeoutMs);
@@ -87,7 +90,7 @@ export class WorkerProc {
         clearTimeout(timer);
         resolve(v);
       });
-      this.child.send({ cmd, id });
+      this.child.send({ cmd, id, ...(args === undefined ? {} : { args }) });
     });
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { context as otelContext, trace, type TracerProvider } from "@opentelemetry/api";
+import { context as otelContext, trace, type Context, type TracerProvider } from "@opentelemetry/api";
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, headers as natsHeaders, nanos, type Msg, type MsgHdrs, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
@@ -7,14 +7,15 @@ import { z } from "zod";
 import type { AgentFactory, AgentTypeOptions, SendOptions } from "../agents/agent.js";
 import { AgentId, TopicId } from "../agents/ids.js";
 import type { Subscription } from "../agents/subscription.js";
-import { CrossTenantError, InvalidArgumentError, LoopDetectedError, QueueFullError, RuntimeStoppedError, TroupeError } from "../errors.js";
+import { CrossTenantError, InvalidArgumentError, LoopDetectedError, QueueFullError, RateLimitedError, RuntimeStoppedError, TroupeError } from "../errors.js";
 import { Runtime, type RuntimeOptions } from "../runtime.js";
 import { TenantHandle, type TenantIngress } from "../tenant-handle.js";
 import type { AgentStateStore } from "../state/agent-state-store.js";
 import { parseTenantId, type TenantId } from "../tenancy/tenant-id.js";
-import type { TenantConfig } from "../tenancy/tenant-quota.js";
+import { TenantSettingsResolver, parseConfig, tenantConfigSchema, tierConfigSchema, type QuotaConfig, type TenantConfig, type TierConfig } from "../tenancy/tenant-quota.js";
 import { extractContext, injectContext, type Carrier } from "../tracing/propagation.js";
 import { RuntimeTracing } from "../tracing/runtime-tracing.js";
+import { KvRateLimiter, rateBucketName, type RateLimit } from "./kv-rate-limiter.js";
 import { HEADER, MessageBodySchema, ReplyBodySchema, decodeJson, encodeJson, fromWireError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
 import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
 import { PendingCalls } from "./pending-calls.js";
@@ -49,6 +50,7 @@ const optionsSchema = z.object({
   maxPendingCalls: z.number().int().min(1).default(100_000),
   maxHops: z.number().int().min(1).default(32),
   storage: z.enum(["file", "memory"]).default("file"),
+  rateLimitLeaseMs: z.number().positive().max(60_000).default(100),
 });
 
 /** Options of a DistributedRuntime. Processes of one cluster share `namespace` and `partitions`. */
@@ -93,7 +95,18 @@ export interface DistributedRuntimeOptions {
   maxHops?: number;
   /** Storage of the message stream. Default "file". */
   storage?: "file" | "memory";
-  /** Options of this worker's local runtime (quotas, passivation, state store, watchdog). */
+  /**
+   * How long tokens of the cluster-wide rate limit, taken ahead in a batch, stay usable in this
+   * process: the bound on the limit's overshoot (see KvRateLimiter). Default 100.
+   */
+  rateLimitLeaseMs?: number;
+  /**
+   * Options of this worker's local runtime (passivation, state store, watchdog) and the tenants'
+   * quotas. `messagesPerSecond`/`burst` hold across the cluster: they are enforced where a message
+   * enters (before it is published, on whichever process sends it) against a token bucket shared in
+   * JetStream KV, not per worker. In-flight turns, queued messages, turn time and fair scheduling
+   * apply on each worker to the turns it runs.
+   */
   runtime?: Omit<RuntimeOptions, "tracerProvider">;
   /** Where spans go (the local runtime's too). Default: the global provider. */
   tracerProvider?: TracerProvider;
@@ -117,6 +130,10 @@ export interface DistributedStats {
   lateReplies: number;
   /** Sends refused because too many calls were pending. */
   pendingFull: number;
+  /** Sends and publishes refused by the tenant's cluster-wide rate limit (RateLimitedError). */
+  rateLimited: number;
+  /** KV round trips of the cluster-wide rate limiter (each takes a batch of tokens). */
+  rateLimitRefills: number;
 }
 
 type Parsed = z.infer<typeof optionsSchema>;
@@ -164,7 +181,11 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private running = false;
   private seq = 0;
   private partitions = 0;
-  private readonly counters = { sent: 0, published: 0, handled: 0, expired: 0, redelivered: 0, rejected: 0, pendingFull: 0 };
+  private readonly counters = { sent: 0, published: 0, handled: 0, expired: 0, redelivered: 0, rejected: 0, pendingFull: 0, rateLimited: 0 };
+  private readonly settings: TenantSettingsResolver;
+  private readonly rateLimits = new Map<TenantId, { version: number; limit: RateLimit | null }>();
+  private limiter: KvRateLimiter | null = null;
+  private limiterOpening: Promise<KvRateLimiter> | null = null;
   /** Failures of background work (lease renewal, consumers), for diagnostics. */
   readonly backgroundErrors: unknown[] = [];
 
@@ -181,7 +202,11 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     this.tracerProvider = options.tracerProvider;
     this.pending = new PendingCalls(this.o.maxPendingCalls);
     this.stateStore = options.runtime?.stateStore;
-    this.local = new Runtime({ ...(options.runtime ?? {}), ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }) });
+    // Rates are enforced at ingress across the cluster; the local runtime must not limit them a second time per worker.
+    this.settings = new TenantSettingsResolver(options.runtime?.quotas ?? {});
+    const runtimeOptions: RuntimeOptions = { ...(options.runtime ?? {}), ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }) };
+    if (options.runtime?.quotas !== undefined) runtimeOptions.quotas = withoutRates(options.runtime.quotas);
+    this.local = new Runtime(runtimeOptions);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -218,9 +243,22 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     return h;
   }
 
-  /** Replaces a tenant's quota overrides on this worker's local runtime. */
+  /**
+   * Replaces a tenant's quota overrides: its rate limit as this process applies it at ingress, the
+   * rest on this worker's local runtime. Every process of the cluster should get the same config.
+   */
   setTenantConfig(tenant: TenantId | string, config: TenantConfig): void {
-    this.local.setTenantConfig(this.checkTenant(tenant), config);
+    const id = this.checkTenant(tenant);
+    const valid = parseConfig(tenantConfigSchema, config, `config of tenant "${id}"`);
+    this.local.setTenantConfig(id, withoutRate(valid));
+    this.settings.setTenant(id, valid);
+  }
+
+  /** Replaces a tier's quotas (as setTenantConfig does for one tenant). */
+  setTierConfig(name: string, config: TierConfig): void {
+    const valid = parseConfig(tierConfigSchema, config, `config of tier "${String(name).slice(0, 64)}"`);
+    this.local.setTierConfig(name, withoutRate(valid));
+    this.settings.setTier(name, valid);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -307,6 +345,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       pendingCalls: this.pending.size,
       timeouts: this.pending.timeouts,
       lateReplies: this.pending.lateReplies,
+      rateLimitRefills: this.limiter?.stats().refills ?? 0,
     };
   }
 
@@ -354,6 +393,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private routeSend(tenant: TenantId, to: AgentId, message: unknown, options: SendOptions | undefined, sender: AgentId | undefined, hopCount: number): Promise<unknown> {
     let timeoutMs: number;
     let body: Uint8Array;
+    let gate: Promise<void> | undefined;
     try {
       this.checkRunning();
       to = toAgentId(to);
@@ -364,12 +404,33 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
         throw new QueueFullError(tenant, this.o.maxPendingCalls);
       }
       body = encodeJson(bodyOf(to, message, sender, undefined), "a message");
+      gate = this.rateGate(tenant);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(this.noteRefusal("send", tenant, toAgentIdOrNull(to), hopCount, err, otelContext.active()));
     }
+    if (gate === undefined) return this.dispatchSend(tenant, to, body, timeoutMs, options, hopCount, otelContext.active());
+    const parent = otelContext.active();
+    const target = to;
+    return gate.then(
+      () => {
+        // The runtime may have stopped, or the pending calls filled up, while the tokens came.
+        this.checkRunning();
+        if (!this.pending.hasRoom()) {
+          this.counters.pendingFull++;
+          throw new QueueFullError(tenant, this.o.maxPendingCalls);
+        }
+        return this.dispatchSend(tenant, target, body, timeoutMs, options, hopCount, parent);
+      },
+      (err: unknown) => {
+        throw this.noteRefusal("send", tenant, target, hopCount, err, parent);
+      },
+    );
+  }
+
+  /** Publishes an admitted call and awaits its reply (traced as the caller's send span). */
+  private dispatchSend(tenant: TenantId, to: AgentId, body: Uint8Array, timeoutMs: number, options: SendOptions | undefined, hopCount: number, parent: Context): Promise<unknown> {
     const tok = this.token(tenant);
     const callId = `${this.callerId}-${(this.seq++).toString(36)}`;
-    const parent = otelContext.active();
     const t = this.tracing?.startSend(tenant, to, hopCount, parent) ?? null;
     const carrier: Carrier = {};
     injectContext(t?.parent ?? parent, tenant, carrier);
@@ -399,10 +460,19 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     this.checkRunning();
     topic = toTopicId(topic);
     if (hopCount > this.o.maxHops) throw new LoopDetectedError(hopCount, this.o.maxHops);
+    const parent = otelContext.active();
+    try {
+      // One token per publish, whatever the number of recipients (as in the single-process runtime).
+      const gate = this.rateGate(tenant);
+      if (gate !== undefined) await gate;
+    } catch (err) {
+      throw this.noteRefusal("publish", tenant, topic, hopCount, err, parent);
+    }
+    this.checkRunning();
     const recipients = this.recipients(tenant, topic);
-    const span = this.tracing?.startPublish(tenant, topic, hopCount, otelContext.active()) ?? null;
+    const span = this.tracing?.startPublish(tenant, topic, hopCount, parent) ?? null;
     const carrier: Carrier = {};
-    injectContext(span?.ctx ?? otelContext.active(), tenant, carrier);
+    injectContext(span?.ctx ?? parent, tenant, carrier);
     const tok = this.token(tenant);
     try {
       await Promise.all(
@@ -442,6 +512,44 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     }
     if (reply.ok) this.pending.reply(callId, tok, reply.v, undefined);
     else this.pending.reply(callId, tok, undefined, fromWireError(reply.e));
+  }
+
+  /**
+   * Undefined when the tenant has no rate limit or a token is held here; else a promise of the
+   * tenant's turn in the cluster-wide token bucket (RateLimitedError when it is empty).
+   */
+  private rateGate(tenant: TenantId): Promise<void> | undefined {
+    let cached = this.rateLimits.get(tenant);
+    if (cached === undefined || cached.version !== this.settings.version) {
+      const s = this.settings.resolve(tenant);
+      cached = { version: this.settings.version, limit: Number.isFinite(s.messagesPerSecond) ? { messagesPerSecond: s.messagesPerSecond, burst: Number.isFinite(s.burst) ? Math.max(1, s.burst) : Math.max(1, s.messagesPerSecond) } : null };
+      if (this.rateLimits.size >= 100_000) this.rateLimits.clear();
+      this.rateLimits.set(tenant, cached);
+    }
+    const limit = cached.limit;
+    if (limit === null) return undefined;
+    if (this.limiter !== null) return this.limiter.take(tenant, limit);
+    return this.openLimiter().then((l) => l.take(tenant, limit));
+  }
+
+  private openLimiter(): Promise<KvRateLimiter> {
+    this.limiterOpening ??= KvRateLimiter.open(this.nc!, this.subjects.namespace, { leaseMs: this.o.rateLimitLeaseMs }).then(
+      (l) => (this.limiter = l),
+      (err: unknown) => {
+        this.limiterOpening = null;
+        throw new TroupeError("BROKER_UNAVAILABLE", `the rate limit bucket ${rateBucketName(this.subjects.namespace)} could not be opened: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      },
+    );
+    return this.limiterOpening;
+  }
+
+  /** Counts a refused send or publish, and traces a rate-limited one (it never reached the broker). */
+  private noteRefusal(kind: "send" | "publish", tenant: TenantId, target: AgentId | TopicId | null, hopCount: number, err: unknown, parent: Context): unknown {
+    if (err instanceof RateLimitedError) {
+      this.counters.rateLimited++;
+      if (target !== null) this.tracing?.rejected(kind, tenant, target.type, target instanceof AgentId ? target.key : undefined, hopCount, "rate_limited", err, parent);
+    }
+    return err;
   }
 
   private publishError(err: unknown, tenant: TenantId): TroupeError {
@@ -681,13 +789,14 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   }
 }
 
-/** Deletes a namespace's stream, lease bucket and budget bucket (tests and teardown); missing ones are ignored. */
+/** Deletes a namespace's stream, lease bucket, budget bucket and rate bucket (tests and teardown); missing ones are ignored. */
 export async function deleteDistributedNamespace(nc: NatsConnection, namespace: string): Promise<void> {
   const s = new Subjects(parseNamespace(namespace));
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete(s.streamName).catch(() => false);
   await jsm.streams.delete(`KV_${s.leaseBucket}`).catch(() => false);
   await jsm.streams.delete(`KV_troupe_${s.namespace}_budgets`).catch(() => false);
+  await jsm.streams.delete(`KV_${rateBucketName(s.namespace)}`).catch(() => false);
 }
 
 /** The lease bucket of a namespace, for tools that inspect placement (`readLeases`). */
@@ -735,6 +844,25 @@ function checkSendOptions(options: SendOptions | undefined, defaultTimeoutMs: nu
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError("signal must be an AbortSignal");
   return timeoutMs ?? defaultTimeoutMs;
+}
+
+function toAgentIdOrNull(v: unknown): AgentId | null {
+  return v instanceof AgentId ? v : null;
+}
+
+/** A quota config without message rates (those are enforced cluster-wide, at ingress). */
+function withoutRates(quotas: QuotaConfig): QuotaConfig {
+  const out: QuotaConfig = {};
+  if (quotas.defaults !== undefined) out.defaults = withoutRate(quotas.defaults);
+  if (quotas.tiers !== undefined) out.tiers = Object.fromEntries(Object.entries(quotas.tiers).map(([k, v]) => [k, withoutRate(v)]));
+  if (quotas.tenants !== undefined) out.tenants = Object.fromEntries(Object.entries(quotas.tenants).map(([k, v]) => [k, withoutRate(v)]));
+  return out;
+}
+
+function withoutRate<T extends { messagesPerSecond?: number; burst?: number }>(config: T): T {
+  if (config === null || typeof config !== "object") return config;
+  const { messagesPerSecond: _rate, burst: _burst, ...rest } = config;
+  return rest as T;
 }
 
 function toAgentId(v: unknown): AgentId {

@@ -8,6 +8,7 @@ import { AgentId } from "../../agents/ids.js";
 import { typeSubscription } from "../../agents/subscription.js";
 import { DistributedRuntime, type DistributedRuntimeOptions } from "../distributed-runtime.js";
 import { KvBudgetLedger } from "../kv-budget-ledger.js";
+import type { QuotaConfig } from "../../tenancy/tenant-quota.js";
 
 /** Configuration of a test worker (argv[2], JSON). */
 export interface TestWorkerConfig {
@@ -20,6 +21,9 @@ export interface TestWorkerConfig {
   trace?: boolean;
   storage?: "file" | "memory";
   maxInFlightPerPartition?: number;
+  /** Tenant quotas (e.g. a cluster-wide `messagesPerSecond`). */
+  quotas?: QuotaConfig;
+  rateLimitLeaseMs?: number;
 }
 
 /** Messages a test worker sends to its parent. */
@@ -47,7 +51,8 @@ const options: DistributedRuntimeOptions = {
   storage: config.storage ?? "file",
   ...(config.maxInFlightPerPartition === undefined ? {} : { maxInFlightPerPartition: config.maxInFlightPerPartition }),
   ...(tracerProvider === undefined ? {} : { tracerProvider }),
-  runtime: { asyncTenantGuard: false, quotas: { defaults: { maxInFlightTurns: 100_000, maxQueuedMessages: 1_000_000 } } },
+  ...(config.rateLimitLeaseMs === undefined ? {} : { rateLimitLeaseMs: config.rateLimitLeaseMs }),
+  runtime: { asyncTenantGuard: false, quotas: { ...config.quotas, defaults: { maxInFlightTurns: 100_000, maxQueuedMessages: 1_000_000, ...config.quotas?.defaults } } },
 };
 const rt = new DistributedRuntime(options);
 const budgetConn = await connect({ servers: config.servers });
@@ -107,8 +112,44 @@ rt.register("spender", () => ({
 }));
 rt.subscribe(typeSubscription("news", "echo"));
 
+/**
+ * Sends to `type` agents of `tenant` from this process for `durationMs`, `concurrency` at a time, and
+ * counts what was admitted and what the rate limit refused (each lane pauses `retryAfterMs` after a refusal).
+ */
+async function blast(args: { tenant: string; type: string; durationMs: number; concurrency: number }): Promise<unknown> {
+  const h = rt.tenant(args.tenant);
+  let accepted = 0;
+  let rateLimited = 0;
+  let otherErrors = 0;
+  let minRetryAfterMs = Number.POSITIVE_INFINITY;
+  let i = 0;
+  const startMs = Date.now();
+  const end = startMs + args.durationMs;
+  const lane = async (): Promise<void> => {
+    while (Date.now() < end) {
+      try {
+        await h.send(new AgentId(args.type, `k${i++ % 50}`), {}, { timeoutMs: 10_000 });
+        accepted++;
+      } catch (err) {
+        const e = err as { code?: string; retryAfterMs?: number };
+        if (e.code !== "RATE_LIMITED") {
+          otherErrors++;
+          continue;
+        }
+        rateLimited++;
+        const wait = Number(e.retryAfterMs);
+        if (!(wait > 0)) otherErrors++;
+        minRetryAfterMs = Math.min(minRetryAfterMs, wait);
+        await sleep(Math.min(Math.max(1, wait), 50));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: args.concurrency }, lane));
+  return { workerId: me, accepted, rateLimited, otherErrors, minRetryAfterMs, startMs, endMs: Date.now(), stats: rt.stats() };
+}
+
 process.on("message", (raw: unknown) => {
-  const msg = raw as { cmd: string; id: number };
+  const msg = raw as { cmd: string; id: number; args?: unknown };
   const reply = (value: unknown): void => void process.send?.({ event: "reply", id: msg.id, value } satisfies TestWorkerEvent);
   if (msg.cmd === "spans") {
     void tracerProvider?.forceFlush().then(() =>
@@ -124,7 +165,8 @@ process.on("message", (raw: unknown) => {
       ),
     );
     if (tracerProvider === undefined) reply([]);
-  } else if (msg.cmd === "stats") reply({ ...rt.stats(), metrics: rt.metrics(), cpuUs: process.cpuUsage() });
+  } else if (msg.cmd === "blast") void blast(msg.args as Parameters<typeof blast>[0]).then(reply, (err: unknown) => reply({ error: String(err) }));
+  else if (msg.cmd === "stats") reply({ ...rt.stats(), metrics: rt.metrics(), cpuUs: process.cpuUsage() });
   else if (msg.cmd === "stop") {
     void rt
       .stop()
