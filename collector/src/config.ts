@@ -16,6 +16,8 @@ export interface CollectorConfig {
   /** Bound on the spool (bytes accepted, not yet in the store); past it ingest answers 503. */
   spoolMaxBytes: number;
   /** Per-ingest-key spans per second (burst: two seconds' worth); past it 429. Unset: no limit. */
+  /** Query/admin API requests per second per key (burst: five seconds' worth); default 100. */
+  apiRateLimitPerS?: number;
   ingestRateLimitSpansPerS?: number;
 }
 
@@ -57,6 +59,7 @@ const EnvSchema = z.object({
   CLICKHOUSE_PASSWORD: z.string().optional(),
   CLICKHOUSE_DATABASE: nonEmpty.pipe(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain identifier").optional()),
   TROUPE_ADMIN_KEY: nonEmpty.pipe(z.string().min(MIN_ADMIN_KEY_LENGTH, `must be at least ${MIN_ADMIN_KEY_LENGTH} characters`).optional()),
+  TROUPE_API_RATE_LIMIT: nonEmpty.pipe(z.coerce.number<string>().positive("must be a positive number of requests per second").optional()),
   TROUPE_FORWARD_OTLP_ENDPOINT: nonEmpty.pipe(url.optional()),
   TROUPE_FORWARD_OTLP_HEADERS: nonEmpty,
   TROUPE_FORWARD_OTLP_PROTOCOL: nonEmpty.pipe(z.enum(["http/protobuf", "http/json", "protobuf", "json"]).optional()),
@@ -67,7 +70,8 @@ const EnvSchema = z.object({
  * TROUPE_DATA_DIR (default ./.troupe), TROUPE_COLLECTOR_PORT (default 4318), TROUPE_COLLECTOR_HOST
  * (default 0.0.0.0), CLICKHOUSE_URL/USER/PASSWORD/DATABASE (server mode), TROUPE_ADMIN_KEY,
  * TROUPE_FORWARD_OTLP_ENDPOINT/HEADERS ("k=v,k2=v2")/PROTOCOL (http/protobuf or http/json),
- * TROUPE_SPOOL_MAX_BYTES (default 1 GiB), TROUPE_INGEST_RATE_LIMIT (spans/s per ingest key; default none). Throws CollectorConfigError naming every bad variable.
+ * TROUPE_SPOOL_MAX_BYTES (default 1 GiB), TROUPE_INGEST_RATE_LIMIT (spans/s per ingest key; default none), TROUPE_API_RATE_LIMIT (query/admin
+ * API requests/s per key; default 100, burst 5 s worth). Throws CollectorConfigError naming every bad variable.
  */
 export function loadCollectorConfig(env: Readonly<Record<string, string | undefined>>): CollectorConfig {
   const parsed = EnvSchema.safeParse(env);
@@ -92,6 +96,7 @@ export function loadCollectorConfig(env: Readonly<Record<string, string | undefi
   }
   if (e.TROUPE_ADMIN_KEY) config.adminKey = e.TROUPE_ADMIN_KEY;
   if (e.TROUPE_INGEST_RATE_LIMIT) config.ingestRateLimitSpansPerS = e.TROUPE_INGEST_RATE_LIMIT;
+  if (e.TROUPE_API_RATE_LIMIT) config.apiRateLimitPerS = e.TROUPE_API_RATE_LIMIT;
   if (e.TROUPE_FORWARD_OTLP_HEADERS && !e.TROUPE_FORWARD_OTLP_ENDPOINT) {
     throw new CollectorConfigError("invalid collector configuration: TROUPE_FORWARD_OTLP_HEADERS is set but TROUPE_FORWARD_OTLP_ENDPOINT is not");
   }

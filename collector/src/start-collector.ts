@@ -6,6 +6,7 @@ import { listen } from "./http/server.js";
 import type { IngestLimits } from "./ingest/ingest-limits.js";
 import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
+import { DEFAULT_API_RATE_LIMIT } from "./http/api-rate-limit.js";
 import { createAdminRoutes } from "./query/admin-routes.js";
 import { createQueryRoutes } from "./query/query-routes.js";
 import type { SpanWriterOptions } from "./pipeline/span-writer.js";
@@ -73,6 +74,9 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       store,
       pipelineHealth: () => running.health(),
       apiRoutes: [createQueryRoutes({ gateway, authenticator: registry, onInternalError }), createAdminRoutes({ gateway, registry, onInternalError })],
+      apiRateLimit: config.apiRateLimitPerS
+        ? { requestsPerSecond: config.apiRateLimitPerS, burst: 5 * config.apiRateLimitPerS }
+        : DEFAULT_API_RATE_LIMIT,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(config.ingestRateLimitSpansPerS
         ? { rateLimit: { spansPerSecond: config.ingestRateLimitSpansPerS, burstSpans: 2 * config.ingestRateLimitSpansPerS } }

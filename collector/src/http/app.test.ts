@@ -285,4 +285,25 @@ describe("backpressure, health and metrics", () => {
     expect(await notReady.json()).toMatchObject({ status: "not_ready", checks: { store: { ok: false } } });
     store.failWith = undefined;
   });
+
+  it("sends security headers on every answer, errors included", async () => {
+    for (const res of [await app.request("/healthz"), await app.request("/nope"), await post("{bad")]) {
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
+      expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+      expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    }
+  });
+
+  it("limits query API requests per key with 429 and Retry-After; other keys keep their share", async () => {
+    const { Hono } = await import("hono");
+    const routes = new Hono().get("/ping", (c) => c.json({ ok: true }));
+    const limited = createCollectorApp({ authenticator: auth, sink: pipeline, metrics, store, apiRoutes: [routes], apiRateLimit: { requestsPerSecond: 1, burst: 3 } });
+    const call = (key: string) => limited.request("/api/v1/ping", { headers: { authorization: `Bearer ${key}` } });
+    for (let i = 0; i < 3; i++) expect((await call("console-acme")).status).toBe(200);
+    const refused = await call("console-acme");
+    await expectError(refused, 429, "rate_limited", /at most 1 per second/);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect((await call("another-key")).status).toBe(200);
+  });
 });

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import { CollectorError } from "../errors.js";
 import { createTracesRoute } from "../ingest/traces-route.js";
 import type { IngestLimits } from "../ingest/ingest-limits.js";
@@ -7,6 +8,7 @@ import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { PipelineHealth, SpanSink } from "../pipeline/ingest-pipeline.js";
 import type { SpanStore } from "../store/span-store.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
+import { apiRateLimit, type ApiRateLimit } from "./api-rate-limit.js";
 import { errorResponse } from "./error-response.js";
 
 /** Everything the collector's HTTP app serves from. */
@@ -24,6 +26,8 @@ export interface CollectorAppDeps {
   /** Query and admin routes (paths relative to /api/v1), mounted under /api/v1. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- sub-apps carry their own env types
   apiRoutes?: readonly Hono<any>[];
+  /** Requests per second per key on /api/v1; unset: unlimited (startCollector sets DEFAULT_API_RATE_LIMIT). */
+  apiRateLimit?: ApiRateLimit;
   /** Ready only while the spool is below this share of its bound (default 0.9). */
   readySpoolRatio?: number;
 }
@@ -37,6 +41,9 @@ export function createCollectorApp(deps: CollectorAppDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new CollectorError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  // nosniff, frame denial, no referrer, same-origin resource policy, HSTS: an API that is never a page.
+  app.use("*", secureHeaders({ xFrameOptions: "DENY", contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }));
+  if (deps.apiRateLimit) app.use("/api/v1/*", apiRateLimit(deps.apiRateLimit));
 
   app.route("/", createTracesRoute(deps));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
