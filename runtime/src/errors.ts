@@ -98,6 +98,19 @@ export class WorkerCrashedError extends TroupeError {
   }
 }
 
+/**
+ * The worker tier has no room for another tenant: `maxTenants` tenants already have workers and none
+ * of them is idle enough to retire. Raised at once, never after a wait; retry later.
+ */
+export class WorkerTierFullError extends TroupeError {
+  constructor(readonly tenant: string, readonly maxTenants: number) {
+    super(
+      "WORKER_TIER_FULL",
+      `the worker tier is full: ${maxTenants} tenants (maxTenants) have busy workers, so tenant "${tenant}" cannot get one; retry later or raise maxTenants`,
+    );
+  }
+}
+
 /** A call to the LLM would exceed the tenant's token or cost budget; no call was made. */
 export class BudgetExceededError extends TroupeError {
   constructor(readonly tenant: string, message: string) {

@@ -1236,7 +1236,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 function isHostedTroupeError(v: unknown): boolean {
-  return v instanceof TroupeError && v.code === "WORKER_CRASHED";
+  return v instanceof TroupeError && (v.code === "WORKER_CRASHED" || v.code === "WORKER_TIER_FULL");
 }
 
 function describe(target: AgentId | TopicId): string {

@@ -1,5 +1,5 @@
 import type { Worker, ResourceLimits } from "node:worker_threads";
-import { AbortedError, MessageDroppedError, RuntimeStoppedError, TimeoutError, WorkerCrashedError } from "../errors.js";
+import { AbortedError, InvalidArgumentError, MessageDroppedError, RuntimeStoppedError, TimeoutError, WorkerCrashedError } from "../errors.js";
 import type { TenantId } from "../tenancy/tenant-id.js";
 import { rehydrateError, serializeError } from "./remote-error.js";
 import type { AgentModuleSpec } from "./hosted-agent.js";
@@ -10,6 +10,9 @@ import type { FromWorker, ToWorker } from "./worker-protocol.js";
 
 /** Counters of one worker slot (the slot survives its workers: a replacement keeps counting). */
 export interface WorkerSlotMetrics {
+  /** The only tenant whose turns this worker runs. */
+  tenant: TenantId;
+  /** The worker's index among its tenant's workers. */
   index: number;
   /** The current worker's thread id, undefined while none is running. */
   threadId: number | undefined;
@@ -19,6 +22,8 @@ export interface WorkerSlotMetrics {
   /** Turns that failed with WorkerCrashedError because their worker died. */
   turnsLostToCrashes: number;
   inFlightTurns: number;
+  /** Agents activated in the current worker and not deactivated since (a crash clears them). */
+  activeAgents: number;
   /** Turns held while the worker restarts. */
   backlog: number;
   crashes: number;
@@ -31,6 +36,9 @@ export interface WorkerSlotMetrics {
 
 /** Why a worker died, as told to `onWorkerCrash`. */
 export interface WorkerCrashEvent {
+  /** The tenant whose worker crashed: only its turns failed. */
+  tenant: TenantId;
+  /** The worker's index among its tenant's workers. */
   workerIndex: number;
   reason: string;
   failedTurns: number;
@@ -39,6 +47,7 @@ export interface WorkerCrashEvent {
 }
 
 export interface WorkerSlotConfig {
+  tenant: TenantId;
   index: number;
   resourceLimits: ResourceLimits | undefined;
   abortGraceMs: number;
@@ -69,16 +78,20 @@ interface PendingDeactivation {
 }
 
 /**
- * One worker of the pool and the turns running in it. Guarantees: every turn settles; when the
+ * One worker of one tenant and the turns running in it. Guarantees: every turn settles; when the
  * worker dies (exit, uncaught error, OOM, or terminated because it ignored an abort) every turn in
  * it rejects with WorkerCrashedError at once and a replacement starts, after a backoff that grows
- * while workers crash without completing a turn.
+ * while workers crash without completing a turn. The slot never runs another tenant's turns, so
+ * neither a crash nor its backoff reaches another tenant.
  */
 export class WorkerSlot {
   private worker: Worker | undefined;
   private readonly turns = new Map<number, PendingTurn>();
   private backlog: PendingTurn[] = [];
   private readonly deactivations = new Map<number, PendingDeactivation>();
+  /** type -> keys of the agents activated in the current worker (nested: nothing is concatenated). */
+  private readonly agents = new Map<string, Set<string>>();
+  private agentCount = 0;
   private nextId = 0;
   private consecutiveCrashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -99,15 +112,40 @@ export class WorkerSlot {
 
   metrics(): WorkerSlotMetrics {
     return {
+      tenant: this.config.tenant,
       index: this.config.index,
       threadId: this.worker?.threadId,
       ...this.counters,
       inFlightTurns: this.turns.size,
+      activeAgents: this.agentCount,
       backlog: this.backlog.length,
     };
   }
 
+  /** True while a turn or a deactivation is pending in this slot. */
+  get busy(): boolean {
+    return this.turns.size > 0 || this.deactivations.size > 0;
+  }
+
+  /** How many agents the current worker holds (activated by a turn, not deactivated, not lost to a crash). */
+  get activeAgentCount(): number {
+    return this.agentCount;
+  }
+
+  /** True when the current worker holds this agent. */
+  hasAgent(type: string, key: string): boolean {
+    return this.agents.get(type)?.has(key) ?? false;
+  }
+
+  /** The (type, key) of every agent the current worker holds. */
+  activeAgents(): Array<{ type: string; key: string }> {
+    const out: Array<{ type: string; key: string }> = [];
+    for (const [type, keys] of this.agents) for (const key of keys) out.push({ type, key });
+    return out;
+  }
+
   runTurn(turn: HostedTurn, spec: Required<AgentModuleSpec>): Promise<unknown> {
+    if (turn.tenant !== this.config.tenant) return Promise.reject(new InvalidArgumentError(`a turn of tenant "${turn.tenant}" was routed to a worker of tenant "${this.config.tenant}"`));
     if (this.closed) return Promise.reject(new RuntimeStoppedError("the worker-thread turn host is closed"));
     if (turn.signal.aborted) return Promise.reject(new AbortedError("the turn was aborted before it started"));
     return new Promise((resolve, reject) => {
@@ -121,7 +159,7 @@ export class WorkerSlot {
         if (this.backlog.length >= this.config.maxBacklog) {
           turn.signal.removeEventListener("abort", onAbort);
           this.counters.turnsFailed++;
-          reject(new WorkerCrashedError(`worker ${this.config.index} is restarting and ${this.config.maxBacklog} turns already wait for it`));
+          reject(new WorkerCrashedError(`worker ${this.config.index} of tenant "${this.config.tenant}" is restarting and ${this.config.maxBacklog} turns already wait for it`));
           return;
         }
         this.turns.set(id, pending);
@@ -136,6 +174,8 @@ export class WorkerSlot {
 
   deactivate(tenant: TenantId, agentType: string, agentKey: string): Promise<unknown> {
     if (this.closed) return Promise.reject(new RuntimeStoppedError("the worker-thread turn host is closed"));
+    if (tenant !== this.config.tenant) return Promise.reject(new InvalidArgumentError(`tenant "${tenant}" has no agents in a worker of tenant "${this.config.tenant}"`));
+    this.forgetAgent(agentType, agentKey);
     // No worker: the agent's instance died with the last one; there is no state to save.
     if (this.worker === undefined) return Promise.resolve(undefined);
     const worker = this.worker;
@@ -156,6 +196,7 @@ export class WorkerSlot {
     if (this.closed) return;
     this.closed = true;
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.clearAgents();
     this.failAll(() => new RuntimeStoppedError("the worker-thread turn host was closed while the turn ran"));
     const worker = this.worker;
     this.worker = undefined;
@@ -206,6 +247,7 @@ export class WorkerSlot {
         ...(hasState ? { state: turn.state } : {}),
       } satisfies ToWorker);
       pending.posted = true;
+      this.rememberAgent(turn.agentType, turn.agentKey);
       if (turn.signal.aborted) this.abortTurn(pending);
     } catch (error) {
       this.settle(pending, false, new TypeError(`the message to ${turn.agentType}/${turn.agentKey} cannot be sent to a worker thread: ${error instanceof Error ? error.message : String(error)}`));
@@ -235,9 +277,10 @@ export class WorkerSlot {
   private crashed(worker: Worker | undefined, reason: string, cause: unknown): void {
     if (worker !== this.worker || this.closed) return;
     this.worker = undefined;
+    this.clearAgents();
     this.counters.crashes++;
     this.consecutiveCrashes++;
-    const message = `worker ${this.config.index} ${reason}`;
+    const message = `worker ${this.config.index} of tenant "${this.config.tenant}" ${reason}`;
     const failedTurns = this.failAll(() => new WorkerCrashedError(message, cause === undefined ? undefined : { cause }));
     this.counters.turnsLostToCrashes += failedTurns;
     const restartInMs = this.consecutiveCrashes <= 1 ? 0 : Math.min(this.config.restartMaxMs, this.config.restartInitialMs * 2 ** (this.consecutiveCrashes - 2));
@@ -246,7 +289,27 @@ export class WorkerSlot {
       this.spawn();
     }, restartInMs);
     this.restartTimer.unref();
-    this.config.onWorkerCrash?.({ workerIndex: this.config.index, reason: message, failedTurns, restartInMs });
+    this.config.onWorkerCrash?.({ tenant: this.config.tenant, workerIndex: this.config.index, reason: message, failedTurns, restartInMs });
+  }
+
+  private rememberAgent(type: string, key: string): void {
+    let keys = this.agents.get(type);
+    if (keys === undefined) this.agents.set(type, (keys = new Set()));
+    if (keys.has(key)) return;
+    keys.add(key);
+    this.agentCount++;
+  }
+
+  private forgetAgent(type: string, key: string): void {
+    const keys = this.agents.get(type);
+    if (keys === undefined || !keys.delete(key)) return;
+    this.agentCount--;
+    if (keys.size === 0) this.agents.delete(type);
+  }
+
+  private clearAgents(): void {
+    this.agents.clear();
+    this.agentCount = 0;
   }
 
   /** Rejects every turn and deactivation of the current worker; returns how many turns failed. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { InvalidArgumentError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError, WorkerCrashedError } from "../errors.js";
+import { InvalidArgumentError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError, WorkerCrashedError, WorkerTierFullError } from "../errors.js";
 import { parseTenantId } from "../tenancy/tenant-id.js";
 import type { TenantId } from "../tenancy/tenant-id.js";
 import type { HostedOutbound, HostedTurn } from "./turn-host.js";
@@ -10,6 +10,7 @@ import type { WorkerCrashEvent } from "./worker-slot.js";
 const OPS_MODULE = new URL("./test-agents/ops-agent.ts", import.meta.url).href;
 const acme = parseTenantId("acme");
 const globex = parseTenantId("globex");
+const initech = parseTenantId("initech");
 
 let deliveries = 0;
 function turn(tenant: TenantId, key: string, message: unknown, extra: Partial<HostedTurn> = {}): HostedTurn {
@@ -80,6 +81,7 @@ describe("WorkerThreadTurnHost", () => {
       expect((error as WorkerCrashedError).code).toBe("WORKER_CRASHED");
       expect(crashes).toHaveLength(1);
       expect(crashes[0]!.failedTurns).toBe(1);
+      expect(crashes[0]!.tenant).toBe("acme");
       // A fresh worker: the agent starts over (its count is 1 again).
       expect(await h.runTurn(turn(acme, "a", { op: "count" }))).toBe(1);
       const m = h.metrics();
@@ -98,23 +100,147 @@ describe("WorkerThreadTurnHost", () => {
     expect(crashes[3]!.restartInMs).toBe(0);
   });
 
-  it("a crash fails every turn in that worker at once, and leaves other workers alone", async () => {
+  it("a crash fails every turn in that worker at once, and leaves the tenant's other worker and other tenants alone", async () => {
     const h = host({ size: 2 });
-    // Find an agent key on each worker.
+    // Agents are spread over a tenant's own workers by (type, key).
     const keys = Array.from({ length: 64 }, (_, i) => `k${i}`);
-    const onZero = keys.find((k) => h.workerIndexOf(acme, "ops", k) === 0)!;
-    const alsoOnZero = keys.filter((k) => h.workerIndexOf(acme, "ops", k) === 0)[1]!;
-    const onOne = keys.find((k) => h.workerIndexOf(globex, "ops", k) === 1)!;
-    await Promise.all([h.runTurn(turn(acme, onZero, { op: "count" })), h.runTurn(turn(globex, onOne, { op: "count" }))]);
-    const waiting = h.runTurn(turn(acme, alsoOnZero, { op: "wait-abort" })).catch((e: unknown) => e);
-    const slowOther = h.runTurn(turn(globex, onOne, { op: "burn", ms: 200 }));
+    const onZero = keys.filter((k) => h.workerIndexOf(acme, "ops", k) === 0);
+    const onOne = keys.find((k) => h.workerIndexOf(acme, "ops", k) === 1)!;
+    await Promise.all([h.runTurn(turn(acme, onZero[0]!, { op: "count" })), h.runTurn(turn(acme, onOne, { op: "count" })), h.runTurn(turn(globex, onZero[0]!, { op: "count" }))]);
+    const waiting = h.runTurn(turn(acme, onZero[1]!, { op: "wait-abort" })).catch((e: unknown) => e);
+    const slowSameTenant = h.runTurn(turn(acme, onOne, { op: "burn", ms: 200 }));
+    // Same type and key as the crashing agent, but another tenant: another worker.
+    const slowOtherTenant = h.runTurn(turn(globex, onZero[0]!, { op: "burn", ms: 200 }));
     await new Promise((r) => setTimeout(r, 50));
-    const crashed = await h.runTurn(turn(acme, onZero, { op: "exit" })).catch((e: unknown) => e);
+    const crashed = await h.runTurn(turn(acme, onZero[0]!, { op: "exit" })).catch((e: unknown) => e);
     expect(crashed).toBeInstanceOf(WorkerCrashedError);
+    expect((crashed as Error).message).toMatch(/tenant "acme"/);
     expect(await waiting).toBeInstanceOf(WorkerCrashedError);
-    expect(await slowOther).toBe(true);
-    expect(await h.runTurn(turn(globex, onOne, { op: "count" }))).toBe(2);
-    expect(h.metrics().workers.map((w) => w.crashes)).toEqual([1, 0]);
+    expect(await slowSameTenant).toBe(true);
+    expect(await slowOtherTenant).toBe(true);
+    expect(await h.runTurn(turn(acme, onOne, { op: "count" }))).toBe(2);
+    expect(await h.runTurn(turn(globex, onZero[0]!, { op: "count" }))).toBe(2);
+    const m = h.metrics();
+    expect(m.tenants.map((t) => [t.tenant, t.workers.map((w) => w.crashes)])).toEqual([
+      ["acme", [1, 0]],
+      ["globex", [0, 0]],
+    ]);
+    expect(m.tenants.find((t) => t.tenant === "acme")!.turnsLostToCrashes).toBe(2);
+  });
+
+  it("never shares a worker between tenants", async () => {
+    const h = host();
+    await Promise.all([h.runTurn(turn(acme, "same", { op: "count" })), h.runTurn(turn(globex, "same", { op: "count" }))]);
+    const m = h.metrics();
+    expect(h.tenantsWithWorkers().sort()).toEqual(["acme", "globex"]);
+    expect(m.workers).toHaveLength(2);
+    const threads = m.workers.map((w) => w.threadId);
+    expect(threads.every((id) => typeof id === "number")).toBe(true);
+    expect(new Set(threads).size).toBe(2);
+    expect(m.workers.map((w) => [w.tenant, w.turnsStarted, w.activeAgents])).toEqual([
+      ["acme", 1, 1],
+      ["globex", 1, 1],
+    ]);
+  });
+
+  it("a tenant crashing in a loop never fails or delays another tenant's turns (backoff is per tenant)", async () => {
+    const crashes: WorkerCrashEvent[] = [];
+    const h = host({ restartBackoff: { initialMs: 400, maxMs: 400 }, onWorkerCrash: (e) => crashes.push(e) });
+    await Promise.all([h.runTurn(turn(acme, "warm", { op: "count" })), h.runTurn(turn(globex, "g", { op: "count" }))]);
+    const bomb = (async () => {
+      for (let i = 0; i < 4; i++) await h.runTurn(turn(acme, "bomb", { op: "exit" })).catch(() => undefined);
+    })();
+    let bombDone = false;
+    void bomb.then(() => (bombDone = true));
+    const latencies: number[] = [];
+    let expected = 2;
+    while (!bombDone) {
+      const t0 = performance.now();
+      expect(await h.runTurn(turn(globex, "g", { op: "count" }))).toBe(expected++);
+      latencies.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Three restarts waited 400 ms each; had globex shared acme's worker it would have waited too.
+    expect(crashes.map((c) => [c.tenant, c.restartInMs])).toEqual([
+      ["acme", 0],
+      ["acme", 400],
+      ["acme", 400],
+      ["acme", 400],
+    ]);
+    expect(latencies.length).toBeGreaterThan(10);
+    expect(Math.max(...latencies)).toBeLessThan(300);
+    expect(h.metrics().tenants.find((t) => t.tenant === "globex")!.crashes).toBe(0);
+  });
+
+  it("refuses a new tenant at once with WorkerTierFullError while every tenant slot is busy", async () => {
+    const h = host({ maxTenants: 2, idleTenantMs: 0 });
+    const acmeCall = new AbortController();
+    const busyAcme = h.runTurn(turn(acme, "a", { op: "wait-abort" }, { signal: acmeCall.signal })).catch((e: unknown) => e);
+    const busyGlobex = h.runTurn(turn(globex, "g", { op: "wait-abort" })).catch((e: unknown) => e);
+    const t0 = performance.now();
+    const refused = await h.runTurn(turn(initech, "i", { op: "count" })).catch((e: unknown) => e);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(refused).toBeInstanceOf(WorkerTierFullError);
+    expect((refused as WorkerTierFullError).code).toBe("WORKER_TIER_FULL");
+    expect((refused as Error).message).toMatch(/maxTenants/);
+    expect((refused as Error).message).toMatch(/"initech"/);
+    expect(h.metrics().tierFullRejections).toBe(1);
+    // acme's turn ends; with idleTenantMs 0 its idle worker makes room even though it holds an agent.
+    acmeCall.abort();
+    expect(((await busyAcme) as Error).name).toBe("AbortError");
+    expect(await h.runTurn(turn(initech, "i", { op: "count" }))).toBe(1);
+    expect(h.tenantsWithWorkers().sort()).toEqual(["globex", "initech"]);
+    expect(h.metrics().retirements).toBe(1);
+    await h.close();
+    expect(await busyGlobex).toBeInstanceOf(RuntimeStoppedError);
+  });
+
+  it("retires an idle tenant to make room: one holding no agents at once, one holding agents after idleTenantMs, with their state handed back", async () => {
+    const h = host({ maxTenants: 1, idleTenantMs: 150 });
+    expect(await h.runTurn(turn(acme, "c", { op: "count" }))).toBe(1);
+    expect(await h.runTurn(turn(acme, "c", { op: "count" }))).toBe(2);
+    // acme is idle but its worker holds an agent, and not for idleTenantMs yet.
+    await expect(h.runTurn(turn(globex, "g", { op: "count" }))).rejects.toBeInstanceOf(WorkerTierFullError);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await h.runTurn(turn(globex, "g", { op: "count" }))).toBe(1);
+    let m = h.metrics();
+    expect(h.tenantsWithWorkers()).toEqual(["globex"]);
+    expect(m.retirements).toBe(1);
+    expect(m.heldAgentStates).toBe(1);
+    expect(m.turnsStarted).toBe(3);
+    // globex's agent passivates (the runtime would do this after its idle time): globex now holds no
+    // agents, so acme takes its room at once and its agent resumes where it was.
+    expect(await h.deactivate(globex, "ops", "g")).toEqual({ count: 1 });
+    expect(await h.runTurn(turn(acme, "c", { op: "count" }))).toBe(3);
+    m = h.metrics();
+    expect(h.tenantsWithWorkers()).toEqual(["acme"]);
+    expect(m.retirements).toBe(2);
+    expect(m.heldAgentStates).toBe(0);
+    expect(m.agentStatesLost).toBe(0);
+  });
+
+  it("never retires a tenant with a turn in flight, however long it has run", async () => {
+    const h = host({ maxTenants: 1, idleTenantMs: 0 });
+    const busy = h.runTurn(turn(acme, "a", { op: "burn", ms: 300 }));
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(h.runTurn(turn(globex, "g", { op: "count" }))).rejects.toBeInstanceOf(WorkerTierFullError);
+    expect(await busy).toBe(true);
+    expect(h.metrics().retirements).toBe(0);
+  });
+
+  it("keeps a state given to a turn that was refused, for the agent's next turn or deactivation", async () => {
+    const h = host({ maxTenants: 1 });
+    const acmeCall = new AbortController();
+    const busy = h.runTurn(turn(acme, "a", { op: "wait-abort" }, { signal: acmeCall.signal })).catch(() => undefined);
+    await expect(h.runTurn(turn(globex, "g", { op: "count" }, { state: { count: 5 } }))).rejects.toBeInstanceOf(WorkerTierFullError);
+    await expect(h.runTurn(turn(globex, "h", { op: "count" }, { state: { count: 7 } }))).rejects.toBeInstanceOf(WorkerTierFullError);
+    expect(h.metrics().heldAgentStates).toBe(2);
+    expect(await h.deactivate(globex, "ops", "h")).toEqual({ count: 7 });
+    acmeCall.abort();
+    await busy;
+    await h.deactivate(acme, "ops", "a");
+    expect(await h.runTurn(turn(globex, "g", { op: "count" }))).toBe(6);
+    expect(h.metrics().heldAgentStates).toBe(0);
   });
 
   it("terminates a worker whose aborted handler loops forever, after the grace period", async () => {
@@ -201,6 +327,9 @@ describe("WorkerThreadTurnHost", () => {
 
   it("validates its options", () => {
     expect(() => new WorkerThreadTurnHost({ onOutbound: async () => undefined, size: 0 })).toThrow(/size/);
+    expect(() => new WorkerThreadTurnHost({ onOutbound: async () => undefined, maxTenants: 0 })).toThrow(/option maxTenants/);
+    expect(() => new WorkerThreadTurnHost({ onOutbound: async () => undefined, idleTenantMs: -1 })).toThrow(/option idleTenantMs/);
+    expect(() => new WorkerThreadTurnHost({ onOutbound: async () => undefined, maxHeldAgentStates: 1.5 })).toThrow(/option maxHeldAgentStates/);
     expect(() => new WorkerThreadTurnHost({ onOutbound: async () => undefined, agentTypes: [{ type: "a", module: "x" }, { type: "a", module: "y" }] })).toThrow(/listed twice/);
   });
 
