@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Runtime, type RuntimeOptions } from "./runtime.js";
 import { AgentId } from "./agents/ids.js";
-import { HandlerError, InvalidArgumentError, TimeoutError, WorkerCrashedError } from "./errors.js";
+import { HandlerError, InvalidArgumentError, TimeoutError, WorkerCrashedError, WorkerTierFullError } from "./errors.js";
 import { WorkerThreadTurnHost } from "./isolation/worker-thread-turn-host.js";
+import type { WorkerThreadTurnHostOptions } from "./isolation/worker-thread-turn-host.js";
 import type { AgentStateStore } from "./state/agent-state-store.js";
 import type { TenantId } from "./tenancy/tenant-id.js";
 
@@ -12,9 +13,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function make(extra: RuntimeOptions = {}): { rt: Runtime; host: WorkerThreadTurnHost } {
+function make(extra: RuntimeOptions = {}, hostOptions: Partial<WorkerThreadTurnHostOptions> = {}): { rt: Runtime; host: WorkerThreadTurnHost } {
   const ref: { rt?: Runtime } = {};
-  const host = new WorkerThreadTurnHost({ onOutbound: (o) => ref.rt!.handleHostedOutbound(o), abortGraceMs: 200, restartBackoff: { initialMs: 0, maxMs: 50 } });
+  const host = new WorkerThreadTurnHost({ onOutbound: (o) => ref.rt!.handleHostedOutbound(o), abortGraceMs: 200, restartBackoff: { initialMs: 0, maxMs: 50 }, ...hostOptions });
   const rt = new Runtime({
     turnHost: host,
     watchdogIntervalMs: 5,
@@ -67,6 +68,51 @@ describe("worker isolation tier", () => {
     const thrown = await rt.tenant("heavyco").send(new AgentId("ops", "t"), { op: "throw", name: "TypeError", message: "bad" }).catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(HandlerError);
     expect((thrown as Error).message).toMatch(/TypeError: bad/);
+  });
+
+  it("a crash in one worker-tier tenant's worker never fails the turn another worker-tier tenant has in flight", async () => {
+    const { rt, host } = make();
+    await rt.start();
+    await Promise.all([rt.tenant("heavyco").send(new AgentId("ops", "a"), { op: "count" }), rt.tenant("otherheavy").send(new AgentId("ops", "a"), { op: "count" })]);
+    const inFlight = rt.tenant("otherheavy").send(new AgentId("ops", "slow"), { op: "burn", ms: 300 });
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(rt.tenant("heavyco").send(new AgentId("ops", "boom"), { op: "exit" })).rejects.toBeInstanceOf(WorkerCrashedError);
+    expect(await inFlight).toBe(true);
+    // otherheavy's agent kept its in-memory state: its worker never restarted.
+    expect(await rt.tenant("otherheavy").send(new AgentId("ops", "a"), { op: "count" })).toBe(2);
+    const m = host.metrics();
+    expect(m.tenants.map((t) => [t.tenant, t.crashes])).toEqual([
+      ["heavyco", 1],
+      ["otherheavy", 0],
+    ]);
+  });
+
+  it("a worker-tier tenant that finds the tier full gets WorkerTierFullError at once; passivation frees a tenant's room", async () => {
+    const saved = new Map<string, unknown>();
+    const store: AgentStateStore = {
+      load: async (t: TenantId, a: AgentId) => saved.get(JSON.stringify([t, a.type, a.key])),
+      save: async (t: TenantId, a: AgentId, s: unknown) => void saved.set(JSON.stringify([t, a.type, a.key]), s),
+      delete: async (t: TenantId, a: AgentId) => void saved.delete(JSON.stringify([t, a.type, a.key])),
+    };
+    const { rt, host } = make({ stateStore: store, passivation: { idleMs: 100, sweepIntervalMs: 10 } }, { maxTenants: 1 });
+    await rt.start();
+    expect(await rt.tenant("heavyco").send(new AgentId("ops", "c"), { op: "count" })).toBe(1);
+    expect(await rt.tenant("heavyco").send(new AgentId("ops", "c"), { op: "count" })).toBe(2);
+    // heavyco's worker still holds its agent: no room for otherheavy.
+    const full = await rt.tenant("otherheavy").send(new AgentId("ops", "o"), { op: "count" }).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(WorkerTierFullError);
+    expect((full as WorkerTierFullError).code).toBe("WORKER_TIER_FULL");
+    // Inline tenants are not affected by the worker tier's bound.
+    expect(await rt.tenant("acme").send(new AgentId("inline", "k"), "ok")).toBe("ok");
+    // Once heavyco's agent is passivated (state saved), its worker holds nothing and is retired.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(saved.get(JSON.stringify(["heavyco", "ops", "c"]))).toEqual({ count: 2 });
+    expect(await rt.tenant("otherheavy").send(new AgentId("ops", "o"), { op: "count" })).toBe(1);
+    expect(host.tenantsWithWorkers()).toEqual(["otherheavy"]);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await rt.tenant("heavyco").send(new AgentId("ops", "c"), { op: "count" })).toBe(3);
+    expect(host.tenantsWithWorkers()).toEqual(["heavyco"]);
+    expect(host.metrics().retirements).toBe(2);
   });
 
   it("keeps the main loop free while a worker-tier handler burns CPU, and the watchdog still bounds it", async () => {
