@@ -29,6 +29,8 @@ interface LoadResult {
   acked: number;
   failed: number;
   elapsedMs: number;
+  /** CPU time (user + system) the load process spent, exporters included. */
+  cpuUs: number;
 }
 
 const log = (msg: string): void => void process.stderr.write(`ingest.bench: ${msg}\n`);
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       const { key } = await collector.registry.issueKey(tenant, "ingest");
       log(`${format}: ${CONCURRENCY} exporters x ${BATCH_SIZE}-span batches for ${WINDOW_MS} ms`);
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       const result = await new Promise<LoadResult>((resolve, reject) => {
         const params: LoadParams = { url: collector.url, secret: key.secret, tenant, format, windowMs: WINDOW_MS };
         const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TROUPE_BENCH_LOAD: JSON.stringify(params) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
       const ackedAt = performance.now();
       while (collector.pipeline.health().queueDepthSpans > 0) await sleep(20);
       const storedAt = performance.now();
+      const cpu = process.cpuUsage(cpuBefore);
       const [row] = await collector.gateway.query<{ n: string }>("SELECT toString(count()) AS n FROM spans FINAL WHERE tenant_id = {t:String}", { t: tenant });
       const stored = Number(row?.n ?? 0);
       const ackRate = result.acked / ((ackedAt - started) / 1000);
@@ -72,6 +76,12 @@ async function main(): Promise<void> {
       figures[`ingest_spans_per_s_${format}`] = Math.round(e2eRate);
       figures[`ingest_ack_spans_per_s_${format}`] = Math.round(ackRate);
       figures[`ingest_failed_exports_${format}`] = result.failed;
+      // CPU per span (user + system): the collector process (HTTP, decode, spool, chDB threads) and the exporters.
+      const collectorUs = (cpu.user + cpu.system) / Math.max(1, result.acked);
+      const exporterUs = result.cpuUs / Math.max(1, result.acked);
+      log(`${format}: CPU per span: collector ${collectorUs.toFixed(1)} µs, exporters ${exporterUs.toFixed(1)} µs`);
+      figures[`ingest_collector_cpu_us_per_span_${format}`] = round2(collectorUs);
+      figures[`ingest_exporter_cpu_us_per_span_${format}`] = round2(exporterUs);
     }
 
     Object.assign(figures, await decoderFigures());
@@ -79,14 +89,20 @@ async function main(): Promise<void> {
     log(`raw store: 50,000-row inserts for ${RAW_WINDOW_MS} ms`);
     const rows = spanRows("bench-raw", 50_000);
     let inserted = 0;
+    let rawIds = 1;
+    const rawCpuBefore = process.cpuUsage();
     const rawStart = performance.now();
     while (performance.now() - rawStart < RAW_WINDOW_MS) {
-      for (const r of rows) r.spanId = randomBytes(8).toString("hex");
+      // Fresh span ids per insert (so nothing collapses), cheap enough not to be measured in place of the store.
+      for (const r of rows) r.spanId = (rawIds++).toString(16).padStart(16, "0");
       await collector.store.insertSpans(rows, randomUUID());
       inserted += rows.length;
     }
     const raw = inserted / ((performance.now() - rawStart) / 1000);
-    log(`raw store: ${inserted} rows at ${Math.round(raw)} rows/s`);
+    const rawCpu = process.cpuUsage(rawCpuBefore);
+    const rawUs = (rawCpu.user + rawCpu.system) / Math.max(1, inserted);
+    log(`raw store: ${inserted} rows at ${Math.round(raw)} rows/s, ${rawUs.toFixed(1)} µs CPU per row`);
+    figures["raw_store_cpu_us_per_row"] = round2(rawUs);
     figures["raw_store_insert_rows_per_s"] = Math.round(raw);
     figures["ingest_to_raw_ratio_json"] = round2((figures["ingest_spans_per_s_json"] ?? 0) / raw);
     figures["ingest_to_raw_ratio_protobuf"] = round2((figures["ingest_spans_per_s_protobuf"] ?? 0) / raw);
@@ -226,6 +242,7 @@ async function load(params: LoadParams): Promise<LoadResult> {
   let failed = 0;
   const deadline = Date.now() + params.windowMs;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       const exporter = new Exporter({ url: `${params.url}/v1/traces`, headers: { Authorization: `Bearer ${params.secret}` }, timeoutMillis: 60_000 });
@@ -238,5 +255,6 @@ async function load(params: LoadParams): Promise<LoadResult> {
       await exporter.shutdown();
     }),
   );
-  return { acked, failed, elapsedMs: performance.now() - started };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { acked, failed, elapsedMs: performance.now() - started, cpuUs: cpu.user + cpu.system };
 }

@@ -1,4 +1,5 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { SpanInsertLines } from "../store/span-insert-lines.js";
 import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
 import { OtlpForwarder, type OtlpForwarderOptions } from "./otlp-forwarder.js";
@@ -41,12 +42,15 @@ export class IngestPipeline implements SpanSink {
   readonly #writer: SpanWriter;
   readonly #forwarder: OtlpForwarder | undefined;
   readonly #metrics: CollectorMetrics;
+  /** The store's encoder when it can insert what it encoded: rows are then encoded once, here. */
+  readonly #encode: ((rows: SpanRow[]) => Promise<SpanInsertLines | undefined>) | undefined;
 
-  private constructor(spool: Spool, writer: SpanWriter, forwarder: OtlpForwarder | undefined, metrics: CollectorMetrics) {
+  private constructor(spool: Spool, writer: SpanWriter, forwarder: OtlpForwarder | undefined, metrics: CollectorMetrics, store: SpanStore) {
     this.spool = spool;
     this.#writer = writer;
     this.#forwarder = forwarder;
     this.#metrics = metrics;
+    this.#encode = store.encodeSpans && store.insertEncodedSpans ? (rows) => store.encodeSpans!(rows) : undefined;
   }
 
   /** Opens the spool (replaying what a previous run left) and starts the writer and forwarder. */
@@ -55,7 +59,7 @@ export class IngestPipeline implements SpanSink {
     if (spool.corruptRecordsAtOpen > 0) options.metrics.spansDropped.inc(["spool_corrupt_record"], spool.corruptRecordsAtOpen);
     const writer = new SpanWriter(spool, options.store, options.metrics, options.writer);
     const forwarder = options.forward ? new OtlpForwarder(options.forward, options.metrics) : undefined;
-    const pipeline = new IngestPipeline(spool, writer, forwarder, options.metrics);
+    const pipeline = new IngestPipeline(spool, writer, forwarder, options.metrics, options.store);
     options.metrics.bindGauges({
       queueDepthSpans: () => spool.rowCount(),
       spoolBytes: () => spool.bytes(),
@@ -69,7 +73,9 @@ export class IngestPipeline implements SpanSink {
 
   async accept(rows: SpanRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.spool.append(rows);
+    // Spooled as span insert lines when the store encodes: the writer then inserts those bytes as they are.
+    const lines = this.#encode ? await this.#encode(rows) : undefined;
+    await this.spool.append(rows, lines);
     this.#metrics.spansAccepted.inc([], rows.length);
     this.#forwarder?.enqueue(rows);
   }

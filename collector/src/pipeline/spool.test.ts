@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
+import { decodeSpanInsertLines, encodeSpanInsertLines } from "../store/span-insert-lines.js";
 import type { SpanRow } from "../store/span-row.js";
 import { Spool } from "./spool.js";
 
@@ -125,6 +126,65 @@ describe("Spool", () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20, memoryBytes: 1 });
     await s.append(rows(4, "disk"));
     expect((await drain(s)).names).toEqual(["disk-0", "disk-1", "disk-2", "disk-3"]);
+    await s.close();
+  });
+});
+
+describe("Spool with span insert lines", () => {
+  const linesOf = (r: SpanRow[]) => ({ payload: encodeSpanInsertLines(r, () => 30), rowCount: r.length });
+
+  it("hands out a batch of lines records as one payload to insert as is, in memory and after a restart", async () => {
+    const a = await Spool.open({ dir, maxBytes: 1 << 20 });
+    const x = rows(2, "x");
+    const y = rows(3, "y");
+    await Promise.all([a.append(x, linesOf(x)), a.append(y, linesOf(y))]);
+    expect(a.rowCount()).toBe(5);
+    const first = await a.nextBatch(1000);
+    expect(first!.lines!.rowCount).toBe(5);
+    expect(decodeSpanInsertLines(first!.lines!.payload).map((r) => r.name)).toEqual(["x-0", "x-1", "y-0", "y-1", "y-2"]);
+    expect(first!.rows.map((r) => r.name)).toEqual(["x-0", "x-1", "y-0", "y-1", "y-2"]);
+    // Crash before commit: the same batch, same id, same bytes, read back from disk.
+    const b = await Spool.open({ dir, maxBytes: 1 << 20 });
+    const again = await b.nextBatch(1000);
+    expect(again!.batchId).toBe(first!.batchId);
+    expect(again!.lines!.payload.equals(first!.lines!.payload)).toBe(true);
+    await b.commit(again!.batch);
+    expect(b.rowCount()).toBe(0);
+    await b.close();
+    await a.close();
+  });
+
+  it("reads lines records back from disk past the memory budget", async () => {
+    const s = await Spool.open({ dir, maxBytes: 1 << 20, memoryBytes: 1 });
+    const d = rows(4, "disk");
+    await s.append(d, linesOf(d));
+    const next = await s.nextBatch(1000);
+    expect(next!.lines!.rowCount).toBe(4);
+    expect(next!.rows).toEqual(d);
+    await s.commit(next!.batch);
+    await s.close();
+  });
+
+  it("a batch mixing JSON-rows and lines records is offered as rows only, in order", async () => {
+    const s = await Spool.open({ dir, maxBytes: 1 << 20 });
+    const l = rows(2, "l");
+    await s.append(rows(1, "j"));
+    await s.append(l, linesOf(l));
+    const next = await s.nextBatch(1000);
+    expect(next!.lines).toBeUndefined();
+    expect(next!.rows.map((r) => r.name)).toEqual(["j-0", "l-0", "l-1"]);
+    await s.close();
+  });
+
+  it("counts lines records against the byte bound", async () => {
+    const s = await Spool.open({ dir, maxBytes: 4096 });
+    let refused: unknown;
+    for (let i = 0; i < 100 && !refused; i++) {
+      const r = rows(5, `x${i}`);
+      await s.append(r, linesOf(r)).catch((err: unknown) => (refused = err));
+    }
+    expect((refused as CollectorError).code).toBe("overloaded");
+    expect(s.bytes()).toBeLessThanOrEqual(4096);
     await s.close();
   });
 });

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CollectorError } from "../errors.js";
+import { decodeSpanInsertLines, type SpanInsertLines } from "../store/span-insert-lines.js";
 import type { SpanRow } from "../store/span-row.js";
 
 /** Where and how much the spool may hold. */
@@ -36,13 +37,28 @@ export interface SpoolBatch {
   end: number;
 }
 
+/** What a consumer batch holds: its rows, and the same rows as span insert lines when they were spooled so. */
+export interface SpoolBatchRead {
+  batch: SpoolBatch;
+  batchId: string;
+  /** The rows, in spool order (decoded on first access when the batch was spooled as span insert lines). */
+  readonly rows: SpanRow[];
+  /** The batch as span insert lines (every record spooled so), to insert as they are; else undefined. */
+  readonly lines: SpanInsertLines | undefined;
+}
+
+/** A record's content in memory: the rows (JSON-rows frames) or the span insert lines (lines frames). */
+type RecordContent = { rows: SpanRow[] } | { lines: Buffer; rowCount: number };
+
 interface RecordEntry extends SpoolRecord {
-  rows: SpanRow[] | undefined;
+  content: RecordContent | undefined;
 }
 
 interface PendingAppend {
-  frame: Buffer;
-  rows: SpanRow[];
+  header: Buffer;
+  payload: Buffer;
+  content: RecordContent;
+  rowCount: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -52,7 +68,8 @@ interface SpoolState {
   batch?: SpoolBatch;
 }
 
-const MAGIC = 0x54525350; // "TRSP"
+const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of SpanRows
+const MAGIC_SPAN_LINES = 0x5452534c; // "TRSL": span insert lines (store/span-insert-lines.ts)
 const HEADER_BYTES = 16;
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
@@ -64,8 +81,10 @@ const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
  * are consumed in order; a consumer batch is persisted before it is handed out, so after a crash the
  * same batch (same records, same `batchId`) is offered again and a store that deduplicates on
  * `batchId` counts it once. Segment files are deleted only after their records are consumed.
- * Framing: 16-byte header (magic, payload length, row count, CRC-32 of the payload) then JSON rows;
- * a torn tail (a crash mid-write, never acknowledged) is truncated at open.
+ * Framing: 16-byte header (magic, payload length, row count, CRC-32 of the payload) then the payload:
+ * a JSON array of rows, or span insert lines when the appender encoded them (the writer then inserts
+ * those bytes as they are, and memory holds them off the JS heap). A torn tail (a crash mid-write,
+ * never acknowledged) is truncated at open.
  */
 export class Spool {
   /** Stable id of this spool directory; part of every batch id so two collectors never collide. */
@@ -126,7 +145,7 @@ export class Spool {
       while (offset < data.length) {
         const frame = parseFrame(data, offset);
         if (!frame) break;
-        found.push({ segment, offset, end: offset + frame.size, rowCount: frame.rowCount, bytes: frame.size, appendedAtMs: 0, rows: undefined });
+        found.push({ segment, offset, end: offset + frame.size, rowCount: frame.rowCount, bytes: frame.size, appendedAtMs: 0, content: undefined });
         offset += frame.size;
       }
       if (offset < data.length) {
@@ -156,28 +175,31 @@ export class Spool {
   }
 
   /**
-   * Appends one batch of rows; resolves once it is on disk (fsynced). Rejects with `overloaded`
+   * Appends one batch of rows; resolves once it is on disk (fsynced). With `lines` (the same rows
+   * as span insert lines) those bytes are spooled instead of JSON rows. Rejects with `overloaded`
    * (and a Retry-After) when the spool is at its byte bound.
    */
-  append(rows: SpanRow[]): Promise<void> {
+  append(rows: SpanRow[], lines?: SpanInsertLines): Promise<void> {
     if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
-    const payload = Buffer.from(JSON.stringify(rows), "utf8");
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-    frame.writeUInt32LE(MAGIC, 0);
-    frame.writeUInt32LE(payload.length, 4);
-    frame.writeUInt32LE(rows.length, 8);
-    frame.writeUInt32LE(crc32(payload), 12);
-    payload.copy(frame, HEADER_BYTES);
-    if (this.#unconsumedBytes + this.#queuedBytes + frame.length > this.#maxBytes) {
+    const payload = lines ? lines.payload : Buffer.from(JSON.stringify(rows), "utf8");
+    const rowCount = lines ? lines.rowCount : rows.length;
+    const header = Buffer.allocUnsafe(HEADER_BYTES);
+    header.writeUInt32LE(lines ? MAGIC_SPAN_LINES : MAGIC_JSON_ROWS, 0);
+    header.writeUInt32LE(payload.length, 4);
+    header.writeUInt32LE(rowCount, 8);
+    header.writeUInt32LE(crc32(payload), 12);
+    const frameBytes = HEADER_BYTES + payload.length;
+    if (this.#unconsumedBytes + this.#queuedBytes + frameBytes > this.#maxBytes) {
       return Promise.reject(
         new CollectorError("overloaded", `spool is full (${this.#unconsumedBytes} of ${this.#maxBytes} bytes waiting for the store); retry later`, {
           retryAfterS: this.#retryAfterS,
         }),
       );
     }
-    this.#queuedBytes += frame.length;
+    this.#queuedBytes += frameBytes;
+    const content: RecordContent = lines ? { lines: payload, rowCount } : { rows };
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ frame, rows, resolve, reject });
+      this.#queue.push({ header, payload, content, rowCount, resolve, reject });
       if (!this.#flushing) this.#flushing = this.#flushLoop();
     });
   }
@@ -187,20 +209,20 @@ export class Spool {
       while (this.#queue.length > 0) {
         const group = this.#queue;
         this.#queue = [];
-        const groupBytes = group.reduce((n, g) => n + g.frame.length, 0);
+        const groupBytes = group.reduce((n, g) => n + HEADER_BYTES + g.payload.length, 0);
         try {
           const active = await this.#activeSegment();
-          await active.handle.writev(group.map((g) => g.frame), active.size);
+          await active.handle.writev(group.flatMap((g) => [g.header, g.payload]), active.size);
           await active.handle.datasync();
           let offset = active.size;
           const now = Date.now();
           for (const g of group) {
-            const bytes = g.frame.length;
+            const bytes = HEADER_BYTES + g.payload.length;
             const keep = this.#cachedBytes + bytes <= this.#memoryBytes;
             if (keep) this.#cachedBytes += bytes;
-            this.#records.push({ segment: active.segment, offset, end: offset + bytes, rowCount: g.rows.length, bytes, appendedAtMs: now, rows: keep ? g.rows : undefined });
+            this.#records.push({ segment: active.segment, offset, end: offset + bytes, rowCount: g.rowCount, bytes, appendedAtMs: now, content: keep ? g.content : undefined });
             offset += bytes;
-            this.#unconsumedRows += g.rows.length;
+            this.#unconsumedRows += g.rowCount;
           }
           active.size = offset;
           this.#unconsumedBytes += groupBytes;
@@ -262,7 +284,7 @@ export class Spool {
    * The next batch: the persisted open batch if there is one, else head records of one segment up to
    * `maxRows` rows (at least one record). Persisted before it is returned. Undefined when empty.
    */
-  async nextBatch(maxRows: number): Promise<{ batch: SpoolBatch; batchId: string; rows: SpanRow[] } | undefined> {
+  async nextBatch(maxRows: number): Promise<SpoolBatchRead | undefined> {
     const first = this.#records[this.#head];
     if (!first) return undefined;
     let batch = this.#batch;
@@ -279,14 +301,13 @@ export class Spool {
       this.#batch = batch;
       await this.#saveState();
     }
-    const rows: SpanRow[] = [];
+    const contents: RecordContent[] = [];
     for (let i = this.#head; i < this.#records.length; i++) {
       const r = this.#records[i] as RecordEntry;
       if (r.segment !== batch.segment || r.offset >= batch.end) break;
-      const recordRows = r.rows ?? (await this.#readRows(r));
-      for (const row of recordRows) rows.push(row);
+      contents.push(r.content ?? (await this.#readContent(r)));
     }
-    return { batch, batchId: `${this.id}-${batch.segment}-${batch.start}-${batch.end}`, rows };
+    return batchRead(batch, `${this.id}-${batch.segment}-${batch.start}-${batch.end}`, contents);
   }
 
   /** Marks a batch consumed (after the store resolved its insert); deletes segments left empty. */
@@ -296,7 +317,7 @@ export class Spool {
       if (r.segment !== batch.segment || r.offset >= batch.end) break;
       this.#unconsumedBytes -= r.bytes;
       this.#unconsumedRows -= r.rowCount;
-      if (r.rows) this.#cachedBytes -= r.bytes;
+      if (r.content) this.#cachedBytes -= r.bytes;
       this.#records[this.#head] = undefined as unknown as RecordEntry;
       this.#head++;
     }
@@ -345,14 +366,16 @@ export class Spool {
     this.#active = undefined;
   }
 
-  async #readRows(r: RecordEntry): Promise<SpanRow[]> {
+  async #readContent(r: RecordEntry): Promise<RecordContent> {
     const handle = await open(segmentPath(this.#dir, r.segment), "r");
     try {
       const buf = Buffer.allocUnsafe(r.bytes);
       await handle.read(buf, 0, r.bytes, r.offset);
       const frame = parseFrame(buf, 0);
       if (!frame) throw new Error(`spool record ${r.segment}:${r.offset} is damaged`);
-      return JSON.parse(buf.subarray(HEADER_BYTES, frame.size).toString("utf8")) as SpanRow[];
+      const payload = buf.subarray(HEADER_BYTES, frame.size);
+      if (frame.magic === MAGIC_SPAN_LINES) return { lines: payload, rowCount: frame.rowCount };
+      return { rows: JSON.parse(payload.toString("utf8")) as SpanRow[] };
     } finally {
       await handle.close();
     }
@@ -368,14 +391,40 @@ function segmentPath(dir: string, segment: number): string {
   return join(dir, `seg-${String(segment).padStart(12, "0")}.log`);
 }
 
-function parseFrame(data: Buffer, offset: number): { size: number; rowCount: number } | undefined {
+/** A batch's contents as the consumer reads them: lines concatenated when every record has them. */
+function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]): SpoolBatchRead {
+  let lines: SpanInsertLines | undefined;
+  if (contents.every((c) => "lines" in c)) {
+    const parts = contents as { lines: Buffer; rowCount: number }[];
+    lines = {
+      payload: parts.length === 1 ? (parts[0] as { lines: Buffer }).lines : Buffer.concat(parts.map((c) => c.lines)),
+      rowCount: parts.reduce((n, c) => n + c.rowCount, 0),
+    };
+  }
+  let rows: SpanRow[] | undefined;
+  return {
+    batch,
+    batchId,
+    lines,
+    get rows(): SpanRow[] {
+      if (!rows) {
+        rows = [];
+        for (const c of contents) for (const row of "rows" in c ? c.rows : decodeSpanInsertLines(c.lines)) rows.push(row);
+      }
+      return rows;
+    },
+  };
+}
+
+function parseFrame(data: Buffer, offset: number): { size: number; rowCount: number; magic: number } | undefined {
   if (offset + HEADER_BYTES > data.length) return undefined;
-  if (data.readUInt32LE(offset) !== MAGIC) return undefined;
+  const magic = data.readUInt32LE(offset);
+  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_LINES) return undefined;
   const length = data.readUInt32LE(offset + 4);
   const size = HEADER_BYTES + length;
   if (offset + size > data.length) return undefined;
   if (crc32(data.subarray(offset + HEADER_BYTES, offset + size)) !== data.readUInt32LE(offset + 12)) return undefined;
-  return { size, rowCount: data.readUInt32LE(offset + 8) };
+  return { size, rowCount: data.readUInt32LE(offset + 8), magic };
 }
 
 async function writeDurably(dir: string, name: string, content: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { Session } from "chdb";
 import { CollectorError } from "../errors.js";
-import { TABLE_NAME_PATTERN, type ClickHouseGateway, type InsertOptions, type QueryParams } from "./clickhouse-gateway.js";
+import { TABLE_NAME_PATTERN, type ClickHouseGateway, type FormattedRows, type InsertOptions, type QueryParams } from "./clickhouse-gateway.js";
 
 /** Options of the embedded gateway. */
 export interface ChdbGatewayOptions {
@@ -41,9 +41,14 @@ export function createChdbGateway(options: ChdbGatewayOptions): ClickHouseGatewa
       if (!TABLE_NAME_PATTERN.test(table)) throw new CollectorError("internal", `invalid table name ${JSON.stringify(table)}`);
       if (rows.length === 0) return;
       const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join("\n") + "\n", "utf8");
-      const settings: Record<string, string | number> = {};
-      if (insertOptions.dedupToken !== undefined) settings.insert_deduplication_token = insertOptions.dedupToken;
-      await wrap(() => open().insert({ table, values: payload, format: "JSONEachRow", settings }));
+      await wrap(() => open().insert({ table, values: payload, format: "JSONEachRow", settings: insertSettings(insertOptions) }));
+    },
+
+    async insertFormatted(table: string, rows: FormattedRows, insertOptions: InsertOptions = {}): Promise<void> {
+      if (!TABLE_NAME_PATTERN.test(table)) throw new CollectorError("internal", `invalid table name ${JSON.stringify(table)}`);
+      if (rows.payload.length === 0) return;
+      // Raw passthrough: the Buffer goes to the engine zero-copy and is parsed on chDB's own thread.
+      await wrap(() => open().insert({ table, values: rows.payload, format: rows.format, columns: rows.columns, settings: insertSettings(insertOptions) }));
     },
 
     async close(): Promise<void> {
@@ -51,6 +56,12 @@ export function createChdbGateway(options: ChdbGatewayOptions): ClickHouseGatewa
       session = null;
     },
   };
+}
+
+function insertSettings(options: InsertOptions): Record<string, string | number> {
+  const settings: Record<string, string | number> = { ...options.settings };
+  if (options.dedupToken !== undefined) settings.insert_deduplication_token = options.dedupToken;
+  return settings;
 }
 
 /** Parses JSONEachRow text (one JSON object per line). */

@@ -8,6 +8,15 @@ export interface InsertOptions {
    * same batch) writes nothing, on engines and tables that keep a deduplication window.
    */
   dedupToken?: string;
+  /** Further ClickHouse settings of this insert (names and values from code, never from a request). */
+  settings?: Readonly<Record<string, string | number>>;
+}
+
+/** Rows already encoded in a ClickHouse input format: one row per line, columns in `columns` order. */
+export interface FormattedRows {
+  format: "JSONCompactEachRow";
+  columns: readonly string[];
+  payload: Buffer;
 }
 
 /**
@@ -25,6 +34,11 @@ export interface ClickHouseGateway {
   command(sql: string, params?: QueryParams): Promise<void>;
   /** Inserts rows (objects keyed by column name) into `table` as JSONEachRow. */
   insert(table: string, rows: readonly Record<string, unknown>[], options?: InsertOptions): Promise<void>;
+  /**
+   * Inserts pre-encoded rows as they are (the engine parses them; nothing is re-encoded in JS).
+   * Same deduplication and settings semantics as `insert`.
+   */
+  insertFormatted(table: string, rows: FormattedRows, options?: InsertOptions): Promise<void>;
   /** Releases the connection. Idempotent. */
   close(): Promise<void>;
 }

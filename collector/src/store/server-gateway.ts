@@ -1,6 +1,8 @@
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { CollectorError } from "../errors.js";
-import { TABLE_NAME_PATTERN, type ClickHouseGateway, type InsertOptions, type QueryParams } from "./clickhouse-gateway.js";
+import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { TABLE_NAME_PATTERN, type ClickHouseGateway, type FormattedRows, type InsertOptions, type QueryParams } from "./clickhouse-gateway.js";
 
 /** Connection settings of a ClickHouse server (from CLICKHOUSE_URL and friends, read by the entry point). */
 export interface ServerGatewayOptions {
@@ -56,9 +58,25 @@ export function createClientGateway(client: ClickHouseClient): ClickHouseGateway
           table,
           values: rows as Record<string, unknown>[],
           format: "JSONEachRow",
-          clickhouse_settings: insertOptions.dedupToken !== undefined ? { insert_deduplication_token: insertOptions.dedupToken } : {},
+          clickhouse_settings: insertSettings(insertOptions),
         }),
       );
+    },
+
+    async insertFormatted(table: string, rows: FormattedRows, insertOptions: InsertOptions = {}): Promise<void> {
+      if (!TABLE_NAME_PATTERN.test(table)) throw new CollectorError("internal", `invalid table name ${JSON.stringify(table)}`);
+      if (rows.payload.length === 0 || rows.columns.length === 0) return;
+      if (!rows.columns.every((c) => TABLE_NAME_PATTERN.test(c))) throw new CollectorError("internal", "invalid column name in an insert");
+      await wrap(async () => {
+        // exec with a raw body: the client sends the bytes as they are (its insert() would want row objects for JSON formats).
+        const result = await client.exec({
+          query: `INSERT INTO ${table} (${rows.columns.join(", ")}) FORMAT ${rows.format}`,
+          values: Readable.from([rows.payload], { objectMode: false }),
+          clickhouse_settings: insertSettings(insertOptions),
+        });
+        result.stream.resume();
+        await finished(result.stream);
+      });
     },
 
     async close(): Promise<void> {
@@ -67,6 +85,12 @@ export function createClientGateway(client: ClickHouseClient): ClickHouseGateway
       await client.close();
     },
   };
+}
+
+function insertSettings(options: InsertOptions): Record<string, string | number> {
+  const settings: Record<string, string | number> = { ...options.settings };
+  if (options.dedupToken !== undefined) settings.insert_deduplication_token = options.dedupToken;
+  return settings;
 }
 
 async function wrap<T>(run: () => Promise<T>): Promise<T> {

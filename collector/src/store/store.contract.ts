@@ -93,6 +93,18 @@ export function describeSpanStoreContract(name: string, makeTarget: () => Promis
       expect(await count("SELECT sum(input_tokens) AS c FROM spans FINAL WHERE tenant_id = {t:String}", { t: "t-resend" })).toBe(140);
     });
 
+    it("span insert lines encoded at accept insert as they are: concatenated, exact, a replay writes nothing", async () => {
+      const store = createClickHouseSpanStore(target.gateway, { retentionDaysOf: () => 12 });
+      const a = await store.encodeSpans!(Array.from({ length: 3 }, (_, i) => span("t-lines", hex(i, 32), hex(i, 16), now - i * 1000)));
+      const b = await store.encodeSpans!([span("t-lines", hex(9, 32), hex(9, 16), now, { "gen_ai.usage.input_tokens": "100" })]);
+      const lines = { payload: Buffer.concat([a!.payload, b!.payload]), rowCount: a!.rowCount + b!.rowCount };
+      await store.insertEncodedSpans!(lines, "lines-1");
+      await store.insertEncodedSpans!(lines, "lines-1");
+      expect(await count("SELECT count() AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-lines" })).toBe(4);
+      expect(await count("SELECT sum(input_tokens) AS c FROM spans FINAL WHERE tenant_id = {t:String}", { t: "t-lines" })).toBe(121);
+      expect(await count("SELECT min(retention_days) AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-lines" })).toBe(12);
+    });
+
     it("applies each tenant's retention", async () => {
       const retention: Record<string, number> = { "t-short": 5, "t-long": 30 };
       const store = createClickHouseSpanStore(target.gateway, { retentionDaysOf: (t) => retention[t] ?? 30 });
