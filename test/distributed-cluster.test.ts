@@ -22,7 +22,7 @@ const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpan
 function keyOn(worker: string, tenant: string, type: string, among = members): string {
   for (let i = 0; ; i++) {
     const key = `k${i}`;
-    if (rendezvousOwner(partitionOf(tenant as TenantId, type, key, P), [...among].sort()) === worker) return key;
+    if (rendezvousOwner(partitionOf(tenant as TenantId, type, key, P), [...among].sort(), P) === worker) return key;
   }
 }
 
@@ -54,7 +54,7 @@ describe("distributed runtime across worker processes", () => {
     const keys = Array.from({ length: 24 }, (_, i) => `user-${i}`);
     const replies = (await Promise.all(keys.map((k) => client.tenant("acme").send(new AgentId("echo", k), { n: k })))) as Array<{ worker: string; deliveryId: string; message: unknown }>;
     keys.forEach((k, i) => {
-      expect(replies[i]!.worker).toBe(rendezvousOwner(partitionOf("acme" as TenantId, "echo", k, P), members));
+      expect(replies[i]!.worker).toBe(rendezvousOwner(partitionOf("acme" as TenantId, "echo", k, P), members, P));
       expect(replies[i]!.message).toEqual({ n: k });
     });
     expect(new Set(replies.map((r) => r.worker))).toEqual(new Set(members));

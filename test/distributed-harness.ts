@@ -107,7 +107,7 @@ export class WorkerProc {
   }
 }
 
-/** Waits until every partition is held by its rendezvous owner among `workerIds`. */
+/** Waits until every partition is held by its owner in the placement among `workerIds`. */
 export async function waitForPlacement(nc: NatsConnection, namespace: string, workerIds: string[], partitions: number, timeoutMs = 20_000): Promise<Map<number, string>> {
   const kv = await openLeaseBucket(nc, namespace);
   const members = [...workerIds].sort();
@@ -115,7 +115,7 @@ export async function waitForPlacement(nc: NatsConnection, namespace: string, wo
   for (;;) {
     const { owners } = await readLeases(kv);
     let settled = owners.size === partitions;
-    for (let p = 0; p < partitions && settled; p++) settled = owners.get(p) === rendezvousOwner(p, members);
+    for (let p = 0; p < partitions && settled; p++) settled = owners.get(p) === rendezvousOwner(p, members, partitions);
     if (settled) return owners;
     if (Date.now() > deadline) throw new Error(`placement did not settle: ${JSON.stringify([...owners])}`);
     await new Promise((r) => setTimeout(r, 100));

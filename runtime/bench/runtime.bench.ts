@@ -6,9 +6,11 @@
 // - untraced_send_msgs_per_s / untraced_publish_msgs_per_s: the runtime with the default no-op tracer and
 //   default options (asyncTenantGuard on); *_sync_guard_* with asyncTenantGuard: false.
 // - traced_send_msgs_per_s: every span sampled (AlwaysOn), AllowListSpanProcessor -> BatchSpanProcessor ->
-//   an exporter that serializes each batch to OTLP protobuf with @opentelemetry/otlp-transformer's
-//   ProtobufTraceSerializer (what exporter-trace-otlp-proto sends) and discards the bytes;
-//   traced_send_json_msgs_per_s the same with JsonTraceSerializer (exporter-trace-otlp-http). The
+//   an exporter that serializes each batch to OTLP protobuf with the runtime's OtlpProtobufTraceSerializer
+//   (what startTelemetry's default http/protobuf exporter sends) and discards the bytes;
+//   traced_send_official_serializer_msgs_per_s the same with @opentelemetry/otlp-transformer's
+//   ProtobufTraceSerializer (what exporter-trace-otlp-proto sends: the same bytes, more CPU);
+//   traced_send_json_msgs_per_s with JsonTraceSerializer (exporter-trace-otlp-http). The
 //   AsyncLocalStorage context manager is registered as in a real deployment.
 //   traced_*spans_exported_ratio: spans exported / spans made (the batch queue drops when full).
 // - quiet_* / fifo_*: a quiet tenant (2 messages per 50 ms tick at random offsets) beside a noisy tenant
@@ -26,6 +28,7 @@ import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type Readable
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { AgentId, AllowListSpanProcessor, Runtime, TopicId, typeSubscription, WorkerThreadTurnHost, type RuntimeOptions } from "@troupe/runtime";
+import { OtlpProtobufTraceSerializer } from "@troupe/runtime/otel";
 
 const log = (msg: string): void => {
   process.stderr.write(`[runtime.bench] ${msg}\n`);
@@ -109,13 +112,25 @@ async function runtimePublish(label: string, options: RuntimeOptions): Promise<n
   return rate;
 }
 
-/** Serializes every batch to OTLP (protobuf as exporter-trace-otlp-proto sends, or JSON as exporter-trace-otlp-http) and discards it. */
+type TraceFormat = "protobuf" | "protobuf_official" | "json";
+
+/**
+ * Serializes every batch to OTLP and discards it: protobuf with the runtime's serializer (what
+ * startTelemetry's default exporter sends), protobuf with the official one (exporter-trace-otlp-proto),
+ * or JSON (exporter-trace-otlp-http).
+ */
 class SerializingExporter implements SpanExporter {
   spans = 0;
   bytes = 0;
-  constructor(private readonly format: "json" | "protobuf") {}
+  private readonly serializer = new OtlpProtobufTraceSerializer();
+  constructor(private readonly format: TraceFormat) {}
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    const body = this.format === "json" ? JsonTraceSerializer.serializeRequest(spans) : ProtobufTraceSerializer.serializeRequest(spans);
+    const body =
+      this.format === "json"
+        ? JsonTraceSerializer.serializeRequest(spans)
+        : this.format === "protobuf_official"
+          ? ProtobufTraceSerializer.serializeRequest(spans)
+          : this.serializer.serializeRequest(spans);
     this.bytes += body?.byteLength ?? 0;
     this.spans += spans.length;
     done({ code: ExportResultCode.SUCCESS });
@@ -125,7 +140,7 @@ class SerializingExporter implements SpanExporter {
   }
 }
 
-async function tracedSend(format: "json" | "protobuf"): Promise<{ rate: number; exportedRatio: number; cpuUsPerMsg: number }> {
+async function tracedSend(format: TraceFormat): Promise<{ rate: number; exportedRatio: number; cpuUsPerMsg: number }> {
   const cm = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(cm);
   const exporter = new SerializingExporter(format);
@@ -337,7 +352,7 @@ async function passivationMillionKeys(): Promise<number> {
 
 // ------------------------------------------------------------------------------------------------
 
-// `--parts=a,b` runs only some parts (for profiling): raw, untraced_sync, memory, fairness, untraced, traced, traced_json.
+// `--parts=a,b` runs only some parts (for profiling): raw, untraced_sync, memory, fairness, untraced, traced, traced_official, traced_json.
 const partsArg = process.argv.find((a) => a.startsWith("--parts="));
 const parts = partsArg === undefined ? null : new Set(partsArg.slice("--parts=".length).split(","));
 const want = (part: string): boolean => parts === null || parts.has(part);
@@ -366,6 +381,11 @@ if (want("traced")) {
   result.traced_send_msgs_per_s = traced.rate;
   result.traced_spans_exported_ratio = traced.exportedRatio;
   result.traced_send_cpu_us_per_msg = traced.cpuUsPerMsg;
+}
+if (want("traced_official")) {
+  const official = await tracedSend("protobuf_official");
+  result.traced_send_official_serializer_msgs_per_s = official.rate;
+  result.traced_send_official_serializer_cpu_us_per_msg = official.cpuUsPerMsg;
 }
 if (want("traced_json")) {
   const tracedJson = await tracedSend("json");

@@ -154,7 +154,7 @@ describe("DistributedRuntime (one process, real broker)", () => {
     };
     const extra = { namespace: `${ns}-state`, runtime: { stateStore: store } };
     let key = "c0";
-    for (let i = 0; rendezvousOwner(partitionOf("acme" as TenantId, "counter", key, 8), ["s1", "s2"]) !== "s2"; i++) key = `c${i}`;
+    for (let i = 0; rendezvousOwner(partitionOf("acme" as TenantId, "counter", key, 8), ["s1", "s2"], 8) !== "s2"; i++) key = `c${i}`;
     const s1 = worker("s1", extra);
     await s1.start();
     const client = new DistributedRuntime({ ...base, namespace: `${ns}-state`, serve: false });

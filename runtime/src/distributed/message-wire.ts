@@ -149,6 +149,44 @@ export function encodeJson(value: unknown, what: string): Uint8Array {
   return encoder.encode(text ?? "null");
 }
 
+/**
+ * Parses a message body (the shape of MessageBodySchema); null when the bytes are not one. Checked
+ * by hand: it runs for every message a worker takes, and must agree with the schema.
+ */
+export function decodeMessageBody(bytes: Uint8Array): MessageBody | null {
+  const raw = parseJson(bytes) as Record<string, unknown> | undefined;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw) || typeof raw.t !== "string" || typeof raw.k !== "string") return null;
+  const body: MessageBody = { t: raw.t, k: raw.k, m: raw.m };
+  if (raw.s !== undefined) {
+    const sender = raw.s as Record<string, unknown> | null;
+    if (sender === null || typeof sender !== "object" || typeof sender.t !== "string" || typeof sender.k !== "string") return null;
+    body.s = { t: sender.t, k: sender.k };
+  }
+  if (raw.p !== undefined) {
+    const topic = raw.p as Record<string, unknown> | null;
+    if (topic === null || typeof topic !== "object" || typeof topic.t !== "string" || typeof topic.s !== "string") return null;
+    body.p = { t: topic.t, s: topic.s };
+  }
+  return body;
+}
+
+/** Parses a reply body (the shape of ReplyBodySchema); null when the bytes are not one. A success is checked by hand (every call), an error by the schema. */
+export function decodeReplyBody(bytes: Uint8Array): ReplyBody | null {
+  const raw = parseJson(bytes) as Record<string, unknown> | undefined;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return null;
+  if (raw.ok === true) return raw.v === undefined ? { ok: true } : { ok: true, v: raw.v };
+  const parsed = ReplyBodySchema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses JSON bytes against a schema; null when they are not valid. */
 export function decodeJson<T>(bytes: Uint8Array, schema: z.ZodType<T>): T | null {
   let raw: unknown;

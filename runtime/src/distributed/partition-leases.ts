@@ -31,8 +31,9 @@ const LEASE_PREFIX = "p.";
  * - a partition is held by at most one worker at a time, as long as a holder's renewals reach the
  *   broker within the TTL (a lease is created only when absent and renewed by compare-and-set on its
  *   revision; a holder whose renewal fails stops serving at once);
- * - partitions spread over the live workers by rendezvous hashing, so adding or removing a worker
- *   moves only the partitions it gains or loses;
+ * - partitions spread evenly over the live workers (`placePartitions`: at most one partition more on
+ *   one worker than on another), by rendezvous hashing with bounded loads, so adding or removing a
+ *   worker moves mostly the partitions it gains or loses;
  * - hand-off when a worker joins or leaves is graceful: the holder drains the partition before it
  *   frees the lease; a worker that dies frees its leases by expiry.
  */
@@ -43,6 +44,7 @@ export class PartitionLeases {
   private ticking: Promise<void> | null = null;
   private stopped = false;
   private members: string[] = [];
+  private plan: { key: string; owners: string[] } = { key: "", owners: [] };
 
   constructor(private readonly o: PartitionLeasesOptions) {}
 
@@ -115,8 +117,10 @@ export class PartitionLeases {
     );
     if (this.stopped) return;
     const acquire: number[] = [];
+    const key = members.join("\n");
+    if (this.plan.key !== key) this.plan = { key, owners: placePartitions(this.o.partitions, members) };
     for (let p = 0; p < this.o.partitions; p++) {
-      const target = rendezvousOwner(p, members);
+      const target = this.plan.owners[p];
       if (target === workerId) {
         if (!this.held.has(p)) acquire.push(p);
       } else if (this.held.has(p) && !this.releasing.has(p)) {
@@ -151,12 +155,17 @@ export class PartitionLeases {
   }
 }
 
-/** The worker a partition belongs on among `members` (highest random weight). */
-export function rendezvousOwner(partition: number, members: readonly string[]): string | undefined {
+/**
+ * The worker a partition belongs on among `members`. With `partitions` (the cluster's partition
+ * count): the balanced placement the cluster uses (`placePartitions`). Without: the member of highest
+ * random weight, the unbalanced ranking placement starts from.
+ */
+export function rendezvousOwner(partition: number, members: readonly string[], partitions?: number): string | undefined {
+  if (partitions !== undefined) return placePartitions(partitions, members)[partition];
   let best: string | undefined;
   let bestScore = -1;
   for (const m of members) {
-    const score = createHash("sha256").update(`${partition}\0${m}`).digest().readUInt32BE(0);
+    const score = weight(partition, m);
     if (score > bestScore || (score === bestScore && best !== undefined && m < best)) {
       best = m;
       bestScore = score;
@@ -177,4 +186,42 @@ export async function readLeases(kv: KV): Promise<{ workers: string[]; owners: M
     }
   }
   return { workers: workers.sort(), owners };
+}
+
+/**
+ * The owner of each partition (index = partition) among `members`: every worker gets
+ * floor(partitions/members) or ceil(partitions/members) partitions, so with few partitions no worker
+ * carries far more than its share (plain rendezvous hashing put 10 of 16 on one of two workers).
+ * Each partition goes to the member of highest random weight that still has room, taking (partition,
+ * member) pairs in order of weight: deterministic (every worker computes the same plan from the same
+ * membership), and a change of membership moves mostly the partitions the joining or leaving worker
+ * gains or loses. Empty when there are no members.
+ */
+export function placePartitions(partitions: number, members: readonly string[]): string[] {
+  const sorted = [...new Set(members)].sort();
+  if (sorted.length === 0) return [];
+  // floor(P/N) each, and one more on P mod N of them (the first to claim it).
+  const base = Math.floor(partitions / sorted.length);
+  const extra = partitions % sorted.length;
+  let withExtra = 0;
+  const pairs: Array<{ p: number; m: string; w: number }> = [];
+  for (let p = 0; p < partitions; p++) for (const m of sorted) pairs.push({ p, m, w: weight(p, m) });
+  pairs.sort((a, b) => b.w - a.w || (a.m < b.m ? -1 : a.m > b.m ? 1 : 0) || a.p - b.p);
+  const owners = new Array<string>(partitions);
+  const load = new Map<string, number>();
+  let placed = 0;
+  for (const { p, m } of pairs) {
+    if (owners[p] !== undefined) continue;
+    const l = load.get(m) ?? 0;
+    if (l > base || (l === base && withExtra >= extra)) continue;
+    if (l === base) withExtra++;
+    owners[p] = m;
+    load.set(m, l + 1);
+    if (++placed === partitions) break;
+  }
+  return owners;
+}
+
+function weight(partition: number, member: string): number {
+  return createHash("sha256").update(`${partition}\0${member}`).digest().readUInt32BE(0);
 }

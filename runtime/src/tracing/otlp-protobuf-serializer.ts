@@ -36,15 +36,15 @@ export interface OtlpProtobufTraceSerializerStats {
   cachedNames: number;
   /** Keys whose values stopped being cached because they exceeded `maxCachedValuesPerKey`. */
   highCardinalityKeys: number;
-  /** Strings not cached because a cache was full (or the string too long). */
+  /** Attribute keys and span/event names not cached because their cache was full or the string too long. */
   uncachedStrings: number;
 }
 
 interface KeyEntry {
   /** `0x0A varint(len) utf8(key)`: the KeyValue.key field. */
   readonly prefix: Uint8Array;
-  /** AnyValue bodies (`0x0A varint(len) utf8(value)`) of string values; undefined once high-cardinality. */
-  values: Map<string, Uint8Array> | undefined;
+  /** Whole KeyValues (`varint(len) key value`) by value (strings, booleans, safe integers); undefined once high-cardinality. */
+  values: Map<string | number | boolean, Uint8Array> | undefined;
 }
 
 const SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK = 0x100;
@@ -66,10 +66,16 @@ function varintSize(v: number): number {
 }
 
 /** The official hex decoder's digit value, kept bug-for-bug (non-hex characters decode the same way). */
-function hexDigit(c: number): number {
+function hexDigitSlow(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
   return c - 55;
+}
+
+const HEX_DIGITS = Int32Array.from({ length: 128 }, (_, c) => hexDigitSlow(c));
+
+function hexDigit(c: number): number {
+  return c < 128 ? HEX_DIGITS[c]! : hexDigitSlow(c);
 }
 
 function buildSpanFlags(traceFlags: number, isRemote: boolean | undefined): number {
@@ -321,12 +327,27 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
     this.finish(slot, 1);
   }
 
-  /** Repeated KeyValue under a one-byte `tag`, in `for…in` own-key order (as the official serializer). */
+  /**
+   * Repeated KeyValue under a one-byte `tag`, in `for…in` own-key order (as the official serializer).
+   * A KeyValue of a cached key with a string, boolean or safe-integer value is copied whole from the
+   * cache (its length prefix included); any other is encoded, and cached when its key is low-cardinality.
+   */
   private writeAttributes(attributes: Attributes, tag: number): void {
     for (const key in attributes) {
       if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
       const value = attributes[key];
       const entry = this.keyEntry(key);
+      const values = entry?.values;
+      const cacheable = values !== undefined && (typeof value === "string" ? value.length <= this.maxCachedStringLength : typeof value === "boolean" || Number.isSafeInteger(value));
+      if (cacheable) {
+        const cached = values.get(value as string | number | boolean);
+        if (cached !== undefined) {
+          this.ensure(1 + cached.length);
+          this.buf[this.pos++] = tag;
+          this.copy(cached);
+          continue;
+        }
+      }
       this.ensure(8);
       this.buf[this.pos++] = tag;
       const kvSlot = this.reserve(1);
@@ -335,15 +356,10 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
       this.ensure(4);
       this.buf[this.pos++] = (2 << 3) | 2;
       const valueSlot = this.reserve(1);
-      if (typeof value === "string" && entry?.values !== undefined) {
-        const cached = this.cachedValue(entry, value);
-        if (cached !== undefined) this.copy(cached);
-        else this.writeStringField((1 << 3) | 2, value);
-      } else {
-        this.writeAnyValue(value);
-      }
+      this.writeAnyValue(value);
       this.finish(valueSlot, 1);
       this.finish(kvSlot, 1);
+      if (cacheable) this.cacheKeyValue(entry!, value as string | number | boolean, kvSlot);
     }
   }
 
@@ -421,26 +437,18 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
     return entry;
   }
 
-  private cachedValue(entry: KeyEntry, value: string): Uint8Array | undefined {
+  /** Keeps the KeyValue just written at `kvSlot` (length prefix and body) for `value`, unless the key turned high-cardinality. */
+  private cacheKeyValue(entry: KeyEntry, value: string | number | boolean, kvSlot: number): void {
     const values = entry.values!;
-    let bytes = values.get(value);
-    if (bytes === undefined) {
-      if (value.length > this.maxCachedStringLength) {
-        this.uncachedStrings++;
-        return undefined;
-      }
-      if (values.size >= this.maxCachedValuesPerKey) {
-        // High cardinality (ids, keys): stop looking values of this key up.
-        this.cachedValues -= values.size;
-        entry.values = undefined;
-        this.highCardinalityKeys++;
-        return undefined;
-      }
-      bytes = encodeStringField((1 << 3) | 2, value);
-      values.set(value, bytes);
-      this.cachedValues++;
+    if (values.size >= this.maxCachedValuesPerKey) {
+      // High cardinality (ids, keys, timings): stop looking values of this key up.
+      this.cachedValues -= values.size;
+      entry.values = undefined;
+      this.highCardinalityKeys++;
+      return;
     }
-    return bytes;
+    values.set(value, this.buf.slice(kvSlot, this.pos));
+    this.cachedValues++;
   }
 
   /** Span.name (field 5) or Event.name (field 2) under `tag`; the cache holds `varint(len) utf8` without the tag. */
