@@ -27,6 +27,7 @@ export {
   RuntimeStoppedError,
   MessageDroppedError,
   WorkerCrashedError,
+  WorkerTierFullError,
   BudgetExceededError,
   LlmProviderError,
   ToolError,
@@ -51,6 +52,8 @@ export type { AgentStateStore } from "./state/agent-state-store.js";
 export type { TurnHost, HostedTurn, HostedOutbound } from "./isolation/turn-host.js";
 export { WorkerThreadTurnHost } from "./isolation/worker-thread-turn-host.js";
 export type { WorkerThreadTurnHostOptions, WorkerPoolMetrics } from "./isolation/worker-thread-turn-host.js";
+export type { TenantWorkerMetrics } from "./isolation/tenant-workers.js";
+export type { WorkerCrashEvent, WorkerSlotMetrics } from "./isolation/worker-slot.js";
 export type { AgentModuleSpec, HostedAgent, HostedAgentInit, HostedAgentFactory, HostedTurnContext } from "./isolation/hosted-agent.js";
 
 // --- LLM clients, tools, encrypted agent state, conversation memory (issue 3) ---
