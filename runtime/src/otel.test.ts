@@ -3,9 +3,12 @@ import type { IncomingHttpHeaders, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { context, propagation, trace } from "@opentelemetry/api";
+import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
+import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "./errors.js";
-import { startTelemetry, telemetryOptionsFromEnv } from "./otel.js";
+import { OtlpProtobufTraceExporter, startTelemetry, telemetryOptionsFromEnv } from "./otel.js";
 import type { Telemetry } from "./otel.js";
 import { ATTR, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
 
@@ -183,6 +186,53 @@ describe("telemetryOptionsFromEnv", () => {
       expect(contentTypes).toEqual(["application/x-protobuf"]);
     } finally {
       await telemetry.shutdown();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe("OtlpProtobufTraceExporter", () => {
+  it("sends what the official serializer would, honouring OTEL_EXPORTER_OTLP_TRACES_HEADERS and _COMPRESSION", async () => {
+    const requests: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        requests.push({ headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const saved = { headers: process.env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, compression: process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION };
+    process.env.OTEL_EXPORTER_OTLP_TRACES_HEADERS = "x-team=t1";
+    process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION = "gzip";
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
+    try {
+      const exporter = new OtlpProtobufTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces`, headers: { authorization: "Bearer k" } });
+      const tracer = provider.getTracer("t", "1.0.0");
+      for (let i = 0; i < 5; i++) tracer.startSpan(`span ${i}`, { attributes: { [ATTR.tenantId]: "acme", [ATTR.hopCount]: i } }).end();
+      const spans = memory.getFinishedSpans();
+      const result = await new Promise<ExportResult>((resolve) => exporter.export(spans, resolve));
+      expect(result.code).toBe(ExportResultCode.SUCCESS);
+      expect(requests).toHaveLength(1);
+      const [request] = requests;
+      expect(request!.headers["content-type"]).toBe("application/x-protobuf");
+      expect(request!.headers["content-encoding"]).toBe("gzip");
+      expect(request!.headers["x-team"]).toBe("t1");
+      expect(request!.headers.authorization).toBe("Bearer k");
+      expect(gunzipSync(request!.body).equals(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!))).toBe(true);
+      await exporter.shutdown();
+    } finally {
+      for (const [name, value] of [
+        ["OTEL_EXPORTER_OTLP_TRACES_HEADERS", saved.headers],
+        ["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", saved.compression],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await provider.shutdown();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
