@@ -50,6 +50,15 @@ describe("span insert lines", () => {
     expect(decodeSpanInsertLines(payload)).toEqual(rows);
   });
 
+  it("rows sharing one resource object still get their own tenant's retention and their own resource", () => {
+    const shared = { "service.name": "svc", "host.name": "h" };
+    const rows = [row({ tenantId: "a", resourceAttributes: shared }), row({ tenantId: "b", resourceAttributes: shared }), row({ tenantId: "b", resourceAttributes: { "service.name": "other" } })];
+    const payload = encodeSpanInsertLines(rows, (t) => (t === "a" ? 7 : 9));
+    const lines = payload.toString("utf8").trim().split("\n").map((l) => JSON.parse(l) as unknown[]);
+    expect(lines.map((l) => l[SPAN_INSERT_COLUMNS.indexOf("retention_days")])).toEqual([7, 9, 9]);
+    expect(decodeSpanInsertLines(payload).map((r) => r.resourceAttributes)).toEqual([shared, shared, { "service.name": "other" }]);
+  });
+
   it("concatenate: two encodings back to back decode as both batches", () => {
     const a = encodeSpanInsertLines([row({ spanId: "1".repeat(16) })], () => 30);
     const b = encodeSpanInsertLines([row({ spanId: "2".repeat(16) }), row({ spanId: "3".repeat(16) })], () => 30);

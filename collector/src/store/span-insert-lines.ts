@@ -40,34 +40,46 @@ export function clampRetentionDays(days: number): number {
  * Lines are self-contained, so the encodings of two batches concatenate into one valid payload.
  */
 export function encodeSpanInsertLines(rows: readonly SpanRow[], retentionDaysOf: (tenantId: string) => number): Buffer {
-  let text = "";
+  let out = Buffer.allocUnsafe(Math.max(1024, rows.length * 1024));
+  let used = 0;
   let lastTenant: string | undefined;
-  let retention = 0;
+  let lastResource: Record<string, string> | undefined;
+  let tail = "";
   for (const row of rows) {
-    if (row.tenantId !== lastTenant) {
+    // Rows of one resource share its attributes object: its JSON (and the tenant's retention) is
+    // built once per resource, not per row.
+    if (row.tenantId !== lastTenant || row.resourceAttributes !== lastResource) {
       lastTenant = row.tenantId;
-      retention = clampRetentionDays(retentionDaysOf(row.tenantId));
+      lastResource = row.resourceAttributes;
+      tail = `,${JSON.stringify(row.resourceAttributes)},${clampRetentionDays(retentionDaysOf(row.tenantId))}]\n`;
     }
     // One native JSON.stringify per row is the cheapest correct escaping V8 offers (measured
-    // against hand-concatenated fields: about half the cost).
-    text +=
-      JSON.stringify([
-        row.tenantId,
-        row.traceId,
-        row.spanId,
-        row.parentSpanId,
-        row.name,
-        row.kind,
-        nanosToSecondsText(row.startTimeUnixNano),
-        row.durationNs,
-        row.statusCode,
-        row.serviceName,
-        row.attributes,
-        row.resourceAttributes,
-        retention,
-      ]) + "\n";
+    // against hand-concatenated fields: about half the cost). Its closing "]" gives way to the tail.
+    const head = JSON.stringify([
+      row.tenantId,
+      row.traceId,
+      row.spanId,
+      row.parentSpanId,
+      row.name,
+      row.kind,
+      nanosToSecondsText(row.startTimeUnixNano),
+      row.durationNs,
+      row.statusCode,
+      row.serviceName,
+      row.attributes,
+    ]);
+    const line = head.slice(0, -1) + tail;
+    const worstBytes = line.length * 3; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    if (used + worstBytes > out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, used + worstBytes));
+      out.copy(grown, 0, 0, used);
+      out = grown;
+    }
+    // Written straight into one buffer: no long string to build, flatten and copy again.
+    used += out.write(line, used, "utf8");
   }
-  return Buffer.from(text, "utf8");
+  // A tight copy when much is unused, so a spooled payload holds no slack memory.
+  return used * 4 < out.length * 3 ? Buffer.from(out.subarray(0, used)) : out.subarray(0, used);
 }
 
 /**
