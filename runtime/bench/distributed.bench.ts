@@ -15,7 +15,12 @@
 // - nats_request_reply_msgs_per_s: the broker's floor, core NATS request/reply to an empty responder
 //   in another process, same window, same run.
 // - *_ratio: the scaling figures the targets are stated in (2 workers / 1 worker, 4 workers / 1 worker).
+//   The 1/2/4-worker runs are interleaved, repeated ROUNDS times, and the best of each is reported
+//   (on a shared machine other work only lowers throughput).
+// - machine_load_1m_{start,end}: the 1-minute load average around the run (2 cores here): figures
+//   taken under load from other processes are lower and noisier.
 import { fork, type ChildProcess } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { AgentId, DistributedRuntime, deleteDistributedNamespace, openLeaseBucket, readLeases } from "@troupe/runtime";
@@ -29,6 +34,7 @@ const KEYS = 1000;
 const MEASURE_MS = 4000;
 const WARMUP_MS = 1000;
 const TURN_CPU_MS = 1;
+const ROUNDS = 2;
 
 const log = (msg: string): void => void process.stderr.write(`[distributed.bench] ${msg}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -162,13 +168,23 @@ async function brokerFloor(): Promise<number> {
   }
 }
 
+const loadStart = loadavg()[0]!;
+log(`load average at start: ${loadavg().map((v) => v.toFixed(2)).join(" ")} on ${availableParallelism()} cores`);
 const floor = await brokerFloor();
 const empty1 = await distributed(1, "noop");
 const empty2 = await distributed(2, "noop");
-const one = await distributed(1, "burn");
-const two = await distributed(2, "burn");
+// The scaling runs are interleaved and repeated, and the best of each count is kept: other work on
+// the machine only ever lowers a run's throughput, and a burst of it should not decide the ratio.
+const best = { 1: 0, 2: 0, 4: 0 } as Record<1 | 2 | 4, number>;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const n of [1, 2, 4] as const) best[n] = Math.max(best[n], (await distributed(n, "burn")).rate);
+}
+const one = { rate: best[1] };
+const two = { rate: best[2] };
+const four = { rate: best[4] };
 const twoLatency = await distributed(2, "burn", two.rate);
-const four = await distributed(4, "burn");
+const loadEnd = loadavg()[0]!;
+log(`load average at end: ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
 const result = {
   distributed_send_msgs_per_s_1: Math.round(one.rate),
   distributed_send_msgs_per_s_2: Math.round(two.rate),
@@ -179,5 +195,7 @@ const result = {
   distributed_send_empty_msgs_per_s_2: Math.round(empty2.rate),
   distributed_send_2_to_1_ratio: round(two.rate / one.rate, 2),
   distributed_send_4_to_1_ratio: round(four.rate / one.rate, 2),
+  machine_load_1m_start: round(loadStart, 2),
+  machine_load_1m_end: round(loadEnd, 2),
 };
 console.log(JSON.stringify(result));
