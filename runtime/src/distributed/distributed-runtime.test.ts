@@ -113,6 +113,10 @@ describe("DistributedRuntime (one process, real broker)", () => {
     expect(err).toBeInstanceOf(HandlerError);
     expect((err as HandlerError).message).toMatch(/RangeError: bad input/);
     await expect(client.tenant("acme").send(new AgentId("ghost", "1"), {})).rejects.toBeInstanceOf(UnknownAgentTypeError);
+    // An undefined payload (JSON drops the field) is a message like any other, not a malformed one.
+    const echoed = (await client.tenant("acme").send(new AgentId("echo", "nothing"), undefined, { timeoutMs: 5000 })) as { worker: string; m?: unknown };
+    expect(typeof echoed.worker).toBe("string");
+    expect(echoed.m).toBeUndefined();
   });
 
   it("stops a loop of handler-to-handler sends across hops", async () => {

@@ -37,8 +37,8 @@ export const MessageBodySchema = z.object({
   /** Recipient type and key. */
   t: z.string(),
   k: z.string(),
-  /** The payload. */
-  m: z.unknown(),
+  /** The payload (absent when it was undefined: JSON drops it). */
+  m: z.unknown().optional(),
   /** Sender agent, when a handler sent it. */
   s: idSchema.optional(),
   /** Topic type and source, when it was published. */
