@@ -102,4 +102,6 @@ export { KvBudgetLedger, budgetBucketName } from "./distributed/kv-budget-ledger
 export type { KvBudgetLedgerOptions } from "./distributed/kv-budget-ledger.js";
 export { tenantPermissions, tenantToken, partitionOf } from "./distributed/subjects.js";
 export type { NatsPermissions } from "./distributed/subjects.js";
-export { readLeases, rendezvousOwner } from "./distributed/partition-leases.js";
+export { readLeases, rendezvousOwner, placePartitions } from "./distributed/partition-leases.js";
+export { KvRateLimiter, rateBucketName } from "./distributed/kv-rate-limiter.js";
+export type { RateLimit, KvRateLimiterOptions, KvRateLimiterStats } from "./distributed/kv-rate-limiter.js";

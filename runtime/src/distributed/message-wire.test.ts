@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BudgetExceededError, CrossTenantError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, TimeoutError, TroupeError, UnknownAgentTypeError } from "../errors.js";
+import { BudgetExceededError, CrossTenantError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, TimeoutError, TroupeError, UnknownAgentTypeError, WorkerTierFullError } from "../errors.js";
 import { MessageBodySchema, ReplyBodySchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, toWireError } from "./message-wire.js";
 
 describe("message wire", () => {
@@ -12,6 +12,7 @@ describe("message wire", () => {
       new QueueFullError("acme", 10),
       new RateLimitedError("acme", "slow down", 250),
       new BudgetExceededError("acme", "spent"),
+      new WorkerTierFullError("acme", 16),
       new HandlerError("echo/1", Object.assign(new Error("boom"), { name: "RangeError" })),
       new TroupeError("SOMETHING_NEW", "a code this version does not know"),
     ];
@@ -23,6 +24,8 @@ describe("message wire", () => {
     }
     const q = fromWireError(toWireError(new QueueFullError("acme", 10))) as QueueFullError;
     expect([q.tenant, q.maxQueuedMessages]).toEqual(["acme", 10]);
+    const w = fromWireError(toWireError(new WorkerTierFullError("acme", 16))) as WorkerTierFullError;
+    expect([w.tenant, w.maxTenants]).toEqual(["acme", 16]);
     const h = fromWireError(toWireError(new HandlerError("echo/1", Object.assign(new Error("boom"), { name: "RangeError" }))));
     expect((h.cause as Error).name).toBe("RangeError");
   });

@@ -16,6 +16,7 @@ import {
   TroupeError,
   UnknownAgentTypeError,
   WorkerCrashedError,
+  WorkerTierFullError,
 } from "../errors.js";
 
 /** Header names of a Troupe message on NATS (besides W3C `traceparent`, `tracestate`, `baggage`). */
@@ -71,6 +72,7 @@ export function toWireError(error: unknown): WireError {
   if (typeof e.tenant === "string") out.tenant = e.tenant;
   if (typeof e.agent === "string") out.agent = e.agent;
   if (typeof e.maxQueuedMessages === "number") out.limit = e.maxQueuedMessages;
+  if (typeof e.maxTenants === "number") out.limit = e.maxTenants;
   if (typeof e.retryAfterMs === "number") out.retryAfterMs = e.retryAfterMs;
   if (error.cause instanceof Error) out.cause = { name: error.cause.name, message: error.cause.message };
   return out;
@@ -118,6 +120,9 @@ export function fromWireError(e: WireError): TroupeError {
       break;
     case "WORKER_CRASHED":
       err = new WorkerCrashedError(e.message);
+      break;
+    case "WORKER_TIER_FULL":
+      err = new WorkerTierFullError(e.tenant ?? "", e.limit ?? 0);
       break;
     case "BUDGET_EXCEEDED":
       err = new BudgetExceededError(e.tenant ?? "", e.message);
