@@ -1,10 +1,9 @@
 // The console in a real browser: `next build` + `next start` against a real collector (chDB) seeded
 // through the real OTLP exporter, driven by playwright-core on Debian's chromium.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +14,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
+import { freePort } from "./support/free-port.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const consoleDir = join(root, "console");
@@ -29,39 +29,6 @@ let consoleUrl: string;
 let browser: Browser;
 const keys = { aConsole: "", aIngest: "", bConsole: "", bIngest: "" };
 const traces = { a: "", aError: "", b: "" };
-
-function newestMtime(path: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    if ([".next", "node_modules", "bench"].includes(entry.name) || entry.name.endsWith(".test.ts")) continue;
-    const p = join(path, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the console once; skipped when .next is newer than every source file. */
-function ensureBuilt(): void {
-  const buildId = join(consoleDir, ".next", "BUILD_ID");
-  if (existsSync(buildId) && statSync(buildId).mtimeMs >= newestMtime(consoleDir)) return;
-  const r = spawnSync(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "build"], {
-    cwd: consoleDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" },
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`next build failed:\n${r.stdout}\n${r.stderr}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -162,7 +129,7 @@ beforeAll(async () => {
     return a.body.traces?.length === 3 && b.body.traces?.length === 1 ? true : undefined;
   }, 20_000);
 
-  ensureBuilt();
+  // test/global-setup.ts built the console before any test file ran.
   const port = await freePort();
   consoleUrl = `http://127.0.0.1:${port}`;
   next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {

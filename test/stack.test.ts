@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/free-port.js";
 
 // The stack as a user starts it: `npm start` in a subprocess (the README's command), on free ports
 // and a fresh data directory. Demo data of every demo tenant must reach the query API, `troupe
@@ -16,17 +16,6 @@ let output = "";
 let collectorUrl = "";
 let adminKey = "";
 let reportRange: { from: string; to: string; api: unknown } | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 /** Process ids in the stack's process group that are still alive. */
 function groupMembers(pgid: number): number[] {

@@ -2,16 +2,15 @@
 // chDB), over plain HTTP: URL tampering, forged, tampered and replayed session cookies, CSRF on
 // operator actions, tenant sessions on operator pages and actions. Forms are posted the way a
 // browser without JavaScript (or a cross-site page) posts them.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
+import { freePort } from "../support/free-port.js";
 import { attemptTable } from "./attempt-table.js";
 import { otlpJson, traceId } from "./otlp-json.js";
 
@@ -30,28 +29,6 @@ let base = "";
 const keys = { acmeConsole: "", acmeIngest: "", globexIngest: "", doomedConsole: "", doomedKeyId: "" };
 /** Cookie headers ("name=value; ...") of signed-in browsers. */
 const sessions = { acme: "", admin: "", doomed: "" };
-
-/** Builds the console only when no build exists (the browser test's build is reused as is). */
-function ensureBuilt(): void {
-  if (existsSync(join(consoleDir, ".next", "BUILD_ID"))) return;
-  const r = spawnSync(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "build"], {
-    cwd: consoleDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" },
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`next build failed:\n${r.stdout}\n${r.stderr}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "troupe-iso-console-"));
@@ -74,7 +51,7 @@ beforeAll(async () => {
   const seeded = await fetch(`${collector.url}/v1/traces`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${keys.globexIngest}` }, body });
   expect(seeded.status).toBe(200);
 
-  ensureBuilt();
+  // test/global-setup.ts built the console before any test file ran.
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
