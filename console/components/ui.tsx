@@ -113,3 +113,18 @@ export function Meter({ label, usedText, limitText, ratio }: { label: string; us
 export function Skeleton({ height = 16, width = "100%" }: { height?: number; width?: number | string }) {
   return <div className="skeleton" style={{ height, width }} aria-hidden="true" />;
 }
+
+/** The skeleton of a console page (header, four stat cards, two panels), shown while it renders on the server. */
+export function PageSkeleton() {
+  return (
+    <div aria-busy="true" aria-live="polite" style={{ display: "flex", flexDirection: "column", gap: 20 }}>
+      <span className="visually-hidden">Loading…</span>
+      <Skeleton height={28} width={240} />
+      <div className="grid grid-4">
+        {[0, 1, 2, 3].map((i) => <div key={i} className="card stat"><Skeleton height={14} width={90} /><div style={{ height: 10 }} /><Skeleton height={26} width={120} /></div>)}
+      </div>
+      <div className="card card-body"><Skeleton height={220} /></div>
+      <div className="card card-body"><Skeleton height={160} /></div>
+    </div>
+  );
+}
