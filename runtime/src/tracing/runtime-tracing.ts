@@ -121,18 +121,14 @@ export class RuntimeTracing {
     if (process.isRecording()) {
       setMessagingAttributes(process, tenant, agent.type, agent.key, hopCount, "process");
       process.setAttribute(ATTR.messagingMessageId, deliveryId);
-      process.setAttribute(ATTR.deliveryId, deliveryId);
       if (!isRpc) process.setAttribute(ATTR.messagingOperationName, "process_published");
     }
     if (invoke.isRecording()) {
       invoke.setAttribute(ATTR.tenantId, tenant);
       invoke.setAttribute(ATTR.agentType, agent.type);
       invoke.setAttribute(ATTR.agentKey, agent.key);
-      invoke.setAttribute(ATTR.hopCount, hopCount);
-      invoke.setAttribute(ATTR.deliveryId, deliveryId);
       invoke.setAttribute(ATTR.genAiOperation, "invoke_agent");
       invoke.setAttribute(ATTR.genAiAgentName, agent.type);
-      invoke.setAttribute(ATTR.genAiAgentId, `${agent.type}/${agent.key}`);
     }
     t.process = process;
     t.invoke = invoke;
@@ -140,7 +136,11 @@ export class RuntimeTracing {
     return t.invokeCtx;
   }
 
-  /** Ends the turn's spans with its outcome and timings (and the send span, when the call settled). */
+  /**
+   * Ends the turn's spans with its outcome; the timings (queue wait, handler wall and blocked time) go
+   * on the process span only, the one span per turn that usage and agent queries count. Every
+   * attribute costs CPU on the traced hot path, so none is written twice.
+   */
   endTurn(t: DeliveryTrace, outcome: TurnOutcome, timings: TurnTimings, error?: unknown): void {
     const { invoke, process } = t;
     const wallMs = round(timings.wallMs);
@@ -148,8 +148,6 @@ export class RuntimeTracing {
     if (invoke !== undefined) {
       if (invoke.isRecording()) {
         invoke.setAttribute(ATTR.outcome, outcome);
-        invoke.setAttribute(ATTR.handlerWallMs, wallMs);
-        invoke.setAttribute(ATTR.handlerBlockedMs, blockedMs);
         if (error !== undefined) markError(invoke, error);
       }
       invoke.end();
