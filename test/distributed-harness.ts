@@ -21,6 +21,7 @@ export interface WorkerConfig {
   /** Tenant quotas of the worker (e.g. a cluster-wide `messagesPerSecond`). */
   quotas?: Record<string, unknown>;
   rateLimitLeaseMs?: number;
+  maxDeliver?: number;
 }
 
 type Event = { event: string; id?: number; value?: unknown; [k: string]: unknown };
@@ -97,6 +98,15 @@ export class WorkerProc {
   /** SIGKILL: the process dies without releasing anything. */
   kill(): void {
     if (!this.exited) this.child.kill("SIGKILL");
+  }
+
+  /** SIGSTOP / SIGCONT: freezes the whole process (timers, renewals, handlers) and resumes it, as a long GC pause would. */
+  freeze(): void {
+    this.child.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.child.kill("SIGCONT");
   }
 
   /** Graceful stop (hand-off), or a kill when it does not answer. */

@@ -138,3 +138,14 @@ export class StateIntegrityError extends TroupeError {
     super("STATE_INTEGRITY", message, options);
   }
 }
+
+/**
+ * A message was given up after `attempts` deliveries that never completed (each lost with its worker,
+ * or handed back), counted across changes of the worker holding it; it was terminated and will not
+ * be delivered again. The caller gets this at once instead of waiting for its timeout.
+ */
+export class PoisonMessageError extends TroupeError {
+  constructor(readonly agent: string, readonly attempts: number) {
+    super("POISON_MESSAGE", `the message to agent ${agent} was given up after ${attempts} deliveries that did not complete (its workers died or handed it back each time); it is terminated and will not run again`);
+  }
+}

@@ -32,6 +32,7 @@ export {
   LlmProviderError,
   ToolError,
   StateIntegrityError,
+  PoisonMessageError,
 } from "./errors.js";
 export {
   ATTR,

@@ -25,6 +25,14 @@ export interface MessageContext {
   readonly signal: AbortSignal;
   /** Unique per delivery within this runtime. */
   readonly deliveryId: string;
+  /**
+   * Distributed runtime only: the fencing token of the partition lease under which this worker runs
+   * the turn. A later holder of the agent's partition (after a failover, or after this worker stalled
+   * past its lease) runs with a larger token, so a state write made conditional on the token
+   * ("refuse if a larger token already wrote") cannot be overwritten by a stale worker. Absent in a
+   * single-process runtime.
+   */
+  readonly fencingToken?: number;
   /** How many handler-to-handler hops led to this message (0 at ingress). */
   readonly hopCount: number;
   /** True for send (a caller awaits the result), false for a published message. */

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { AgentFactory, AgentTypeOptions, SendOptions } from "../agents/agent.js";
 import { AgentId, TopicId } from "../agents/ids.js";
 import type { Subscription } from "../agents/subscription.js";
-import { CrossTenantError, InvalidArgumentError, LoopDetectedError, QueueFullError, RateLimitedError, RuntimeStoppedError, TroupeError } from "../errors.js";
+import { CrossTenantError, InvalidArgumentError, LoopDetectedError, PoisonMessageError, QueueFullError, RateLimitedError, RuntimeStoppedError, TroupeError } from "../errors.js";
 import { Runtime, type RuntimeOptions } from "../runtime.js";
 import { TenantHandle, type TenantIngress } from "../tenant-handle.js";
 import type { AgentStateStore } from "../state/agent-state-store.js";
@@ -18,6 +18,7 @@ import { RuntimeTracing } from "../tracing/runtime-tracing.js";
 import { KvRateLimiter, rateBucketName, type RateLimit } from "./kv-rate-limiter.js";
 import { AckKeepAlive } from "./ack-keep-alive.js";
 import { HEADER, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
+import { PartitionAttempts } from "./partition-attempts.js";
 import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
 import { PendingCalls } from "./pending-calls.js";
 import { InboundMessage, RoutedAgents, routedFactory, type OutboundRouter } from "./routed-agent.js";
@@ -82,7 +83,12 @@ export interface DistributedRuntimeOptions {
    * A dead worker's messages move sooner: the next holder of the partition takes them at once. Default 30000.
    */
   ackWaitMs?: number;
-  /** Deliveries of one message within one holding of its partition before it is given up (its caller times out). Default 5. */
+  /**
+   * Deliveries of one message that may go without completing (its worker died, stalled past its
+   * lease, or handed it back) before it is given up, counted across changes of the partition's holder:
+   * the next delivery terminates it, answers its caller with PoisonMessageError, counts it
+   * (`stats().deadLettered`) and announces it on the namespace's dead-letter subject. Default 5.
+   */
   maxDeliver?: number;
   /** Messages of one partition in flight on its worker at once. Default 256. */
   maxInFlightPerPartition?: number;
@@ -127,6 +133,14 @@ export interface DistributedStats {
   redelivered: number;
   /** Malformed messages, or messages whose tenant did not match their subject (terminated). */
   rejected: number;
+  /** Messages given up after `maxDeliver` deliveries that did not complete (terminated, caller answered with PoisonMessageError). */
+  deadLettered: number;
+  /**
+   * Turns whose result was discarded because this worker may have lost the partition's lease while
+   * they ran (it stalled past the lease TTL): neither acknowledged nor answered; the partition's
+   * holder runs the message again.
+   */
+  fenced: number;
   pendingCalls: number;
   timeouts: number;
   lateReplies: number;
@@ -186,7 +200,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private running = false;
   private seq = 0;
   private partitions = 0;
-  private readonly counters = { sent: 0, published: 0, handled: 0, expired: 0, redelivered: 0, rejected: 0, pendingFull: 0, rateLimited: 0 };
+  private readonly counters = { sent: 0, published: 0, handled: 0, expired: 0, redelivered: 0, rejected: 0, deadLettered: 0, fenced: 0, pendingFull: 0, rateLimited: 0 };
+  private attempts: PartitionAttempts | null = null;
   private readonly settings: TenantSettingsResolver;
   private readonly keepAlive: AckKeepAlive;
   private readonly rateLimits = new Map<TenantId, { version: number; limit: RateLimit | null }>();
@@ -313,7 +328,9 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     await this.local.start();
     this.running = true;
     if (o.serve) {
-      const kv = await new Kvm(this.js).create(this.subjects.leaseBucket, { ttl: o.leaseTtlMs, history: 1, storage: StorageType.File });
+      const kvm = new Kvm(this.js);
+      this.attempts = new PartitionAttempts(await kvm.create(this.subjects.attemptsBucket, { history: 1, storage: StorageType.File }));
+      const kv = await kvm.create(this.subjects.leaseBucket, { ttl: o.leaseTtlMs, history: 1, storage: StorageType.File });
       this.leases = new PartitionLeases({ kv, workerId: this.workerId, partitions: this.partitions, leaseTtlMs: o.leaseTtlMs, owner: this.partitionOwner(), onError: (e) => this.noteError(e) });
       await this.leases.start();
     }
@@ -581,16 +598,18 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
 
   private partitionOwner(): PartitionOwner {
     return {
-      acquired: (p) => {
-        const served = new ServedPartition(p, (s, m) => this.onMessage(s, m), (e) => this.noteError(e));
+      acquired: (p, fencingToken) => {
+        const served = new ServedPartition(p, fencingToken, (s, m) => this.onMessage(s, m), (e) => this.noteError(e));
         this.served.set(p, served);
-        void served.start(this.js!, this.jsm!, this.subjects.streamName, this.consumerConfig(p), this.o.maxInFlightPerPartition);
+        void served.start(this.js!, this.jsm!, this.subjects.streamName, this.consumerConfig(p), this.o.maxInFlightPerPartition, this.attempts!);
       },
       release: async (p) => {
         const served = this.served.get(p);
         if (served === undefined) return;
         served.stop();
         await served.drain(this.o.ackWaitMs);
+        // Handed back cleanly: the next holder must not count what this one had only buffered.
+        if (this.leases?.holds(p, served.fencingToken) === true) await served.retire(this.jsm!, this.subjects.streamName, `p${p}`);
         this.served.delete(p);
         await this.routed?.handedOff(p, true).catch((e: unknown) => this.noteError(e));
       },
@@ -613,10 +632,16 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     }
     const { tenant, body, hop, callId, replyTo, deadline, carrier } = parsed;
     if (m.info.deliveryCount > 1) this.counters.redelivered++;
+    const attempts = served.priorAttempts(m.seq) + m.info.deliveryCount;
+    if (attempts > this.o.maxDeliver) {
+      this.deadLetter(served, m, tenant, replyTo, callId, body, attempts - 1);
+      done();
+      return;
+    }
     const remainingMs = deadline === undefined ? undefined : deadline - Date.now();
     if (remainingMs !== undefined && remainingMs <= 0) {
       this.counters.expired++;
-      m.ack();
+      if (this.fenceCheck(served)) m.ack();
       done();
       return;
     }
@@ -626,9 +651,9 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       to = new AgentId(body.t, body.k);
       const sender = body.s === undefined ? undefined : new AgentId(body.s.t, body.s.k);
       const topic = body.p === undefined ? undefined : new TopicId(body.p.t, body.p.s);
-      inbound = new InboundMessage(body.m, `${this.subjects.streamName}:${m.seq}`, hop, callId !== undefined, sender, topic);
+      inbound = new InboundMessage(body.m, `${this.subjects.streamName}:${m.seq}`, hop, callId !== undefined, sender, topic, served.fencingToken);
     } catch (err) {
-      this.finish(m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
+      this.finish(served, m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
       return;
     }
     // Lengthen the ack deadline while the turn runs, so only a dead worker's messages are redelivered.
@@ -640,7 +665,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       (v) => {
         this.keepAlive.untrack(m);
         this.counters.handled++;
-        this.finish(m, replyTo, callId, { ok: true, v }, done);
+        this.finish(served, m, replyTo, callId, { ok: true, v }, done);
       },
       (err: unknown) => {
         this.keepAlive.untrack(m);
@@ -651,13 +676,21 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
           return;
         }
         this.counters.handled++;
-        this.finish(m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
+        this.finish(served, m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
       },
     );
   }
 
-  /** Replies (for a call), then acknowledges: a crash between the two redelivers, never loses. */
-  private finish(m: JsMsg, replyTo: string | undefined, callId: string | undefined, reply: ReplyBody, done: () => void): void {
+  /**
+   * Replies (for a call), then acknowledges: a crash between the two redelivers, never loses. Only
+   * while this worker still holds the partition under the lease it took the message with: a worker
+   * that stalled past its lease discards the result (the new holder runs the message again).
+   */
+  private finish(served: ServedPartition, m: JsMsg, replyTo: string | undefined, callId: string | undefined, reply: ReplyBody, done: () => void): void {
+    if (!this.fenceCheck(served)) {
+      done();
+      return;
+    }
     try {
       if (replyTo !== undefined && callId !== undefined && this.nc !== null) {
         const h = natsHeaders();
@@ -676,6 +709,39 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     } finally {
       done();
     }
+  }
+
+  /** True while this worker holds `served`'s partition under its lease; else counts a fenced turn and gives up stale holdings at once. */
+  private fenceCheck(served: ServedPartition): boolean {
+    if (this.leases?.holds(served.partition, served.fencingToken) === true) return true;
+    this.counters.fenced++;
+    this.leases?.fenceExpired();
+    return false;
+  }
+
+  /**
+   * Gives up a message that has been delivered `attempts` times without completing: terminated (the
+   * broker never delivers it again), its caller answered with PoisonMessageError, announced on the
+   * dead-letter subject with its original headers and body, and counted.
+   */
+  private deadLetter(served: ServedPartition, m: JsMsg, tenant: TenantId, replyTo: string | undefined, callId: string | undefined, body: MessageBody, attempts: number): void {
+    if (!this.fenceCheck(served)) return;
+    this.counters.deadLettered++;
+    try {
+      const h = natsHeaders();
+      for (const [k, v] of m.headers ?? []) for (const one of v) h.append(k, one);
+      h.set(HEADER.attempts, String(attempts));
+      h.set(HEADER.sequence, String(m.seq));
+      this.nc?.publish(this.subjects.deadLetter(served.partition, this.token(tenant)), m.data, { headers: h });
+      if (replyTo !== undefined && callId !== undefined && this.nc !== null) {
+        const rh = natsHeaders();
+        rh.set(HEADER.call, callId);
+        this.nc.publish(replyTo, encodeJson({ ok: false, e: toWireError(new PoisonMessageError(`${body.t}/${body.k}`, attempts)) }, "an error"), { headers: rh });
+      }
+    } catch (err) {
+      this.noteError(err);
+    }
+    m.term(`given up after ${attempts} deliveries`);
   }
 
   private parseInbound(m: JsMsg): {
@@ -735,7 +801,9 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(this.o.ackWaitMs),
       max_ack_pending: this.o.maxInFlightPerPartition,
-      max_deliver: this.o.maxDeliver,
+      // One more than the limit: the delivery past it is the one that terminates the message and
+      // answers its caller (the broker alone would stop delivering and leave the caller to time out).
+      max_deliver: this.o.maxDeliver + 1,
     };
   }
 
@@ -805,7 +873,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   }
 }
 
-/** Deletes a namespace's stream, lease bucket, budget bucket and rate bucket (tests and teardown); missing ones are ignored. */
+/** Deletes a namespace's stream and KV buckets (leases, attempts, in-flight shares, budgets, rates) (tests and teardown); missing ones are ignored. */
 export async function deleteDistributedNamespace(nc: NatsConnection, namespace: string): Promise<void> {
   const s = new Subjects(parseNamespace(namespace));
   const jsm = await jetstreamManager(nc);
@@ -813,6 +881,8 @@ export async function deleteDistributedNamespace(nc: NatsConnection, namespace: 
   await jsm.streams.delete(`KV_${s.leaseBucket}`).catch(() => false);
   await jsm.streams.delete(`KV_troupe_${s.namespace}_budgets`).catch(() => false);
   await jsm.streams.delete(`KV_${rateBucketName(s.namespace)}`).catch(() => false);
+  await jsm.streams.delete(`KV_${s.attemptsBucket}`).catch(() => false);
+  await jsm.streams.delete(`KV_${s.inFlightBucket}`).catch(() => false);
 }
 
 /** The lease bucket of a namespace, for tools that inspect placement (`readLeases`). */

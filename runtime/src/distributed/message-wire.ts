@@ -8,6 +8,7 @@ import {
   LlmProviderError,
   LoopDetectedError,
   MessageDroppedError,
+  PoisonMessageError,
   QueueFullError,
   RateLimitedError,
   RuntimeStoppedError,
@@ -26,6 +27,10 @@ export const HEADER = {
   call: "Troupe-Call",
   reply: "Troupe-Reply",
   deadline: "Troupe-Deadline",
+  /** On a dead letter: the deliveries it had. */
+  attempts: "Troupe-Attempts",
+  /** On a dead letter: its stream sequence (the delivery id's number). */
+  sequence: "Troupe-Sequence",
 } as const;
 
 const idSchema = z.object({ t: z.string(), k: z.string() });
@@ -73,6 +78,7 @@ export function toWireError(error: unknown): WireError {
   if (typeof e.agent === "string") out.agent = e.agent;
   if (typeof e.maxQueuedMessages === "number") out.limit = e.maxQueuedMessages;
   if (typeof e.maxTenants === "number") out.limit = e.maxTenants;
+  if (typeof e.attempts === "number") out.limit = e.attempts;
   if (typeof e.retryAfterMs === "number") out.retryAfterMs = e.retryAfterMs;
   if (error.cause instanceof Error) out.cause = { name: error.cause.name, message: error.cause.message };
   return out;
@@ -132,6 +138,9 @@ export function fromWireError(e: WireError): TroupeError {
       break;
     case "STATE_INTEGRITY":
       err = new StateIntegrityError(e.message);
+      break;
+    case "POISON_MESSAGE":
+      err = new PoisonMessageError(e.agent ?? "", e.limit ?? 0);
       break;
     default:
       err = new TroupeError(e.code, e.message);

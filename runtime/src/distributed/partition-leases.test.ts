@@ -1,6 +1,9 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { placePartitions, rendezvousOwner } from "./partition-leases.js";
+import { PartitionLeases, placePartitions, rendezvousOwner } from "./partition-leases.js";
 
 describe("placePartitions", () => {
   it("gives every worker floor or ceil of its share, deterministically whatever the member order", () => {
@@ -31,5 +34,40 @@ describe("placePartitions", () => {
     // Plain modulo placement would move about three quarters (48); bounded rendezvous moves little more than it must.
     expect(moved).toBeLessThanOrEqual(gained + 10);
     expect(placePartitions(8, [])).toEqual([]);
+  });
+});
+
+describe("PartitionLeases fencing", () => {
+  it("considers a holding fenced once the TTL has passed without a renewal, before its renewal loop runs again", async () => {
+    const nc = await connect({ servers: "127.0.0.1:4222" });
+    const bucket = `troupe_fence-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+    try {
+      const kv = await new Kvm(jetstream(nc)).create(bucket, { ttl: 1000, history: 1 });
+      const events: string[] = [];
+      const tokens = new Map<number, number>();
+      const leases = new PartitionLeases({
+        kv,
+        workerId: "solo",
+        partitions: 2,
+        leaseTtlMs: 1000,
+        owner: { acquired: (p, token) => void tokens.set(p, token), release: async () => undefined, lost: (p) => void events.push(`lost ${p}`) },
+      });
+      await leases.start();
+      expect([...tokens.keys()].sort()).toEqual([0, 1]);
+      expect(leases.holds(0, tokens.get(0)!)).toBe(true);
+      expect(leases.holds(0, tokens.get(0)! + 1)).toBe(false);
+      // A blocked event loop: no renewal can run.
+      const end = performance.now() + 1000;
+      while (performance.now() < end);
+      expect(leases.holds(0, tokens.get(0)!)).toBe(false);
+      expect(leases.fencingToken(1)).toBeUndefined();
+      leases.fenceExpired();
+      expect(events.sort()).toEqual(["lost 0", "lost 1"]);
+      expect(leases.heldPartitions()).toEqual([]);
+      leases.abandon();
+    } finally {
+      await (await jetstreamManager(nc)).streams.delete(`KV_${bucket}`).catch(() => false);
+      await nc.close();
+    }
   });
 });

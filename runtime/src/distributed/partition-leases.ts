@@ -3,8 +3,11 @@ import type { KV } from "@nats-io/kv";
 
 /** What the lease keeper tells the owner of partitions. */
 export interface PartitionOwner {
-  /** This worker now holds the partition: start serving it. */
-  acquired(partition: number): void;
+  /**
+   * This worker now holds the partition: start serving it. `fencingToken` identifies this holding
+   * (the KV revision that created the lease): a later holding of the partition has a larger one.
+   */
+  acquired(partition: number, fencingToken: number): void;
   /** Hand-off: stop taking messages of the partition and settle those in flight; the lease is freed after. */
   release(partition: number): Promise<void>;
   /** The lease was lost (expired, taken): stop serving at once; unacknowledged messages will be redelivered. */
@@ -25,6 +28,16 @@ export interface PartitionLeasesOptions {
 const WORKER_PREFIX = "w.";
 const LEASE_PREFIX = "p.";
 
+/** One partition this worker holds. */
+interface Holding {
+  /** Revision of the lease entry now (changes at every renewal; the compare-and-set base). */
+  revision: number;
+  /** Revision that created the entry: the holding's fencing token, fixed while it lasts. */
+  token: number;
+  /** performance.now() when the last successful create/renewal was sent: the broker's expiry is later. */
+  sentAtMs: number;
+}
+
 /**
  * Places partitions on live workers through leases in a JetStream KV bucket whose entries expire
  * after the lease TTL. Guarantees:
@@ -35,10 +48,16 @@ const LEASE_PREFIX = "p.";
  *   one worker than on another), by rendezvous hashing with bounded loads, so adding or removing a
  *   worker moves mostly the partitions it gains or loses;
  * - hand-off when a worker joins or leaves is graceful: the holder drains the partition before it
- *   frees the lease; a worker that dies frees its leases by expiry.
+ *   frees the lease; a worker that dies frees its leases by expiry;
+ * - fencing: each holding has a token (the revision that created its lease; later holdings have
+ *   larger ones), and `holds(partition, token)` is false as soon as the lease may have expired by the
+ *   local clock (no successful renewal sent within the TTL, less a margin) — whether or not the
+ *   renewal loop has run since. A worker that stalls past its TTL (GC pause, blocked event loop,
+ *   SIGSTOP) therefore sees itself fenced before another worker can have taken the partition, and
+ *   gives the partition up at its next tick.
  */
 export class PartitionLeases {
-  private readonly held = new Map<number, number>();
+  private readonly held = new Map<number, Holding>();
   private readonly releasing = new Set<number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private ticking: Promise<void> | null = null;
@@ -46,7 +65,14 @@ export class PartitionLeases {
   private members: string[] = [];
   private plan: { key: string; owners: string[] } = { key: "", owners: [] };
 
-  constructor(private readonly o: PartitionLeasesOptions) {}
+  /** How long after sending a renewal this worker may still act as the holder. */
+  private readonly validMs: number;
+
+  constructor(private readonly o: PartitionLeasesOptions) {
+    // The broker's TTL runs from when it stored the renewal, which is after we sent it; the margin
+    // covers clock-rate differences and the broker removing entries slightly early.
+    this.validMs = o.leaseTtlMs - Math.max(20, Math.min(500, Math.floor(o.leaseTtlMs / 10)));
+  }
 
   /** Joins the cluster and starts the renewal loop (the first placement happens before this resolves). */
   async start(): Promise<void> {
@@ -57,6 +83,38 @@ export class PartitionLeases {
   /** Partitions held now (including ones being handed off). */
   heldPartitions(): number[] {
     return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * True while this worker holds `partition` under the holding `fencingToken` and the lease cannot
+   * have expired yet by the local clock. Cheap (no broker round trip): call it before any effect of a
+   * turn that must happen only on the partition's holder (ack, reply).
+   */
+  holds(partition: number, fencingToken: number): boolean {
+    const h = this.held.get(partition);
+    return h !== undefined && h.token === fencingToken && performance.now() - h.sentAtMs < this.validMs;
+  }
+
+  /** The fencing token of this worker's holding of `partition`; undefined when it does not hold it (or may have lost it). */
+  fencingToken(partition: number): number | undefined {
+    const h = this.held.get(partition);
+    return h !== undefined && performance.now() - h.sentAtMs < this.validMs ? h.token : undefined;
+  }
+
+  /**
+   * Gives up at once every holding whose lease may have expired by the local clock (the worker
+   * stalled past its TTL): the owner is told it lost them, and each lease entry is deleted if it is
+   * still the one we wrote, so the partition is placed again without waiting for its expiry.
+   */
+  fenceExpired(): void {
+    const now = performance.now();
+    for (const [p, h] of this.held) {
+      if (now - h.sentAtMs < this.validMs) continue;
+      this.held.delete(p);
+      this.releasing.delete(p);
+      this.o.owner.lost(p);
+      void this.o.kv.delete(LEASE_PREFIX + p, { previousSeq: h.revision }).catch(() => undefined);
+    }
   }
 
   /** Live workers seen at the last tick. */
@@ -96,6 +154,9 @@ export class PartitionLeases {
 
   private async tick(): Promise<void> {
     const { kv, workerId } = this.o;
+    // A stalled worker must not renew: another may hold the partition already (and a renewal could
+    // even succeed if the broker has not removed the expired entry yet).
+    this.fenceExpired();
     await kv.put(WORKER_PREFIX + workerId, JSON.stringify({ at: Date.now() }));
     const members: string[] = [];
     for await (const key of await kv.keys(`${WORKER_PREFIX}*`)) members.push(key.slice(WORKER_PREFIX.length));
@@ -104,11 +165,17 @@ export class PartitionLeases {
     this.members = members;
     // Renew what is held; a failed renewal means someone else may hold it now.
     await Promise.all(
-      [...this.held].map(async ([p, revision]) => {
+      [...this.held].map(async ([p, h]) => {
+        const sentAtMs = performance.now();
         try {
-          this.held.set(p, await kv.update(LEASE_PREFIX + p, workerId, revision));
+          const revision = await kv.update(LEASE_PREFIX + p, workerId, h.revision);
+          // Only if it is still the same holding (a stall may have fenced it meanwhile).
+          if (this.held.get(p) === h) {
+            h.revision = revision;
+            h.sentAtMs = sentAtMs;
+          }
         } catch {
-          if (!this.held.has(p)) return;
+          if (this.held.get(p) !== h) return;
           this.held.delete(p);
           this.releasing.delete(p);
           this.o.owner.lost(p);
@@ -129,10 +196,11 @@ export class PartitionLeases {
     }
     await Promise.all(
       acquire.map(async (p) => {
+        const sentAtMs = performance.now();
         try {
           const revision = await kv.create(LEASE_PREFIX + p, workerId);
-          this.held.set(p, revision);
-          this.o.owner.acquired(p);
+          this.held.set(p, { revision, token: revision, sentAtMs });
+          this.o.owner.acquired(p, revision);
         } catch {
           // Held by another worker (it will hand it off, or its lease will expire).
         }
@@ -147,10 +215,10 @@ export class PartitionLeases {
     try {
       await this.o.owner.release(p);
     } finally {
-      const revision = this.held.get(p);
+      const h = this.held.get(p);
       this.held.delete(p);
       this.releasing.delete(p);
-      if (revision !== undefined) await this.o.kv.delete(LEASE_PREFIX + p, { previousSeq: revision }).catch(() => undefined);
+      if (h !== undefined) await this.o.kv.delete(LEASE_PREFIX + p, { previousSeq: h.revision }).catch(() => undefined);
     }
   }
 }

@@ -23,6 +23,8 @@ export class InboundMessage {
     readonly isRpc: boolean,
     readonly sender: AgentId | undefined,
     readonly topic: TopicId | undefined,
+    /** The fencing token of the partition lease the worker took the message under. */
+    readonly fencingToken: number,
   ) {}
 }
 
@@ -154,6 +156,7 @@ function contextFor(ctx: MessageContext, m: InboundMessage, router: OutboundRout
       return ctx.signal;
     },
     deliveryId: m.deliveryId,
+    fencingToken: m.fencingToken,
     hopCount: m.hopCount,
     isRpc: m.isRpc,
     send: (to, message, options) => router.sendFrom(tenant, agentId, m.hopCount, to, message, options),

@@ -36,7 +36,9 @@ export function partitionOf(tenant: TenantId, type: string, key: string, partiti
  * The subjects of one namespace:
  * - `troupe.<ns>.m.<partition>.<tenant token>`: messages to agents (the JetStream stream's subjects);
  * - `troupe.<ns>.r.<tenant token>.<caller id>`: replies to one caller (core NATS);
- * - `troupe.<ns>.i.<tenant token>.>`: the inbox prefix of a tenant-scoped client (JetStream acks).
+ * - `troupe.<ns>.i.<tenant token>.>`: the inbox prefix of a tenant-scoped client (JetStream acks);
+ * - `troupe.<ns>.d.<partition>.<tenant token>`: dead letters, messages given up after too many
+ *   deliveries (core NATS: seen only by whoever subscribes when it happens).
  */
 export class Subjects {
   constructor(readonly namespace: string) {}
@@ -51,6 +53,16 @@ export class Subjects {
     return `troupe_${this.namespace}_leases`;
   }
 
+  /** The KV bucket of deliveries made under earlier holdings of each partition (PartitionAttempts). */
+  get attemptsBucket(): string {
+    return `troupe_${this.namespace}_attempts`;
+  }
+
+  /** The KV bucket of the workers' shares of each tenant's cluster-wide in-flight quota (InFlightShares). */
+  get inFlightBucket(): string {
+    return `troupe_${this.namespace}_inflight`;
+  }
+
   /** The stream's subject filter. */
   get allMessages(): string {
     return `troupe.${this.namespace}.m.>`;
@@ -63,6 +75,11 @@ export class Subjects {
   /** The filter of one partition's consumer (every tenant of that partition). */
   partition(partition: number): string {
     return `troupe.${this.namespace}.m.${partition}.*`;
+  }
+
+  /** Where a message given up after too many deliveries is announced (headers and body as it was sent). */
+  deadLetter(partition: number, tenantTok: string): string {
+    return `troupe.${this.namespace}.d.${partition}.${tenantTok}`;
   }
 
   reply(tenantTok: string, callerId: string): string {

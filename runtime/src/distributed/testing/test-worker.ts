@@ -24,12 +24,13 @@ export interface TestWorkerConfig {
   /** Tenant quotas (e.g. a cluster-wide `messagesPerSecond`). */
   quotas?: QuotaConfig;
   rateLimitLeaseMs?: number;
+  maxDeliver?: number;
 }
 
 /** Messages a test worker sends to its parent. */
 export type TestWorkerEvent =
   | { event: "ready"; workerId: string; partitions: number[] }
-  | { event: "turn-started"; workerId: string; agentKey: string; deliveryId: string }
+  | { event: "turn-started"; workerId: string; agentKey: string; deliveryId: string; fencingToken: number | undefined }
   | { event: "reply"; id: number; value: unknown };
 
 const config = JSON.parse(process.argv[2] ?? "{}") as TestWorkerConfig;
@@ -52,6 +53,7 @@ const options: DistributedRuntimeOptions = {
   ...(config.maxInFlightPerPartition === undefined ? {} : { maxInFlightPerPartition: config.maxInFlightPerPartition }),
   ...(tracerProvider === undefined ? {} : { tracerProvider }),
   ...(config.rateLimitLeaseMs === undefined ? {} : { rateLimitLeaseMs: config.rateLimitLeaseMs }),
+  ...(config.maxDeliver === undefined ? {} : { maxDeliver: config.maxDeliver }),
   runtime: { asyncTenantGuard: false, quotas: { ...config.quotas, defaults: { maxInFlightTurns: 100_000, maxQueuedMessages: 1_000_000, ...config.quotas?.defaults } } },
 };
 const rt = new DistributedRuntime(options);
@@ -85,9 +87,19 @@ rt.register("probe", () => ({
 rt.register("slow", () => ({
   async onMessage(m, ctx) {
     seen.set(ctx.deliveryId, (seen.get(ctx.deliveryId) ?? 0) + 1);
-    process.send?.({ event: "turn-started", workerId: me, agentKey: ctx.agentId.key, deliveryId: ctx.deliveryId } satisfies TestWorkerEvent);
+    process.send?.({ event: "turn-started", workerId: me, agentKey: ctx.agentId.key, deliveryId: ctx.deliveryId, fencingToken: ctx.fencingToken } satisfies TestWorkerEvent);
     await sleep(Number((m as { delayMs?: number }).delayMs ?? 2000));
-    return { worker: me, deliveryId: ctx.deliveryId, timesSeenHere: seen.get(ctx.deliveryId) };
+    return { worker: me, deliveryId: ctx.deliveryId, timesSeenHere: seen.get(ctx.deliveryId), fencingToken: ctx.fencingToken };
+  },
+}));
+// A poison message: every worker that runs it dies (SIGKILL, as a native crash or an OOM kill would).
+rt.register("poison", () => ({
+  async onMessage(_m, ctx) {
+    process.send?.({ event: "turn-started", workerId: me, agentKey: ctx.agentId.key, deliveryId: ctx.deliveryId, fencingToken: ctx.fencingToken } satisfies TestWorkerEvent);
+    // Let the IPC message leave first.
+    await sleep(30);
+    process.kill(process.pid, "SIGKILL");
+    return null;
   },
 }));
 // Forwards to another agent (possibly on another worker) and returns both answers.
