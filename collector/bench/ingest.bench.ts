@@ -17,6 +17,8 @@ const WINDOW_MS = Number(process.env["BENCH_WINDOW_MS"] ?? 10_000);
 const RAW_WINDOW_MS = Number(process.env["BENCH_RAW_WINDOW_MS"] ?? 8_000);
 const BATCH_SIZE = 4096;
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 8);
+/** Which wire formats to measure (comma-separated), e.g. BENCH_INGEST_FORMATS=protobuf while profiling one. */
+const FORMATS = (process.env["BENCH_INGEST_FORMATS"] ?? "json,protobuf").split(",").filter((f): f is "json" | "protobuf" => f === "json" || f === "protobuf");
 
 interface LoadParams {
   url: string;
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
   const collector = await startCollector({ ...loadCollectorConfig({ TROUPE_DATA_DIR: dir }), port: 0, host: "127.0.0.1" });
   const figures: Record<string, number> = {};
   try {
-    for (const format of ["json", "protobuf"] as const) {
+    for (const format of FORMATS) {
       const tenant = `bench-${format}`;
       await collector.registry.createTenant({ id: tenant });
       const { key } = await collector.registry.issueKey(tenant, "ingest");

@@ -1,5 +1,5 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
-import type { SpanInsertLines } from "../store/span-insert-lines.js";
+import type { SpanBlock } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
 import { OtlpForwarder, type OtlpForwarderOptions } from "./otlp-forwarder.js";
@@ -43,7 +43,7 @@ export class IngestPipeline implements SpanSink {
   readonly #forwarder: OtlpForwarder | undefined;
   readonly #metrics: CollectorMetrics;
   /** The store's encoder when it can insert what it encoded: rows are then encoded once, here. */
-  readonly #encode: ((rows: SpanRow[]) => Promise<SpanInsertLines | undefined>) | undefined;
+  readonly #encode: ((rows: SpanRow[]) => Promise<SpanBlock | undefined>) | undefined;
 
   private constructor(spool: Spool, writer: SpanWriter, forwarder: OtlpForwarder | undefined, metrics: CollectorMetrics, store: SpanStore) {
     this.spool = spool;
@@ -73,9 +73,9 @@ export class IngestPipeline implements SpanSink {
 
   async accept(rows: SpanRow[]): Promise<void> {
     if (rows.length === 0) return;
-    // Spooled as span insert lines when the store encodes: the writer then inserts those bytes as they are.
-    const lines = this.#encode ? await this.#encode(rows) : undefined;
-    await this.spool.append(rows, lines);
+    // Spooled as a span block when the store encodes: the writer then inserts those bytes as they are.
+    const block = this.#encode ? await this.#encode(rows) : undefined;
+    await this.spool.append(rows, block);
     this.#metrics.spansAccepted.inc([], rows.length);
     this.#forwarder?.enqueue(rows);
   }

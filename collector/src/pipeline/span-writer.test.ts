@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CollectorMetrics } from "../metrics/collector-metrics.js";
-import { decodeSpanInsertLines, encodeSpanInsertLines, type SpanInsertLines } from "../store/span-insert-lines.js";
+import { decodeSpanBlocks, encodeSpanBlock, type SpanBlock } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
 import { MemorySpanStore } from "../testing/memory-span-store.js";
@@ -109,23 +109,23 @@ describe("SpanWriter", () => {
     await spool.close();
   });
 
-  it("inserts spooled span insert lines as they are when the store takes them, rows otherwise", async () => {
+  it("inserts spooled span blocks as they are when the store takes them, rows otherwise", async () => {
     const spool = await Spool.open({ dir, maxBytes: 1 << 24 });
-    const received: { lines?: SpanInsertLines; rows?: readonly SpanRow[] }[] = [];
+    const received: { block?: SpanBlock; rows?: readonly SpanRow[] }[] = [];
     const store: SpanStore = {
       insertSpans: async (r) => void received.push({ rows: r }),
-      insertEncodedSpans: async (lines) => void received.push({ lines }),
+      insertEncodedSpans: async (block) => void received.push({ block }),
       ping: async () => undefined,
       close: async () => undefined,
     };
     const writer = new SpanWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 1 });
     writer.start();
     const a = rows(3, "a");
-    await spool.append(a, { payload: encodeSpanInsertLines(a, () => 30), rowCount: 3 });
+    await spool.append(a, { payload: encodeSpanBlock(a, () => 30), rowCount: 3 });
     await until(() => received.length === 1);
     expect(received[0]?.rows).toBeUndefined();
-    expect(decodeSpanInsertLines(received[0]!.lines!.payload)).toEqual(a);
-    await spool.append(rows(2, "b")); // a JSON-rows record (no lines): the rows path
+    expect(decodeSpanBlocks(received[0]!.block!.payload)).toEqual(a);
+    await spool.append(rows(2, "b")); // a JSON-rows record (no block): the rows path
     await until(() => received.length === 2);
     expect(received[1]?.rows?.map((r) => r.name)).toEqual(["b0", "b1"]);
     await writer.stop();

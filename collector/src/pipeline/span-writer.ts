@@ -128,11 +128,11 @@ export class SpanWriter {
     for (;;) {
       const started = performance.now();
       try {
-        // Spooled span insert lines go to the store as they are (no re-encoding); otherwise rows.
-        if (next.lines && this.#store.insertEncodedSpans) await this.#store.insertEncodedSpans(next.lines, next.batchId);
+        // Spooled span blocks go to the store as they are (no re-encoding); otherwise rows.
+        if (next.block && this.#store.insertEncodedSpans) await this.#store.insertEncodedSpans(next.block, next.batchId);
         else await this.#store.insertSpans(next.rows, next.batchId);
         this.#metrics.insertDuration.observe((performance.now() - started) / 1000);
-        this.#metrics.spansInserted.inc([], next.lines?.rowCount ?? next.rows.length);
+        this.#metrics.spansInserted.inc([], next.block?.rowCount ?? next.rows.length);
         this.#lastError = undefined;
         break;
       } catch (err) {

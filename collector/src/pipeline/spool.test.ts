@@ -1,9 +1,10 @@
-import { appendFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
-import { decodeSpanInsertLines, encodeSpanInsertLines } from "../store/span-insert-lines.js";
+import { crc32 } from "node:zlib";
+import { decodeSpanBlocks, encodeSpanBlock } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
 import { Spool } from "./spool.js";
 
@@ -130,61 +131,85 @@ describe("Spool", () => {
   });
 });
 
-describe("Spool with span insert lines", () => {
-  const linesOf = (r: SpanRow[]) => ({ payload: encodeSpanInsertLines(r, () => 30), rowCount: r.length });
+describe("Spool with span blocks", () => {
+  const blockOf = (r: SpanRow[]) => ({ payload: encodeSpanBlock(r, () => 30), rowCount: r.length });
 
-  it("hands out a batch of lines records as one payload to insert as is, in memory and after a restart", async () => {
+  it("hands out a batch of block records as one payload to insert as is, in memory and after a restart", async () => {
     const a = await Spool.open({ dir, maxBytes: 1 << 20 });
     const x = rows(2, "x");
     const y = rows(3, "y");
-    await Promise.all([a.append(x, linesOf(x)), a.append(y, linesOf(y))]);
+    await Promise.all([a.append(x, blockOf(x)), a.append(y, blockOf(y))]);
     expect(a.rowCount()).toBe(5);
     const first = await a.nextBatch(1000);
-    expect(first!.lines!.rowCount).toBe(5);
-    expect(decodeSpanInsertLines(first!.lines!.payload).map((r) => r.name)).toEqual(["x-0", "x-1", "y-0", "y-1", "y-2"]);
+    expect(first!.block!.rowCount).toBe(5);
+    expect(decodeSpanBlocks(first!.block!.payload).map((r) => r.name)).toEqual(["x-0", "x-1", "y-0", "y-1", "y-2"]);
     expect(first!.rows.map((r) => r.name)).toEqual(["x-0", "x-1", "y-0", "y-1", "y-2"]);
     // Crash before commit: the same batch, same id, same bytes, read back from disk.
     const b = await Spool.open({ dir, maxBytes: 1 << 20 });
     const again = await b.nextBatch(1000);
     expect(again!.batchId).toBe(first!.batchId);
-    expect(again!.lines!.payload.equals(first!.lines!.payload)).toBe(true);
+    expect(again!.block!.payload.equals(first!.block!.payload)).toBe(true);
     await b.commit(again!.batch);
     expect(b.rowCount()).toBe(0);
     await b.close();
     await a.close();
   });
 
-  it("reads lines records back from disk past the memory budget", async () => {
+  it("reads block records back from disk past the memory budget", async () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20, memoryBytes: 1 });
     const d = rows(4, "disk");
-    await s.append(d, linesOf(d));
+    await s.append(d, blockOf(d));
     const next = await s.nextBatch(1000);
-    expect(next!.lines!.rowCount).toBe(4);
+    expect(next!.block!.rowCount).toBe(4);
     expect(next!.rows).toEqual(d);
     await s.commit(next!.batch);
     await s.close();
   });
 
-  it("a batch mixing JSON-rows and lines records is offered as rows only, in order", async () => {
+  it("a batch mixing JSON-rows and block records is offered as rows only, in order", async () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20 });
     const l = rows(2, "l");
     await s.append(rows(1, "j"));
-    await s.append(l, linesOf(l));
+    await s.append(l, blockOf(l));
     const next = await s.nextBatch(1000);
-    expect(next!.lines).toBeUndefined();
+    expect(next!.block).toBeUndefined();
     expect(next!.rows.map((r) => r.name)).toEqual(["j-0", "l-0", "l-1"]);
     await s.close();
   });
 
-  it("counts lines records against the byte bound", async () => {
+  it("counts block records against the byte bound", async () => {
     const s = await Spool.open({ dir, maxBytes: 4096 });
     let refused: unknown;
     for (let i = 0; i < 100 && !refused; i++) {
       const r = rows(5, `x${i}`);
-      await s.append(r, linesOf(r)).catch((err: unknown) => (refused = err));
+      await s.append(r, blockOf(r)).catch((err: unknown) => (refused = err));
     }
     expect((refused as CollectorError).code).toBe("overloaded");
     expect(s.bytes()).toBeLessThanOrEqual(4096);
+    await s.close();
+  });
+
+  it("replays span insert lines spooled by an earlier collector (an upgrade with spans waiting) as rows", async () => {
+    const [trace, span, child] = ["a".repeat(32), "b".repeat(16), "c".repeat(16)];
+    const legacy = [
+      ["acme", trace, span, "", "chat", 3, "1700000000.000000007", 2500, 1, "svc", { "gen_ai.request.model": "m" }, { "service.name": "svc" }, 30],
+      ["acme", trace, child, span, 'tool "x"', 1, "1700000001.5", 9, 2, "svc", {}, { "service.name": "svc" }, 30],
+    ];
+    const payload = Buffer.from(legacy.map((line) => JSON.stringify(line)).join("\n") + "\n");
+    const header = Buffer.alloc(16);
+    header.writeUInt32LE(0x5452534c, 0); // "TRSL", the earlier collectors' frame
+    header.writeUInt32LE(payload.length, 4);
+    header.writeUInt32LE(2, 8);
+    header.writeUInt32LE(crc32(payload), 12);
+    await writeFile(join(dir, "seg-000000000001.log"), Buffer.concat([header, payload]));
+    const s = await Spool.open({ dir, maxBytes: 1 << 20 });
+    const next = await s.nextBatch(1000);
+    expect(next!.block).toBeUndefined();
+    expect(next!.rows.map((r) => [r.spanId, r.parentSpanId, r.name, r.startTimeUnixNano, r.statusCode, r.attributes])).toEqual([
+      [span, "", "chat", "1700000000000000007", 1, { "gen_ai.request.model": "m" }],
+      [child, span, 'tool "x"', "1700000001500000000", 2, {}],
+    ]);
+    await s.commit(next!.batch);
     await s.close();
   });
 });

@@ -3,7 +3,8 @@ import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CollectorError } from "../errors.js";
-import { decodeSpanInsertLines, type SpanInsertLines } from "../store/span-insert-lines.js";
+import { decodeSpanBlocks, type SpanBlock } from "../store/span-block.js";
+import { decodeSpanInsertLines } from "./legacy-span-lines.js";
 import type { SpanRow } from "../store/span-row.js";
 
 /** Where and how much the spool may hold. */
@@ -37,18 +38,18 @@ export interface SpoolBatch {
   end: number;
 }
 
-/** What a consumer batch holds: its rows, and the same rows as span insert lines when they were spooled so. */
+/** What a consumer batch holds: its rows, and the same rows as span blocks when they were spooled so. */
 export interface SpoolBatchRead {
   batch: SpoolBatch;
   batchId: string;
-  /** The rows, in spool order (decoded on first access when the batch was spooled as span insert lines). */
+  /** The rows, in spool order (decoded on first access when the batch was spooled as span blocks). */
   readonly rows: SpanRow[];
-  /** The batch as span insert lines (every record spooled so), to insert as they are; else undefined. */
-  readonly lines: SpanInsertLines | undefined;
+  /** The batch as span blocks (every record spooled so), to insert as they are; else undefined. */
+  readonly block: SpanBlock | undefined;
 }
 
-/** A record's content in memory: the rows (JSON-rows frames) or the span insert lines (lines frames). */
-type RecordContent = { rows: SpanRow[] } | { lines: Buffer; rowCount: number };
+/** A record's content in memory: the rows (JSON-rows and legacy frames) or a span block (block frames). */
+type RecordContent = { rows: SpanRow[] } | { block: Buffer; rowCount: number };
 
 interface RecordEntry extends SpoolRecord {
   content: RecordContent | undefined;
@@ -69,7 +70,8 @@ interface SpoolState {
 }
 
 const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of SpanRows
-const MAGIC_SPAN_LINES = 0x5452534c; // "TRSL": span insert lines (store/span-insert-lines.ts)
+const MAGIC_SPAN_BLOCK = 0x54525342; // "TRSB": a span block (store/span-block.ts)
+const MAGIC_LEGACY_SPAN_LINES = 0x5452534c; // "TRSL": span insert lines of earlier collectors (legacy-span-lines.ts)
 const HEADER_BYTES = 16;
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
@@ -82,7 +84,7 @@ const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
  * same batch (same records, same `batchId`) is offered again and a store that deduplicates on
  * `batchId` counts it once. Segment files are deleted only after their records are consumed.
  * Framing: 16-byte header (magic, payload length, row count, CRC-32 of the payload) then the payload:
- * a JSON array of rows, or span insert lines when the appender encoded them (the writer then inserts
+ * a JSON array of rows, or a span block when the appender encoded them (the writer then inserts
  * those bytes as they are, and memory holds them off the JS heap). A torn tail (a crash mid-write,
  * never acknowledged) is truncated at open.
  */
@@ -175,16 +177,16 @@ export class Spool {
   }
 
   /**
-   * Appends one batch of rows; resolves once it is on disk (fsynced). With `lines` (the same rows
-   * as span insert lines) those bytes are spooled instead of JSON rows. Rejects with `overloaded`
+   * Appends one batch of rows; resolves once it is on disk (fsynced). With `block` (the same rows
+   * as a span block) those bytes are spooled instead of JSON rows. Rejects with `overloaded`
    * (and a Retry-After) when the spool is at its byte bound.
    */
-  append(rows: SpanRow[], lines?: SpanInsertLines): Promise<void> {
+  append(rows: SpanRow[], block?: SpanBlock): Promise<void> {
     if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
-    const payload = lines ? lines.payload : Buffer.from(JSON.stringify(rows), "utf8");
-    const rowCount = lines ? lines.rowCount : rows.length;
+    const payload = block ? block.payload : Buffer.from(JSON.stringify(rows), "utf8");
+    const rowCount = block ? block.rowCount : rows.length;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
-    header.writeUInt32LE(lines ? MAGIC_SPAN_LINES : MAGIC_JSON_ROWS, 0);
+    header.writeUInt32LE(block ? MAGIC_SPAN_BLOCK : MAGIC_JSON_ROWS, 0);
     header.writeUInt32LE(payload.length, 4);
     header.writeUInt32LE(rowCount, 8);
     header.writeUInt32LE(crc32(payload), 12);
@@ -197,7 +199,7 @@ export class Spool {
       );
     }
     this.#queuedBytes += frameBytes;
-    const content: RecordContent = lines ? { lines: payload, rowCount } : { rows };
+    const content: RecordContent = block ? { block: payload, rowCount } : { rows };
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ header, payload, content, rowCount, resolve, reject });
       if (!this.#flushing) this.#flushing = this.#flushLoop();
@@ -374,7 +376,8 @@ export class Spool {
       const frame = parseFrame(buf, 0);
       if (!frame) throw new Error(`spool record ${r.segment}:${r.offset} is damaged`);
       const payload = buf.subarray(HEADER_BYTES, frame.size);
-      if (frame.magic === MAGIC_SPAN_LINES) return { lines: payload, rowCount: frame.rowCount };
+      if (frame.magic === MAGIC_SPAN_BLOCK) return { block: payload, rowCount: frame.rowCount };
+      if (frame.magic === MAGIC_LEGACY_SPAN_LINES) return { rows: decodeSpanInsertLines(payload) };
       return { rows: JSON.parse(payload.toString("utf8")) as SpanRow[] };
     } finally {
       await handle.close();
@@ -391,13 +394,13 @@ function segmentPath(dir: string, segment: number): string {
   return join(dir, `seg-${String(segment).padStart(12, "0")}.log`);
 }
 
-/** A batch's contents as the consumer reads them: lines concatenated when every record has them. */
+/** A batch's contents as the consumer reads them: blocks concatenated when every record has one. */
 function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]): SpoolBatchRead {
-  let lines: SpanInsertLines | undefined;
-  if (contents.every((c) => "lines" in c)) {
-    const parts = contents as { lines: Buffer; rowCount: number }[];
-    lines = {
-      payload: parts.length === 1 ? (parts[0] as { lines: Buffer }).lines : Buffer.concat(parts.map((c) => c.lines)),
+  let block: SpanBlock | undefined;
+  if (contents.every((c) => "block" in c)) {
+    const parts = contents as { block: Buffer; rowCount: number }[];
+    block = {
+      payload: parts.length === 1 ? (parts[0] as { block: Buffer }).block : Buffer.concat(parts.map((c) => c.block)),
       rowCount: parts.reduce((n, c) => n + c.rowCount, 0),
     };
   }
@@ -405,11 +408,11 @@ function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]
   return {
     batch,
     batchId,
-    lines,
+    block,
     get rows(): SpanRow[] {
       if (!rows) {
         rows = [];
-        for (const c of contents) for (const row of "rows" in c ? c.rows : decodeSpanInsertLines(c.lines)) rows.push(row);
+        for (const c of contents) for (const row of "rows" in c ? c.rows : decodeSpanBlocks(c.block)) rows.push(row);
       }
       return rows;
     },
@@ -419,7 +422,7 @@ function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]
 function parseFrame(data: Buffer, offset: number): { size: number; rowCount: number; magic: number } | undefined {
   if (offset + HEADER_BYTES > data.length) return undefined;
   const magic = data.readUInt32LE(offset);
-  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_LINES) return undefined;
+  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_BLOCK && magic !== MAGIC_LEGACY_SPAN_LINES) return undefined;
   const length = data.readUInt32LE(offset + 4);
   const size = HEADER_BYTES + length;
   if (offset + size > data.length) return undefined;

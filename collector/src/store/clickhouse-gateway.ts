@@ -12,9 +12,9 @@ export interface InsertOptions {
   settings?: Readonly<Record<string, string | number>>;
 }
 
-/** Rows already encoded in a ClickHouse input format: one row per line, columns in `columns` order. */
+/** Rows already encoded in a ClickHouse input format that carries its column types (Native blocks), columns in `columns` order. */
 export interface FormattedRows {
-  format: "JSONCompactEachRow";
+  format: "Native";
   columns: readonly string[];
   payload: Buffer;
 }

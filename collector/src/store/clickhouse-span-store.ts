@@ -1,6 +1,6 @@
 import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway, InsertOptions } from "./clickhouse-gateway.js";
-import { SPAN_INSERT_COLUMNS, SPAN_INSERT_FORMAT, encodeSpanInsertLines, type SpanInsertLines } from "./span-insert-lines.js";
+import { SPAN_BLOCK_COLUMNS, SPAN_BLOCK_FORMAT, encodeSpanBlock, type SpanBlock } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 import type { SpanStore } from "./span-store.js";
 
@@ -20,31 +20,33 @@ export interface ClickHouseSpanStoreOptions {
  */
 const SPAN_INSERT_SETTINGS: InsertOptions["settings"] = { optimize_on_insert: 0 };
 
+const SPAN_INSERT_COLUMN_NAMES = SPAN_BLOCK_COLUMNS.map(([name]) => name);
+
 /**
  * The SpanStore on ClickHouse (chDB or a server, through the gateway). Guarantees: a batch is
  * durable when `insertSpans` resolves; the batch id is the insert deduplication token, so a replayed
  * batch writes nothing; spans re-sent in another batch collapse by (tenant, trace, span) and queries
- * read with FINAL. Rows travel as span insert lines (encoded once, parsed by the engine).
+ * read with FINAL. Rows travel as span blocks (ClickHouse Native: encoded once, read by the engine without parsing text).
  * `close()` stops accepting inserts; it does not close the shared gateway.
  */
 export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: ClickHouseSpanStoreOptions = {}): SpanStore {
   const retentionDaysOf = options.retentionDaysOf ?? (() => DEFAULT_RETENTION_DAYS);
   let closed = false;
 
-  const encode = async (rows: readonly SpanRow[]): Promise<SpanInsertLines> => {
+  const encode = async (rows: readonly SpanRow[]): Promise<SpanBlock> => {
     const retention = new Map<string, number>();
     for (const row of rows) {
       if (!retention.has(row.tenantId)) retention.set(row.tenantId, await retentionDaysOf(row.tenantId));
     }
-    return { payload: encodeSpanInsertLines(rows, (tenantId) => retention.get(tenantId) ?? DEFAULT_RETENTION_DAYS), rowCount: rows.length };
+    return { payload: encodeSpanBlock(rows, (tenantId) => retention.get(tenantId) ?? DEFAULT_RETENTION_DAYS), rowCount: rows.length };
   };
 
-  const insertLines = async (lines: SpanInsertLines, batchId: string): Promise<void> => {
+  const insertBlock = async (block: SpanBlock, batchId: string): Promise<void> => {
     if (closed) throw new CollectorError("store_unavailable", "the span store is closed");
-    if (lines.rowCount === 0) return;
+    if (block.rowCount === 0) return;
     await gateway.insertFormatted(
       "spans",
-      { format: SPAN_INSERT_FORMAT, columns: SPAN_INSERT_COLUMNS, payload: lines.payload },
+      { format: SPAN_BLOCK_FORMAT, columns: SPAN_INSERT_COLUMN_NAMES, payload: block.payload },
       { dedupToken: batchId, settings: SPAN_INSERT_SETTINGS },
     );
   };
@@ -53,10 +55,10 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
     async insertSpans(rows: readonly SpanRow[], batchId: string): Promise<void> {
       if (closed) throw new CollectorError("store_unavailable", "the span store is closed");
       if (rows.length === 0) return;
-      await insertLines(await encode(rows), batchId);
+      await insertBlock(await encode(rows), batchId);
     },
 
-    async encodeSpans(rows: readonly SpanRow[]): Promise<SpanInsertLines | undefined> {
+    async encodeSpans(rows: readonly SpanRow[]): Promise<SpanBlock | undefined> {
       try {
         return await encode(rows);
       } catch {
@@ -65,7 +67,7 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
       }
     },
 
-    insertEncodedSpans: insertLines,
+    insertEncodedSpans: insertBlock,
 
     async ping(): Promise<void> {
       await gateway.query("SELECT 1 AS ok");

@@ -1,4 +1,4 @@
-import type { SpanInsertLines } from "./span-insert-lines.js";
+import type { SpanBlock } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 
 /**
@@ -10,12 +10,12 @@ export interface SpanStore {
   insertSpans(rows: readonly SpanRow[], batchId: string): Promise<void>;
   /**
    * Optional fast path, offered together with `insertEncodedSpans`: encodes rows once (when they are
-   * accepted) into span insert lines that are later inserted as they are. Resolves undefined when it
+   * accepted) into a span block that is later inserted as it is. Resolves undefined when it
    * cannot encode now (e.g. the store is down); the caller then keeps the rows for `insertSpans`.
    */
-  encodeSpans?(rows: readonly SpanRow[]): Promise<SpanInsertLines | undefined>;
-  /** Inserts span insert lines (from `encodeSpans`, possibly several concatenated): same guarantees as `insertSpans`. */
-  insertEncodedSpans?(lines: SpanInsertLines, batchId: string): Promise<void>;
+  encodeSpans?(rows: readonly SpanRow[]): Promise<SpanBlock | undefined>;
+  /** Inserts span blocks (from `encodeSpans`, possibly several concatenated): same guarantees as `insertSpans`. */
+  insertEncodedSpans?(block: SpanBlock, batchId: string): Promise<void>;
   /** Resolves when the store answers a trivial query; rejects otherwise (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

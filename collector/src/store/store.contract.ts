@@ -93,16 +93,16 @@ export function describeSpanStoreContract(name: string, makeTarget: () => Promis
       expect(await count("SELECT sum(input_tokens) AS c FROM spans FINAL WHERE tenant_id = {t:String}", { t: "t-resend" })).toBe(140);
     });
 
-    it("span insert lines encoded at accept insert as they are: concatenated, exact, a replay writes nothing", async () => {
+    it("span blocks encoded at accept insert as they are: concatenated, exact, a replay writes nothing", async () => {
       const store = createClickHouseSpanStore(target.gateway, { retentionDaysOf: () => 12 });
-      const a = await store.encodeSpans!(Array.from({ length: 3 }, (_, i) => span("t-lines", hex(i, 32), hex(i, 16), now - i * 1000)));
-      const b = await store.encodeSpans!([span("t-lines", hex(9, 32), hex(9, 16), now, { "gen_ai.usage.input_tokens": "100" })]);
-      const lines = { payload: Buffer.concat([a!.payload, b!.payload]), rowCount: a!.rowCount + b!.rowCount };
-      await store.insertEncodedSpans!(lines, "lines-1");
-      await store.insertEncodedSpans!(lines, "lines-1");
-      expect(await count("SELECT count() AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-lines" })).toBe(4);
-      expect(await count("SELECT sum(input_tokens) AS c FROM spans FINAL WHERE tenant_id = {t:String}", { t: "t-lines" })).toBe(121);
-      expect(await count("SELECT min(retention_days) AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-lines" })).toBe(12);
+      const a = await store.encodeSpans!(Array.from({ length: 3 }, (_, i) => span("t-blocks", hex(i, 32), hex(i, 16), now - i * 1000)));
+      const b = await store.encodeSpans!([span("t-blocks", hex(9, 32), hex(9, 16), now, { "gen_ai.usage.input_tokens": "100" })]);
+      const blocks = { payload: Buffer.concat([a!.payload, b!.payload]), rowCount: a!.rowCount + b!.rowCount };
+      await store.insertEncodedSpans!(blocks, "blocks-1");
+      await store.insertEncodedSpans!(blocks, "blocks-1");
+      expect(await count("SELECT count() AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-blocks" })).toBe(4);
+      expect(await count("SELECT sum(input_tokens) AS c FROM spans FINAL WHERE tenant_id = {t:String}", { t: "t-blocks" })).toBe(121);
+      expect(await count("SELECT min(retention_days) AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-blocks" })).toBe(12);
     });
 
     it("applies each tenant's retention", async () => {
