@@ -196,6 +196,29 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (lane !== undefined) lane.applySettings(this.settings.resolve(id), now());
   }
 
+  /**
+   * Caps how many of a tenant's turns may run at once on this runtime, below its `maxInFlightTurns`
+   * quota: the distributed runtime sets it to this worker's share of the tenant's cluster-wide quota.
+   * 0 holds the tenant's turns queued; undefined removes the cap. Turns already running are not
+   * stopped. From inside a handler: CrossTenantError.
+   */
+  capInFlightTurns(tenant: TenantId | string, cap: number | undefined): void {
+    const id = parseTenantId(tenant);
+    this.refuseInsideTurn(undefined, `cap the turns of tenant "${id}"`);
+    if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0)) throw new InvalidArgumentError(`an in-flight cap must be a whole number >= 0; got ${String(cap)}`);
+    const lane = this.lane(id);
+    lane.capInFlight(cap ?? Number.POSITIVE_INFINITY);
+    if (lane.eligible) {
+      this.scheduler.enqueue(lane);
+      this.scheduleDrain();
+    }
+  }
+
+  /** Turns of a tenant running now on this runtime (0 for a tenant it has not seen). */
+  inFlightTurns(tenant: TenantId): number {
+    return this.lanes.get(tenant)?.inFlight ?? 0;
+  }
+
   /** Replaces a tier; applies to its tenants' next messages. From inside a handler: CrossTenantError. */
   setTierConfig(name: string, config: TierConfig): void {
     this.refuseInsideTurn(undefined, `change tier "${String(name).slice(0, 64)}"`);
@@ -631,7 +654,8 @@ export class Runtime implements TenantIngress, TurnRouter {
     try {
       let lane: TenantLane | null;
       while ((lane = this.scheduler.next()) !== null) {
-        const a = lane.popReady();
+        // Its quota or cap may have dropped since it was queued: then it starts nothing.
+        const a = lane.eligible ? lane.popReady() : null;
         const cost = a !== null && a.startable ? this.startTurn(lane, a) : 0;
         this.scheduler.charge(lane, cost + TURN_OVERHEAD_MS);
         blockedMs += cost;

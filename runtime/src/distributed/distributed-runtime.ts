@@ -12,11 +12,12 @@ import { Runtime, type RuntimeOptions } from "../runtime.js";
 import { TenantHandle, type TenantIngress } from "../tenant-handle.js";
 import type { AgentStateStore } from "../state/agent-state-store.js";
 import { parseTenantId, type TenantId } from "../tenancy/tenant-id.js";
-import { TenantSettingsResolver, parseConfig, tenantConfigSchema, tierConfigSchema, type QuotaConfig, type TenantConfig, type TierConfig } from "../tenancy/tenant-quota.js";
+import { DEFAULT_TENANT_QUOTA, TenantSettingsResolver, parseConfig, tenantConfigSchema, tierConfigSchema, type QuotaConfig, type TenantConfig, type TierConfig } from "../tenancy/tenant-quota.js";
 import { extractContext, injectContext, type Carrier } from "../tracing/propagation.js";
 import { RuntimeTracing } from "../tracing/runtime-tracing.js";
 import { KvRateLimiter, rateBucketName, type RateLimit } from "./kv-rate-limiter.js";
 import { AckKeepAlive } from "./ack-keep-alive.js";
+import { InFlightShares } from "./in-flight-shares.js";
 import { HEADER, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
 import { PartitionAttempts } from "./partition-attempts.js";
 import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
@@ -112,7 +113,9 @@ export interface DistributedRuntimeOptions {
    * defaults to 10 here, so the results of CPU-heavy turns leave in batches) and the tenants'
    * quotas. `messagesPerSecond`/`burst` hold across the cluster: they are enforced where a message
    * enters (before it is published, on whichever process sends it) against a token bucket shared in
-   * JetStream KV, not per worker. In-flight turns, queued messages, turn time and fair scheduling
+   * JetStream KV, not per worker. `maxInFlightTurns` also holds across the cluster: each worker runs
+   * at most its share of it (InFlightShares: the quota split among the workers that have the
+   * tenant's messages, recorded in JetStream KV). Queued messages, turn time and fair scheduling
    * apply on each worker to the turns it runs.
    */
   runtime?: Omit<RuntimeOptions, "tracerProvider">;
@@ -202,6 +205,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private partitions = 0;
   private readonly counters = { sent: 0, published: 0, handled: 0, expired: 0, redelivered: 0, rejected: 0, deadLettered: 0, fenced: 0, pendingFull: 0, rateLimited: 0 };
   private attempts: PartitionAttempts | null = null;
+  private shares: InFlightShares | null = null;
+  private readonly quotas = new Map<TenantId, { version: number; maxInFlightTurns: number }>();
   private readonly settings: TenantSettingsResolver;
   private readonly keepAlive: AckKeepAlive;
   private readonly rateLimits = new Map<TenantId, { version: number; limit: RateLimit | null }>();
@@ -330,6 +335,24 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     if (o.serve) {
       const kvm = new Kvm(this.js);
       this.attempts = new PartitionAttempts(await kvm.create(this.subjects.attemptsBucket, { history: 1, storage: StorageType.File }));
+      this.shares = new InFlightShares({
+        kv: await kvm.create(this.subjects.inFlightBucket, { history: 1, storage: StorageType.File }),
+        workerId: this.workerId,
+        keyOf: (t) => `t.${this.token(t)}`,
+        liveWorkers: () => this.leases?.liveWorkers() ?? [],
+        staleAfterMs: o.leaseTtlMs,
+        quotaOf: (t) => this.inFlightQuotaOf(t),
+        runningOf: (t) => this.local.inFlightTurns(t),
+        cap: (t, cap) => {
+          try {
+            this.local.capInFlightTurns(t, cap);
+          } catch (err) {
+            this.noteError(err);
+          }
+        },
+        onError: (e) => this.noteError(e),
+      });
+      await this.shares.start();
       const kv = await kvm.create(this.subjects.leaseBucket, { ttl: o.leaseTtlMs, history: 1, storage: StorageType.File });
       this.leases = new PartitionLeases({ kv, workerId: this.workerId, partitions: this.partitions, leaseTtlMs: o.leaseTtlMs, owner: this.partitionOwner(), onError: (e) => this.noteError(e) });
       await this.leases.start();
@@ -346,6 +369,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     this.running = false;
     if (this.leases !== null) await this.leases.stop();
     this.leases = null;
+    await this.shares?.stop();
+    this.shares = null;
     await this.local.stop();
     this.keepAlive.stop();
     this.pending.failAll(new RuntimeStoppedError("the runtime stopped before the reply came"));
@@ -577,6 +602,24 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     return this.limiterOpening;
   }
 
+  /** A tenant's `maxInFlightTurns` as configured (the quota the workers share). */
+  private inFlightQuotaOf(tenant: TenantId): number {
+    let cached = this.quotas.get(tenant);
+    if (cached === undefined || cached.version !== this.settings.version) {
+      let maxInFlightTurns: number;
+      try {
+        maxInFlightTurns = this.settings.resolve(tenant).maxInFlightTurns;
+      } catch {
+        // A tenant assigned to a missing tier: its turns are refused by the local runtime anyway.
+        maxInFlightTurns = DEFAULT_TENANT_QUOTA.maxInFlightTurns;
+      }
+      cached = { version: this.settings.version, maxInFlightTurns };
+      if (this.quotas.size >= 100_000) this.quotas.clear();
+      this.quotas.set(tenant, cached);
+    }
+    return cached.maxInFlightTurns;
+  }
+
   /** Counts a refused send or publish, and traces a rate-limited one (it never reached the broker). */
   private noteRefusal(kind: "send" | "publish", tenant: TenantId, target: AgentId | TopicId | null, hopCount: number, err: unknown, parent: Context): unknown {
     if (err instanceof RateLimitedError) {
@@ -661,13 +704,17 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     const ctx = extractContext(carrier).context;
     const options = remainingMs === undefined ? undefined : { timeoutMs: remainingMs };
     const run = (): Promise<unknown> => this.local.tenant(tenant).send(to, inbound, options);
+    // Counted as this worker's demand for a share of the tenant's cluster-wide in-flight quota.
+    this.shares?.taken(tenant);
     otelContext.with(ctx, run).then(
       (v) => {
+        this.shares?.settled(tenant);
         this.keepAlive.untrack(m);
         this.counters.handled++;
         this.finish(served, m, replyTo, callId, { ok: true, v }, done);
       },
       (err: unknown) => {
+        this.shares?.settled(tenant);
         this.keepAlive.untrack(m);
         if (err instanceof RuntimeStoppedError || !this.running) {
           // This worker is leaving: the next holder runs it.

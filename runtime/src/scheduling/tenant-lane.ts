@@ -34,6 +34,10 @@ export class TenantLane {
   serving = false;
   /** The public handle, created once. */
   handle: unknown = null;
+  /** A cap below the quota on turns running at once (this runtime's share of a cluster-wide quota). */
+  private inFlightCap = Number.POSITIVE_INFINITY;
+  /** min(quota, cap): kept in a field because `eligible` is read for every turn. */
+  private maxInFlight = 0;
 
   constructor(readonly tenant: TenantId, settings: TenantSettings, nowMs: number) {
     this.applySettings(settings, nowMs);
@@ -41,14 +45,21 @@ export class TenantLane {
 
   applySettings(settings: TenantSettings, nowMs: number): void {
     this.settings = settings;
+    this.maxInFlight = Math.min(settings.maxInFlightTurns, this.inFlightCap);
     if (!Number.isFinite(settings.messagesPerSecond)) this.bucket = null;
     else if (this.bucket === null) this.bucket = new TokenBucket(settings.messagesPerSecond, settings.burst, nowMs);
     else this.bucket.reconfigure(settings.messagesPerSecond, settings.burst);
   }
 
+  /** Caps the turns running at once below the quota (0: none may start); Infinity removes the cap. */
+  capInFlight(cap: number): void {
+    this.inFlightCap = cap;
+    this.maxInFlight = Math.min(this.settings.maxInFlightTurns, cap);
+  }
+
   /** True when the scheduler may start one of this tenant's turns now. */
   get eligible(): boolean {
-    return this.readyHead !== null && this.inFlight < this.settings.maxInFlightTurns;
+    return this.readyHead !== null && this.inFlight < this.maxInFlight;
   }
 
   get hasReady(): boolean {

@@ -1,0 +1,56 @@
+// A tenant's in-flight quota (maxInFlightTurns) holds across worker PROCESSES against the real
+// nats-server: its turns running at once cluster-wide — counted in Redis by the handler itself —
+// never exceed the quota, including a quota smaller than the number of workers, while a tenant
+// without a small quota runs many turns at once.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AgentId, DistributedRuntime, deleteDistributedNamespace } from "@troupe/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NATS, WorkerProc, uniqueNamespace, waitForPlacement } from "./distributed-harness.js";
+
+const P = 6;
+const ns = uniqueNamespace("quota");
+const ids = ["w1", "w2", "w3"];
+let nc: NatsConnection;
+let workers: WorkerProc[] = [];
+let client: DistributedRuntime;
+
+beforeAll(async () => {
+  nc = await connect({ servers: NATS });
+  const quotas = { tenants: { two: { maxInFlightTurns: 2 }, five: { maxInFlightTurns: 5 } } };
+  workers = await Promise.all(ids.map((workerId) => WorkerProc.start({ servers: NATS, namespace: ns, workerId, partitions: P, leaseTtlMs: 3000, ackWaitMs: 30_000, storage: "memory", quotas })));
+  await waitForPlacement(nc, ns, ids, P);
+  client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false });
+  await client.start();
+}, 60_000);
+
+afterAll(async () => {
+  await client?.stop();
+  for (const w of workers) w.kill();
+  if (nc !== undefined) {
+    await deleteDistributedNamespace(nc, ns);
+    await nc.close();
+  }
+});
+
+type Turn = { worker: string; seenRunning: number };
+
+function burst(tenant: string, n: number, delayMs: number): Promise<Turn[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => client.tenant(tenant).send(new AgentId("counted", `a${i}`), { delayMs }, { timeoutMs: 30_000 }) as Promise<Turn>));
+}
+
+describe("cluster-wide in-flight quota", () => {
+  it("never runs more of a tenant's turns at once across workers than its quota, while another tenant is unaffected", async () => {
+    const [two, five, free] = await Promise.all([burst("two", 48, 25), burst("five", 60, 25), burst("free", 60, 150)]);
+    const peak = (turns: Turn[]): number => Math.max(...turns.map((t) => t.seenRunning));
+    for (const t of [...two, ...five, ...free]) expect(Number.isInteger(t.seenRunning)).toBe(true);
+    // Quota 2 on 3 workers (fewer turns than workers): at most 2 at once, and the agents of every worker ran.
+    expect(peak(two)).toBeLessThanOrEqual(2);
+    expect(new Set(two.map((t) => t.worker))).toEqual(new Set(ids));
+    // Quota 5 on 3 workers (2 + 2 + 1, the extra one rotating).
+    expect(peak(five)).toBeLessThanOrEqual(5);
+    expect(peak(five)).toBeGreaterThanOrEqual(3);
+    expect(new Set(five.map((t) => t.worker))).toEqual(new Set(ids));
+    // The default quota (100000 in the test workers): its turns overlap freely.
+    expect(peak(free)).toBeGreaterThan(20);
+  }, 60_000);
+});
