@@ -119,7 +119,6 @@ export class Runtime implements TenantIngress, TurnRouter {
   private pendingLifecycle = 0;
   private idleWaiters: Array<() => void> = [];
   private watchdogTimer: ReturnType<typeof setInterval> | null = null;
-  private watchdogRefed = false;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private readonly runningLanes = new Set<TenantLane>();
   private activeAgents = 0;
@@ -246,9 +245,6 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (this.stopping !== null) await this.stopping;
     this.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
     this.running = true;
-    this.watchdogTimer = setInterval(() => this.checkDeadlines(now()), this.watchdogIntervalMs);
-    this.watchdogTimer.unref();
-    this.watchdogRefed = false;
     if (this.passivation !== null) {
       this.sweepTimer = setInterval(() => this.sweepIdle(now()), this.passivation.sweepIntervalMs);
       this.sweepTimer.unref();
@@ -690,7 +686,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     lane.addRunning(d);
     this.totalInFlight++;
     if (lane.inFlight === 1) this.runningLanes.add(lane);
-    if (!this.watchdogRefed) this.refWatchdog(true);
+    if (this.watchdogTimer === null) this.startWatchdog();
     const t0 = now();
     d.startedAtMs = t0;
     const reg = this.registry.find(d.agentId.type);
@@ -972,17 +968,22 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (d.state === DeliveryState.Running) d.abort(error);
   }
 
-  private refWatchdog(ref: boolean): void {
-    this.watchdogRefed = ref;
-    if (this.watchdogTimer === null) return;
-    if (ref) this.watchdogTimer.ref();
-    else this.watchdogTimer.unref();
+  /**
+   * The watchdog runs only while turns are in flight (it also keeps the process alive then, so a
+   * pending send settles): an idle runtime takes no timer wake-ups, which matters when several worker
+   * processes share few cores.
+   */
+  private startWatchdog(): void {
+    this.watchdogTimer = setInterval(() => this.checkDeadlines(now()), this.watchdogIntervalMs);
   }
 
   /** The watchdog: turns past their budget are aborted and their agent and slot freed. */
   private checkDeadlines(t: number): void {
-    // The watchdog keeps the process alive only while turns are in flight, so a pending send settles.
-    if (this.totalInFlight === 0 && this.watchdogRefed) this.refWatchdog(false);
+    if (this.totalInFlight === 0 && this.watchdogTimer !== null) {
+      clearInterval(this.watchdogTimer);
+      this.watchdogTimer = null;
+      return;
+    }
     for (const lane of this.runningLanes) {
       let d = lane.runHead;
       while (d !== null) {
