@@ -35,7 +35,8 @@ export function decodeProtobufTracesWire(body: Buffer, limits: IngestLimits, all
   return { resourceSpans, spanCount: r.spanCount };
 }
 
-class WireReader {
+/** The wire-format primitives of the decoders (bounds-checked; failures throw CollectorError bad_request naming the byte). */
+export class WireReader {
   pos = 0;
   spanCount = 0;
   readonly #buf: Buffer;

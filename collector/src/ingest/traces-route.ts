@@ -11,6 +11,7 @@ import { exportResponseJson, exportResponseProtobuf, type PartialSuccess } from 
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
 import { KeyRateLimiter, type KeyRateLimit } from "./key-rate-limiter.js";
 import { readBody } from "./read-body.js";
+import { decodeProtobufSpanBlock, releaseSpanBlock } from "./protobuf-span-block.js";
 import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
 
 const ALLOW: AttributeAllowLists = { span: SPAN_ATTRIBUTE_ALLOW_LIST, resource: RESOURCE_ATTRIBUTE_ALLOW_LIST, event: EVENT_ATTRIBUTE_ALLOW_LIST };
@@ -52,16 +53,30 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
       throw new CollectorError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType.slice(0, 60))} is not supported; send application/json or application/x-protobuf`);
     }
     const body = await readBody(c.req.raw, limits.maxBodyBytes);
-    const request = protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
     const principal = c.get("principal");
-    const decision = limiter?.take(principal.keyId, request.spanCount);
+    // The common protobuf request goes straight into a span block; the rest (and JSON) through rows.
+    const direct = protobuf && deps.sink.acceptBlock ? decodeProtobufSpanBlock(body, principal, limits) : undefined;
+    const request = direct ? undefined : protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
+    const decision = limiter?.take(principal.keyId, direct?.spanCount ?? request!.spanCount);
     if (decision && !decision.ok) {
       throw new CollectorError("rate_limited", `this key is over its ingest rate of ${deps.rateLimit?.spansPerSecond} spans/s; retry later`, {
         retryAfterS: decision.retryAfterS,
       });
     }
-    const result = buildSpanRows(request, principal, limits);
-    await deps.sink.accept(result.rows);
+    let result: IngestOutcome;
+    let acceptedDirect = false;
+    try {
+      acceptedDirect = direct !== undefined && (await deps.sink.acceptBlock!(direct.builder));
+    } finally {
+      if (direct) releaseSpanBlock(direct);
+    }
+    if (direct && acceptedDirect) {
+      result = { rejected: new Map(), rejectExamples: new Map(), droppedAttributes: direct.droppedAttributes, truncatedAttributes: direct.truncatedAttributes };
+    } else {
+      const rows = buildSpanRows(request ?? decodeProtobufTracesWire(body, limits, ALLOW), principal, limits);
+      await deps.sink.accept(rows.rows);
+      result = rows;
+    }
     record(metrics, result);
     const partial = partialSuccess(result);
     if (protobuf) {
@@ -72,7 +87,10 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
   return route;
 }
 
-function record(metrics: CollectorMetrics, result: SpanRowsResult): void {
+/** What a request's spans came to, for metrics and the answer. */
+type IngestOutcome = Omit<SpanRowsResult, "rows">;
+
+function record(metrics: CollectorMetrics, result: IngestOutcome): void {
   for (const [reason, count] of result.rejected) metrics.spansRejected.inc([reason], count);
   metrics.attributesDropped.inc(["span"], result.droppedAttributes.span);
   metrics.attributesDropped.inc(["resource"], result.droppedAttributes.resource);
@@ -80,7 +98,7 @@ function record(metrics: CollectorMetrics, result: SpanRowsResult): void {
   metrics.attributesTruncated.inc([], result.truncatedAttributes);
 }
 
-function partialSuccess(result: SpanRowsResult): PartialSuccess | undefined {
+function partialSuccess(result: IngestOutcome): PartialSuccess | undefined {
   let rejectedSpans = 0;
   const parts: string[] = [];
   for (const [reason, count] of result.rejected) {

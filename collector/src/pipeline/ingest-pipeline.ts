@@ -1,5 +1,5 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
-import type { SpanBlock } from "../store/span-block.js";
+import type { SpanBlock, SpanBlockBuilder } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
 import { OtlpForwarder, type OtlpForwarderOptions } from "./otlp-forwarder.js";
@@ -9,6 +9,11 @@ import { SpanWriter, type SpanWriterOptions } from "./span-writer.js";
 /** Where accepted spans go. `accept` resolves only once the rows are durable (never lost after). */
 export interface SpanSink {
   accept(rows: SpanRow[]): Promise<void>;
+  /**
+   * Present when the sink takes spans a decoder wrote straight into a span block: resolves true once
+   * they are durable, false when it cannot take the block now (the caller then offers the rows).
+   */
+  acceptBlock?: (builder: SpanBlockBuilder) => Promise<boolean>;
 }
 
 /** Everything the pipeline needs. */
@@ -51,7 +56,21 @@ export class IngestPipeline implements SpanSink {
     this.#forwarder = forwarder;
     this.#metrics = metrics;
     this.#encode = store.encodeSpans && store.insertEncodedSpans ? (rows) => store.encodeSpans!(rows) : undefined;
+    // Blocks skip rows altogether, so only when nothing else needs the rows (the forwarder does).
+    if (store.finishBlock && store.insertEncodedSpans && !forwarder) {
+      const finishBlock = store.finishBlock.bind(store);
+      this.acceptBlock = async (builder) => {
+        if (builder.rowCount === 0) return true;
+        const block = await finishBlock(builder);
+        if (!block) return false;
+        await this.spool.append(block);
+        this.#metrics.spansAccepted.inc([], block.rowCount);
+        return true;
+      };
+    }
   }
+
+  readonly acceptBlock?: (builder: SpanBlockBuilder) => Promise<boolean>;
 
   /** Opens the spool (replaying what a previous run left) and starts the writer and forwarder. */
   static async start(options: IngestPipelineOptions): Promise<IngestPipeline> {
@@ -75,7 +94,7 @@ export class IngestPipeline implements SpanSink {
     if (rows.length === 0) return;
     // Spooled as a span block when the store encodes: the writer then inserts those bytes as they are.
     const block = this.#encode ? await this.#encode(rows) : undefined;
-    await this.spool.append(rows, block);
+    await this.spool.append(block ?? rows);
     this.#metrics.spansAccepted.inc([], rows.length);
     this.#forwarder?.enqueue(rows);
   }

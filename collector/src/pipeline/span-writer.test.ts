@@ -121,7 +121,7 @@ describe("SpanWriter", () => {
     const writer = new SpanWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 1 });
     writer.start();
     const a = rows(3, "a");
-    await spool.append(a, { payload: encodeSpanBlock(a, () => 30), rowCount: 3 });
+    await spool.append({ payload: encodeSpanBlock(a, () => 30), rowCount: 3 });
     await until(() => received.length === 1);
     expect(received[0]?.rows).toBeUndefined();
     expect(decodeSpanBlocks(received[0]!.block!.payload)).toEqual(a);

@@ -138,7 +138,7 @@ describe("Spool with span blocks", () => {
     const a = await Spool.open({ dir, maxBytes: 1 << 20 });
     const x = rows(2, "x");
     const y = rows(3, "y");
-    await Promise.all([a.append(x, blockOf(x)), a.append(y, blockOf(y))]);
+    await Promise.all([a.append(blockOf(x)), a.append(blockOf(y))]);
     expect(a.rowCount()).toBe(5);
     const first = await a.nextBatch(1000);
     expect(first!.block!.rowCount).toBe(5);
@@ -158,7 +158,7 @@ describe("Spool with span blocks", () => {
   it("reads block records back from disk past the memory budget", async () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20, memoryBytes: 1 });
     const d = rows(4, "disk");
-    await s.append(d, blockOf(d));
+    await s.append(blockOf(d));
     const next = await s.nextBatch(1000);
     expect(next!.block!.rowCount).toBe(4);
     expect(next!.rows).toEqual(d);
@@ -170,7 +170,7 @@ describe("Spool with span blocks", () => {
     const s = await Spool.open({ dir, maxBytes: 1 << 20 });
     const l = rows(2, "l");
     await s.append(rows(1, "j"));
-    await s.append(l, blockOf(l));
+    await s.append(blockOf(l));
     const next = await s.nextBatch(1000);
     expect(next!.block).toBeUndefined();
     expect(next!.rows.map((r) => r.name)).toEqual(["j-0", "l-0", "l-1"]);
@@ -182,7 +182,7 @@ describe("Spool with span blocks", () => {
     let refused: unknown;
     for (let i = 0; i < 100 && !refused; i++) {
       const r = rows(5, `x${i}`);
-      await s.append(r, blockOf(r)).catch((err: unknown) => (refused = err));
+      await s.append(blockOf(r)).catch((err: unknown) => (refused = err));
     }
     expect((refused as CollectorError).code).toBe("overloaded");
     expect(s.bytes()).toBeLessThanOrEqual(4096);

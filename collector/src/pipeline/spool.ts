@@ -177,14 +177,16 @@ export class Spool {
   }
 
   /**
-   * Appends one batch of rows; resolves once it is on disk (fsynced). With `block` (the same rows
-   * as a span block) those bytes are spooled instead of JSON rows. Rejects with `overloaded`
+   * Appends one batch: rows (spooled as JSON), or a span block (spooled as its bytes, which the
+   * writer inserts as they are); resolves once it is on disk (fsynced). Rejects with `overloaded`
    * (and a Retry-After) when the spool is at its byte bound.
    */
-  append(rows: SpanRow[], block?: SpanBlock): Promise<void> {
+  append(batch: SpanRow[] | SpanBlock): Promise<void> {
+    const rows = Array.isArray(batch) ? batch : undefined;
+    const block = Array.isArray(batch) ? undefined : batch;
     if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
     const payload = block ? block.payload : Buffer.from(JSON.stringify(rows), "utf8");
-    const rowCount = block ? block.rowCount : rows.length;
+    const rowCount = block ? block.rowCount : rows!.length;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     header.writeUInt32LE(block ? MAGIC_SPAN_BLOCK : MAGIC_JSON_ROWS, 0);
     header.writeUInt32LE(payload.length, 4);
@@ -199,7 +201,7 @@ export class Spool {
       );
     }
     this.#queuedBytes += frameBytes;
-    const content: RecordContent = block ? { block: payload, rowCount } : { rows };
+    const content: RecordContent = block ? { block: payload, rowCount } : { rows: rows! };
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ header, payload, content, rowCount, resolve, reject });
       if (!this.#flushing) this.#flushing = this.#flushLoop();

@@ -1,6 +1,6 @@
 import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway, InsertOptions } from "./clickhouse-gateway.js";
-import { SPAN_BLOCK_COLUMNS, SPAN_BLOCK_FORMAT, encodeSpanBlock, type SpanBlock } from "./span-block.js";
+import { SPAN_BLOCK_COLUMNS, SPAN_BLOCK_FORMAT, SpanBlockBuilder, type SpanBlock } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 import type { SpanStore } from "./span-store.js";
 
@@ -33,12 +33,15 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
   const retentionDaysOf = options.retentionDaysOf ?? (() => DEFAULT_RETENTION_DAYS);
   let closed = false;
 
-  const encode = async (rows: readonly SpanRow[]): Promise<SpanBlock> => {
+  const finish = async (builder: SpanBlockBuilder): Promise<SpanBlock> => {
     const retention = new Map<string, number>();
-    for (const row of rows) {
-      if (!retention.has(row.tenantId)) retention.set(row.tenantId, await retentionDaysOf(row.tenantId));
-    }
-    return { payload: encodeSpanBlock(rows, (tenantId) => retention.get(tenantId) ?? DEFAULT_RETENTION_DAYS), rowCount: rows.length };
+    for (const tenantId of builder.tenantIds()) retention.set(tenantId, await retentionDaysOf(tenantId));
+    return builder.finish((tenantId) => retention.get(tenantId) ?? DEFAULT_RETENTION_DAYS);
+  };
+  const encode = (rows: readonly SpanRow[]): Promise<SpanBlock> => {
+    const builder = new SpanBlockBuilder();
+    for (const row of rows) builder.addRow(row);
+    return finish(builder);
   };
 
   const insertBlock = async (block: SpanBlock, batchId: string): Promise<void> => {
@@ -64,6 +67,14 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
       } catch {
         // A retention lookup failed (the store is down): the caller keeps the rows; insertSpans looks again later.
         return undefined;
+      }
+    },
+
+    async finishBlock(builder: SpanBlockBuilder): Promise<SpanBlock | undefined> {
+      try {
+        return await finish(builder);
+      } catch {
+        return undefined; // a retention lookup failed (the store is down)
       }
     },
 

@@ -32,6 +32,12 @@ export class NativeWriter {
     this.#buf = Buffer.allocUnsafe(initialBytes);
   }
 
+  /** Empties the writer, keeping its buffer for reuse (unless it grew past `keepBytes`). */
+  reset(keepBytes = 16 * 1024 * 1024): void {
+    this.#pos = 0;
+    if (this.#buf.length > keepBytes) this.#buf = Buffer.allocUnsafe(64 * 1024);
+  }
+
   /** Makes room for `bytes` more. */
   ensure(bytes: number): void {
     if (this.#pos + bytes <= this.#buf.length) return;
@@ -223,6 +229,12 @@ export class NativeWriter {
 export class LowCardinalityDictionary {
   readonly #index = new Map<string, number>([["", 0]]);
 
+  /** Back to just the default ''. */
+  clear(): void {
+    this.#index.clear();
+    this.#index.set("", 0);
+  }
+
   get size(): number {
     return this.#index.size;
   }
@@ -249,6 +261,18 @@ export class LowCardinalityColumn {
 
   get count(): number {
     return this.#count;
+  }
+
+  /** Bytes the column's data will take, at most. */
+  maxDataBytes(): number {
+    let keyBytes = 0;
+    for (const key of this.dictionary.keys()) keyBytes += 10 + key.length * 3;
+    return 24 + keyBytes + this.#count * 4;
+  }
+
+  reset(): void {
+    this.dictionary.clear();
+    this.#count = 0;
   }
 
   add(value: string): void {
@@ -286,6 +310,17 @@ export class LowCardinalityStringMapColumn {
   /** Ends the current row's map. */
   endRow(): void {
     this.#offsets.uint64(this.keys.count);
+  }
+
+  /** Bytes `write` will take, at most. */
+  maxBytes(): number {
+    return 8 + this.#offsets.length + this.keys.maxDataBytes() + this.values.length;
+  }
+
+  reset(): void {
+    this.keys.reset();
+    this.values.reset();
+    this.#offsets.reset();
   }
 
   write(w: NativeWriter): void {

@@ -63,6 +63,13 @@ export class SpanBlockBuilder {
     return this.#rows;
   }
 
+  /** The distinct tenants of the rows so far. */
+  tenantIds(): string[] {
+    const used = new Set<number>();
+    this.tenantId.forEachIndex((index) => used.add(index));
+    return [...this.tenantId.dictionary.keys()].filter((_, index) => used.has(index));
+  }
+
   /** Adds a whole row. A start time that is not a nanosecond count fitting DateTime64 is stored as 0. */
   addRow(row: SpanRow): void {
     this.tenantId.add(row.tenantId);
@@ -87,16 +94,30 @@ export class SpanBlockBuilder {
     this.#rows++;
   }
 
-  /** The block: every row, each stamped with its tenant's retention (clamped). */
+  /** Empties the builder for another block, keeping its buffers. */
+  reset(): void {
+    for (const c of [this.tenantId, this.serviceName, this.attributes, this.resourceAttributes]) c.reset();
+    for (const c of this.#plainColumns()) c.reset();
+    this.#rows = 0;
+  }
+
+  #plainColumns(): NativeWriter[] {
+    return [this.traceId, this.spanId, this.parentSpanId, this.name, this.kind, this.startTime, this.durationNs, this.statusCode];
+  }
+
+  /** The block: every row, each stamped with its tenant's retention (clamped). One buffer of about its exact size. */
   finish(retentionDaysOf: (tenantId: string) => number): SpanBlock {
-    const w = new NativeWriter(256 + this.traceId.length * 12);
+    let bytes = 64 * SPAN_BLOCK_COLUMNS.length + this.#rows * 2 + this.tenantId.maxDataBytes() + this.serviceName.maxDataBytes();
+    bytes += this.attributes.maxBytes() + this.resourceAttributes.maxBytes();
+    for (const c of this.#plainColumns()) bytes += c.length;
+    const w = new NativeWriter(bytes);
     w.varUInt(SPAN_BLOCK_COLUMNS.length);
     w.varUInt(this.#rows);
     const header = (i: number): void => w.column(...SPAN_BLOCK_COLUMNS[i]!);
     header(0);
     w.lowCardinalityPrefix();
     this.tenantId.writeData(w);
-    [this.traceId, this.spanId, this.parentSpanId, this.name, this.kind, this.startTime, this.durationNs, this.statusCode].forEach((column, i) => {
+    this.#plainColumns().forEach((column, i) => {
       header(i + 1);
       w.bytes(column.view());
     });
@@ -108,8 +129,9 @@ export class SpanBlockBuilder {
     header(11);
     this.resourceAttributes.write(w);
     header(12);
-    const days = [...this.tenantId.dictionary.keys()].map((t) => clampRetentionDays(retentionDaysOf(t)));
-    this.tenantId.forEachIndex((index) => w.uint16(days[index]!));
+    const tenants = [...this.tenantId.dictionary.keys()];
+    const days: number[] = [];
+    this.tenantId.forEachIndex((index) => w.uint16((days[index] ??= clampRetentionDays(retentionDaysOf(tenants[index]!)))));
     return { payload: w.finish(), rowCount: this.#rows };
   }
 }

@@ -1,4 +1,4 @@
-import type { SpanBlock } from "./span-block.js";
+import type { SpanBlock, SpanBlockBuilder } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 
 /**
@@ -14,6 +14,12 @@ export interface SpanStore {
    * cannot encode now (e.g. the store is down); the caller then keeps the rows for `insertSpans`.
    */
   encodeSpans?(rows: readonly SpanRow[]): Promise<SpanBlock | undefined>;
+  /**
+   * Optional, with `insertEncodedSpans`: the block of rows a decoder wrote straight into a builder,
+   * stamped with each tenant's retention. Resolves undefined when it cannot finish now (the store is
+   * down); the caller then takes the rows path.
+   */
+  finishBlock?(builder: SpanBlockBuilder): Promise<SpanBlock | undefined>;
   /** Inserts span blocks (from `encodeSpans`, possibly several concatenated): same guarantees as `insertSpans`. */
   insertEncodedSpans?(block: SpanBlock, batchId: string): Promise<void>;
   /** Resolves when the store answers a trivial query; rejects otherwise (used by /readyz). */

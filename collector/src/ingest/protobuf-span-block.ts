@@ -1,0 +1,487 @@
+import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/runtime";
+import { CollectorError } from "../errors.js";
+import { NativeWriter } from "../store/native-block.js";
+import { SpanBlockBuilder } from "../store/span-block.js";
+import type { Principal } from "../tenants/principal.js";
+import { stringifyAttributeValue } from "./attribute-filter.js";
+import { WireReader } from "./decode-protobuf-wire.js";
+import type { IngestLimits } from "./ingest-limits.js";
+
+/** A protobuf export request decoded straight into a span block (every span accepted). */
+export interface DirectSpanBlock {
+  builder: SpanBlockBuilder;
+  spanCount: number;
+  droppedAttributes: { span: number; resource: number; event: number };
+  truncatedAttributes: number;
+}
+
+/**
+ * Decodes an `application/x-protobuf` export request straight into a span block: no request
+ * object, no rows, no attribute records, and ids, names and ASCII values copied from the wire as
+ * bytes. This is the hot path of ingest; it gives exactly what decodeProtobufTracesWire +
+ * buildSpanRows + encodeSpanBlock give (a differential test holds them together), but only for the
+ * common request: every span accepted, no attribute key twice in one list, the resource before its
+ * spans. For anything else — malformed bodies, rejected spans, duplicate keys — it returns
+ * undefined and the caller takes the general path, which answers with the precise error or partial
+ * success.
+ */
+export function decodeProtobufSpanBlock(body: Buffer, principal: Principal, limits: IngestLimits): DirectSpanBlock | undefined {
+  const builder = IDLE_BUILDERS.pop() ?? new SpanBlockBuilder();
+  try {
+    return new DirectDecoder(body, principal, limits, builder).decode();
+  } catch (err) {
+    releaseBuilder(builder);
+    if (err === GENERAL_PATH || err instanceof CollectorError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Gives a decoded block's builder back for reuse once its block is finished (or abandoned): its
+ * column buffers then serve the next request instead of being allocated again (which, at tens of
+ * megabytes a second, kept the garbage collector busy).
+ */
+export function releaseSpanBlock(direct: DirectSpanBlock): void {
+  releaseBuilder(direct.builder);
+}
+
+const IDLE_BUILDERS: SpanBlockBuilder[] = [];
+const MAX_IDLE_BUILDERS = 8;
+
+function releaseBuilder(builder: SpanBlockBuilder): void {
+  builder.reset();
+  if (IDLE_BUILDERS.length < MAX_IDLE_BUILDERS && !IDLE_BUILDERS.includes(builder)) IDLE_BUILDERS.push(builder);
+}
+
+/** Thrown inside the decoder when the request needs the general path. */
+const GENERAL_PATH = Symbol("general-path");
+
+const LEN = 2;
+const STRING_VALUE_TAG = (1 << 3) | LEN;
+
+interface ResourceState {
+  /** Indexes of the kept keys in the block's resource-attribute dictionary, in order. */
+  keyIndexes: number[];
+  /** Their values, encoded as the block's String values. */
+  values: Buffer;
+  serviceName: string;
+  tenantClaim: string | undefined;
+  attributeCount: number;
+}
+
+class DirectDecoder {
+  readonly #buf: Buffer;
+  readonly #r: WireReader;
+  readonly #principal: Principal;
+  readonly #limits: IngestLimits;
+  readonly #b: SpanBlockBuilder;
+  #spanCount = 0;
+  readonly #dropped = { span: 0, resource: 0, event: 0 };
+  #truncated = 0;
+  /** Keys of the list being decoded, for spotting a key given twice (`#serial` marks the list). */
+  readonly #seen = new Map<string, number>();
+  #serial = 0;
+  #lastTenant = "";
+  #lastTenantIndex = -1;
+
+  constructor(body: Buffer, principal: Principal, limits: IngestLimits, builder: SpanBlockBuilder) {
+    this.#b = builder;
+    this.#buf = body;
+    this.#r = new WireReader(body, limits, undefined);
+    this.#principal = principal;
+    this.#limits = limits;
+  }
+
+  decode(): DirectSpanBlock {
+    const r = this.#r;
+    const end = this.#buf.length;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      if (tag >>> 3 === 1 && (tag & 7) === LEN) this.#resourceSpans(r.lengthEnd(end, "ExportTraceServiceRequest"));
+      else r.skip(tag, end);
+    }
+    return { builder: this.#b, spanCount: this.#spanCount, droppedAttributes: this.#dropped, truncatedAttributes: this.#truncated };
+  }
+
+  #resourceSpans(end: number): void {
+    const r = this.#r;
+    let resource: ResourceState | undefined;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      const field = tag >>> 3;
+      if (field === 1) {
+        r.expect(tag, LEN, "ResourceSpans.resource");
+        if (resource !== undefined) throw GENERAL_PATH; // a second resource, or one after its spans
+        resource = this.#resource(r.lengthEnd(end, "ResourceSpans"));
+      } else if (field === 2) {
+        r.expect(tag, LEN, "ResourceSpans.scope_spans");
+        resource ??= this.#resource(r.pos);
+        this.#scopeSpans(r.lengthEnd(end, "ResourceSpans"), resource);
+      } else r.skip(tag, end);
+    }
+  }
+
+  #resource(end: number): ResourceState {
+    const r = this.#r;
+    const keys = this.#b.resourceAttributes.keys.dictionary;
+    const state: ResourceState = { keyIndexes: [], values: Buffer.alloc(0), serviceName: "", tenantClaim: undefined, attributeCount: 0 };
+    const values = new NativeWriter(256);
+    const serial = ++this.#serial;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      if (tag >>> 3 !== 1) {
+        r.skip(tag, end);
+        continue;
+      }
+      r.expect(tag, LEN, "Resource.attributes");
+      const kvEnd = r.lengthEnd(end, "Resource");
+      this.#keyValue(kvEnd);
+      const key = this.#key;
+      const valueStart = this.#valueStart;
+      const valueEnd = this.#valueEnd;
+      state.attributeCount++;
+      if (!RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key)) {
+        this.#skipValue(valueStart, valueEnd, kvEnd);
+        this.#dropped.resource++;
+        continue;
+      }
+      this.#markOnce(key, serial);
+      if (key === ATTR.tenantId) state.tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
+      if (key === "service.name") state.serviceName = this.#fullText(valueStart, valueEnd, kvEnd).slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
+      state.keyIndexes.push(keys.indexOf(key));
+      this.#writeValue(values, valueStart, valueEnd, kvEnd);
+    }
+    if (state.serviceName === "") state.serviceName = "unknown_service";
+    state.values = Buffer.from(values.view());
+    return state;
+  }
+
+  #scopeSpans(end: number, resource: ResourceState): void {
+    const r = this.#r;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      if (tag >>> 3 !== 2) {
+        r.skip(tag, end);
+        continue;
+      }
+      r.expect(tag, LEN, "ScopeSpans.spans");
+      if (++this.#spanCount > this.#limits.maxSpansPerRequest) throw GENERAL_PATH;
+      this.#span(r.lengthEnd(end, "ScopeSpans"), resource);
+    }
+  }
+
+  #span(end: number, resource: ResourceState): void {
+    const r = this.#r;
+    const b = this.#b;
+    const buf = this.#buf;
+    let traceStart = -1;
+    let spanStart = -1;
+    let parentStart = -1;
+    let nameStart = -1;
+    let nameEnd = -1;
+    let kind = 0;
+    let startLo = 0;
+    let startHi = 0;
+    let endLo = 0;
+    let endHi = 0;
+    let statusCode = 0;
+    let attributeCount = 0;
+    let eventCount = 0;
+    let tenantClaim: string | undefined;
+    /** Allow-listed event attributes: [key, value start, value end, KeyValue end], added after the span's own. */
+    let eventAttributes: [string, number, number, number][] | undefined;
+    const serial = ++this.#serial;
+    const attributes = b.attributes;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      switch (tag >>> 3) {
+        case 1:
+        case 2:
+        case 4: {
+          r.expect(tag, LEN, "Span id");
+          const idEnd = r.lengthEnd(end, "Span");
+          const bytes = idEnd - r.pos;
+          const field = tag >>> 3;
+          if (field === 1) traceStart = bytes === 16 ? r.pos : -1;
+          else if (field === 2) spanStart = bytes === 8 ? r.pos : -1;
+          else if (bytes === 8) parentStart = r.pos;
+          else if (bytes === 0) parentStart = -1;
+          else throw GENERAL_PATH;
+          r.pos = idEnd;
+          break;
+        }
+        case 5:
+          r.expect(tag, LEN, "Span.name");
+          nameEnd = r.lengthEnd(end, "a string");
+          nameStart = r.pos;
+          r.pos = nameEnd;
+          break;
+        case 6:
+          r.expect(tag, 0, "Span.kind");
+          kind = Number(r.varintNumber(true));
+          break;
+        case 7:
+          r.expect(tag, 1, "Span.start_time_unix_nano");
+          r.fixed64(end);
+          startLo = r.lo;
+          startHi = r.hi;
+          break;
+        case 8:
+          r.expect(tag, 1, "Span.end_time_unix_nano");
+          r.fixed64(end);
+          endLo = r.lo;
+          endHi = r.hi;
+          break;
+        case 9: {
+          r.expect(tag, LEN, "Span.attributes");
+          const kvEnd = r.lengthEnd(end, "Span");
+          this.#keyValue(kvEnd);
+          const key = this.#key;
+          const valueStart = this.#valueStart;
+          const valueEnd = this.#valueEnd;
+          attributeCount++;
+          if (!SPAN_ATTRIBUTE_ALLOW_LIST.has(key)) {
+            this.#skipValue(valueStart, valueEnd, kvEnd);
+            this.#dropped.span++;
+            break;
+          }
+          this.#markOnce(key, serial);
+          if (key === ATTR.tenantId) tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
+          attributes.keys.add(key);
+          this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
+          break;
+        }
+        case 11:
+          r.expect(tag, LEN, "Span.events");
+          eventCount++;
+          eventAttributes = this.#event(r.lengthEnd(end, "Span"), eventAttributes);
+          break;
+        case 15: {
+          r.expect(tag, LEN, "Span.status");
+          const statusEnd = r.lengthEnd(end, "Span");
+          while (r.pos < statusEnd) {
+            const t = r.varint32();
+            if (t >>> 3 === 3) {
+              r.expect(t, 0, "Status.code");
+              statusCode = Number(r.varintNumber(true));
+            } else r.skip(t, statusEnd);
+          }
+          break;
+        }
+        default:
+          r.skip(tag, end);
+      }
+    }
+    if (traceStart < 0 || spanStart < 0) throw GENERAL_PATH;
+    if (attributeCount > this.#limits.maxAttributesPerSpan || resource.attributeCount > this.#limits.maxAttributesPerSpan) throw GENERAL_PATH;
+    if (eventCount > this.#limits.maxEventsPerSpan) throw GENERAL_PATH;
+    if (tenantClaim !== undefined && resource.tenantClaim !== undefined && tenantClaim !== resource.tenantClaim) throw GENERAL_PATH;
+    const tenantId = this.#tenantOf(tenantClaim ?? resource.tenantClaim);
+
+    if (eventAttributes !== undefined) {
+      // The span's own attributes win; among events, the first to state a key.
+      const after = r.pos;
+      for (const [key, valueStart, valueEnd, kvEnd] of eventAttributes) {
+        if (this.#seen.get(key) === serial) continue;
+        this.#seen.set(key, serial);
+        attributes.keys.add(key);
+        this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
+      }
+      r.pos = after;
+    }
+
+    if (tenantId !== this.#lastTenant || this.#lastTenantIndex < 0) {
+      this.#lastTenant = tenantId;
+      this.#lastTenantIndex = b.tenantId.dictionary.indexOf(tenantId);
+    }
+    b.tenantId.addIndex(this.#lastTenantIndex);
+    b.traceId.hexString(buf, traceStart, 16);
+    b.spanId.hexString(buf, spanStart, 8);
+    if (parentStart >= 0) b.parentSpanId.hexString(buf, parentStart, 8);
+    else b.parentSpanId.varUInt(0);
+    if (nameStart >= 0) b.name.stringFromUtf8(buf, nameStart, nameEnd);
+    else b.name.varUInt(0);
+    b.kind.uint8(kind);
+    // DateTime64 is signed: a start past 2^63 ns does not fit and is stored as 0, as encodeSpanBlock does.
+    if (startHi >= 0x80000000) b.startTime.uint32Pair(0, 0);
+    else b.startTime.uint32Pair(startLo, startHi);
+    const hiDiff = endHi - startHi;
+    const duration =
+      hiDiff > -0x200000 && hiDiff < 0x200000
+        ? hiDiff * 4294967296 + (endLo - startLo)
+        : Number(((BigInt(endHi) << 32n) | BigInt(endLo)) - ((BigInt(startHi) << 32n) | BigInt(startLo)));
+    b.durationNs.uint64(duration > 0 ? duration : 0);
+    b.statusCode.uint8(statusCode);
+    b.serviceName.add(resource.serviceName);
+    const resourceKeys = b.resourceAttributes.keys;
+    for (const index of resource.keyIndexes) resourceKeys.addIndex(index);
+    b.resourceAttributes.values.bytes(resource.values);
+    b.endRow();
+  }
+
+  #event(end: number, into: [string, number, number, number][] | undefined): [string, number, number, number][] | undefined {
+    const r = this.#r;
+    let out = into;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      const field = tag >>> 3;
+      if (field === 2) {
+        r.expect(tag, LEN, "Event.name");
+        r.pos = r.lengthEnd(end, "a string");
+      } else if (field === 3) {
+        r.expect(tag, LEN, "Event.attributes");
+        const kvEnd = r.lengthEnd(end, "Event");
+        this.#keyValue(kvEnd);
+        const key = this.#key;
+        const valueStart = this.#valueStart;
+        const valueEnd = this.#valueEnd;
+        if (!EVENT_ATTRIBUTE_ALLOW_LIST.has(key)) {
+          this.#skipValue(valueStart, valueEnd, kvEnd);
+          this.#dropped.event++;
+          continue;
+        }
+        // Validated now (as the general path does), written at the end of the span if still wanted.
+        r.pos = valueStart < 0 ? kvEnd : valueStart;
+        if (valueStart >= 0) r.walkAnyValue(valueEnd, 1);
+        r.pos = kvEnd;
+        (out ??= []).push([key, valueStart, valueEnd, kvEnd]);
+      } else r.skip(tag, end);
+    }
+    return out;
+  }
+
+  /** The last KeyValue read: its key, and where its AnyValue lies (-1: none). */
+  #key = "";
+  #valueStart = -1;
+  #valueEnd = -1;
+
+  /** Reads a KeyValue into #key, #valueStart, #valueEnd (the key as the general path decodes it). Leaves pos at `end`. */
+  #keyValue(end: number): void {
+    const r = this.#r;
+    let key = "";
+    let valueStart = -1;
+    let valueEnd = -1;
+    while (r.pos < end) {
+      const tag = r.varint32();
+      const field = tag >>> 3;
+      if (field === 1) {
+        r.expect(tag, LEN, "KeyValue.key");
+        const keyEnd = r.lengthEnd(end, "a string");
+        key = KEYS.key(this.#buf, r.pos, keyEnd);
+        r.pos = keyEnd;
+      } else if (field === 2) {
+        r.expect(tag, LEN, "KeyValue.value");
+        valueEnd = r.lengthEnd(end, "KeyValue");
+        valueStart = r.pos;
+        r.pos = valueEnd;
+      } else r.skip(tag, end);
+    }
+    this.#key = key;
+    this.#valueStart = valueStart;
+    this.#valueEnd = valueEnd;
+  }
+
+  /** A dropped attribute's value is still checked (structure, nesting), as the general path does. */
+  #skipValue(valueStart: number, valueEnd: number, kvEnd: number): void {
+    if (valueStart < 0) return;
+    const r = this.#r;
+    r.pos = valueStart;
+    r.walkAnyValue(valueEnd, 1);
+    r.pos = kvEnd;
+  }
+
+  /** A key given twice in one list takes the general path (which keeps the last value at the first place). */
+  #markOnce(key: string, serial: number): void {
+    if (this.#seen.get(key) === serial) throw GENERAL_PATH;
+    this.#seen.set(key, serial);
+  }
+
+  /** Writes an attribute's stored form into `values` (capped, counted when cut) and leaves pos at `kvEnd`. */
+  #writeValue(values: NativeWriter, valueStart: number, valueEnd: number, kvEnd: number): void {
+    const r = this.#r;
+    if (valueStart < 0) {
+      values.varUInt(0);
+      return;
+    }
+    r.pos = valueStart;
+    // The common value: one string_value field holding the whole AnyValue.
+    if (valueStart < valueEnd && this.#buf[valueStart] === STRING_VALUE_TAG) {
+      r.pos = valueStart + 1;
+      const stringEnd = r.lengthEnd(valueEnd, "a string");
+      if (stringEnd === valueEnd && valueEnd - r.pos <= MAX_ATTRIBUTE_VALUE_LENGTH) {
+        // At most as many UTF-16 units as bytes: never over the cap.
+        values.stringFromUtf8(this.#buf, r.pos, stringEnd);
+        r.pos = kvEnd;
+        return;
+      }
+      r.pos = valueStart;
+    }
+    let text = stringifyAttributeValue(r.anyValue(valueEnd, 1));
+    if (text.length > MAX_ATTRIBUTE_VALUE_LENGTH) {
+      text = text.slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
+      this.#truncated++;
+    }
+    values.string(text);
+    r.pos = kvEnd;
+  }
+
+  /** An attribute's full text (uncapped), as the general path compares tenant claims. */
+  #fullText(valueStart: number, valueEnd: number, kvEnd: number): string {
+    if (valueStart < 0) return "";
+    const r = this.#r;
+    if (this.#buf[valueStart] === STRING_VALUE_TAG) {
+      // A plain string (a tenant id, a service name): repeated in every span, so decoded once.
+      r.pos = valueStart + 1;
+      const stringEnd = r.lengthEnd(valueEnd, "a string");
+      if (stringEnd === valueEnd) {
+        const text = TEXTS.key(this.#buf, r.pos, stringEnd);
+        r.pos = kvEnd;
+        return text;
+      }
+    }
+    r.pos = valueStart;
+    const text = stringifyAttributeValue(r.anyValue(valueEnd, 1));
+    r.pos = kvEnd;
+    return text;
+  }
+
+  /** The row's tenant as buildSpanRows decides it; anything it would reject takes the general path. */
+  #tenantOf(claimed: string | undefined): string {
+    const p = this.#principal;
+    if (claimed !== undefined && !isTenantId(claimed)) throw GENERAL_PATH;
+    if (p.kind === "tenant-ingest" && (claimed === undefined || claimed === p.tenantId)) return p.tenantId;
+    if (p.kind === "service-ingest" && claimed !== undefined && p.allowedTenants.includes(claimed)) return claimed;
+    throw GENERAL_PATH;
+  }
+}
+
+/**
+ * Short strings (attribute keys, tenant ids) decoded once: the same few keys arrive in every span, so their bytes
+ * are matched against the keys seen before (a hash, then a byte comparison) instead of decoding a
+ * new string each time. Bounded; keys past the bound are decoded every time.
+ */
+class KeyCache {
+  readonly #byHash = new Map<number, { bytes: Buffer; key: string }>();
+
+  key(buf: Buffer, start: number, end: number): string {
+    const length = end - start;
+    if (length > 128) return buf.toString("utf8", start, end);
+    let h = 0x811c9dc5 ^ length;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
+    const cached = this.#byHash.get(h);
+    if (cached !== undefined && sameBytes(cached.bytes, buf, start, length)) return cached.key;
+    const key = buf.toString("utf8", start, end);
+    if (cached === undefined && this.#byHash.size < 4096) this.#byHash.set(h, { bytes: Buffer.from(buf.subarray(start, end)), key });
+    return key;
+  }
+}
+
+function sameBytes(a: Buffer, b: Buffer, start: number, length: number): boolean {
+  if (a.length !== length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[start + i]) return false;
+  return true;
+}
+
+const KEYS = new KeyCache();
+/** Short values that repeat in every span (tenant ids, service names). */
+const TEXTS = new KeyCache();
