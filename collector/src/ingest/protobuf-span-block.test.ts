@@ -35,7 +35,8 @@ const attribute = (keys: readonly string[]) =>
     { weight: 1, arbitrary: fc.record({ key: fc.constant("troupe.tenant.id"), value: tenantValue }) },
     { weight: 1, arbitrary: fc.record({ key: fc.constant("troupe.agent.type") }) }, // no value at all
   );
-const spanKeys = ["gen_ai.request.model", "gen_ai.usage.input_tokens", "troupe.agent.type", "gen_ai.prompt", "http.request.header.authorization", "exception.type"];
+// Near misses of allow-listed keys (same length, first, middle and last byte) must not be taken for them.
+const spanKeys = ["gen_ai.request.model", "gen_ai.usage.input_tokens", "troupe.agent.type", "gen_ai.prompt", "http.request.header.authorization", "exception.type", "gen_ai.reqXest.model", "gen_ai.usage.inpXt_tokens", "troupX.agent.type"];
 const resourceKeys = ["service.name", "host.name", "telemetry.sdk.name", "process.command_line"];
 const eventKeys = ["exception.type", "exception.message", "exception.stacktrace"];
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b));

@@ -456,22 +456,31 @@ class DirectDecoder {
 }
 
 /**
- * Short strings (attribute keys, tenant ids) decoded once: the same few keys arrive in every span, so their bytes
- * are matched against the keys seen before (a hash, then a byte comparison) instead of decoding a
- * new string each time. Bounded; keys past the bound are decoded every time.
+ * Short strings (attribute keys, tenant ids) decoded once: the same few arrive in every span, so
+ * their bytes are matched against the strings seen before (bucketed by length and three sampled
+ * bytes, then compared byte by byte) instead of decoding a new string each time. Bounded; strings
+ * past the bound are decoded every time. Gives exactly what `toString("utf8")` gives.
  */
 class KeyCache {
-  readonly #byHash = new Map<number, { bytes: Buffer; key: string }>();
+  readonly #buckets = new Map<number, { bytes: Buffer; key: string }[]>();
+  #size = 0;
 
   key(buf: Buffer, start: number, end: number): string {
     const length = end - start;
+    if (length === 0) return "";
     if (length > 128) return buf.toString("utf8", start, end);
-    let h = 0x811c9dc5 ^ length;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
-    const cached = this.#byHash.get(h);
-    if (cached !== undefined && sameBytes(cached.bytes, buf, start, length)) return cached.key;
+    const h = (length << 24) ^ (buf[start]! << 16) ^ (buf[start + (length >> 1)]! << 8) ^ buf[end - 1]!;
+    const bucket = this.#buckets.get(h);
+    if (bucket !== undefined) {
+      for (const entry of bucket) if (sameBytes(entry.bytes, buf, start, length)) return entry.key;
+    }
     const key = buf.toString("utf8", start, end);
-    if (cached === undefined && this.#byHash.size < 4096) this.#byHash.set(h, { bytes: Buffer.from(buf.subarray(start, end)), key });
+    if (this.#size < 4096 && (bucket === undefined || bucket.length < 4)) {
+      const entry = { bytes: Buffer.from(buf.subarray(start, end)), key };
+      if (bucket === undefined) this.#buckets.set(h, [entry]);
+      else bucket.push(entry);
+      this.#size++;
+    }
     return key;
   }
 }
