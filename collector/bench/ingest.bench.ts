@@ -107,8 +107,9 @@ async function main(): Promise<void> {
 
     Object.assign(figures, await decoderFigures());
 
-    log(`raw store: 50,000-row inserts for ${RAW_WINDOW_MS} ms`);
-    const rows = spanRows("bench-raw", 50_000);
+    const RAW_BATCH = Number(process.env["BENCH_RAW_BATCH_ROWS"] ?? 50_000);
+    log(`raw store: ${RAW_BATCH}-row inserts for ${RAW_WINDOW_MS} ms`);
+    const rows = spanRows("bench-raw", RAW_BATCH);
     let inserted = 0;
     let rawIds = 1;
     const rawCpuBefore = process.cpuUsage();

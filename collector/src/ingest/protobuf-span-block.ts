@@ -58,6 +58,7 @@ const GENERAL_PATH = Symbol("general-path");
 
 const LEN = 2;
 const STRING_VALUE_TAG = (1 << 3) | LEN;
+const INT_VALUE_TAG = 3 << 3; // varint
 
 interface ResourceState {
   /** Indexes of the kept keys in the block's resource-attribute dictionary, in order. */
@@ -78,9 +79,6 @@ class DirectDecoder {
   #spanCount = 0;
   readonly #dropped = { span: 0, resource: 0, event: 0 };
   #truncated = 0;
-  /** Keys of the list being decoded, for spotting a key given twice (`#serial` marks the list). */
-  readonly #seen = new Map<string, number>();
-  #serial = 0;
   #lastTenant = "";
   #lastTenantIndex = -1;
 
@@ -126,7 +124,7 @@ class DirectDecoder {
     const keys = this.#b.resourceAttributes.keys.dictionary;
     const state: ResourceState = { keyIndexes: [], values: Buffer.alloc(0), serviceName: "", tenantClaim: undefined, attributeCount: 0 };
     const values = new NativeWriter(256);
-    const serial = ++this.#serial;
+    const serial = nextSerial();
     while (r.pos < end) {
       const tag = r.varint32();
       if (tag >>> 3 !== 1) {
@@ -135,17 +133,18 @@ class DirectDecoder {
       }
       r.expect(tag, LEN, "Resource.attributes");
       const kvEnd = r.lengthEnd(end, "Resource");
-      this.#keyValue(kvEnd);
-      const key = this.#key;
+      this.#keyValue(kvEnd, RESOURCE_HINTS, state.attributeCount);
+      const entry = this.#entry;
+      const key = entry.key;
       const valueStart = this.#valueStart;
       const valueEnd = this.#valueEnd;
       state.attributeCount++;
-      if (!RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key)) {
+      if (!entry.resource) {
         this.#skipValue(valueStart, valueEnd, kvEnd);
         this.#dropped.resource++;
         continue;
       }
-      this.#markOnce(key, serial);
+      markOnce(entry, serial);
       if (key === ATTR.tenantId) state.tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
       if (key === "service.name") state.serviceName = this.#fullText(valueStart, valueEnd, kvEnd).slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
       state.keyIndexes.push(keys.indexOf(key));
@@ -189,8 +188,8 @@ class DirectDecoder {
     let eventCount = 0;
     let tenantClaim: string | undefined;
     /** Allow-listed event attributes: [key, value start, value end, KeyValue end], added after the span's own. */
-    let eventAttributes: [string, number, number, number][] | undefined;
-    const serial = ++this.#serial;
+    let eventAttributes: [KeyEntry, number, number, number][] | undefined;
+    const serial = nextSerial();
     const attributes = b.attributes;
     while (r.pos < end) {
       const tag = r.varint32();
@@ -235,19 +234,19 @@ class DirectDecoder {
         case 9: {
           r.expect(tag, LEN, "Span.attributes");
           const kvEnd = r.lengthEnd(end, "Span");
-          this.#keyValue(kvEnd);
-          const key = this.#key;
+          this.#keyValue(kvEnd, SPAN_HINTS, attributeCount);
+          const entry = this.#entry;
           const valueStart = this.#valueStart;
           const valueEnd = this.#valueEnd;
           attributeCount++;
-          if (!SPAN_ATTRIBUTE_ALLOW_LIST.has(key)) {
+          if (!entry.span) {
             this.#skipValue(valueStart, valueEnd, kvEnd);
             this.#dropped.span++;
             break;
           }
-          this.#markOnce(key, serial);
-          if (key === ATTR.tenantId) tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
-          attributes.keys.add(key);
+          markOnce(entry, serial);
+          if (entry.key === ATTR.tenantId) tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
+          attributes.keys.add(entry.key);
           this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
           break;
         }
@@ -281,10 +280,10 @@ class DirectDecoder {
     if (eventAttributes !== undefined) {
       // The span's own attributes win; among events, the first to state a key.
       const after = r.pos;
-      for (const [key, valueStart, valueEnd, kvEnd] of eventAttributes) {
-        if (this.#seen.get(key) === serial) continue;
-        this.#seen.set(key, serial);
-        attributes.keys.add(key);
+      for (const [entry, valueStart, valueEnd, kvEnd] of eventAttributes) {
+        if (entry.seen === serial) continue;
+        entry.seen = serial;
+        attributes.keys.add(entry.key);
         this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
       }
       r.pos = after;
@@ -319,7 +318,7 @@ class DirectDecoder {
     b.endRow();
   }
 
-  #event(end: number, into: [string, number, number, number][] | undefined): [string, number, number, number][] | undefined {
+  #event(end: number, into: [KeyEntry, number, number, number][] | undefined): [KeyEntry, number, number, number][] | undefined {
     const r = this.#r;
     let out = into;
     while (r.pos < end) {
@@ -331,11 +330,11 @@ class DirectDecoder {
       } else if (field === 3) {
         r.expect(tag, LEN, "Event.attributes");
         const kvEnd = r.lengthEnd(end, "Event");
-        this.#keyValue(kvEnd);
-        const key = this.#key;
+        this.#keyValue(kvEnd, undefined, 0);
+        const entry = this.#entry;
         const valueStart = this.#valueStart;
         const valueEnd = this.#valueEnd;
-        if (!EVENT_ATTRIBUTE_ALLOW_LIST.has(key)) {
+        if (!entry.event) {
           this.#skipValue(valueStart, valueEnd, kvEnd);
           this.#dropped.event++;
           continue;
@@ -344,21 +343,25 @@ class DirectDecoder {
         r.pos = valueStart < 0 ? kvEnd : valueStart;
         if (valueStart >= 0) r.walkAnyValue(valueEnd, 1);
         r.pos = kvEnd;
-        (out ??= []).push([key, valueStart, valueEnd, kvEnd]);
+        (out ??= []).push([entry, valueStart, valueEnd, kvEnd]);
       } else r.skip(tag, end);
     }
     return out;
   }
 
   /** The last KeyValue read: its key, and where its AnyValue lies (-1: none). */
-  #key = "";
+  #entry: KeyEntry = NO_KEY;
   #valueStart = -1;
   #valueEnd = -1;
 
-  /** Reads a KeyValue into #key, #valueStart, #valueEnd (the key as the general path decodes it). Leaves pos at `end`. */
-  #keyValue(end: number): void {
+  /**
+   * Reads a KeyValue into #entry, #valueStart, #valueEnd (the key as the general path decodes it).
+   * `hints` holds the key last seen at each position of such lists: checked first, as exporters
+   * send their attributes in the same order span after span. Leaves pos at `end`.
+   */
+  #keyValue(end: number, hints: KeyEntry[] | undefined, position: number): void {
     const r = this.#r;
-    let key = "";
+    let entry = NO_KEY;
     let valueStart = -1;
     let valueEnd = -1;
     while (r.pos < end) {
@@ -367,7 +370,9 @@ class DirectDecoder {
       if (field === 1) {
         r.expect(tag, LEN, "KeyValue.key");
         const keyEnd = r.lengthEnd(end, "a string");
-        key = KEYS.key(this.#buf, r.pos, keyEnd);
+        const hint = hints?.[position];
+        entry = hint !== undefined && sameBytes(hint.bytes, this.#buf, r.pos, keyEnd - r.pos) ? hint : KEYS.entry(this.#buf, r.pos, keyEnd);
+        if (hints !== undefined && position < MAX_HINTS) hints[position] = entry;
         r.pos = keyEnd;
       } else if (field === 2) {
         r.expect(tag, LEN, "KeyValue.value");
@@ -376,7 +381,7 @@ class DirectDecoder {
         r.pos = valueEnd;
       } else r.skip(tag, end);
     }
-    this.#key = key;
+    this.#entry = entry;
     this.#valueStart = valueStart;
     this.#valueEnd = valueEnd;
   }
@@ -388,12 +393,6 @@ class DirectDecoder {
     r.pos = valueStart;
     r.walkAnyValue(valueEnd, 1);
     r.pos = kvEnd;
-  }
-
-  /** A key given twice in one list takes the general path (which keeps the last value at the first place). */
-  #markOnce(key: string, serial: number): void {
-    if (this.#seen.get(key) === serial) throw GENERAL_PATH;
-    this.#seen.set(key, serial);
   }
 
   /** Writes an attribute's stored form into `values` (capped, counted when cut) and leaves pos at `kvEnd`. */
@@ -411,6 +410,18 @@ class DirectDecoder {
       if (stringEnd === valueEnd && valueEnd - r.pos <= MAX_ATTRIBUTE_VALUE_LENGTH) {
         // At most as many UTF-16 units as bytes: never over the cap.
         values.stringFromUtf8(this.#buf, r.pos, stringEnd);
+        r.pos = kvEnd;
+        return;
+      }
+      r.pos = valueStart;
+    }
+    if (this.#buf[valueStart] === INT_VALUE_TAG) {
+      // The other common value: one int_value field (token counts). Written as String(n) would be.
+      r.pos = valueStart + 1;
+      const n = r.varintNumber(true);
+      if (r.pos === valueEnd) {
+        if (typeof n === "number") values.integerText(n);
+        else values.string(n);
         r.pos = kvEnd;
         return;
       }
@@ -434,7 +445,7 @@ class DirectDecoder {
       r.pos = valueStart + 1;
       const stringEnd = r.lengthEnd(valueEnd, "a string");
       if (stringEnd === valueEnd) {
-        const text = TEXTS.key(this.#buf, r.pos, stringEnd);
+        const text = TEXTS.entry(this.#buf, r.pos, stringEnd).key;
         r.pos = kvEnd;
         return text;
       }
@@ -455,34 +466,81 @@ class DirectDecoder {
   }
 }
 
+/** A decoded key (or short value), with what the allow-lists say of it and the list it was last seen in. */
+interface KeyEntry {
+  readonly bytes: Buffer;
+  readonly key: string;
+  readonly span: boolean;
+  readonly resource: boolean;
+  readonly event: boolean;
+  /** The serial of the attribute list that last named this key (to spot a key given twice). */
+  seen: number;
+}
+
+function keyEntry(bytes: Buffer, key: string): KeyEntry {
+  return { bytes, key, span: SPAN_ATTRIBUTE_ALLOW_LIST.has(key), resource: RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key), event: EVENT_ATTRIBUTE_ALLOW_LIST.has(key), seen: 0 };
+}
+
+const NO_KEY = keyEntry(Buffer.alloc(0), "");
+
+/** Attribute lists are numbered so a key's `seen` tells whether the current list named it already. */
+let serials = 0;
+function nextSerial(): number {
+  serials = (serials + 1) | 0;
+  return serials;
+}
+
 /**
  * Short strings (attribute keys, tenant ids) decoded once: the same few arrive in every span, so
  * their bytes are matched against the strings seen before (bucketed by length and three sampled
  * bytes, then compared byte by byte) instead of decoding a new string each time. Bounded; strings
- * past the bound are decoded every time. Gives exactly what `toString("utf8")` gives.
+ * past the bound are decoded every time. Gives exactly what `toString("utf8")` gives. Every
+ * allow-listed key is entered first, so it is always found (and a key given twice in one list is
+ * always seen as the same entry), whatever else fills the cache.
  */
 class KeyCache {
-  readonly #buckets = new Map<number, { bytes: Buffer; key: string }[]>();
+  readonly #buckets = new Map<number, KeyEntry[]>();
   #size = 0;
 
-  key(buf: Buffer, start: number, end: number): string {
+  constructor(seed: Iterable<string> = []) {
+    for (const key of seed) {
+      const bytes = Buffer.from(key, "utf8");
+      if (bytes.length > 0 && bytes.length <= 128) this.#add(hashOf(bytes, 0, bytes.length), keyEntry(bytes, key), true);
+    }
+  }
+
+  entry(buf: Buffer, start: number, end: number): KeyEntry {
     const length = end - start;
-    if (length === 0) return "";
-    if (length > 128) return buf.toString("utf8", start, end);
-    const h = (length << 24) ^ (buf[start]! << 16) ^ (buf[start + (length >> 1)]! << 8) ^ buf[end - 1]!;
+    if (length === 0) return NO_KEY;
+    if (length > 128) return keyEntry(Buffer.alloc(0), buf.toString("utf8", start, end));
+    const h = hashOf(buf, start, end);
     const bucket = this.#buckets.get(h);
     if (bucket !== undefined) {
-      for (const entry of bucket) if (sameBytes(entry.bytes, buf, start, length)) return entry.key;
+      for (const entry of bucket) if (sameBytes(entry.bytes, buf, start, length)) return entry;
     }
-    const key = buf.toString("utf8", start, end);
-    if (this.#size < 4096 && (bucket === undefined || bucket.length < 4)) {
-      const entry = { bytes: Buffer.from(buf.subarray(start, end)), key };
-      if (bucket === undefined) this.#buckets.set(h, [entry]);
-      else bucket.push(entry);
-      this.#size++;
-    }
-    return key;
+    const entry = keyEntry(Buffer.from(buf.subarray(start, end)), buf.toString("utf8", start, end));
+    this.#add(h, entry, false);
+    return entry;
   }
+
+  #add(h: number, entry: KeyEntry, always: boolean): void {
+    const bucket = this.#buckets.get(h);
+    if (!always && (this.#size >= 4096 || (bucket !== undefined && bucket.length >= 4))) return;
+    if (bucket === undefined) this.#buckets.set(h, [entry]);
+    else bucket.push(entry);
+    this.#size++;
+  }
+}
+
+function hashOf(buf: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  return (length << 24) ^ (buf[start]! << 16) ^ (buf[start + (length >> 1)]! << 8) ^ buf[end - 1]!;
+}
+
+function markOnce(entry: KeyEntry, serial: number): void {
+  // A key given twice in one list takes the general path (which keeps the last value at the first place).
+  if (entry.seen === serial) throw GENERAL_PATH;
+  entry.seen = serial;
 }
 
 function sameBytes(a: Buffer, b: Buffer, start: number, length: number): boolean {
@@ -491,6 +549,10 @@ function sameBytes(a: Buffer, b: Buffer, start: number, length: number): boolean
   return true;
 }
 
-const KEYS = new KeyCache();
+const KEYS = new KeyCache([...SPAN_ATTRIBUTE_ALLOW_LIST, ...RESOURCE_ATTRIBUTE_ALLOW_LIST, ...EVENT_ATTRIBUTE_ALLOW_LIST]);
 /** Short values that repeat in every span (tenant ids, service names). */
 const TEXTS = new KeyCache();
+/** The key last seen at each position of span and resource attribute lists. */
+const MAX_HINTS = 64;
+const SPAN_HINTS: KeyEntry[] = [];
+const RESOURCE_HINTS: KeyEntry[] = [];

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CollectorError } from "../errors.js";
-import { decodeSpanBlocks, type SpanBlock } from "../store/span-block.js";
+import { decodeSpanBlocks, spanBlockBytes, type SpanBlock } from "../store/span-block.js";
 import { decodeSpanInsertLines } from "./legacy-span-lines.js";
 import type { SpanRow } from "../store/span-row.js";
 
@@ -185,7 +185,7 @@ export class Spool {
     const rows = Array.isArray(batch) ? batch : undefined;
     const block = Array.isArray(batch) ? undefined : batch;
     if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
-    const payload = block ? block.payload : Buffer.from(JSON.stringify(rows), "utf8");
+    const payload = block ? spanBlockBytes(block.payload) : Buffer.from(JSON.stringify(rows), "utf8");
     const rowCount = block ? block.rowCount : rows!.length;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     header.writeUInt32LE(block ? MAGIC_SPAN_BLOCK : MAGIC_JSON_ROWS, 0);
@@ -402,7 +402,7 @@ function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]
   if (contents.every((c) => "block" in c)) {
     const parts = contents as { block: Buffer; rowCount: number }[];
     block = {
-      payload: parts.length === 1 ? (parts[0] as { block: Buffer }).block : Buffer.concat(parts.map((c) => c.block)),
+      payload: parts.map((c) => c.block),
       rowCount: parts.reduce((n, c) => n + c.rowCount, 0),
     };
   }

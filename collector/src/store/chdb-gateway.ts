@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
-import { unlink, writeFile } from "node:fs/promises";
+import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Session } from "chdb";
 import { CollectorError } from "../errors.js";
@@ -59,7 +59,8 @@ export function createChdbGateway(options: ChdbGatewayOptions): ClickHouseGatewa
     async insertFormatted(table: string, rows: FormattedRows, insertOptions: InsertOptions = {}): Promise<void> {
       if (!TABLE_NAME_PATTERN.test(table)) throw new CollectorError("internal", `invalid table name ${JSON.stringify(table)}`);
       if (!rows.columns.every((c) => TABLE_NAME_PATTERN.test(c))) throw new CollectorError("internal", "invalid column name in an insert");
-      if (rows.payload.length === 0 || rows.columns.length === 0) return;
+      const parts = Buffer.isBuffer(rows.payload) ? [rows.payload] : rows.payload;
+      if (parts.every((p) => p.length === 0) || rows.columns.length === 0) return;
       // The engine reads the rows from a file (file() table function): chDB's raw insert would parse
       // the payload as part of the query text, at about three times the CPU. Native blocks carry
       // their column types, so the file needs no structure.
@@ -73,7 +74,7 @@ export function createChdbGateway(options: ChdbGatewayOptions): ClickHouseGatewa
       const file = join(scratchDir, `${randomUUID()}.${rows.format}`);
       params.path = file;
       try {
-        await writeFile(file, rows.payload).catch((err: unknown) => {
+        await writeParts(file, parts).catch((err: unknown) => {
           throw new CollectorError("store_unavailable", `cannot write an insert file: ${(err as Error).message}`, { cause: err, retryAfterS: 5 });
         });
         await wrap(() =>
@@ -94,6 +95,24 @@ export function createChdbGateway(options: ChdbGatewayOptions): ClickHouseGatewa
       session = null;
     },
   };
+}
+
+/** Writes the parts to a new file in order (one gathered write, no joined copy). */
+async function writeParts(file: string, parts: readonly Buffer[]): Promise<void> {
+  const handle = await open(file, "w");
+  try {
+    let at = 0;
+    // writev takes at most IOV_MAX (1024) buffers at a time.
+    for (let i = 0; i < parts.length; i += 1024) {
+      const chunk = parts.slice(i, i + 1024);
+      const { bytesWritten } = await handle.writev(chunk, at);
+      const expected = chunk.reduce((n, p) => n + p.length, 0);
+      if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`);
+      at += bytesWritten;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 function insertSettings(options: InsertOptions): Record<string, string | number> {

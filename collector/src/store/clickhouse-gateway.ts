@@ -16,7 +16,8 @@ export interface InsertOptions {
 export interface FormattedRows {
   format: "Native";
   columns: readonly string[];
-  payload: Buffer;
+  /** The bytes, as one buffer or as parts to send in order. */
+  payload: Buffer | readonly Buffer[];
 }
 
 /**

@@ -135,6 +135,32 @@ export class NativeWriter {
     this.#pos = pos;
   }
 
+  /** A String value: the decimal text of a safe integer, exactly as `String(value)` (no string made). */
+  integerText(value: number): void {
+    if (!Number.isSafeInteger(value)) {
+      this.string(String(value));
+      return;
+    }
+    this.ensure(22);
+    const buf = this.#buf;
+    const at = this.#pos + 1;
+    let pos = at;
+    let v = value;
+    if (v < 0) {
+      buf[pos++] = 45; // "-"
+      v = -v;
+    }
+    let digits = 1;
+    for (let rest = Math.floor(v / 10); rest > 0; rest = Math.floor(rest / 10)) digits++;
+    pos += digits;
+    for (let i = pos - 1; i >= pos - digits; i--) {
+      buf[i] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    buf[this.#pos] = pos - at;
+    this.#pos = pos;
+  }
+
   /** A 64-bit value from its 32-bit halves, little-endian. */
   uint32Pair(lo: number, hi: number): void {
     this.ensure(8);

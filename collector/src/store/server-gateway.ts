@@ -65,13 +65,14 @@ export function createClientGateway(client: ClickHouseClient): ClickHouseGateway
 
     async insertFormatted(table: string, rows: FormattedRows, insertOptions: InsertOptions = {}): Promise<void> {
       if (!TABLE_NAME_PATTERN.test(table)) throw new CollectorError("internal", `invalid table name ${JSON.stringify(table)}`);
-      if (rows.payload.length === 0 || rows.columns.length === 0) return;
+      const parts = Buffer.isBuffer(rows.payload) ? [rows.payload] : rows.payload;
+      if (parts.every((p) => p.length === 0) || rows.columns.length === 0) return;
       if (!rows.columns.every((c) => TABLE_NAME_PATTERN.test(c))) throw new CollectorError("internal", "invalid column name in an insert");
       await wrap(async () => {
         // exec with a raw body: the client sends the bytes as they are (its insert() would want row objects for JSON formats).
         const result = await client.exec({
           query: `INSERT INTO ${table} (${rows.columns.join(", ")}) FORMAT ${rows.format}`,
-          values: Readable.from([rows.payload], { objectMode: false }),
+          values: Readable.from(parts, { objectMode: false }),
           clickhouse_settings: insertSettings(insertOptions),
         });
         result.stream.resume();

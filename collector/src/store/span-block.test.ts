@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "chdb";
 import { afterAll } from "vitest";
-import { decodeNativeBlocks, NativeFormatError } from "./native-block.js";
+import { decodeNativeBlocks, NativeFormatError, NativeWriter } from "./native-block.js";
 import { SPAN_BLOCK_COLUMNS, decodeSpanBlocks, encodeSpanBlock } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 
@@ -131,5 +131,19 @@ describe("span blocks in the engine", () => {
     } finally {
       session.close();
     }
+  });
+});
+
+describe("NativeWriter integer text", () => {
+  it("writes a safe integer as String(n) writes it", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.constantFrom(0, -0, 9, 10, 99, 100, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 53, 1e21, -1.5)), (n) => {
+        const a = new NativeWriter();
+        a.integerText(n);
+        const b = new NativeWriter();
+        b.string(String(n));
+        expect(a.view().equals(b.view())).toBe(true);
+      }),
+    );
   });
 });

@@ -21,10 +21,18 @@ export const SPAN_BLOCK_COLUMNS: readonly (readonly [name: string, type: string]
   ["retention_days", "UInt16"],
 ];
 
-/** Encoded spans (one or more span blocks back to back) and how many rows they hold. */
+/**
+ * Encoded spans and how many rows they hold: one span block, or several back to back, given as
+ * parts in order (a batch is inserted without first being joined into one buffer).
+ */
 export interface SpanBlock {
-  payload: Buffer;
+  payload: Buffer | readonly Buffer[];
   rowCount: number;
+}
+
+/** The bytes of a block's payload as one buffer. */
+export function spanBlockBytes(payload: Buffer | readonly Buffer[]): Buffer {
+  return Buffer.isBuffer(payload) ? payload : Buffer.concat(payload);
 }
 
 /** Retention is clamped to what the UInt16 column and the TTL accept. */
@@ -150,7 +158,7 @@ function addMap(column: LowCardinalityStringMapColumn, map: Record<string, strin
 export function encodeSpanBlock(rows: readonly SpanRow[], retentionDaysOf: (tenantId: string) => number): Buffer {
   const builder = new SpanBlockBuilder();
   for (const r of rows) builder.addRow(r);
-  return builder.finish(retentionDaysOf).payload;
+  return builder.finish(retentionDaysOf).payload as Buffer;
 }
 
 function startTimeOf(unixNano: string): bigint {
@@ -163,9 +171,9 @@ function startTimeOf(unixNano: string): bigint {
  * The rows of one or more span blocks (what `encodeSpanBlock` encoded; retention is not part of a
  * SpanRow and is dropped). Throws NativeFormatError on bytes that are not span blocks.
  */
-export function decodeSpanBlocks(payload: Buffer): SpanRow[] {
+export function decodeSpanBlocks(payload: Buffer | readonly Buffer[]): SpanRow[] {
   const rows: SpanRow[] = [];
-  for (const block of decodeNativeBlocks(payload)) {
+  for (const block of decodeNativeBlocks(spanBlockBytes(payload))) {
     const col = (name: string): unknown[] => {
       const c = block.columns.find((x) => x.name === name);
       if (c === undefined) throw new NativeFormatError(`a span block without column ${name}`);

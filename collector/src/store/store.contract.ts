@@ -97,7 +97,7 @@ export function describeSpanStoreContract(name: string, makeTarget: () => Promis
       const store = createClickHouseSpanStore(target.gateway, { retentionDaysOf: () => 12 });
       const a = await store.encodeSpans!(Array.from({ length: 3 }, (_, i) => span("t-blocks", hex(i, 32), hex(i, 16), now - i * 1000)));
       const b = await store.encodeSpans!([span("t-blocks", hex(9, 32), hex(9, 16), now, { "gen_ai.usage.input_tokens": "100" })]);
-      const blocks = { payload: Buffer.concat([a!.payload, b!.payload]), rowCount: a!.rowCount + b!.rowCount };
+      const blocks = { payload: [a!.payload as Buffer, b!.payload as Buffer], rowCount: a!.rowCount + b!.rowCount };
       await store.insertEncodedSpans!(blocks, "blocks-1");
       await store.insertEncodedSpans!(blocks, "blocks-1");
       expect(await count("SELECT count() AS c FROM spans WHERE tenant_id = {t:String}", { t: "t-blocks" })).toBe(4);
