@@ -4,48 +4,109 @@ import { CollectorError } from "../errors.js";
 
 const gunzipAsync = promisify(gunzip);
 
+/** A request's body. Call `release()` once nothing refers to `bytes` any more: its buffer then serves a later request. */
+export interface RequestBody {
+  bytes: Buffer;
+  release(): void;
+}
+
 /**
  * Reads a request body of at most `maxBytes` bytes and, when `Content-Encoding: gzip`, inflates it
  * to at most `maxBytes` bytes (a gzip bomb stops at the bound). Over the bound: payload_too_large;
- * a broken gzip stream: bad_request; another encoding: unsupported_media_type.
+ * a broken gzip stream: bad_request; another encoding: unsupported_media_type. Large bodies of a
+ * declared length are read into reused buffers: fresh megabytes per request made the garbage
+ * collector run full collections several times a second under load.
  */
-export async function readBody(request: Request, maxBytes: number): Promise<Buffer> {
+export async function readBody(request: Request, maxBytes: number): Promise<RequestBody> {
   const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
   if (encoding !== "gzip" && encoding !== "identity" && encoding !== "") {
     throw new CollectorError("unsupported_media_type", `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; use gzip or none`);
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > maxBytes) throw tooLarge(maxBytes, "body");
-  const raw = await readLimited(request, maxBytes);
+  const raw = await readLimited(request, maxBytes, Number.isSafeInteger(declared) ? declared : undefined);
   if (encoding !== "gzip") return raw;
   try {
-    return await gunzipAsync(raw, { maxOutputLength: maxBytes });
+    const inflated = await gunzipAsync(raw.bytes, { maxOutputLength: maxBytes });
+    return { bytes: inflated, release: () => undefined };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) throw tooLarge(maxBytes, "decompressed body");
     throw new CollectorError("bad_request", `body is not valid gzip: ${(err as Error).message}`);
+  } finally {
+    raw.release();
   }
 }
 
-async function readLimited(request: Request, maxBytes: number): Promise<Buffer> {
-  if (!request.body) return Buffer.alloc(0);
+async function readLimited(request: Request, maxBytes: number, declared: number | undefined): Promise<RequestBody> {
+  if (!request.body) return { bytes: Buffer.alloc(0), release: () => undefined };
+  const pooled = declared !== undefined && declared >= POOLED_MIN_BYTES ? takeBuffer(declared) : undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let intoPooled = pooled !== undefined;
   const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(maxBytes, "body");
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (total + value.byteLength > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(maxBytes, "body");
+      }
+      if (intoPooled && total + value.byteLength <= declared!) pooled!.set(value, total);
+      else if (intoPooled) {
+        // Longer than declared (the request is malformed; Node usually stops it first): keep it as chunks.
+        chunks.push(Buffer.from(pooled!.subarray(0, total)));
+        intoPooled = false;
+      }
+      if (!intoPooled) chunks.push(value);
+      total += value.byteLength;
     }
-    chunks.push(value);
+  } catch (err) {
+    if (pooled) giveBack(pooled);
+    throw err;
   }
+  if (pooled && intoPooled) return { bytes: pooled.subarray(0, total), release: once(() => giveBack(pooled)) };
+  if (pooled) giveBack(pooled);
   if (chunks.length === 1) {
     const only = chunks[0] as Uint8Array;
-    return Buffer.from(only.buffer, only.byteOffset, only.byteLength);
+    return { bytes: Buffer.from(only.buffer, only.byteOffset, only.byteLength), release: () => undefined };
   }
-  return Buffer.concat(chunks, total);
+  return { bytes: Buffer.concat(chunks, total), release: () => undefined };
+}
+
+/** Bodies smaller than this are not worth pooling. */
+const POOLED_MIN_BYTES = 256 * 1024;
+const MAX_IDLE_BUFFERS = 8;
+const idleBuffers: Buffer[] = [];
+
+/** A buffer of at least `bytes` from the idle ones (the smallest that fits), or a new one. */
+function takeBuffer(bytes: number): Buffer {
+  let best = -1;
+  for (let i = 0; i < idleBuffers.length; i++) {
+    const b = idleBuffers[i]!;
+    if (b.length >= bytes && (best < 0 || b.length < idleBuffers[best]!.length)) best = i;
+  }
+  if (best >= 0) return idleBuffers.splice(best, 1)[0]!;
+  // Rounded up, so bodies of slightly different sizes share buffers.
+  return Buffer.allocUnsafe(Math.ceil(bytes / POOLED_MIN_BYTES) * POOLED_MIN_BYTES);
+}
+
+function giveBack(buffer: Buffer): void {
+  if (idleBuffers.length < MAX_IDLE_BUFFERS) idleBuffers.push(buffer);
+  else {
+    // Full: keep the larger ones, which fit more requests.
+    const smallest = idleBuffers.reduce((min, b, i) => (b.length < idleBuffers[min]!.length ? i : min), 0);
+    if (idleBuffers[smallest]!.length < buffer.length) idleBuffers[smallest] = buffer;
+  }
+}
+
+function once(f: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    f();
+  };
 }
 
 function tooLarge(maxBytes: number, what: string): CollectorError {

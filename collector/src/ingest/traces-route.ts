@@ -52,37 +52,42 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
     if (!protobuf && contentType !== "application/json") {
       throw new CollectorError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType.slice(0, 60))} is not supported; send application/json or application/x-protobuf`);
     }
-    const body = await readBody(c.req.raw, limits.maxBodyBytes);
-    const principal = c.get("principal");
-    // The common protobuf request goes straight into a span block; the rest (and JSON) through rows.
-    const direct = protobuf && deps.sink.acceptBlock ? decodeProtobufSpanBlock(body, principal, limits) : undefined;
-    const request = direct ? undefined : protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
-    const decision = limiter?.take(principal.keyId, direct?.spanCount ?? request!.spanCount);
-    if (decision && !decision.ok) {
-      throw new CollectorError("rate_limited", `this key is over its ingest rate of ${deps.rateLimit?.spansPerSecond} spans/s; retry later`, {
-        retryAfterS: decision.retryAfterS,
-      });
-    }
-    let result: IngestOutcome;
-    let acceptedDirect = false;
+    const { bytes: body, release } = await readBody(c.req.raw, limits.maxBodyBytes);
+    // Nothing built from the body refers to its bytes (decoders copy what they keep): the buffer is reused after.
     try {
-      acceptedDirect = direct !== undefined && (await deps.sink.acceptBlock!(direct.builder));
+      const principal = c.get("principal");
+      // The common protobuf request goes straight into a span block; the rest (and JSON) through rows.
+      const direct = protobuf && deps.sink.acceptBlock ? decodeProtobufSpanBlock(body, principal, limits) : undefined;
+      const request = direct ? undefined : protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
+      const decision = limiter?.take(principal.keyId, direct?.spanCount ?? request!.spanCount);
+      if (decision && !decision.ok) {
+        throw new CollectorError("rate_limited", `this key is over its ingest rate of ${deps.rateLimit?.spansPerSecond} spans/s; retry later`, {
+          retryAfterS: decision.retryAfterS,
+        });
+      }
+      let result: IngestOutcome;
+      let acceptedDirect = false;
+      try {
+        acceptedDirect = direct !== undefined && (await deps.sink.acceptBlock!(direct.builder));
+      } finally {
+        if (direct) releaseSpanBlock(direct);
+      }
+      if (direct && acceptedDirect) {
+        result = { rejected: new Map(), rejectExamples: new Map(), droppedAttributes: direct.droppedAttributes, truncatedAttributes: direct.truncatedAttributes };
+      } else {
+        const rows = buildSpanRows(request ?? decodeProtobufTracesWire(body, limits, ALLOW), principal, limits);
+        await deps.sink.accept(rows.rows);
+        result = rows;
+      }
+      record(metrics, result);
+      const partial = partialSuccess(result);
+      if (protobuf) {
+        return c.body(exportResponseProtobuf(partial) as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/x-protobuf" });
+      }
+      return c.body(exportResponseJson(partial), 200, { "content-type": "application/json" });
     } finally {
-      if (direct) releaseSpanBlock(direct);
+      release();
     }
-    if (direct && acceptedDirect) {
-      result = { rejected: new Map(), rejectExamples: new Map(), droppedAttributes: direct.droppedAttributes, truncatedAttributes: direct.truncatedAttributes };
-    } else {
-      const rows = buildSpanRows(request ?? decodeProtobufTracesWire(body, limits, ALLOW), principal, limits);
-      await deps.sink.accept(rows.rows);
-      result = rows;
-    }
-    record(metrics, result);
-    const partial = partialSuccess(result);
-    if (protobuf) {
-      return c.body(exportResponseProtobuf(partial) as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/x-protobuf" });
-    }
-    return c.body(exportResponseJson(partial), 200, { "content-type": "application/json" });
   });
   return route;
 }
