@@ -59,6 +59,8 @@ const GENERAL_PATH = Symbol("general-path");
 const LEN = 2;
 const STRING_VALUE_TAG = (1 << 3) | LEN;
 const INT_VALUE_TAG = 3 << 3; // varint
+const KEY_TAG = (1 << 3) | LEN;
+const VALUE_TAG = (2 << 3) | LEN;
 
 interface ResourceState {
   /** Indexes of the kept keys in the block's resource-attribute dictionary, in order. */
@@ -361,6 +363,31 @@ class DirectDecoder {
    */
   #keyValue(end: number, hints: KeyEntry[] | undefined, position: number): void {
     const r = this.#r;
+    const buf = this.#buf;
+    // The layout every exporter writes: key (one-byte length), then value (length under 16 KiB), nothing else.
+    const start = r.pos;
+    if (buf[start] === KEY_TAG && buf[start + 1]! < 0x80) {
+      const keyStart = start + 2;
+      const keyEnd = keyStart + buf[start + 1]!;
+      if (keyEnd + 2 < end && buf[keyEnd] === VALUE_TAG) {
+        let valueStart = keyEnd + 2;
+        let length = buf[keyEnd + 1]!;
+        if (length >= 0x80) {
+          length = (length & 0x7f) | (buf[keyEnd + 2]! << 7);
+          valueStart++;
+        }
+        if (length < 0x4000 && valueStart + length === end) {
+          const hint = hints?.[position];
+          const entry = hint !== undefined && sameBytes(hint.bytes, buf, keyStart, keyEnd - keyStart) ? hint : KEYS.entry(buf, keyStart, keyEnd);
+          if (hints !== undefined && position < MAX_HINTS) hints[position] = entry;
+          this.#entry = entry;
+          this.#valueStart = valueStart;
+          this.#valueEnd = end;
+          r.pos = end;
+          return;
+        }
+      }
+    }
     let entry = NO_KEY;
     let valueStart = -1;
     let valueEnd = -1;
