@@ -28,12 +28,17 @@ const leaf = fc.oneof(
   { weight: 1, arbitrary: fc.record({ arrayValue: fc.record({ values: fc.array(fc.record({ stringValue: fc.string({ maxLength: 4 }) }), { maxLength: 3 }) }) }) },
   { weight: 1, arbitrary: fc.constant({}) },
 );
+// Lists of strings (finish reasons): mostly plain, sometimes with what JSON escapes, sometimes long.
+const reasons = fc
+  .array(fc.oneof(fc.stringMatching(/^[a-z_]{0,10}$/), fc.constantFrom('a"b', "c\\d", "é", "\n"), fc.string({ minLength: 60, maxLength: 90 })), { maxLength: 4 })
+  .map((values) => ({ arrayValue: { values: values.map((stringValue) => ({ stringValue })) } }));
 const tenantValue = fc.constantFrom("acme", "globex", "initech", "not a tenant!", "").map((stringValue) => ({ stringValue }));
 const attribute = (keys: readonly string[]) =>
   fc.oneof(
     { weight: 8, arbitrary: fc.record({ key: fc.constantFrom(...keys), value: leaf }) },
     { weight: 1, arbitrary: fc.record({ key: fc.constant("troupe.tenant.id"), value: tenantValue }) },
     { weight: 1, arbitrary: fc.record({ key: fc.constant("troupe.agent.type") }) }, // no value at all
+    { weight: 2, arbitrary: fc.record({ key: fc.constant("gen_ai.response.finish_reasons"), value: reasons }) },
   );
 // Near misses of allow-listed keys (same length, first, middle and last byte) must not be taken for them.
 const spanKeys = ["gen_ai.request.model", "gen_ai.usage.input_tokens", "troupe.agent.type", "gen_ai.prompt", "http.request.header.authorization", "exception.type", "gen_ai.reqXest.model", "gen_ai.usage.inpXt_tokens", "troupX.agent.type"];
@@ -110,6 +115,20 @@ describe("protobuf straight into a span block", () => {
     // Not vacuous: most generated requests (duplicate keys, rejected tenants and limits aside) go direct.
     expect(direct).toBeGreaterThan(150);
     expect(generalOnly).toBeGreaterThan(0);
+  });
+
+  it("writes lists of strings as the general path's JSON text, capped where it caps them", () => {
+    const acme: Principal = { kind: "tenant-ingest", keyId: "k", tenantId: "acme" };
+    for (const list of [[], ["stop"], ["stop", "length", ""], ["x".repeat(120), "y".repeat(120)], ["x".repeat(125), "y".repeat(126)], ['q"uote', "ok"]]) {
+      const body = encode({
+        resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), attributes: [{ key: "gen_ai.response.finish_reasons", value: { arrayValue: { values: list.map((stringValue) => ({ stringValue })) } } }] }] }] }],
+      });
+      const fast = decodeProtobufSpanBlock(body, acme, limits)!;
+      const slow = general(body, acme);
+      if (slow.error !== undefined) throw new Error(slow.error);
+      expect(decodeSpanBlocks(fast.builder.finish(retention).payload)).toEqual(slow.rows);
+      expect(fast.truncatedAttributes).toBe(slow.truncatedAttributes);
+    }
   });
 
   it("leaves to the general path what it would refuse or answer with a partial success", () => {

@@ -60,6 +60,9 @@ const LEN = 2;
 const STRING_VALUE_TAG = (1 << 3) | LEN;
 const INT_VALUE_TAG = 3 << 3; // varint
 const KEY_TAG = (1 << 3) | LEN;
+const ARRAY_VALUE_TAG = (5 << 3) | LEN;
+/** ArrayValue.values. */
+const VALUES_TAG = (1 << 3) | LEN;
 const VALUE_TAG = (2 << 3) | LEN;
 
 interface ResourceState {
@@ -454,6 +457,10 @@ class DirectDecoder {
       }
       r.pos = valueStart;
     }
+    if (this.#buf[valueStart] === ARRAY_VALUE_TAG && this.#limits.maxAnyValueDepth > 1 && this.#writeStringArray(values, valueStart, valueEnd)) {
+      r.pos = kvEnd;
+      return;
+    }
     let text = stringifyAttributeValue(r.anyValue(valueEnd, 1));
     if (text.length > MAX_ATTRIBUTE_VALUE_LENGTH) {
       text = text.slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
@@ -461,6 +468,54 @@ class DirectDecoder {
     }
     values.string(text);
     r.pos = kvEnd;
+  }
+
+  /**
+   * An array of plain strings (e.g. gen_ai.response.finish_reasons) written as the JSON text the
+   * general path makes of it, without building the array. False (nothing written) for anything
+   * else: other element types, characters JSON would escape, text over the cap, an odd layout.
+   */
+  #writeStringArray(values: NativeWriter, valueStart: number, valueEnd: number): boolean {
+    const buf = this.#buf;
+    const arrayStart = shortLength(buf, valueStart + 1, valueEnd);
+    if (arrayStart < 0 || arrayStart + lengthRead !== valueEnd) return false;
+    // First pass: check and measure. Elements: 0x0a len (0x0a len chars).
+    let count = 0;
+    let textLength = 2;
+    let pos = arrayStart;
+    while (pos < valueEnd) {
+      if (buf[pos] !== VALUES_TAG) return false;
+      const elementStart = shortLength(buf, pos + 1, valueEnd);
+      const elementEnd = elementStart + lengthRead;
+      if (elementStart < 0 || buf[elementStart] !== STRING_VALUE_TAG) return false;
+      const stringStart = shortLength(buf, elementStart + 1, valueEnd);
+      const stringEnd = stringStart + lengthRead;
+      if (stringStart < 0 || stringEnd !== elementEnd) return false;
+      for (let i = stringStart; i < stringEnd; i++) {
+        const c = buf[i]!;
+        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+      }
+      textLength += stringEnd - stringStart + 2 + (count > 0 ? 1 : 0);
+      count++;
+      pos = stringEnd;
+    }
+    if (textLength > MAX_ATTRIBUTE_VALUE_LENGTH) return false;
+    // Second pass: ["a","b"].
+    values.varUInt(textLength);
+    values.uint8(0x5b);
+    pos = arrayStart;
+    for (let k = 0; k < count; k++) {
+      const elementStart = shortLength(buf, pos + 1, valueEnd);
+      const stringStart = shortLength(buf, elementStart + 1, valueEnd);
+      const stringEnd = stringStart + lengthRead;
+      if (k > 0) values.uint8(0x2c);
+      values.uint8(0x22);
+      values.rawBytes(buf, stringStart, stringEnd);
+      values.uint8(0x22);
+      pos = stringEnd;
+    }
+    values.uint8(0x5d);
+    return true;
   }
 
   /** An attribute's full text (uncapped), as the general path compares tenant claims. */
@@ -568,6 +623,25 @@ function markOnce(entry: KeyEntry, serial: number): void {
   // A key given twice in one list takes the general path (which keeps the last value at the first place).
   if (entry.seen === serial) throw GENERAL_PATH;
   entry.seen = serial;
+}
+
+/** The length `shortLength` read last. */
+let lengthRead = 0;
+
+/**
+ * A length prefix of one or two bytes at `pos`: where the bytes start (the length in `lengthRead`),
+ * or -1 when the prefix is longer or runs past `end`.
+ */
+function shortLength(buf: Buffer, pos: number, end: number): number {
+  if (pos >= end) return -1;
+  const b0 = buf[pos]!;
+  if (b0 < 0x80) {
+    lengthRead = b0;
+    return pos + 1;
+  }
+  if (pos + 1 >= end || buf[pos + 1]! >= 0x80) return -1;
+  lengthRead = (b0 & 0x7f) | (buf[pos + 1]! << 7);
+  return pos + 2;
 }
 
 function sameBytes(a: Buffer, b: Buffer, start: number, length: number): boolean {

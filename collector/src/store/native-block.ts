@@ -90,6 +90,16 @@ export class NativeWriter {
     this.#pos += this.#buf.write(value, this.#pos, n, "utf8");
   }
 
+  /** Bytes `data[start, end)` as they are (no length prefix). */
+  rawBytes(data: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.ensure(length);
+    const buf = this.#buf;
+    if (length <= 64) for (let i = start, pos = this.#pos; i < end; i++, pos++) buf[pos] = data[i]!;
+    else buf.set(data.subarray(start, end), this.#pos);
+    this.#pos += length;
+  }
+
   /** Bytes as they are (e.g. a string column encoded earlier). */
   bytes(value: Uint8Array): void {
     this.ensure(value.length);
