@@ -124,6 +124,9 @@ export class SpanWriter {
   async #insertNextBatch(): Promise<void> {
     const next = await this.#spool.nextBatch(this.#options.maxBatchRows);
     if (!next) return;
+    // The batch after this one is formed and persisted while this one is inserted (when it is
+    // already full), so the next insert does not wait for a state write.
+    const preparing = this.#spool.prepareFollowingBatch(this.#options.maxBatchRows).catch(() => undefined);
     let delay = this.#options.initialRetryDelayMs;
     for (;;) {
       const started = performance.now();
@@ -151,6 +154,7 @@ export class SpanWriter {
         delay = Math.min(delay * 2, this.#options.maxRetryDelayMs);
       }
     }
+    await preparing;
     await this.#spool.commit(next.batch);
   }
 }

@@ -64,6 +64,38 @@ describe("Spool", () => {
     await c.close();
   });
 
+  it("prepares the following batch only when it is full, and offers both again after a crash, unchanged", async () => {
+    const a = await Spool.open({ dir, maxBytes: 1 << 20 });
+    for (const p of ["a", "b", "c"]) await a.append(rows(2, p));
+    const first = await a.nextBatch(2); // a
+    await a.prepareFollowingBatch(2); // b: full
+    await a.append(rows(1, "d")); // after the prepared batch: not part of it
+    // Crash before the insert of a resolved.
+    const b = await Spool.open({ dir, maxBytes: 1 << 20 });
+    const again = await b.nextBatch(1000);
+    expect(again!.batchId).toBe(first!.batchId);
+    await b.prepareFollowingBatch(1000); // already prepared before the crash: kept as it was
+    await b.commit(again!.batch);
+    const second = await b.nextBatch(1000);
+    expect(second!.rows.map((r) => r.name)).toEqual(["b-0", "b-1"]);
+    await b.commit(second!.batch);
+    expect((await drain(b)).names).toEqual(["c-0", "c-1", "d-0"]);
+    await b.close();
+    await a.close();
+  });
+
+  it("leaves a following batch that is not full to grow until it is handed out", async () => {
+    const s = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await s.append(rows(2, "a"));
+    await s.append(rows(1, "c"));
+    const first = await s.nextBatch(2);
+    await s.prepareFollowingBatch(2); // c: 1 row of 2, the last record: not prepared
+    await s.append(rows(1, "e"));
+    await s.commit(first!.batch);
+    expect((await s.nextBatch(2))!.rows.map((r) => r.name)).toEqual(["c-0", "e-0"]);
+    await s.close();
+  });
+
   it("offers a batch handed out before a crash again, unchanged and with the same batch id", async () => {
     const a = await Spool.open({ dir, maxBytes: 1 << 20 });
     await a.append(rows(2, "a"));

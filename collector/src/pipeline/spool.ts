@@ -66,6 +66,9 @@ interface PendingAppend {
 
 interface SpoolState {
   cursor: { segment: number; offset: number };
+  /** Batches handed out or prepared and not committed, in order (at most two). */
+  batches?: SpoolBatch[];
+  /** The single open batch, as spools written before `batches` recorded it. */
   batch?: SpoolBatch;
 }
 
@@ -99,7 +102,10 @@ export class Spool {
   readonly #records: RecordEntry[] = [];
   #head = 0;
   #cursor: { segment: number; offset: number };
-  #batch: SpoolBatch | undefined;
+  /** Persisted, uncommitted batches, in order: the one being inserted, and maybe the one after it. */
+  #batches: SpoolBatch[];
+  /** State writes, one at a time (each writes the state current when it runs). */
+  #stateWrites: Promise<void> = Promise.resolve();
   #active: { segment: number; handle: FileHandle; size: number } | undefined;
   #queue: PendingAppend[] = [];
   #queuedBytes = 0;
@@ -120,7 +126,7 @@ export class Spool {
     this.#memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     this.#retryAfterS = options.retryAfterS ?? 2;
     this.#cursor = state.cursor;
-    this.#batch = state.batch;
+    this.#batches = state.batches ?? (state.batch ? [state.batch] : []);
     this.corruptRecordsAtOpen = corrupt;
   }
 
@@ -281,7 +287,7 @@ export class Spool {
 
   /** True when a batch was persisted and not committed (after a crash: it is offered first, unchanged). */
   hasOpenBatch(): boolean {
-    return this.#batch !== undefined;
+    return this.#batches.length > 0;
   }
 
   /**
@@ -291,18 +297,10 @@ export class Spool {
   async nextBatch(maxRows: number): Promise<SpoolBatchRead | undefined> {
     const first = this.#records[this.#head];
     if (!first) return undefined;
-    let batch = this.#batch;
+    let batch = this.#batches[0];
     if (!batch || batch.segment !== first.segment || batch.start !== first.offset) {
-      let end = first.end;
-      let rows = first.rowCount;
-      for (let i = this.#head + 1; i < this.#records.length; i++) {
-        const r = this.#records[i] as RecordEntry;
-        if (r.segment !== first.segment || rows + r.rowCount > maxRows) break;
-        rows += r.rowCount;
-        end = r.end;
-      }
-      batch = { segment: first.segment, start: first.offset, end };
-      this.#batch = batch;
+      batch = this.#formBatch(this.#head, maxRows).batch;
+      this.#batches = [batch];
       await this.#saveState();
     }
     const contents: RecordContent[] = [];
@@ -312,6 +310,43 @@ export class Spool {
       contents.push(r.content ?? (await this.#readContent(r)));
     }
     return batchRead(batch, `${this.id}-${batch.segment}-${batch.start}-${batch.end}`, contents);
+  }
+
+  /**
+   * While the head batch is being inserted: when the records after it already fill a batch of
+   * `maxRows`, forms and persists that following batch now, so `nextBatch` after the commit hands it
+   * out without waiting for a state write. Nothing changes otherwise.
+   */
+  async prepareFollowingBatch(maxRows: number): Promise<void> {
+    const head = this.#batches[0];
+    if (!head || this.#batches.length > 1) return;
+    let i = this.#head;
+    while (i < this.#records.length) {
+      const r = this.#records[i] as RecordEntry;
+      if (r.segment !== head.segment || r.offset >= head.end) break;
+      i++;
+    }
+    if (i >= this.#records.length) return;
+    const following = this.#formBatch(i, maxRows);
+    if (following.rows < maxRows && following.endIndex === this.#records.length - 1) return; // not full: the writer may yet wait for more
+    this.#batches = [head, following.batch];
+    await this.#saveState();
+  }
+
+  /** The batch starting at record `from`: records of its segment up to `maxRows` rows (at least one). */
+  #formBatch(from: number, maxRows: number): { batch: SpoolBatch; rows: number; endIndex: number } {
+    const first = this.#records[from] as RecordEntry;
+    let end = first.end;
+    let rows = first.rowCount;
+    let endIndex = from;
+    for (let i = from + 1; i < this.#records.length; i++) {
+      const r = this.#records[i] as RecordEntry;
+      if (r.segment !== first.segment || rows + r.rowCount > maxRows) break;
+      rows += r.rowCount;
+      end = r.end;
+      endIndex = i;
+    }
+    return { batch: { segment: first.segment, start: first.offset, end }, rows, endIndex };
   }
 
   /** Marks a batch consumed (after the store resolved its insert); deletes segments left empty. */
@@ -329,7 +364,8 @@ export class Spool {
       this.#records.splice(0, this.#head);
       this.#head = 0;
     }
-    this.#batch = undefined;
+    const head = this.#batches[0];
+    if (head && head.segment === batch.segment && head.start === batch.start) this.#batches.shift();
     this.#cursor = { segment: batch.segment, offset: batch.end };
     const next = this.#records[this.#head];
     const activeSegment = this.#active?.segment ?? batch.segment;
@@ -386,8 +422,14 @@ export class Spool {
     }
   }
 
-  async #saveState(): Promise<void> {
-    const state: SpoolState = { cursor: this.#cursor, ...(this.#batch ? { batch: this.#batch } : {}) };
+  #saveState(): Promise<void> {
+    const write = this.#stateWrites.catch(() => undefined).then(() => this.#writeState());
+    this.#stateWrites = write;
+    return write;
+  }
+
+  async #writeState(): Promise<void> {
+    const state: SpoolState = { cursor: this.#cursor, ...(this.#batches.length > 0 ? { batches: this.#batches } : {}) };
     await writeDurably(this.#dir, "state.json", JSON.stringify(state));
   }
 }
