@@ -75,6 +75,9 @@ describe.each([
   ["json+gzip", (headers: Record<string, string>) => new JsonExporter({ url: `${collector.url}/v1/traces`, headers, compression: "gzip" as never })],
 ])("real %s exporter → collector → store", (format, makeExporter) => {
   it("stores every span with ids, times, kind, status and only allow-listed attributes", async () => {
+    // Protobuf exports take the direct path (wire straight into a span block), JSON the general one.
+    const path = format.startsWith("protobuf") ? "direct" : "general";
+    const decodedBefore = collector.metrics.spansDecoded.value([path]);
     const tp = provider(makeExporter({ Authorization: `Bearer ${secrets.acme}` }), true, { "service.name": `svc-${format}`, "secret.resource": "x" });
     const tracer = tp.getTracer("t");
     const parent = tracer.startSpan("invoke_agent planner", { kind: SpanKind.SERVER, attributes: { "troupe.agent.type": "planner", "gen_ai.usage.input_tokens": 1234, "prompt.text": "never stored" } });
@@ -92,6 +95,7 @@ describe.each([
 
     const rows = await waitForRows(ids);
     expect(rows).toHaveLength(51);
+    expect(collector.metrics.spansDecoded.value([path]) - decodedBefore).toBe(51);
     const root = rows.find((r) => r.spanId === parent.spanContext().spanId)!;
     expect(root).toMatchObject({
       tenantId: "acme",

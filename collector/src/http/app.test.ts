@@ -274,6 +274,7 @@ describe("backpressure, health and metrics", () => {
     await post("{bad");
     const text = await (await app.request("/metrics")).text();
     expect(text).toMatch(/troupe_collector_spans_accepted_total 1/);
+    expect(text).toMatch(/troupe_collector_spans_decoded_total\{path="general"\} 1/);
     expect(text).toMatch(/troupe_collector_attributes_dropped_total\{scope="span"\} 1/);
     expect(text).toMatch(/troupe_collector_ingest_requests_total\{code="bad_request"\} 1/);
     expect(text).toMatch(/troupe_collector_store_insert_duration_seconds_bucket/);

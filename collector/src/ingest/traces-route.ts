@@ -74,10 +74,12 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
       }
       if (direct && acceptedDirect) {
         result = { rejected: new Map(), rejectExamples: new Map(), droppedAttributes: direct.droppedAttributes, truncatedAttributes: direct.truncatedAttributes };
+        metrics.spansDecoded.inc(["direct"], direct.spanCount);
       } else {
         const rows = buildSpanRows(request ?? decodeProtobufTracesWire(body, limits, ALLOW), principal, limits);
         await deps.sink.accept(rows.rows);
         result = rows;
+        metrics.spansDecoded.inc(["general"], rows.rows.length);
       }
       record(metrics, result);
       const partial = partialSuccess(result);

@@ -16,6 +16,8 @@ export class CollectorMetrics {
   readonly registry = new MetricRegistry();
   readonly requests: Counter;
   readonly spansAccepted: Counter;
+  /** Accepted spans by how their request was decoded: "direct" (wire straight into a span block) or "general". */
+  readonly spansDecoded: Counter;
   /** Spans refused at ingest, by reason (tenant_mismatch, missing_tenant, ...). */
   readonly spansRejected: Counter;
   /** Spans acknowledged earlier and lost afterwards, by reason (spool_corrupt). Should stay 0. */
@@ -36,6 +38,11 @@ export class CollectorMetrics {
     const r = this.registry;
     this.requests = r.counter("troupe_collector_ingest_requests_total", "OTLP export requests answered, by outcome code.", ["code"]);
     this.spansAccepted = r.counter("troupe_collector_spans_accepted_total", "Spans accepted and spooled.");
+    this.spansDecoded = r.counter(
+      "troupe_collector_spans_decoded_total",
+      "Spans of accepted requests by decoding path: direct (protobuf straight into a span block) or general (rows; JSON, and requests with anything unusual).",
+      ["path"],
+    );
     this.spansRejected = r.counter("troupe_collector_spans_rejected_total", "Spans rejected at ingest, by reason.", ["reason"]);
     this.spansDropped = r.counter("troupe_collector_spans_dropped_total", "Acknowledged spans lost after acceptance, by reason.", ["reason"]);
     this.attributesDropped = r.counter("troupe_collector_attributes_dropped_total", "Attributes removed by the allow-list, by scope.", ["scope"]);
