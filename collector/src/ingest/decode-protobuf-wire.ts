@@ -294,29 +294,16 @@ export class WireReader {
           eventSkipped += event.skippedAttributes ?? 0;
           events.push(event);
           break;
-        case 15: {
+        case 15:
           this.expect(tag, LEN, "Span.status");
-          const statusEnd = this.lengthEnd(end, "Span");
-          while (this.pos < statusEnd) {
-            const t = this.varint32();
-            if (t >>> 3 === 3) {
-              this.expect(t, VARINT, "Status.code");
-              statusCode = Number(this.varintNumber(true));
-            } else this.skip(t, statusEnd);
-          }
+          statusCode = this.statusCode(this.lengthEnd(end, "Span"));
           break;
-        }
         default:
           this.skip(tag, end);
       }
     }
     if (traceIdBytes !== 16) throw new CollectorError("bad_request", `${path()}.traceId: must be 16 bytes; got ${traceIdBytes}`);
     if (spanIdBytes !== 8) throw new CollectorError("bad_request", `${path()}.spanId: must be 8 bytes; got ${spanIdBytes}`);
-    const hiDiff = endHi - startHi;
-    const duration =
-      hiDiff > -0x200000 && hiDiff < 0x200000
-        ? hiDiff * 4294967296 + (endLo - startLo)
-        : Number(((BigInt(endHi) << 32n) | BigInt(endLo)) - ((BigInt(startHi) << 32n) | BigInt(startLo)));
     return {
       traceId,
       spanId,
@@ -325,12 +312,25 @@ export class WireReader {
       kind,
       startTimeUnixNano: uint64Decimal(startLo, startHi),
       endTimeUnixNano: uint64Decimal(endLo, endHi),
-      durationNs: duration > 0 ? duration : 0,
+      durationNs: spanDurationNs(startLo, startHi, endLo, endHi),
       attributes,
       skippedAttributes: this.skipped - skippedBefore - eventSkipped,
       events,
       statusCode,
     };
+  }
+
+  /** The code of a Status message ending at `end` (0, unset, when absent). */
+  statusCode(end: number): number {
+    let code = 0;
+    while (this.pos < end) {
+      const t = this.varint32();
+      if (t >>> 3 === 3) {
+        this.expect(t, VARINT, "Status.code");
+        code = Number(this.varintNumber(true));
+      } else this.skip(t, end);
+    }
+    return code;
   }
 
   event(end: number): OtlpEvent {
@@ -488,6 +488,19 @@ export class WireReader {
       throw new CollectorError("bad_request", `attribute value nested deeper than ${this.#limits.maxAnyValueDepth} levels (at byte ${this.pos})`);
     }
   }
+}
+
+/**
+ * A span's duration in nanoseconds from its start and end times given as 32-bit halves: end minus
+ * start, exact while it fits 2^53, and 0 when the end is not after the start.
+ */
+export function spanDurationNs(startLo: number, startHi: number, endLo: number, endHi: number): number {
+  const hiDiff = endHi - startHi;
+  const duration =
+    hiDiff > -0x200000 && hiDiff < 0x200000
+      ? hiDiff * 4294967296 + (endLo - startLo)
+      : Number(((BigInt(endHi) << 32n) | BigInt(endLo)) - ((BigInt(startHi) << 32n) | BigInt(startLo)));
+  return duration > 0 ? duration : 0;
 }
 
 /**

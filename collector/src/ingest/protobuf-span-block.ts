@@ -1,11 +1,12 @@
-import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/runtime";
+import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
 import { CollectorError } from "../errors.js";
 import { NativeWriter } from "../store/native-block.js";
 import { SpanBlockBuilder } from "../store/span-block.js";
 import type { Principal } from "../tenants/principal.js";
 import { stringifyAttributeValue } from "./attribute-filter.js";
-import { WireReader } from "./decode-protobuf-wire.js";
+import { WireReader, spanDurationNs } from "./decode-protobuf-wire.js";
 import type { IngestLimits } from "./ingest-limits.js";
+import { resolveTenant } from "./span-rows.js";
 
 /** A protobuf export request decoded straight into a span block (every span accepted). */
 export interface DirectSpanBlock {
@@ -84,8 +85,9 @@ class DirectDecoder {
   #spanCount = 0;
   readonly #dropped = { span: 0, resource: 0, event: 0 };
   #truncated = 0;
-  #lastTenant = "";
-  #lastTenantIndex = -1;
+  /** The last tenant claim decided, and its tenant's index in the block's tenant dictionary (-1: none yet). */
+  #resolvedClaim: string | undefined;
+  #resolvedIndex = -1;
 
   constructor(body: Buffer, principal: Principal, limits: IngestLimits, builder: SpanBlockBuilder) {
     this.#b = builder;
@@ -260,18 +262,10 @@ class DirectDecoder {
           eventCount++;
           eventAttributes = this.#event(r.lengthEnd(end, "Span"), eventAttributes);
           break;
-        case 15: {
+        case 15:
           r.expect(tag, LEN, "Span.status");
-          const statusEnd = r.lengthEnd(end, "Span");
-          while (r.pos < statusEnd) {
-            const t = r.varint32();
-            if (t >>> 3 === 3) {
-              r.expect(t, 0, "Status.code");
-              statusCode = Number(r.varintNumber(true));
-            } else r.skip(t, statusEnd);
-          }
+          statusCode = r.statusCode(r.lengthEnd(end, "Span"));
           break;
-        }
         default:
           r.skip(tag, end);
       }
@@ -280,7 +274,7 @@ class DirectDecoder {
     if (attributeCount > this.#limits.maxAttributesPerSpan || resource.attributeCount > this.#limits.maxAttributesPerSpan) throw GENERAL_PATH;
     if (eventCount > this.#limits.maxEventsPerSpan) throw GENERAL_PATH;
     if (tenantClaim !== undefined && resource.tenantClaim !== undefined && tenantClaim !== resource.tenantClaim) throw GENERAL_PATH;
-    const tenantId = this.#tenantOf(tenantClaim ?? resource.tenantClaim);
+    const tenantIndex = this.#tenantIndexOf(tenantClaim ?? resource.tenantClaim);
 
     if (eventAttributes !== undefined) {
       // The span's own attributes win; among events, the first to state a key.
@@ -294,11 +288,7 @@ class DirectDecoder {
       r.pos = after;
     }
 
-    if (tenantId !== this.#lastTenant || this.#lastTenantIndex < 0) {
-      this.#lastTenant = tenantId;
-      this.#lastTenantIndex = b.tenantId.dictionary.indexOf(tenantId);
-    }
-    b.tenantId.addIndex(this.#lastTenantIndex);
+    b.tenantId.addIndex(tenantIndex);
     b.traceId.hexString(buf, traceStart, 16);
     b.spanId.hexString(buf, spanStart, 8);
     if (parentStart >= 0) b.parentSpanId.hexString(buf, parentStart, 8);
@@ -309,12 +299,7 @@ class DirectDecoder {
     // DateTime64 is signed: a start past 2^63 ns does not fit and is stored as 0, as encodeSpanBlock does.
     if (startHi >= 0x80000000) b.startTime.uint32Pair(0, 0);
     else b.startTime.uint32Pair(startLo, startHi);
-    const hiDiff = endHi - startHi;
-    const duration =
-      hiDiff > -0x200000 && hiDiff < 0x200000
-        ? hiDiff * 4294967296 + (endLo - startLo)
-        : Number(((BigInt(endHi) << 32n) | BigInt(endLo)) - ((BigInt(startHi) << 32n) | BigInt(startLo)));
-    b.durationNs.uint64(duration > 0 ? duration : 0);
+    b.durationNs.uint64(spanDurationNs(startLo, startHi, endLo, endHi));
     b.statusCode.uint8(statusCode);
     b.serviceName.add(resource.serviceName);
     const resourceKeys = b.resourceAttributes.keys;
@@ -538,13 +523,15 @@ class DirectDecoder {
     return text;
   }
 
-  /** The row's tenant as buildSpanRows decides it; anything it would reject takes the general path. */
-  #tenantOf(claimed: string | undefined): string {
-    const p = this.#principal;
-    if (claimed !== undefined && !isTenantId(claimed)) throw GENERAL_PATH;
-    if (p.kind === "tenant-ingest" && (claimed === undefined || claimed === p.tenantId)) return p.tenantId;
-    if (p.kind === "service-ingest" && claimed !== undefined && p.allowedTenants.includes(claimed)) return claimed;
-    throw GENERAL_PATH;
+  /** The index (in the block's tenant dictionary) of the row's tenant as buildSpanRows decides it; anything it would reject takes the general path. */
+  #tenantIndexOf(claimed: string | undefined): number {
+    // Spans of a request mostly claim the same tenant: decided once per run of the same claim.
+    if (this.#resolvedIndex >= 0 && claimed === this.#resolvedClaim) return this.#resolvedIndex;
+    const tenant = resolveTenant(this.#principal, claimed, () => undefined);
+    if (tenant === null) throw GENERAL_PATH;
+    this.#resolvedClaim = claimed;
+    this.#resolvedIndex = this.#b.tenantId.dictionary.indexOf(tenant);
+    return this.#resolvedIndex;
   }
 }
 

@@ -126,7 +126,11 @@ function findTenant(list: readonly OtlpKeyValue[]): string | undefined | typeof 
   return found;
 }
 
-function resolveTenant(
+/**
+ * The tenant a span belongs to under `principal`, given what it claims; null (after telling
+ * `reject` why) when the key may not write it.
+ */
+export function resolveTenant(
   principal: Principal,
   claimed: string | undefined,
   reject: (reason: SpanRejectReason, example: string) => void,

@@ -199,11 +199,6 @@ export class NativeWriter {
     this.#pos = this.#buf.writeUInt16LE(value, this.#pos);
   }
 
-  uint32(value: number): void {
-    this.ensure(4);
-    this.#pos = this.#buf.writeUInt32LE(value, this.#pos);
-  }
-
   /** A UInt64 from a non-negative safe integer (or any finite number, truncated and clamped at 0). */
   uint64(value: number): void {
     this.ensure(8);
@@ -227,17 +222,6 @@ export class NativeWriter {
   /** The prefix of a LowCardinality column (also the first thing of a Map whose keys are LowCardinality). */
   lowCardinalityPrefix(): void {
     this.int64(LC_SHARED_DICTIONARIES_WITH_ADDITIONAL_KEYS);
-  }
-
-  /**
-   * The data of a LowCardinality(String) column (after its prefix): `count` values, the i-th being
-   * `valueAt(i)`. The dictionary is built here; values repeat cheaply.
-   */
-  lowCardinalityData(count: number, valueAt: (i: number) => string): void {
-    const dictionary = new LowCardinalityDictionary();
-    const indexes = new Uint32Array(count);
-    for (let i = 0; i < count; i++) indexes[i] = dictionary.indexOf(valueAt(i));
-    this.lowCardinalityIndexes(dictionary, indexes, count);
   }
 
   /** The data of a LowCardinality(String) column (after its prefix) from its dictionary and the first `count` indexes. */
