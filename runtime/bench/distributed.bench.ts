@@ -17,9 +17,13 @@
 // - *_ratio: the scaling figures the targets are stated in (2 workers / 1 worker, 4 workers / 1 worker).
 //   The 1/2/4-worker runs are interleaved, repeated ROUNDS times, and the best of each is reported
 //   (on a shared machine other work only lowers throughput).
+// - distributed_cpu_us_per_msg_{client,workers,broker}_{1,2}: CPU per message of the sending process,
+//   the worker processes together and nats-server (read from /proc) in the reported runs; the same
+//   for the empty-handler run. BENCH_PROFILE=<dir> makes each worker write a V8 CPU profile there.
 // - machine_load_1m_{start,end}: the 1-minute load average around the run (2 cores here): figures
 //   taken under load from other processes are lower and noisier.
 import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
@@ -40,8 +44,12 @@ const log = (msg: string): void => void process.stderr.write(`[distributed.bench
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
 
+// BENCH_PROFILE=<dir>: every worker and responder process writes a V8 CPU profile there (NODE_OPTIONS cannot carry --cpu-prof).
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+
 function startChild(script: string, args: string[]): Promise<ChildProcess> {
-  const child = fork(script, args, { execArgv: ["--conditions=source", "--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const profile = PROFILE_DIR === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR];
+  const child = fork(script, args, { execArgv: ["--conditions=source", "--import", "tsx", ...profile], stdio: ["ignore", "ignore", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 30_000);
     child.on("message", (m) => {
@@ -104,6 +112,47 @@ async function openLoop(call: (i: number) => Promise<unknown>, rate: number, ms:
   return { p99: lat[Math.floor(lat.length * 0.99)] ?? NaN, p50: lat[Math.floor(lat.length * 0.5)] ?? NaN, errors };
 }
 
+/** CPU time (ms) a process has used, from /proc (Linux); NaN where it cannot be read. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The nats-server process on this machine, if one is visible (its CPU is the broker's share). */
+function brokerPid(): number | undefined {
+  try {
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        if (readFileSync(`/proc/${d}/comm`, "utf8").trim() === "nats-server") return Number(d);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+}
+const BROKER_PID = brokerPid();
+
+/** CPU of the client (this process), the workers and the broker, in ms. */
+function cpuSnapshot(children: ChildProcess[]): { client: number; workers: number; broker: number } {
+  const u = process.cpuUsage();
+  return { client: (u.user + u.system) / 1000, workers: children.reduce((sum, c) => sum + cpuMsOf(c.pid), 0), broker: cpuMsOf(BROKER_PID) };
+}
+
+/** Microseconds of CPU per message of each role between two snapshots. */
+function cpuPerMessage(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, messages: number): { client: number; workers: number; broker: number } {
+  const per = (x: number, y: number): number => round(((y - x) * 1000) / messages, 0);
+  return { client: per(a.client, b.client), workers: per(a.workers, b.workers), broker: per(a.broker, b.broker) };
+}
+
 async function waitPlaced(ns: string, workers: number): Promise<void> {
   const nc = await connect({ servers: NATS });
   const kv = await openLeaseBucket(nc, ns);
@@ -119,7 +168,9 @@ async function waitPlaced(ns: string, workers: number): Promise<void> {
   await nc.close();
 }
 
-async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: number): Promise<{ rate: number; p99?: number }> {
+type CpuSplit = ReturnType<typeof cpuPerMessage>;
+
+async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: number): Promise<{ rate: number; p99?: number; cpu: CpuSplit }> {
   const ns = `bench-${workers}-${Date.now().toString(36)}`;
   const cfg = (i: number): string => JSON.stringify({ servers: NATS, namespace: ns, workerId: `w${i}`, partitions: P, leaseTtlMs: 5000, ackWaitMs: 30_000, storage: "file", maxInFlightPerPartition: 1024 });
   // The first worker creates the stream and consumers; the others join.
@@ -133,8 +184,11 @@ async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: 
   const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, { ms: TURN_CPU_MS }, { timeoutMs: 30_000 });
   try {
     await closedLoop(call, WARMUP_MS);
+    const before = cpuSnapshot(children);
+    const t0 = performance.now();
     const rate = await closedLoop(call, MEASURE_MS);
-    log(`${workers} worker(s), ${type} handler: ${Math.round(rate)} sends/s`);
+    const cpu = cpuPerMessage(before, cpuSnapshot(children), (rate * (performance.now() - t0)) / 1000);
+    log(`${workers} worker(s), ${type} handler: ${Math.round(rate)} sends/s; CPU per message: client ${cpu.client} µs, workers ${cpu.workers} µs, broker ${cpu.broker} µs`);
     let p99: number | undefined;
     if (halfRateOf !== undefined) {
       const target = halfRateOf / 2;
@@ -142,7 +196,7 @@ async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: 
       p99 = r.p99;
       log(`${workers} worker(s) at ${Math.round(target)}/s (half of saturating): p50 ${round(r.p50, 2)} ms, p99 ${round(r.p99, 2)} ms, errors ${r.errors}`);
     }
-    return { rate, ...(p99 === undefined ? {} : { p99 }) };
+    return { rate, cpu, ...(p99 === undefined ? {} : { p99 }) };
   } finally {
     await client.stop();
     await Promise.all(children.map(stopChild));
@@ -175,13 +229,14 @@ const empty1 = await distributed(1, "noop");
 const empty2 = await distributed(2, "noop");
 // The scaling runs are interleaved and repeated, and the best of each count is kept: other work on
 // the machine only ever lowers a run's throughput, and a burst of it should not decide the ratio.
-const best = { 1: 0, 2: 0, 4: 0 } as Record<1 | 2 | 4, number>;
+const best: Partial<Record<1 | 2 | 4, { rate: number; cpu: CpuSplit }>> = {};
 for (let round = 0; round < ROUNDS; round++) {
-  for (const n of [1, 2, 4] as const) best[n] = Math.max(best[n], (await distributed(n, "burn")).rate);
+  for (const n of [1, 2, 4] as const) {
+    const run = await distributed(n, "burn");
+    if (run.rate > (best[n]?.rate ?? 0)) best[n] = run;
+  }
 }
-const one = { rate: best[1] };
-const two = { rate: best[2] };
-const four = { rate: best[4] };
+const [one, two, four] = [best[1]!, best[2]!, best[4]!];
 const twoLatency = await distributed(2, "burn", two.rate);
 const loadEnd = loadavg()[0]!;
 log(`load average at end: ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
@@ -195,6 +250,16 @@ const result = {
   distributed_send_empty_msgs_per_s_2: Math.round(empty2.rate),
   distributed_send_2_to_1_ratio: round(two.rate / one.rate, 2),
   distributed_send_4_to_1_ratio: round(four.rate / one.rate, 2),
+  // Where each message's CPU went (µs) in the reported 1- and 2-worker runs and the empty-handler run.
+  distributed_cpu_us_per_msg_client_1: one.cpu.client,
+  distributed_cpu_us_per_msg_workers_1: one.cpu.workers,
+  distributed_cpu_us_per_msg_broker_1: one.cpu.broker,
+  distributed_cpu_us_per_msg_client_2: two.cpu.client,
+  distributed_cpu_us_per_msg_workers_2: two.cpu.workers,
+  distributed_cpu_us_per_msg_broker_2: two.cpu.broker,
+  distributed_send_empty_cpu_us_per_msg_client_1: empty1.cpu.client,
+  distributed_send_empty_cpu_us_per_msg_workers_1: empty1.cpu.workers,
+  distributed_send_empty_cpu_us_per_msg_broker_1: empty1.cpu.broker,
   machine_load_1m_start: round(loadStart, 2),
   machine_load_1m_end: round(loadEnd, 2),
 };
