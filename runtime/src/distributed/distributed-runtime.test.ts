@@ -196,4 +196,46 @@ describe("DistributedRuntime (one process, real broker)", () => {
     // Another tenant has its own bound.
     await expect(client.tenant("globex").send(new AgentId("echo", "g"), 1, { timeoutMs: 5000 })).resolves.toMatchObject({ worker: "q1" });
   }, 20_000);
+
+  it("fails a send at once when no stream takes the namespace's messages, instead of waiting for its timeout", async () => {
+    // A client given its partition count starts without the stream (no worker ever ran here).
+    const client = new DistributedRuntime({ ...base, namespace: `${ns}-nostream`, serve: false });
+    started.push(client);
+    await client.start();
+    const t0 = Date.now();
+    const err = (await client
+      .tenant("acme")
+      .send(new AgentId("echo", "x"), 1, { timeoutMs: 20_000 })
+      .catch((e: unknown) => e)) as { code?: string; message?: string };
+    expect(err.code).toBe("BROKER_UNAVAILABLE");
+    expect(err.message).toMatch(/no stream takes the messages of namespace/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(client.stats().pendingCalls).toBe(0);
+  });
+
+  it("ignores replies and broker answers on subjects that name no waiting call of their tenant", async () => {
+    const extra = { namespace: `${ns}-forge` };
+    const w = worker("r1", extra);
+    await w.start();
+    await waitUntil(() => w.ownedPartitions().length === 8);
+    const client = new DistributedRuntime({ ...base, ...extra, serve: false });
+    started.push(client);
+    await client.start();
+    const pending = client.tenant("acme").send(new AgentId("slow", "r"), 1, { timeoutMs: 10_000 });
+    // Forged answers for every call number the client may have given out, on another tenant's token
+    // and on malformed subjects: none settles the call.
+    const callerId = (client as unknown as { callerId: string }).callerId;
+    for (let call = 0; call < 64; call++) {
+      const c = call.toString(36);
+      for (const subject of [`troupe.${extra.namespace}.r.0000000000000000beef.${callerId}.${c}`, `troupe.${extra.namespace}.r.0000000000000000beef.${callerId}.${c}.a`, `troupe.${extra.namespace}.r.x.${callerId}`]) {
+        nc.publish(subject, JSON.stringify({ ok: true, v: "forged" }));
+        nc.publish(subject, JSON.stringify({ error: { code: 503, description: "maximum messages per subject exceeded" } }));
+      }
+    }
+    await nc.flush();
+    await expect(pending).resolves.toBe("late");
+    expect(client.stats().pendingCalls).toBe(0);
+    await w.stop();
+    await deleteDistributedNamespace(nc, extra.namespace);
+  }, 20_000);
 });

@@ -18,7 +18,7 @@ import { RuntimeTracing } from "../tracing/runtime-tracing.js";
 import { KvRateLimiter, rateBucketName, type RateLimit } from "./kv-rate-limiter.js";
 import { AckKeepAlive } from "./ack-keep-alive.js";
 import { InFlightShares } from "./in-flight-shares.js";
-import { HEADER, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
+import { HEADER, brokerAckSchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, mentionsError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
 import { PartitionAttempts } from "./partition-attempts.js";
 import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
 import { PendingCalls } from "./pending-calls.js";
@@ -324,7 +324,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     else this.partitions = o.partitions ?? (await this.readPartitions());
     this.routed = new RoutedAgents(this.partitions, this.stateStore);
     this.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
-    const replySubject = this.scope !== null && this.scope.size === 1 ? this.subjects.reply(this.token([...this.scope][0]!), this.callerId) : this.subjects.repliesTo(this.callerId);
+    const replySubject = this.scope !== null && this.scope.size === 1 ? this.subjects.replies(this.token([...this.scope][0]!), this.callerId) : this.subjects.repliesTo(this.callerId);
     this.replySub = this.nc.subscribe(replySubject, { callback: (err, msg) => {
         if (err === null) this.onReply(msg);
         else this.noteError(err);
@@ -486,22 +486,29 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     );
   }
 
-  /** Publishes an admitted call and awaits its reply (traced as the caller's send span). */
+  /**
+   * Publishes an admitted call and awaits its reply (traced as the caller's send span). The message
+   * goes straight onto the stream's subject with the call's own acknowledgement subject: the broker's
+   * answer (stored, or refused: queue full, no stream) comes back on the caller's reply subscription
+   * (`onReply`), with no request, timer or promise of the client library's per message.
+   */
   private dispatchSend(tenant: TenantId, to: AgentId, body: Uint8Array, timeoutMs: number, options: SendOptions | undefined, hopCount: number, parent: Context): Promise<unknown> {
     const tok = this.token(tenant);
-    const callId = `${this.callerId}-${(this.seq++).toString(36)}`;
+    const callId = (this.seq++).toString(36);
+    const replyTo = this.subjects.callReply(tok, this.callerId, callId);
     const t = this.tracing?.startSend(tenant, to, hopCount, parent) ?? null;
     const carrier: Carrier = {};
     injectContext(t?.parent ?? parent, tenant, carrier);
     const h = headersOf(carrier, tenant, hopCount);
-    h.set(HEADER.call, callId);
-    h.set(HEADER.reply, this.subjects.reply(tok, this.callerId));
+    h.set(HEADER.reply, replyTo);
     h.set(HEADER.deadline, String(Date.now() + timeoutMs));
-    const result = this.pending.add(callId, tok, timeoutMs, options?.signal, () => `agent ${to.toString()}`);
+    const result = this.pending.add(callId, tenant, tok, timeoutMs, options?.signal, () => `agent ${to.toString()}`);
     this.counters.sent++;
-    this.js!.publish(this.subjects.message(partitionOf(tenant, to.type, to.key, this.partitions), tok), body, { headers: h }).catch((err: unknown) =>
-      this.pending.fail(callId, this.publishError(err, tenant)),
-    );
+    try {
+      this.nc!.publish(this.subjects.message(partitionOf(tenant, to.type, to.key, this.partitions), tok), body, { headers: h, reply: `${replyTo}.a` });
+    } catch (err) {
+      this.pending.fail(callId, this.publishError(err, tenant));
+    }
     if (t === null) return result;
     return result.then(
       (v) => {
@@ -561,16 +568,41 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   }
 
   private onReply(msg: Msg): void {
-    const callId = msg.headers?.get(HEADER.call);
-    if (!callId) return;
-    const tok = msg.subject.split(".")[3] ?? "";
+    const where = this.subjects.parseReply(msg.subject);
+    if (where === null) return;
+    const { tenantTok: tok, call: callId } = where;
+    if (where.brokerAck) {
+      this.onBrokerAck(callId, tok, msg);
+      return;
+    }
     const reply = decodeReplyBody(msg.data);
     if (reply === null) {
-      this.pending.fail(callId, new TroupeError("BAD_REPLY", "a worker sent a reply that could not be read"));
+      if (this.pending.tenantOf(callId, tok) !== undefined) this.pending.fail(callId, new TroupeError("BAD_REPLY", "a worker sent a reply that could not be read"));
       return;
     }
     if (reply.ok) this.pending.reply(callId, tok, reply.v, undefined);
     else this.pending.reply(callId, tok, undefined, fromWireError(reply.e));
+  }
+
+  /**
+   * The broker's answer to a call's message: `{"stream":…,"seq":…}` when stored, `{"error":…}` when
+   * refused (a tenant's queue is full), or a 503 status when no stream takes the subject. A refusal
+   * fails the call at once; a stored message is noted, so a timeout can say whether it got that far.
+   */
+  private onBrokerAck(callId: string, tok: string, msg: Msg): void {
+    const tenant = this.pending.tenantOf(callId, tok);
+    if (tenant === undefined) return;
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      this.pending.fail(callId, new TroupeError("BROKER_UNAVAILABLE", `no stream takes the messages of namespace "${this.subjects.namespace}" (${this.subjects.streamName}): start a worker of the namespace first`));
+      return;
+    }
+    if (!mentionsError(msg.data)) {
+      this.pending.stored(callId, tok);
+      return;
+    }
+    const ack = decodeJson(msg.data, brokerAckSchema);
+    const description = ack?.error?.description ?? "an unreadable answer";
+    this.pending.fail(callId, this.publishError(new Error(description), tenant as TenantId));
   }
 
   /**
@@ -673,11 +705,11 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       done();
       return;
     }
-    const { tenant, body, hop, callId, replyTo, deadline, carrier } = parsed;
+    const { tenant, body, hop, replyTo, deadline, carrier } = parsed;
     if (m.info.deliveryCount > 1) this.counters.redelivered++;
     const attempts = served.priorAttempts(m.seq) + m.info.deliveryCount;
     if (attempts > this.o.maxDeliver) {
-      this.deadLetter(served, m, tenant, replyTo, callId, body, attempts - 1);
+      this.deadLetter(served, m, tenant, replyTo, body, attempts - 1);
       done();
       return;
     }
@@ -694,9 +726,9 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       to = new AgentId(body.t, body.k);
       const sender = body.s === undefined ? undefined : new AgentId(body.s.t, body.s.k);
       const topic = body.p === undefined ? undefined : new TopicId(body.p.t, body.p.s);
-      inbound = new InboundMessage(body.m, `${this.subjects.streamName}:${m.seq}`, hop, callId !== undefined, sender, topic, served.fencingToken);
+      inbound = new InboundMessage(body.m, `${this.subjects.streamName}:${m.seq}`, hop, replyTo !== undefined, sender, topic, served.fencingToken);
     } catch (err) {
-      this.finish(served, m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
+      this.finish(served, m, replyTo, { ok: false, e: toWireError(err) }, done);
       return;
     }
     // Lengthen the ack deadline while the turn runs, so only a dead worker's messages are redelivered.
@@ -711,7 +743,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
         this.shares?.settled(tenant);
         this.keepAlive.untrack(m);
         this.counters.handled++;
-        this.finish(served, m, replyTo, callId, { ok: true, v }, done);
+        this.finish(served, m, replyTo, { ok: true, v }, done);
       },
       (err: unknown) => {
         this.shares?.settled(tenant);
@@ -723,7 +755,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
           return;
         }
         this.counters.handled++;
-        this.finish(served, m, replyTo, callId, { ok: false, e: toWireError(err) }, done);
+        this.finish(served, m, replyTo, { ok: false, e: toWireError(err) }, done);
       },
     );
   }
@@ -733,22 +765,20 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
    * while this worker still holds the partition under the lease it took the message with: a worker
    * that stalled past its lease discards the result (the new holder runs the message again).
    */
-  private finish(served: ServedPartition, m: JsMsg, replyTo: string | undefined, callId: string | undefined, reply: ReplyBody, done: () => void): void {
+  private finish(served: ServedPartition, m: JsMsg, replyTo: string | undefined, reply: ReplyBody, done: () => void): void {
     if (!this.fenceCheck(served)) {
       done();
       return;
     }
     try {
-      if (replyTo !== undefined && callId !== undefined && this.nc !== null) {
-        const h = natsHeaders();
-        h.set(HEADER.call, callId);
+      if (replyTo !== undefined && this.nc !== null) {
         let data: Uint8Array;
         try {
           data = encodeJson(reply, "a handler's result");
         } catch (err) {
           data = encodeJson({ ok: false, e: toWireError(err) }, "an error");
         }
-        this.nc.publish(replyTo, data, { headers: h });
+        this.nc.publish(replyTo, data);
       }
       m.ack();
     } catch (err) {
@@ -771,7 +801,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
    * broker never delivers it again), its caller answered with PoisonMessageError, announced on the
    * dead-letter subject with its original headers and body, and counted.
    */
-  private deadLetter(served: ServedPartition, m: JsMsg, tenant: TenantId, replyTo: string | undefined, callId: string | undefined, body: MessageBody, attempts: number): void {
+  private deadLetter(served: ServedPartition, m: JsMsg, tenant: TenantId, replyTo: string | undefined, body: MessageBody, attempts: number): void {
     if (!this.fenceCheck(served)) return;
     this.counters.deadLettered++;
     try {
@@ -780,10 +810,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       h.set(HEADER.attempts, String(attempts));
       h.set(HEADER.sequence, String(m.seq));
       this.nc?.publish(this.subjects.deadLetter(served.partition, this.token(tenant)), m.data, { headers: h });
-      if (replyTo !== undefined && callId !== undefined && this.nc !== null) {
-        const rh = natsHeaders();
-        rh.set(HEADER.call, callId);
-        this.nc.publish(replyTo, encodeJson({ ok: false, e: toWireError(new PoisonMessageError(`${body.t}/${body.k}`, attempts)) }, "an error"), { headers: rh });
+      if (replyTo !== undefined && this.nc !== null) {
+        this.nc.publish(replyTo, encodeJson({ ok: false, e: toWireError(new PoisonMessageError(`${body.t}/${body.k}`, attempts)) }, "an error"));
       }
     } catch (err) {
       this.noteError(err);
@@ -795,7 +823,6 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     tenant: TenantId;
     body: MessageBody;
     hop: number;
-    callId: string | undefined;
     replyTo: string | undefined;
     deadline: number | undefined;
     carrier: Carrier;
@@ -814,9 +841,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     if (this.token(tenant) !== where.tenantTok) return null;
     const hop = Number(h.get(HEADER.hop) || "0");
     if (!Number.isInteger(hop) || hop < 0) return null;
-    const callId = h.get(HEADER.call) || undefined;
     const replyTo = h.get(HEADER.reply) || undefined;
-    if (replyTo !== undefined && !replyTo.startsWith(`troupe.${this.subjects.namespace}.r.${where.tenantTok}.`)) return null;
+    if (replyTo !== undefined && !this.isCallReply(replyTo, where.tenantTok)) return null;
     const deadlineRaw = h.get(HEADER.deadline);
     const deadline = deadlineRaw ? Number(deadlineRaw) : undefined;
     if (deadline !== undefined && !Number.isFinite(deadline)) return null;
@@ -827,7 +853,13 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       const v = h.get(k);
       if (v) carrier[k] = v;
     }
-    return { tenant, body, hop, callId, replyTo, deadline, carrier };
+    return { tenant, body, hop, replyTo, deadline, carrier };
+  }
+
+  /** True when `subject` is the reply subject of one call of the tenant with token `tenantTok` (a worker answers nowhere else). */
+  private isCallReply(subject: string, tenantTok: string): boolean {
+    const r = this.subjects.parseReply(subject);
+    return r !== null && !r.brokerAck && r.tenantTok === tenantTok && !/[*>\s]/.test(subject);
   }
 
   /** The partition count recorded in the namespace's stream. */

@@ -24,7 +24,7 @@ import {
 export const HEADER = {
   tenant: "Troupe-Tenant",
   hop: "Troupe-Hop",
-  call: "Troupe-Call",
+  /** Where the worker sends the reply to a call (a subject naming the caller and the call); absent on a publish. */
   reply: "Troupe-Reply",
   deadline: "Troupe-Deadline",
   /** On a dead letter: the deliveries it had. */
@@ -199,6 +199,20 @@ function parseJson(bytes: Uint8Array): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The broker's answer to a message published onto a stream (the parts read here: its refusal). */
+export const brokerAckSchema = z.object({
+  stream: z.string().optional(),
+  seq: z.number().optional(),
+  error: z.object({ code: z.number().optional(), description: z.string().optional() }).optional(),
+});
+
+const ERROR_KEY = encoder.encode('"error"');
+
+/** True when JSON bytes contain the key "error" (a broker refusal): a stored message's answer is not parsed at all. */
+export function mentionsError(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(ERROR_KEY) >= 0;
 }
 
 /** Parses JSON bytes against a schema; null when they are not valid. */

@@ -1,7 +1,10 @@
 import { AbortedError, TimeoutError, type TroupeError } from "../errors.js";
 
 interface Pending {
+  tenant: string;
   tenantTok: string;
+  /** The broker acknowledged storing the call's message. */
+  stored: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -35,13 +38,15 @@ export class PendingCalls {
   }
 
   /** Registers a call; the returned promise settles as described above. */
-  add(callId: string, tenantTok: string, timeoutMs: number, signal: AbortSignal | undefined, describe: () => string): Promise<unknown> {
+  add(callId: string, tenant: string, tenantTok: string, timeoutMs: number, signal: AbortSignal | undefined, describe: () => string): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timeouts++;
-        this.settle(callId, undefined, new TimeoutError(`no answer from ${describe()} within ${timeoutMs} ms`));
+        const stored = this.calls.get(callId)?.stored === true;
+        const why = stored ? "" : " (the broker never confirmed storing the message: is it reachable, and is a worker of this namespace started?)";
+        this.settle(callId, undefined, new TimeoutError(`no answer from ${describe()} within ${timeoutMs} ms${why}`));
       }, timeoutMs);
-      const p: Pending = { tenantTok, resolve, reject, timer, signal, onAbort: undefined };
+      const p: Pending = { tenant, tenantTok, stored: false, resolve, reject, timer, signal, onAbort: undefined };
       this.calls.set(callId, p);
       if (signal !== undefined) {
         p.onAbort = () => this.settle(callId, undefined, new AbortedError());
@@ -63,6 +68,20 @@ export class PendingCalls {
       return false;
     }
     return this.settle(callId, value, error);
+  }
+
+  /** Records that the broker stored the message of a waiting call of `tenantTok`; false when there is none. */
+  stored(callId: string, tenantTok: string): boolean {
+    const p = this.calls.get(callId);
+    if (p === undefined || p.tenantTok !== tenantTok) return false;
+    p.stored = true;
+    return true;
+  }
+
+  /** The tenant of a waiting call of `tenantTok`; undefined when there is none. */
+  tenantOf(callId: string, tenantTok: string): string | undefined {
+    const p = this.calls.get(callId);
+    return p !== undefined && p.tenantTok === tenantTok ? p.tenant : undefined;
   }
 
   /** Fails a call now (e.g. the broker refused the message). */

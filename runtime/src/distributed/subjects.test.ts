@@ -32,6 +32,20 @@ describe("subjects", () => {
     expect(s.parseMessage("troupe.prod.m.x.abc")).toBeNull();
   });
 
+  it("names each call's reply and the broker's acknowledgement of it, and parses them back", () => {
+    const s = new Subjects("prod");
+    const tok = tenantToken("prod", "acme" as TenantId);
+    const reply = s.callReply(tok, "c0ffee", "1z");
+    expect(s.parseReply(reply)).toEqual({ tenantTok: tok, call: "1z", brokerAck: false });
+    expect(s.parseReply(`${reply}.a`)).toEqual({ tenantTok: tok, call: "1z", brokerAck: true });
+    for (const bad of [`${reply}.b`, `${reply}.a.x`, `troupe.prod.r.${tok}.c0ffee`, `troupe.other.r.${tok}.c0ffee.1z`, `troupe.prod.m.${tok}.c0ffee.1z`]) expect(s.parseReply(bad), bad).toBeNull();
+    // Both fall under the caller's subscriptions, and under the tenant's subscribe permission.
+    for (const pattern of [s.replies(tok, "c0ffee"), s.repliesTo("c0ffee"), tenantPermissions("prod", "acme" as TenantId).subscribe.allow[0]!]) {
+      expect(pattern.endsWith(".>")).toBe(true);
+      expect(reply.startsWith(pattern.slice(0, -1).replace("*", tok))).toBe(true);
+    }
+  });
+
   it("gives tenants distinct tokens, different per namespace", () => {
     expect(tenantToken("a", "t1" as TenantId)).not.toBe(tenantToken("a", "t2" as TenantId));
     expect(tenantToken("a", "t1" as TenantId)).not.toBe(tenantToken("b", "t1" as TenantId));

@@ -35,7 +35,8 @@ export function partitionOf(tenant: TenantId, type: string, key: string, partiti
 /**
  * The subjects of one namespace:
  * - `troupe.<ns>.m.<partition>.<tenant token>`: messages to agents (the JetStream stream's subjects);
- * - `troupe.<ns>.r.<tenant token>.<caller id>`: replies to one caller (core NATS);
+ * - `troupe.<ns>.r.<tenant token>.<caller id>.<call>`: the reply to one call (core NATS), and
+ *   `….<call>.a` the broker's acknowledgement that it stored the call's message;
  * - `troupe.<ns>.i.<tenant token>.>`: the inbox prefix of a tenant-scoped client (JetStream acks);
  * - `troupe.<ns>.d.<partition>.<tenant token>`: dead letters, messages given up after too many
  *   deliveries (core NATS: seen only by whoever subscribes when it happens).
@@ -82,13 +83,27 @@ export class Subjects {
     return `troupe.${this.namespace}.d.${partition}.${tenantTok}`;
   }
 
-  reply(tenantTok: string, callerId: string): string {
-    return `troupe.${this.namespace}.r.${tenantTok}.${callerId}`;
+  /** Where the reply to one call goes; the broker's acknowledgement of its message goes to `<this>.a`. */
+  callReply(tenantTok: string, callerId: string, call: string): string {
+    return `troupe.${this.namespace}.r.${tenantTok}.${callerId}.${call}`;
   }
 
-  /** Every reply to one caller, whatever the tenant (a multi-tenant caller). */
+  /** Every reply (and acknowledgement) to one caller of one tenant. */
+  replies(tenantTok: string, callerId: string): string {
+    return `troupe.${this.namespace}.r.${tenantTok}.${callerId}.>`;
+  }
+
+  /** Every reply (and acknowledgement) to one caller, whatever the tenant (a multi-tenant caller). */
   repliesTo(callerId: string): string {
-    return `troupe.${this.namespace}.r.*.${callerId}`;
+    return `troupe.${this.namespace}.r.*.${callerId}.>`;
+  }
+
+  /** Parses a reply subject into its tenant token, call and whether it is the broker's acknowledgement; null when it is not one. */
+  parseReply(subject: string): { tenantTok: string; call: string; brokerAck: boolean } | null {
+    const parts = subject.split(".");
+    if (parts.length < 6 || parts.length > 7 || parts[0] !== "troupe" || parts[1] !== this.namespace || parts[2] !== "r") return null;
+    if (parts.length === 7 && parts[6] !== "a") return null;
+    return { tenantTok: parts[3]!, call: parts[5]!, brokerAck: parts.length === 7 };
   }
 
   inboxPrefix(tenantTok: string): string {
