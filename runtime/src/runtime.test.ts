@@ -295,3 +295,53 @@ describe("Runtime loop guard", () => {
     expect(rt.metrics().acme!.publishErrors).toBe(1);
   });
 });
+
+describe("Runtime dispatch slice", () => {
+  /**
+   * Sends `count` turns of `turnMs` of CPU each to distinct agents at once, while an event-loop ticker
+   * counts yields; returns how many turns ran between consecutive yields.
+   */
+  async function turnsPerYield(options: ConstructorParameters<typeof Runtime>[0], count: number, turnMs: number): Promise<number[]> {
+    const rt = make({ ...options, asyncTenantGuard: false });
+    let tick = 0;
+    const ranAt: number[] = [];
+    rt.register("burn", () => ({
+      onMessage: () => {
+        ranAt.push(tick);
+        const end = performance.now() + turnMs;
+        while (performance.now() < end);
+      },
+    }));
+    await rt.start();
+    let ticking = true;
+    const ticker = (): void => {
+      tick++;
+      if (ticking) setImmediate(ticker);
+    };
+    setImmediate(ticker);
+    await Promise.all(Array.from({ length: count }, (_, i) => rt.tenant("acme").send(new AgentId("burn", `k${i}`), null)));
+    ticking = false;
+    const batches = new Map<number, number>();
+    for (const t of ranAt) batches.set(t, (batches.get(t) ?? 0) + 1);
+    return [...batches.values()];
+  }
+
+  it("yields after every slice when no growth is allowed", async () => {
+    const batches = await turnsPerYield({ dispatchSliceMs: 1 }, 40, 2);
+    expect(Math.max(...batches)).toBe(1);
+  });
+
+  it("grows the slice under a backlog, up to maxDispatchSliceMs, and keeps it short for a small queue", async () => {
+    // 120 turns of 2 ms queued: a quarter of the backlog is far above 16 ms, so slices reach the cap (8 turns).
+    const deep = await turnsPerYield({ dispatchSliceMs: 1, maxDispatchSliceMs: 16 }, 120, 2);
+    expect(Math.max(...deep)).toBeGreaterThanOrEqual(6);
+    expect(Math.max(...deep)).toBeLessThanOrEqual(9);
+    // Three turns queued: nothing to spread the yields over; each turn still yields.
+    const shallow = await turnsPerYield({ dispatchSliceMs: 1, maxDispatchSliceMs: 16 }, 3, 2);
+    expect(Math.max(...shallow)).toBe(1);
+  });
+
+  it("refuses a maximum slice below the slice", () => {
+    expect(() => new Runtime({ dispatchSliceMs: 10, maxDispatchSliceMs: 5 })).toThrow(/maxDispatchSliceMs \(5\) must not be below dispatchSliceMs \(10\)/);
+  });
+});

@@ -67,6 +67,14 @@ export interface RuntimeOptions {
   asyncTenantGuard?: boolean;
   /** The dispatcher yields to the event loop after this much handler time, so timers and I/O are served. Default 1 ms. */
   dispatchSliceMs?: number;
+  /**
+   * Under a backlog the slice grows, up to this: to a quarter of the time the queued turns are
+   * expected to take (their count times the mean handler time per turn), so the cost of each yield
+   * (reading, writing, waking other processes) is spread over more turns while callers wait in the
+   * queue anyway, and a queued turn waits at most about a quarter longer. Default `dispatchSliceMs`
+   * (no growth).
+   */
+  maxDispatchSliceMs?: number;
 }
 
 /** Cost charged to a tenant per turn on top of its handler's blocking time, so cheap turns still rotate. */
@@ -107,6 +115,9 @@ export class Runtime implements TenantIngress, TurnRouter {
   private tracing: RuntimeTracing | null = null;
   private readonly watchdogIntervalMs: number;
   private readonly sliceMs: number;
+  private readonly maxSliceMs: number;
+  /** Moving mean of the event-loop time a started turn blocked (ms): prices the backlog for the dispatch slice. */
+  private turnCostMs = 0;
   private readonly als: AsyncLocalStorage<Delivery> | null;
   private running = false;
   private stopping: Promise<void> | null = null;
@@ -145,6 +156,8 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.tracerProvider = options.tracerProvider;
     this.watchdogIntervalMs = positiveNumber(options.watchdogIntervalMs ?? 10, "watchdogIntervalMs");
     this.sliceMs = positiveNumber(options.dispatchSliceMs ?? 1, "dispatchSliceMs");
+    this.maxSliceMs = positiveNumber(options.maxDispatchSliceMs ?? this.sliceMs, "maxDispatchSliceMs");
+    if (this.maxSliceMs < this.sliceMs) throw new InvalidArgumentError(`maxDispatchSliceMs (${this.maxSliceMs}) must not be below dispatchSliceMs (${this.sliceMs})`);
     this.als = options.asyncTenantGuard === false ? null : new AsyncLocalStorage<Delivery>();
   }
 
@@ -644,7 +657,8 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.drainScheduled = false;
     if (this.draining) return;
     this.draining = true;
-    const sliceEnd = now() + this.sliceMs;
+    const sliceMs = this.sliceMs === this.maxSliceMs ? this.sliceMs : Math.min(this.maxSliceMs, Math.max(this.sliceMs, (this.totalQueued * this.turnCostMs) / 4));
+    const sliceEnd = now() + sliceMs;
     let n = 0;
     let blockedMs = 0;
     try {
@@ -654,9 +668,10 @@ export class Runtime implements TenantIngress, TurnRouter {
         const a = lane.eligible ? lane.popReady() : null;
         const cost = a !== null && a.startable ? this.startTurn(lane, a) : 0;
         this.scheduler.charge(lane, cost + TURN_OVERHEAD_MS);
+        if (a !== null) this.turnCostMs += (cost - this.turnCostMs) / 32;
         blockedMs += cost;
         // Yield once the slice is used: expensive turns are seen at once, cheap ones every 64 turns.
-        if (blockedMs >= this.sliceMs || ((++n & 63) === 0 && now() > sliceEnd)) {
+        if (blockedMs >= sliceMs || ((++n & 63) === 0 && now() > sliceEnd)) {
           if (!this.drainScheduled) {
             this.drainScheduled = true;
             setImmediate(this.drainBound);

@@ -110,8 +110,8 @@ export interface DistributedRuntimeOptions {
   rateLimitLeaseMs?: number;
   /**
    * Options of this worker's local runtime (passivation, state store, watchdog; `dispatchSliceMs`
-   * defaults to 10 here, so the results of CPU-heavy turns leave in batches) and the tenants'
-   * quotas. `messagesPerSecond`/`burst` hold across the cluster: they are enforced where a message
+   * defaults to 10 here and `maxDispatchSliceMs` to 50, so the results of CPU-heavy turns leave in
+   * batches, larger under a backlog) and the tenants' quotas. `messagesPerSecond`/`burst` hold across the cluster: they are enforced where a message
    * enters (before it is published, on whichever process sends it) against a token bucket shared in
    * JetStream KV, not per worker. `maxInFlightTurns` also holds across the cluster: each worker runs
    * at most its share of it (InFlightShares: the quota split among the workers that have the
@@ -159,6 +159,8 @@ type Parsed = z.infer<typeof optionsSchema>;
 
 /** The local runtime's dispatch slice on a distributed worker, unless `runtime.dispatchSliceMs` says otherwise. */
 const WORKER_DISPATCH_SLICE_MS = 10;
+/** How far a worker's dispatch slice may grow under a backlog, unless `runtime.maxDispatchSliceMs` says otherwise. */
+const WORKER_MAX_DISPATCH_SLICE_MS = 50;
 
 /**
  * The Troupe runtime across processes and machines, over NATS JetStream. Same public API as
@@ -233,9 +235,11 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     this.settings = new TenantSettingsResolver(options.runtime?.quotas ?? {});
     const runtimeOptions: RuntimeOptions = {
       // A worker runs up to 10 ms of handler time before it yields to I/O (the single-process default
-      // is 1 ms): the acks and replies of those turns leave in one write, which roughly halves the
-      // per-message CPU of the broker and the callers when turns are CPU-heavy. Override it here.
+      // is 1 ms), and up to 50 ms under a backlog: the acks and replies of those turns leave in one
+      // write, and the broker, the callers and the worker itself pay the cost of a wake-up once per
+      // batch. With 1 ms turns that is most of their per-message CPU. Override either here.
       dispatchSliceMs: WORKER_DISPATCH_SLICE_MS,
+      maxDispatchSliceMs: Math.max(WORKER_MAX_DISPATCH_SLICE_MS, options.runtime?.dispatchSliceMs ?? 0),
       ...(options.runtime ?? {}),
       ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
     };
