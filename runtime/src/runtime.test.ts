@@ -1,4 +1,4 @@
-import { describe, expect, it, afterEach } from "vitest";
+import { describe, expect, it, afterEach, vi } from "vitest";
 import { Runtime } from "./runtime.js";
 import { AgentId, TopicId } from "./agents/ids.js";
 import { prefixSubscription, typeSubscription } from "./agents/subscription.js";
@@ -343,5 +343,26 @@ describe("Runtime dispatch slice", () => {
 
   it("refuses a maximum slice below the slice", () => {
     expect(() => new Runtime({ dispatchSliceMs: 10, maxDispatchSliceMs: 5 })).toThrow(/maxDispatchSliceMs \(5\) must not be below dispatchSliceMs \(10\)/);
+  });
+});
+
+describe("Runtime watchdog", () => {
+  it("wakes only when a running turn's budget is due: turns waiting on I/O cost no timer wake-ups", async () => {
+    const rt = make({ watchdogIntervalMs: 5 });
+    const checks = vi.spyOn(rt as unknown as { checkDeadlines: () => void }, "checkDeadlines");
+    rt.register("io", () => ({ onMessage: () => sleep(150) }));
+    rt.register("stuck", () => ({ onMessage: () => new Promise(() => undefined) }));
+    await rt.start();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => rt.tenant("acme").send(new AgentId("io", `k${i}`), null)));
+    // A 150 ms wait under a 30 s budget: the old 5 ms tick would have fired about 30 times.
+    expect(checks).not.toHaveBeenCalled();
+    rt.setTenantConfig("acme", { turnTimeoutMs: 60 });
+    const t0 = performance.now();
+    await expect(rt.tenant("acme").send(new AgentId("stuck", "s"), null)).rejects.toThrow(/exceeded its time budget of 60 ms/);
+    const took = performance.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(59);
+    expect(checks.mock.calls.length).toBeLessThanOrEqual(2);
+    // Nothing in flight: no timer is left armed (an idle process can exit).
+    expect((rt as unknown as { watchdogTimer: unknown }).watchdogTimer).toBeNull();
   });
 });

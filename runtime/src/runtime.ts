@@ -57,7 +57,11 @@ export interface RuntimeOptions {
   stateStore?: AgentStateStore;
   /** Runs the turns of tenants whose isolation is "worker". The caller owns it (the runtime does not close it). */
   turnHost?: TurnHost;
-  /** Resolution of the watchdog that enforces turn time budgets. Default 10 ms. */
+  /**
+   * Resolution of the watchdog that enforces turn time budgets: a turn past its budget is ended at
+   * most this long after it. The watchdog wakes only for the earliest deadline of the running turns
+   * (not on a fixed tick), so long turns cost no wake-ups until one is due. Default 10 ms.
+   */
   watchdogIntervalMs?: number;
   /**
    * Detect a handler of tenant A reaching tenant B through `runtime.tenant("b")` also after an
@@ -129,7 +133,10 @@ export class Runtime implements TenantIngress, TurnRouter {
   /** Activations and passivations in progress (async), counted for stopWhenIdle. */
   private pendingLifecycle = 0;
   private idleWaiters: Array<() => void> = [];
-  private watchdogTimer: ReturnType<typeof setInterval> | null = null;
+  private watchdogTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the armed watchdog fires (ms, `now()` clock); Infinity when none is armed. */
+  private watchdogDueAt = Number.POSITIVE_INFINITY;
+  private readonly watchdogBound = (): void => this.checkDeadlines();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private readonly runningLanes = new Set<TenantLane>();
   private activeAgents = 0;
@@ -701,11 +708,11 @@ export class Runtime implements TenantIngress, TurnRouter {
     lane.addRunning(d);
     this.totalInFlight++;
     if (lane.inFlight === 1) this.runningLanes.add(lane);
-    if (this.watchdogTimer === null) this.startWatchdog();
     const t0 = now();
     d.startedAtMs = t0;
     const reg = this.registry.find(d.agentId.type);
     d.deadlineMs = t0 + (reg?.options.turnTimeoutMs ?? lane.settings.turnTimeoutMs);
+    this.watchDeadline(d.deadlineMs);
     if (lane.settings.isolation === "worker" && this.turnHost !== undefined) {
       this.runHosted(lane, a, d);
     } else if (a.instance === null) {
@@ -877,7 +884,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     d.state = DeliveryState.Done;
     lane.removeRunning(d);
-    this.totalInFlight--;
+    if (--this.totalInFlight === 0) this.stopWatchdog();
     if (lane.inFlight === 0) this.runningLanes.delete(lane);
     if (a.running === d) a.running = null;
     const end = now();
@@ -984,29 +991,42 @@ export class Runtime implements TenantIngress, TurnRouter {
   }
 
   /**
-   * The watchdog runs only while turns are in flight (it also keeps the process alive then, so a
-   * pending send settles): an idle runtime takes no timer wake-ups, which matters when several worker
-   * processes share few cores.
+   * Arms the watchdog for a running turn's deadline, unless it is armed for one no later (within
+   * `watchdogIntervalMs`, so turns starting one after another do not re-arm it each time). The
+   * watchdog is armed only while turns are in flight (it also keeps the process alive then, so a
+   * pending send settles) and wakes only when a deadline is due: an idle runtime, or one whose turns
+   * wait on I/O for seconds, takes no timer wake-ups, which matters when several worker processes
+   * share few cores.
    */
-  private startWatchdog(): void {
-    this.watchdogTimer = setInterval(() => this.checkDeadlines(now()), this.watchdogIntervalMs);
+  private watchDeadline(deadlineMs: number): void {
+    if (!(deadlineMs < this.watchdogDueAt - this.watchdogIntervalMs)) return;
+    if (this.watchdogTimer !== null) clearTimeout(this.watchdogTimer);
+    this.watchdogDueAt = deadlineMs;
+    this.watchdogTimer = setTimeout(this.watchdogBound, Math.min(2_147_483_647, Math.max(0, deadlineMs - now())));
   }
 
-  /** The watchdog: turns past their budget are aborted and their agent and slot freed. */
-  private checkDeadlines(t: number): void {
-    if (this.totalInFlight === 0 && this.watchdogTimer !== null) {
-      clearInterval(this.watchdogTimer);
-      this.watchdogTimer = null;
-      return;
-    }
+  private stopWatchdog(): void {
+    if (this.watchdogTimer !== null) clearTimeout(this.watchdogTimer);
+    this.watchdogTimer = null;
+    this.watchdogDueAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** The watchdog: turns past their budget are aborted and their agent and slot freed; it is armed again for the earliest deadline left. */
+  private checkDeadlines(): void {
+    this.watchdogTimer = null;
+    this.watchdogDueAt = Number.POSITIVE_INFINITY;
+    const t = now();
+    let earliest = Number.POSITIVE_INFINITY;
     for (const lane of this.runningLanes) {
       let d = lane.runHead;
       while (d !== null) {
         const next = d.nextRunning;
         if (d.deadlineMs <= t) this.abandonTurn(lane, d, "timeout", new TimeoutError(`turn of ${d.agentId.toString()} exceeded its time budget of ${Math.round(d.deadlineMs - d.startedAtMs)} ms`));
+        else earliest = Math.min(earliest, d.deadlineMs);
         d = next;
       }
     }
+    if (this.totalInFlight > 0) this.watchDeadline(earliest);
   }
 
   /** Ends a running turn without its handler: abort its signal, settle the caller, free agent and slot. */
@@ -1014,7 +1034,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     const a = d.activation as Activation;
     d.state = DeliveryState.Done;
     lane.removeRunning(d);
-    this.totalInFlight--;
+    if (--this.totalInFlight === 0) this.stopWatchdog();
     if (lane.inFlight === 0) this.runningLanes.delete(lane);
     if (a.running === d) a.running = null;
     lane.abandonedRunning++;
@@ -1125,9 +1145,9 @@ export class Runtime implements TenantIngress, TurnRouter {
   // Stop
 
   private async doStop(): Promise<void> {
-    if (this.watchdogTimer !== null) clearInterval(this.watchdogTimer);
+    this.stopWatchdog();
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    this.watchdogTimer = this.sweepTimer = null;
+    this.sweepTimer = null;
     this.scheduler.clear();
     const saves: Promise<void>[] = [];
     for (const lane of this.lanes.values()) {
