@@ -128,7 +128,7 @@ describe("tenant isolation at the subject level", () => {
       // On its own subject, claiming to be globex.
       const h = headers();
       h.set("Troupe-Tenant", "globex");
-      h.set("Troupe-Hop", "0");
+      h.set("Troupe-Route", "0 - -");
       await jetstream(nc).publish(`troupe.${NS}.m.${partitionOf("acme" as TenantId, "echo", "forged", P)}.${acmeTok}`, JSON.stringify({ t: "echo", k: "forged", m: 1 }), { headers: h });
     } finally {
       await nc.close();

@@ -57,8 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const rt of started) await rt.stop();
   await deleteDistributedNamespace(nc, ns);
-  await deleteDistributedNamespace(nc, `${ns}-state`);
-  await deleteDistributedNamespace(nc, `${ns}-q`);
+  for (const suffix of ["state", "q", "nostream", "forge"]) await deleteDistributedNamespace(nc, `${ns}-${suffix}`);
   await nc.close();
 });
 
@@ -236,6 +235,5 @@ describe("DistributedRuntime (one process, real broker)", () => {
     await expect(pending).resolves.toBe("late");
     expect(client.stats().pendingCalls).toBe(0);
     await w.stop();
-    await deleteDistributedNamespace(nc, extra.namespace);
   }, 20_000);
 });

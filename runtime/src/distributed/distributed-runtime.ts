@@ -18,7 +18,7 @@ import { RuntimeTracing } from "../tracing/runtime-tracing.js";
 import { KvRateLimiter, rateBucketName, type RateLimit } from "./kv-rate-limiter.js";
 import { AckKeepAlive } from "./ack-keep-alive.js";
 import { InFlightShares } from "./in-flight-shares.js";
-import { HEADER, brokerAckSchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, mentionsError, toWireError, type MessageBody, type ReplyBody } from "./message-wire.js";
+import { HEADER, brokerAckSchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, encodeRoute, fromWireError, mentionsError, parseRoute, toWireError, type MessageBody, type ReplyBody, type Route } from "./message-wire.js";
 import { PartitionAttempts } from "./partition-attempts.js";
 import { PartitionLeases, type PartitionOwner } from "./partition-leases.js";
 import { PendingCalls } from "./pending-calls.js";
@@ -191,6 +191,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
   private readonly tenantSubs = new Map<TenantId, Subscription[]>();
   private readonly handles = new Map<TenantId, TenantHandle>();
   private readonly tokens = new Map<TenantId, string>();
+  private readonly partitionCache = new Map<string, number>();
   private readonly pending: PendingCalls;
   private readonly served = new Map<number, ServedPartition>();
   private nc: NatsConnection | null = null;
@@ -503,13 +504,11 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     const t = this.tracing?.startSend(tenant, to, hopCount, parent) ?? null;
     const carrier: Carrier = {};
     injectContext(t?.parent ?? parent, tenant, carrier);
-    const h = headersOf(carrier, tenant, hopCount);
-    h.set(HEADER.reply, replyTo);
-    h.set(HEADER.deadline, String(Date.now() + timeoutMs));
+    const h = headersOf(carrier, tenant, { hop: hopCount, deadline: Date.now() + timeoutMs, replyTo });
     const result = this.pending.add(callId, tenant, tok, timeoutMs, options?.signal, () => `agent ${to.toString()}`);
     this.counters.sent++;
     try {
-      this.nc!.publish(this.subjects.message(partitionOf(tenant, to.type, to.key, this.partitions), tok), body, { headers: h, reply: `${replyTo}.a` });
+      this.nc!.publish(this.subjects.message(this.partitionFor(tenant, to), tok), body, { headers: h, reply: `${replyTo}.a` });
     } catch (err) {
       this.pending.fail(callId, this.publishError(err, tenant));
     }
@@ -549,7 +548,7 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
         recipients.map((to) => {
           const body = encodeJson(bodyOf(to, message, sender, topic), "a message");
           this.counters.published++;
-          return this.js!.publish(this.subjects.message(partitionOf(tenant, to.type, to.key, this.partitions), tok), body, { headers: headersOf(carrier, tenant, hopCount) }).catch((err: unknown) => {
+          return this.js!.publish(this.subjects.message(this.partitionFor(tenant, to), tok), body, { headers: headersOf(carrier, tenant, { hop: hopCount, deadline: undefined, replyTo: undefined }) }).catch((err: unknown) => {
             throw this.publishError(err, tenant);
           });
         }),
@@ -834,7 +833,17 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     const where = this.subjects.parseMessage(m.subject);
     const h = m.headers;
     if (where === null || h === undefined) return null;
-    const tenantRaw = h.get(HEADER.tenant);
+    // One pass over the headers (the first value of each name counts).
+    let tenantRaw: string | undefined;
+    let routeRaw: string | undefined;
+    const carrier: Carrier = {};
+    for (const [name, values] of h) {
+      const v = values[0];
+      if (v === undefined) continue;
+      if (name === HEADER.tenant) tenantRaw ??= v;
+      else if (name === HEADER.route) routeRaw ??= v;
+      else if ((name === "traceparent" || name === "tracestate" || name === "baggage") && carrier[name] === undefined) carrier[name] = v;
+    }
     let tenant: TenantId;
     try {
       tenant = parseTenantId(tenantRaw);
@@ -843,20 +852,12 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     }
     // The subject's tenant token must be this tenant's: a client allowed only its own subjects cannot speak for another tenant.
     if (this.token(tenant) !== where.tenantTok) return null;
-    const hop = Number(h.get(HEADER.hop) || "0");
-    if (!Number.isInteger(hop) || hop < 0) return null;
-    const replyTo = h.get(HEADER.reply) || undefined;
+    const route = routeRaw === undefined ? null : parseRoute(routeRaw);
+    if (route === null) return null;
+    const { hop, replyTo, deadline } = route;
     if (replyTo !== undefined && !this.isCallReply(replyTo, where.tenantTok)) return null;
-    const deadlineRaw = h.get(HEADER.deadline);
-    const deadline = deadlineRaw ? Number(deadlineRaw) : undefined;
-    if (deadline !== undefined && !Number.isFinite(deadline)) return null;
     const body = decodeMessageBody(m.data);
     if (body === null) return null;
-    const carrier: Carrier = {};
-    for (const k of ["traceparent", "tracestate", "baggage"]) {
-      const v = h.get(k);
-      if (v) carrier[k] = v;
-    }
     return { tenant, body, hop, replyTo, deadline, carrier };
   }
 
@@ -940,6 +941,18 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     return id;
   }
 
+  /** The partition of an agent (`partitionOf`, a SHA-256 per call, remembered for the agents seen lately). */
+  private partitionFor(tenant: TenantId, to: AgentId): number {
+    const key = `${tenant}\u0000${to.type}\u0000${to.key}`;
+    let p = this.partitionCache.get(key);
+    if (p === undefined) {
+      p = partitionOf(tenant, to.type, to.key, this.partitions);
+      if (this.partitionCache.size >= 100_000) this.partitionCache.clear();
+      this.partitionCache.set(key, p);
+    }
+    return p;
+  }
+
   private token(tenant: TenantId): string {
     let t = this.tokens.get(tenant);
     if (t === undefined) {
@@ -986,11 +999,11 @@ function bodyOf(to: AgentId, message: unknown, sender: AgentId | undefined, topi
   return body;
 }
 
-function headersOf(carrier: Carrier, tenant: TenantId, hopCount: number): MsgHdrs {
+function headersOf(carrier: Carrier, tenant: TenantId, route: Route): MsgHdrs {
   const h = natsHeaders();
-  for (const [k, v] of Object.entries(carrier)) h.set(k, v);
-  h.set(HEADER.tenant, tenant);
-  h.set(HEADER.hop, String(hopCount));
+  for (const k in carrier) h.append(k, carrier[k]!);
+  h.append(HEADER.tenant, tenant);
+  h.append(HEADER.route, encodeRoute(route));
   return h;
 }
 

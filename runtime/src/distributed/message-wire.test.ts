@@ -1,9 +1,32 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BudgetExceededError, CrossTenantError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, TimeoutError, TroupeError, UnknownAgentTypeError, WorkerTierFullError } from "../errors.js";
-import { MessageBodySchema, ReplyBodySchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, fromWireError, toWireError } from "./message-wire.js";
+import { MessageBodySchema, ReplyBodySchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, encodeRoute, fromWireError, mentionsError, parseRoute, toWireError } from "./message-wire.js";
 
 describe("message wire", () => {
+  it("round-trips a message's route, and refuses route headers that are not one", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1000 }),
+        fc.option(fc.integer({ min: 0, max: 4_102_444_800_000 }), { nil: undefined }),
+        fc.option(fc.stringMatching(/^[a-z0-9.]{1,80}$/), { nil: undefined }),
+        (hop, deadline, replyTo) => {
+          expect(parseRoute(encodeRoute({ hop, deadline, replyTo }))).toEqual({ hop, deadline, replyTo });
+        },
+      ),
+    );
+    for (const bad of ["", "0", "0 -", "-1 - -", "1.5 - -", "0 soon -", "0 - a b", "0  - -", " 0 - -", "0 - " + "x".repeat(600)]) expect(parseRoute(bad), bad).toBeNull();
+  });
+
+  it("spots a broker refusal without parsing a stored message's acknowledgement", () => {
+    const te = new TextEncoder();
+    expect(mentionsError(te.encode('{"stream":"TROUPE_X","seq":12}'))).toBe(false);
+    expect(mentionsError(te.encode('{"error":{"code":503,"err_code":10077,"description":"maximum messages per subject exceeded"},"stream":"TROUPE_X","seq":0}'))).toBe(true);
+    // A view into a larger buffer is read within its bounds.
+    const whole = te.encode('{"error":1}{"stream":"S","seq":1}');
+    expect(mentionsError(whole.subarray(11))).toBe(false);
+  });
+
   it("rebuilds typed errors with their class, code and message", () => {
     const errors: TroupeError[] = [
       new TimeoutError("too slow"),

@@ -23,15 +23,37 @@ import {
 /** Header names of a Troupe message on NATS (besides W3C `traceparent`, `tracestate`, `baggage`). */
 export const HEADER = {
   tenant: "Troupe-Tenant",
-  hop: "Troupe-Hop",
-  /** Where the worker sends the reply to a call (a subject naming the caller and the call); absent on a publish. */
-  reply: "Troupe-Reply",
-  deadline: "Troupe-Deadline",
+  /** How the message travels (`encodeRoute`): its hop count, its caller's deadline and where its reply goes. */
+  route: "Troupe-Route",
   /** On a dead letter: the deliveries it had. */
   attempts: "Troupe-Attempts",
   /** On a dead letter: its stream sequence (the delivery id's number). */
   sequence: "Troupe-Sequence",
 } as const;
+
+/** How a message travels, besides its tenant. */
+export interface Route {
+  /** Handler-to-handler hops so far (0 from an ingress). */
+  hop: number;
+  /** When its caller stops waiting (ms since the epoch); absent on a publish. */
+  deadline: number | undefined;
+  /** Where the worker sends the reply to a call (a subject naming the caller and the call); absent on a publish. */
+  replyTo: string | undefined;
+}
+
+/** The `Troupe-Route` header value: `<hop> <deadline or -> <reply subject or ->` (one header, not three: each costs the client library a validation pass). */
+export function encodeRoute(route: Route): string {
+  return `${route.hop} ${route.deadline ?? "-"} ${route.replyTo ?? "-"}`;
+}
+
+const ROUTE = /^(\d{1,9}) (-|\d{1,16}) (\S{1,512})$/;
+
+/** Parses a `Troupe-Route` header value; null when it is not one (the reply subject is checked by the worker). */
+export function parseRoute(value: string): Route | null {
+  const m = ROUTE.exec(value);
+  if (m === null) return null;
+  return { hop: Number(m[1]), deadline: m[2] === "-" ? undefined : Number(m[2]), replyTo: m[3] === "-" ? undefined : m[3] };
+}
 
 const idSchema = z.object({ t: z.string(), k: z.string() });
 

@@ -22,6 +22,24 @@ describe("propagation across a boundary", () => {
     expect(remote.isRemote).toBe(true);
   });
 
+  it("writes the same carrier for an untraced context as the general path does, and never shares it between calls", () => {
+    // An invalid span (a no-op tracer's) counts as none; the general path is taken with baggage present.
+    const noopSpan = trace.wrapSpanContext({ traceId: "0".repeat(32), spanId: "0".repeat(16), traceFlags: TraceFlags.NONE });
+    for (const ctx of [ROOT_CONTEXT, trace.setSpan(ROOT_CONTEXT, noopSpan)]) {
+      const fast: Record<string, string> = {};
+      injectContext(ctx, parseTenantId("acme"), fast);
+      const general: Record<string, string> = {};
+      injectContext(propagation.setBaggage(ctx, propagation.createBaggage({ [TENANT_BAGGAGE_KEY]: { value: "someone-else" } })), parseTenantId("acme"), general);
+      expect(fast).toEqual(general);
+      expect(fast).toEqual({ baggage: `${TENANT_BAGGAGE_KEY}=acme` });
+      fast.baggage = "changed";
+      const again: Record<string, string> = {};
+      injectContext(ctx, parseTenantId("acme"), again);
+      expect(again.baggage).toBe(`${TENANT_BAGGAGE_KEY}=acme`);
+      expect(extractContext(again).tenant).toBe("acme");
+    }
+  });
+
   it("keeps other baggage entries, and the explicit tenant wins", () => {
     let ctx = trace.setSpanContext(ROOT_CONTEXT, { ...spanContext, traceState: undefined });
     ctx = propagation.setBaggage(ctx, propagation.createBaggage({ [TENANT_BAGGAGE_KEY]: { value: "other" }, region: { value: "eu" } }));

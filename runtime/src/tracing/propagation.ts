@@ -1,5 +1,5 @@
 import type { Context, TextMapGetter } from "@opentelemetry/api";
-import { ROOT_CONTEXT, defaultTextMapSetter, propagation } from "@opentelemetry/api";
+import { ROOT_CONTEXT, defaultTextMapSetter, isSpanContextValid, propagation, trace } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { isTenantId } from "../tenancy/tenant-id.js";
 import type { TenantId } from "../tenancy/tenant-id.js";
@@ -35,12 +35,37 @@ const carrierGetter: TextMapGetter<Carrier> = {
  * baggage). Nothing is written for the trace when `ctx` holds no valid span context.
  */
 export function injectContext(ctx: Context, tenant: TenantId | undefined, carrier: Carrier): void {
+  if (tenant !== undefined && propagation.getBaggage(ctx) === undefined && !hasValidSpan(ctx)) {
+    // Untraced, no baggage of the caller's: the carrier is the tenant's alone (the common case of a send from an ingress).
+    Object.assign(carrier, tenantOnlyCarrier(tenant));
+    return;
+  }
   let withTenant = ctx;
   if (tenant !== undefined) {
     const baggage = propagation.getBaggage(ctx) ?? propagation.createBaggage();
     withTenant = propagation.setBaggage(ctx, baggage.setEntry(TENANT_BAGGAGE_KEY, { value: tenant }));
   }
   W3C_PROPAGATOR.inject(withTenant, carrier, defaultTextMapSetter);
+}
+
+function hasValidSpan(ctx: Context): boolean {
+  const sc = trace.getSpanContext(ctx);
+  return sc !== undefined && isSpanContextValid(sc);
+}
+
+const tenantCarriers = new Map<TenantId, Readonly<Carrier>>();
+
+/** What `injectContext` writes for a context with no span and no baggage: the tenant's baggage entry, serialized once per tenant. */
+function tenantOnlyCarrier(tenant: TenantId): Readonly<Carrier> {
+  let c = tenantCarriers.get(tenant);
+  if (c === undefined) {
+    const out: Carrier = {};
+    W3C_PROPAGATOR.inject(propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ [TENANT_BAGGAGE_KEY]: { value: tenant } })), out, defaultTextMapSetter);
+    c = Object.freeze(out);
+    if (tenantCarriers.size >= 10_000) tenantCarriers.clear();
+    tenantCarriers.set(tenant, c);
+  }
+  return c;
 }
 
 /**
