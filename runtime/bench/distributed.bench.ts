@@ -95,7 +95,8 @@ async function openLoop(call: (i: number) => Promise<unknown>, rate: number, ms:
   const t0 = performance.now();
   let issued = 0;
   while (performance.now() - t0 < ms) {
-    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    // Call k is due at k / rate seconds: it is issued at the first tick at or after that time.
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate) + 1;
     for (; issued < due; issued++) {
       const scheduled = t0 + (issued / rate) * 1000;
       pending.push(
