@@ -5,9 +5,11 @@
 // Figures:
 // - distributed_send_msgs_per_s_{1,2,4}: request/response sends (JetStream publish -> worker turn ->
 //   reply -> ack) from one client process to 1, 2 and 4 worker PROCESSES, 16 partitions, file storage,
-//   `WINDOW` calls in flight, 1000 agent keys. Each turn costs `TURN_CPU_MS` of CPU (a busy loop standing
-//   in for an agent's own work), so the workers are what is scaled; with an empty handler the client
-//   and the broker saturate first (see distributed_send_empty_*).
+//   `WINDOW` calls in flight, 1000 agent keys. Each turn costs `TURN_CPU_MS` of CPU (a fixed amount
+//   of integer work, calibrated once on this process's CPU time before any worker starts, standing in
+//   for an agent's own work), so the workers are what is scaled; with an empty handler the client
+//   and the broker saturate first (see distributed_send_empty_*). turn_cpu_work_per_ms reports the
+//   calibration.
 // - distributed_send_empty_msgs_per_s_{1,2}: the same with a handler that returns at once: the
 //   per-message cost of the path (client + broker + worker), which more workers cannot lower on 2 cores.
 // - distributed_send_p99_ms_2: p99 latency with 2 workers at half the saturating rate of the 2-worker run
@@ -28,6 +30,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { AgentId, DistributedRuntime, deleteDistributedNamespace, openLeaseBucket, readLeases } from "@troupe/runtime";
+import { calibrateCpuWork } from "../src/distributed/testing/cpu-work.js";
 
 const NATS = "127.0.0.1:4222";
 const WORKER = fileURLToPath(new URL("../src/distributed/testing/test-worker.ts", import.meta.url));
@@ -182,7 +185,8 @@ async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: 
   await client.start();
   const h = client.tenant("bench");
   const ids = Array.from({ length: KEYS }, (_, i) => new AgentId(type, `k${i}`));
-  const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, { ms: TURN_CPU_MS }, { timeoutMs: 30_000 });
+  const turn = { iterations: Math.round(TURN_CPU_MS * WORK_PER_MS) };
+  const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, turn, { timeoutMs: 30_000 });
   try {
     await closedLoop(call, WARMUP_MS);
     const before = cpuSnapshot(children);
@@ -224,6 +228,8 @@ async function brokerFloor(): Promise<number> {
 }
 
 const loadStart = loadavg()[0]!;
+const WORK_PER_MS = calibrateCpuWork();
+log(`one turn's work: ${Math.round(TURN_CPU_MS * WORK_PER_MS)} rounds (${WORK_PER_MS} per ms of CPU)`);
 log(`load average at start: ${loadavg().map((v) => v.toFixed(2)).join(" ")} on ${availableParallelism()} cores`);
 const floor = await brokerFloor();
 const empty1 = await distributed(1, "noop");
@@ -261,6 +267,7 @@ const result = {
   distributed_send_empty_cpu_us_per_msg_client_1: empty1.cpu.client,
   distributed_send_empty_cpu_us_per_msg_workers_1: empty1.cpu.workers,
   distributed_send_empty_cpu_us_per_msg_broker_1: empty1.cpu.broker,
+  turn_cpu_work_per_ms: WORK_PER_MS,
   machine_load_1m_start: round(loadStart, 2),
   machine_load_1m_end: round(loadEnd, 2),
 };

@@ -9,6 +9,7 @@ import { AgentId } from "../../agents/ids.js";
 import { typeSubscription } from "../../agents/subscription.js";
 import { DistributedRuntime, type DistributedRuntimeOptions } from "../distributed-runtime.js";
 import { KvBudgetLedger } from "../kv-budget-ledger.js";
+import { cpuWork } from "./cpu-work.js";
 import type { QuotaConfig } from "../../tenancy/tenant-quota.js";
 
 /** Configuration of a test worker (argv[2], JSON). */
@@ -68,11 +69,12 @@ rt.register("echo", () => ({
   onMessage: (m, ctx) => ({ worker: me, deliveryId: ctx.deliveryId, message: m, hopCount: ctx.hopCount, sender: ctx.sender?.toString() ?? null, topic: ctx.topic?.toString() ?? null }),
 }));
 rt.register("noop", () => ({ onMessage: () => 1 }));
-// A turn with a fixed CPU cost (the benchmark's stand-in for an agent's own work).
+// A turn with a fixed CPU cost (the benchmark's stand-in for an agent's own work): `iterations` rounds of cpuWork.
 rt.register("burn", () => ({
   onMessage(m) {
-    const end = performance.now() + Number((m as { ms?: number }).ms ?? 1);
-    while (performance.now() < end);
+    const iterations = (m as { iterations?: unknown }).iterations;
+    if (typeof iterations !== "number" || !(iterations >= 0)) throw new TypeError("burn needs { iterations: number }");
+    cpuWork(iterations);
     return 1;
   },
 }));
