@@ -884,7 +884,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     d.state = DeliveryState.Done;
     lane.removeRunning(d);
-    if (--this.totalInFlight === 0) this.stopWatchdog();
+    if (--this.totalInFlight === 0) this.idleWatchdog();
     if (lane.inFlight === 0) this.runningLanes.delete(lane);
     if (a.running === d) a.running = null;
     const end = now();
@@ -999,10 +999,21 @@ export class Runtime implements TenantIngress, TurnRouter {
    * share few cores.
    */
   private watchDeadline(deadlineMs: number): void {
-    if (!(deadlineMs < this.watchdogDueAt - this.watchdogIntervalMs)) return;
+    if (!(deadlineMs < this.watchdogDueAt - this.watchdogIntervalMs)) {
+      this.watchdogTimer?.ref();
+      return;
+    }
     if (this.watchdogTimer !== null) clearTimeout(this.watchdogTimer);
     this.watchdogDueAt = deadlineMs;
     this.watchdogTimer = setTimeout(this.watchdogBound, Math.min(2_147_483_647, Math.max(0, deadlineMs - now())));
+  }
+
+  /**
+   * Nothing is in flight: the armed timer stays (a turn starting soon needs no new one) but no longer
+   * keeps the process alive; if it fires first, it finds nothing and is not armed again.
+   */
+  private idleWatchdog(): void {
+    this.watchdogTimer?.unref();
   }
 
   private stopWatchdog(): void {
@@ -1034,7 +1045,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     const a = d.activation as Activation;
     d.state = DeliveryState.Done;
     lane.removeRunning(d);
-    if (--this.totalInFlight === 0) this.stopWatchdog();
+    if (--this.totalInFlight === 0) this.idleWatchdog();
     if (lane.inFlight === 0) this.runningLanes.delete(lane);
     if (a.running === d) a.running = null;
     lane.abandonedRunning++;

@@ -146,20 +146,56 @@ export function routedFactory(factory: AgentFactory, router: OutboundRouter, age
 }
 
 function contextFor(ctx: MessageContext, m: InboundMessage, router: OutboundRouter): MessageContext {
-  const { tenant, agentId } = ctx;
-  return {
-    tenant,
-    agentId,
-    sender: m.sender,
-    topic: m.topic,
-    get signal() {
-      return ctx.signal;
-    },
-    deliveryId: m.deliveryId,
-    fencingToken: m.fencingToken,
-    hopCount: m.hopCount,
-    isRpc: m.isRpc,
-    send: (to, message, options) => router.sendFrom(tenant, agentId, m.hopCount, to, message, options),
-    publish: (topic, message) => router.publishFrom(tenant, agentId, m.hopCount, topic, message),
-  };
+  return new RoutedMessageContext(ctx, m, router);
+}
+
+/** What a routed agent's handler sees (a class like the local runtime's Delivery: one object per turn, no closures). */
+class RoutedMessageContext implements MessageContext {
+  readonly tenant: TenantId;
+  readonly agentId: AgentId;
+
+  constructor(
+    private readonly local: MessageContext,
+    private readonly m: InboundMessage,
+    private readonly router: OutboundRouter,
+  ) {
+    this.tenant = local.tenant;
+    this.agentId = local.agentId;
+  }
+
+  get sender(): AgentId | undefined {
+    return this.m.sender;
+  }
+
+  get topic(): TopicId | undefined {
+    return this.m.topic;
+  }
+
+  get signal(): AbortSignal {
+    return this.local.signal;
+  }
+
+  get deliveryId(): string {
+    return this.m.deliveryId;
+  }
+
+  get fencingToken(): number {
+    return this.m.fencingToken;
+  }
+
+  get hopCount(): number {
+    return this.m.hopCount;
+  }
+
+  get isRpc(): boolean {
+    return this.m.isRpc;
+  }
+
+  send(to: AgentId, message: unknown, options?: SendOptions): Promise<unknown> {
+    return this.router.sendFrom(this.tenant, this.agentId, this.m.hopCount, to, message, options);
+  }
+
+  publish(topic: TopicId, message: unknown): Promise<void> {
+    return this.router.publishFrom(this.tenant, this.agentId, this.m.hopCount, topic, message);
+  }
 }

@@ -42,11 +42,11 @@ export function partitionOf(tenant: TenantId, type: string, key: string, partiti
  *   deliveries (core NATS: seen only by whoever subscribes when it happens).
  */
 export class Subjects {
-  constructor(readonly namespace: string) {}
-
   /** The JetStream stream holding every message of the namespace. */
-  get streamName(): string {
-    return `TROUPE_${this.namespace.replace(/-/g, "_").toUpperCase()}`;
+  readonly streamName: string;
+
+  constructor(readonly namespace: string) {
+    this.streamName = `TROUPE_${namespace.replace(/-/g, "_").toUpperCase()}`;
   }
 
   /** The KV bucket of partition leases and worker membership. */

@@ -40,6 +40,20 @@ describe("propagation across a boundary", () => {
     }
   });
 
+  it("reads a baggage-only carrier the same way every time, hostile or not, and only from the root context", () => {
+    for (let i = 0; i < 2; i++) {
+      expect(extractContext({ baggage: `${TENANT_BAGGAGE_KEY}=acme` }).tenant).toBe("acme");
+      const hostile = extractContext({ baggage: `${TENANT_BAGGAGE_KEY}=ACME,keep=1` });
+      expect(hostile.tenant).toBeUndefined();
+      expect(propagation.getBaggage(hostile.context)!.getEntry(TENANT_BAGGAGE_KEY)).toBeUndefined();
+      expect(propagation.getBaggage(hostile.context)!.getEntry("keep")!.value).toBe("1");
+    }
+    // A context derived from another base keeps that base's values.
+    const key = Symbol("base value");
+    const base = ROOT_CONTEXT.setValue(key, 42);
+    expect(extractContext({ baggage: `${TENANT_BAGGAGE_KEY}=acme` }, base).context.getValue(key)).toBe(42);
+  });
+
   it("keeps other baggage entries, and the explicit tenant wins", () => {
     let ctx = trace.setSpanContext(ROOT_CONTEXT, { ...spanContext, traceState: undefined });
     ctx = propagation.setBaggage(ctx, propagation.createBaggage({ [TENANT_BAGGAGE_KEY]: { value: "other" }, region: { value: "eu" } }));

@@ -74,6 +74,24 @@ function tenantOnlyCarrier(tenant: TenantId): Readonly<Carrier> {
  * tenant entry that is not a valid tenant id is removed from the baggage and reported as no tenant.
  */
 export function extractContext(carrier: Carrier, base: Context = ROOT_CONTEXT): ExtractedContext {
+  // Untraced messages from an ingress all carry their tenant's baggage alone: read each distinct one once.
+  const cacheable = base === ROOT_CONTEXT && !Object.prototype.hasOwnProperty.call(carrier, "traceparent") && !Object.prototype.hasOwnProperty.call(carrier, "tracestate") && typeof carrier.baggage === "string";
+  if (cacheable) {
+    const hit = baggageOnlyExtracts.get(carrier.baggage!);
+    if (hit !== undefined) return hit;
+  }
+  const extracted = extractUncached(carrier, base);
+  if (cacheable) {
+    if (baggageOnlyExtracts.size >= 10_000) baggageOnlyExtracts.clear();
+    baggageOnlyExtracts.set(carrier.baggage!, Object.freeze(extracted));
+  }
+  return extracted;
+}
+
+/** Contexts (immutable) extracted from carriers holding only baggage, by that baggage. */
+const baggageOnlyExtracts = new Map<string, ExtractedContext>();
+
+function extractUncached(carrier: Carrier, base: Context): ExtractedContext {
   let context: Context;
   try {
     context = W3C_PROPAGATOR.extract(base, carrier, carrierGetter);
