@@ -363,6 +363,14 @@ describe("Runtime watchdog", () => {
     expect(took).toBeGreaterThanOrEqual(59);
     expect(checks.mock.calls.length).toBeLessThanOrEqual(2);
     // Nothing in flight: no timer keeps the process alive (an idle process can exit).
-    expect((rt as unknown as { watchdogTimer: NodeJS.Timeout | null }).watchdogTimer?.hasRef() ?? false).toBe(false);
+    const timer = (): NodeJS.Timeout | null => (rt as unknown as { watchdogTimer: NodeJS.Timeout | null }).watchdogTimer;
+    expect(timer()?.hasRef() ?? false).toBe(false);
+    // No budget at all still arms a timer while the turn runs (a pending send keeps the process alive).
+    rt.register("unbounded", () => ({ onMessage: () => sleep(60) }), { turnTimeoutMs: Number.POSITIVE_INFINITY });
+    const running = rt.tenant("acme").send(new AgentId("unbounded", "u"), null);
+    await sleep(20);
+    expect(timer()?.hasRef()).toBe(true);
+    await running;
+    expect(timer()?.hasRef() ?? false).toBe(false);
   });
 });

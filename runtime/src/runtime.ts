@@ -999,13 +999,15 @@ export class Runtime implements TenantIngress, TurnRouter {
    * share few cores.
    */
   private watchDeadline(deadlineMs: number): void {
+    // A budget beyond a timer's range (or none) still arms one, which keeps the process alive while the turn runs.
+    deadlineMs = Math.min(deadlineMs, now() + 2_147_483_647);
     if (!(deadlineMs < this.watchdogDueAt - this.watchdogIntervalMs)) {
       this.watchdogTimer?.ref();
       return;
     }
     if (this.watchdogTimer !== null) clearTimeout(this.watchdogTimer);
     this.watchdogDueAt = deadlineMs;
-    this.watchdogTimer = setTimeout(this.watchdogBound, Math.min(2_147_483_647, Math.max(0, deadlineMs - now())));
+    this.watchdogTimer = setTimeout(this.watchdogBound, Math.max(0, deadlineMs - now()));
   }
 
   /**
