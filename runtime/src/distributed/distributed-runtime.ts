@@ -111,12 +111,13 @@ export interface DistributedRuntimeOptions {
   /**
    * Options of this worker's local runtime (passivation, state store, watchdog; `dispatchSliceMs`
    * defaults to 10 here and `maxDispatchSliceMs` to 50, so the results of CPU-heavy turns leave in
-   * batches, larger under a backlog) and the tenants' quotas. `messagesPerSecond`/`burst` hold across the cluster: they are enforced where a message
-   * enters (before it is published, on whichever process sends it) against a token bucket shared in
-   * JetStream KV, not per worker. `maxInFlightTurns` also holds across the cluster: each worker runs
-   * at most its share of it (InFlightShares: the quota split among the workers that have the
-   * tenant's messages, recorded in JetStream KV). Queued messages, turn time and fair scheduling
-   * apply on each worker to the turns it runs.
+   * batches, larger under a backlog) and the tenants' quotas. `messagesPerSecond`/`burst` hold across
+   * the cluster: they are enforced where a message enters (before it is published, on whichever
+   * process sends it) against a token bucket shared in JetStream KV, not per worker.
+   * `maxInFlightTurns` also holds across the cluster: each worker runs at most its share of it
+   * (InFlightShares: the quota split among the workers that have the tenant's messages, recorded in
+   * JetStream KV). Queued messages, turn time and fair scheduling apply on each worker to the turns
+   * it runs.
    */
   runtime?: Omit<RuntimeOptions, "tracerProvider">;
   /** Where spans go (the local runtime's too). Default: the global provider. */
