@@ -1,17 +1,16 @@
 // The distributed runtime against the real nats-server with several worker PROCESSES: routing,
 // single activation, fan-out, trace continuity, shared budgets, failover after SIGKILL mid-turn,
 // and a caller to a dead cluster getting a timeout.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { AgentId, DistributedRuntime, KvBudgetLedger, TimeoutError, TopicId, deleteDistributedNamespace, partitionOf, rendezvousOwner, typeSubscription, type TenantId } from "@troupe/runtime";
+import { AgentId, KvBudgetLedger, TimeoutError, TopicId, partitionOf, rendezvousOwner, typeSubscription, type DistributedRuntime, type TenantId } from "@troupe/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NATS, WorkerProc, uniqueNamespace, waitForPlacement, type WorkerConfig } from "./distributed-harness.js";
+import { NATS, TestCluster, keyOn as keyAmong, uniqueNamespace, type WorkerConfig, type WorkerProc } from "./distributed-harness.js";
 
 const P = 8;
 const ns = uniqueNamespace("cluster");
 const base: Omit<WorkerConfig, "workerId"> = { servers: NATS, namespace: ns, partitions: P, leaseTtlMs: 1500, ackWaitMs: 2000, trace: true, storage: "memory" };
 const members = ["w1", "w2"];
-let nc: NatsConnection;
+let cluster: TestCluster | undefined;
 let workers: Record<string, WorkerProc> = {};
 let client: DistributedRuntime;
 let client2: DistributedRuntime;
@@ -20,33 +19,19 @@ const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpan
 
 /** A key of `type` whose partition the given worker holds (among `members`). */
 function keyOn(worker: string, tenant: string, type: string, among = members): string {
-  for (let i = 0; ; i++) {
-    const key = `k${i}`;
-    if (rendezvousOwner(partitionOf(tenant as TenantId, type, key, P), [...among].sort(), P) === worker) return key;
-  }
+  return keyAmong(worker, among, tenant, type, P);
 }
 
 beforeAll(async () => {
-  nc = await connect({ servers: NATS });
-  // The first worker creates the stream; the second joins (started together to save time).
-  const [w1, w2] = await Promise.all(members.map((workerId) => WorkerProc.start({ ...base, workerId })));
-  workers = { w1: w1!, w2: w2! };
-  await waitForPlacement(nc, ns, members, P);
-  client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false, tracerProvider });
-  client2 = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false });
+  cluster = await TestCluster.start(base, members);
+  workers = { w1: cluster.worker("w1"), w2: cluster.worker("w2") };
+  client = await cluster.client({ tracerProvider });
+  client2 = await cluster.client();
   client.subscribe(typeSubscription("news", "echo"));
-  await client.start();
-  await client2.start();
 }, 60_000);
 
 afterAll(async () => {
-  await client?.stop();
-  await client2?.stop();
-  for (const w of Object.values(workers)) w.kill();
-  if (nc !== undefined) {
-    await deleteDistributedNamespace(nc, ns);
-    await nc.close();
-  }
+  await cluster?.stop();
 });
 
 describe("distributed runtime across worker processes", () => {
@@ -131,7 +116,7 @@ describe("distributed runtime across worker processes", () => {
     expect(new Set(results.map((r) => r.worker))).toEqual(new Set(members));
     expect(results.filter((r) => r.ok)).toHaveLength(10);
     expect(results.filter((r) => !r.ok).every((r) => r.code === "BUDGET_EXCEEDED")).toBe(true);
-    const ledger = await KvBudgetLedger.open(nc, ns);
+    const ledger = await KvBudgetLedger.open(cluster!.nc, ns);
     expect((await ledger.usage("budgeted")).tokensToday).toBe(limit);
   });
 

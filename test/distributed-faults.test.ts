@@ -2,47 +2,35 @@
 // running it is given up after maxDeliver deliveries counted across failovers (its caller gets
 // PoisonMessageError, not a timeout), and a worker frozen past its lease TTL does not answer or
 // acknowledge the turn it was running once it resumes (the new holder's answer stands).
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AgentId, DistributedRuntime, PoisonMessageError, deleteDistributedNamespace, partitionOf, rendezvousOwner, type TenantId } from "@troupe/runtime";
+import { AgentId, PoisonMessageError, type DistributedRuntime } from "@troupe/runtime";
 import { afterEach, describe, expect, it } from "vitest";
-import { NATS, WorkerProc, uniqueNamespace, waitForPlacement, type WorkerConfig } from "./distributed-harness.js";
+import { NATS, TestCluster, keyOn as keyAmong, uniqueNamespace, type WorkerConfig, type WorkerProc } from "./distributed-harness.js";
 
 const P = 4;
-let nc: NatsConnection | undefined;
+let current: TestCluster | undefined;
+let nc: TestCluster["nc"] | undefined;
 let workers: WorkerProc[] = [];
 let client: DistributedRuntime | undefined;
 let ns = "";
 
 function keyOn(worker: string, members: string[], tenant: string, type: string): string {
-  for (let i = 0; ; i++) {
-    const key = `k${i}`;
-    if (rendezvousOwner(partitionOf(tenant as TenantId, type, key, P), [...members].sort(), P) === worker) return key;
-  }
+  return keyAmong(worker, members, tenant, type, P);
 }
 
 async function cluster(prefix: string, ids: string[], extra: Partial<WorkerConfig>): Promise<void> {
   ns = uniqueNamespace(prefix);
-  nc = await connect({ servers: NATS });
-  const base: WorkerConfig = { servers: NATS, namespace: ns, workerId: "", partitions: P, leaseTtlMs: 1500, ackWaitMs: 30_000, storage: "memory", ...extra };
-  workers = await Promise.all(ids.map((workerId) => WorkerProc.start({ ...base, workerId })));
-  await waitForPlacement(nc, ns, ids, P);
-  client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false });
-  await client.start();
+  current = await TestCluster.start({ servers: NATS, namespace: ns, partitions: P, leaseTtlMs: 1500, ackWaitMs: 30_000, storage: "memory", ...extra }, ids);
+  nc = current.nc;
+  workers = current.workers;
+  client = await current.client();
 }
 
 afterEach(async () => {
-  await client?.stop();
+  await current?.stop();
+  current = undefined;
+  nc = undefined;
   client = undefined;
-  for (const w of workers) {
-    w.resume();
-    w.kill();
-  }
   workers = [];
-  if (nc !== undefined) {
-    await deleteDistributedNamespace(nc, ns);
-    await nc.close();
-    nc = undefined;
-  }
 });
 
 describe("distributed runtime under worker faults", () => {

@@ -1,9 +1,9 @@
 // Test support for the distributed runtime: forks worker processes (runtime/src/distributed/testing/
-// test-worker.ts) and waits for the cluster's placement to settle.
+// test-worker.ts), waits for the cluster's placement to settle, and tears a test cluster down.
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { openLeaseBucket, readLeases, rendezvousOwner } from "@troupe/runtime";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DistributedRuntime, deleteDistributedNamespace, openLeaseBucket, partitionOf, readLeases, rendezvousOwner, type DistributedRuntimeOptions, type TenantId } from "@troupe/runtime";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../runtime/src/distributed/testing/test-worker.ts", import.meta.url));
 export const NATS = "127.0.0.1:4222";
@@ -129,6 +129,69 @@ export async function waitForPlacement(nc: NatsConnection, namespace: string, wo
     if (settled) return owners;
     if (Date.now() > deadline) throw new Error(`placement did not settle: ${JSON.stringify([...owners])}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Worker processes of one namespace, started together and placed, with a connection to the broker
+ * and the sending clients a test opens; `stop()` kills the workers (frozen ones too), stops the
+ * clients and deletes the namespace.
+ */
+export class TestCluster {
+  private readonly clients: DistributedRuntime[] = [];
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly namespace: string,
+    readonly workerIds: string[],
+    readonly workers: WorkerProc[],
+  ) {}
+
+  /** Starts one worker per id with `base` and waits until every partition is held by its owner. */
+  static async start(base: Omit<WorkerConfig, "workerId">, workerIds: string[]): Promise<TestCluster> {
+    const nc = await connect({ servers: base.servers });
+    // The first worker creates the stream; the others join (started together to save time).
+    const cluster = new TestCluster(nc, base.namespace, workerIds, await Promise.all(workerIds.map((workerId) => WorkerProc.start({ ...base, workerId }))));
+    try {
+      await waitForPlacement(nc, base.namespace, workerIds, base.partitions);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** The worker process with this id. */
+  worker(id: string): WorkerProc {
+    const w = this.workers[this.workerIds.indexOf(id)];
+    if (w === undefined) throw new Error(`no worker ${id} in this cluster`);
+    return w;
+  }
+
+  /** A started client of the cluster that only sends (stopped with it). */
+  async client(options: Partial<DistributedRuntimeOptions> = {}): Promise<DistributedRuntime> {
+    const client = new DistributedRuntime({ nats: { servers: NATS }, namespace: this.namespace, serve: false, ...options });
+    this.clients.push(client);
+    await client.start();
+    return client;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) await c.stop();
+    for (const w of this.workers) {
+      w.resume();
+      w.kill();
+    }
+    await deleteDistributedNamespace(this.nc, this.namespace);
+    await this.nc.close();
+  }
+}
+
+/** A key of `type` whose partition `worker` holds in the placement among `members`. */
+export function keyOn(worker: string, members: string[], tenant: string, type: string, partitions: number): string {
+  for (let i = 0; ; i++) {
+    const key = `k${i}`;
+    if (rendezvousOwner(partitionOf(tenant as TenantId, type, key, partitions), [...members].sort(), partitions) === worker) return key;
   }
 }
 

@@ -2,34 +2,24 @@
 // nats-server: its turns running at once cluster-wide — counted in Redis by the handler itself —
 // never exceed the quota, including a quota smaller than the number of workers, while a tenant
 // without a small quota runs many turns at once.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AgentId, DistributedRuntime, deleteDistributedNamespace } from "@troupe/runtime";
+import { AgentId, type DistributedRuntime } from "@troupe/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NATS, WorkerProc, uniqueNamespace, waitForPlacement } from "./distributed-harness.js";
+import { NATS, TestCluster, uniqueNamespace } from "./distributed-harness.js";
 
 const P = 6;
 const ns = uniqueNamespace("quota");
 const ids = ["w1", "w2", "w3"];
-let nc: NatsConnection;
-let workers: WorkerProc[] = [];
+let cluster: TestCluster | undefined;
 let client: DistributedRuntime;
 
 beforeAll(async () => {
-  nc = await connect({ servers: NATS });
   const quotas = { tenants: { two: { maxInFlightTurns: 2 }, five: { maxInFlightTurns: 5 } } };
-  workers = await Promise.all(ids.map((workerId) => WorkerProc.start({ servers: NATS, namespace: ns, workerId, partitions: P, leaseTtlMs: 3000, ackWaitMs: 30_000, storage: "memory", quotas })));
-  await waitForPlacement(nc, ns, ids, P);
-  client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false });
-  await client.start();
+  cluster = await TestCluster.start({ servers: NATS, namespace: ns, partitions: P, leaseTtlMs: 3000, ackWaitMs: 30_000, storage: "memory", quotas }, ids);
+  client = await cluster.client();
 }, 60_000);
 
 afterAll(async () => {
-  await client?.stop();
-  for (const w of workers) w.kill();
-  if (nc !== undefined) {
-    await deleteDistributedNamespace(nc, ns);
-    await nc.close();
-  }
+  await cluster?.stop();
 });
 
 type Turn = { worker: string; seenRunning: number };

@@ -2,10 +2,9 @@
 // nats-server each send to the same tenant as fast as they can (and serve each other's messages);
 // together they are admitted no more than the tenant's rate (+ its burst and the documented
 // overshoot of one lease), not three times it. Refusals are RateLimitedError with retryAfterMs.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AgentId, DistributedRuntime, RateLimitedError, deleteDistributedNamespace } from "@troupe/runtime";
+import { AgentId, RateLimitedError, type DistributedRuntime } from "@troupe/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NATS, WorkerProc, uniqueNamespace, waitForPlacement, type WorkerConfig } from "./distributed-harness.js";
+import { NATS, TestCluster, uniqueNamespace, type WorkerConfig, type WorkerProc } from "./distributed-harness.js";
 
 const P = 6;
 const RATE = 100;
@@ -15,7 +14,7 @@ const ns = uniqueNamespace("rates");
 const quotas = { tenants: { limited: { messagesPerSecond: RATE, burst: BURST } } };
 const base: Omit<WorkerConfig, "workerId"> = { servers: NATS, namespace: ns, partitions: P, leaseTtlMs: 3000, ackWaitMs: 5000, storage: "memory", quotas, rateLimitLeaseMs: LEASE_MS };
 const members = ["r1", "r2", "r3"];
-let nc: NatsConnection;
+let cluster: TestCluster | undefined;
 let workers: WorkerProc[] = [];
 let client: DistributedRuntime;
 
@@ -31,20 +30,13 @@ interface BlastResult {
 }
 
 beforeAll(async () => {
-  nc = await connect({ servers: NATS });
-  workers = await Promise.all(members.map((workerId) => WorkerProc.start({ ...base, workerId })));
-  await waitForPlacement(nc, ns, members, P);
-  client = new DistributedRuntime({ nats: { servers: NATS }, namespace: ns, serve: false, runtime: { quotas }, rateLimitLeaseMs: LEASE_MS });
-  await client.start();
+  cluster = await TestCluster.start(base, members);
+  workers = cluster.workers;
+  client = await cluster.client({ runtime: { quotas }, rateLimitLeaseMs: LEASE_MS });
 }, 60_000);
 
 afterAll(async () => {
-  await client?.stop();
-  for (const w of workers) w.kill();
-  if (nc !== undefined) {
-    await deleteDistributedNamespace(nc, ns);
-    await nc.close();
-  }
+  await cluster?.stop();
 });
 
 describe("cluster-wide tenant rate limit", () => {
