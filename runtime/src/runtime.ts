@@ -999,15 +999,23 @@ export class Runtime implements TenantIngress, TurnRouter {
    * share few cores.
    */
   private watchDeadline(deadlineMs: number): void {
-    // A budget beyond a timer's range (or none) still arms one, which keeps the process alive while the turn runs.
-    deadlineMs = Math.min(deadlineMs, now() + 2_147_483_647);
-    if (!(deadlineMs < this.watchdogDueAt - this.watchdogIntervalMs)) {
-      this.watchdogTimer?.ref();
+    // The common case, a turn due no earlier than the armed watchdog, reads no clock.
+    if (this.watchdogTimer !== null && deadlineMs >= this.watchdogDueAt - this.watchdogIntervalMs) {
+      this.watchdogTimer.ref();
       return;
     }
-    if (this.watchdogTimer !== null) clearTimeout(this.watchdogTimer);
-    this.watchdogDueAt = deadlineMs;
-    this.watchdogTimer = setTimeout(this.watchdogBound, Math.max(0, deadlineMs - now()));
+    // A budget beyond a timer's range (or none) still arms one, which keeps the process alive while the turn runs.
+    const t = now();
+    const dueAt = Math.min(deadlineMs, t + 2_147_483_647);
+    if (this.watchdogTimer !== null) {
+      if (dueAt >= this.watchdogDueAt - this.watchdogIntervalMs) {
+        this.watchdogTimer.ref();
+        return;
+      }
+      clearTimeout(this.watchdogTimer);
+    }
+    this.watchdogDueAt = dueAt;
+    this.watchdogTimer = setTimeout(this.watchdogBound, Math.max(0, dueAt - t));
   }
 
   /**

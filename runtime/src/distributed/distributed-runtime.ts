@@ -594,14 +594,15 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
    * fails the call at once; a stored message is noted, so a timeout can say whether it got that far.
    */
   private onBrokerAck(callId: string, tok: string, msg: Msg): void {
-    const tenant = this.pending.tenantOf(callId, tok);
-    if (tenant === undefined) return;
-    if (msg.data.length === 0 && msg.headers?.code === 503) {
-      this.pending.fail(callId, new TroupeError("BROKER_UNAVAILABLE", `no stream takes the messages of namespace "${this.subjects.namespace}" (${this.subjects.streamName}): start a worker of the namespace first`));
+    const refused = msg.data.length === 0 ? msg.headers?.code === 503 : mentionsError(msg.data);
+    if (!refused) {
+      this.pending.stored(callId, tok);
       return;
     }
-    if (!mentionsError(msg.data)) {
-      this.pending.stored(callId, tok);
+    const tenant = this.pending.tenantOf(callId, tok);
+    if (tenant === undefined) return;
+    if (msg.data.length === 0) {
+      this.pending.fail(callId, new TroupeError("BROKER_UNAVAILABLE", `no stream takes the messages of namespace "${this.subjects.namespace}" (${this.subjects.streamName}): start a worker of the namespace first`));
       return;
     }
     const ack = decodeJson(msg.data, brokerAckSchema);
