@@ -66,6 +66,10 @@ describe("DistributedRuntime (one process, real broker)", () => {
     expect(() => new DistributedRuntime({ ...base, namespace: "Bad.Name" })).toThrow(InvalidArgumentError);
     expect(() => new DistributedRuntime({ ...base, workerId: "has space" })).toThrow(/workerId/);
     expect(() => new DistributedRuntime({ ...base, partitions: 0 })).toThrow(/partitions/);
+    // One of a worker's two slice settings alone is taken as given, the other default yielding to it; both, when they contradict, are refused.
+    expect(() => new DistributedRuntime({ ...base, runtime: { maxDispatchSliceMs: 5 } })).not.toThrow();
+    expect(() => new DistributedRuntime({ ...base, runtime: { dispatchSliceMs: 100 } })).not.toThrow();
+    expect(() => new DistributedRuntime({ ...base, runtime: { dispatchSliceMs: 20, maxDispatchSliceMs: 5 } })).toThrow(/maxDispatchSliceMs \(5\) must not be below dispatchSliceMs \(20\)/);
   });
 
   it("refuses sends before start", async () => {

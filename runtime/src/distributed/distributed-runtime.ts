@@ -240,7 +240,8 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
       // is 1 ms), and up to 50 ms under a backlog: the acks and replies of those turns leave in one
       // write, and the broker, the callers and the worker itself pay the cost of a wake-up once per
       // batch. With 1 ms turns that is most of their per-message CPU. Override either here.
-      dispatchSliceMs: WORKER_DISPATCH_SLICE_MS,
+      // Either default yields to the other when only one is set (a cap of 5 ms means slices of 5 ms).
+      dispatchSliceMs: Math.min(WORKER_DISPATCH_SLICE_MS, options.runtime?.maxDispatchSliceMs ?? Number.POSITIVE_INFINITY),
       maxDispatchSliceMs: Math.max(WORKER_MAX_DISPATCH_SLICE_MS, options.runtime?.dispatchSliceMs ?? 0),
       ...(options.runtime ?? {}),
       ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
