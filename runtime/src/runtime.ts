@@ -1015,7 +1015,9 @@ export class Runtime implements TenantIngress, TurnRouter {
       clearTimeout(this.watchdogTimer);
     }
     this.watchdogDueAt = dueAt;
-    this.watchdogTimer = setTimeout(this.watchdogBound, Math.max(0, dueAt - t));
+    // Whole milliseconds plus one: the event loop's timer clock counts in cached milliseconds, and a
+    // timer that fires before the deadline only to be armed again costs a wake-up for nothing.
+    this.watchdogTimer = setTimeout(this.watchdogBound, Math.min(2_147_483_647, Math.max(1, Math.ceil(dueAt - t) + 1)));
   }
 
   /**
