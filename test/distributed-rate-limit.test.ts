@@ -66,15 +66,13 @@ describe("cluster-wide tenant rate limit", () => {
   }, 40_000);
 
   it("refuses an over-limit caller with RateLimitedError carrying retryAfterMs, and leaves other tenants alone", async () => {
-    // The bucket may still be near empty from the previous test: drain what is left, then one more is refused.
+    // Sends go out in concurrent waves, so the rate is exceeded however slow one round trip is on a
+    // loaded machine (sequential sends at >10 ms each would never outrun 100/s).
     let refusal: unknown;
-    for (let i = 0; i < BURST + 50 && refusal === undefined; i++) {
-      await client
-        .tenant("limited")
-        .send(new AgentId("noop", `c${i}`), {}, { timeoutMs: 5000 })
-        .catch((err: unknown) => {
-          refusal = err;
-        });
+    for (let wave = 0; wave < 5 && refusal === undefined; wave++) {
+      const sends = Array.from({ length: BURST + RATE }, (_, i) => client.tenant("limited").send(new AgentId("noop", `c${wave}-${i}`), {}, { timeoutMs: 5000 }));
+      const settled = await Promise.allSettled(sends);
+      refusal = settled.find((s): s is PromiseRejectedResult => s.status === "rejected")?.reason;
     }
     expect(refusal).toBeInstanceOf(RateLimitedError);
     expect((refusal as RateLimitedError).tenant).toBe("limited");
