@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { COLLECTOR_NODE_FLAGS } from "./lib/config.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -20,16 +21,22 @@ if (values.help) {
   process.exit(0);
 }
 
-const files = ["runtime", "collector", "console", "test"]
+const all = ["runtime", "collector", "console", "test"]
   .map((pkg) => join(root, pkg, "bench"))
   .filter((dir) => existsSync(dir))
   .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith(".bench.ts")).map((f) => join(dir, f)))
-  .filter((file) => !values.only || file.includes(values.only))
   .sort();
+const files = all.filter((file) => !values.only || file.includes(values.only));
+if (files.length === 0) {
+  console.error(`bench: no benchmark matches --only ${JSON.stringify(values.only)}; there are: ${all.map((f) => relative(root, f)).join(", ")}`);
+  process.exit(2);
+}
 
 function run(file) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "--expose-gc", file], {
+    // A collector benchmark runs the collector in its own process: with the flags it runs with in production.
+    const nodeFlags = relative(root, file).startsWith("collector") ? COLLECTOR_NODE_FLAGS : [];
+    const child = spawn(process.execPath, [...nodeFlags, "--conditions=source", "--import", "tsx", "--expose-gc", file], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
     });

@@ -37,8 +37,9 @@ Environment:
 
 Examples:
   troupe start                                   collector + console + demo, embedded
-  troupe tenants create acme --tier standard     create a tenant and print its keys (once)
-  troupe report --tenant acme --from 2026-11-01 --to 2026-11-30 --group-by model --format csv`,
+  troupe tenants create acme --tier worker       create a tenant and print its keys (once)
+  troupe report --tenant acme --from 2026-11-01 --to 2026-11-30 --group-by model --format csv
+  troupe cluster --nats 127.0.0.1:4222 --namespace shop   distributed workers and their partitions`,
   );
 
 program
@@ -85,7 +86,7 @@ tenants
   .command("create <id>")
   .description("create a tenant and print its ingest and console keys (shown once)")
   .option("--name <name>", "display name")
-  .option("--tier <tier>", "tier (e.g. free, standard, isolated)")
+  .addOption(new Option("--tier <tier>", "isolation tier: shared (event loop), worker (thread) or process").choices(["shared", "worker", "process"]))
   .option("--retention-days <days>", "how long its spans are kept")
   .addOption(collectorUrlOption())
   .addOption(adminKeyOption())
@@ -102,10 +103,10 @@ tenants
 tenants
   .command("set-budget <id>")
   .description("set a tenant's token and cost budgets (omit a flag to leave it unchanged; 0 removes it)")
-  .option("--daily-tokens <n>")
-  .option("--monthly-tokens <n>")
-  .option("--daily-cost-usd <usd>")
-  .option("--monthly-cost-usd <usd>")
+  .option("--daily-tokens <n>", "tokens per UTC day")
+  .option("--monthly-tokens <n>", "tokens per UTC calendar month")
+  .option("--daily-cost-usd <usd>", "LLM cost per UTC day, in US dollars")
+  .option("--monthly-cost-usd <usd>", "LLM cost per UTC calendar month, in US dollars")
   .addOption(collectorUrlOption())
   .addOption(adminKeyOption())
   .action(run("tenants", "setBudget"));
@@ -129,6 +130,14 @@ program
   .addOption(adminKeyOption())
   .option("--embedded", "read the embedded store in TROUPE_DATA_DIR directly (no collector running)")
   .action(run("report", "reportCommand"));
+
+program
+  .command("cluster")
+  .description("a distributed namespace on its NATS server: live workers, who holds each partition, queued and in-flight messages")
+  .option("--nats <servers>", "NATS server(s), comma-separated", "127.0.0.1:4222")
+  .option("--namespace <ns>", "the namespace the workers were started with", "default")
+  .option("--json", "print JSON")
+  .action(run("cluster", "clusterCommand"));
 
 try {
   await program.parseAsync(process.argv);

@@ -317,6 +317,24 @@ describe("console in a real browser", () => {
     await ctx.close();
   });
 
+  it("fits a phone screen: navigation above the page, nothing wider than the screen", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await ctx.newPage();
+    await signIn(page, keys.aConsole);
+    await page.waitForURL(`${consoleUrl}/`);
+    for (const path of ["/", "/traces", `/traces/${traces.a}`, "/agents", "/usage"]) {
+      await page.goto(`${consoleUrl}${path}`);
+      await page.locator("main h1").waitFor();
+      const fit = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
+      expect(fit.page, `${path} is ${fit.page} px wide on a ${fit.screen} px screen`).toBeLessThanOrEqual(fit.screen);
+      const nav = (await page.getByRole("navigation", { name: "Main" }).boundingBox())!;
+      const heading = (await page.locator("main h1").boundingBox())!;
+      expect(nav.y + nav.height, `${path}: the navigation sits above the page`).toBeLessThanOrEqual(heading.y);
+    }
+    await shot(page, "14-phone-trace-detail");
+    await ctx.close();
+  });
+
   it("an admin sees both tenants, creates a tenant and rotates a key (secret shown once); forms without a CSRF token are refused", async () => {
     const { ctx, page } = await newPage();
     await signIn(page, ADMIN_KEY);
@@ -326,6 +344,14 @@ describe("console in a real browser", () => {
     expect(await table.textContent()).toContain("acme");
     expect(await table.textContent()).toContain("globex");
     await shot(page, "10-operator-tenants");
+    // Every column is in view on a 1280 px laptop screen, without scrolling the table sideways.
+    await page.setViewportSize({ width: 1280, height: 960 });
+    const fit = await page.locator(".table-wrap").first().evaluate((el) => ({ visible: el.clientWidth, needed: el.scrollWidth }));
+    expect(fit.needed).toBeLessThanOrEqual(fit.visible);
+    expect(await table.locator("th").last().textContent()).toContain("Budget");
+    // The display name sits under the id in the Tenant column.
+    expect(await table.locator("tbody tr", { hasText: "Acme Corp" }).locator("td").first().textContent()).toBe("acmeAcme Corp");
+    await page.setViewportSize({ width: 1440, height: 960 });
 
     // The admin can read either tenant's traces.
     await page.goto(`${consoleUrl}/traces?tenant=globex`);
@@ -370,6 +396,12 @@ describe("console in a real browser", () => {
     await page.reload();
     await page.getByTestId("keys-table").waitFor();
     expect(await page.textContent("body")).not.toContain(rotated);
+    // The keys table fits its half-width card on a 1280 px screen: the revoked key shows its state and when.
+    await page.setViewportSize({ width: 1280, height: 960 });
+    const keysFit = await page.getByTestId("keys-table").evaluate((el) => ({ visible: el.parentElement!.clientWidth, needed: el.parentElement!.scrollWidth }));
+    expect(keysFit.needed).toBeLessThanOrEqual(keysFit.visible);
+    expect(await page.getByTestId("keys-table").locator("tbody tr", { hasText: "revoked" }).locator("td").last().textContent()).toMatch(/^revoked\d{4}-\d\d-\d\d/);
+    await page.setViewportSize({ width: 1440, height: 960 });
 
     // Settings: retention and a budget.
     await page.getByLabel("Retention (days)").fill("14");

@@ -97,4 +97,10 @@ describe("docker-compose.yml", () => {
     for (const name of ["console", "demo"]) expect(services[name]!.image).toBe(services.collector!.image);
     expect(readFileSync(join(root, "Dockerfile"), "utf8")).toMatch(/^FROM node:20[\w.-]*/m);
   });
+
+  it("starts the collector in the image with the Node flags `troupe start` gives it", async () => {
+    const { COLLECTOR_NODE_FLAGS } = (await import(join(root, "bin/lib/config.mjs"))) as { COLLECTOR_NODE_FLAGS: readonly string[] };
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1];
+    expect(JSON.parse(entrypoint ?? "null")).toEqual(["node", ...COLLECTOR_NODE_FLAGS, "bin/troupe.mjs"]);
+  });
 });

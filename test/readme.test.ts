@@ -1,6 +1,9 @@
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { deleteDistributedNamespace } from "@troupe/runtime";
 import { describe, expect, it } from "vitest";
+import { NATS } from "./distributed-harness.js";
 
 // The README is part of the product: its runtime example must run as printed, and the commands and
 // variables it names must exist.
@@ -22,6 +25,35 @@ describe("README", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("its distributed example (a worker and a caller) runs as printed against the NATS server", async () => {
+    const block = (file: string): string => {
+      const code = new RegExp("```ts\\n(// " + file.replace(".", "\\.") + "[\\s\\S]*?)```").exec(readme)?.[1];
+      expect(code, `a \`\`\`ts example starting with // ${file}`).toBeDefined();
+      return code!;
+    };
+    const worker = block("worker.ts");
+    const caller = block("caller.ts");
+    expect(worker).toContain(`servers: "${NATS}"`);
+    const nc = await connect({ servers: NATS });
+    // The example's namespace is fixed; clear what an interrupted run may have left.
+    await deleteDistributedNamespace(nc, "shop");
+    const dir = mkdtempSync(join(root, "test", ".readme-"));
+    let started: { worker: { stop(): Promise<void>; stats(): { handled: number } } } | undefined;
+    try {
+      writeFileSync(join(dir, "worker.ts"), `${worker}\nexport { worker };\n`);
+      writeFileSync(join(dir, "caller.ts"), `${caller}\nexport { greeting };\n`);
+      started = (await import(join(dir, "worker.ts"))) as NonNullable<typeof started>;
+      const { greeting } = (await import(join(dir, "caller.ts"))) as { greeting: unknown };
+      expect(greeting).toMatch(/^hello Ada from acme \(TROUPE_SHOP:\d+\)$/);
+      expect(started.worker.stats().handled).toBe(1);
+    } finally {
+      await started?.worker.stop();
+      await deleteDistributedNamespace(nc, "shop");
+      await nc.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it("shows the two-command quickstart", () => {
     expect(readme).toContain("npm ci && npm start");

@@ -1,7 +1,7 @@
 // `troupe start`: the embedded stack in one process group — collector on chDB, console, demo.
 import { join } from "node:path";
 import { ensureConsoleBuilt, ensurePackagesBuilt, root } from "../lib/build.mjs";
-import { adminKey, dataDir, port } from "../lib/config.mjs";
+import { COLLECTOR_NODE_FLAGS, adminKey, dataDir, port } from "../lib/config.mjs";
 import { Supervisor, waitForHttp } from "../lib/supervisor.mjs";
 
 const troupe = join(root, "bin", "troupe.mjs");
@@ -23,7 +23,7 @@ export async function startCommand(options) {
   const env = { TROUPE_DATA_DIR: dir, TROUPE_ADMIN_KEY: key, TROUPE_COLLECTOR_URL: collector };
   try {
     log("starting the collector (embedded chDB) ...");
-    const collectorChild = supervisor.spawn("collector", [troupe, "collector"], env);
+    const collectorChild = supervisor.spawn("collector", [...COLLECTOR_NODE_FLAGS, troupe, "collector"], env);
     await waitForHttp(`${collector}/readyz`, 60_000, () => collectorChild.exitCode === null);
 
     let consoleUrl;

@@ -81,7 +81,9 @@ async function main(): Promise<void> {
       const cpuBefore = process.cpuUsage();
       const result = await new Promise<LoadResult>((resolve, reject) => {
         const params: LoadParams = { url: collector.url, secret: key.secret, tenant, format, exporter, windowMs: WINDOW_MS };
-        const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TROUPE_BENCH_LOAD: JSON.stringify(params) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+        // The load is an application's exporters: Node's default heap, not the collector's flags.
+        const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--initial-heap-size"));
+        const child = fork(fileURLToPath(import.meta.url), [], { execArgv, env: { ...process.env, TROUPE_BENCH_LOAD: JSON.stringify(params) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
         child.once("message", (m) => resolve(m as LoadResult));
         child.once("error", reject);
         child.once("exit", (code) => code !== 0 && reject(new Error(`load process exited with ${code}`)));

@@ -38,6 +38,10 @@ export type { ClickHouseSpanStoreOptions } from "./store/clickhouse-span-store.j
 export { createTenantRegistry, TENANT_TIERS, MIN_ADMIN_KEY_LENGTH } from "./tenants/tenant-registry.js";
 export type { TenantRegistry, TenantRegistryOptions, NewTenant, TenantPatch } from "./tenants/tenant-registry.js";
 export { createQueryRoutes } from "./query/query-routes.js";
+export { createSessionRoutes } from "./query/session-routes.js";
+export type { SessionRoutesOptions } from "./query/session-routes.js";
+export { createEndedSessions, SESSION_DIGEST_PATTERN } from "./tenants/ended-sessions.js";
+export type { EndedSessions } from "./tenants/ended-sessions.js";
 export type { QueryRoutesOptions } from "./query/query-routes.js";
 export { createAdminRoutes } from "./query/admin-routes.js";
 export type { AdminRoutesOptions } from "./query/admin-routes.js";

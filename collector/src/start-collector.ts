@@ -8,6 +8,8 @@ import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
 import { DEFAULT_API_RATE_LIMIT } from "./http/api-rate-limit.js";
 import { createAdminRoutes } from "./query/admin-routes.js";
+import { createSessionRoutes } from "./query/session-routes.js";
+import { createEndedSessions } from "./tenants/ended-sessions.js";
 import { createQueryRoutes } from "./query/query-routes.js";
 import type { SpanWriterOptions } from "./pipeline/span-writer.js";
 import { createClickHouseSpanStore } from "./store/clickhouse-span-store.js";
@@ -73,7 +75,11 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       metrics,
       store,
       pipelineHealth: () => running.health(),
-      apiRoutes: [createQueryRoutes({ gateway, authenticator: registry, onInternalError }), createAdminRoutes({ gateway, registry, onInternalError })],
+      apiRoutes: [
+        createQueryRoutes({ gateway, authenticator: registry, onInternalError }),
+        createAdminRoutes({ gateway, registry, onInternalError }),
+        createSessionRoutes({ authenticator: registry, sessions: createEndedSessions(gateway), onInternalError }),
+      ],
       apiRateLimit: config.apiRateLimitPerS
         ? { requestsPerSecond: config.apiRateLimitPerS, burst: 5 * config.apiRateLimitPerS }
         : DEFAULT_API_RATE_LIMIT,

@@ -18,12 +18,17 @@ import { formatCompact, formatDateTime, formatInt, formatMs, formatPct, formatUs
 /** How a column's values are shown. */
 export type ColumnFormat = "text" | "mono" | "int" | "compact" | "ms" | "usd" | "pct" | "datetime" | "status" | "budget" | "tags";
 
-/** One column: `key` names the row field; `href` is a template such as "/traces/{traceId}". */
+/**
+ * One column: `key` names the row field; `href` is a template such as "/traces/{traceId}"; `sub`
+ * names a row field shown in small text under the value (e.g. a tenant's display name under its id),
+ * which keeps a wide table from needing a column of its own for it.
+ */
 export interface ColumnSpec {
   key: string;
   header: string;
   format?: ColumnFormat;
   href?: string;
+  sub?: string;
 }
 
 /** A table row: plain values only. */
@@ -79,7 +84,14 @@ export function DataTable({ columns, rows, caption, testId }: { columns: ColumnS
             sortFn: NUMERIC.has(c.format ?? "text") ? "basic" : "alphanumeric",
             cell: (info) => {
               const content = render(info.getValue() as Row[string], c.format ?? "text");
-              return c.href ? <Link href={fill(c.href, info.row.original)}>{content}</Link> : content;
+              const value = c.href ? <Link href={fill(c.href, info.row.original)}>{content}</Link> : content;
+              const sub = c.sub === undefined ? undefined : info.row.original[c.sub];
+              return sub === undefined || sub === null || sub === "" ? value : (
+                <>
+                  {value}
+                  <span className="cell-sub">{String(sub)}</span>
+                </>
+              );
             },
           }),
         ),

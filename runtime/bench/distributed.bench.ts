@@ -4,24 +4,28 @@
 //
 // Figures:
 // - distributed_send_msgs_per_s_{1,2,4}: request/response sends (JetStream publish -> worker turn ->
-//   reply -> ack) from one client process to 1, 2 and 4 worker PROCESSES, 16 partitions, file storage,
-//   `WINDOW` calls in flight, 1000 agent keys. Each turn costs `TURN_CPU_MS` of CPU (a fixed amount
-//   of integer work, calibrated once on this process's CPU time before any worker starts, standing in
-//   for an agent's own work), so the workers are what is scaled; with an empty handler the client
-//   and the broker saturate first (see distributed_send_empty_*). turn_cpu_work_per_ms reports the
-//   calibration.
+//   reply -> ack) from one client process to 1, 2 and 4 worker PROCESSES, 16 partitions, file storage
+//   (BENCH_STORAGE=memory: memory), `WINDOW` calls in flight, 1000 agent keys. Each turn costs
+//   `TURN_CPU_MS` of CPU (a fixed amount of integer work, calibrated once on this process's CPU time
+//   before any worker starts, standing in for an agent's own work), so the workers are what is
+//   scaled. Measured in steady state: each run warms up until every worker process has run
+//   WARMUP_TURNS turns; with an empty handler the client and the broker saturate first (see
+//   distributed_send_empty_*). turn_cpu_work_per_ms reports the calibration.
 // - distributed_send_empty_msgs_per_s_{1,2}: the same with a handler that returns at once: the
 //   per-message cost of the path (client + broker + worker), which more workers cannot lower on 2 cores.
 // - distributed_send_p99_ms_2: p99 latency with 2 workers at half the saturating rate of the 2-worker run
-//   (open loop: sends issued on a fixed schedule, latency measured from the scheduled time).
+//   (open loop: sends issued on a fixed schedule for P99_WINDOW_MS, latency measured from the
+//   scheduled time).
 // - nats_request_reply_msgs_per_s: the broker's floor, core NATS request/reply to an empty responder
 //   in another process, same window, same run.
 // - *_ratio: the scaling figures the targets are stated in (2 workers / 1 worker, 4 workers / 1 worker).
 //   The 1/2/4-worker runs are interleaved, repeated ROUNDS times, and the best of each is reported
 //   (on a shared machine other work only lowers throughput).
-// - distributed_cpu_us_per_msg_{client,workers,broker}_{1,2}: CPU per message of the sending process,
+// - distributed_cpu_us_per_msg_{client,workers,broker}_{1,2,4}: CPU per message of the sending process,
 //   the worker processes together and nats-server (read from /proc) in the reported runs; the same
-//   for the empty-handler run. BENCH_PROFILE=<dir> makes each worker write a V8 CPU profile there.
+//   for the empty-handler run; distributed_worker_preemptions_per_msg_{2,4}: involuntary context
+//   switches of the worker processes per message (/proc/<pid>/task/*/status). BENCH_PROFILE=<dir>
+//   makes each worker write a V8 CPU profile there.
 // - machine_load_1m_{start,end}: the 1-minute load average around the run (2 cores here): figures
 //   taken under load from other processes are lower and noisier.
 import { fork, type ChildProcess } from "node:child_process";
@@ -39,9 +43,17 @@ const P = 16;
 const WINDOW = 512;
 const KEYS = 1000;
 const MEASURE_MS = 4000;
+// A p99 needs more samples than a throughput: ~8,000 calls at half rate (a 4 s window's p99 is its
+// 32nd-worst call, and windows of the same run ranged 11–77 ms).
+const P99_WINDOW_MS = 10_000;
 const WARMUP_MS = 1000;
+// Steady state: every worker process runs this many turns before a burn run is measured (each
+// process compiles its own hot path; BENCH_WARMUP_TURNS overrides it), within WARMUP_MAX_MS.
+const WARMUP_TURNS = Number(process.env.BENCH_WARMUP_TURNS ?? 5000);
+const WARMUP_MAX_MS = 30_000;
 const TURN_CPU_MS = 1;
-const ROUNDS = 2;
+// BENCH_ROUNDS overrides how many times the 1/2/4-worker runs are repeated.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 const log = (msg: string): void => void process.stderr.write(`[distributed.bench] ${msg}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -49,6 +61,9 @@ const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
 
 // BENCH_PROFILE=<dir>: every worker and responder process writes a V8 CPU profile there (NODE_OPTIONS cannot carry --cpu-prof).
 const PROFILE_DIR = process.env.BENCH_PROFILE;
+// BENCH_STORAGE=memory: the message stream in memory instead of the default file storage.
+const STORAGE = process.env.BENCH_STORAGE ?? "file";
+if (STORAGE !== "file" && STORAGE !== "memory") throw new Error(`BENCH_STORAGE must be "file" or "memory", not "${STORAGE}"`);
 
 function startChild(script: string, args: string[]): Promise<ChildProcess> {
   const profile = PROFILE_DIR === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR];
@@ -63,6 +78,30 @@ function startChild(script: string, args: string[]): Promise<ChildProcess> {
     });
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
   });
+}
+
+let askId = 0;
+/** One IPC request to a test worker (see test-worker.ts), answered by its `reply` event. */
+function ask(child: ChildProcess, cmd: string): Promise<unknown> {
+  const id = ++askId;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not answer "${cmd}"`)), 10_000);
+    const onMessage = (m: unknown): void => {
+      const e = m as { event?: string; id?: number; value?: unknown };
+      if (e.event !== "reply" || e.id !== id) return;
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      resolve(e.value);
+    };
+    child.on("message", onMessage);
+    child.send({ cmd, id });
+  });
+}
+
+/** Turns handled by the least-loaded worker so far. */
+async function fewestTurns(children: ChildProcess[]): Promise<number> {
+  const stats = (await Promise.all(children.map((c) => ask(c, "stats")))) as Array<{ handled: number }>;
+  return Math.min(...stats.map((s) => s.handled));
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -145,16 +184,34 @@ function brokerPid(): number | undefined {
 }
 const BROKER_PID = brokerPid();
 
-/** CPU of the client (this process), the workers and the broker, in ms. */
-function cpuSnapshot(children: ChildProcess[]): { client: number; workers: number; broker: number } {
-  const u = process.cpuUsage();
-  return { client: (u.user + u.system) / 1000, workers: children.reduce((sum, c) => sum + cpuMsOf(c.pid), 0), broker: cpuMsOf(BROKER_PID) };
+/** Involuntary context switches (preemptions) of every thread of a process, from /proc (Linux); NaN where unreadable. */
+function preemptionsOf(pid: number | undefined): number {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      total += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))?.[1] ?? 0);
+    }
+    return total;
+  } catch {
+    return Number.NaN;
+  }
 }
 
-/** Microseconds of CPU per message of each role between two snapshots. */
-function cpuPerMessage(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, messages: number): { client: number; workers: number; broker: number } {
+/** CPU (ms) and involuntary context switches of the client (this process), the workers and the broker. */
+function cpuSnapshot(children: ChildProcess[]): { client: number; workers: number; broker: number; workerPreemptions: number } {
+  const u = process.cpuUsage();
+  return {
+    client: (u.user + u.system) / 1000,
+    workers: children.reduce((sum, c) => sum + cpuMsOf(c.pid), 0),
+    broker: cpuMsOf(BROKER_PID),
+    workerPreemptions: children.reduce((sum, c) => sum + preemptionsOf(c.pid), 0),
+  };
+}
+
+/** Microseconds of CPU per message of each role between two snapshots, and the workers' preemptions per message. */
+function cpuPerMessage(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, messages: number): { client: number; workers: number; broker: number; workerPreemptions: number } {
   const per = (x: number, y: number): number => round(((y - x) * 1000) / messages, 0);
-  return { client: per(a.client, b.client), workers: per(a.workers, b.workers), broker: per(a.broker, b.broker) };
+  return { client: per(a.client, b.client), workers: per(a.workers, b.workers), broker: per(a.broker, b.broker), workerPreemptions: round((b.workerPreemptions - a.workerPreemptions) / messages, 2) };
 }
 
 async function waitPlaced(ns: string, workers: number): Promise<void> {
@@ -176,7 +233,7 @@ type CpuSplit = ReturnType<typeof cpuPerMessage>;
 
 async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: number): Promise<{ rate: number; p99?: number; cpu: CpuSplit }> {
   const ns = `bench-${workers}-${Date.now().toString(36)}`;
-  const cfg = (i: number): string => JSON.stringify({ servers: NATS, namespace: ns, workerId: `w${i}`, partitions: P, leaseTtlMs: 5000, ackWaitMs: 30_000, storage: "file", maxInFlightPerPartition: 1024 });
+  const cfg = (i: number): string => JSON.stringify({ servers: NATS, namespace: ns, workerId: `w${i}`, partitions: P, leaseTtlMs: 5000, ackWaitMs: 30_000, storage: STORAGE, maxInFlightPerPartition: 1024 });
   // The first worker creates the stream and consumers; the others join.
   const children = [await startChild(WORKER, [cfg(0)])];
   children.push(...(await Promise.all(Array.from({ length: workers - 1 }, (_, i) => startChild(WORKER, [cfg(i + 1)])))));
@@ -188,16 +245,23 @@ async function distributed(workers: number, type: "burn" | "noop", halfRateOf?: 
   const turn = { iterations: Math.round(TURN_CPU_MS * WORK_PER_MS) };
   const call = (i: number): Promise<unknown> => h.send(ids[i % KEYS]!, turn, { timeoutMs: 30_000 });
   try {
-    await closedLoop(call, WARMUP_MS);
+    // A burn run warms up until every worker has run WARMUP_TURNS turns: a process that has run
+    // fewer still executes part of its message path unoptimized, and with four workers each one
+    // gets a quarter of the messages (measured: after one second of warm-up four workers cost
+    // ~90 µs more CPU per message than two; after ~5,000 turns each, ~30 µs).
+    const warmStart = performance.now();
+    do await closedLoop(call, WARMUP_MS);
+    while (type === "burn" && performance.now() - warmStart < WARMUP_MAX_MS && (await fewestTurns(children)) < WARMUP_TURNS);
+    log(`${workers} worker(s), ${type} handler: warmed up for ${round((performance.now() - warmStart) / 1000)} s`);
     const before = cpuSnapshot(children);
     const t0 = performance.now();
     const rate = await closedLoop(call, MEASURE_MS);
     const cpu = cpuPerMessage(before, cpuSnapshot(children), (rate * (performance.now() - t0)) / 1000);
-    log(`${workers} worker(s), ${type} handler: ${Math.round(rate)} sends/s; CPU per message: client ${cpu.client} µs, workers ${cpu.workers} µs, broker ${cpu.broker} µs`);
+    log(`${workers} worker(s), ${type} handler: ${Math.round(rate)} sends/s; CPU per message: client ${cpu.client} µs, workers ${cpu.workers} µs, broker ${cpu.broker} µs; worker preemptions per message ${cpu.workerPreemptions}`);
     let p99: number | undefined;
     if (halfRateOf !== undefined) {
       const target = halfRateOf / 2;
-      const r = await openLoop(call, target, MEASURE_MS);
+      const r = await openLoop(call, target, P99_WINDOW_MS);
       p99 = r.p99;
       log(`${workers} worker(s) at ${Math.round(target)}/s (half of saturating): p50 ${round(r.p50, 2)} ms, p99 ${round(r.p99, 2)} ms, errors ${r.errors}`);
     }
@@ -264,10 +328,17 @@ const result = {
   distributed_cpu_us_per_msg_client_2: two.cpu.client,
   distributed_cpu_us_per_msg_workers_2: two.cpu.workers,
   distributed_cpu_us_per_msg_broker_2: two.cpu.broker,
+  distributed_cpu_us_per_msg_client_4: four.cpu.client,
+  distributed_cpu_us_per_msg_workers_4: four.cpu.workers,
+  distributed_cpu_us_per_msg_broker_4: four.cpu.broker,
+  // Involuntary context switches of the workers per message: what grows when workers outnumber cores.
+  distributed_worker_preemptions_per_msg_2: two.cpu.workerPreemptions,
+  distributed_worker_preemptions_per_msg_4: four.cpu.workerPreemptions,
   distributed_send_empty_cpu_us_per_msg_client_1: empty1.cpu.client,
   distributed_send_empty_cpu_us_per_msg_workers_1: empty1.cpu.workers,
   distributed_send_empty_cpu_us_per_msg_broker_1: empty1.cpu.broker,
   turn_cpu_work_per_ms: WORK_PER_MS,
+  stream_storage: STORAGE,
   machine_load_1m_start: round(loadStart, 2),
   machine_load_1m_end: round(loadEnd, 2),
 };

@@ -4,7 +4,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { AgentId } from "../src/agents/ids.js";
 import type { TenantId } from "../src/tenancy/tenant-id.js";
 import type { BlobStore } from "../src/state/blob-store.js";
@@ -12,6 +11,7 @@ import { EncryptedStateStore } from "../src/state/encrypted-state-store.js";
 import { FileBlobStore } from "../src/state/file-blob-store.js";
 import { MasterKeyring } from "../src/state/master-keyring.js";
 import { PostgresBlobStore } from "../src/state/postgres-blob-store.js";
+import { closedLoop, dropPostgresSchema } from "./bench-support.js";
 
 const DURATION_MS = Number(process.argv[2] ?? 4_000);
 const CONCURRENCY = 8;
@@ -27,23 +27,14 @@ const state = {
 async function measure(name: string, blobs: BlobStore): Promise<number> {
   const store = new EncryptedStateStore({ blobs, keys });
   const tenants = ["acme", "globex", "initech"] as TenantId[];
-  let cycles = 0;
-  const deadline = performance.now() + DURATION_MS;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const tenant = tenants[(worker + i) % tenants.length]!;
-        const agent = new AgentId("writer", `w${worker}-${i % 64}`);
-        await store.save(tenant, agent, { ...state, step: i });
-        const back = (await store.load(tenant, agent)) as { step: number };
-        if (back.step !== i) throw new Error(`${name}: loaded step ${back.step}, saved ${i}`);
-        cycles++;
-      }
-    }),
-  );
-  const perS = cycles / ((performance.now() - started) / 1_000);
-  process.stderr.write(`state.bench: ${name} ${cycles} save+load cycles, ${perS.toFixed(0)}/s\n`);
+  const { count, perS } = await closedLoop(CONCURRENCY, DURATION_MS, async (worker, i) => {
+    const tenant = tenants[(worker + i) % tenants.length]!;
+    const agent = new AgentId("writer", `w${worker}-${i % 64}`);
+    await store.save(tenant, agent, { ...state, step: i });
+    const back = (await store.load(tenant, agent)) as { step: number };
+    if (back.step !== i) throw new Error(`${name}: loaded step ${back.step}, saved ${i}`);
+  });
+  process.stderr.write(`state.bench: ${name} ${count} save+load cycles, ${perS.toFixed(0)}/s\n`);
   return Math.round(perS);
 }
 
@@ -60,9 +51,6 @@ try {
   postgresRate = await measure("postgres", postgres);
 } finally {
   await postgres.close();
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await admin.end();
+  await dropPostgresSchema(PG_URL, schema);
 }
 console.log(JSON.stringify({ state_save_load_per_s_file: fileRate, state_save_load_per_s_postgres: postgresRate }));

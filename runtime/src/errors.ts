@@ -118,6 +118,16 @@ export class BudgetExceededError extends TroupeError {
   }
 }
 
+/**
+ * The budget ledger could not be read or written (its database or broker is unreachable). Before a
+ * call: no call was made. After one: the call succeeded but its usage could not be recorded.
+ */
+export class BudgetLedgerUnavailableError extends TroupeError {
+  constructor(readonly tenant: string, message: string, options?: { cause?: unknown }) {
+    super("BUDGET_LEDGER_UNAVAILABLE", message, options);
+  }
+}
+
 /** The LLM provider failed after the bounded retries (429s or 5xx), or answered with an error. */
 export class LlmProviderError extends TroupeError {
   constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {

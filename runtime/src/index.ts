@@ -29,6 +29,7 @@ export {
   WorkerCrashedError,
   WorkerTierFullError,
   BudgetExceededError,
+  BudgetLedgerUnavailableError,
   LlmProviderError,
   ToolError,
   StateIntegrityError,
@@ -67,6 +68,8 @@ export type { ChatStreamSummary } from "./llm/chat-stream.js";
 export { TenantLlmConfigSchema, parseTenantLlmConfig } from "./llm/tenant-llm-config.js";
 export type { TenantLlmConfig, TenantLlmConfigInput } from "./llm/tenant-llm-config.js";
 export { InMemoryBudgetLedger } from "./llm/in-memory-budget-ledger.js";
+export { PostgresBudgetLedger } from "./llm/postgres-budget-ledger.js";
+export type { PostgresBudgetLedgerOptions } from "./llm/postgres-budget-ledger.js";
 export { budgetWindows } from "./llm/budget-ledger.js";
 export type { BudgetLedger, BudgetLimits, BudgetAmount, BudgetUsage, BudgetReservation } from "./llm/budget-ledger.js";
 export { ModelPriceTable, DEFAULT_MODEL_PRICES, FALLBACK_MODEL_PRICE } from "./llm/model-prices.js";
@@ -104,5 +107,7 @@ export type { KvBudgetLedgerOptions } from "./distributed/kv-budget-ledger.js";
 export { tenantPermissions, tenantToken, partitionOf } from "./distributed/subjects.js";
 export type { NatsPermissions } from "./distributed/subjects.js";
 export { readLeases, rendezvousOwner, placePartitions } from "./distributed/partition-leases.js";
+export { inspectCluster } from "./distributed/cluster-status.js";
+export type { ClusterStatus, PartitionStatus } from "./distributed/cluster-status.js";
 export { KvRateLimiter, rateBucketName } from "./distributed/kv-rate-limiter.js";
 export type { RateLimit, KvRateLimiterOptions, KvRateLimiterStats } from "./distributed/kv-rate-limiter.js";

@@ -26,6 +26,8 @@ let dir: string;
 let collector: RunningCollector;
 let next: ChildProcess | undefined;
 let base = "";
+/** Every console instance of the test shares it, as replicas behind a load balancer do. */
+const CONSOLE_SECRET = randomBytes(32).toString("hex");
 const keys = { acmeConsole: "", acmeIngest: "", globexIngest: "", doomedConsole: "", doomedKeyId: "" };
 /** Cookie headers ("name=value; ...") of signed-in browsers. */
 const sessions = { acme: "", admin: "", doomed: "" };
@@ -51,34 +53,42 @@ beforeAll(async () => {
   const seeded = await fetch(`${collector.url}/v1/traces`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${keys.globexIngest}` }, body });
   expect(seeded.status).toBe(200);
 
-  // test/global-setup.ts built the console before any test file ran.
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: consoleDir,
-    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TROUPE_COLLECTOR_URL: collector.url, TROUPE_CONSOLE_SECRET: randomBytes(32).toString("hex") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  next.stdout!.on("data", (d) => (log += d));
-  next.stderr!.on("data", (d) => (log += d));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await fetch(`${base}/healthz`).then((res) => res.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`next start did not answer:\n${log}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+  ({ url: base, proc: next } = await startConsole());
   sessions.acme = await signIn(keys.acmeConsole);
   sessions.admin = await signIn(ADMIN_KEY);
   sessions.doomed = await signIn(keys.doomedConsole);
 }, 300_000);
 
-afterAll(async () => {
-  if (next && next.exitCode === null) {
-    next.kill("SIGTERM");
-    await new Promise((r) => next!.once("exit", r));
+/** Starts a console instance (`next start`; test/global-setup.ts built it) on the collector, with the shared session secret. */
+async function startConsole(): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: consoleDir,
+    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TROUPE_COLLECTOR_URL: collector.url, TROUPE_CONSOLE_SECRET: CONSOLE_SECRET },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  proc.stdout!.on("data", (d) => (log += d));
+  proc.stderr!.on("data", (d) => (log += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`${url}/healthz`).then((res) => res.ok, () => false);
+    if (ok) return { url, proc };
+    if (Date.now() > deadline) throw new Error(`next start did not answer:\n${log}`);
+    await new Promise((res) => setTimeout(res, 200));
   }
+}
+
+async function stopConsole(proc: ChildProcess | undefined): Promise<void> {
+  if (proc && proc.exitCode === null) {
+    proc.kill("SIGTERM");
+    await new Promise((r) => proc.once("exit", r));
+  }
+}
+
+afterAll(async () => {
+  await stopConsole(next);
   await collector?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);
@@ -100,8 +110,8 @@ function withCookies(cookieHeader: string, res: Response): string {
   return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
 }
 
-async function page(path: string, cookie: string, init: RequestInit = {}): Promise<{ status: number; html: string; location: string | null; res: Response }> {
-  const res = await fetch(`${base}${path}`, { redirect: "manual", ...init, headers: { cookie, ...(init.headers as Record<string, string>) } });
+async function page(path: string, cookie: string, init: RequestInit = {}, at = base): Promise<{ status: number; html: string; location: string | null; res: Response }> {
+  const res = await fetch(`${at}${path}`, { redirect: "manual", ...init, headers: { cookie, ...(init.headers as Record<string, string>) } });
   return { status: res.status, html: await res.text(), location: res.headers.get("location"), res };
 }
 
@@ -214,7 +224,18 @@ describe("console: sessions", () => {
     expect(isSignInRedirect(replay)).toBe(true);
     const download = await page("/api/export/usage?format=json", cookie);
     expect(download.status).toBe(401);
-    return `sign-out ${signOut.status}; replay ${replay.status} → sign-in; export API ${download.status}`;
+    // Another console instance (a replica, or this one after a restart) refuses it too: the sign-out is on the collector.
+    const other = await startConsole();
+    try {
+      const elsewhere = await page("/traces", cookie, {}, other.url);
+      expect(isSignInRedirect(elsewhere)).toBe(true);
+      // ...while a live session of the same key still works there.
+      const live = await page("/traces", sessions.acme, {}, other.url);
+      expect(live.status).toBe(200);
+      return `sign-out ${signOut.status}; replay ${replay.status} → sign-in; export API ${download.status}; on a second console instance ${elsewhere.status} → sign-in`;
+    } finally {
+      await stopConsole(other.proc);
+    }
   });
 
   attempt(S, "replayed cookie whose console key was revoked afterwards", "no data: the collector refuses the key", async () => {

@@ -18,7 +18,7 @@ import type {
   UpdateTenantResponse,
 } from "./api-types.js";
 import { csvResponse } from "./query-routes.js";
-import { formatParam, parseParams, resolveRange, tenantParam, timeParam } from "./request-params.js";
+import { formatParam, jsonBody, parseParams, resolveRange, tenantParam, timeParam } from "./request-params.js";
 import { budgetStatus, budgetUsage, emptyActivity, tenantActivity } from "./tenant-activity-queries.js";
 
 /** Dependencies of the admin routes. */
@@ -182,17 +182,6 @@ function tenantIdParam(id: string): string {
   const r = tenantParam.safeParse(id);
   if (!r.success) throw new CollectorError("bad_request", `invalid parameter "id": is not a valid tenant id`);
   return r.data;
-}
-
-async function jsonBody(c: Context): Promise<unknown> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) throw new CollectorError("unsupported_media_type", "send the body as application/json");
-  try {
-    return (await c.req.json()) as unknown;
-  } catch (err) {
-    if (err instanceof CollectorError) throw err;
-    throw new CollectorError("bad_request", "the body is not valid JSON");
-  }
 }
 
 /** Answers carrying secrets must not be cached anywhere. */

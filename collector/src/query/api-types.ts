@@ -424,3 +424,8 @@ export interface AdminTenantDetailResponse extends AdminTenantOverview {
 export interface UpdateTenantResponse {
   tenant: TenantRecord;
 }
+
+/** `GET /api/v1/sessions/ended/{digest}`: whether that console session was signed out. */
+export interface SessionEndedResponse {
+  ended: boolean;
+}

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { z } from "zod";
 import { isTenantId } from "@troupe/runtime";
 import { CollectorError } from "../errors.js";
@@ -86,3 +87,15 @@ export function rangeParams(range: TimeRange): { fromMs: number; toMs: number } 
 
 /** The WHERE fragment for a range over `start_time` (fixed text; the values are bound). */
 export const RANGE_SQL = "start_time >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND start_time < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')";
+
+/** The request body as JSON: 415 unless it is sent as application/json, 400 when it does not parse. */
+export async function jsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new CollectorError("unsupported_media_type", "send the body as application/json");
+  try {
+    return (await c.req.json()) as unknown;
+  } catch (err) {
+    if (err instanceof CollectorError) throw err;
+    throw new CollectorError("bad_request", "the body is not valid JSON");
+  }
+}

@@ -2,6 +2,7 @@ import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import type { ClickHouseGateway } from "./clickhouse-gateway.js";
 import { createClickHouseSpanStore } from "./clickhouse-span-store.js";
 import { runMigrations } from "./migrate.js";
+import { MIGRATIONS } from "./migrations/index.js";
 import type { SpanRow } from "./span-row.js";
 
 /** A freshly migrated, empty gateway for one contract run, and how to dispose of it. */
@@ -47,7 +48,8 @@ export function describeSpanStoreContract(name: string, makeTarget: () => Promis
     it("migrations are recorded and idempotent", async () => {
       expect(await runMigrations(target.gateway)).toEqual([]);
       const versions = await target.gateway.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");
-      expect(versions.map((v) => Number(v.version))).toEqual([1, 2]);
+      expect(versions.map((v) => Number(v.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3]);
     });
 
     it("the spans sort key starts with the tenant, partitions by day, and has no payload column", async () => {

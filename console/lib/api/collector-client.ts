@@ -11,6 +11,7 @@ import type {
   IssueKeyResponse,
   OverviewParams,
   OverviewResponse,
+  SessionEndedResponse,
   TraceDetailResponse,
   TraceSearchParams,
   TraceSearchResponse,
@@ -115,6 +116,16 @@ export class CollectorClient {
 
   issueKey(id: string, body: IssueKeyRequest): Promise<IssueKeyResponse> {
     return this.#json("POST", `/api/v1/admin/tenants/${encodeURIComponent(id)}/keys`, {}, body);
+  }
+
+  /** Records on the collector that the session whose cookie has this SHA-256 digest was signed out (until `expiresAt`, epoch ms). */
+  async endSession(digest: string, expiresAt: number): Promise<void> {
+    await this.#request("POST", "/api/v1/sessions/ended", {}, { digest, expiresAt });
+  }
+
+  /** Whether the session whose cookie has this digest was signed out, on any console instance. */
+  async isSessionEnded(digest: string): Promise<boolean> {
+    return (await this.#json<SessionEndedResponse>("GET", `/api/v1/sessions/ended/${encodeURIComponent(digest)}`, {})).ended;
   }
 
   async #json<T>(method: string, path: string, query: Query, body?: unknown): Promise<T> {

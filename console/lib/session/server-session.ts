@@ -16,27 +16,50 @@ export interface SignedIn {
 }
 
 /**
- * Sessions signed out on this console process, by digest of the cookie, until they would expire: a
- * copy of the cookie taken before sign-out is refused too. Sessions are stateless otherwise, so this
- * holds per process (a restart or another instance forgets it; revoking the key ends a session everywhere).
+ * Signed-out sessions, by SHA-256 digest of the cookie, so that a copy of the cookie taken before
+ * sign-out is refused too. Sign-out records the digest on the collector (`POST
+ * /api/v1/sessions/ended`), where every console instance finds it, across restarts, until the session
+ * would have expired. This process also keeps the digests it has seen ended (no round trip for them),
+ * and trusts a "not ended" answer for REMOTE_CHECK_TTL_MS: a sign-out on another instance holds here
+ * within that time.
  */
 // On globalThis: Next bundles pages, actions and route handlers separately, each with its own copy of this module.
-const ENDED_KEY = Symbol.for("troupe.console.endedSessions");
-const endedSessions: Map<string, number> = ((globalThis as { [ENDED_KEY]?: Map<string, number> })[ENDED_KEY] ??= new Map<string, number>());
-const MAX_ENDED_SESSIONS = 100_000;
+const STATE_KEY = Symbol.for("troupe.console.sessionState");
+const state: { ended: Map<string, number>; notEndedUntil: Map<string, number> } = ((globalThis as { [STATE_KEY]?: typeof state })[STATE_KEY] ??= {
+  ended: new Map<string, number>(),
+  notEndedUntil: new Map<string, number>(),
+});
+const MAX_REMEMBERED = 100_000;
+const REMOTE_CHECK_TTL_MS = 5_000;
 
 function cookieDigest(value: string): string {
   return createHash("sha256").update(value).digest("base64url");
 }
 
-function rememberEnded(value: string, expMs: number): void {
+/** Sets `key` in a map of expiry times, pruning expired (and excess) entries from the front, oldest first, up to the first live one. */
+function remember(map: Map<string, number>, key: string, until: number): void {
   const now = Date.now();
-  // Every session has the same lifetime, so insertion order is expiry order: prune from the front.
-  for (const [digest, exp] of endedSessions) {
-    if (exp > now && endedSessions.size < MAX_ENDED_SESSIONS) break;
-    endedSessions.delete(digest);
+  for (const [k, v] of map) {
+    if (v > now && map.size < MAX_REMEMBERED) break;
+    map.delete(k);
   }
-  endedSessions.set(cookieDigest(value), expMs);
+  map.delete(key);
+  map.set(key, until);
+}
+
+/** Whether the session was signed out on any console instance (the collector's record); a collector that cannot answer counts as "no". */
+async function endedElsewhere(digest: string, session: SessionData): Promise<boolean> {
+  if ((state.notEndedUntil.get(digest) ?? 0) > Date.now()) return false;
+  let ended: boolean;
+  try {
+    ended = await clientFor(session).isSessionEnded(digest);
+  } catch {
+    // The page's own requests to the collector will say what is wrong (down, key revoked).
+    return false;
+  }
+  if (ended) remember(state.ended, digest, session.exp);
+  else remember(state.notEndedUntil, digest, Date.now() + REMOTE_CHECK_TTL_MS);
+  return ended;
 }
 
 /** The current session, or null when there is none, it is invalid or expired, or it was signed out. Cached per request. */
@@ -44,7 +67,9 @@ export const getSession = cache(async (): Promise<SessionData | null> => {
   const jar = await cookies();
   const value = jar.get(SESSION_COOKIE)?.value;
   const session = openSession(value, loadConfig().sessionKey);
-  if (session === null || value === undefined || endedSessions.has(cookieDigest(value))) return null;
+  if (session === null || value === undefined) return null;
+  const digest = cookieDigest(value);
+  if (state.ended.has(digest) || (await endedElsewhere(digest, session))) return null;
   return session;
 });
 
@@ -90,11 +115,22 @@ export async function startSession(data: Omit<SessionData, "iat" | "exp">): Prom
   });
 }
 
-/** Ends the session: the cookie is deleted, and this cookie value is refused from now on (see endedSessions). */
+/**
+ * Ends the session: the cookie is deleted, and this cookie value is refused from now on by every
+ * console instance (see `state`). Should the collector not take the record, this instance still
+ * refuses the cookie, and the failure is logged.
+ */
 export async function endSession(): Promise<void> {
   const jar = await cookies();
   const value = jar.get(SESSION_COOKIE)?.value;
   const session = openSession(value, loadConfig().sessionKey);
-  if (value !== undefined && session !== null) rememberEnded(value, session.exp);
+  if (value !== undefined && session !== null) {
+    const digest = cookieDigest(value);
+    remember(state.ended, digest, session.exp);
+    state.notEndedUntil.delete(digest);
+    await clientFor(session)
+      .endSession(digest, session.exp)
+      .catch((err: unknown) => console.error(`troupe console: sign-out not recorded on the collector (other console instances may accept this session until it expires): ${err instanceof Error ? err.message : String(err)}`));
+  }
   jar.delete(SESSION_COOKIE);
 }

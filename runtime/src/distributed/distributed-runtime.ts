@@ -990,7 +990,8 @@ export async function openLeaseBucket(nc: NatsConnection, namespace: string): Pr
   return new Kvm(jetstream(nc)).open(s.leaseBucket);
 }
 
-function partitionsIn(description: string | undefined): number | undefined {
+/** The partition count a namespace's stream records in its description. */
+export function partitionsIn(description: string | undefined): number | undefined {
   const m = /; partitions=(\d+)$/.exec(description ?? "");
   return m === null ? undefined : Number(m[1]);
 }

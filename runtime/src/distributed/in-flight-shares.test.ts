@@ -96,6 +96,144 @@ describe("InFlightShares", () => {
     expect(await kv.get("t.acme").then((e) => (e === null || e.operation !== "PUT" ? {} : e.json()))).toEqual({});
   });
 
+  it("never lets a worker's cap exceed its recorded share, even when its write loses a race", async () => {
+    // Quota 6. "m" joins beside "z" (holding 5): target 3, room 1, so it records 1. Then "n" joins and
+    // "z" gives back 2: m's target falls to 2 with room for it, and m writes 2 — but "n" takes the
+    // room first, so that write fails. m may never have run more than the 1 turn it had recorded.
+    const key = "t.race";
+    let recorded = 0;
+    const violations: string[] = [];
+    let raceOnce = false;
+    const racing = new Proxy(kv, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (prop !== "update" && prop !== "create") return typeof v === "function" ? v.bind(target) : v;
+        return async (k: string, value: string, ...rest: unknown[]) => {
+          if (prop === "update" && raceOnce) {
+            raceOnce = false;
+            await put({ z: 3, m: 1, n: 2 });
+          }
+          const revision = await (v as (...a: unknown[]) => Promise<number>).call(target, k, value, ...rest);
+          recorded = (JSON.parse(value) as Record<string, { g: number }>).m?.g ?? 0;
+          return revision;
+        };
+      },
+    });
+    const put = async (g: Record<string, number>): Promise<void> => {
+      await kv.put(key, JSON.stringify(Object.fromEntries(Object.entries(g).map(([w, n]) => [w, { g: n, at: Date.now() }]))));
+      recorded = g.m ?? 0;
+    };
+    await put({ z: 5 });
+    const m = new InFlightShares({
+      kv: racing,
+      workerId: "m",
+      keyOf: () => key,
+      liveWorkers: () => ["m", "n", "z"],
+      staleAfterMs: 60_000,
+      quotaOf: () => 6,
+      runningOf: () => 0,
+      cap: (_t, cap) => {
+        if (cap > recorded) violations.push(`cap ${cap} with ${recorded} recorded`);
+      },
+      onError: (e) => violations.push(String(e)),
+      retryMs: 60_000,
+    });
+    await m.start();
+    m.taken(acme);
+    await until(() => m.shareOf(acme) === 1);
+    raceOnce = true;
+    await put({ z: 3, m: 1, n: 0 });
+    await until(() => !raceOnce);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(violations).toEqual([]);
+    expect(m.shareOf(acme)).toBe(1);
+    await m.stop();
+  });
+
+  it("keeps the turns running cluster-wide within the quota under random demand, and each worker within its recorded share", async () => {
+    // Three workers over one KV entry, each with a simulated runtime: messages arrive and turns end at
+    // random; a turn starts whenever the worker's cap leaves room (as the tenant lane does). The KV
+    // entry's latest value (by revision) is what each worker has recorded.
+    const seed = Date.now() % 1_000_000;
+    let rng = seed;
+    const random = (): number => (rng = (rng * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const quota = 5;
+    const key = "t.random";
+    const ids = ["w1", "w2", "w3"];
+    const sim = new Map(ids.map((w) => [w, { held: 0, running: 0, cap: 0 }]));
+    let recorded: Record<string, number> = {};
+    let lastRevision = 0;
+    const problems: string[] = [];
+    const check = (): void => {
+      const total = [...sim.values()].reduce((a, w) => a + w.running, 0);
+      if (total > quota) problems.push(`${total} turns running with quota ${quota} (seed ${seed})`);
+      for (const [w, v] of sim) if (v.running > (recorded[w] ?? 0)) problems.push(`${w} runs ${v.running} with ${recorded[w] ?? 0} recorded (seed ${seed})`);
+    };
+    const start = (w: string): void => {
+      const v = sim.get(w)!;
+      while (v.running < v.cap && v.running < v.held) v.running++;
+      check();
+    };
+    const tracked = (): KV =>
+      new Proxy(kv, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop, target) as unknown;
+          if (prop !== "update" && prop !== "create" && prop !== "delete") return typeof v === "function" ? v.bind(target) : v;
+          return async (k: string, ...rest: unknown[]) => {
+            const result = (await (v as (...a: unknown[]) => Promise<unknown>).call(target, k, ...rest)) as number | undefined;
+            const entry = await kv.get(k);
+            if (entry !== null && entry.revision > lastRevision) {
+              lastRevision = entry.revision;
+              recorded = entry.operation === "PUT" ? Object.fromEntries(Object.entries(entry.json<Record<string, { g: number }>>()).map(([id, x]) => [id, x.g])) : {};
+            }
+            return result;
+          };
+        },
+      });
+    const workers = ids.map(
+      (w) =>
+        new InFlightShares({
+          kv: tracked(),
+          workerId: w,
+          keyOf: () => key,
+          liveWorkers: () => ids,
+          staleAfterMs: 60_000,
+          quotaOf: () => quota,
+          runningOf: () => sim.get(w)!.running,
+          cap: (_t, cap) => {
+            sim.get(w)!.cap = cap;
+            start(w);
+          },
+          onError: (e) => problems.push(String(e)),
+          idleReleaseMs: 30,
+          rotateMs: 100,
+          retryMs: 20,
+        }),
+    );
+    await Promise.all(workers.map((x) => x.start()));
+    const end = Date.now() + 2500;
+    let turns = 0;
+    while (Date.now() < end) {
+      const i = Math.floor(random() * ids.length);
+      const v = sim.get(ids[i]!)!;
+      if (random() < 0.55 && v.held < 8) {
+        v.held++;
+        workers[i]!.taken(acme);
+        start(ids[i]!);
+      } else if (v.running > 0) {
+        v.running--;
+        v.held--;
+        turns++;
+        workers[i]!.settled(acme);
+        start(ids[i]!);
+      }
+      await new Promise((r) => setTimeout(r, random() * 4));
+    }
+    expect(problems).toEqual([]);
+    expect(turns).toBeGreaterThan(100);
+    await Promise.all(workers.map((x) => x.stop()));
+  });
+
   it("drops the share of a worker that left the membership and went stale", async () => {
     const caps = new Map<string, number>();
     const options = (w: string, live: string[]) => ({

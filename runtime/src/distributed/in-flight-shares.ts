@@ -219,7 +219,8 @@ export class InFlightShares {
       // Shrinking (or the quota was lowered): never below the turns running here.
       else grant = Math.min(recorded, Math.max(Math.min(target, room), running));
       // Lower the cap before recording a smaller share; raise it only after a larger one is recorded.
-      if (grant < recorded || target < s.target) this.o.cap(s.tenant, Math.min(grant, target));
+      // Before the write the cap stays within the share recorded now too: the write may lose a race.
+      if (grant < recorded || target < s.target) this.o.cap(s.tenant, Math.min(grant, target, recorded));
       if (!wanting && grant === 0) {
         if (mine !== undefined) {
           delete shares[me];

@@ -1,8 +1,9 @@
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BudgetExceededError, TroupeError } from "../errors.js";
-import { budgetWindows, type BudgetAmount, type BudgetLedger, type BudgetLimits, type BudgetReservation, type BudgetUsage } from "../llm/budget-ledger.js";
+import { TroupeError } from "../errors.js";
+import { budgetExceeded, budgetExceededError, budgetUsage, budgetWindows, type BudgetAmount, type BudgetLimits, type BudgetReservation, type BudgetUsage } from "../llm/budget-ledger.js";
+import { ReservationLedger } from "../llm/reservation-ledger.js";
 import { parseNamespace } from "./subjects.js";
 
 /** One tenant's windows as stored in the bucket (JSON). */
@@ -29,14 +30,14 @@ export interface KvBudgetLedgerOptions {
  * (per process that holds it). Throws TroupeError `BUDGET_CONTENDED` when the entry keeps changing
  * under it for `maxAttempts` tries (nothing is charged then).
  */
-export class KvBudgetLedger implements BudgetLedger {
-  readonly #open = new WeakSet<BudgetReservation>();
+export class KvBudgetLedger extends ReservationLedger {
   readonly #maxAttempts: number;
 
   constructor(
     private readonly kv: KV,
     options: KvBudgetLedgerOptions = {},
   ) {
+    super();
     this.#maxAttempts = options.maxAttempts ?? 64;
   }
 
@@ -46,48 +47,24 @@ export class KvBudgetLedger implements BudgetLedger {
     return new KvBudgetLedger(kv, options);
   }
 
-  async reserve(tenant: string, amount: BudgetAmount, limits: BudgetLimits, nowMs: number = Date.now()): Promise<BudgetReservation> {
-    const { day, month } = budgetWindows(nowMs);
+  protected async charge(tenant: string, amount: BudgetAmount, limits: BudgetLimits, _windows: unknown, nowMs: number): Promise<void> {
     await this.#change(tenant, nowMs, (s) => {
-      const over = exceeded(s, amount, limits);
-      if (over !== undefined) throw new BudgetExceededError(tenant, `tenant "${tenant}" LLM budget exceeded: ${over}; no call was made`);
+      const over = budgetExceeded(s, amount, limits);
+      if (over !== undefined) throw budgetExceededError(tenant, over);
       s.dayTokens += amount.tokens;
       s.dayCostUsd += amount.costUsd;
       s.monthTokens += amount.tokens;
       s.monthCostUsd += amount.costUsd;
     });
-    const reservation: BudgetReservation = { tenant, amount, day, month };
-    this.#open.add(reservation);
-    return reservation;
-  }
-
-  async settle(reservation: BudgetReservation, actual: BudgetAmount): Promise<void> {
-    await this.#adjust(reservation, actual.tokens - reservation.amount.tokens, actual.costUsd - reservation.amount.costUsd);
-  }
-
-  async release(reservation: BudgetReservation): Promise<void> {
-    await this.#adjust(reservation, -reservation.amount.tokens, -reservation.amount.costUsd);
   }
 
   async usage(tenant: string, limits: BudgetLimits = {}, nowMs: number = Date.now()): Promise<BudgetUsage> {
     const e = await this.kv.get(keyOf(tenant));
     const s = rolled(e !== null && e.operation === "PUT" ? e.json<Stored>() : undefined, nowMs);
-    const left: number[] = [];
-    if (limits.tokensPerDay !== undefined) left.push(limits.tokensPerDay - s.dayTokens);
-    if (limits.tokensPerMonth !== undefined) left.push(limits.tokensPerMonth - s.monthTokens);
-    return {
-      day: s.day,
-      month: s.month,
-      tokensToday: s.dayTokens,
-      tokensThisMonth: s.monthTokens,
-      costUsdToday: s.dayCostUsd,
-      costUsdThisMonth: s.monthCostUsd,
-      remainingTokens: left.length === 0 ? undefined : Math.max(0, Math.min(...left)),
-    };
+    return budgetUsage(s, s, limits);
   }
 
-  async #adjust(r: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void> {
-    if (!this.#open.delete(r)) return;
+  protected async adjust(r: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void> {
     await this.#change(r.tenant, undefined, (s) => {
       // A window that rolled over since the reservation no longer holds it: nothing to adjust there.
       if (s.day === r.day) {
@@ -145,20 +122,4 @@ function rolled(s: Stored | undefined, nowMs: number): Stored {
 function isConflict(err: unknown): boolean {
   const text = err instanceof Error ? `${err.message} ${String((err as { code?: unknown }).code ?? "")}` : String(err);
   return /wrong last sequence|10071|key exists|already exists/i.test(text);
-}
-
-function exceeded(s: Stored, amount: BudgetAmount, limits: BudgetLimits): string | undefined {
-  if (limits.tokensPerDay !== undefined && s.dayTokens + amount.tokens > limits.tokensPerDay) {
-    return `${s.dayTokens} of ${limits.tokensPerDay} tokens used today (UTC), this call needs up to ${amount.tokens}`;
-  }
-  if (limits.tokensPerMonth !== undefined && s.monthTokens + amount.tokens > limits.tokensPerMonth) {
-    return `${s.monthTokens} of ${limits.tokensPerMonth} tokens used this month (UTC), this call needs up to ${amount.tokens}`;
-  }
-  if (limits.costUsdPerDay !== undefined && s.dayCostUsd + amount.costUsd > limits.costUsdPerDay) {
-    return `$${s.dayCostUsd.toFixed(4)} of $${limits.costUsdPerDay} spent today (UTC), this call may cost up to $${amount.costUsd.toFixed(4)}`;
-  }
-  if (limits.costUsdPerMonth !== undefined && s.monthCostUsd + amount.costUsd > limits.costUsdPerMonth) {
-    return `$${s.monthCostUsd.toFixed(4)} of $${limits.costUsdPerMonth} spent this month (UTC), this call may cost up to $${amount.costUsd.toFixed(4)}`;
-  }
-  return undefined;
 }

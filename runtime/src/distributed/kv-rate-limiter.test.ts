@@ -1,4 +1,5 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, RateLimitedError } from "../errors.js";
@@ -80,6 +81,32 @@ describe("KvRateLimiter", () => {
     // 200 tokens per round trip (2000/s × 100 ms): a handful of refills, not one per message.
     expect(l.stats().refills).toBeLessThanOrEqual(10);
     expect(atOnce).toBeGreaterThanOrEqual(390);
+  });
+
+  it("counts a batch's lease from when its tokens were taken, not from when a slow answer arrived", async () => {
+    // The broker takes 80 ms to confirm each write; tokens are leased for 100 ms.
+    const kv = await new Kvm(jetstream(conns[0]!)).create(rateBucketName(ns), { history: 1, ttl: 3_600_000 });
+    const slow = new Proxy(kv, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (typeof v !== "function") return v;
+        if (prop !== "update" && prop !== "create") return v.bind(target);
+        return async (...args: unknown[]) => {
+          const result = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          await new Promise((r) => setTimeout(r, 80));
+          return result;
+        };
+      },
+    }) as KV;
+    const l = new KvRateLimiter(slow, ns, { leaseMs: 100 });
+    const limit = { messagesPerSecond: 100, burst: 10 };
+    await l.take(t("stark"), limit); // one admitted, nine held
+    await new Promise((r) => setTimeout(r, 50));
+    // 130 ms after they were taken, the nine are past their lease: the next send goes to the broker.
+    const next = l.take(t("stark"), limit);
+    expect(next).toBeInstanceOf(Promise);
+    await next?.catch(() => undefined);
+    expect(l.stats().expiredTokens).toBe(9);
   });
 
   it("bounds the sends waiting for a refill", async () => {

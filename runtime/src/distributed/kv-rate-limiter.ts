@@ -68,9 +68,10 @@ interface Local {
  * compare-and-set on its revision. To keep the cost per message low a process takes a small batch of
  * tokens per KV round trip and spends them locally for at most `leaseMs`; unused ones expire.
  * Guarantees:
- * - every admitted message spent a token taken from the shared bucket, at most `leaseMs` before, so
- *   over any interval T the cluster admits at most `burst + messagesPerSecond × (T + leaseMs/1000)`
- *   (the documented overshoot is the `leaseMs` term), whatever the number of processes;
+ * - every admitted message spent a token taken from the shared bucket at most `leaseMs` before (a
+ *   token handed straight to a waiting send: one KV round trip before), so while a round trip is
+ *   shorter than `leaseMs` the cluster admits at most `burst + messagesPerSecond × (T + leaseMs/1000)`
+ *   over any interval T (the documented overshoot is the `leaseMs` term), whatever the number of processes;
  * - a refused message gets RateLimitedError with `retryAfterMs` (when the next token can exist); a
  *   process that saw the bucket empty refuses locally until then, without a KV round trip;
  * - waiting sends are bounded per tenant (`maxWaitersPerTenant`); beyond it they are refused and counted.
@@ -152,8 +153,9 @@ export class KvRateLimiter {
         const want = Math.max(s.waiters.length, this.#batchOf(limit));
         let granted: number;
         let retryAfterMs: number;
+        let takenAtMs: number;
         try {
-          ({ granted, retryAfterMs } = await this.#takeShared(tenant, limit, want));
+          ({ granted, retryAfterMs, takenAtMs } = await this.#takeShared(tenant, limit, want));
         } catch (err) {
           const failed = s.waiters;
           s.waiters = [];
@@ -167,7 +169,8 @@ export class KvRateLimiter {
         }
         if (granted > 0) {
           s.tokens += granted;
-          s.expiresAtMs = now + this.#leaseMs;
+          // The lease runs from when the tokens were taken, not from when the answer arrived.
+          s.expiresAtMs = takenAtMs + this.#leaseMs;
         }
         if (s.waiters.length > 0 && retryAfterMs > 0) {
           s.emptyUntilMs = now + retryAfterMs;
@@ -180,7 +183,7 @@ export class KvRateLimiter {
   }
 
   /** One compare-and-set on the tenant's entry: refill by elapsed time, take up to `want`. */
-  async #takeShared(tenant: TenantId, limit: RateLimit, want: number): Promise<{ granted: number; retryAfterMs: number }> {
+  async #takeShared(tenant: TenantId, limit: RateLimit, want: number): Promise<{ granted: number; retryAfterMs: number; takenAtMs: number }> {
     const key = `t.${tenantToken(this.namespace, tenant)}`;
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       const e = await this.kv.get(key);
@@ -200,7 +203,7 @@ export class KvRateLimiter {
         // most one round trip per batch interval per process, however hard it pushes.
         const need = Math.min(this.#batchOf(limit), limit.burst);
         const retryAfterMs = granted >= want ? 0 : Math.max(1, Math.ceil(((need - left) * 1000) / limit.messagesPerSecond) + (atMs - now));
-        return { granted, retryAfterMs };
+        return { granted, retryAfterMs, takenAtMs: now };
       } catch (err) {
         if (!isConflict(err)) {
           throw new TroupeError("BROKER_UNAVAILABLE", `the rate limit of tenant "${tenant}" could not be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BudgetExceededError, CrossTenantError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, TimeoutError, TroupeError, UnknownAgentTypeError, WorkerTierFullError } from "../errors.js";
+import { BudgetExceededError, BudgetLedgerUnavailableError, CrossTenantError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, TimeoutError, TroupeError, UnknownAgentTypeError, WorkerTierFullError } from "../errors.js";
 import { MessageBodySchema, ReplyBodySchema, decodeJson, decodeMessageBody, decodeReplyBody, encodeJson, encodeRoute, fromWireError, mentionsError, parseRoute, toWireError } from "./message-wire.js";
 
 describe("message wire", () => {
@@ -35,6 +35,7 @@ describe("message wire", () => {
       new QueueFullError("acme", 10),
       new RateLimitedError("acme", "slow down", 250),
       new BudgetExceededError("acme", "spent"),
+      new BudgetLedgerUnavailableError("acme", "ledger down"),
       new WorkerTierFullError("acme", 16),
       new HandlerError("echo/1", Object.assign(new Error("boom"), { name: "RangeError" })),
       new TroupeError("SOMETHING_NEW", "a code this version does not know"),

@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   AbortedError,
   BudgetExceededError,
+  BudgetLedgerUnavailableError,
   CrossTenantError,
   HandlerError,
   InvalidArgumentError,
@@ -154,6 +155,9 @@ export function fromWireError(e: WireError): TroupeError {
       break;
     case "BUDGET_EXCEEDED":
       err = new BudgetExceededError(e.tenant ?? "", e.message);
+      break;
+    case "BUDGET_LEDGER_UNAVAILABLE":
+      err = new BudgetLedgerUnavailableError(e.tenant ?? "", e.message);
       break;
     case "LLM_PROVIDER_ERROR":
       err = new LlmProviderError(e.message);

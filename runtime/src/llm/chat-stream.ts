@@ -107,8 +107,8 @@ export class ChatStream implements AsyncIterable<ChatCompletionChunk> {
           usageExact: exact,
         };
         try {
-          const costUsd = await this.#call.succeed(outcome);
-          this.#resolve({ ...outcome, costUsd, cancelled: !finished });
+          const charged = await this.#call.succeed(outcome);
+          this.#resolve({ ...outcome, ...charged, cancelled: !finished });
         } catch (error) {
           this.#reject(error);
         }

@@ -3,7 +3,7 @@ import type { Span } from "@opentelemetry/api";
 import { APIError } from "openai";
 import { AbortedError, BudgetExceededError, LlmProviderError, RateLimitedError, TroupeError } from "../errors.js";
 import { ATTR } from "../tracing/attributes.js";
-import type { BudgetLedger, BudgetReservation } from "./budget-ledger.js";
+import { ledgerFailure, type BudgetLedger, type BudgetReservation } from "./budget-ledger.js";
 import type { LlmMetrics } from "./llm-metrics.js";
 import type { ModelPriceTable } from "./model-prices.js";
 import type { TokenBucket } from "./token-bucket.js";
@@ -16,6 +16,15 @@ export interface LlmCallOutcome {
   readonly outputTokens: number;
   readonly finishReasons: readonly string[];
   /** False when the provider reported no usage and the reservation's estimate was charged instead. */
+  readonly usageExact: boolean;
+}
+
+/** What a call was charged: the provider's usage, or the estimate where the provider reported none (or nonsense). */
+export interface LlmCallCharge {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly costUsd: number;
+  /** False when any of the estimate was charged instead of the provider's count. */
   readonly usageExact: boolean;
 }
 
@@ -60,24 +69,27 @@ export class LlmCall {
     return this.#done;
   }
 
-  /** Charges the real usage, records it on the span and in metrics, and ends the span. Returns the cost. */
-  async succeed(outcome: LlmCallOutcome): Promise<number> {
-    if (this.#done) return 0;
+  /** Charges the real usage, records it on the span and in metrics, and ends the span. Returns what was charged. */
+  async succeed(outcome: LlmCallOutcome): Promise<LlmCallCharge> {
+    if (this.#done) return { inputTokens: 0, outputTokens: 0, costUsd: 0, usageExact: outcome.usageExact };
     this.#done = true;
     const { span, metrics, tenant, prices, ledger } = this.#deps;
     // Priced by the requested model: tenants write price overrides against the names they request,
     // while providers may answer with a dated snapshot or a tag ("llama3:latest").
-    const costUsd = prices.costUsd(this.#deps.model, outcome.inputTokens, outcome.outputTokens);
-    const tokens = outcome.inputTokens + outcome.outputTokens;
-    span.setAttribute(ATTR.genAiInputTokens, outcome.inputTokens);
-    span.setAttribute(ATTR.genAiOutputTokens, outcome.outputTokens);
+    // A provider's usage counts only as whole token counts; anything else is charged at the estimate.
+    const inputTokens = wholeTokens(outcome.inputTokens) ?? this.estimatedInputTokens;
+    const outputTokens = wholeTokens(outcome.outputTokens) ?? this.estimatedOutputTokens;
+    const costUsd = prices.costUsd(this.#deps.model, inputTokens, outputTokens);
+    const tokens = inputTokens + outputTokens;
+    span.setAttribute(ATTR.genAiInputTokens, inputTokens);
+    span.setAttribute(ATTR.genAiOutputTokens, outputTokens);
     span.setAttribute(ATTR.llmCostUsd, costUsd);
     if (outcome.responseModel) span.setAttribute(ATTR.genAiResponseModel, outcome.responseModel);
     if (outcome.responseId) span.setAttribute(ATTR.genAiResponseId, outcome.responseId);
     if (outcome.finishReasons.length > 0) span.setAttribute(ATTR.genAiFinishReasons, [...outcome.finishReasons]);
     metrics.add(tenant, "succeeded");
-    metrics.add(tenant, "inputTokens", outcome.inputTokens);
-    metrics.add(tenant, "outputTokens", outcome.outputTokens);
+    metrics.add(tenant, "inputTokens", inputTokens);
+    metrics.add(tenant, "outputTokens", outputTokens);
     metrics.add(tenant, "costUsd", costUsd);
     const bucket = this.#deps.tokenBucket;
     if (bucket) {
@@ -89,13 +101,14 @@ export class LlmCall {
       await ledger.settle(this.#reservation, { tokens, costUsd });
     } catch (error) {
       // The call succeeded; only the bookkeeping failed (e.g. a shared ledger is unreachable).
-      endWithError(span, toTypedError(error));
-      throw error;
+      const typed = ledgerFailure(error, tenant, "the call succeeded but its usage was not recorded (its reservation stays charged)");
+      endWithError(span, typed);
+      throw typed;
     }
     span.setAttribute(ATTR.outcome, "ok");
     span.setStatus({ code: SpanStatusCode.OK });
     span.end();
-    return costUsd;
+    return { inputTokens, outputTokens, costUsd, usageExact: outcome.usageExact && inputTokens === outcome.inputTokens && outputTokens === outcome.outputTokens };
   }
 
   /** Releases the reservation, marks the span as failed and ends it. Returns the typed error to throw. */
@@ -144,4 +157,8 @@ export function toTypedError(error: unknown): TroupeError {
   if (error instanceof Error && error.name === "AbortError") return new AbortedError();
   const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return new LlmProviderError(`the LLM call failed: ${detail}`, undefined, { cause: error });
+}
+
+function wholeTokens(n: unknown): number | undefined {
+  return Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : undefined;
 }

@@ -3,9 +3,12 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AbortedError, BudgetExceededError, InvalidArgumentError, LlmProviderError, RateLimitedError } from "../errors.js";
+import { AbortedError, BudgetExceededError, BudgetLedgerUnavailableError, InvalidArgumentError, LlmProviderError, RateLimitedError } from "../errors.js";
 import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "../tracing/attributes.js";
+import type { BudgetLedger } from "./budget-ledger.js";
+import { InMemoryBudgetLedger } from "./in-memory-budget-ledger.js";
 import { LlmClients } from "./llm-clients.js";
+import { PostgresBudgetLedger } from "./postgres-budget-ledger.js";
 import type { TenantLlmConfigInput } from "./tenant-llm-config.js";
 import { echoBehaviour, sequenceBehaviour, startMockOpenAiServer } from "./testing/mock-openai-server.js";
 import type { MockOpenAiServer } from "./testing/mock-openai-server.js";
@@ -31,7 +34,7 @@ afterEach(() => {
   server.reset();
 });
 
-function clients(config: Partial<TenantLlmConfigInput> = {}, tenants: string[] = ["acme"]): LlmClients {
+function clients(config: Partial<TenantLlmConfigInput> = {}, tenants: string[] = ["acme"], ledger?: BudgetLedger): LlmClients {
   const base: TenantLlmConfigInput = {
     apiKey: "sk-test",
     baseURL: server.baseURL,
@@ -40,7 +43,7 @@ function clients(config: Partial<TenantLlmConfigInput> = {}, tenants: string[] =
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
     ...config,
   };
-  return new LlmClients({ config: Object.fromEntries(tenants.map((t) => [t, base])), tracerProvider: provider });
+  return new LlmClients({ config: Object.fromEntries(tenants.map((t) => [t, base])), tracerProvider: provider, ...(ledger ? { ledger } : {}) });
 }
 
 function chatSpans(): ReadableSpan[] {
@@ -210,6 +213,45 @@ describe("budgets", () => {
     expect(usage.remainingTokens).toBe(10_000 - 13);
   });
 
+  it("charges the estimate when the provider reports usage that is not a whole token count", async () => {
+    server.setBehaviour(() => ({ type: "completion", content: "x", usage: { promptTokens: -7, completionTokens: 2.5 } }));
+    const c = clients({ budget: { tokensPerDay: 10_000 } });
+    const llm = c.forTenant("acme");
+    await llm.chat({ messages: userMessage, max_tokens: 40 });
+    const [span] = chatSpans();
+    const input = span?.attributes[ATTR.genAiInputTokens] as number;
+    expect(Number.isSafeInteger(input) && input > 0).toBe(true);
+    expect(span?.attributes[ATTR.genAiOutputTokens]).toBe(40);
+    expect((await llm.budgetUsage()).tokensToday).toBe(input + 40);
+    expect(c.metrics.snapshot("acme").succeeded).toBe(1);
+  });
+
+  it("says the budget ledger is unreachable, not the provider, and makes no call", async () => {
+    const ledger = new PostgresBudgetLedger({ connectionString: "postgres://postgres@127.0.0.1:1/test", maxConnections: 1 });
+    const llm = clients({ budget: { tokensPerDay: 10_000 } }, ["acme"], ledger).forTenant("acme");
+    const error = await llm.chat({ messages: userMessage, max_tokens: 20 }).catch((e: unknown) => e);
+    await ledger.close();
+    expect(error).toBeInstanceOf(BudgetLedgerUnavailableError);
+    expect((error as Error).message).toMatch(/budget ledger of tenant "acme" failed \(.*ECONNREFUSED.*\); no call was made/);
+    expect(server.requestCount).toBe(0);
+    expect(chatSpans()[0]?.attributes[ATTR.errorType]).toBe("BUDGET_LEDGER_UNAVAILABLE");
+  });
+
+  it("says a call succeeded when only recording its usage failed", async () => {
+    const memory = new InMemoryBudgetLedger();
+    const ledger: BudgetLedger = {
+      reserve: (...a) => memory.reserve(...a),
+      settle: () => Promise.reject(new Error("connection lost")),
+      release: (r) => memory.release(r),
+      usage: (...a) => memory.usage(...a),
+    };
+    const llm = clients({}, ["acme"], ledger).forTenant("acme");
+    const error = await llm.chat({ messages: userMessage, max_tokens: 20 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetLedgerUnavailableError);
+    expect((error as Error).message).toMatch(/connection lost.*the call succeeded but its usage was not recorded/);
+    expect(server.requestCount).toBe(1);
+  });
+
   it("50 calls racing at the edge of a budget overshoot by at most one reservation", async () => {
     // Each call reserves ~ (prompt estimate + 100) tokens and really uses 100 + 10 = 110.
     server.setBehaviour(() => ({ type: "completion", content: "x", usage: { promptTokens: 100, completionTokens: 10 }, delayMs: 5 }));
@@ -280,6 +322,16 @@ describe("TenantLlm.chatStream", () => {
     expect(span?.attributes[ATTR.genAiRequestStream]).toBe(true);
     expect(span?.attributes[ATTR.genAiInputTokens]).toBe(21);
     expect(span?.attributes[ATTR.genAiOutputTokens]).toBe(9);
+  });
+
+  it("reports in the summary what it charged when the provider's usage is not a whole token count", async () => {
+    server.setBehaviour(() => ({ type: "completion", content: "streamed", usage: { promptTokens: 12, completionTokens: -3 } }));
+    const llm = clients({ budget: { tokensPerDay: 10_000 } }).forTenant("acme");
+    const stream = await llm.chatStream({ messages: userMessage, max_tokens: 30 });
+    for await (const chunk of stream) void chunk;
+    const summary = await stream.done();
+    expect(summary).toMatchObject({ inputTokens: 12, outputTokens: 30, usageExact: false });
+    expect((await llm.budgetUsage()).tokensToday).toBe(42);
   });
 
   it("streams tool call deltas", async () => {

@@ -9,7 +9,7 @@ import type {
 } from "openai/resources/chat/completions";
 import { AbortedError, BudgetExceededError, LlmProviderError, RateLimitedError } from "../errors.js";
 import { ATTR } from "../tracing/attributes.js";
-import type { BudgetLedger, BudgetLimits, BudgetReservation, BudgetUsage } from "./budget-ledger.js";
+import { ledgerFailure, type BudgetLedger, type BudgetLimits, type BudgetReservation, type BudgetUsage } from "./budget-ledger.js";
 import { ChatStream } from "./chat-stream.js";
 import { LlmCall, endWithError, toTypedError } from "./llm-call.js";
 import type { LlmMetrics } from "./llm-metrics.js";
@@ -162,7 +162,7 @@ export class TenantLlm {
     try {
       reservation = await d.ledger.reserve(this.tenant, { tokens, costUsd }, this.#limits);
     } catch (error) {
-      const typed = toTypedError(error);
+      const typed = ledgerFailure(error, this.tenant, "no call was made");
       if (typed instanceof BudgetExceededError) d.metrics.add(this.tenant, "rejectedBudget");
       const usage = await d.ledger.usage(this.tenant, this.#limits).catch(() => undefined);
       if (usage?.remainingTokens !== undefined) span.setAttribute(ATTR.budgetRemainingTokens, usage.remainingTokens);

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import type { BudgetLedger } from "../../llm/budget-ledger.js";
 
 /** How a demo tenant behaves. */
 export type DemoRole = "quiet" | "noisy" | "budget";
@@ -128,4 +129,35 @@ export async function provisionDemoTenants(collectorUrl: string, adminKey: strin
     serviceKey = issued.key.secret;
   }
   return { serviceKey, tenants };
+}
+
+/**
+ * Charges each budgeted tenant's ledger with its tokens and cost of today (UTC) as the collector has
+ * stored them. The demo's ledger lives in its process, so without this a restarted demo would give
+ * a tenant at its budget a fresh day. A tenant whose usage cannot be read starts from zero, logged.
+ */
+export async function chargeUsageSoFarToday(
+  ledger: BudgetLedger,
+  collectorUrl: string,
+  adminKey: string,
+  tenants: readonly DemoTenant[],
+  log: (line: string) => void,
+  nowMs: number = Date.now(),
+): Promise<void> {
+  const api = new AdminApi(collectorUrl, adminKey);
+  const range = `from=${encodeURIComponent(new Date(nowMs - (nowMs % 86_400_000)).toISOString())}&to=${encodeURIComponent(new Date(nowMs).toISOString())}`;
+  for (const t of tenants) {
+    if (t.dailyTokens === null) continue;
+    try {
+      const { totals } = (await api.expect("GET", `/api/v1/usage?tenant=${encodeURIComponent(t.id)}&${range}`, undefined, [200])) as {
+        totals: { inputTokens: number; outputTokens: number; costUsd: number };
+      };
+      const used = { tokens: totals.inputTokens + totals.outputTokens, costUsd: totals.costUsd };
+      if (used.tokens === 0 && used.costUsd === 0) continue;
+      await ledger.reserve(t.id, used, {}, nowMs);
+      log(`${t.id}: ${used.tokens} of its ${t.dailyTokens} daily tokens already used today (UTC), as the collector stored them`);
+    } catch (err) {
+      log(`${t.id}: could not read today's usage from the collector (${err instanceof Error ? err.message : String(err)}); its budget starts from zero`);
+    }
+  }
 }

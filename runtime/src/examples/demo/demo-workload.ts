@@ -17,7 +17,7 @@ import type { MockOpenAiServer, TenantLlmConfigInput } from "../../index.js";
 import { startTelemetry } from "../../otel.js";
 import { registerResearchPipeline, runResearch, simulatedResearchModel } from "../research-pipeline/index.js";
 import { cruncherAgent } from "./cruncher-agent.js";
-import { DEMO_TENANTS, provisionDemoTenants, writeDemoState } from "./demo-provisioning.js";
+import { DEMO_TENANTS, chargeUsageSoFarToday, provisionDemoTenants, writeDemoState } from "./demo-provisioning.js";
 import type { DemoRole, DemoTenant } from "./demo-provisioning.js";
 
 /** Options of the demo workload. Entry points read the environment and pass values in. */
@@ -102,6 +102,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     ),
     tracerProvider: telemetry.tracerProvider,
   });
+  await chargeUsageSoFarToday(llm.ledger, options.collectorUrl, options.adminKey, tenants, log);
   const tools = new ToolRegistry({ tracerProvider: telemetry.tracerProvider });
   const stateStore = new EncryptedStateStore({
     blobs: new FileBlobStore(join(dir, "agent-state")),

@@ -33,7 +33,7 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
           <StatCard label="Noisiest tenant" value={noisiest && noisiest.activity.handlerTimeShare > 0 ? noisiest.tenant.id : "–"} sub={noisiest && noisiest.activity.handlerTimeShare > 0 ? `${Math.round(noisiest.activity.handlerTimeShare * 100)}% of handler time` : "no handler time recorded"} />
         </div>
       ) : null}
-      <Card title="All tenants" description="Noisy-neighbour signals: each tenant's share of all queue wait and handler time" flush>
+      <Card title="All tenants" description="Queue wait and handler time: each tenant's share of all tenants' totals, the noisy-neighbour signals" flush>
         {!tenants.ok ? (
           <ErrorState message={tenants.message} />
         ) : list.length === 0 ? (
@@ -54,21 +54,19 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
               queueWaitShare: t.activity.queueWaitShare,
               handlerTimeShare: t.activity.handlerTimeShare,
               budget: t.budget.state,
-              retentionDays: t.tenant.retentionDays,
+              retention: `${formatInt(t.tenant.retentionDays)}\u00a0d\u00a0retention`, // kept on one line
             }))}
             columns={[
-              { key: "id", header: "Tenant", format: "mono", href: "/operator/tenants/{id}" },
-              { key: "name", header: "Name" },
-              { key: "tier", header: "Tier" },
+              { key: "id", header: "Tenant", format: "mono", href: "/operator/tenants/{id}", sub: "name" },
+              { key: "tier", header: "Tier", sub: "retention" },
               { key: "spans", header: "Spans", format: "compact" },
               { key: "spanErrors", header: "Errors", format: "int" },
               { key: "calls", header: "LLM calls", format: "int" },
               { key: "tokens", header: "Tokens", format: "compact" },
               { key: "costUsd", header: "Cost", format: "usd" },
-              { key: "queueWaitShare", header: "Queue wait share", format: "pct" },
-              { key: "handlerTimeShare", header: "Handler time share", format: "pct" },
+              { key: "queueWaitShare", header: "Queue wait", format: "pct" },
+              { key: "handlerTimeShare", header: "Handler time", format: "pct" },
               { key: "budget", header: "Budget", format: "budget" },
-              { key: "retentionDays", header: "Retention (d)", format: "int" },
             ]}
           />
         )}

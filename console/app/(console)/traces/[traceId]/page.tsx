@@ -80,7 +80,7 @@ export default async function TraceDetailPage({ params, searchParams }: {
         <div className="wf-head" aria-hidden="true">
           <span>Span</span>
           <span style={{ display: "flex", justifyContent: "space-between" }}>
-            <span>0</span><span>{formatMs(t.durationMs / 2)}</span><span>{formatMs(t.durationMs)}</span>
+            <span>0</span><span className="wf-mid">{formatMs(t.durationMs / 2)}</span><span>{formatMs(t.durationMs)}</span>
           </span>
           <span style={{ textAlign: "right" }}>Duration</span>
         </div>

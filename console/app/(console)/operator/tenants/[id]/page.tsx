@@ -56,13 +56,17 @@ export default async function TenantSettingsPage({ params }: { params: Promise<{
           <DataTable
             caption="Keys"
             testId="keys-table"
-            rows={keys.map((k) => ({ keyId: k.keyId, kind: k.kind, createdAt: k.createdAt, state: k.revokedAt ? "revoked" : "active", revokedAt: k.revokedAt }))}
+            rows={keys.map((k) => ({
+              keyId: k.keyId,
+              kind: k.kind,
+              createdAt: k.createdAt,
+              state: k.revokedAt ? "revoked" : "active",
+              revoked: k.revokedAt ? formatDateTime(k.revokedAt) : null,
+            }))}
             columns={[
-              { key: "keyId", header: "Key id", format: "mono" },
-              { key: "kind", header: "Kind" },
+              { key: "keyId", header: "Key id", format: "mono", sub: "kind" },
               { key: "createdAt", header: "Created", format: "datetime" },
-              { key: "state", header: "State" },
-              { key: "revokedAt", header: "Revoked", format: "datetime" },
+              { key: "state", header: "State", sub: "revoked" },
             ]}
           />
           <div className="card-body" style={{ display: "flex", gap: 16, flexWrap: "wrap", borderTop: "1px solid var(--border)" }}>

@@ -1,0 +1,44 @@
+import { assertBudgetAmount, budgetWindows } from "./budget-ledger.js";
+import type { BudgetAmount, BudgetLedger, BudgetLimits, BudgetReservation, BudgetUsage } from "./budget-ledger.js";
+
+/**
+ * What every BudgetLedger does the same way, whatever keeps its totals: amounts are checked before
+ * anything is charged, a reservation records the UTC day and month it was charged to, and each
+ * reservation is settled or released at most once (per process that holds it). A ledger supplies
+ * `charge` (the atomic check-and-add of a reservation, throwing BudgetExceededError) and `adjust`
+ * (moving the windows a reservation was charged to by a delta, never below zero).
+ */
+export abstract class ReservationLedger implements BudgetLedger {
+  readonly #open = new WeakSet<BudgetReservation>();
+
+  async reserve(tenant: string, amount: BudgetAmount, limits: BudgetLimits, nowMs: number = Date.now()): Promise<BudgetReservation> {
+    assertBudgetAmount(amount, "a reservation's");
+    const windows = budgetWindows(nowMs);
+    await this.charge(tenant, amount, limits, windows, nowMs);
+    const reservation: BudgetReservation = { tenant, amount, ...windows };
+    this.#open.add(reservation);
+    return reservation;
+  }
+
+  async settle(reservation: BudgetReservation, actual: BudgetAmount): Promise<void> {
+    assertBudgetAmount(actual, "a settled usage's");
+    await this.#adjustOnce(reservation, actual.tokens - reservation.amount.tokens, actual.costUsd - reservation.amount.costUsd);
+  }
+
+  async release(reservation: BudgetReservation): Promise<void> {
+    await this.#adjustOnce(reservation, -reservation.amount.tokens, -reservation.amount.costUsd);
+  }
+
+  abstract usage(tenant: string, limits?: BudgetLimits, nowMs?: number): Promise<BudgetUsage>;
+
+  /** Charges `amount` to the tenant's current windows if it fits every limit; else throws and charges nothing. */
+  protected abstract charge(tenant: string, amount: BudgetAmount, limits: BudgetLimits, windows: { day: string; month: string }, nowMs: number): Promise<void>;
+
+  /** Adds the deltas (negative to give back) to the windows the reservation was charged to. */
+  protected abstract adjust(reservation: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void>;
+
+  async #adjustOnce(reservation: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void> {
+    if (!this.#open.delete(reservation)) return;
+    await this.adjust(reservation, deltaTokens, deltaCostUsd);
+  }
+}
