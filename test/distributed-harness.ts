@@ -33,6 +33,8 @@ export class WorkerProc {
   readonly events: Event[] = [];
   private readonly listeners: Array<(e: Event) => void> = [];
   exited = false;
+  /** The last few KB the worker wrote to stderr, to say why it exited. */
+  private stderrTail = "";
 
   private constructor(
     readonly child: ChildProcess,
@@ -51,12 +53,22 @@ export class WorkerProc {
     child.on("exit", () => {
       this.exited = true;
     });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-4096);
+    });
+  }
+
+  private exitReason(): string {
+    const { exitCode, signalCode } = this.child;
+    const how = signalCode !== null ? `signal ${signalCode}` : `code ${String(exitCode)}`;
+    return `worker ${this.workerId} exited (${how})${this.stderrTail === "" ? "" : `; its stderr ended with:\n${this.stderrTail}`}`;
   }
 
   static async start(config: WorkerConfig, timeoutMs = 20_000): Promise<WorkerProc> {
     const child = fork(WORKER_SCRIPT, [JSON.stringify(config)], {
       execArgv: ["--conditions=source", "--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
     });
     const w = new WorkerProc(child, config.workerId);
     await w.waitEvent((e) => e.event === "ready", timeoutMs);
@@ -71,7 +83,7 @@ export class WorkerProc {
       const timer = setTimeout(() => reject(new Error(`worker ${this.workerId}: no matching event within ${timeoutMs} ms`)), timeoutMs);
       const onExit = (): void => {
         clearTimeout(timer);
-        reject(new Error(`worker ${this.workerId} exited`));
+        reject(new Error(this.exitReason()));
       };
       this.child.once("exit", onExit);
       this.listeners.push((e) => {
