@@ -45,6 +45,8 @@ export {
   TENANT_BAGGAGE_KEY,
 } from "./tracing/attributes.js";
 export type { TurnOutcome } from "./tracing/attributes.js";
+export { USAGE_EVENT_NAME, USAGE_OUTCOMES, USAGE_ATTR, usageRecordSchema, checkUsageRecord } from "./usage/usage-record.js";
+export type { UsageRecord, UsageOutcome } from "./usage/usage-record.js";
 export { TRACER_NAME } from "./tracing/runtime-tracing.js";
 export { AllowListSpanProcessor } from "./tracing/allow-list-processor.js";
 export type { AllowListDropCounts } from "./tracing/allow-list-processor.js";

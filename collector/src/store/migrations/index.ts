@@ -2,6 +2,7 @@ import type { Migration } from "./migration.js";
 import { migration0001 } from "./0001_spans.js";
 import { migration0002 } from "./0002_tenants_keys_audit.js";
 import { migration0003 } from "./0003_ended_sessions.js";
+import { migration0004 } from "./0004_usage_records.js";
 
 /** Every migration, in the order they apply. Append new ones; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];

@@ -1,0 +1,114 @@
+/**
+ * The usage-record contract shared by the runtime (which emits records) and the collector (which
+ * stores and reports them). One record per LLM call attempt, whatever the trace's sampling, so that
+ * billing never depends on which traces were kept. Records travel as OTLP log records on
+ * `POST /v1/logs`, one log record per usage record:
+ * - `event_name` (LogRecord field 12) is USAGE_EVENT_NAME; exporters that cannot set it may send the
+ *   attribute `event.name` with the same value instead;
+ * - `time_unix_nano` is when the call started;
+ * - `trace_id` / `span_id` are the call's `chat` span when it was traced (empty otherwise);
+ * - every other field is an attribute named in USAGE_ATTR, with the OTLP type given there;
+ * - there is no body: a usage record is metadata only, never a prompt or a completion.
+ */
+import { z } from "zod";
+import { ATTR } from "../tracing/attributes.js";
+import { isTenantId } from "../tenancy/tenant-id.js";
+
+/** The OTLP log record event name of a usage record. */
+export const USAGE_EVENT_NAME = "troupe.llm.usage";
+
+/** How an LLM call attempt ended. */
+export const USAGE_OUTCOMES = ["ok", "error", "budget_rejected", "rate_limited", "timeout"] as const;
+export type UsageOutcome = (typeof USAGE_OUTCOMES)[number];
+
+/** Attribute names of a usage log record, with their OTLP value type. */
+export const USAGE_ATTR = {
+  /** string: the record's stable id (a UUID), the same across export retries and re-sends. */
+  id: "troupe.usage.id",
+  /** string */
+  tenantId: ATTR.tenantId,
+  /** string; may be absent when the caller named no agent. */
+  agentType: ATTR.agentType,
+  /** string: the requested model (what prices are written against). */
+  model: ATTR.genAiRequestModel,
+  /** string; may be absent (the call failed before an answer). */
+  responseModel: ATTR.genAiResponseModel,
+  /** string: `gen_ai.provider.name`. */
+  provider: ATTR.genAiProvider,
+  /** int */
+  inputTokens: ATTR.genAiInputTokens,
+  /** int */
+  outputTokens: ATTR.genAiOutputTokens,
+  /** int; absent when the provider reported none (read as 0). Part of inputTokens, not in addition. */
+  cachedInputTokens: "gen_ai.usage.cache_read.input_tokens",
+  /** int; absent when the provider reported none (read as 0). Part of outputTokens, not in addition. */
+  reasoningTokens: "troupe.llm.reasoning_tokens",
+  /** double: what the call was charged, in US dollars. */
+  costUsd: ATTR.llmCostUsd,
+  /** string: one of USAGE_OUTCOMES. */
+  outcome: "troupe.llm.outcome",
+  /** bool; absent means true: false when the provider reported no usage and the estimate was charged. */
+  usageExact: "troupe.llm.usage_exact",
+} as const;
+
+/** A usage record as the runtime builds it and the collector stores it. */
+export interface UsageRecord {
+  /** Stable id (UUID, lower case). */
+  readonly id: string;
+  readonly tenant: string;
+  /** The calling agent type; "" when the caller named none. */
+  readonly agentType: string;
+  readonly model: string;
+  /** The model the provider answered with; "" when there was no answer. */
+  readonly responseModel: string;
+  readonly provider: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly reasoningTokens: number;
+  readonly costUsd: number;
+  readonly outcome: UsageOutcome;
+  /** False when the provider reported no usage and the reservation's estimate was charged. */
+  readonly usageExact: boolean;
+  /** When the call started, in milliseconds since the epoch (fractions allowed). */
+  readonly timeMs: number;
+  /** The call's span when it was traced (32 and 16 lower-case hex digits), else "". */
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const tokens = z.number({ error: "must be a number" }).int("must be a whole number").min(0, "must not be negative").max(Number.MAX_SAFE_INTEGER, "is too large");
+const label = z.string().max(256, "must be at most 256 characters");
+
+/**
+ * The rules every stored usage record meets; a record that breaks one is refused and the error
+ * names the field (`issues[0].path`). Times are checked by the receiver, which knows its clock.
+ */
+export const usageRecordSchema = z.object({
+  id: z.string({ error: "is missing" }).transform((s) => s.toLowerCase()).refine((s) => UUID.test(s), "must be a UUID"),
+  tenant: z.string({ error: "is missing" }).refine(isTenantId, "is not a valid tenant id"),
+  agentType: label,
+  model: label.min(1, "is missing"),
+  responseModel: label,
+  provider: label.min(1, "is missing"),
+  inputTokens: tokens,
+  outputTokens: tokens,
+  cachedInputTokens: tokens,
+  reasoningTokens: tokens,
+  costUsd: z.number({ error: "must be a finite number" }).min(0, "must not be negative"),
+  outcome: z.enum(USAGE_OUTCOMES, { error: `must be one of ${USAGE_OUTCOMES.join(", ")}` }),
+  usageExact: z.boolean(),
+  timeMs: z.number({ error: "must be a finite time" }).positive("must be after 1970"),
+  traceId: z.string().regex(/^(|[0-9a-f]{32})$/, "must be 32 hex digits or empty"),
+  spanId: z.string().regex(/^(|[0-9a-f]{16})$/, "must be 16 hex digits or empty"),
+});
+
+/** Checks a record against usageRecordSchema: the record (id in lower case), or the first problem with its field named. */
+export function checkUsageRecord(input: unknown): { ok: true; record: UsageRecord } | { ok: false; field: string; message: string } {
+  const parsed = usageRecordSchema.safeParse(input);
+  if (parsed.success) return { ok: true, record: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join(".") || "(record)";
+  return { ok: false, field, message: `${field} ${issue.message}` };
+}
