@@ -1,5 +1,6 @@
-// Prints "N passed, N failed" from vitest's JSON report. A test file that failed to load (no test
-// inside it ran) counts as one failure, so a broken import can never pass silently.
+// Prints "N passed, N failed" from vitest's JSON report. A test file that failed with no failed test
+// inside it (it failed to load, or a hook such as beforeAll threw and its tests were skipped) counts
+// as one failure, so neither a broken import nor a failed set-up can pass silently.
 import { readFileSync } from "node:fs";
 
 const path = process.argv[2] ?? "test-results/vitest.json";
@@ -13,7 +14,7 @@ try {
 }
 const passed = report.numPassedTests ?? 0;
 const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === "failed" && (file.assertionResults ?? []).length === 0,
+  (file) => file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
 ).length;
 const failed = (report.numFailedTests ?? 0) + brokenFiles;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
