@@ -1,5 +1,6 @@
 // `troupe report`: a tenant's usage report for billing, from the collector's usage API (the same
-// numbers the console and the HTTP API show).
+// numbers the console and the HTTP API show). The API sums usage records, one per LLM call attempt,
+// so the report is exact whatever the trace sampling; every format passes its figures through.
 import { existsSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -46,11 +47,14 @@ function renderTable(report) {
     { title: "INPUT TOKENS", value: (r) => r.inputTokens, right: true },
     { title: "OUTPUT TOKENS", value: (r) => r.outputTokens, right: true },
     { title: "COST USD", value: (r) => r.costUsd.toFixed(6), right: true },
-    { title: "ERRORS", value: (r) => r.errors, right: true },
     { title: "BUDGET REJECTIONS", value: (r) => r.budgetRejections, right: true },
+    { title: "RATE LIMITED", value: (r) => r.rateLimited, right: true },
+    { title: "ERRORS", value: (r) => r.errors, right: true },
+    { title: "TIMEOUTS", value: (r) => r.timeouts, right: true },
   ];
   const rows = [...report.rows, { group: "TOTAL", ...report.totals }];
-  return `Usage of ${report.tenantId} from ${report.from} to ${report.to}\n\n${table(columns, rows)}\n`;
+  const note = "CALLS counts every LLM call attempt, budget-rejected and rate-limited ones included; from usage records, exact whatever the trace sampling.";
+  return `Usage of ${report.tenantId} from ${report.from} to ${report.to}\n\n${table(columns, rows)}\n\n${note}\n`;
 }
 
 /**

@@ -1,6 +1,7 @@
-// Query latency at scale: 10,000,000 spans across 100 tenants in embedded chDB, read through the
-// real query API (Hono routes, zod validation, auth, FINAL reads). Prints p95 latencies (ms) of:
-//   query_p95_ms_usage         GET /usage over the tenant's last 7 days, grouped by day
+// Query latency at scale: 10,000,000 spans across 100 tenants in embedded chDB, with one usage record
+// per LLM call span (4,000,000), read through the real query API (Hono routes, zod validation, auth,
+// FINAL reads). Prints p95 latencies (ms) of:
+//   query_p95_ms_usage         GET /usage over the tenant's last 7 days, grouped by day (usage records)
 //   query_p95_ms_trace_search  GET /traces over the last 24 hours, newest 50
 //   query_p95_ms_trace_lookup  GET /traces/{id} for a random trace of the tenant
 // plus query_p95_ms_trace_search_7d_filtered (7 days, status=error and a name filter), not a target.
@@ -21,15 +22,17 @@ const DAYS = 7;
 const CHUNK = 1_000_000;
 const SAMPLES = Number(process.env.BENCH_QUERY_SAMPLES ?? 40);
 const DATA_VERSION = `v1-${SPANS}-${TENANTS}`;
+/** Usage records are generated (and cached) apart from spans, so a cache of spans from before them is kept. */
+const USAGE_DATA_VERSION = `usage-v1-${SPANS}-${TENANTS}`;
 const ADMIN = "bench-admin-key-0123456789";
 
 const dataDir = join(process.cwd(), "bench-results", "query-bench-chdb");
 const log = (msg: string) => process.stderr.write(`query.bench: ${msg}\n`);
 
-async function generated(gateway: ClickHouseGateway): Promise<{ endMs: number } | null> {
+async function generated(gateway: ClickHouseGateway, version = DATA_VERSION): Promise<{ endMs: number } | null> {
   const rows = await gateway.query<{ version: string; end_ms: number | string }>(
     "SELECT version, end_ms FROM bench_meta WHERE version = {v:String} LIMIT 1",
-    { v: DATA_VERSION },
+    { v: version },
   ).catch(() => []);
   return rows[0] ? { endMs: Number(rows[0].end_ms) } : null;
 }
@@ -83,6 +86,59 @@ async function generate(gateway: ClickHouseGateway): Promise<number> {
   return endMs;
 }
 
+/**
+ * One usage record per LLM call span of the data above (the two `chat` spans of each trace), with
+ * the span's tenant, agent, model, time, ids and tokens, as the runtime exports them beside the spans.
+ * Outcomes follow the trace's: the first call of a failed, timed-out or refused turn carries its
+ * outcome (refused attempts without tokens). Replaces whatever usage_records held (e.g. records that
+ * migration 0004 backfilled from a cache of spans made before usage records existed).
+ */
+async function generateUsage(gateway: ClickHouseGateway, endMs: number): Promise<void> {
+  const traces = SPANS / SPANS_PER_TRACE;
+  const records = traces * 2;
+  const stepNs = Math.floor((DAYS * 86_400_000 * 1e6) / traces);
+  const t0 = Date.now();
+  await gateway.command("TRUNCATE TABLE usage_records");
+  for (let offset = 0; offset < records; offset += CHUNK) {
+    const size = Math.min(CHUNK, records - offset);
+    await gateway.command(
+      `INSERT INTO usage_records (tenant_id, time, record_id, agent_type, provider, model, response_model, outcome, input_tokens, output_tokens,
+         cached_input_tokens, reasoning_tokens, cost_usd, usage_exact, trace_id, span_id, service_name, retention_days)
+       SELECT
+         concat('tenant-', toString(tr % {tenants:UInt32})) AS tenant_id,
+         toDateTime64(fromUnixTimestamp64Nano(toInt64({endNs:Int64} - toInt64(tr) * {stepNs:Int64} + pos * 10000000)), 3, 'UTC') AS time,
+         UUIDNumToString(toFixedString(MD5(concat('u', toString(n))), 16)) AS record_id,
+         concat('agent-', toString(tr % 7)) AS agent_type,
+         'openai' AS provider,
+         concat('model-', toString(tr % 3)) AS model,
+         if(call_outcome = 'ok', model, '') AS response_model,
+         call_outcome AS outcome,
+         if(refused, 0, 100 + h % 2000) AS input_tokens,
+         if(refused, 0, 10 + h % 500) AS output_tokens,
+         if(refused, 0, h % 100) AS cached_input_tokens,
+         0 AS reasoning_tokens,
+         if(refused, 0, (h % 1000) / 100000) AS cost_usd,
+         true AS usage_exact,
+         lower(hex(MD5(toString(tr)))) AS trace_id,
+         substring(lower(hex(MD5(concat('s', toString(n))))), 1, 16) AS span_id,
+         'bench-svc' AS service_name,
+         30 AS retention_days
+       FROM (
+         SELECT intDiv(number, 2) AS tr, 1 + number % 2 AS pos, tr * ${SPANS_PER_TRACE} + pos AS n, cityHash64(n) AS h,
+           multiIf(cityHash64(tr) % 100 < 90, 'ok', cityHash64(tr) % 100 < 95, 'error', cityHash64(tr) % 100 < 97, 'timeout',
+                   cityHash64(tr) % 100 < 98, 'quota_rejected', cityHash64(tr) % 100 < 99, 'budget_rejected', 'rate_limited') AS turn_outcome,
+           if(pos = 1 AND turn_outcome IN ('error', 'timeout', 'budget_rejected', 'rate_limited'), turn_outcome, 'ok') AS call_outcome,
+           call_outcome IN ('budget_rejected', 'rate_limited') AS refused
+         FROM numbers({offset:UInt64}, {size:UInt64})
+       )`,
+      { tenants: TENANTS, endNs: String(BigInt(endMs) * 1_000_000n), stepNs, offset, size },
+    );
+    log(`generated ${offset + size} / ${records} usage records (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  await gateway.insert("bench_meta", [{ version: USAGE_DATA_VERSION, end_ms: endMs }]);
+  log(`usage generation took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
 function percentile(samples: number[], q: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * q) - 1))]!;
@@ -110,10 +166,18 @@ async function main(): Promise<void> {
     gateway = await openClickHouse({ kind: "chdb", dataDir });
     meta = { endMs: await generate(gateway) };
   } else log(`using cached data in ${dataDir}`);
+  if (!(await generated(gateway, USAGE_DATA_VERSION))) {
+    log(`no cached usage records for ${USAGE_DATA_VERSION}: generating one per LLM call span`);
+    await generateUsage(gateway, meta.endMs);
+  }
   const [info] = await gateway.query<{ rows: number | string; parts: number | string }>(
     "SELECT sum(rows) AS rows, count() AS parts FROM system.parts WHERE database = currentDatabase() AND table = 'spans' AND active",
   );
   log(`spans table: ${info?.rows} rows in ${info?.parts} active parts`);
+  const [usageInfo] = await gateway.query<{ rows: number | string; parts: number | string }>(
+    "SELECT sum(rows) AS rows, count() AS parts FROM system.parts WHERE database = currentDatabase() AND table = 'usage_records' AND active",
+  );
+  log(`usage_records table: ${usageInfo?.rows} rows in ${usageInfo?.parts} active parts`);
 
   const registry = createTenantRegistry(gateway, { adminKey: ADMIN });
   const app = new Hono();
@@ -143,6 +207,10 @@ async function main(): Promise<void> {
     await timed(app, searchPath(i));
     await timed(app, lookupPath(i));
   }
+  // The usage query must read the records, not an empty table.
+  const probe = (await (await app.request(usagePath(0), { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { totals: { calls: number } };
+  if (!(probe.totals.calls > 0)) throw new Error(`${usagePath(0)} found no usage records`);
+  log(`usage of ${tenantOf(0)} over ${DAYS} days: ${probe.totals.calls} calls`);
   const usage: number[] = [];
   const search: number[] = [];
   const lookup: number[] = [];
@@ -160,6 +228,7 @@ async function main(): Promise<void> {
     // Not a target: a heavier search (7 days, status and text filters) reported for honesty.
     query_p95_ms_trace_search_7d_filtered: Math.round(p95(search7d) * 10) / 10,
     query_bench_spans: Number(info?.rows ?? 0),
+    query_bench_usage_records: Number(usageInfo?.rows ?? 0),
   };
   for (const [name, samples] of Object.entries({ usage, search, lookup, search7d })) {
     log(`${name}: p50 ${percentile(samples, 0.5).toFixed(1)} ms, p95 ${p95(samples).toFixed(1)} ms, max ${percentile(samples, 1).toFixed(1)} ms`);

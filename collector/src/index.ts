@@ -3,10 +3,12 @@ export { CollectorError } from "./errors.js";
 export type { CollectorErrorCode } from "./errors.js";
 export type { SpanRow } from "./store/span-row.js";
 export type { SpanStore } from "./store/span-store.js";
+export type { UsageRecordRow } from "./store/usage-record-row.js";
+export type { UsageStore, UsageKey } from "./store/usage-store.js";
 export type { Principal, KeyKind, KeyAuthenticator } from "./tenants/principal.js";
 
 export { createCollectorApp } from "./http/app.js";
-export type { CollectorAppDeps } from "./http/app.js";
+export type { CollectorAppDeps, UsageIngestDeps } from "./http/app.js";
 export { listen } from "./http/server.js";
 export type { RunningServer } from "./http/server.js";
 export { DEFAULT_INGEST_LIMITS } from "./ingest/ingest-limits.js";
@@ -21,6 +23,10 @@ export { Spool } from "./pipeline/spool.js";
 export type { SpoolOptions } from "./pipeline/spool.js";
 export { DEFAULT_SPAN_WRITER_OPTIONS } from "./pipeline/span-writer.js";
 export type { SpanWriterOptions } from "./pipeline/span-writer.js";
+export type { SpoolWriterOptions } from "./pipeline/spool-writer.js";
+export { UsagePipeline } from "./pipeline/usage-pipeline.js";
+export type { UsagePipelineOptions, UsagePipelineHealth, UsageSink } from "./pipeline/usage-pipeline.js";
+export { DEFAULT_USAGE_WRITER_OPTIONS } from "./pipeline/usage-writer.js";
 export { MemorySpanStore } from "./testing/memory-span-store.js";
 export { StaticKeyAuthenticator } from "./testing/static-key-authenticator.js";
 export { loadCollectorConfig, parseHeaderList, CollectorConfigError } from "./config.js";
@@ -35,6 +41,7 @@ export type { ClickHouseTarget } from "./store/open-clickhouse.js";
 export type { ClickHouseGateway, QueryParams, InsertOptions } from "./store/clickhouse-gateway.js";
 export { createClickHouseSpanStore, DEFAULT_RETENTION_DAYS } from "./store/clickhouse-span-store.js";
 export type { ClickHouseSpanStoreOptions } from "./store/clickhouse-span-store.js";
+export { createClickHouseUsageStore } from "./store/clickhouse-usage-store.js";
 export { createTenantRegistry, TENANT_TIERS, MIN_ADMIN_KEY_LENGTH } from "./tenants/tenant-registry.js";
 export type { TenantRegistry, TenantRegistryOptions, NewTenant, TenantPatch } from "./tenants/tenant-registry.js";
 export { createQueryRoutes } from "./query/query-routes.js";
@@ -65,6 +72,9 @@ export type {
   OverviewPoint,
   OverviewTopAgent,
   OverviewResponse,
+  SamplingInForce,
+  SamplingParams,
+  SamplingResponse,
   TenantTier,
   TenantBudgets,
   TenantRecord,

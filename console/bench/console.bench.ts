@@ -133,8 +133,16 @@ try {
       map('service.name', 'bench-app'),
       30
     FROM (SELECT number, intDiv(number, 2) AS t, arrayElement(['planner', 'researcher', 'writer', 'critic'], (intDiv(number, 2) % 4) + 1) AS agent FROM numbers(${SPANS}))`);
+  // One usage record per LLM call, as the runtime exports them beside the spans (the overview's LLM
+  // calls, tokens and cost read these).
+  await collector.gateway.command(`
+    INSERT INTO usage_records (tenant_id, time, record_id, agent_type, provider, model, response_model, outcome, input_tokens, output_tokens,
+      cached_input_tokens, reasoning_tokens, cost_usd, usage_exact, trace_id, span_id, service_name, retention_days)
+    SELECT tenant_id, toDateTime64(start_time, 3, 'UTC'), toString(generateUUIDv4()), agent_type, 'openai', 'gpt-4o-mini', 'gpt-4o-mini', 'ok',
+      input_tokens, output_tokens, 0, 0, cost_usd, true, trace_id, span_id, service_name, retention_days
+    FROM spans WHERE operation = 'chat'`);
   const [{ n }] = (await collector.gateway.query<{ n: string }>("SELECT count() AS n FROM spans")) as [{ n: string }];
-  log(`stored ${n} spans in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`stored ${n} spans (and a usage record per LLM call) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const [{ trace_id: traceId }] = (await collector.gateway.query<{ trace_id: string }>(
     "SELECT trace_id FROM spans WHERE tenant_id = 'bench' AND start_time > now64(9) - INTERVAL 30 MINUTE ORDER BY start_time DESC LIMIT 1",
   )) as [{ trace_id: string }];

@@ -81,7 +81,7 @@ const value = fc.oneof(
 );
 const param = fc.tuple(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...KNOWN) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }), value);
 const path = fc.oneof(
-  fc.constantFrom("/api/v1/traces", "/api/v1/agents", "/api/v1/usage", "/api/v1/overview", `/api/v1/traces/${GLOBEX_TRACE}`),
+  fc.constantFrom("/api/v1/traces", "/api/v1/agents", "/api/v1/usage", "/api/v1/overview", "/api/v1/sampling", `/api/v1/traces/${GLOBEX_TRACE}`),
   fc.string({ unit: "binary", maxLength: 40 }).map((s) => `/api/v1/traces/${encodeURIComponent(s)}`),
 );
 

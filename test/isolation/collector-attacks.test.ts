@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
+import { seedUsageRecords } from "../support/usage-records.js";
 import { attemptTable } from "./attempt-table.js";
 import { otlpJson, traceId, type TestSpan, type TestValue } from "./otlp-json.js";
 
@@ -55,6 +56,11 @@ beforeAll(async () => {
     { name: "chat +m", traceId: acmeTrace, parentSpanId: root, kind: 3, attributes: [["gen_ai.operation.name", "chat"], ["gen_ai.request.model", "@SUM(A1:A9)"], ["gen_ai.usage.input_tokens", 11], ["troupe.agent.type", "-2+3"]] },
   ]);
   expect(a.status).toBe(200);
+  // The usage records of both chat calls (usage figures read these, not spans), hostile cells included.
+  await seedUsageRecords(collector.gateway, [
+    { tenant: "globex", timeMs: Date.now() - 1000, agentType: GLOBEX_MARKER, model: "gpt-secret", inputTokens: 7777 },
+    { tenant: "acme", timeMs: Date.now() - 1000, agentType: "-2+3", model: "@SUM(A1:A9)", inputTokens: 11 },
+  ]);
   await waitFor(async () => (await rowsOfTrace(GLOBEX_TRACE)).length === 2 && (await rowsOfTrace(acmeTrace)).length === 2);
 }, 60_000);
 

@@ -8,6 +8,7 @@ import { createAdminRoutes } from "./admin-routes.js";
 import type { AdminTenantDetailResponse, AdminTenantsResponse, CreateServiceKeyResponse, CreateTenantResponse, IssueKeyResponse, UpdateTenantResponse } from "./api-types.js";
 import { createQueryRoutes } from "./query-routes.js";
 import { turnTrace } from "./seed-spans.test-helper.js";
+import { insertUsage, insertUsageRows } from "./seed-usage.test-helper.js";
 
 const ADMIN = "test-admin-key-abcdefghijk";
 const NOW = Date.now();
@@ -38,6 +39,18 @@ beforeAll(async () => {
   ];
   await store.insertSpans(rows, "b1");
   await store.insertSpans(rows, "b2");
+  // Usage records of those calls, re-sent in a second batch, plus what spans never showed: alpha's
+  // refused attempt and an earlier call this month, bravo's call of a trace that was sampled out.
+  const usage = await insertUsage(gateway, [
+    { tenantId: "alpha", timeMs: NOW - 60_000, agentType: "a", inputTokens: 800, outputTokens: 100, costUsd: 2 },
+    { tenantId: "alpha", timeMs: NOW - 30_000, agentType: "a", outcome: "budget_rejected" },
+    { tenantId: "bravo", timeMs: NOW - 60_000, agentType: "b", inputTokens: 10, outputTokens: 0, costUsd: 0.5 },
+    { tenantId: "bravo", timeMs: NOW - 50_000, agentType: "b", inputTokens: 1, outputTokens: 0, costUsd: 0.25 },
+  ]);
+  await insertUsageRows(gateway, usage, "u2");
+  // A call earlier this month, before the 10 minutes the overview below reads.
+  const monthStart = Date.UTC(new Date(NOW).getUTCFullYear(), new Date(NOW).getUTCMonth(), 1);
+  await insertUsage(gateway, [{ tenantId: "alpha", timeMs: Math.max(monthStart, NOW - 2 * 3_600_000), agentType: "a", inputTokens: 1000, outputTokens: 0, costUsd: 3 }]);
 });
 afterAll(async () => dispose());
 
@@ -117,16 +130,20 @@ describe("admin API", () => {
 
   it("the all-tenant overview shows exact usage, shares and budget status", async () => {
     await call("PUT", "/api/v1/admin/tenants/bravo", { budgets: { dailyTokens: 12 } });
-    const res = await call("GET", "/api/v1/admin/tenants");
+    const range = `from=${NOW - 600_000}&to=${NOW}`;
+    const res = await call("GET", `/api/v1/admin/tenants?${range}`);
     const body = (await res.json()) as AdminTenantsResponse;
     expect(body.tenants.map((t) => t.tenant.id)).toEqual(["alpha", "bravo"]);
     const [alpha, bravo] = body.tenants;
-    expect(alpha!.activity).toMatchObject({ calls: 1, inputTokens: 800, outputTokens: 100, costUsd: 2, turns: 1, queueWaitShare: 0.75, handlerTimeShare: 0.75 });
-    expect(bravo!.activity).toMatchObject({ calls: 1, queueWaitShare: 0.25 });
-    expect(bravo!.budget).toMatchObject({ dailyTokensUsed: 10, state: "near" });
-    expect(alpha!.budget).toMatchObject({ monthlyCostUsdUsed: 2, state: "ok", maxUtilization: 0.02 });
-    const csv = await (await call("GET", "/api/v1/admin/tenants?format=csv")).text();
-    expect(csv.split("\r\n")[1]).toMatch(/^alpha,Alpha Inc,process,90,/);
+    // Sorted by cost over the range; calls count every attempt, the refused one included.
+    expect(alpha!.activity).toMatchObject({ calls: 2, budgetRejections: 1, inputTokens: 800, outputTokens: 100, costUsd: 2, turns: 1, spans: 2, queueWaitShare: 0.75, handlerTimeShare: 0.75 });
+    expect(bravo!.activity).toMatchObject({ calls: 2, inputTokens: 11, costUsd: 0.75, turns: 1, queueWaitShare: 0.25 });
+    // Budgets read usage records of today and this month (the earlier call counts for the month).
+    expect(bravo!.budget).toMatchObject({ dailyTokensUsed: 11, state: "near", maxUtilization: 0.916667 });
+    expect(alpha!.budget).toMatchObject({ monthlyTokensUsed: 1900, monthlyCostUsdUsed: 5, state: "ok", maxUtilization: 0.05 });
+    const csv = (await (await call("GET", `/api/v1/admin/tenants?format=csv&${range}`)).text()).split("\r\n");
+    expect(csv[0]).toMatch(/,calls,inputTokens,outputTokens,costUsd,errors,budgetRejections,.*,rateLimited,timeouts,cachedInputTokens,reasoningTokens$/);
+    expect(csv[1]).toMatch(/^alpha,Alpha Inc,process,90,2,0,1,2,800,100,2,0,1,/);
   });
 
   it("records every change in the audit log with its actor, without secrets", async () => {

@@ -103,8 +103,8 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
       return csvResponse(
         c,
         "tenants.csv",
-        ["tenantId", "name", "tier", "retentionDays", "spans", "spanErrors", "turns", "calls", "inputTokens", "outputTokens", "costUsd", "errors", "budgetRejections", "queueWaitShare", "handlerTimeShare", "budgetState", "budgetMaxUtilization"],
-        rows.map(({ tenant: t, activity: a, budget: b }) => [t.id, t.name, t.tier, t.retentionDays, a.spans, a.spanErrors, a.turns, a.calls, a.inputTokens, a.outputTokens, a.costUsd, a.errors, a.budgetRejections, a.queueWaitShare, a.handlerTimeShare, b.state, b.maxUtilization]),
+        ["tenantId", "name", "tier", "retentionDays", "spans", "spanErrors", "turns", "calls", "inputTokens", "outputTokens", "costUsd", "errors", "budgetRejections", "queueWaitShare", "handlerTimeShare", "budgetState", "budgetMaxUtilization", "rateLimited", "timeouts", "cachedInputTokens", "reasoningTokens"],
+        rows.map(({ tenant: t, activity: a, budget: b }) => [t.id, t.name, t.tier, t.retentionDays, a.spans, a.spanErrors, a.turns, a.calls, a.inputTokens, a.outputTokens, a.costUsd, a.errors, a.budgetRejections, a.queueWaitShare, a.handlerTimeShare, b.state, b.maxUtilization, a.rateLimited, a.timeouts, a.cachedInputTokens, a.reasoningTokens]),
       );
     }
     const body: AdminTenantsResponse = { from: new Date(r.fromMs).toISOString(), to: new Date(r.toMs).toISOString(), tenants: rows };

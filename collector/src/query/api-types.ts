@@ -6,11 +6,11 @@
  * Conventions:
  * - Times in responses are ISO-8601 strings in UTC with millisecond precision ("2025-01-02T03:04:05.678Z").
  *   Time parameters (`from`, `to`) accept ISO-8601 or epoch milliseconds. `from` is inclusive, `to`
- *   exclusive. Defaults: `to` = now, `from` = `to` - 1 hour (traces, agents, overview) or - 24 hours (usage).
+ *   exclusive. Defaults: `to` = now, `from` = `to` - 1 hour (traces, agents, overview, sampling) or - 24 hours (usage).
  * - Durations are milliseconds (floating point) unless the name says otherwise.
  * - Costs are US dollars (floating point); token counts are integers.
  * - Console keys see only their own tenant. Admin keys may pass `tenant=<id>` to the tenant-scoped
- *   endpoints (required for traces/agents/usage/overview with an admin key).
+ *   endpoints (required for traces/agents/usage/overview/sampling with an admin key).
  * - Every error is `ApiErrorBody` with the HTTP status of its code.
  */
 
@@ -78,6 +78,20 @@ export interface TraceSearchResponse {
   nextCursor: string | null;
 }
 
+/**
+ * The trace sampling in force over a range, read from the `troupe.sampling.ratio` attribute of the
+ * root spans (no parent) started in it. A root span without the attribute counts as ratio 1.
+ */
+export interface SamplingInForce {
+  /** The distinct ratios (0-1], ascending; [1] when no root span carries one (nothing was sampled out). */
+  ratios: number[];
+  /**
+   * True when some ratio is below 1: span and trace counts then cover only the kept traces, while
+   * LLM calls, tokens and cost (from usage records) stay exact.
+   */
+  sampled: boolean;
+}
+
 /** One span of a trace, metadata only. */
 export interface TraceSpan {
   spanId: string;
@@ -133,8 +147,10 @@ export interface AgentsParams {
 }
 
 /**
- * Per agent type over the range. A turn is a span carrying `troupe.turn.outcome`; latencies are of
- * those spans' durations.
+ * Per agent type over the range. Turn figures come from spans: a turn is a span carrying
+ * `troupe.turn.outcome`, latencies are of those spans' durations, and under trace sampling they
+ * cover the kept traces only. LLM figures (`llmCalls`, tokens, cost, `budgetRejections`,
+ * `llmRateLimited`) come from usage records and are exact whatever the sampling.
  */
 export interface AgentSummary {
   agentType: string;
@@ -142,8 +158,17 @@ export interface AgentSummary {
   errors: number;
   timeouts: number;
   quotaRejections: number;
+  /** LLM call attempts of this agent type refused by the tenant's budget (usage records). */
   budgetRejections: number;
+  /** Messages to this agent type refused by the tenant's message rate limit (turns). */
   rateLimited: number;
+  /** Every LLM call attempt of this agent type, refused ones included (usage records). */
+  llmCalls: number;
+  /** LLM call attempts refused by the tenant's LLM rate limit (usage records). */
+  llmRateLimited: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
@@ -174,29 +199,46 @@ export interface UsageParams {
   to?: string;
   /** Default "day". */
   groupBy?: UsageGroupBy;
-  /** Default "json". CSV columns: group, calls, inputTokens, outputTokens, costUsd, errors, budgetRejections. */
+  /**
+   * Default "json". CSV columns: group, calls, inputTokens, outputTokens, costUsd, errors,
+   * budgetRejections, rateLimited, timeouts, cachedInputTokens, reasoningTokens.
+   */
   format?: "json" | "csv";
 }
 
 /**
- * Usage figures. An LLM call is a span whose `gen_ai.operation.name` is an LLM operation (chat,
- * text_completion, generate_content, embeddings); tokens and cost are summed over LLM calls only
- * (never also over the enclosing agent span). Exact: a span re-sent by a retry counts once.
+ * Usage figures, summed from usage records: one record per LLM call attempt, exported whatever the
+ * trace sampling, so the figures are exact even when traces are sampled. Exact under retries too: a
+ * record re-sent in any batch counts once. LLM calls stored as spans before usage records existed
+ * were carried over into records, so earlier periods read the same.
  */
 export interface UsageFigures {
+  /**
+   * Every LLM call attempt, whatever its outcome: calls = succeeded + errors + timeouts +
+   * rateLimited + budgetRejections. Attempts refused before reaching the provider count here too.
+   */
   calls: number;
+  /** What the attempts were charged: the provider's counts, or the estimate when it reported none. */
   inputTokens: number;
   outputTokens: number;
+  /** The part of inputTokens read from the provider's prompt cache (0 when not reported). */
+  cachedInputTokens: number;
+  /** The part of outputTokens spent on reasoning (0 when not reported). */
+  reasoningTokens: number;
   costUsd: number;
-  /** LLM calls with error status. */
+  /** Attempts that failed at the provider or on the way (outcome "error"). */
   errors: number;
-  /** Spans with `troupe.turn.outcome` = "budget_rejected". */
+  /** Attempts that ran out of time (outcome "timeout"). */
+  timeouts: number;
+  /** Attempts refused by the tenant's LLM rate limit (outcome "rate_limited"). */
+  rateLimited: number;
+  /** Attempts refused by the tenant's token or cost budget before reaching the provider (outcome "budget_rejected"). */
   budgetRejections: number;
 }
 
 /** One group of a usage report. */
 export interface UsageRow extends UsageFigures {
-  /** The hour or day start (ISO), the model ("" when none), or the agent type ("" when none). */
+  /** The hour or day start (ISO), the requested model, or the agent type ("" when the call named none). */
   group: string;
 }
 
@@ -220,19 +262,24 @@ export interface OverviewParams {
   to?: string;
 }
 
-/** One time bucket of the overview series. */
+/**
+ * One time bucket of the overview series. `spans` and `errors` count stored spans (only the kept
+ * traces when sampled); `llmCalls`, tokens and cost come from usage records (exact).
+ */
 export interface OverviewPoint {
   /** Bucket start (ISO). */
   time: string;
   spans: number;
+  /** Spans with error status. */
   errors: number;
+  /** Every LLM call attempt, budget-rejected and rate-limited ones included. */
   llmCalls: number;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
 }
 
-/** An agent type ranked in the overview. */
+/** An agent type ranked in the overview: turns and latency from spans, cost from usage records. */
 export interface OverviewTopAgent {
   agentType: string;
   turns: number;
@@ -251,9 +298,47 @@ export interface OverviewResponse {
   to: string;
   stepSeconds: number;
   series: OverviewPoint[];
-  totals: { spans: number; errors: number; llmCalls: number; inputTokens: number; outputTokens: number; costUsd: number; traces: number };
+  /**
+   * Sums over the range. `spans`, `errors` and `traces` count what was stored (the kept traces when
+   * `sampling.sampled`); the LLM figures come from usage records and are exact. `llmCalls` counts
+   * every attempt; `budgetRejections` and `rateLimited` are the attempts among them that were refused.
+   */
+  totals: {
+    spans: number;
+    errors: number;
+    llmCalls: number;
+    inputTokens: number;
+    outputTokens: number;
+    costUsd: number;
+    traces: number;
+    budgetRejections: number;
+    rateLimited: number;
+  };
   /** Up to 10 agent types by turns. */
   topAgents: OverviewTopAgent[];
+  /** Trace sampling in force over the range. */
+  sampling: SamplingInForce;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+
+/** Query parameters of GET /api/v1/sampling. Default range: the last hour. */
+export interface SamplingParams {
+  tenant?: string;
+  from?: string;
+  to?: string;
+}
+
+/**
+ * Answer of GET /api/v1/sampling: the trace sampling in force over the range, for pages that show
+ * span or trace counts (the trace list) and must say when those cover only the kept traces.
+ */
+export interface SamplingResponse {
+  tenantId: string;
+  from: string;
+  to: string;
+  sampling: SamplingInForce;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +453,7 @@ export interface RevokeKeyResponse {
   revokedAt: string;
 }
 
-/** Where a tenant stands against its budgets today and this month (UTC). */
+/** Where a tenant stands against its budgets today and this month (UTC), from its usage records. */
 export interface BudgetStatus {
   dailyTokensUsed: number;
   monthlyTokensUsed: number;
@@ -380,7 +465,10 @@ export interface BudgetStatus {
   state: "ok" | "near" | "over";
 }
 
-/** A tenant's activity over the range of an admin overview. */
+/**
+ * A tenant's activity over the range of an admin overview: the usage figures from usage records
+ * (exact), the span, turn and time figures from stored spans (the kept traces when sampled).
+ */
 export interface TenantActivity extends UsageFigures {
   spans: number;
   /** Spans with error status (any kind). */

@@ -6,9 +6,10 @@ import type { SpanStore } from "../store/span-store.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
 import { createAdminRoutes } from "./admin-routes.js";
-import type { AgentsResponse, OverviewResponse, TraceDetailResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
+import type { AgentsResponse, OverviewResponse, SamplingResponse, TraceDetailResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
 import { createQueryRoutes } from "./query-routes.js";
 import { turnTrace } from "./seed-spans.test-helper.js";
+import { insertUsage, insertUsageRows, usageOfChatSpan, type UsageSpec } from "./seed-usage.test-helper.js";
 
 const ADMIN = "test-admin-key-0123456789";
 const NOW = Date.now();
@@ -34,6 +35,7 @@ beforeAll(async () => {
   const registry = createTenantRegistry(gateway, { adminKey: ADMIN });
   await registry.createTenant({ id: "acme" });
   await registry.createTenant({ id: "globex" });
+  await registry.createTenant({ id: "initech" });
   acmeKey = (await registry.issueKey("acme", "console")).key.secret;
   globexKey = (await registry.issueKey("globex", "console")).key.secret;
   ingestKey = (await registry.issueKey("acme", "ingest")).key.secret;
@@ -43,6 +45,7 @@ beforeAll(async () => {
   app.route("/api/v1", createAdminRoutes({ gateway, registry, now: () => NOW }));
 
   // acme: 5 planner turns (one errors), 2 coder turns on another model, 1 budget-rejected turn.
+  // Each LLM call attempt also has its usage record (what the runtime exports beside the span).
   const specs = [
     { agentType: "planner", startMs: NOW - 50 * MIN, durationMs: 100, model: "gpt-4o", inputTokens: 100, outputTokens: 10, costUsd: 0.01 },
     { agentType: "planner", startMs: NOW - 40 * MIN, durationMs: 200, model: "gpt-4o", inputTokens: 200, outputTokens: 20, costUsd: 0.02 },
@@ -54,20 +57,46 @@ beforeAll(async () => {
     { agentType: "coder", startMs: NOW - 5 * MIN, durationMs: 0, outcome: "budget_rejected", noLlm: true },
   ];
   const rows = [];
+  const usage: UsageSpec[] = [];
   for (const s of specs) {
     const t = turnTrace({ tenantId: "acme", ...s });
     acmeTraces.push(t.traceId);
     acmeStarts.set(t.traceId, s.startMs);
     if (s.outcome === "error") errorTrace = t.traceId;
     rows.push(...t.rows);
+    const chat = t.rows.find((r) => r.attributes["gen_ai.operation.name"] === "chat");
+    if (chat) usage.push(usageOfChatSpan(chat));
   }
+  usage.push(
+    // The refused call of the budget-rejected turn: an attempt with no tokens.
+    { tenantId: "acme", timeMs: NOW - 5 * MIN, agentType: "coder", model: "small", outcome: "budget_rejected" },
+    // A call that timed out, and a trace sampled out (no spans): its two attempts still count.
+    { tenantId: "acme", timeMs: NOW - 12 * MIN, agentType: "coder", model: "small", outcome: "timeout", inputTokens: 0, outputTokens: 0, costUsd: 0 },
+    { tenantId: "acme", timeMs: NOW - 45 * MIN, agentType: "planner", model: "gpt-4o", inputTokens: 700, outputTokens: 70, cachedInputTokens: 300, reasoningTokens: 20, costUsd: 0.07 },
+    { tenantId: "acme", timeMs: NOW - 45 * MIN, agentType: "planner", model: "gpt-4o", outcome: "rate_limited" },
+  );
   await store.insertSpans(rows, "acme-batch-1");
   // The same batch replayed (spool) and the same spans re-sent in another batch (exporter retry).
   await store.insertSpans(rows, "acme-batch-1");
   await store.insertSpans(rows.slice(0, 6), "acme-batch-2");
+  // Usage records alike: the batch replayed, and some records re-sent in another batch.
+  const records = await insertUsage(gateway, usage, "acme-usage-1");
+  await insertUsageRows(gateway, records, "acme-usage-1");
+  await insertUsageRows(gateway, records.slice(0, 4), "acme-usage-2");
   const g = turnTrace({ tenantId: "globex", agentType: "spy", startMs: NOW - 15 * MIN, durationMs: 10, name: "process SPECIAL globex", inputTokens: 9999, costUsd: 9 });
   globexTrace = g.traceId;
   await store.insertSpans(g.rows, "globex-batch-1");
+  await insertUsage(gateway, [usageOfChatSpan(g.rows[1]!)]);
+
+  // initech samples its traces: kept roots carry the ratio (one root predates sampling and has
+  // none); its 100 LLM calls of the last hour all have usage records, though few traces were kept.
+  const sampledRoot = (startMs: number, ratio?: string) => {
+    const t = turnTrace({ tenantId: "initech", agentType: "bot", startMs, durationMs: 10 });
+    if (ratio !== undefined) Object.assign(t.rows[0]!.attributes, { "troupe.sampling.ratio": ratio, "troupe.sampling.kept_by": "ratio" });
+    return t.rows;
+  };
+  await store.insertSpans([...sampledRoot(NOW - 10 * MIN, "0.01"), ...sampledRoot(NOW - 20 * MIN), ...sampledRoot(NOW - 120 * MIN, "0.5")], "initech-batch-1");
+  await insertUsage(gateway, Array.from({ length: 100 }, (_, i) => ({ tenantId: "initech", timeMs: NOW - (i % 50 + 1) * MIN, agentType: "bot", inputTokens: 10, outputTokens: 1, costUsd: 0.0001 })));
 });
 afterAll(async () => dispose());
 
@@ -99,7 +128,7 @@ describe("auth and tenant scope", () => {
   });
 
   it("no endpoint returns another tenant's rows", async () => {
-    for (const path of ["/api/v1/traces", "/api/v1/agents", "/api/v1/usage?groupBy=agent", "/api/v1/overview", "/api/v1/traces?q=SPECIAL"]) {
+    for (const path of ["/api/v1/traces", "/api/v1/agents", "/api/v1/usage?groupBy=agent", "/api/v1/overview", "/api/v1/sampling", "/api/v1/traces?q=SPECIAL"]) {
       const text = await (await get(path)).text();
       expect(text).not.toContain("globex");
       expect(text).not.toContain("spy");
@@ -185,32 +214,57 @@ describe("GET /agents", () => {
     expect(planner.p99Ms).toBe(5000);
     expect(coder).toMatchObject({ turns: 3, budgetRejections: 1, p50Ms: 1000 });
   });
+
+  it("takes LLM figures from usage records: every attempt, including those of traces sampled out", async () => {
+    const r = (await (await get("/api/v1/agents")).json()) as AgentsResponse;
+    const planner = r.agents.find((a) => a.agentType === "planner")!;
+    const coder = r.agents.find((a) => a.agentType === "coder")!;
+    expect(planner).toMatchObject({ llmCalls: 7, llmRateLimited: 1, inputTokens: 2200, outputTokens: 220 });
+    expect(planner.costUsd).toBeCloseTo(0.22, 9);
+    expect(coder).toMatchObject({ llmCalls: 4, budgetRejections: 1, inputTokens: 2000, outputTokens: 200 });
+    const csv = (await (await get("/api/v1/agents?format=csv")).text()).trim().split("\r\n");
+    expect(csv[0]).toMatch(/,llmCalls,llmRateLimited,inputTokens,outputTokens,costUsd$/);
+    // An agent type whose every trace was sampled out is listed, with its usage and no turns.
+    const initech = (await (await get("/api/v1/agents?tenant=initech", ADMIN)).json()) as AgentsResponse;
+    expect(initech.agents).toEqual([expect.objectContaining({ agentType: "bot", turns: 2, llmCalls: 100, inputTokens: 1000 })]);
+  });
 });
 
 describe("GET /usage", () => {
-  it("is exact after the same batch was inserted twice and re-sent in another batch", async () => {
+  it("sums usage records, exact after the same batch was inserted twice and re-sent in another batch", async () => {
     const r = (await (await get("/api/v1/usage?groupBy=model")).json()) as UsageResponse;
-    expect(r.totals).toMatchObject({ calls: 7, inputTokens: 3500, outputTokens: 350, errors: 1, budgetRejections: 1 });
-    expect(r.totals.costUsd).toBeCloseTo(0.152, 9);
-    const gpt = r.rows.find((x) => x.group === "gpt-4o")!;
-    expect(gpt).toMatchObject({ calls: 5, inputTokens: 1500 });
-    expect(r.rows.find((x) => x.group === "")).toMatchObject({ calls: 0, budgetRejections: 1 });
+    // Every attempt is a call: 8 traced, 1 timed out, 2 of a trace sampled out (not in spans).
+    expect(r.totals).toEqual({
+      calls: 11, inputTokens: 4200, outputTokens: 420, cachedInputTokens: 300, reasoningTokens: 20,
+      costUsd: expect.closeTo(0.222, 9), errors: 1, timeouts: 1, rateLimited: 1, budgetRejections: 1,
+    });
+    expect(r.rows.map((x) => x.group)).toEqual(["gpt-4o", "small"]);
+    expect(r.rows[0]).toMatchObject({ calls: 7, inputTokens: 2200, rateLimited: 1, errors: 1, budgetRejections: 0 });
+    expect(r.rows[1]).toMatchObject({ calls: 4, inputTokens: 2000, budgetRejections: 1, timeouts: 1 });
+  });
+
+  it("counts the LLM calls of every trace, kept or sampled out", async () => {
+    const r = (await (await get("/api/v1/usage?tenant=initech&groupBy=agent", ADMIN)).json()) as UsageResponse;
+    expect(r.rows).toEqual([expect.objectContaining({ group: "bot", calls: 100, inputTokens: 1000, outputTokens: 100 })]);
+    expect(r.totals.costUsd).toBeCloseTo(0.01, 9);
   });
 
   it("groups by hour with ISO group keys, and defaults to the last day grouped by day", async () => {
     const byHour = (await (await get("/api/v1/usage?groupBy=hour")).json()) as UsageResponse;
     expect(byHour.rows.every((x) => /^\d{4}-\d\d-\d\dT\d\d:00:00\.000Z$/.test(x.group))).toBe(true);
-    expect(byHour.rows.reduce((s, x) => s + x.calls, 0)).toBe(7);
+    expect(byHour.rows.reduce((s, x) => s + x.calls, 0)).toBe(11);
     const byDay = (await (await get("/api/v1/usage")).json()) as UsageResponse;
     expect(byDay.groupBy).toBe("day");
-    expect(byDay.totals.calls).toBe(7);
+    expect(byDay.totals.calls).toBe(11);
+    const recent = (await (await get(`/api/v1/usage?from=${NOW - 11 * MIN}&to=${NOW}`)).json()) as UsageResponse;
+    expect(recent.totals).toMatchObject({ calls: 2, inputTokens: 500, budgetRejections: 1 });
   });
 
   it("answers CSV with one row per group", async () => {
     const res = await get("/api/v1/usage?groupBy=agent&format=csv");
     const lines = (await res.text()).trim().split("\r\n");
-    expect(lines[0]).toBe("group,calls,inputTokens,outputTokens,costUsd,errors,budgetRejections");
-    expect(lines.slice(1).map((l) => l.split(",")[0]).sort()).toEqual(["coder", "planner"]);
+    expect(lines[0]).toBe("group,calls,inputTokens,outputTokens,costUsd,errors,budgetRejections,rateLimited,timeouts,cachedInputTokens,reasoningTokens");
+    expect(lines.slice(1).sort()).toEqual(["coder,4,2000,200,0.002,0,1,0,1,0,0", "planner,7,2200,220,0.22,1,0,1,0,300,20"]);
   });
 });
 
@@ -218,11 +272,34 @@ describe("GET /overview", () => {
   it("per-minute series whose sums equal the totals, and the top agents", async () => {
     const r = (await (await get("/api/v1/overview")).json()) as OverviewResponse;
     expect(r.stepSeconds).toBe(60);
-    expect(r.totals).toMatchObject({ spans: 15, llmCalls: 7, inputTokens: 3500, traces: 8 });
+    expect(r.totals).toMatchObject({ spans: 15, llmCalls: 11, inputTokens: 4200, outputTokens: 420, traces: 8, budgetRejections: 1, rateLimited: 1 });
+    expect(r.totals.costUsd).toBeCloseTo(0.222, 9);
     expect(r.series.reduce((s, p) => s + p.spans, 0)).toBe(15);
+    expect(r.series.reduce((s, p) => s + p.llmCalls, 0)).toBe(11);
+    expect(r.series.reduce((s, p) => s + p.inputTokens, 0)).toBe(4200);
+    // The sampled-out trace's minute has usage and no spans.
+    expect(r.series.find((p) => p.time === new Date(Math.floor((NOW - 45 * MIN) / MIN) * MIN).toISOString())).toMatchObject({ spans: 0, llmCalls: 2, inputTokens: 700 });
     expect(r.topAgents[0]).toMatchObject({ agentType: "planner", turns: 5, errors: 1 });
+    expect(r.topAgents[0]!.costUsd).toBeCloseTo(0.22, 9);
+    expect(r.sampling).toEqual({ ratios: [1], sampled: false });
     const week = (await (await get(`/api/v1/overview?from=${NOW - 7 * 24 * 60 * MIN}&to=${NOW}`)).json()) as OverviewResponse;
     expect(week.stepSeconds).toBe(420);
+  });
+
+  it("names the sampling ratios in force, while LLM figures stay exact", async () => {
+    const hour = (await (await get("/api/v1/overview?tenant=initech", ADMIN)).json()) as OverviewResponse;
+    expect(hour.sampling).toEqual({ ratios: [0.01, 1], sampled: true });
+    expect(hour.totals).toMatchObject({ spans: 4, traces: 2, llmCalls: 100, inputTokens: 1000 });
+    const threeHours = (await (await get(`/api/v1/overview?tenant=initech&from=${NOW - 180 * MIN}&to=${NOW}`, ADMIN)).json()) as OverviewResponse;
+    expect(threeHours.sampling.ratios).toEqual([0.01, 0.5, 1]);
+    const before = (await (await get(`/api/v1/overview?tenant=initech&from=${NOW - 180 * MIN}&to=${NOW - 60 * MIN}`, ADMIN)).json()) as OverviewResponse;
+    expect(before.sampling).toEqual({ ratios: [0.5], sampled: true });
+    // The trace list asks for the same apart.
+    const traces = (await (await get("/api/v1/sampling?tenant=initech", ADMIN)).json()) as SamplingResponse;
+    expect(traces).toMatchObject({ tenantId: "initech", sampling: { ratios: [0.01, 1], sampled: true } });
+    const acme = (await (await get("/api/v1/sampling")).json()) as SamplingResponse;
+    expect(acme).toMatchObject({ tenantId: "acme", sampling: { ratios: [1], sampled: false } });
+    expect((await get("/api/v1/sampling?tenant=initech")).status).toBe(403);
   });
 });
 
@@ -233,6 +310,7 @@ describe("parameter validation and SQL injection", () => {
     "/api/v1/agents": ["from", "to", "format", "tenant"],
     "/api/v1/usage": ["from", "to", "groupBy", "format", "tenant"],
     "/api/v1/overview": ["from", "to", "tenant"],
+    "/api/v1/sampling": ["from", "to", "tenant"],
   };
 
   it("every filter of every endpoint answers 400 or an empty, own-tenant result — never 500 or another tenant's rows", async () => {

@@ -6,10 +6,11 @@ import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
 import { agentSummaries } from "./agent-queries.js";
-import type { AgentsResponse, OverviewResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
+import type { AgentsResponse, OverviewResponse, SamplingResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
 import { toCsv } from "./csv.js";
 import { overview } from "./overview-queries.js";
 import { formatParam, intParam, labelParam, parseParams, resolveRange, tenantParam, timeParam, type TimeRange } from "./request-params.js";
+import { samplingInForce } from "./sampling-queries.js";
 import { resolveTenant } from "./tenant-scope.js";
 import { getTrace, searchTraces } from "./trace-queries.js";
 import { usageReport } from "./usage-queries.js";
@@ -46,10 +47,11 @@ const traceSchema = z.strictObject({ tenant: tenantParam.optional() });
 const agentsSchema = z.strictObject({ ...rangeShape, format: formatParam.optional() });
 const usageSchema = z.strictObject({ ...rangeShape, groupBy: z.enum(["hour", "day", "model", "agent"]).optional(), format: formatParam.optional() });
 const overviewSchema = z.strictObject(rangeShape);
+const samplingSchema = z.strictObject(rangeShape);
 const TRACE_ID = /^[0-9a-fA-F]{32}$/;
 
 /**
- * The tenant-scoped read API: GET /traces, /traces/:traceId, /agents, /usage, /overview, to be
+ * The tenant-scoped read API: GET /traces, /traces/:traceId, /agents, /usage, /overview, /sampling, to be
  * mounted under /api/v1 (`app.route("/api/v1", createQueryRoutes(...))`). Console keys read their own
  * tenant only; admin keys name one with `tenant=`. Every parameter is validated (400 names it) and
  * bound; errors answer with the collector's JSON error body.
@@ -64,7 +66,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   });
   const auth = requirePrincipal(options.authenticator, ["console", "admin"]);
   // "/traces/*" also matches "/traces" in Hono.
-  for (const path of ["/traces/*", "/agents", "/usage", "/overview"]) app.use(path, auth);
+  for (const path of ["/traces/*", "/agents", "/usage", "/overview", "/sampling"]) app.use(path, auth);
 
   const range = (p: { from?: number | undefined; to?: number | undefined }, defaultMs: number): TimeRange => resolveRange(p.from, p.to, now(), defaultMs);
 
@@ -102,7 +104,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
     const r = range(p, HOUR_MS);
     const agents = await agentSummaries(gateway, tenantId, r);
     if (p.format === "csv") {
-      const header = ["agentType", "turns", "errors", "timeouts", "quotaRejections", "budgetRejections", "rateLimited", "p50Ms", "p95Ms", "p99Ms", "queueWaitAvgMs", "queueWaitP95Ms", "handlerWallMsTotal"] as const;
+      const header = ["agentType", "turns", "errors", "timeouts", "quotaRejections", "budgetRejections", "rateLimited", "p50Ms", "p95Ms", "p99Ms", "queueWaitAvgMs", "queueWaitP95Ms", "handlerWallMsTotal", "llmCalls", "llmRateLimited", "inputTokens", "outputTokens", "costUsd"] as const;
       return csvResponse(c, "agents.csv", header, agents.map((a) => header.map((h) => a[h])));
     }
     const body: AgentsResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), agents };
@@ -116,7 +118,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
     const groupBy = p.groupBy ?? "day";
     const { rows, totals } = await usageReport(gateway, tenantId, r, groupBy);
     if (p.format === "csv") {
-      const cols = ["calls", "inputTokens", "outputTokens", "costUsd", "errors", "budgetRejections"] as const;
+      const cols = ["calls", "inputTokens", "outputTokens", "costUsd", "errors", "budgetRejections", "rateLimited", "timeouts", "cachedInputTokens", "reasoningTokens"] as const;
       return csvResponse(c, `usage-${tenantId}.csv`, ["group", ...cols], rows.map((row) => [row.group, ...cols.map((k) => row[k])]));
     }
     const body: UsageResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), groupBy, rows, totals };
@@ -128,6 +130,15 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, HOUR_MS);
     const body: OverviewResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), ...(await overview(gateway, tenantId, r)) };
+    return c.json(body);
+  });
+
+  // Kept out of /traces so that a trace search reads no attributes: the trace list asks for it apart.
+  app.get("/sampling", async (c) => {
+    const p = parseParams(samplingSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const r = range(p, HOUR_MS);
+    const body: SamplingResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), sampling: await samplingInForce(gateway, tenantId, r) };
     return c.json(body);
   });
 

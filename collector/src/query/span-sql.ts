@@ -1,9 +1,3 @@
-/** `gen_ai.operation.name` values that are a call to a model (counted as LLM calls in usage). */
-export const LLM_OPERATIONS = ["chat", "text_completion", "generate_content", "embeddings"] as const;
-
-/** SQL predicate: the span is an LLM call (fixed text, no request data). */
-export const IS_LLM_SQL = `operation IN (${LLM_OPERATIONS.map((o) => `'${o}'`).join(", ")})`;
-
 /** Outcomes of a message the runtime refused before it reached a handler (quota, rate, loop guard). */
 const REFUSED_OUTCOMES = "('quota_rejected', 'rate_limited', 'loop_dropped', 'dropped')";
 
@@ -16,9 +10,6 @@ export const IS_TURN_SQL = `((kind = 5 AND outcome != '') OR (kind = 4 AND outco
 
 /** SQL predicate: the turn ran its handler (was not rejected before running). */
 export const TURN_RAN_SQL = "(kind = 5 AND outcome IN ('ok', 'error', 'timeout'))";
-
-/** SQL predicate: an LLM call refused by the tenant's budget (the chat span's outcome). */
-export const IS_BUDGET_REJECTION_SQL = "outcome = 'budget_rejected'";
 
 /** A numeric column value (ClickHouse may send 64-bit numbers as strings) as a JS number. */
 export function num(value: unknown): number {

@@ -1,10 +1,10 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { BudgetStatus, TenantActivity, TenantBudgets } from "./api-types.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { FINAL_SETTINGS_SQL, IS_LLM_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
-import { USAGE_AGGREGATES_SQL, toUsageFigures, type UsageDbColumns } from "./usage-queries.js";
+import { FINAL_SETTINGS_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
+import { USAGE_AGGREGATES_SQL, USAGE_FINAL_SETTINGS_SQL, USAGE_RANGE_SQL, emptyUsage, toUsageFigures, type UsageDbColumns } from "./usage-sql.js";
 
-interface ActivityRow extends UsageDbColumns {
+interface ActivityRow {
   tenant_id: string;
   spans: number | string;
   span_errors: number | string;
@@ -15,25 +15,37 @@ interface ActivityRow extends UsageDbColumns {
 
 /**
  * Activity per tenant over the range (admin only: this is the one query not scoped to one tenant,
- * unless `tenantIds` narrows it). Shares are of the tenants returned. Exact under retries (FINAL).
+ * unless `tenantIds` narrows it): usage figures from usage records, span, turn and time figures from
+ * spans. Shares are of the tenants returned. Exact under retries (FINAL).
  */
 export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRange, tenantIds?: readonly string[]): Promise<Map<string, TenantActivity>> {
   const filter = tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : "";
-  const rows = await gateway.query<ActivityRow>(
-    `SELECT tenant_id, count() AS spans, countIf(status_code = 2) AS span_errors, countIf(${IS_TURN_SQL}) AS turns,
-       sumIf(queue_wait_ms, ${TURN_RAN_SQL}) AS queue_wait, sumIf(handler_wall_ms, ${TURN_RAN_SQL}) AS handler_wall, ${USAGE_AGGREGATES_SQL}
-     FROM spans FINAL
-     WHERE ${RANGE_SQL} ${filter}
-     GROUP BY tenant_id
-     ${FINAL_SETTINGS_SQL}`,
-    { ...rangeParams(range), ...(tenantIds ? { tenants: [...tenantIds] } : {}) },
-  );
+  const params = { ...rangeParams(range), ...(tenantIds ? { tenants: [...tenantIds] } : {}) };
+  const [rows, usageRows] = await Promise.all([
+    gateway.query<ActivityRow>(
+      `SELECT tenant_id, count() AS spans, countIf(status_code = 2) AS span_errors, countIf(${IS_TURN_SQL}) AS turns,
+         sumIf(queue_wait_ms, ${TURN_RAN_SQL}) AS queue_wait, sumIf(handler_wall_ms, ${TURN_RAN_SQL}) AS handler_wall
+       FROM spans FINAL
+       WHERE ${RANGE_SQL} ${filter}
+       GROUP BY tenant_id
+       ${FINAL_SETTINGS_SQL}`,
+      params,
+    ),
+    gateway.query<UsageDbColumns & { tenant_id: string }>(
+      `SELECT tenant_id, ${USAGE_AGGREGATES_SQL}
+       FROM usage_records FINAL
+       WHERE ${USAGE_RANGE_SQL} ${filter}
+       GROUP BY tenant_id
+       ${USAGE_FINAL_SETTINGS_SQL}`,
+      params,
+    ),
+  ]);
   const totalQueue = rows.reduce((s, r) => s + num(r.queue_wait), 0);
   const totalHandler = rows.reduce((s, r) => s + num(r.handler_wall), 0);
   const out = new Map<string, TenantActivity>();
   for (const r of rows) {
     out.set(r.tenant_id, {
-      ...toUsageFigures(r),
+      ...emptyUsage(),
       spans: num(r.spans),
       spanErrors: num(r.span_errors),
       turns: num(r.turns),
@@ -43,15 +55,13 @@ export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRang
       handlerTimeShare: totalHandler > 0 ? round(num(r.handler_wall) / totalHandler) : 0,
     });
   }
+  for (const u of usageRows) out.set(u.tenant_id, { ...(out.get(u.tenant_id) ?? emptyActivity()), ...toUsageFigures(u) });
   return out;
 }
 
-/** An activity with nothing in it (a tenant that sent no spans in the range). */
+/** An activity with nothing in it (a tenant that sent no spans and no usage in the range). */
 export function emptyActivity(): TenantActivity {
-  return {
-    calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, errors: 0, budgetRejections: 0,
-    spans: 0, spanErrors: 0, turns: 0, queueWaitMsTotal: 0, handlerWallMsTotal: 0, queueWaitShare: 0, handlerTimeShare: 0,
-  };
+  return { ...emptyUsage(), spans: 0, spanErrors: 0, turns: 0, queueWaitMsTotal: 0, handlerWallMsTotal: 0, queueWaitShare: 0, handlerTimeShare: 0 };
 }
 
 /** Tokens and cost used today and this month (UTC), per tenant. */
@@ -62,7 +72,10 @@ export interface BudgetUsage {
   monthlyCostUsdUsed: number;
 }
 
-/** Budget usage of the given tenants (or all) as of `nowMs`. */
+/**
+ * Budget usage of the given tenants (or all) as of `nowMs`, from usage records: tokens and cost
+ * charged today and this month (UTC), exact whatever the trace sampling and under re-sent batches.
+ */
 export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, tenantIds?: readonly string[]): Promise<Map<string, BudgetUsage>> {
   const now = new Date(nowMs);
   const dayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
@@ -70,14 +83,14 @@ export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, ten
   const filter = tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : "";
   const rows = await gateway.query<{ tenant_id: string; day_tokens: number | string; month_tokens: number | string; day_cost: number; month_cost: number }>(
     `SELECT tenant_id,
-       sumIf(input_tokens + output_tokens, start_time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_tokens,
+       sumIf(input_tokens + output_tokens, time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_tokens,
        sum(input_tokens + output_tokens) AS month_tokens,
-       sumIf(cost_usd, start_time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_cost,
+       sumIf(cost_usd, time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_cost,
        sum(cost_usd) AS month_cost
-     FROM spans FINAL
-     WHERE start_time >= fromUnixTimestamp64Milli({monthMs:Int64}, 'UTC') AND ${IS_LLM_SQL} ${filter}
+     FROM usage_records FINAL
+     WHERE time >= fromUnixTimestamp64Milli({monthMs:Int64}, 'UTC') ${filter}
      GROUP BY tenant_id
-     ${FINAL_SETTINGS_SQL}`,
+     ${USAGE_FINAL_SETTINGS_SQL}`,
     { dayMs: dayStart, monthMs: monthStart, ...(tenantIds ? { tenants: [...tenantIds] } : {}) },
   );
   return new Map(

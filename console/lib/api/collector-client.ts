@@ -11,6 +11,8 @@ import type {
   IssueKeyResponse,
   OverviewParams,
   OverviewResponse,
+  SamplingParams,
+  SamplingResponse,
   SessionEndedResponse,
   TraceDetailResponse,
   TraceSearchParams,
@@ -78,6 +80,11 @@ export class CollectorClient {
 
   traces(params: TraceSearchParams): Promise<TraceSearchResponse> {
     return this.#json("GET", "/api/v1/traces", { ...params });
+  }
+
+  /** The trace sampling in force over a range (whether span and trace counts cover only the kept traces). */
+  sampling(params: SamplingParams): Promise<SamplingResponse> {
+    return this.#json("GET", "/api/v1/sampling", { ...params });
   }
 
   /** One trace's span tree; rejects with `not_found` when the trace is not the caller's. */

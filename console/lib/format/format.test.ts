@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TraceSpan } from "../api/types";
 import { formatMs, formatPct, formatUsd } from "./format";
+import { formatSamplingRatio, samplingLabel } from "./sampling";
 import { parseDay, resolveRange } from "./time-range";
 import { parseTraceFilters, traceListQuery } from "./trace-filters";
 import { parseUsageQuery } from "./usage-query";
@@ -18,6 +19,19 @@ describe("formatting", () => {
     expect(formatUsd(0.0126)).toBe("$0.0126");
     expect(formatPct(0.125)).toBe("13%");
     expect(formatPct(0.05)).toBe("5.0%");
+  });
+});
+
+describe("sampling labels", () => {
+  it("labels counts as sampled only when a ratio below 1 was in force, naming every ratio", () => {
+    expect(formatSamplingRatio(0.01)).toBe("1%");
+    expect(formatSamplingRatio(0.125)).toBe("12.5%");
+    expect(formatSamplingRatio(0.3333)).toBe("33.3%");
+    expect(samplingLabel({ ratios: [1], sampled: false })).toBeNull();
+    expect(samplingLabel(undefined)).toBeNull();
+    expect(samplingLabel({ ratios: [0.01], sampled: true })).toBe("sampled at 1%");
+    expect(samplingLabel({ ratios: [0.01, 1], sampled: true })).toBe("sampled at 1% and 100%");
+    expect(samplingLabel({ ratios: [0.01, 0.5, 1], sampled: true })).toBe("sampled at 1%, 50% and 100%");
   });
 });
 

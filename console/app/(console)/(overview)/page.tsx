@@ -6,6 +6,7 @@ import { Card, EmptyState, ErrorState, Meter, PageHeader, StatCard } from "../..
 import { load } from "../../../lib/api/load";
 import type { BudgetStatus, TenantBudgets } from "../../../lib/api/types";
 import { formatCompact, formatInt, formatPct, formatUsd } from "../../../lib/format/format";
+import { samplingLabel } from "../../../lib/format/sampling";
 import { resolveRange } from "../../../lib/format/time-range";
 import { requireSession } from "../../../lib/session/server-session";
 import { tenantScope } from "../../../lib/session/tenant-scope";
@@ -14,7 +15,11 @@ export const metadata: Metadata = { title: "Overview" };
 
 type Search = Promise<Record<string, string | string[] | undefined>>;
 
-/** Overview: activity, errors, LLM calls, tokens and cost over time; top agents; budgets. */
+/**
+ * Overview: activity, errors, LLM calls, tokens and cost over time; top agents; budgets. Span and
+ * trace counts are labelled as sampled when trace sampling was in force; LLM calls, tokens and cost
+ * come from usage records and are exact whatever the sampling.
+ */
 export default async function OverviewPage({ searchParams }: { searchParams: Search }) {
   const params = await searchParams;
   const signedIn = await requireSession();
@@ -35,6 +40,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
     load(signedIn.client.overview({ tenant: scope.apiTenant, from: range.from, to: range.to })),
     loadBudget(signedIn, scope.tenantId),
   ]);
+  const sampled = overview.ok ? samplingLabel(overview.data.sampling) : null;
 
   return (
     <>
@@ -47,30 +53,41 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
         <div className="card"><ErrorState message={overview.message} /></div>
       ) : (
         <>
+          <SamplingNote sampled={sampled} />
           <div className="grid grid-4">
-            <StatCard testId="stat-spans" label="Spans" value={formatCompact(overview.data.totals.spans)} sub={`${formatInt(overview.data.totals.traces)} traces`} />
+            <StatCard
+              testId="stat-spans"
+              label={sampledLabel("Spans", sampled)}
+              value={formatCompact(overview.data.totals.spans)}
+              sub={`${formatInt(overview.data.totals.traces)} ${sampled ? "traces kept" : "traces"}`}
+            />
             <StatCard
               testId="stat-error-rate"
-              label="Error rate"
+              label={sampledLabel("Error rate", sampled)}
               value={formatPct(overview.data.totals.spans ? overview.data.totals.errors / overview.data.totals.spans : 0)}
               sub={`${formatInt(overview.data.totals.errors)} error spans`}
             />
-            <StatCard testId="stat-llm-calls" label="LLM calls" value={formatCompact(overview.data.totals.llmCalls)} sub={`${formatCompact(overview.data.totals.inputTokens + overview.data.totals.outputTokens)} tokens`} />
-            <StatCard testId="stat-cost" label="Cost" value={formatUsd(overview.data.totals.costUsd)} sub={`${formatCompact(overview.data.totals.inputTokens)} in · ${formatCompact(overview.data.totals.outputTokens)} out`} />
+            <StatCard
+              testId="stat-llm-calls"
+              label="LLM calls (exact)"
+              value={formatCompact(overview.data.totals.llmCalls)}
+              sub={`every attempt · ${formatInt(overview.data.totals.budgetRejections)} budget-rejected · ${formatInt(overview.data.totals.rateLimited)} rate-limited`}
+            />
+            <StatCard testId="stat-cost" label="Cost (exact)" value={formatUsd(overview.data.totals.costUsd)} sub={`${formatCompact(overview.data.totals.inputTokens)} in · ${formatCompact(overview.data.totals.outputTokens)} out tokens`} />
           </div>
 
           {overview.data.series.length === 0 ? (
-            <div className="card"><EmptyState title="No spans in this range" icon="◌">Nothing was recorded for {scope.tenantId} in the {range.label.toLowerCase()}. Pick a longer range or send some traffic.</EmptyState></div>
+            <div className="card"><EmptyState title="Nothing in this range" icon="◌">No spans and no LLM calls were recorded for {scope.tenantId} in the {range.label.toLowerCase()}. Pick a longer range or send some traffic.</EmptyState></div>
           ) : (
             <div className="grid grid-2">
-              <Card title="Spans per minute" description={`Buckets of ${Math.round(overview.data.stepSeconds / 60)} min`}>
+              <Card title={sampledLabel("Spans per minute", sampled)} description={`Buckets of ${Math.round(overview.data.stepSeconds / 60)} min`}>
                 <TimeSeriesChart
                   label="Spans and error spans over time"
                   points={overview.data.series.map((p) => ({ time: p.time, spans: p.spans, errors: p.errors }))}
                   series={[{ key: "spans", label: "Spans", color: "#6366f1" }, { key: "errors", label: "Errors", color: "#f04438" }]}
                 />
               </Card>
-              <Card title="Error rate" description="Error spans / all spans">
+              <Card title={sampledLabel("Error rate", sampled)} description="Error spans / all spans">
                 <TimeSeriesChart
                   label="Error rate over time"
                   format="pct"
@@ -78,7 +95,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
                   series={[{ key: "rate", label: "Error rate", color: "#f04438" }]}
                 />
               </Card>
-              <Card title="LLM calls">
+              <Card title="LLM calls" description="Every attempt, refused ones included · exact, from usage records">
                 <TimeSeriesChart
                   label="LLM calls over time"
                   kind="bar"
@@ -86,7 +103,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
                   series={[{ key: "llmCalls", label: "LLM calls", color: "#a855f7" }]}
                 />
               </Card>
-              <Card title="Tokens">
+              <Card title="Tokens" description="Exact, from usage records">
                 <TimeSeriesChart
                   label="Input and output tokens over time"
                   stacked
@@ -94,7 +111,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
                   series={[{ key: "inputTokens", label: "Input", color: "#0ea5e9" }, { key: "outputTokens", label: "Output", color: "#22c55e" }]}
                 />
               </Card>
-              <Card title="Cost" description="US dollars">
+              <Card title="Cost" description="US dollars · exact, from usage records">
                 <TimeSeriesChart
                   label="Cost over time"
                   format="usd"
@@ -106,7 +123,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
             </div>
           )}
 
-          <Card title="Top agents" description="By turns in this range" flush>
+          <Card title="Top agents" description={sampled ? `By turns in this range (turns ${sampled}; cost exact)` : "By turns in this range"} flush>
             {overview.data.topAgents.length === 0 ? (
               <EmptyState title="No agent turns in this range" />
             ) : (
@@ -127,6 +144,21 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
         </>
       )}
     </>
+  );
+}
+
+/** "Spans (sampled at 1%)" under sampling, else the label as it is. */
+function sampledLabel(label: string, sampled: string | null): string {
+  return sampled ? `${label} (${sampled})` : label;
+}
+
+/** Says once, above the figures, which counts are sampled and which are exact. */
+function SamplingNote({ sampled }: { sampled: string | null }) {
+  if (!sampled) return null;
+  return (
+    <div className="alert alert-info" role="note" data-testid="sampling-note">
+      Traces were {sampled} in this range: span, trace, error and turn counts cover the kept traces only. LLM calls, tokens and cost come from usage records and are exact.
+    </div>
   );
 }
 

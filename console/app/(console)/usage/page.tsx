@@ -3,6 +3,7 @@ import { DataTable } from "../../../components/data-table";
 import { TimeSeriesChart } from "../../../components/time-series-chart";
 import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
 import { load } from "../../../lib/api/load";
+import type { UsageFigures } from "../../../lib/api/types";
 import { formatCompact, formatInt, formatUsd } from "../../../lib/format/format";
 import { parseUsageQuery } from "../../../lib/format/usage-query";
 import { requireSession } from "../../../lib/session/server-session";
@@ -12,7 +13,11 @@ export const metadata: Metadata = { title: "Usage & billing" };
 
 const GROUP_LABEL = { day: "Day", hour: "Hour", model: "Model", agent: "Agent type" } as const;
 
-/** Usage & billing: LLM calls, tokens and cost by day, model or agent; totals; CSV/JSON downloads. */
+/**
+ * Usage & billing: LLM calls, tokens and cost by day, model or agent; totals; CSV/JSON downloads.
+ * Every figure comes from usage records (one per LLM call attempt), so it is exact whatever the trace
+ * sampling; "LLM calls" counts every attempt, and the refused ones are shown apart as well.
+ */
 export default async function UsagePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
   const signedIn = await requireSession();
@@ -67,11 +72,21 @@ export default async function UsagePage({ searchParams }: { searchParams: Promis
         <div className="card"><ErrorState message={usage.message} /></div>
       ) : (
         <>
+          <div className="alert alert-info" role="note" data-testid="usage-source">
+            Exact: every figure is summed from usage records, one per LLM call attempt, whatever the trace sampling. LLM calls count every
+            attempt, including those refused by the budget or the rate limit before reaching the model.
+          </div>
           <div className="grid grid-4" data-testid="usage-totals">
-            <StatCard testId="total-calls" label="LLM calls" value={formatInt(usage.data.totals.calls)} sub={`${formatInt(usage.data.totals.errors)} failed`} />
-            <StatCard testId="total-input" label="Input tokens" value={formatInt(usage.data.totals.inputTokens)} />
-            <StatCard testId="total-output" label="Output tokens" value={formatInt(usage.data.totals.outputTokens)} />
-            <StatCard testId="total-cost" label="Cost" value={formatUsd(usage.data.totals.costUsd)} sub={`${formatInt(usage.data.totals.budgetRejections)} budget rejections`} />
+            <StatCard testId="total-calls" label="LLM calls (every attempt)" value={formatInt(usage.data.totals.calls)} sub={`${formatInt(usage.data.totals.calls - refused(usage.data.totals))} reached the model`} />
+            <StatCard testId="total-input" label="Input tokens" value={formatInt(usage.data.totals.inputTokens)} sub={`${formatInt(usage.data.totals.cachedInputTokens)} from cache`} />
+            <StatCard testId="total-output" label="Output tokens" value={formatInt(usage.data.totals.outputTokens)} sub={`${formatInt(usage.data.totals.reasoningTokens)} reasoning`} />
+            <StatCard testId="total-cost" label="Cost" value={formatUsd(usage.data.totals.costUsd)} />
+          </div>
+          <div className="grid grid-4" data-testid="usage-outcomes">
+            <StatCard testId="total-budget-rejections" label="Budget rejections" value={formatInt(usage.data.totals.budgetRejections)} sub="refused by the token or cost budget" />
+            <StatCard testId="total-rate-limited" label="Rate limited" value={formatInt(usage.data.totals.rateLimited)} sub="refused by the LLM rate limit" />
+            <StatCard testId="total-errors" label="Errors" value={formatInt(usage.data.totals.errors)} sub="failed at the provider or on the way" />
+            <StatCard testId="total-timeouts" label="Timeouts" value={formatInt(usage.data.totals.timeouts)} sub="ran out of time" />
           </div>
           {usage.data.rows.length === 0 ? (
             <div className="card"><EmptyState title="No LLM usage in this range" icon="$">No LLM calls were recorded between {query.fromDay} and {query.toDay}.</EmptyState></div>
@@ -108,8 +123,10 @@ export default async function UsagePage({ searchParams }: { searchParams: Promis
                     { key: "inputTokens", header: "Input tokens", format: "int" },
                     { key: "outputTokens", header: "Output tokens", format: "int" },
                     { key: "costUsd", header: "Cost", format: "usd" },
-                    { key: "errors", header: "Errors", format: "int" },
                     { key: "budgetRejections", header: "Budget rej.", format: "int" },
+                    { key: "rateLimited", header: "Rate limited", format: "int" },
+                    { key: "errors", header: "Errors", format: "int" },
+                    { key: "timeouts", header: "Timeouts", format: "int" },
                   ]}
                 />
               </Card>
@@ -119,4 +136,9 @@ export default async function UsagePage({ searchParams }: { searchParams: Promis
       )}
     </>
   );
+}
+
+/** Attempts refused before reaching the model (budget or rate limit). */
+function refused(t: UsageFigures): number {
+  return t.budgetRejections + t.rateLimited;
 }

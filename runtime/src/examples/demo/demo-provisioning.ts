@@ -133,8 +133,10 @@ export async function provisionDemoTenants(collectorUrl: string, adminKey: strin
 
 /**
  * Charges each budgeted tenant's ledger with its tokens and cost of today (UTC) as the collector has
- * stored them. The demo's ledger lives in its process, so without this a restarted demo would give
- * a tenant at its budget a fresh day. A tenant whose usage cannot be read starts from zero, logged.
+ * stored them: the usage API's totals, summed from usage records (one per LLM call attempt, exact
+ * whatever the trace sampling; refused attempts carry no tokens). The demo's ledger lives in its
+ * process, so without this a restarted demo would give a tenant at its budget a fresh day. A tenant
+ * whose usage cannot be read starts from zero, logged.
  */
 export async function chargeUsageSoFarToday(
   ledger: BudgetLedger,

@@ -33,7 +33,11 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
           <StatCard label="Noisiest tenant" value={noisiest && noisiest.activity.handlerTimeShare > 0 ? noisiest.tenant.id : "–"} sub={noisiest && noisiest.activity.handlerTimeShare > 0 ? `${Math.round(noisiest.activity.handlerTimeShare * 100)}% of handler time` : "no handler time recorded"} />
         </div>
       ) : null}
-      <Card title="All tenants" description="Queue wait and handler time: each tenant's share of all tenants' totals, the noisy-neighbour signals" flush>
+      <Card
+        title="All tenants"
+        description="LLM calls (every attempt, refused ones included), tokens, cost and budgets are exact, from usage records; spans are those stored (the kept traces of a sampled tenant). Queue wait and handler time: each tenant's share of all tenants' totals, the noisy-neighbour signals"
+        flush
+      >
         {!tenants.ok ? (
           <ErrorState message={tenants.message} />
         ) : list.length === 0 ? (
@@ -49,6 +53,7 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
               spans: t.activity.spans,
               spanErrors: t.activity.spanErrors,
               calls: t.activity.calls,
+              budgetRejections: t.activity.budgetRejections,
               tokens: t.activity.inputTokens + t.activity.outputTokens,
               costUsd: t.activity.costUsd,
               queueWaitShare: t.activity.queueWaitShare,
@@ -62,6 +67,7 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
               { key: "spans", header: "Spans", format: "compact" },
               { key: "spanErrors", header: "Errors", format: "int" },
               { key: "calls", header: "LLM calls", format: "int" },
+              { key: "budgetRejections", header: "Budget rej.", format: "int" },
               { key: "tokens", header: "Tokens", format: "compact" },
               { key: "costUsd", header: "Cost", format: "usd" },
               { key: "queueWaitShare", header: "Queue wait", format: "pct" },

@@ -4,6 +4,7 @@ import { DataTable } from "../../../../components/data-table";
 import { AutoRefresh } from "../../../../components/range-picker";
 import { Card, EmptyState, ErrorState, PageHeader } from "../../../../components/ui";
 import { load } from "../../../../lib/api/load";
+import { samplingLabel } from "../../../../lib/format/sampling";
 import { parseTraceFilters, traceListQuery } from "../../../../lib/format/trace-filters";
 import { RANGES, resolveRange } from "../../../../lib/format/time-range";
 import { requireSession } from "../../../../lib/session/server-session";
@@ -13,7 +14,10 @@ export const metadata: Metadata = { title: "Traces" };
 
 const PAGE_SIZE = 50;
 
-/** Traces: a filterable, cursor-paginated list; every filter lives in the URL. */
+/**
+ * Traces: a filterable, cursor-paginated list; every filter lives in the URL. Under trace sampling
+ * the list holds the kept traces only, and says so.
+ */
 export default async function TracesPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
   const signedIn = await requireSession();
@@ -23,10 +27,15 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
   const refresh = Number(params.refresh) > 0 ? Math.max(10, Number(params.refresh)) : 0;
   const tenantParam = signedIn.session.kind === "admin" ? scope.tenantId : undefined;
 
-  const page = scope.tenantId
-    ? await load(signedIn.client.traces({ tenant: scope.apiTenant, from: range.from, to: range.to, limit: PAGE_SIZE, ...filters }))
-    : null;
+  const [page, sampling] = scope.tenantId
+    ? await Promise.all([
+        load(signedIn.client.traces({ tenant: scope.apiTenant, from: range.from, to: range.to, limit: PAGE_SIZE, ...filters })),
+        load(signedIn.client.sampling({ tenant: scope.apiTenant, from: range.from, to: range.to })),
+      ])
+    : [null, null];
   const filtered = Boolean(filters.q || filters.agentType || filters.status || filters.minDurationMs);
+  // Without the sampling figures the list still shows; only the label is missing.
+  const sampled = sampling?.ok ? samplingLabel(sampling.data.sampling) : null;
 
   return (
     <>
@@ -71,6 +80,12 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
         ) : null}
       </Card>
 
+      {sampled ? (
+        <div className="alert alert-info" role="note" data-testid="sampling-note">
+          Traces were {sampled} in this range: this list and its span counts hold the kept traces only. LLM calls, tokens and cost on Usage &amp; billing come from usage records and are exact.
+        </div>
+      ) : null}
+
       <Card flush>
         {!page ? (
           <EmptyState title="No tenants yet">Create a tenant on the Tenants page first.</EmptyState>
@@ -106,7 +121,7 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
               ]}
             />
             <div className="pager">
-              <span>{page.data.traces.length} traces on this page</span>
+              <span>{page.data.traces.length} traces on this page{sampled ? ` (${sampled})` : ""}</span>
               <span className="toolbar">
                 {filters.cursor ? <Link className="btn btn-sm" href={`/traces${traceListQuery({ ...filters, cursor: undefined, tenant: tenantParam, range: range.key })}`}>Newest</Link> : null}
                 {page.data.nextCursor ? (

@@ -38,13 +38,18 @@ export default async function TenantSettingsPage({ params }: { params: Promise<{
         <Link className="btn btn-sm" href={`/traces?tenant=${encodeURIComponent(tenant.id)}`}>View traces</Link>
       </PageHeader>
       <div className="grid grid-4">
-        <StatCard label="Spans" value={formatCompact(activity.spans)} sub={`${formatInt(activity.spanErrors)} errors`} />
-        <StatCard label="LLM calls" value={formatInt(activity.calls)} sub={formatUsd(activity.costUsd)} />
+        <StatCard label="Spans (stored)" value={formatCompact(activity.spans)} sub={`${formatInt(activity.spanErrors)} errors`} />
+        <StatCard
+          testId="tenant-llm-calls"
+          label="LLM calls (exact)"
+          value={formatInt(activity.calls)}
+          sub={`${formatUsd(activity.costUsd)} · ${formatInt(activity.budgetRejections)} budget-rejected · ${formatInt(activity.rateLimited)} rate-limited`}
+        />
         <StatCard label="Queue wait share" value={formatPct(activity.queueWaitShare)} />
         <StatCard label="Handler time share" value={formatPct(activity.handlerTimeShare)} />
       </div>
       <div className="grid grid-2">
-        <Card title="Budget consumption" description="UTC day and month">
+        <Card title="Budget consumption" description="UTC day and month, from usage records">
           <div style={{ display: "flex", flexDirection: "column", gap: 16 }}>
             <Meter label="Tokens today" usedText={formatCompact(budget.dailyTokensUsed)} limitText={b.dailyTokens ? formatCompact(b.dailyTokens) : "no limit"} ratio={b.dailyTokens ? budget.dailyTokensUsed / b.dailyTokens : null} />
             <Meter label="Tokens this month" usedText={formatCompact(budget.monthlyTokensUsed)} limitText={b.monthlyTokens ? formatCompact(b.monthlyTokens) : "no limit"} ratio={b.monthlyTokens ? budget.monthlyTokensUsed / b.monthlyTokens : null} />
