@@ -6,6 +6,8 @@ import { listen } from "./http/server.js";
 import type { IngestLimits } from "./ingest/ingest-limits.js";
 import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
+import type { SpoolWriterOptions } from "./pipeline/spool-writer.js";
+import { UsagePipeline } from "./pipeline/usage-pipeline.js";
 import { DEFAULT_API_RATE_LIMIT } from "./http/api-rate-limit.js";
 import { createAdminRoutes } from "./query/admin-routes.js";
 import { createSessionRoutes } from "./query/session-routes.js";
@@ -13,6 +15,7 @@ import { createEndedSessions } from "./tenants/ended-sessions.js";
 import { createQueryRoutes } from "./query/query-routes.js";
 import type { SpanWriterOptions } from "./pipeline/span-writer.js";
 import { createClickHouseSpanStore } from "./store/clickhouse-span-store.js";
+import { createClickHouseUsageStore } from "./store/clickhouse-usage-store.js";
 import type { ClickHouseGateway } from "./store/clickhouse-gateway.js";
 import { openClickHouse } from "./store/open-clickhouse.js";
 import type { SpanStore } from "./store/span-store.js";
@@ -30,6 +33,8 @@ export interface RunningCollector {
   store: SpanStore;
   metrics: CollectorMetrics;
   pipeline: IngestPipeline;
+  /** Usage records (POST /v1/logs): their spool and writer. */
+  usagePipeline: UsagePipeline;
   /** Stops accepting requests, inserts what is spooled (bounded by flushTimeoutMs), closes the store. */
   close(flushTimeoutMs?: number): Promise<void>;
 }
@@ -38,14 +43,17 @@ export interface RunningCollector {
 export interface StartCollectorOptions {
   limits?: Partial<IngestLimits>;
   writer?: Partial<SpanWriterOptions>;
+  /** The usage writer's batching (defaults: DEFAULT_USAGE_WRITER_OPTIONS). */
+  usageWriter?: Partial<SpoolWriterOptions>;
   /** Told about unexpected (500) errors of the query and admin API; default: one line on stderr. */
   onInternalError?: (err: unknown) => void;
 }
 
 /**
  * Starts the collector: ClickHouse (server when configured, else embedded chDB in
- * <dataDir>/chdb, migrated), the tenant registry, the spool in <dataDir>/spool (replaying what a
- * previous run left), the writer, the optional forwarder, and the HTTP server with ingest, health,
+ * <dataDir>/chdb, migrated), the tenant registry, the span spool in <dataDir>/spool and the usage
+ * record spool in <dataDir>/usage-spool (each replaying what a previous run left), their writers,
+ * the optional forwarder, and the HTTP server with ingest (traces and usage records), health,
  * metrics and the query/admin API under /api/v1. Resolves once it listens.
  */
 export async function startCollector(config: CollectorConfig, options: StartCollectorOptions = {}): Promise<RunningCollector> {
@@ -55,6 +63,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     config.clickhouse ? { kind: "server", ...config.clickhouse } : { kind: "chdb", dataDir: join(dataDir, "chdb") },
   );
   let pipeline: IngestPipeline | undefined;
+  let usagePipeline: UsagePipeline | undefined;
   try {
     const registry = createTenantRegistry(gateway, config.adminKey ? { adminKey: config.adminKey } : {});
     const store = createClickHouseSpanStore(gateway, { retentionDaysOf: (tenantId) => registry.retentionDaysOf(tenantId) });
@@ -66,7 +75,14 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       ...(options.writer ? { writer: options.writer } : {}),
       ...(config.forward ? { forward: config.forward } : {}),
     });
+    usagePipeline = await UsagePipeline.start({
+      store: createClickHouseUsageStore(gateway),
+      metrics,
+      spool: { dir: join(dataDir, "usage-spool"), maxBytes: config.spoolMaxBytes },
+      ...(options.usageWriter ? { writer: options.usageWriter } : {}),
+    });
     const running = pipeline;
+    const usage = usagePipeline;
     const onInternalError =
       options.onInternalError ?? ((err: unknown) => process.stderr.write(`troupe collector: internal error: ${err instanceof Error ? err.message : String(err)}\n`));
     const app = createCollectorApp({
@@ -75,6 +91,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       metrics,
       store,
       pipelineHealth: () => running.health(),
+      usage: { sink: usage, retentionDaysOf: (tenantId) => registry.retentionDaysOf(tenantId), health: () => usage.health() },
       apiRoutes: [
         createQueryRoutes({ gateway, authenticator: registry, onInternalError }),
         createAdminRoutes({ gateway, registry, onInternalError }),
@@ -98,16 +115,18 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       store,
       metrics,
       pipeline: running,
+      usagePipeline: usage,
       close: (flushTimeoutMs = 10_000) =>
         (closing ??= (async () => {
           await server.close();
-          await running.close(flushTimeoutMs);
+          await Promise.all([running.close(flushTimeoutMs), usage.close(flushTimeoutMs)]);
           await store.close();
           await gateway.close();
         })()),
     };
   } catch (err) {
     await pipeline?.close(0).catch(() => undefined);
+    await usagePipeline?.close(0).catch(() => undefined);
     await gateway.close();
     throw err;
   }

@@ -112,7 +112,8 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
 
-function jsonValue(v: GenValue): unknown {
+/** An AnyValue as OTLP/JSON (non-finite doubles as their OTLP/JSON strings). */
+export function jsonValue(v: GenValue): unknown {
   if ("s" in v) return { stringValue: v.s };
   if ("b" in v) return { boolValue: v.b };
   if ("i" in v) return { intValue: v.i.toString() };
@@ -152,7 +153,8 @@ export function toJson(r: GenRequest): string {
 // ---------------------------------------------------------------------------------------------
 // OTLP/protobuf (field numbers of opentelemetry/proto/trace/v1 and common/v1)
 
-function varint(n: bigint): Buffer {
+/** A protobuf varint (two's complement for negatives). */
+export function varint(n: bigint): Buffer {
   const out: number[] = [];
   let v = BigInt.asUintN(64, n);
   do {
@@ -164,26 +166,31 @@ function varint(n: bigint): Buffer {
   return Buffer.from(out);
 }
 
-function tag(field: number, wire: number): Buffer {
+/** A protobuf field tag. */
+export function tag(field: number, wire: number): Buffer {
   return varint(BigInt((field << 3) | wire));
 }
 
-function bytesField(field: number, data: Uint8Array | Buffer[]): Buffer {
+/** A length-delimited field (bytes, a string, a message from its parts). */
+export function bytesField(field: number, data: Uint8Array | Buffer[]): Buffer {
   const body = Array.isArray(data) ? Buffer.concat(data) : data;
   return Buffer.concat([tag(field, 2), varint(BigInt(body.length)), body]);
 }
 
-function strField(field: number, s: string): Buffer {
+/** A string field (UTF-8). */
+export function strField(field: number, s: string): Buffer {
   return bytesField(field, Buffer.from(s, "utf8"));
 }
 
-function fixed64(field: number, n: bigint): Buffer {
+/** A fixed64 field. */
+export function fixed64(field: number, n: bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt.asUintN(64, n));
   return Buffer.concat([tag(field, 1), b]);
 }
 
-function protoValue(v: GenValue): Buffer {
+/** An AnyValue message. */
+export function protoValue(v: GenValue): Buffer {
   if ("s" in v) return strField(1, v.s);
   if ("b" in v) return Buffer.concat([tag(2, 0), Buffer.from([v.b ? 1 : 0])]);
   if ("i" in v) return Buffer.concat([tag(3, 0), varint(v.i)]);
@@ -198,7 +205,8 @@ function protoValue(v: GenValue): Buffer {
   return Buffer.alloc(0);
 }
 
-function protoKeyValue([k, v]: [string, GenValue]): Buffer {
+/** A KeyValue message. */
+export function protoKeyValue([k, v]: [string, GenValue]): Buffer {
   return Buffer.concat([strField(1, k), bytesField(2, protoValue(v))]);
 }
 

@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { CollectorError } from "../errors.js";
+import { createLogsRoute } from "../ingest/logs-route.js";
 import { createTracesRoute } from "../ingest/traces-route.js";
 import type { IngestLimits } from "../ingest/ingest-limits.js";
 import type { KeyRateLimit } from "../ingest/key-rate-limiter.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { PipelineHealth, SpanSink } from "../pipeline/ingest-pipeline.js";
+import type { UsagePipelineHealth, UsageSink } from "../pipeline/usage-pipeline.js";
 import type { SpanStore } from "../store/span-store.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
 import { apiRateLimit, type ApiRateLimit } from "./api-rate-limit.js";
@@ -30,12 +32,23 @@ export interface CollectorAppDeps {
   apiRateLimit?: ApiRateLimit;
   /** Ready only while the spool is below this share of its bound (default 0.9). */
   readySpoolRatio?: number;
+  /** Usage records (POST /v1/logs); unset: no such route. */
+  usage?: UsageIngestDeps;
+}
+
+/** What POST /v1/logs serves from. */
+export interface UsageIngestDeps {
+  sink: UsageSink;
+  /** A tenant's retention in days. */
+  retentionDaysOf: (tenantId: string) => Promise<number> | number;
+  /** Usage spool state for /readyz. */
+  health?: () => UsagePipelineHealth;
 }
 
 /**
- * The collector's one HTTP app: POST /v1/traces, GET /healthz, GET /readyz, GET /metrics and the
- * query/admin API under /api/v1. Every error is a JSON `{ error: { code, message } }`, unknown
- * paths a JSON 404.
+ * The collector's one HTTP app: POST /v1/traces, POST /v1/logs (usage records), GET /healthz,
+ * GET /readyz, GET /metrics and the query/admin API under /api/v1. Every error is a JSON
+ * `{ error: { code, message } }`, unknown paths a JSON 404.
  */
 export function createCollectorApp(deps: CollectorAppDeps): Hono {
   const app = new Hono();
@@ -46,6 +59,10 @@ export function createCollectorApp(deps: CollectorAppDeps): Hono {
   if (deps.apiRateLimit) app.use("/api/v1/*", apiRateLimit(deps.apiRateLimit));
 
   app.route("/", createTracesRoute(deps));
+  if (deps.usage) {
+    const { sink, retentionDaysOf } = deps.usage;
+    app.route("/", createLogsRoute({ authenticator: deps.authenticator, metrics: deps.metrics, sink, retentionDaysOf, ...(deps.limits ? { limits: deps.limits } : {}) }));
+  }
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     const checks: Record<string, { ok: boolean; detail?: string }> = {};
@@ -61,6 +78,14 @@ export function createCollectorApp(deps: CollectorAppDeps): Hono {
       checks["spool"] = {
         ok: ratio < (deps.readySpoolRatio ?? 0.9),
         detail: `${health.spoolBytes} of ${health.spoolMaxBytes} bytes, ${health.spoolRecords} records, ${health.queueDepthSpans} spans waiting${health.storeError ? `; last insert error: ${health.storeError}` : ""}`,
+      };
+    }
+    const usage = deps.usage?.health?.();
+    if (usage) {
+      const ratio = usage.spoolBytes / usage.spoolMaxBytes;
+      checks["usage_spool"] = {
+        ok: ratio < (deps.readySpoolRatio ?? 0.9),
+        detail: `${usage.spoolBytes} of ${usage.spoolMaxBytes} bytes, ${usage.spoolRecords} records, ${usage.queueDepthRecords} usage records waiting${usage.storeError ? `; last insert error: ${usage.storeError}` : ""}`,
       };
     }
     const ready = Object.values(checks).every((x) => x.ok);

@@ -32,22 +32,34 @@ export function decodeJsonTraces(body: Buffer, limits: IngestLimits): OtlpTraceR
   } catch (err) {
     throw new CollectorError("bad_request", `body is not valid JSON: ${(err as Error).message}`);
   }
+  return withFieldPaths(() => decodeRoot(root, limits));
+}
+
+/** Whether field paths are built (only on the second pass over a request already found bad). */
+let P = false;
+
+/**
+ * Runs a decoder over parsed OTLP/JSON without building field paths (the fast pass) and, when it
+ * finds the input bad, once more with paths, so the error names the field. Other errors pass as they are.
+ */
+export function withFieldPaths<T>(decode: () => T): T {
   try {
-    return decodeRoot(root, limits);
+    return decode();
   } catch (err) {
     if (!(err instanceof CollectorError) || err.code !== "bad_request") throw err;
-    // The fast pass builds no paths; decode again with paths so the message names the field.
     P = true;
     try {
-      return decodeRoot(root, limits);
+      return decode();
     } finally {
       P = false;
     }
   }
 }
 
-/** Whether field paths are built (only on the second pass over a request already found bad). */
-let P = false;
+/** True during the second pass of `withFieldPaths`: decoders then build the paths they name in errors. */
+export function buildingFieldPaths(): boolean {
+  return P;
+}
 
 function decodeRoot(root: unknown, limits: IngestLimits): OtlpTraceRequest {
   const req = object(root, "body");
@@ -237,3 +249,16 @@ function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimit
 function wrongType(path: string, key: string, x: unknown): never {
   throw new CollectorError("bad_request", `${path}.${key}: wrong type ${typeName(x)}`);
 }
+
+// The OTLP/JSON primitives, for the logs decoder (decode-json-logs.ts): each throws CollectorError
+// bad_request naming `path` (build paths only when `buildingFieldPaths()`).
+export {
+  attributes as jsonAttributes,
+  field as jsonField,
+  isObject as isJsonObject,
+  object as jsonObject,
+  optionalArray as jsonOptionalArray,
+  optionalString as jsonOptionalString,
+  typeName as jsonTypeName,
+  uint64 as jsonUint64,
+};

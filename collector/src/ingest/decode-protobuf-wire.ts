@@ -42,15 +42,18 @@ export class WireReader {
   readonly #buf: Buffer;
   readonly #limits: IngestLimits;
   readonly #allow: AttributeAllowLists | undefined;
+  readonly #message: string;
 
-  constructor(buf: Buffer, limits: IngestLimits, allow: AttributeAllowLists | undefined) {
+  /** `message` names the request type in error messages. */
+  constructor(buf: Buffer, limits: IngestLimits, allow: AttributeAllowLists | undefined, message = "ExportTraceServiceRequest") {
     this.#buf = buf;
     this.#limits = limits;
     this.#allow = allow;
+    this.#message = message;
   }
 
   fail(what: string): never {
-    throw new CollectorError("bad_request", `protobuf body is not a valid ExportTraceServiceRequest: ${what} at byte ${this.pos}`);
+    throw new CollectorError("bad_request", `protobuf body is not a valid ${this.#message}: ${what} at byte ${this.pos}`);
   }
 
   varint32(): number {

@@ -17,3 +17,21 @@ export function exportResponseProtobuf(partial: PartialSuccess | undefined): Uin
   const type = otlpProtoTypes().ExportTraceServiceResponse;
   return type.encode(type.create(partial ? { partialSuccess: partial } : {})).finish();
 }
+
+/** The partial-success part of an ExportLogsServiceResponse; absent when every log record was accepted. */
+export interface LogsPartialSuccess {
+  rejectedLogRecords: number;
+  errorMessage: string;
+}
+
+/** ExportLogsServiceResponse in OTLP/JSON (int64 as a string, per the protobuf JSON mapping). */
+export function exportLogsResponseJson(partial: LogsPartialSuccess | undefined): string {
+  if (!partial) return "{}";
+  return JSON.stringify({ partialSuccess: { rejectedLogRecords: String(partial.rejectedLogRecords), errorMessage: partial.errorMessage } });
+}
+
+/** ExportLogsServiceResponse as protobuf bytes. */
+export function exportLogsResponseProtobuf(partial: LogsPartialSuccess | undefined): Uint8Array {
+  const type = otlpProtoTypes().ExportLogsServiceResponse;
+  return type.encode(type.create(partial ? { partialSuccess: partial } : {})).finish();
+}

@@ -4,7 +4,9 @@ export interface IngestLimits {
   maxBodyBytes: number;
   /** Most spans in one request (413 beyond: lower the exporter's maxExportBatchSize). */
   maxSpansPerRequest: number;
-  /** Most attributes on one span, resource or event; a span beyond is rejected (too_many_attributes). */
+  /** Most log records in one logs request (413 beyond: lower the exporter's maxExportBatchSize). */
+  maxLogRecordsPerRequest: number;
+  /** Most attributes on one span, resource, event or log record; one beyond is rejected (too_many_attributes). */
   maxAttributesPerSpan: number;
   /** Most events on one span; a span beyond is rejected (too_many_events). */
   maxEventsPerSpan: number;
@@ -16,6 +18,7 @@ export interface IngestLimits {
 export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxSpansPerRequest: 8192,
+  maxLogRecordsPerRequest: 8192,
   maxAttributesPerSpan: 256,
   maxEventsPerSpan: 256,
   maxAnyValueDepth: 8,

@@ -11,22 +11,27 @@ const PROTO_DIR = [new URL("./proto/", import.meta.url), new URL("../../src/inge
 
 let cached: OtlpProtoTypes | undefined;
 
-/** The protobufjs message types of OTLP trace export, loaded once from the official .proto files. */
+/** The protobufjs message types of OTLP trace and logs export, loaded once from the official .proto files. */
 export interface OtlpProtoTypes {
   ExportTraceServiceRequest: protobuf.Type;
   ExportTraceServiceResponse: protobuf.Type;
+  ExportLogsServiceRequest: protobuf.Type;
+  ExportLogsServiceResponse: protobuf.Type;
 }
 
-/** Loads (once) the OTLP trace .proto files shipped in ./proto and returns the export message types. */
+/** Loads (once) the OTLP trace and logs .proto files shipped in ./proto and returns the export message types. */
 export function otlpProtoTypes(): OtlpProtoTypes {
   if (cached) return cached;
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (target.startsWith("opentelemetry/") ? join(PROTO_DIR, target) : target);
   root.loadSync("opentelemetry/proto/collector/trace/v1/trace_service.proto", { keepCase: false });
+  root.loadSync("opentelemetry/proto/collector/logs/v1/logs_service.proto", { keepCase: false });
   root.resolveAll();
   cached = {
     ExportTraceServiceRequest: root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"),
     ExportTraceServiceResponse: root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse"),
+    ExportLogsServiceRequest: root.lookupType("opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest"),
+    ExportLogsServiceResponse: root.lookupType("opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse"),
   };
   return cached;
 }

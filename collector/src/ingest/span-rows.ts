@@ -15,6 +15,9 @@ export type SpanRejectReason =
   | "too_many_attributes"
   | "too_many_events";
 
+/** The reasons `resolveTenant` refuses a record for (a subset of SpanRejectReason). */
+export type TenantRejectReason = "tenant_mismatch" | "tenant_not_allowed" | "missing_tenant" | "invalid_tenant";
+
 /** The outcome of turning a decoded request into stored rows. */
 export interface SpanRowsResult {
   rows: SpanRow[];
@@ -127,13 +130,14 @@ function findTenant(list: readonly OtlpKeyValue[]): string | undefined | typeof 
 }
 
 /**
- * The tenant a span belongs to under `principal`, given what it claims; null (after telling
- * `reject` why) when the key may not write it.
+ * The tenant a span (or another record: `subject` names it in messages) belongs to under
+ * `principal`, given what it claims; null (after telling `reject` why) when the key may not write it.
  */
 export function resolveTenant(
   principal: Principal,
   claimed: string | undefined,
-  reject: (reason: SpanRejectReason, example: string) => void,
+  reject: (reason: TenantRejectReason, example: string) => void,
+  subject = "span",
 ): string | null {
   if (claimed !== undefined && !isTenantId(claimed)) {
     reject("invalid_tenant", `${ATTR.tenantId} ${JSON.stringify(claimed.slice(0, 64))} is not a valid tenant id`);
@@ -141,12 +145,12 @@ export function resolveTenant(
   }
   if (principal.kind === "tenant-ingest") {
     if (claimed === undefined || claimed === principal.tenantId) return principal.tenantId;
-    reject("tenant_mismatch", `a span claims tenant ${JSON.stringify(claimed)} but the key belongs to another tenant`);
+    reject("tenant_mismatch", `a ${subject} claims tenant ${JSON.stringify(claimed)} but the key belongs to another tenant`);
     return null;
   }
   if (principal.kind === "service-ingest") {
     if (claimed === undefined) {
-      reject("missing_tenant", `a span has no ${ATTR.tenantId} attribute, which a service key requires`);
+      reject("missing_tenant", `a ${subject} has no ${ATTR.tenantId} attribute, which a service key requires`);
       return null;
     }
     if (principal.allowedTenants.includes(claimed)) return claimed;
@@ -154,6 +158,6 @@ export function resolveTenant(
     return null;
   }
   // Only ingest keys reach here (the route admits no other kind); refuse anything else outright.
-  reject("tenant_not_allowed", `a ${principal.kind} key cannot ingest spans`);
+  reject("tenant_not_allowed", `a ${principal.kind} key cannot ingest a ${subject}`);
   return null;
 }

@@ -8,6 +8,12 @@ export interface PipelineGauges {
   forwardQueueDepthSpans(): number;
 }
 
+/** Live figures of the usage-record pipeline; read on every scrape. */
+export interface UsagePipelineGauges {
+  queueDepthRecords(): number;
+  spoolBytes(): number;
+}
+
 /**
  * Every figure the collector reports on GET /metrics. Counters are incremented by ingest and the
  * pipeline; gauges are bound to the pipeline with `bindGauges` once it exists.
@@ -32,7 +38,22 @@ export class CollectorMetrics {
   readonly forwardSpansSent: Counter;
   /** Spans not forwarded, by reason (queue_full, failed). */
   readonly forwardSpansDropped: Counter;
+  /** POST /v1/logs requests answered, by outcome code. */
+  readonly logsRequests: Counter;
+  /** Usage records accepted and spooled. */
+  readonly usageAccepted: Counter;
+  /** Log records refused at ingest, by reason (not_usage, invalid_record, tenant_mismatch, ...). */
+  readonly usageRejected: Counter;
+  /** Usage records the writer dropped as identical copies of a stored (or earlier) record. */
+  readonly usageDuplicates: Counter;
+  /** Usage records the writer dropped for having a stored record's id with different figures (the first stored wins). */
+  readonly usageConflicts: Counter;
+  readonly usageInserted: Counter;
+  readonly usageInsertFailures: Counter;
+  /** Usage records acknowledged earlier and lost afterwards, by reason (spool_corrupt_record). Should stay 0. */
+  readonly usageDropped: Counter;
   #gauges: PipelineGauges | undefined;
+  #usageGauges: UsagePipelineGauges | undefined;
 
   constructor() {
     const r = this.registry;
@@ -52,6 +73,19 @@ export class CollectorMetrics {
     this.insertDuration = r.histogram("troupe_collector_store_insert_duration_seconds", "Store insert latency.", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
     this.forwardSpansSent = r.counter("troupe_collector_forward_spans_sent_total", "Spans forwarded to the configured OTLP endpoint.");
     this.forwardSpansDropped = r.counter("troupe_collector_forward_spans_dropped_total", "Spans not forwarded, by reason.", ["reason"]);
+    this.logsRequests = r.counter("troupe_collector_logs_requests_total", "OTLP logs export requests answered, by outcome code.", ["code"]);
+    this.usageAccepted = r.counter("troupe_collector_usage_records_accepted_total", "Usage records accepted and spooled.");
+    this.usageRejected = r.counter("troupe_collector_usage_records_rejected_total", "Log records refused at ingest, by reason.", ["reason"]);
+    this.usageDuplicates = r.counter("troupe_collector_usage_duplicates_total", "Usage records dropped by the writer as identical copies of a record already stored.");
+    this.usageConflicts = r.counter(
+      "troupe_collector_usage_conflicts_total",
+      "Usage records dropped by the writer for reusing a stored record's id with different figures (the first stored wins).",
+    );
+    this.usageInserted = r.counter("troupe_collector_usage_records_inserted_total", "Usage records inserted into the store.");
+    this.usageInsertFailures = r.counter("troupe_collector_usage_insert_failures_total", "Failed usage record inserts (retried).");
+    this.usageDropped = r.counter("troupe_collector_usage_records_dropped_total", "Acknowledged usage records lost after acceptance, by reason.", ["reason"]);
+    r.gauge("troupe_collector_usage_queue_depth_records", "Usage records accepted and not yet stored.", () => this.#usageGauges?.queueDepthRecords() ?? 0);
+    r.gauge("troupe_collector_usage_spool_bytes", "Bytes in the usage spool not yet stored.", () => this.#usageGauges?.spoolBytes() ?? 0);
     r.gauge("troupe_collector_queue_depth_spans", "Spans accepted and not yet inserted into the store.", () => this.#gauges?.queueDepthSpans() ?? 0);
     r.gauge("troupe_collector_spool_bytes", "Bytes in the spool not yet inserted.", () => this.#gauges?.spoolBytes() ?? 0);
     r.gauge("troupe_collector_spool_records", "Spool records not yet inserted.", () => this.#gauges?.spoolRecords() ?? 0);
@@ -61,6 +95,11 @@ export class CollectorMetrics {
   /** Binds the gauges to the live pipeline. */
   bindGauges(gauges: PipelineGauges): void {
     this.#gauges = gauges;
+  }
+
+  /** Binds the usage gauges to the live usage pipeline. */
+  bindUsageGauges(gauges: UsagePipelineGauges): void {
+    this.#usageGauges = gauges;
   }
 
   /** Prometheus text exposition. */

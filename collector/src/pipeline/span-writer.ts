@@ -1,17 +1,11 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
-import type { Spool } from "./spool.js";
+import type { Spool, SpoolBatchRead } from "./spool.js";
+import { SpoolWriter, type SpoolWriterOptions } from "./spool-writer.js";
 
-/** How the writer batches and retries. */
-export interface SpanWriterOptions {
-  /** Insert once this many rows wait (one batch never exceeds it unless one request does). */
-  maxBatchRows: number;
-  /** ...or once the oldest waiting row is this old. */
-  maxBatchDelayMs: number;
-  /** First retry delay after a failed insert; doubles up to maxRetryDelayMs. */
-  initialRetryDelayMs: number;
-  maxRetryDelayMs: number;
-}
+/** How the span writer batches and retries. */
+export type SpanWriterOptions = SpoolWriterOptions;
 
 /** Defaults: large inserts (ClickHouse prefers few big parts), visible within a quarter second. */
 export const DEFAULT_SPAN_WRITER_OPTIONS: SpanWriterOptions = {
@@ -27,138 +21,16 @@ export const DEFAULT_SPAN_WRITER_OPTIONS: SpanWriterOptions = {
  * and the same batch id (backoff, forever, while the spool absorbs new spans); stopping never drops
  * a batch (what is left is replayed at the next start).
  */
-export class SpanWriter {
-  readonly #spool: Spool;
-  readonly #store: SpanStore;
-  readonly #metrics: CollectorMetrics;
-  readonly #options: SpanWriterOptions;
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #draining = false;
-  #wake: (() => void) | undefined;
-  #retryWake: (() => void) | undefined;
-  #lastError: unknown;
-
+export class SpanWriter extends SpoolWriter<SpanRow> {
   constructor(spool: Spool, store: SpanStore, metrics: CollectorMetrics, options: Partial<SpanWriterOptions> = {}) {
-    this.#spool = spool;
-    this.#store = store;
-    this.#metrics = metrics;
-    this.#options = { ...DEFAULT_SPAN_WRITER_OPTIONS, ...options };
-    // New data ends a wait for data or for the batch delay; never a retry wait (see #insertNextBatch).
-    spool.onAppend(() => this.#notify());
-  }
-
-  /** Starts the background loop (idempotent). */
-  start(): void {
-    this.#running ??= this.#loop();
-  }
-
-  /** The last insert error while the store is failing, undefined once an insert succeeds. */
-  lastError(): unknown {
-    return this.#lastError;
-  }
-
-  /**
-   * Inserts everything spooled so far without waiting for the batch delay, then stops. Resolves
-   * true when the spool was emptied within `timeoutMs`, false otherwise (the rest stays spooled).
-   */
-  async drainAndStop(timeoutMs: number): Promise<boolean> {
-    this.#draining = true;
-    this.#notify();
-    const deadline = Date.now() + timeoutMs;
-    while (this.#spool.recordCount() > 0 && Date.now() < deadline && this.#running) {
-      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
-    }
-    const emptied = this.#spool.recordCount() === 0;
-    await this.stop();
-    return emptied;
-  }
-
-  /** Stops after the insert in flight (if any) settles or its retry wait ends. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#notify();
-    const retryWake = this.#retryWake;
-    this.#retryWake = undefined;
-    retryWake?.();
-    await this.#running;
-    this.#running = undefined;
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  async #loop(): Promise<void> {
-    const { maxBatchRows, maxBatchDelayMs } = this.#options;
-    while (!this.#stopping) {
-      const head = this.#spool.peek();
-      if (!head) {
-        await this.#wait(maxBatchDelayMs * 4);
-        continue;
-      }
-      const dueInMs = head.appendedAtMs + maxBatchDelayMs - Date.now();
-      if (!this.#draining && !this.#spool.hasOpenBatch() && dueInMs > 0 && this.#spool.headSegmentRows() < maxBatchRows) {
-        await this.#wait(dueInMs);
-        continue;
-      }
-      await this.#insertNextBatch();
-    }
-  }
-
-  async #insertNextBatch(): Promise<void> {
-    const next = await this.#spool.nextBatch(this.#options.maxBatchRows);
-    if (!next) return;
-    // The batch after this one is formed and persisted while this one is inserted (when it is
-    // already full), so the next insert does not wait for a state write.
-    const preparing = this.#spool.prepareFollowingBatch(this.#options.maxBatchRows).catch(() => undefined);
-    let delay = this.#options.initialRetryDelayMs;
-    for (;;) {
+    const insert = async (next: SpoolBatchRead): Promise<void> => {
       const started = performance.now();
-      try {
-        // Spooled span blocks go to the store as they are (no re-encoding); otherwise rows.
-        if (next.block && this.#store.insertEncodedSpans) await this.#store.insertEncodedSpans(next.block, next.batchId);
-        else await this.#store.insertSpans(next.rows, next.batchId);
-        this.#metrics.insertDuration.observe((performance.now() - started) / 1000);
-        this.#metrics.spansInserted.inc([], next.block?.rowCount ?? next.rows.length);
-        this.#lastError = undefined;
-        break;
-      } catch (err) {
-        this.#lastError = err;
-        this.#metrics.insertFailures.inc();
-        if (this.#stopping) return; // left in the spool, offered again at the next start
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.#retryWake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#retryWake = undefined;
-        if (this.#stopping) return;
-        delay = Math.min(delay * 2, this.#options.maxRetryDelayMs);
-      }
-    }
-    await preparing;
-    await this.#spool.commit(next.batch);
+      // Spooled span blocks go to the store as they are (no re-encoding); otherwise rows.
+      if (next.block && store.insertEncodedSpans) await store.insertEncodedSpans(next.block, next.batchId);
+      else await store.insertSpans(next.rows, next.batchId);
+      metrics.insertDuration.observe((performance.now() - started) / 1000);
+      metrics.spansInserted.inc([], next.block?.rowCount ?? next.rows.length);
+    };
+    super(spool, insert, () => metrics.insertFailures.inc(), { ...DEFAULT_SPAN_WRITER_OPTIONS, ...options });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -39,26 +39,26 @@ export interface SpoolBatch {
 }
 
 /** What a consumer batch holds: its rows, and the same rows as span blocks when they were spooled so. */
-export interface SpoolBatchRead {
+export interface SpoolBatchRead<Row = SpanRow> {
   batch: SpoolBatch;
   batchId: string;
   /** The rows, in spool order (decoded on first access when the batch was spooled as span blocks). */
-  readonly rows: SpanRow[];
+  readonly rows: Row[];
   /** The batch as span blocks (every record spooled so), to insert as they are; else undefined. */
   readonly block: SpanBlock | undefined;
 }
 
 /** A record's content in memory: the rows (JSON-rows and legacy frames) or a span block (block frames). */
-type RecordContent = { rows: SpanRow[] } | { block: Buffer; rowCount: number };
+type RecordContent<Row> = { rows: Row[] } | { block: Buffer; rowCount: number };
 
-interface RecordEntry extends SpoolRecord {
-  content: RecordContent | undefined;
+interface RecordEntry<Row> extends SpoolRecord {
+  content: RecordContent<Row> | undefined;
 }
 
-interface PendingAppend {
+interface PendingAppend<Row> {
   header: Buffer;
   payload: Buffer;
-  content: RecordContent;
+  content: RecordContent<Row>;
   rowCount: number;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -72,7 +72,7 @@ interface SpoolState {
   batch?: SpoolBatch;
 }
 
-const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of SpanRows
+const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of rows (SpanRows in the span spool)
 const MAGIC_SPAN_BLOCK = 0x54525342; // "TRSB": a span block (store/span-block.ts)
 const MAGIC_LEGACY_SPAN_LINES = 0x5452534c; // "TRSL": span insert lines of earlier collectors (legacy-span-lines.ts)
 const HEADER_BYTES = 16;
@@ -81,7 +81,7 @@ const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
 
 /**
- * A durable, bounded, append-only queue of span batches on disk. Guarantees: `append` resolves only
+ * A durable, bounded, append-only queue of row batches on disk. Guarantees: `append` resolves only
  * after the batch is written and fsynced (concurrent appends share one fsync: group commit); records
  * are consumed in order; a consumer batch is persisted before it is handed out, so after a crash the
  * same batch (same records, same `batchId`) is offered again and a store that deduplicates on
@@ -90,8 +90,11 @@ const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
  * a JSON array of rows, or a span block when the appender encoded them (the writer then inserts
  * those bytes as they are, and memory holds them off the JS heap). A torn tail (a crash mid-write,
  * never acknowledged) is truncated at open.
+ *
+ * `Row` is what a JSON frame holds: spans by default; another spool (usage records) keeps its own
+ * JSON-serializable rows, in its own directory, and never holds span blocks or legacy frames.
  */
-export class Spool {
+export class Spool<Row = SpanRow> {
   /** Stable id of this spool directory; part of every batch id so two collectors never collide. */
   readonly id: string;
   readonly #dir: string;
@@ -99,7 +102,7 @@ export class Spool {
   readonly #segmentBytes: number;
   readonly #memoryBytes: number;
   readonly #retryAfterS: number;
-  readonly #records: RecordEntry[] = [];
+  readonly #records: RecordEntry<Row>[] = [];
   #head = 0;
   #cursor: { segment: number; offset: number };
   /** Persisted, uncommitted batches, in order: the one being inserted, and maybe the one after it. */
@@ -107,7 +110,7 @@ export class Spool {
   /** State writes, one at a time (each writes the state current when it runs). */
   #stateWrites: Promise<void> = Promise.resolve();
   #active: { segment: number; handle: FileHandle; size: number } | undefined;
-  #queue: PendingAppend[] = [];
+  #queue: PendingAppend<Row>[] = [];
   #queuedBytes = 0;
   #unconsumedBytes = 0;
   #unconsumedRows = 0;
@@ -131,7 +134,7 @@ export class Spool {
   }
 
   /** Opens (creating when absent) the spool in `options.dir` and finds every unconsumed record. */
-  static async open(options: SpoolOptions): Promise<Spool> {
+  static async open<Row = SpanRow>(options: SpoolOptions): Promise<Spool<Row>> {
     await mkdir(options.dir, { recursive: true });
     const id = await loadOrCreateId(options.dir);
     const state = await loadState(options.dir);
@@ -140,7 +143,7 @@ export class Spool {
       .filter((s): s is string => s !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
-    const found: RecordEntry[] = [];
+    const found: RecordEntry<Row>[] = [];
     let corrupt = 0;
     for (const segment of segments) {
       const file = segmentPath(options.dir, segment);
@@ -171,7 +174,7 @@ export class Spool {
     if (state.cursor.segment === 0 || (segments.length > 0 && state.cursor.segment < (segments[0] as number))) {
       state.cursor = { segment: segments[0] ?? 1, offset: 0 };
     }
-    const spool = new Spool(id, options, state, corrupt);
+    const spool = new Spool<Row>(id, options, state, corrupt);
     for (const r of found) {
       spool.#records.push(r);
       spool.#unconsumedBytes += r.bytes;
@@ -187,7 +190,7 @@ export class Spool {
    * writer inserts as they are); resolves once it is on disk (fsynced). Rejects with `overloaded`
    * (and a Retry-After) when the spool is at its byte bound.
    */
-  append(batch: SpanRow[] | SpanBlock): Promise<void> {
+  append(batch: Row[] | SpanBlock): Promise<void> {
     const rows = Array.isArray(batch) ? batch : undefined;
     const block = Array.isArray(batch) ? undefined : batch;
     if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
@@ -207,7 +210,7 @@ export class Spool {
       );
     }
     this.#queuedBytes += frameBytes;
-    const content: RecordContent = block ? { block: payload, rowCount } : { rows: rows! };
+    const content: RecordContent<Row> = block ? { block: payload, rowCount } : { rows: rows! };
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ header, payload, content, rowCount, resolve, reject });
       if (!this.#flushing) this.#flushing = this.#flushLoop();
@@ -281,7 +284,7 @@ export class Spool {
     const first = this.#records[this.#head];
     if (!first) return 0;
     let rows = 0;
-    for (let i = this.#head; i < this.#records.length && (this.#records[i] as RecordEntry).segment === first.segment; i++) rows += (this.#records[i] as RecordEntry).rowCount;
+    for (let i = this.#head; i < this.#records.length && (this.#records[i] as RecordEntry<Row>).segment === first.segment; i++) rows += (this.#records[i] as RecordEntry<Row>).rowCount;
     return rows;
   }
 
@@ -294,7 +297,7 @@ export class Spool {
    * The next batch: the persisted open batch if there is one, else head records of one segment up to
    * `maxRows` rows (at least one record). Persisted before it is returned. Undefined when empty.
    */
-  async nextBatch(maxRows: number): Promise<SpoolBatchRead | undefined> {
+  async nextBatch(maxRows: number): Promise<SpoolBatchRead<Row> | undefined> {
     const first = this.#records[this.#head];
     if (!first) return undefined;
     let batch = this.#batches[0];
@@ -303,9 +306,9 @@ export class Spool {
       this.#batches = [batch];
       await this.#saveState();
     }
-    const contents: RecordContent[] = [];
+    const contents: RecordContent<Row>[] = [];
     for (let i = this.#head; i < this.#records.length; i++) {
-      const r = this.#records[i] as RecordEntry;
+      const r = this.#records[i] as RecordEntry<Row>;
       if (r.segment !== batch.segment || r.offset >= batch.end) break;
       contents.push(r.content ?? (await this.#readContent(r)));
     }
@@ -322,7 +325,7 @@ export class Spool {
     if (!head || this.#batches.length > 1) return;
     let i = this.#head;
     while (i < this.#records.length) {
-      const r = this.#records[i] as RecordEntry;
+      const r = this.#records[i] as RecordEntry<Row>;
       if (r.segment !== head.segment || r.offset >= head.end) break;
       i++;
     }
@@ -335,12 +338,12 @@ export class Spool {
 
   /** The batch starting at record `from`: records of its segment up to `maxRows` rows (at least one). */
   #formBatch(from: number, maxRows: number): { batch: SpoolBatch; rows: number; endIndex: number } {
-    const first = this.#records[from] as RecordEntry;
+    const first = this.#records[from] as RecordEntry<Row>;
     let end = first.end;
     let rows = first.rowCount;
     let endIndex = from;
     for (let i = from + 1; i < this.#records.length; i++) {
-      const r = this.#records[i] as RecordEntry;
+      const r = this.#records[i] as RecordEntry<Row>;
       if (r.segment !== first.segment || rows + r.rowCount > maxRows) break;
       rows += r.rowCount;
       end = r.end;
@@ -352,12 +355,12 @@ export class Spool {
   /** Marks a batch consumed (after the store resolved its insert); deletes segments left empty. */
   async commit(batch: SpoolBatch): Promise<void> {
     while (this.#head < this.#records.length) {
-      const r = this.#records[this.#head] as RecordEntry;
+      const r = this.#records[this.#head] as RecordEntry<Row>;
       if (r.segment !== batch.segment || r.offset >= batch.end) break;
       this.#unconsumedBytes -= r.bytes;
       this.#unconsumedRows -= r.rowCount;
       if (r.content) this.#cachedBytes -= r.bytes;
-      this.#records[this.#head] = undefined as unknown as RecordEntry;
+      this.#records[this.#head] = undefined as unknown as RecordEntry<Row>;
       this.#head++;
     }
     if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
@@ -406,7 +409,7 @@ export class Spool {
     this.#active = undefined;
   }
 
-  async #readContent(r: RecordEntry): Promise<RecordContent> {
+  async #readContent(r: RecordEntry<Row>): Promise<RecordContent<Row>> {
     const handle = await open(segmentPath(this.#dir, r.segment), "r");
     try {
       const buf = Buffer.allocUnsafe(r.bytes);
@@ -415,8 +418,9 @@ export class Spool {
       if (!frame) throw new Error(`spool record ${r.segment}:${r.offset} is damaged`);
       const payload = buf.subarray(HEADER_BYTES, frame.size);
       if (frame.magic === MAGIC_SPAN_BLOCK) return { block: payload, rowCount: frame.rowCount };
-      if (frame.magic === MAGIC_LEGACY_SPAN_LINES) return { rows: decodeSpanInsertLines(payload) };
-      return { rows: JSON.parse(payload.toString("utf8")) as SpanRow[] };
+      // Legacy frames are spans: only a span spool (Row = SpanRow) has them.
+      if (frame.magic === MAGIC_LEGACY_SPAN_LINES) return { rows: decodeSpanInsertLines(payload) as Row[] };
+      return { rows: JSON.parse(payload.toString("utf8")) as Row[] };
     } finally {
       await handle.close();
     }
@@ -439,7 +443,7 @@ function segmentPath(dir: string, segment: number): string {
 }
 
 /** A batch's contents as the consumer reads them: blocks concatenated when every record has one. */
-function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]): SpoolBatchRead {
+function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordContent<Row>[]): SpoolBatchRead<Row> {
   let block: SpanBlock | undefined;
   if (contents.every((c) => "block" in c)) {
     const parts = contents as { block: Buffer; rowCount: number }[];
@@ -448,15 +452,16 @@ function batchRead(batch: SpoolBatch, batchId: string, contents: RecordContent[]
       rowCount: parts.reduce((n, c) => n + c.rowCount, 0),
     };
   }
-  let rows: SpanRow[] | undefined;
+  let rows: Row[] | undefined;
   return {
     batch,
     batchId,
     block,
-    get rows(): SpanRow[] {
+    get rows(): Row[] {
       if (!rows) {
         rows = [];
-        for (const c of contents) for (const row of "rows" in c ? c.rows : decodeSpanBlocks(c.block)) rows.push(row);
+        // Span blocks hold spans: only a span spool (Row = SpanRow) has them.
+        for (const c of contents) for (const row of "rows" in c ? c.rows : (decodeSpanBlocks(c.block) as Row[])) rows.push(row);
       }
       return rows;
     },

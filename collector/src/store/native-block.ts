@@ -208,6 +208,12 @@ export class NativeWriter {
     this.#pos += 8;
   }
 
+  /** A Float64, little-endian IEEE 754 (the engine's own layout). */
+  float64(value: number): void {
+    this.ensure(8);
+    this.#pos = this.#buf.writeDoubleLE(value, this.#pos);
+  }
+
   int64(value: bigint): void {
     this.ensure(8);
     this.#pos = this.#buf.writeBigInt64LE(value, this.#pos);

@@ -1,0 +1,82 @@
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { UsageRecordRow } from "../store/usage-record-row.js";
+import type { UsageStore } from "../store/usage-store.js";
+import { Spool, type SpoolOptions } from "./spool.js";
+import type { SpoolWriterOptions } from "./spool-writer.js";
+import { UsageWriter } from "./usage-writer.js";
+
+/** Where accepted usage records go. `accept` resolves only once the rows are durable (never lost after). */
+export interface UsageSink {
+  accept(rows: UsageRecordRow[]): Promise<void>;
+}
+
+/** Everything the usage pipeline needs. */
+export interface UsagePipelineOptions {
+  store: UsageStore;
+  metrics: CollectorMetrics;
+  /** Its own directory: usage records never share a spool with spans. */
+  spool: SpoolOptions;
+  writer?: Partial<SpoolWriterOptions>;
+}
+
+/** What /readyz reports about the usage pipeline. */
+export interface UsagePipelineHealth {
+  spoolBytes: number;
+  spoolMaxBytes: number;
+  spoolRecords: number;
+  /** Usage records accepted and not yet stored. */
+  queueDepthRecords: number;
+  /** The store's last insert error while inserts fail. */
+  storeError: string | undefined;
+}
+
+/**
+ * Accepted usage records → durable spool (acknowledged) → deduplicated batched store inserts.
+ * Guarantees: `accept` resolves after the rows are fsynced to the spool and rejects with
+ * `overloaded` (Retry-After) when the spool is at its bound; every accepted record reaches the store
+ * even across crashes, and each (tenant, record id) is stored once, the first copy winning.
+ */
+export class UsagePipeline implements UsageSink {
+  readonly spool: Spool<UsageRecordRow>;
+  readonly #writer: UsageWriter;
+  readonly #metrics: CollectorMetrics;
+
+  private constructor(spool: Spool<UsageRecordRow>, writer: UsageWriter, metrics: CollectorMetrics) {
+    this.spool = spool;
+    this.#writer = writer;
+    this.#metrics = metrics;
+  }
+
+  /** Opens the spool (replaying what a previous run left) and starts the writer. */
+  static async start(options: UsagePipelineOptions): Promise<UsagePipeline> {
+    const spool = await Spool.open<UsageRecordRow>(options.spool);
+    if (spool.corruptRecordsAtOpen > 0) options.metrics.usageDropped.inc(["spool_corrupt_record"], spool.corruptRecordsAtOpen);
+    const writer = new UsageWriter(spool, options.store, options.metrics, options.writer);
+    options.metrics.bindUsageGauges({ queueDepthRecords: () => spool.rowCount(), spoolBytes: () => spool.bytes() });
+    writer.start();
+    return new UsagePipeline(spool, writer, options.metrics);
+  }
+
+  async accept(rows: UsageRecordRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.spool.append(rows);
+    this.#metrics.usageAccepted.inc([], rows.length);
+  }
+
+  health(): UsagePipelineHealth {
+    const err = this.#writer.lastError();
+    return {
+      spoolBytes: this.spool.bytes(),
+      spoolMaxBytes: this.spool.maxBytes(),
+      spoolRecords: this.spool.recordCount(),
+      queueDepthRecords: this.spool.rowCount(),
+      storeError: err === undefined ? undefined : err instanceof Error ? err.message : String(err),
+    };
+  }
+
+  /** Graceful stop: stores what is spooled (up to `flushTimeoutMs`) and closes the spool; the rest waits for the next start. */
+  async close(flushTimeoutMs = 10_000): Promise<void> {
+    await this.#writer.drainAndStop(flushTimeoutMs);
+    await this.spool.close();
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
+import { createClickHouseUsageStore } from "../store/clickhouse-usage-store.js";
+import { openTempChdb } from "../store/temp-chdb.test-helper.js";
+import type { UsageRecordRow } from "../store/usage-record-row.js";
+import type { UsageStore } from "../store/usage-store.js";
+import { Spool } from "./spool.js";
+import { UsageWriter } from "./usage-writer.js";
+
+let chdb: { gateway: ClickHouseGateway; dispose: () => Promise<void> };
+let dir: string;
+
+beforeAll(async () => {
+  chdb = await openTempChdb();
+});
+afterAll(async () => {
+  await chdb?.dispose();
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "troupe-usage-writer-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function rows(n: number, overrides: Partial<UsageRecordRow> = {}): UsageRecordRow[] {
+  const timeMs = Date.now() - 60_000;
+  return Array.from({ length: n }, (_, i) => ({
+    id: randomUUID(),
+    tenant: "acme",
+    agentType: "a",
+    model: "m",
+    responseModel: "",
+    provider: "openai",
+    inputTokens: 10 + i,
+    outputTokens: 1,
+    cachedInputTokens: 0,
+    reasoningTokens: 0,
+    costUsd: 0.5,
+    outcome: "ok",
+    usageExact: true,
+    timeMs: timeMs + i,
+    traceId: "",
+    spanId: "",
+    serviceName: "svc",
+    retentionDays: 30,
+    ...overrides,
+  }));
+}
+
+async function countsOf(ids: readonly string[]): Promise<Map<string, number>> {
+  const found = await chdb.gateway.query<{ record_id: string; n: string }>(
+    "SELECT record_id, toString(count()) AS n FROM usage_records WHERE tenant_id = 'acme' AND record_id IN {ids:Array(String)} GROUP BY record_id",
+    { ids: [...ids] },
+  );
+  return new Map(found.map((r) => [r.record_id, Number(r.n)]));
+}
+
+async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("UsageWriter", () => {
+  it("stores each record once when an insert landed but its answer was lost (the retry finds them stored)", async () => {
+    const real = createClickHouseUsageStore(chdb.gateway);
+    let failNext = true;
+    const store: UsageStore = {
+      ...real,
+      findStored: (keys) => real.findStored(keys),
+      insertUsage: async (batch, token) => {
+        await real.insertUsage(batch, token);
+        if (failNext) {
+          failNext = false;
+          throw new Error("connection reset after the insert");
+        }
+      },
+    };
+    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+    const metrics = new CollectorMetrics();
+    const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
+    writer.start();
+    const batch = rows(50);
+    await spool.append(batch);
+    await until(() => spool.rowCount() === 0);
+    await writer.stop();
+    await spool.close();
+    const counts = await countsOf(batch.map((r) => r.id));
+    expect(counts.size).toBe(50);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(metrics.usageInsertFailures.value()).toBe(1);
+    // The retry found all 50 stored: the writer counts them once, as duplicates (it never saw the first insert succeed).
+    expect(metrics.usageDuplicates.value()).toBe(50);
+    expect(metrics.usageInserted.value()).toBe(0);
+  });
+
+  it("inserts the rest of a batch whose insert was cut short, under a token of its own (not deduplicated away)", async () => {
+    const real = createClickHouseUsageStore(chdb.gateway);
+    let cut = true;
+    const store: UsageStore = {
+      ...real,
+      insertUsage: async (batch, token) => {
+        if (cut) {
+          cut = false;
+          // Half of the rows land (as one partition of a multi-month insert may) under the batch's token.
+          await real.insertUsage(batch.slice(0, batch.length / 2), token);
+          throw new Error("killed mid-insert");
+        }
+        await real.insertUsage(batch, token);
+      },
+    };
+    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+    const writer = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
+    writer.start();
+    const batch = rows(40);
+    await spool.append(batch);
+    await until(() => spool.rowCount() === 0);
+    await writer.stop();
+    await spool.close();
+    const counts = await countsOf(batch.map((r) => r.id));
+    expect(counts.size).toBe(40);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it("offers the same batch again after a restart, and stores nothing twice", async () => {
+    const store = createClickHouseUsageStore(chdb.gateway);
+    const first = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+    const batch = rows(30);
+    await first.append(batch);
+    // A writer that inserts and then stops before the batch is committed (as kill -9 would).
+    const read = await first.nextBatch(1000);
+    await store.insertUsage(read!.rows, "crashed-before-commit");
+    await first.close();
+
+    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+    expect(spool.rowCount()).toBe(30);
+    const metrics = new CollectorMetrics();
+    const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1 });
+    writer.start();
+    await until(() => spool.rowCount() === 0);
+    await writer.stop();
+    await spool.close();
+    const counts = await countsOf(batch.map((r) => r.id));
+    expect([...counts.values()]).toEqual(Array.from({ length: 30 }, () => 1));
+    expect(metrics.usageDuplicates.value()).toBe(30);
+    expect(metrics.usageInserted.value()).toBe(0);
+  });
+
+  it("retries while the store is down and loses nothing", async () => {
+    const real = createClickHouseUsageStore(chdb.gateway);
+    let down = true;
+    const store: UsageStore = {
+      ...real,
+      findStored: async (keys) => {
+        if (down) throw new Error("clickhouse down");
+        return real.findStored(keys);
+      },
+    };
+    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+    const metrics = new CollectorMetrics();
+    const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5, maxRetryDelayMs: 20 });
+    writer.start();
+    const batch = rows(5);
+    await spool.append(batch);
+    await until(() => metrics.usageInsertFailures.value() >= 2);
+    expect(String(writer.lastError())).toMatch(/clickhouse down/);
+    down = false;
+    await until(() => spool.rowCount() === 0);
+    expect(writer.lastError()).toBeUndefined();
+    await writer.stop();
+    await spool.close();
+    expect((await countsOf(batch.map((r) => r.id))).size).toBe(5);
+  });
+});

@@ -1,0 +1,50 @@
+import { createHash } from "node:crypto";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { UsageRecordRow } from "../store/usage-record-row.js";
+import type { UsageStore } from "../store/usage-store.js";
+import type { Spool, SpoolBatchRead } from "./spool.js";
+import { SpoolWriter, type SpoolWriterOptions } from "./spool-writer.js";
+import { dedupeUsage } from "./usage-dedup.js";
+
+/**
+ * Defaults: large inserts, stored within a second. Longer than the span writer's quarter second:
+ * each batch's lookup reads the tenant's record ids of three days whatever the batch's size, so
+ * fewer, larger batches cost less per record (and usage reports need no sub-second freshness).
+ */
+export const DEFAULT_USAGE_WRITER_OPTIONS: SpoolWriterOptions = {
+  maxBatchRows: 50_000,
+  maxBatchDelayMs: 1_000,
+  initialRetryDelayMs: 100,
+  maxRetryDelayMs: 5_000,
+};
+
+/**
+ * Moves spooled usage records into the store, one batch at a time, in spool order, so that each
+ * record id is stored once per tenant. Guarantees, besides the SpoolWriter's (nothing leaves the
+ * spool before it is stored; retries and replays after a crash offer the same batch again): before
+ * each insert attempt the batch's ids are looked up in the store; records already stored, and
+ * repeats within the batch, are not inserted — identical copies counted as duplicates, copies with
+ * other figures as conflicts (the first stored wins). The insert's deduplication token is the batch
+ * id and a digest of the records inserted, so a retry of the same insert writes nothing, and a
+ * replay that finds part of its batch stored inserts the rest under a token of its own.
+ */
+export class UsageWriter extends SpoolWriter<UsageRecordRow> {
+  constructor(spool: Spool<UsageRecordRow>, store: UsageStore, metrics: CollectorMetrics, options: Partial<SpoolWriterOptions> = {}) {
+    const insert = async (next: SpoolBatchRead<UsageRecordRow>): Promise<void> => {
+      const rows = next.rows;
+      const { fresh, duplicates, conflicts } = dedupeUsage(rows, await store.findStored(rows));
+      await store.insertUsage(fresh, dedupToken(next.batchId, fresh));
+      metrics.usageInserted.inc([], fresh.length);
+      metrics.usageDuplicates.inc([], duplicates);
+      metrics.usageConflicts.inc([], conflicts);
+    };
+    super(spool, insert, () => metrics.usageInsertFailures.inc(), { ...DEFAULT_USAGE_WRITER_OPTIONS, ...options });
+  }
+}
+
+function dedupToken(batchId: string, rows: readonly UsageRecordRow[]): string {
+  const keys = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) keys[i] = `${rows[i]!.tenant}\u0000${rows[i]!.id}`;
+  const digest = createHash("sha256").update(keys.join("\n")).digest("hex");
+  return `${batchId}:${rows.length}:${digest.slice(0, 32)}`;
+}
