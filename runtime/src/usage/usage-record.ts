@@ -8,7 +8,8 @@
  * - `time_unix_nano` is when the call started;
  * - `trace_id` / `span_id` are the call's `chat` span when it was traced (empty otherwise);
  * - every other field is an attribute named in USAGE_ATTR, with the OTLP type given there;
- * - there is no body: a usage record is metadata only, never a prompt or a completion.
+ * - there is no body: a usage record is metadata only, never a prompt or a completion (the
+ *   OpenTelemetry JS JSON encoder writes an empty AnyValue, `"body": {}`, which means none).
  */
 import { z } from "zod";
 import { ATTR } from "../tracing/attributes.js";
@@ -43,7 +44,10 @@ export const USAGE_ATTR = {
   cachedInputTokens: "gen_ai.usage.cache_read.input_tokens",
   /** int; absent when the provider reported none (read as 0). Part of outputTokens, not in addition. */
   reasoningTokens: "troupe.llm.reasoning_tokens",
-  /** double: what the call was charged, in US dollars. */
+  /**
+   * double: what the call was charged, in US dollars. The OpenTelemetry JS encoders send a whole
+   * amount (0 for every refused or failed call) as an int, so a receiver reads either type.
+   */
   costUsd: ATTR.llmCostUsd,
   /** string: one of USAGE_OUTCOMES. */
   outcome: "troupe.llm.outcome",
@@ -104,11 +108,43 @@ export const usageRecordSchema = z.object({
   spanId: z.string().regex(/^(|[0-9a-f]{16})$/, "must be 16 hex digits or empty"),
 });
 
-/** Checks a record against usageRecordSchema: the record (id in lower case), or the first problem with its field named. */
+/**
+ * Checks a record against usageRecordSchema: the record (id in lower case, unknown fields left
+ * out), or the first problem with its field named. A valid record is checked by a hand-written
+ * predicate that accepts exactly what the schema accepts (a property test holds the two together)
+ * at a tenth of its cost; the schema itself runs only to name what is wrong.
+ */
 export function checkUsageRecord(input: unknown): { ok: true; record: UsageRecord } | { ok: false; field: string; message: string } {
+  const fast = validUsageRecord(input);
+  if (fast !== undefined) return { ok: true, record: fast };
   const parsed = usageRecordSchema.safeParse(input);
   if (parsed.success) return { ok: true, record: parsed.data };
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join(".") || "(record)";
   return { ok: false, field, message: `${field} ${issue.message}` };
+}
+
+const OUTCOMES: ReadonlySet<unknown> = new Set(USAGE_OUTCOMES);
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+const isTokens = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isLabel = (v: unknown): v is string => typeof v === "string" && v.length <= 256;
+
+/** The record when `input` meets every rule of usageRecordSchema, else undefined (see checkUsageRecord). */
+function validUsageRecord(input: unknown): UsageRecord | undefined {
+  if (typeof input !== "object" || input === null) return undefined;
+  const r = input as Record<string, unknown>;
+  const { id, tenant, agentType, model, responseModel, provider, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, outcome, usageExact, timeMs, traceId, spanId } = r;
+  if (typeof id !== "string") return undefined;
+  const lowerId = id.toLowerCase();
+  if (!UUID.test(lowerId) || !isTenantId(tenant)) return undefined;
+  if (!isLabel(agentType) || !isLabel(model) || model.length === 0 || !isLabel(responseModel) || !isLabel(provider) || provider.length === 0) return undefined;
+  if (!isTokens(inputTokens) || !isTokens(outputTokens) || !isTokens(cachedInputTokens) || !isTokens(reasoningTokens)) return undefined;
+  if (typeof costUsd !== "number" || !Number.isFinite(costUsd) || costUsd < 0) return undefined;
+  if (!OUTCOMES.has(outcome) || typeof usageExact !== "boolean") return undefined;
+  if (typeof timeMs !== "number" || !Number.isFinite(timeMs) || timeMs <= 0) return undefined;
+  if (typeof traceId !== "string" || (traceId !== "" && !TRACE_ID.test(traceId))) return undefined;
+  if (typeof spanId !== "string" || (spanId !== "" && !SPAN_ID.test(spanId))) return undefined;
+  return { id: lowerId, tenant, agentType, model, responseModel, provider, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, outcome: outcome as UsageOutcome, usageExact, timeMs, traceId, spanId };
 }
