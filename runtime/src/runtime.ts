@@ -375,7 +375,8 @@ export class Runtime implements TenantIngress, TurnRouter {
       return Promise.reject(err);
     }
     const hop = request.hopCount + 1;
-    const parent = this.tracing !== null && request.traceparent !== undefined ? parentFromTraceparent(request.traceparent) : undefined;
+    // The turn's own context when its trace is undecided (its sends join its trace here); else the parsed traceparent.
+    const parent = this.tracing !== null && request.traceparent !== undefined ? (this.tracing.hostedTurnContext(lane.tenant, request.traceparent) ?? parentFromTraceparent(request.traceparent)) : undefined;
     try {
       if (request.kind === "send" && "type" in request.to) {
         const to = new AgentId(request.to.type, request.to.key);
@@ -779,7 +780,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     let threw = false;
     try {
       if (this.tracing === null && this.als === null) result = this.callHandler(agent, d);
-      else result = this.callTraced(agent, d);
+      else result = this.callTraced(agent, d, t0);
     } catch (err) {
       threw = true;
       result = err;
@@ -822,9 +823,9 @@ export class Runtime implements TenantIngress, TurnRouter {
     return run(envelope);
   }
 
-  private callTraced(agent: Agent, d: Delivery): unknown {
+  private callTraced(agent: Agent, d: Delivery, startMs: number): unknown {
     if (this.tracing === null || d.trace === null) return this.callGuarded(agent, d);
-    const ctx = this.tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc);
+    const ctx = this.tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc, startMs);
     return otelContext.with(ctx, this.callGuarded, this, agent, d);
   }
 
@@ -840,8 +841,8 @@ export class Runtime implements TenantIngress, TurnRouter {
     const reg = this.registry.find(d.agentId.type);
     let traceparent: string | undefined;
     if (this.tracing !== null && d.trace !== null) {
-      this.tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc);
-      traceparent = this.tracing.traceparent(d.trace as DeliveryTrace);
+      this.tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc, d.startedAtMs);
+      traceparent = this.tracing.traceparent(d.trace as DeliveryTrace, d.tenant);
     }
     const turn: HostedTurn = {
       tenant: lane.tenant,
@@ -911,7 +912,7 @@ export class Runtime implements TenantIngress, TurnRouter {
       }
     }
     if (this.tracing !== null && d.trace !== null) {
-      this.tracing.endTurn(d.trace as DeliveryTrace, turnOutcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs }, error);
+      this.tracing.endTurn(d.trace as DeliveryTrace, turnOutcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs, endMs: end }, error);
     }
     if (error === undefined) this.settleOk(d, value);
     else this.settleErr(d, turnOutcome, error);
@@ -1062,7 +1063,8 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (a.running === d) a.running = null;
     lane.abandonedRunning++;
     const m = lane.metrics;
-    const wallMs = now() - d.startedAtMs;
+    const end = now();
+    const wallMs = end - d.startedAtMs;
     const queueWaitMs = d.startedAtMs - d.enqueuedAtMs;
     m.turns++;
     if (outcome === "timeout") m.timeouts++;
@@ -1070,7 +1072,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     m.handlerBlockedMs += d.blockedMs;
     m.queueWaitMs += queueWaitMs;
     d.abort(error);
-    if (this.tracing !== null && d.trace !== null) this.tracing.endTurn(d.trace as DeliveryTrace, outcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs }, error);
+    if (this.tracing !== null && d.trace !== null) this.tracing.endTurn(d.trace as DeliveryTrace, outcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs, endMs: end }, error);
     this.settleErr(d, outcome, error);
     d.release();
     this.afterTurn(lane, a);

@@ -21,6 +21,10 @@ export const ATTR = {
   llmRetryCount: "troupe.llm.retry_count",
   llmSimulated: "troupe.llm.simulated",
   budgetRemainingTokens: "troupe.budget.remaining_tokens",
+  /** On the local root span of an exported trace: the sampling ratio of its tenant when the trace started here (a number 0..1). */
+  samplingRatio: "troupe.sampling.ratio",
+  /** On the local root span of an exported trace: why it was kept, one of SAMPLING_KEPT_BY. */
+  samplingKeptBy: "troupe.sampling.kept_by",
   // OpenTelemetry semantic conventions: messaging.
   messagingSystem: "messaging.system",
   messagingOperationType: "messaging.operation.type",
@@ -53,6 +57,15 @@ export const ATTR = {
 /** Values of `troupe.turn.outcome`. */
 export const TURN_OUTCOMES = ["ok", "error", "timeout", "quota_rejected", "budget_rejected", "rate_limited", "loop_dropped", "dropped"] as const;
 export type TurnOutcome = (typeof TURN_OUTCOMES)[number];
+
+/**
+ * Values of `troupe.sampling.kept_by`: `ratio` (the tenant's head-sampling ratio picked it), `parent`
+ * (the caller in another process sampled it), or the keep rule that kept it whatever the ratio — a
+ * budget rejection, a rate-limit rejection, a timeout, an error, or a span slower than the threshold.
+ */
+export const SAMPLING_KEPT_BY = ["ratio", "parent", "budget_rejected", "rate_limited", "timeout", "error", "slow"] as const;
+/** One of SAMPLING_KEPT_BY. */
+export type SamplingKeptBy = (typeof SAMPLING_KEPT_BY)[number];
 
 /** Span attribute names allowed past the runtime's processor and the collector's filter. */
 export const SPAN_ATTRIBUTE_ALLOW_LIST: ReadonlySet<string> = new Set<string>(Object.values(ATTR));

@@ -13,6 +13,11 @@ import {
 import type { AgentId, TopicId } from "../agents/ids.js";
 import type { TenantId } from "../tenancy/tenant-id.js";
 import { ATTR, type TurnOutcome } from "./attributes.js";
+import { DeferredSpan } from "./deferred-span.js";
+import { contextWithSpan } from "./overlay-context.js";
+import type { PendingTrace } from "./pending-trace.js";
+import { BaseAttributeCache, setInvokeAttributes, setMessagingAttributes } from "./runtime-span-attributes.js";
+import { SamplingTracer } from "./sampling-tracer.js";
 
 /** The tracer name and version of the runtime's spans. */
 export const TRACER_NAME = "@troupe/runtime";
@@ -27,6 +32,10 @@ export interface DeliveryTrace {
   invoke: Span | undefined;
   /** Context the handler runs in (invoke_agent active), so its own spans nest under it. */
   invokeCtx: Context | undefined;
+  /** The undecided trace a published delivery keeps open until its turn starts (or it is dropped). */
+  held: PendingTrace | undefined;
+  /** The traceparent a TurnHost was given for this turn, while it is registered (deferred traces only). */
+  hostedTraceparent: string | undefined;
 }
 
 /** Timings of one finished turn. */
@@ -34,6 +43,8 @@ export interface TurnTimings {
   queueWaitMs: number;
   wallMs: number;
   blockedMs: number;
+  /** `performance.now()` when the turn ended (its spans end then). */
+  endMs: number;
 }
 
 /**
@@ -44,11 +55,24 @@ export interface TurnTimings {
  * attributes; never a payload, and error status messages carry only the error code.
  *
  * `create` returns null when the provider is a no-op, so the runtime skips tracing entirely.
+ *
+ * Under a SamplingTracerProvider, producer spans name their tenant at their start (its ratio applies
+ * to the traces they start), a published delivery keeps its undecided trace open until its turn
+ * starts, and the sends of a turn run by a TurnHost join the turn's trace in this process. Deferred
+ * spans (of undecided traces) get the same attributes, the per-type ones as one shared object.
  */
 export class RuntimeTracing {
   private readonly names = new SpanNameCache(1024);
+  /** The tracer when it samples by tenant (producer spans then name their tenant); else null. */
+  private readonly sampling: SamplingTracer | null;
+  /** Attributes deferred spans share by tenant and type. */
+  private readonly bases = new BaseAttributeCache(10_000, 1024);
+  /** Contexts of running hosted turns of undecided traces, by the traceparent their host was given. */
+  private readonly hostedTurns = new Map<string, { tenant: TenantId; ctx: Context }>();
 
-  private constructor(private readonly tracer: Tracer) {}
+  private constructor(private readonly tracer: Tracer) {
+    this.sampling = tracer instanceof SamplingTracer ? tracer : null;
+  }
 
   /**
    * A RuntimeTracing for `provider`, or null when it is a no-op (the probe span has no valid span
@@ -63,25 +87,38 @@ export class RuntimeTracing {
   /** Starts the PRODUCER span of a send; its context is the parent of the delivery's process span. */
   startSend(tenant: TenantId, to: AgentId, hopCount: number, parent: Context | undefined): DeliveryTrace {
     const ctx = parent ?? otelContext.active();
-    const span = this.tracer.startSpan(this.names.of(to.type).send, PRODUCER, ctx);
-    if (span.isRecording()) setMessagingAttributes(span, tenant, to.type, to.key, hopCount, "send");
-    return { parent: trace.setSpan(ctx, span), send: span, process: undefined, invoke: undefined, invokeCtx: undefined };
+    const span = this.startProducer(tenant, this.names.of(to.type).send, ctx);
+    if (span instanceof DeferredSpan) {
+      span.setBaseAttributes(this.bases.of(tenant, to.type).send);
+      span.setAttribute(ATTR.hopCount, hopCount);
+      span.setAttribute(ATTR.agentKey, to.key);
+    } else if (span.isRecording()) setMessagingAttributes(span, tenant, to.type, to.key, hopCount, "send");
+    return { parent: contextWithSpan(ctx, span), send: span, process: undefined, invoke: undefined, invokeCtx: undefined, held: undefined, hostedTraceparent: undefined };
   }
 
   /** Starts the PRODUCER span of a publish; end it with `endPublish`. */
   startPublish(tenant: TenantId, topic: TopicId, hopCount: number, parent: Context | undefined): { span: Span; ctx: Context } {
     const ctx = parent ?? otelContext.active();
-    const span = this.tracer.startSpan(this.names.of(topic.type).publish, PRODUCER, ctx);
-    if (span.isRecording()) {
+    const span = this.startProducer(tenant, this.names.of(topic.type).publish, ctx);
+    if (span instanceof DeferredSpan) {
+      span.setBaseAttributes(this.bases.of(tenant, topic.type).publish);
+      span.setAttribute(ATTR.hopCount, hopCount);
+    } else if (span.isRecording()) {
       setMessagingAttributes(span, tenant, undefined, undefined, hopCount, "publish");
       span.setAttribute(ATTR.messagingDestination, topic.type);
     }
-    return { span, ctx: trace.setSpan(ctx, span) };
+    return { span, ctx: contextWithSpan(ctx, span) };
   }
 
-  /** A delivery trace for one subscriber of a publish (no send span of its own). */
+  /**
+   * A delivery trace for one subscriber of a publish (no send span of its own). Call while the publish
+   * span is open: an undecided trace then stays open for the delivery until its turn starts, or until
+   * `endSend` when it never runs.
+   */
   forPublishedDelivery(publishCtx: Context): DeliveryTrace {
-    return { parent: publishCtx, send: undefined, process: undefined, invoke: undefined, invokeCtx: undefined };
+    const publish = trace.getSpan(publishCtx);
+    const held = publish instanceof DeferredSpan && publish.trace.hold() ? publish.trace : undefined;
+    return { parent: publishCtx, send: undefined, process: undefined, invoke: undefined, invokeCtx: undefined, held, hostedTraceparent: undefined };
   }
 
   endPublish(span: Span, outcome: TurnOutcome, error?: unknown): void {
@@ -102,7 +139,7 @@ export class RuntimeTracing {
     parent: Context | undefined,
   ): void {
     const names = this.names.of(target);
-    const span = this.tracer.startSpan(kind === "send" ? names.send : names.publish, PRODUCER, parent ?? otelContext.active());
+    const span = this.startProducer(tenant, kind === "send" ? names.send : names.publish, parent ?? otelContext.active());
     if (span.isRecording()) {
       setMessagingAttributes(span, tenant, kind === "send" ? target : undefined, key, hopCount, kind);
       if (kind === "publish") span.setAttribute(ATTR.messagingDestination, target);
@@ -112,27 +149,43 @@ export class RuntimeTracing {
     span.end();
   }
 
-  /** Starts `process` (CONSUMER, child of the send/publish) and `invoke_agent` (child of process). */
-  startTurn(t: DeliveryTrace, tenant: TenantId, agent: AgentId, hopCount: number, deliveryId: string, isRpc: boolean): Context {
+  /**
+   * Starts `process` (CONSUMER, child of the send/publish) and `invoke_agent` (child of process).
+   * `startMs`: `performance.now()` when the turn started (the spans of an undecided trace start then;
+   * SDK spans read their own clock, as they always have).
+   */
+  startTurn(t: DeliveryTrace, tenant: TenantId, agent: AgentId, hopCount: number, deliveryId: string, isRpc: boolean, startMs: number): Context {
     const names = this.names.of(agent.type);
-    const process = this.tracer.startSpan(names.process, CONSUMER, t.parent);
-    const processCtx = trace.setSpan(t.parent, process);
-    const invoke = this.tracer.startSpan(names.invoke, INTERNAL, processCtx);
-    if (process.isRecording()) {
-      setMessagingAttributes(process, tenant, agent.type, agent.key, hopCount, "process");
+    const parent = this.sampling === null ? undefined : trace.getSpan(t.parent);
+    if (parent instanceof DeferredSpan) {
+      // An undecided trace: its turn spans are started directly, and the handler's context holds invoke_agent alone.
+      const process = this.sampling!.startDeferredChild(parent, names.process, SpanKind.CONSUMER, startMs);
+      const invoke = this.sampling!.startDeferredChild(process, names.invoke, SpanKind.INTERNAL, startMs);
+      const bases = this.bases.of(tenant, agent.type);
+      process.setBaseAttributes(isRpc ? bases.process : bases.processPublished);
+      process.setAttribute(ATTR.hopCount, hopCount);
+      process.setAttribute(ATTR.agentKey, agent.key);
       process.setAttribute(ATTR.messagingMessageId, deliveryId);
-      if (!isRpc) process.setAttribute(ATTR.messagingOperationName, "process_published");
-    }
-    if (invoke.isRecording()) {
-      invoke.setAttribute(ATTR.tenantId, tenant);
-      invoke.setAttribute(ATTR.agentType, agent.type);
+      invoke.setBaseAttributes(bases.invoke);
       invoke.setAttribute(ATTR.agentKey, agent.key);
-      invoke.setAttribute(ATTR.genAiOperation, "invoke_agent");
-      invoke.setAttribute(ATTR.genAiAgentName, agent.type);
+      t.process = process;
+      t.invoke = invoke;
+      t.invokeCtx = contextWithSpan(t.parent, invoke);
+    } else {
+      const process = this.tracer.startSpan(names.process, CONSUMER, t.parent);
+      const processCtx = contextWithSpan(t.parent, process);
+      const invoke = this.tracer.startSpan(names.invoke, INTERNAL, processCtx);
+      if (process.isRecording()) {
+        setMessagingAttributes(process, tenant, agent.type, agent.key, hopCount, "process");
+        process.setAttribute(ATTR.messagingMessageId, deliveryId);
+        if (!isRpc) process.setAttribute(ATTR.messagingOperationName, "process_published");
+      }
+      if (invoke.isRecording()) setInvokeAttributes(invoke, tenant, agent.type, agent.key);
+      t.process = process;
+      t.invoke = invoke;
+      t.invokeCtx = contextWithSpan(processCtx, invoke);
     }
-    t.process = process;
-    t.invoke = invoke;
-    t.invokeCtx = trace.setSpan(processCtx, invoke);
+    if (t.held !== undefined) release(t);
     return t.invokeCtx;
   }
 
@@ -143,6 +196,10 @@ export class RuntimeTracing {
    */
   endTurn(t: DeliveryTrace, outcome: TurnOutcome, timings: TurnTimings, error?: unknown): void {
     const { invoke, process } = t;
+    if (t.hostedTraceparent !== undefined) {
+      this.hostedTurns.delete(t.hostedTraceparent);
+      t.hostedTraceparent = undefined;
+    }
     const wallMs = round(timings.wallMs);
     const blockedMs = round(timings.blockedMs);
     if (invoke !== undefined) {
@@ -150,7 +207,7 @@ export class RuntimeTracing {
         invoke.setAttribute(ATTR.outcome, outcome);
         if (error !== undefined) markError(invoke, error);
       }
-      invoke.end();
+      endAt(invoke, timings.endMs);
     }
     if (process !== undefined) {
       if (process.isRecording()) {
@@ -160,15 +217,23 @@ export class RuntimeTracing {
         process.setAttribute(ATTR.handlerBlockedMs, blockedMs);
         if (error !== undefined) markError(process, error);
       }
-      process.end();
+      endAt(process, timings.endMs);
     }
+    // The turn's spans and contexts are young and its delivery trace is old (it waited in a queue): a
+    // link from it would keep them through every young-generation collection until a full one. Sends
+    // the handler makes after its turn find the turn's context as the active one instead (the
+    // context manager carries it into the handler's callbacks).
+    t.invokeCtx = undefined;
     t.process = t.invoke = undefined;
   }
 
   /** Ends the send span when the caller's call settles. */
   endSend(t: DeliveryTrace, outcome: TurnOutcome, error?: unknown): void {
     const span = t.send;
-    if (span === undefined) return;
+    if (span === undefined) {
+      if (t.held !== undefined) release(t);
+      return;
+    }
     t.send = undefined;
     if (span.isRecording()) {
       span.setAttribute(ATTR.outcome, outcome);
@@ -177,35 +242,50 @@ export class RuntimeTracing {
     span.end();
   }
 
-  /** W3C traceparent of the turn's invoke_agent span, for a TurnHost. */
-  traceparent(t: DeliveryTrace): string | undefined {
+  /**
+   * W3C traceparent of the turn's invoke_agent span, for a TurnHost. For an undecided trace, the turn
+   * is registered until it ends, so `hostedTurnContext` finds it again for the sends its host relays.
+   */
+  traceparent(t: DeliveryTrace, tenant: TenantId): string | undefined {
     const span = t.invoke ?? t.process;
     if (span === undefined) return undefined;
     const sc = span.spanContext();
     if (!isSpanContextValid(sc)) return undefined;
-    return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1).toString(16).padStart(2, "0")}`;
+    const traceparent = `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1).toString(16).padStart(2, "0")}`;
+    if (span instanceof DeferredSpan && t.invokeCtx !== undefined) {
+      this.hostedTurns.set(traceparent, { tenant, ctx: t.invokeCtx });
+      t.hostedTraceparent = traceparent;
+    }
+    return traceparent;
+  }
+
+  /**
+   * The context of a running hosted turn of `tenant` whose host was given `traceparent`, when its
+   * trace is undecided: a send the host relays then joins the turn's trace in this process (rather
+   * than starting a local part of its own). Undefined otherwise (parse the traceparent instead).
+   */
+  hostedTurnContext(tenant: TenantId, traceparent: string): Context | undefined {
+    if (this.hostedTurns.size === 0) return undefined;
+    const turn = this.hostedTurns.get(traceparent);
+    return turn !== undefined && turn.tenant === tenant ? turn.ctx : undefined;
+  }
+
+  /** Starts a producer span; under a SamplingTracer, naming its tenant (whose ratio applies to a trace the span starts). */
+  private startProducer(tenant: TenantId, name: string, ctx: Context): Span {
+    return this.sampling === null ? this.tracer.startSpan(name, PRODUCER, ctx) : this.sampling.startTenantSpan(tenant, name, PRODUCER, ctx);
   }
 }
 
-/** Sets the messaging attributes every send, publish and process span carries (one call each: no temporary objects). */
-function setMessagingAttributes(
-  span: Span,
-  tenant: TenantId,
-  agentType: string | undefined,
-  agentKey: string | undefined,
-  hopCount: number,
-  operation: "send" | "publish" | "process",
-): void {
-  span.setAttribute(ATTR.tenantId, tenant);
-  span.setAttribute(ATTR.hopCount, hopCount);
-  span.setAttribute(ATTR.messagingSystem, "troupe");
-  span.setAttribute(ATTR.messagingOperationType, operation);
-  span.setAttribute(ATTR.messagingOperationName, operation);
-  if (agentType !== undefined) {
-    span.setAttribute(ATTR.agentType, agentType);
-    span.setAttribute(ATTR.messagingDestination, agentType);
-  }
-  if (agentKey !== undefined) span.setAttribute(ATTR.agentKey, agentKey);
+/** Ends a span at `endMs` (`performance.now()`) when it is deferred; an SDK span reads its own clock, as it always has. */
+function endAt(span: Span, endMs: number): void {
+  if (span instanceof DeferredSpan) span.endAt(endMs);
+  else span.end();
+}
+
+function release(t: DeliveryTrace): void {
+  const held = t.held!;
+  t.held = undefined;
+  held.release();
 }
 
 const PRODUCER: SpanOptions = Object.freeze({ kind: SpanKind.PRODUCER });
