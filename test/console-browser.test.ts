@@ -15,6 +15,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
 import { freePort } from "./support/free-port.js";
+import { seedUsageRecords } from "./support/usage-records.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const consoleDir = join(root, "console");
@@ -50,8 +51,12 @@ async function api<T>(key: string, path: string, init?: RequestInit): Promise<{ 
   return { status: res.status, body: (text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text) as T };
 }
 
-/** Sends one tenant's spans through the real OTLP/HTTP exporter; returns the trace ids. */
-async function seed(ingestKey: string, tenant: string, plan: Array<{ agent: string; name: string; error?: boolean; model: string; tokensIn: number; tokensOut: number; cost: number }>): Promise<string[]> {
+/**
+ * Sends one tenant's spans through the real OTLP/HTTP exporter and stores each LLM call's usage
+ * record beside them (as the collector's usage writer would); returns the trace ids. `samplingRatio`
+ * marks the turn as a trace kept by sampling at that ratio.
+ */
+async function seed(ingestKey: string, tenant: string, plan: Array<{ agent: string; name: string; error?: boolean; model: string; tokensIn: number; tokensOut: number; cost: number; samplingRatio?: number }>): Promise<string[]> {
   const tp = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": `${tenant}-app` }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${collector.url}/v1/traces`, headers: { Authorization: `Bearer ${ingestKey}` } }), { scheduledDelayMillis: 10 })],
@@ -68,6 +73,7 @@ async function seed(ingestKey: string, tenant: string, plan: Array<{ agent: stri
         "troupe.queue.wait_ms": 3,
         "troupe.handler.wall_ms": 40,
         "messaging.operation.name": "process",
+        ...(p.samplingRatio !== undefined ? { "troupe.sampling.ratio": p.samplingRatio, "troupe.sampling.kept_by": "ratio" } : {}),
       },
     });
     const ctx = trace.setSpan(context.active(), turn);
@@ -90,6 +96,10 @@ async function seed(ingestKey: string, tenant: string, plan: Array<{ agent: stri
     turn.setStatus({ code: p.error ? SpanStatusCode.ERROR : SpanStatusCode.OK });
     turn.end();
     ids.push(turn.spanContext().traceId);
+    await seedUsageRecords(collector.gateway, [{
+      tenant, timeMs: Date.now(), agentType: p.agent, model: p.model, outcome: p.error ? "error" : "ok",
+      inputTokens: p.tokensIn, outputTokens: p.tokensOut, costUsd: p.cost, traceId: chat.spanContext().traceId, spanId: chat.spanContext().spanId,
+    }]);
   }
   await tp.forceFlush();
   await tp.shutdown();
@@ -113,8 +123,9 @@ beforeAll(async () => {
     keys[`${which}Ingest`] = res.body.keys.find((k) => k.kind === "ingest")!.secret;
   }
 
+  // acme's planner trace was kept by sampling at 25%; its other traces predate sampling.
   const aIds = await seed(keys.aIngest, "acme", [
-    { agent: "planner", name: "process planner", model: "gpt-4o-mini", tokensIn: 1200, tokensOut: 300, cost: 0.0021 },
+    { agent: "planner", name: "process planner", model: "gpt-4o-mini", tokensIn: 1200, tokensOut: 300, cost: 0.0021, samplingRatio: 0.25 },
     { agent: "researcher", name: "process researcher", model: "gpt-4o", tokensIn: 800, tokensOut: 150, cost: 0.0065 },
     { agent: "researcher", name: "process researcher", model: "gpt-4o", tokensIn: 500, tokensOut: 90, cost: 0.004, error: true },
   ]);
@@ -122,6 +133,8 @@ beforeAll(async () => {
   [traces.b] = (await seed(keys.bIngest, "globex", [
     { agent: "globex-secret-agent", name: "process globex-secret-agent", model: "gpt-4o", tokensIn: 999, tokensOut: 111, cost: 0.5 },
   ])) as [string];
+  // An attempt the budget refused, whose trace was sampled out: a usage record and no span.
+  await seedUsageRecords(collector.gateway, [{ tenant: "acme", timeMs: Date.now(), agentType: "researcher", model: "gpt-4o", outcome: "budget_rejected" }]);
 
   await waitFor("seeded traces to be queryable", async () => {
     const a = await api<{ traces: unknown[] }>(keys.aConsole, "/api/v1/traces?from=" + encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString()));
@@ -208,8 +221,12 @@ describe("console in a real browser", () => {
     expect(headers["x-content-type-options"]).toBe("nosniff");
     expect(headers["referrer-policy"]).toBeTruthy();
 
+    // LLM calls come from usage records (every attempt, the refused one included) and say they are
+    // exact; span counts are labelled with the sampling in force.
     await page.getByTestId("stat-llm-calls").waitFor();
-    expect(await page.getByTestId("stat-llm-calls").textContent()).toContain("3");
+    expect(await page.getByTestId("stat-llm-calls").textContent()).toMatch(/^LLM calls \(exact\)4every attempt · 1 budget-rejected/);
+    expect(await page.getByTestId("stat-spans").textContent()).toMatch(/^Spans \(sampled at 25% and 100%\)6/);
+    expect(await page.getByTestId("sampling-note").textContent()).toContain("LLM calls, tokens and cost come from usage records and are exact");
     await page.waitForSelector(".recharts-surface");
     await shot(page, "03-overview-tenant");
 
@@ -217,6 +234,7 @@ describe("console in a real browser", () => {
     await page.waitForURL(/\/traces/);
     const table = page.getByTestId("traces-table");
     await table.waitFor();
+    expect(await page.getByTestId("sampling-note").textContent()).toContain("Traces were sampled at 25% and 100% in this range");
     const text = (await table.textContent())!;
     expect(text).toContain(traces.a);
     expect(text).toContain(traces.aError);
@@ -262,6 +280,7 @@ describe("console in a real browser", () => {
     expect(agents).toContain("planner");
     expect(agents).toContain("researcher");
     expect(agents).not.toContain("globex");
+    expect(await page.getByTestId("agents-llm-calls").textContent()).toMatch(/^LLM calls \(exact\)4/);
     await shot(page, "07-agents");
 
     // A tenant key on an operator page: a clear 403.
@@ -285,8 +304,10 @@ describe("console in a real browser", () => {
     const toExclusive = new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString();
     const fromIso = new Date(`${from}T00:00:00Z`).toISOString();
     const apiJson = await api<{ totals: { calls: number; inputTokens: number; outputTokens: number; costUsd: number } }>(keys.aConsole, `/api/v1/usage?from=${fromIso}&to=${toExclusive}&groupBy=model`);
-    expect(apiJson.body.totals).toMatchObject({ calls: 3, inputTokens: 2500, outputTokens: 540 });
-    expect(await page.getByTestId("total-calls").textContent()).toContain("3");
+    expect(apiJson.body.totals).toMatchObject({ calls: 4, inputTokens: 2500, outputTokens: 540, errors: 1, budgetRejections: 1 });
+    expect(await page.getByTestId("total-calls").textContent()).toMatch(/^LLM calls \(every attempt\)43 reached the model$/);
+    expect(await page.getByTestId("total-budget-rejections").textContent()).toMatch(/^Budget rejections1/);
+    expect(await page.getByTestId("total-errors").textContent()).toMatch(/^Errors1/);
     expect(await page.getByTestId("total-input").textContent()).toContain("2,500");
     expect(await page.getByTestId("total-output").textContent()).toContain("540");
 

@@ -6,9 +6,10 @@ import { AgentId, LlmClients, QueueFullError, Runtime, startMockOpenAiServer, ty
 import { startTelemetry, type Telemetry } from "@troupe/runtime/otel";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
 
-// The whole data path, for real: the runtime's spans go through the OpenTelemetry SDK and the real
-// OTLP exporter to the collector, into chDB, and come back out of the query API with exact counts
-// (one turn per delivered or refused message, however many spans mark its outcome).
+// The whole data path, for real: the runtime's spans and usage records go through the OpenTelemetry
+// SDK and the real OTLP exporters to the collector (/v1/traces, /v1/logs), into chDB, and come back
+// out of the query API with exact counts (one turn per delivered or refused message, however many
+// spans mark its outcome; one LLM call per usage record, refused attempts included).
 
 let dir: string;
 let collector: RunningCollector;
@@ -29,6 +30,7 @@ beforeAll(async () => {
   const llm = new LlmClients({
     config: { acme: { apiKey: "sk-test", baseURL: llmServer.baseURL, defaultModel: "gpt-4o-mini", budget: { tokensPerDay: 300 } } },
     tracerProvider: telemetry.tracerProvider,
+    loggerProvider: telemetry.loggerProvider,
   });
   runtime = new Runtime({ tracerProvider: telemetry.tracerProvider, quotas: { tenants: { acme: { maxQueuedMessages: 1, maxInFlightTurns: 1 } } } });
   runtime.register("echo", () => ({ onMessage: (m: unknown) => m }));
@@ -56,7 +58,8 @@ async function api<T>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-type Agents = { agents: Array<{ agentType: string; turns: number; errors: number; quotaRejections: number; budgetRejections: number; handlerWallMsTotal: number }> };
+type Agents = { agents: Array<{ agentType: string; turns: number; errors: number; quotaRejections: number; budgetRejections: number; llmCalls: number; inputTokens: number; handlerWallMsTotal: number }> };
+type Usage = { totals: { calls: number; budgetRejections: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number } };
 
 describe("runtime → OTLP → collector → query API", () => {
   it("counts each turn once, refused messages as quota rejections, and budget rejections of LLM calls", async () => {
@@ -91,11 +94,18 @@ describe("runtime → OTLP → collector → query API", () => {
     expect(by.slow).toMatchObject({ turns: 3, quotaRejections: 1 });
     expect(by.slow!.handlerWallMsTotal).toBeGreaterThanOrEqual(380);
     expect(by.slow!.handlerWallMsTotal).toBeLessThan(2_000);
-    expect(by.writer).toMatchObject({ turns: 3, errors: 2, budgetRejections: 2 });
 
-    const usage = await api<{ totals: { calls: number; budgetRejections: number; inputTokens: number } }>("/api/v1/usage?groupBy=model");
-    expect(usage.totals.calls).toBe(3);
-    expect(usage.totals.budgetRejections).toBe(2);
+    // Usage comes from usage records: three attempts, two refused by the budget before the model.
+    let usage = await api<Usage>("/api/v1/usage?groupBy=model");
+    while (usage.totals.calls < 3) {
+      if (Date.now() > deadline) throw new Error(`usage records did not arrive: ${JSON.stringify(usage.totals)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      usage = await api<Usage>("/api/v1/usage?groupBy=model");
+    }
+    expect(usage.totals).toMatchObject({ calls: 3, budgetRejections: 2, errors: 0, inputTokens: 120, outputTokens: 80 });
+    expect(usage.totals.costUsd).toBeGreaterThan(0);
     expect(llmServer.requestCount).toBe(1);
+    const writer = (await api<Agents>("/api/v1/agents")).agents.find((a) => a.agentType === "writer");
+    expect(writer).toMatchObject({ turns: 3, errors: 2, budgetRejections: 2, llmCalls: 3, inputTokens: 120 });
   });
 });

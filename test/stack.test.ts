@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "./support/free-port.js";
 
 // The stack as a user starts it: `npm start` in a subprocess (the README's command), on free ports
-// and a fresh data directory. Demo data of every demo tenant must reach the query API, `troupe
-// report` must print the API's numbers, and Ctrl-C must leave no process behind.
+// and a fresh data directory. Demo data of every demo tenant must reach the query API (its LLM
+// calls as usage records, which every usage figure reads), `troupe report` must print the API's
+// numbers, and Ctrl-C must leave no process behind.
 
 const root = join(import.meta.dirname, "..");
 const dataDir = mkdtempSync(join(tmpdir(), "troupe-stack-"));
@@ -71,7 +72,7 @@ describe("npm start", () => {
     expect(output).toContain("simulated model");
   });
 
-  it("brings demo data of every demo tenant to the query API", async () => {
+  it("brings demo data of every demo tenant to the query API, LLM calls as usage records", async () => {
     const deadline = Date.now() + 60_000;
     let calls: Record<string, number> = {};
     for (;;) {
@@ -113,6 +114,7 @@ describe("npm start", () => {
     const table = cli("table");
     expect(table.stdout).toContain("TOTAL");
     expect(table.stdout).toContain("gpt-4o-mini");
+    expect(table.stdout).toContain("CALLS counts every LLM call attempt");
   }, 60_000);
 
   it("stops every process on Ctrl-C", async () => {

@@ -43,10 +43,14 @@ export {
   EVENT_ATTRIBUTE_ALLOW_LIST,
   MAX_ATTRIBUTE_VALUE_LENGTH,
   TENANT_BAGGAGE_KEY,
+  SAMPLING_KEPT_BY,
 } from "./tracing/attributes.js";
-export type { TurnOutcome } from "./tracing/attributes.js";
+export type { TurnOutcome, SamplingKeptBy } from "./tracing/attributes.js";
 export { USAGE_EVENT_NAME, USAGE_OUTCOMES, USAGE_ATTR, usageRecordSchema, checkUsageRecord } from "./usage/usage-record.js";
 export type { UsageRecord, UsageOutcome } from "./usage/usage-record.js";
+export type { UsageRecorder } from "./usage/usage-recorder.js";
+export { OtlpUsageRecorder, USAGE_LOGGER_NAME } from "./usage/otlp-usage-recorder.js";
+export type { OtlpUsageRecorderOptions } from "./usage/otlp-usage-recorder.js";
 export { TRACER_NAME } from "./tracing/runtime-tracing.js";
 export { AllowListSpanProcessor } from "./tracing/allow-list-processor.js";
 export type { AllowListDropCounts } from "./tracing/allow-list-processor.js";

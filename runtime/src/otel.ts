@@ -1,11 +1,11 @@
 /**
  * The one module that sets up the OpenTelemetry SDK for a process that embeds the runtime. The
- * runtime itself only uses `@opentelemetry/api`; an entry point calls `startTelemetry` (optionally
+ * runtime itself only uses `@opentelemetry/api` (and `@opentelemetry/api-logs` for usage records); an entry point calls `startTelemetry` (optionally
  * with `telemetryOptionsFromEnv(process.env)`) and everything the runtime traces is exported through
  * the allow-list filter. Without it the API stays a no-op and tracing costs nothing.
  */
 import type { TracerProvider } from "@opentelemetry/api";
-import { context, propagation, trace } from "@opentelemetry/api";
+import { context, propagation, ProxyTracerProvider, trace } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
@@ -14,15 +14,35 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentel
 import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import type { ReadableSpan, Sampler, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { z } from "zod";
 import { InvalidArgumentError } from "./errors.js";
 import { AllowListSpanProcessor } from "./tracing/allow-list-processor.js";
+import type { SamplingStats } from "./tracing/pending-trace.js";
+import { SamplingSettings, type SamplingOptions } from "./tracing/sampling-settings.js";
+import { SamplingTracerProvider } from "./tracing/sampling-tracer-provider.js";
 import { OtlpProtobufTraceSerializer } from "./tracing/otlp-protobuf-serializer.js";
+import { logs } from "@opentelemetry/api-logs";
+import type { LoggerProvider as ApiLoggerProvider } from "@opentelemetry/api-logs";
+import { OTLPLogExporter as OtlpJsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { OTLPLogExporter as OtlpProtobufLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
+import type { Resource } from "@opentelemetry/resources";
+import { LoggerProvider } from "@opentelemetry/sdk-logs";
+import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
+import { RESOURCE_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
+import { UsageLogRecordProcessor } from "./usage/usage-log-processor.js";
+import type { UsageBatchOptions, UsageExportStats } from "./usage/usage-log-processor.js";
 
 export { OtlpProtobufTraceSerializer } from "./tracing/otlp-protobuf-serializer.js";
 export type { OtlpProtobufTraceSerializerOptions, OtlpProtobufTraceSerializerStats } from "./tracing/otlp-protobuf-serializer.js";
+export { SamplingSettings, DEFAULT_KEEP_SLOWER_THAN_MS, DEFAULT_MAX_SPANS_PER_TRACE } from "./tracing/sampling-settings.js";
+export type { SamplingOptions } from "./tracing/sampling-settings.js";
+export { SamplingTracerProvider } from "./tracing/sampling-tracer-provider.js";
+export type { SamplingTracerProviderOptions } from "./tracing/sampling-tracer-provider.js";
+export type { SamplingStats } from "./tracing/pending-trace.js";
+export { UsageLogRecordProcessor, DEFAULT_USAGE_BATCH } from "./usage/usage-log-processor.js";
+export type { UsageBatchOptions, UsageExportStats } from "./usage/usage-log-processor.js";
 
 /** One OTLP/HTTP traces endpoint (e.g. an existing APM: Jaeger, Tempo, Honeycomb). */
 export interface OtlpEndpointOptions {
@@ -50,6 +70,21 @@ export interface BatchOptions {
   exportTimeoutMs?: number;
 }
 
+/**
+ * The usage-record pipeline of `startTelemetry`: every LLM call's usage record (one OTLP log record
+ * named `troupe.llm.usage`, see usage-record.ts) exported to the collector's `/v1/logs`, whatever
+ * the trace sampling, through a bounded queue whose losses are counted (`Telemetry.usageRecordStats`).
+ */
+export interface UsageRecordsOptions extends UsageBatchOptions {
+  /**
+   * The full logs URL. Default: the collector's URL with `/v1/traces` replaced by `/v1/logs` (the
+   * same key and headers); with no collector URL, the exporter reads `OTEL_EXPORTER_OTLP_LOGS_*`.
+   */
+  url?: string;
+  /** Other log exporters (tests, a second billing sink); each gets its own bounded batch. */
+  exporters?: LogRecordExporter[];
+}
+
 /** Options of `startTelemetry`. There is no option to export unfiltered spans, by design. */
 export interface TelemetryOptions {
   serviceName: string;
@@ -64,21 +99,47 @@ export interface TelemetryOptions {
   exporters?: SpanExporter[];
   /** Fraction of new traces sampled, 0..1 (parent-based). Unset: `OTEL_TRACES_SAMPLER*`, else always on. */
   samplerRatio?: number;
+  /**
+   * Per-tenant head sampling with keep rules (SamplingOptions; see SamplingTracerProvider for what is
+   * kept): a trace with an error, a budget or rate-limit rejection, a timeout or a slow span is kept
+   * whole whatever its ratio. Pass a SamplingSettings to hold it for run-time changes (it is also
+   * `Telemetry.sampling`). Exclusive with `samplerRatio` (use `defaultRatio`).
+   */
+  sampling?: SamplingOptions | SamplingSettings;
   batch?: BatchOptions;
   /** Register as the global tracer provider, context manager and W3C propagator. Default true. */
   registerGlobal?: boolean;
   /** Wire format of the OTLP/HTTP exporters: `http/protobuf` (default, as in the OTLP spec) or `http/json`. */
   protocol?: "http/protobuf" | "http/json";
+  /** Usage records (billing): default on, to the collector beside the spans; `false` for none. */
+  usageRecords?: UsageRecordsOptions | false;
 }
 
 /** A running telemetry pipeline. */
 export interface Telemetry {
   tracerProvider: TracerProvider;
+  /** The sampling settings when started with `sampling`: `setTenantRatio` here applies to the tenant's next traces. */
+  readonly sampling: SamplingSettings | undefined;
+  /** What sampling decided so far (undefined without `sampling`). */
+  samplingStats(): SamplingStats | undefined;
   /** The filters in front of each exporter, in order: collector, extra endpoints, extra exporters. */
   readonly filters: readonly AllowListSpanProcessor[];
   /** Attributes dropped by the allow-list so far, over all exporters. */
   droppedAttributes(): number;
-  /** Exports every ended span now. */
+  /**
+   * The logger provider of the usage-record pipeline (registered as the global one unless
+   * `registerGlobal: false`; then give it to `LlmClients` as `loggerProvider`). Exports only usage records.
+   */
+  loggerProvider: ApiLoggerProvider;
+  /** What the usage-record pipeline did, summed over its exporters: records lost = `dropped` + `failed`. */
+  usageRecordStats(): UsageExportStats;
+  /**
+   * Sends every usage record held now and resolves once the collector acknowledged them all (records
+   * are held and retried through a collector outage); rejects after the usage `exportTimeoutMs` with
+   * how many are still held (they stay held and retried).
+   */
+  flushUsageRecords(): Promise<void>;
+  /** Exports every ended span and every usage record now. */
   forceFlush(): Promise<void>;
   /** Flushes, stops every exporter and, if it registered them, restores the no-op globals. Idempotent. */
   shutdown(): Promise<void>;
@@ -124,6 +185,7 @@ const optionsSchema = z.object({
   extraEndpoints: z.array(z.object({ url: urlSchema, headers: headersSchema.optional(), timeoutMs: z.number().int().positive().optional() })).optional(),
   exporters: z.array(z.custom<SpanExporter>((value) => typeof (value as SpanExporter | undefined)?.export === "function", "must be a SpanExporter")).optional(),
   samplerRatio: z.number().min(0).max(1).optional(),
+  sampling: z.custom<SamplingOptions | SamplingSettings>((value) => value !== null && typeof value === "object", "must be sampling options or a SamplingSettings").optional(),
   batch: z
     .object({
       maxQueueSize: z.number().int().positive().optional(),
@@ -135,6 +197,21 @@ const optionsSchema = z.object({
     .optional(),
   registerGlobal: z.boolean().optional(),
   protocol: z.enum(["http/protobuf", "http/json"]).optional(),
+  usageRecords: z
+    .union([
+      z.literal(false),
+      z
+        .object({
+          url: urlSchema.optional(),
+          exporters: z.array(z.custom<LogRecordExporter>((value) => typeof (value as LogRecordExporter | undefined)?.export === "function", "must be a LogRecordExporter")).optional(),
+          maxQueueSize: z.number().int().positive().optional(),
+          maxExportBatchSize: z.number().int().positive().optional(),
+          scheduledDelayMs: z.number().int().nonnegative().optional(),
+          exportTimeoutMs: z.number().int().positive().optional(),
+        })
+        .refine((u) => u.maxExportBatchSize === undefined || u.maxQueueSize === undefined || u.maxExportBatchSize <= u.maxQueueSize, "usageRecords.maxExportBatchSize must not exceed usageRecords.maxQueueSize"),
+    ])
+    .optional(),
 });
 
 /**
@@ -148,6 +225,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     const issue = parsed.error.issues[0]!;
     throw new InvalidArgumentError(`telemetry option ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
+  if (options.sampling !== undefined && options.samplerRatio !== undefined) {
+    throw new InvalidArgumentError("telemetry options samplerRatio and sampling are exclusive: set sampling.defaultRatio instead");
+  }
+  const sampling = options.sampling === undefined || options.sampling instanceof SamplingSettings ? options.sampling : new SamplingSettings(options.sampling);
 
   // OTLP/HTTP protobuf is the spec's default and costs about a quarter less CPU per span than JSON.
   const OTLPTraceExporter = options.protocol === "http/json" ? OTLPJsonTraceExporter : OtlpProtobufTraceExporter;
@@ -179,33 +260,50 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ ...options.resourceAttributes, "service.name": options.serviceName, ...(options.serviceVersion === undefined ? {} : { "service.version": options.serviceVersion }) }))
     .merge(detectResources({ detectors: [envDetector] }));
+  const usage = startUsagePipeline(options, resource);
 
   let sampler: Sampler | undefined;
   if (options.samplerRatio !== undefined) {
     sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.samplerRatio) });
   }
+  // Sampling by tenant decides in front of the SDK, which then records every span it is asked for (whatever OTEL_TRACES_SAMPLER says).
+  if (sampling !== undefined) sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
 
   const provider = new NodeTracerProvider({ resource, sampler, spanProcessors: filters });
+  const tracerProvider = sampling === undefined ? provider : new SamplingTracerProvider({ delegate: provider, spanProcessors: filters, resource, sampling });
   const registered = options.registerGlobal !== false;
   if (registered) {
     provider.register({ propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }) });
+    // register() set the SDK provider behind the API's global proxy: put the sampling provider there instead.
+    const global = trace.getTracerProvider();
+    if (tracerProvider !== provider && global instanceof ProxyTracerProvider) global.setDelegate(tracerProvider);
   }
+
+  if (registered) logs.setGlobalLoggerProvider(usage.loggerProvider);
 
   let shutdownPromise: Promise<void> | undefined;
   return {
-    tracerProvider: provider,
+    tracerProvider,
+    sampling,
+    samplingStats: () => (tracerProvider instanceof SamplingTracerProvider ? tracerProvider.stats() : undefined),
     filters,
     droppedAttributes: () => filters.reduce((sum, filter) => sum + filter.droppedAttributes, 0),
-    forceFlush: () => provider.forceFlush(),
+    loggerProvider: usage.loggerProvider,
+    usageRecordStats: usage.stats,
+    flushUsageRecords: () => usage.loggerProvider.forceFlush(),
+    forceFlush: async () => {
+      await Promise.all([provider.forceFlush(), usage.loggerProvider.forceFlush()]);
+    },
     shutdown: () => {
       shutdownPromise ??= (async () => {
         try {
-          await provider.shutdown();
+          await Promise.all([provider.shutdown(), usage.loggerProvider.shutdown()]);
         } finally {
           if (registered) {
             trace.disable();
             context.disable();
             propagation.disable();
+            logs.disable();
           }
         }
       })();
@@ -220,7 +318,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
  * `OTEL_TRACES_EXPORTER=none`). Reads `OTEL_SERVICE_NAME`; the collector URL from
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (read by the exporter itself)
  * or else `TROUPE_COLLECTOR_URL` + `/v1/traces`; the ingest key from `TROUPE_INGEST_KEY`; the wire
- * format from `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`. Every other
+ * format from `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`. Usage records go
+ * beside the spans (`/v1/logs`), to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` when set, and nowhere with
+ * `OTEL_LOGS_EXPORTER=none`. Every other
  * `OTEL_*` variable (headers, sampler, batch sizes, timeouts) is read by the SDK as usual.
  */
 export function telemetryOptionsFromEnv(env: Record<string, string | undefined>, defaults: Partial<TelemetryOptions> = {}): TelemetryOptions | undefined {
@@ -243,5 +343,68 @@ export function telemetryOptionsFromEnv(env: Record<string, string | undefined>,
     serviceName: env.OTEL_SERVICE_NAME?.trim() || defaults.serviceName || "troupe-runtime",
     collector: defaults.collector === false ? false : collector,
     ...(protocol ? { protocol: protocol as "http/protobuf" | "http/json" } : {}),
+    ...usageRecordsFromEnv(env, defaults, collector.url, troupeUrl),
   };
+}
+
+/**
+ * The usage-record options an environment asks for, beyond what startTelemetry derives from the
+ * collector URL: off with `OTEL_LOGS_EXPORTER=none`; `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` over the
+ * derived URL; `TROUPE_COLLECTOR_URL` when only the traces endpoint was given.
+ */
+function usageRecordsFromEnv(env: Record<string, string | undefined>, defaults: Partial<TelemetryOptions>, collectorUrl: string | undefined, troupeUrl: string | undefined): Pick<TelemetryOptions, "usageRecords"> {
+  if (env.OTEL_LOGS_EXPORTER?.trim().toLowerCase() === "none") return { usageRecords: false };
+  if (defaults.usageRecords === false) return {};
+  const logsEndpoint = env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT?.trim();
+  let url: string | undefined;
+  if (logsEndpoint) url = collectorUrl === undefined ? undefined : logsEndpoint;
+  else if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && collectorUrl === undefined && troupeUrl) url = `${troupeUrl.replace(/\/+$/, "")}/v1/logs`;
+  return url === undefined ? {} : { usageRecords: { ...defaults.usageRecords, url } };
+}
+
+/**
+ * The usage-record pipeline: a logger provider that exports only usage records, one bounded
+ * UsageLogRecordProcessor per exporter, never looking at trace sampling. The resource is the spans'
+ * one cut to RESOURCE_ATTRIBUTE_ALLOW_LIST, as the span filter cuts it.
+ */
+function startUsagePipeline(options: TelemetryOptions, resource: Resource): { loggerProvider: LoggerProvider; stats: () => UsageExportStats } {
+  const usage = options.usageRecords === false ? undefined : (options.usageRecords ?? {});
+  const exporters: LogRecordExporter[] = [];
+  if (usage !== undefined && options.collector !== false) {
+    const collector = options.collector ?? {};
+    const headers = { ...collector.headers, ...(collector.apiKey === undefined ? {} : { Authorization: `Bearer ${collector.apiKey}` }) };
+    const OTLPLogExporter = options.protocol === "http/json" ? OtlpJsonLogExporter : OtlpProtobufLogExporter;
+    exporters.push(new OTLPLogExporter({ url: usage.url ?? logsUrlOf(collector.url), headers, timeoutMillis: collector.timeoutMs }));
+  }
+  exporters.push(...(usage?.exporters ?? []));
+  const batch: UsageBatchOptions = {
+    maxQueueSize: usage?.maxQueueSize,
+    maxExportBatchSize: usage?.maxExportBatchSize,
+    scheduledDelayMs: usage?.scheduledDelayMs,
+    exportTimeoutMs: usage?.exportTimeoutMs,
+  };
+  const processors = exporters.map((exporter) => new UsageLogRecordProcessor(exporter, batch));
+  const allowed = Object.entries(resource.attributes).filter(([key]) => RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key));
+  const loggerProvider = new LoggerProvider({ resource: resourceFromAttributes(Object.fromEntries(allowed)), processors });
+  return {
+    loggerProvider,
+    stats: () => {
+      const sum: UsageExportStats = { queued: 0, exported: 0, dropped: 0, failed: 0, pending: 0, retries: 0, droppedAttributes: 0 };
+      for (const processor of processors) {
+        const s = processor.stats();
+        for (const key of Object.keys(sum) as (keyof UsageExportStats)[]) sum[key] += s[key];
+      }
+      return sum;
+    },
+  };
+}
+
+/** The collector's logs URL beside its traces URL; undefined (the exporter reads `OTEL_EXPORTER_OTLP_LOGS_*`) when there is none. */
+function logsUrlOf(tracesUrl: string | undefined): string | undefined {
+  if (tracesUrl === undefined) return undefined;
+  const logsUrl = tracesUrl.replace(/\/v1\/traces\/?$/, "/v1/logs");
+  if (logsUrl === tracesUrl) {
+    throw new InvalidArgumentError(`telemetry option usageRecords.url: needed because collector.url (${tracesUrl}) does not end in /v1/traces (or set usageRecords: false)`);
+  }
+  return logsUrl;
 }

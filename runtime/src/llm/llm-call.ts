@@ -1,9 +1,11 @@
 import { SpanStatusCode } from "@opentelemetry/api";
 import type { Span } from "@opentelemetry/api";
 import { APIError } from "openai";
-import { AbortedError, BudgetExceededError, LlmProviderError, RateLimitedError, TroupeError } from "../errors.js";
+import { AbortedError, LlmProviderError, TroupeError } from "../errors.js";
 import { ATTR } from "../tracing/attributes.js";
+import type { UsageOutcome } from "../usage/usage-record.js";
 import { ledgerFailure, type BudgetLedger, type BudgetReservation } from "./budget-ledger.js";
+import { NO_CHARGE, usageOutcomeOf, type LlmCallUsage } from "./llm-call-usage.js";
 import type { LlmMetrics } from "./llm-metrics.js";
 import type { ModelPriceTable } from "./model-prices.js";
 import type { TokenBucket } from "./token-bucket.js";
@@ -14,6 +16,10 @@ export interface LlmCallOutcome {
   readonly responseModel?: string | undefined;
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Prompt tokens the provider served from its cache (`usage.prompt_tokens_details.cached_tokens`), if it said. */
+  readonly cachedInputTokens?: number | undefined;
+  /** Reasoning tokens (`usage.completion_tokens_details.reasoning_tokens`), if the provider said. */
+  readonly reasoningTokens?: number | undefined;
   readonly finishReasons: readonly string[];
   /** False when the provider reported no usage and the reservation's estimate was charged instead. */
   readonly usageExact: boolean;
@@ -23,6 +29,10 @@ export interface LlmCallOutcome {
 export interface LlmCallCharge {
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Part of inputTokens: the provider's cached prompt tokens (0 when it reported none). */
+  readonly cachedInputTokens: number;
+  /** Part of outputTokens: the provider's reasoning tokens (0 when it reported none). */
+  readonly reasoningTokens: number;
   readonly costUsd: number;
   /** False when any of the estimate was charged instead of the provider's count. */
   readonly usageExact: boolean;
@@ -37,12 +47,18 @@ export interface LlmCallDeps {
   readonly prices: ModelPriceTable;
   readonly model: string;
   readonly tokenBucket: TokenBucket | undefined;
+  /** The call's usage record, handed over when the call settles. */
+  readonly usage: LlmCallUsage;
+  /** The caller's signal: tells a timeout from a plain abort. */
+  readonly signal: AbortSignal | undefined;
 }
 
 /**
- * One LLM call's lifecycle after admission: it owns the span, the budget reservation and the
- * tokens/min charge, and settles all three exactly once, as a success (charged with the real usage)
- * or a failure (reservation released: a failed call is not charged).
+ * One LLM call's lifecycle after admission: it owns the span, the budget reservation, the
+ * tokens/min charge and the usage record, and settles all four exactly once, as a success (charged
+ * with the real usage) or a failure (reservation released: a failed call is not charged). The usage
+ * record states what was charged, and is handed over before the ledger is written, so a ledger
+ * failure never loses it.
  */
 export class LlmCall {
   #done = false;
@@ -69,9 +85,13 @@ export class LlmCall {
     return this.#done;
   }
 
-  /** Charges the real usage, records it on the span and in metrics, and ends the span. Returns what was charged. */
-  async succeed(outcome: LlmCallOutcome): Promise<LlmCallCharge> {
-    if (this.#done) return { inputTokens: 0, outputTokens: 0, costUsd: 0, usageExact: outcome.usageExact };
+  /**
+   * Charges the real usage, records it on the span, in metrics and in the usage record, and ends the
+   * span. `ending` is how the call ended: "ok", or for a stream cut by its caller (charged all the
+   * same) "error" or "timeout". Returns what was charged.
+   */
+  async succeed(outcome: LlmCallOutcome, ending: UsageOutcome = "ok"): Promise<LlmCallCharge> {
+    if (this.#done) return { ...NO_CHARGE, usageExact: outcome.usageExact };
     this.#done = true;
     const { span, metrics, tenant, prices, ledger } = this.#deps;
     // Priced by the requested model: tenants write price overrides against the names they request,
@@ -81,6 +101,15 @@ export class LlmCall {
     const outputTokens = wholeTokens(outcome.outputTokens) ?? this.estimatedOutputTokens;
     const costUsd = prices.costUsd(this.#deps.model, inputTokens, outputTokens);
     const tokens = inputTokens + outputTokens;
+    const charge: LlmCallCharge = {
+      inputTokens,
+      outputTokens,
+      cachedInputTokens: Math.min(wholeTokens(outcome.cachedInputTokens) ?? 0, inputTokens),
+      reasoningTokens: Math.min(wholeTokens(outcome.reasoningTokens) ?? 0, outputTokens),
+      costUsd,
+      usageExact: outcome.usageExact && inputTokens === outcome.inputTokens && outputTokens === outcome.outputTokens,
+    };
+    this.#deps.usage.end(ending, span, charge, outcome.responseModel ?? "");
     span.setAttribute(ATTR.genAiInputTokens, inputTokens);
     span.setAttribute(ATTR.genAiOutputTokens, outputTokens);
     span.setAttribute(ATTR.llmCostUsd, costUsd);
@@ -105,38 +134,44 @@ export class LlmCall {
       endWithError(span, typed);
       throw typed;
     }
-    span.setAttribute(ATTR.outcome, "ok");
-    span.setStatus({ code: SpanStatusCode.OK });
+    span.setAttribute(ATTR.outcome, ending);
+    if (ending === "ok") span.setStatus({ code: SpanStatusCode.OK });
+    else {
+      span.setAttribute(ATTR.errorType, "ABORTED");
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "ABORTED" });
+    }
     span.end();
-    return { inputTokens, outputTokens, costUsd, usageExact: outcome.usageExact && inputTokens === outcome.inputTokens && outputTokens === outcome.outputTokens };
+    return charge;
   }
 
-  /** Releases the reservation, marks the span as failed and ends it. Returns the typed error to throw. */
+  /**
+   * Hands over a usage record charging nothing, releases the reservation, marks the span as failed
+   * and ends it. Returns the typed error to throw.
+   */
   async fail(error: unknown): Promise<TroupeError> {
     const typed = toTypedError(error);
     if (this.#done) return typed;
     this.#done = true;
+    const outcome = usageOutcomeOf(typed, this.#deps.signal);
+    this.#deps.usage.end(outcome, this.#deps.span);
     await this.#deps.ledger.release(this.#reservation);
     this.#deps.tokenBucket?.refund(this.#reservedTokens);
     this.#deps.metrics.add(this.#deps.tenant, "failed");
-    endWithError(this.#deps.span, typed);
+    endWithError(this.#deps.span, typed, outcome);
     return typed;
   }
 }
 
-/** Marks `span` failed with a metadata-only description of `error` (type and code, never its message). */
-export function endWithError(span: Span, error: TroupeError): void {
+/**
+ * Marks `span` failed with a metadata-only description of `error` (type and code, never its message)
+ * and `outcome` (default: as the usage record would say, without a signal to tell a timeout).
+ */
+export function endWithError(span: Span, error: TroupeError, outcome: UsageOutcome = usageOutcomeOf(error, undefined)): void {
   span.setAttribute(ATTR.errorType, errorType(error));
-  span.setAttribute(ATTR.outcome, outcomeOf(error));
+  span.setAttribute(ATTR.outcome, outcome);
   if (error instanceof LlmProviderError && error.status !== undefined) span.setAttribute(ATTR.httpStatusCode, error.status);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
   span.end();
-}
-
-function outcomeOf(error: TroupeError): string {
-  if (error instanceof BudgetExceededError) return "budget_rejected";
-  if (error instanceof RateLimitedError) return "rate_limited";
-  return "error";
 }
 
 function errorType(error: TroupeError): string {

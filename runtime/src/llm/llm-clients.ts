@@ -1,7 +1,10 @@
 import { trace } from "@opentelemetry/api";
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import type { LoggerProvider } from "@opentelemetry/api-logs";
 import OpenAI from "openai";
 import { InvalidArgumentError } from "../errors.js";
+import { OtlpUsageRecorder } from "../usage/otlp-usage-recorder.js";
+import type { UsageRecorder } from "../usage/usage-recorder.js";
 import type { BudgetLedger, BudgetUsage } from "./budget-ledger.js";
 import { InMemoryBudgetLedger } from "./in-memory-budget-ledger.js";
 import { LlmMetrics } from "./llm-metrics.js";
@@ -31,6 +34,17 @@ export interface LlmClientsOptions {
   readonly tracerProvider?: TracerProvider;
   /** Default: the global meter provider. */
   readonly meterProvider?: MeterProvider;
+  /**
+   * Receives the usage record of every call (exactly one per call, whatever the trace sampling).
+   * Default: an OtlpUsageRecorder emitting OTLP log records through `loggerProvider`.
+   */
+  readonly usageRecorder?: UsageRecorder;
+  /**
+   * Where the default usage recorder emits (e.g. `telemetry.loggerProvider` of a telemetry started
+   * with `registerGlobal: false`). Default: the global logger provider of `@opentelemetry/api-logs`,
+   * which `startTelemetry` registers; without one, records go nowhere.
+   */
+  readonly loggerProvider?: LoggerProvider;
   /** A custom fetch for the openai client (proxies, tests). */
   readonly fetch?: typeof fetch;
   /** Randomness for retry jitter (tests pin it). */
@@ -61,6 +75,8 @@ export class LlmClients {
   readonly metrics: LlmMetrics;
   /** The budget ledger all tenants' calls reserve against. */
   readonly ledger: BudgetLedger;
+  /** Where every call's usage record goes. */
+  readonly usageRecorder: UsageRecorder;
   #source: LlmConfigSource;
   readonly #options: LlmClientsOptions;
   readonly #tenants = new Map<string, CachedTenant>();
@@ -71,6 +87,7 @@ export class LlmClients {
     this.#options = options;
     this.#source = options.config;
     this.ledger = options.ledger ?? new InMemoryBudgetLedger();
+    this.usageRecorder = options.usageRecorder ?? new OtlpUsageRecorder(options.loggerProvider ? { loggerProvider: options.loggerProvider } : {});
     this.metrics = new LlmMetrics(options.meterProvider ? { meterProvider: options.meterProvider } : {});
   }
 
@@ -125,6 +142,7 @@ export class LlmClients {
       retry: { ...DEFAULT_RETRY_POLICY, ...config.retry },
       ...this.#bucketsFor(tenant, config),
       random: this.#options.random ?? Math.random,
+      usageRecorder: this.usageRecorder,
     });
   }
 

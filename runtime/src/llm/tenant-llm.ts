@@ -9,9 +9,11 @@ import type {
 } from "openai/resources/chat/completions";
 import { AbortedError, BudgetExceededError, LlmProviderError, RateLimitedError } from "../errors.js";
 import { ATTR } from "../tracing/attributes.js";
+import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { ledgerFailure, type BudgetLedger, type BudgetLimits, type BudgetReservation, type BudgetUsage } from "./budget-ledger.js";
 import { ChatStream } from "./chat-stream.js";
 import { LlmCall, endWithError, toTypedError } from "./llm-call.js";
+import { LlmCallUsage, usageOutcomeOf } from "./llm-call-usage.js";
 import type { LlmMetrics } from "./llm-metrics.js";
 import type { ModelPriceTable } from "./model-prices.js";
 import { backoffDelayMs, isRetryableStatus, retryAfterMs } from "./retry-policy.js";
@@ -49,6 +51,8 @@ export interface TenantLlmDeps {
   readonly requestBucket: TokenBucket | undefined;
   readonly tokenBucket: TokenBucket | undefined;
   readonly random: () => number;
+  /** Receives the one usage record of every call. */
+  readonly usageRecorder: UsageRecorder;
 }
 
 /**
@@ -61,7 +65,10 @@ export interface TenantLlmDeps {
  * - waits for the tenant's requests/min and tokens/min capacity up to `rateLimit.maxWaitMs`, then
  *   fails with RateLimitedError;
  * - retries 408/409/429/5xx and connection failures with exponential backoff and jitter, honouring
- *   Retry-After, at most `retry.maxRetries` times, then fails with LlmProviderError.
+ *   Retry-After, at most `retry.maxRetries` times, then fails with LlmProviderError;
+ * - hands exactly one usage record (usage-record.ts) to the usage recorder, whatever the trace's
+ *   sampling and however the call ends: ok (what was charged), error, budget_rejected, rate_limited
+ *   or timeout (nothing charged; a stream cut by its caller is charged its estimate). Metadata only.
  */
 export class TenantLlm {
   readonly tenant: string;
@@ -106,6 +113,8 @@ export class TenantLlm {
         responseModel: completion.model,
         inputTokens: usage?.prompt_tokens ?? call.estimatedInputTokens,
         outputTokens: usage?.completion_tokens ?? call.estimatedOutputTokens,
+        cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens,
+        reasoningTokens: usage?.completion_tokens_details?.reasoning_tokens,
         finishReasons: completion.choices.map((c) => c.finish_reason),
         usageExact: usage !== undefined,
       });
@@ -142,44 +151,70 @@ export class TenantLlm {
     options: LlmCallOptions,
   ): Promise<{ span: Span; call: LlmCall }> {
     const d = this.#d;
+    const usage = new LlmCallUsage(d.usageRecorder, { tenant: this.tenant, agentType: options.agent?.type ?? "", provider: d.config.provider, model });
+    let span: Span | undefined;
+    try {
+      span = this.#startSpan(model, params, stream, options);
+      return await this.#reserve(model, params, options, span, usage);
+    } catch (error) {
+      // Every refusal below ends the record itself; this catches what nobody expected.
+      usage.end(usageOutcomeOf(toTypedError(error), options.signal), span);
+      throw error;
+    }
+  }
+
+  #startSpan(model: string, params: ChatParams | ChatStreamParams, stream: boolean, options: LlmCallOptions): Span {
+    const d = this.#d;
     const maxTokens = params.max_completion_tokens ?? params.max_tokens ?? undefined;
     const attributes: Attributes = { ...this.#baseAttributes, [ATTR.genAiRequestModel]: model, [ATTR.genAiRequestStream]: stream };
     if (maxTokens != null) attributes[ATTR.genAiRequestMaxTokens] = maxTokens;
     if (options.agent) attributes[ATTR.agentType] = options.agent.type;
     const span = d.tracer.startSpan(`chat ${model}`, { kind: SpanKind.CLIENT, attributes }, context.active());
     d.metrics.add(this.tenant, "calls");
+    return span;
+  }
 
+  async #reserve(model: string, params: ChatParams | ChatStreamParams, options: LlmCallOptions, span: Span, usage: LlmCallUsage): Promise<{ span: Span; call: LlmCall }> {
+    const d = this.#d;
+    const maxTokens = params.max_completion_tokens ?? params.max_tokens ?? undefined;
     const inputTokens = estimateMessagesTokens(params.messages) + (params.tools ? estimateTextTokens(JSON.stringify(params.tools)) : 0);
     const outputTokens = maxTokens ?? d.config.defaultCompletionReservation;
     const tokens = inputTokens + outputTokens;
     const costUsd = d.prices.costUsd(model, inputTokens, outputTokens);
 
     if (options.signal?.aborted) {
-      endWithError(span, new AbortedError());
-      throw new AbortedError();
+      const aborted = new AbortedError();
+      const outcome = usageOutcomeOf(aborted, options.signal);
+      usage.end(outcome, span);
+      endWithError(span, aborted, outcome);
+      throw aborted;
     }
     let reservation: BudgetReservation;
     try {
       reservation = await d.ledger.reserve(this.tenant, { tokens, costUsd }, this.#limits);
     } catch (error) {
       const typed = ledgerFailure(error, this.tenant, "no call was made");
+      const outcome = usageOutcomeOf(typed, options.signal);
+      usage.end(outcome, span);
       if (typed instanceof BudgetExceededError) d.metrics.add(this.tenant, "rejectedBudget");
-      const usage = await d.ledger.usage(this.tenant, this.#limits).catch(() => undefined);
-      if (usage?.remainingTokens !== undefined) span.setAttribute(ATTR.budgetRemainingTokens, usage.remainingTokens);
-      endWithError(span, typed);
+      const budget = await d.ledger.usage(this.tenant, this.#limits).catch(() => undefined);
+      if (budget?.remainingTokens !== undefined) span.setAttribute(ATTR.budgetRemainingTokens, budget.remainingTokens);
+      endWithError(span, typed, outcome);
       throw typed;
     }
     try {
       await this.#waitForCapacity(tokens, options.signal);
     } catch (error) {
-      await d.ledger.release(reservation);
       const typed = toTypedError(error);
+      const outcome = usageOutcomeOf(typed, options.signal);
+      usage.end(outcome, span);
+      await d.ledger.release(reservation);
       if (typed instanceof RateLimitedError) d.metrics.add(this.tenant, "rejectedRateLimit");
-      endWithError(span, typed);
+      endWithError(span, typed, outcome);
       throw typed;
     }
     const call = new LlmCall(
-      { tenant: this.tenant, span, ledger: d.ledger, metrics: d.metrics, prices: d.prices, model, tokenBucket: d.tokenBucket },
+      { tenant: this.tenant, span, ledger: d.ledger, metrics: d.metrics, prices: d.prices, model, tokenBucket: d.tokenBucket, usage, signal: options.signal },
       reservation,
       { inputTokens, outputTokens },
     );

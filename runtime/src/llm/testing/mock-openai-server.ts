@@ -30,8 +30,12 @@ export type MockReply =
       readonly content?: string;
       readonly toolCalls?: readonly MockToolCall[];
       readonly finishReason?: "stop" | "length" | "tool_calls" | "content_filter";
-      /** Reported usage; default: estimated from the request and reply text (4 characters a token). */
-      readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
+      /**
+       * Reported usage; default: estimated from the request and reply text (4 characters a token).
+       * `cachedTokens` and `reasoningTokens` are sent as `prompt_tokens_details.cached_tokens` and
+       * `completion_tokens_details.reasoning_tokens` when given.
+       */
+      readonly usage?: { readonly promptTokens: number; readonly completionTokens: number; readonly cachedTokens?: number; readonly reasoningTokens?: number };
       /** Leave usage out of the response (some servers do). */
       readonly omitUsage?: boolean;
       /** The response's model; default: the requested model. */
@@ -218,7 +222,13 @@ export async function startMockOpenAiServer(options: MockOpenAiServerOptions = {
     const completionChars = (content ?? "").length + toolCalls.reduce((n, c) => n + c.function.name.length + c.function.arguments.length, 0);
     const promptTokens = reply.usage?.promptTokens ?? mockPromptTokens(request);
     const completionTokens = reply.usage?.completionTokens ?? Math.max(1, Math.ceil(completionChars / 4));
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      ...(reply.usage?.cachedTokens === undefined ? {} : { prompt_tokens_details: { cached_tokens: reply.usage.cachedTokens } }),
+      ...(reply.usage?.reasoningTokens === undefined ? {} : { completion_tokens_details: { reasoning_tokens: reply.usage.reasoningTokens } }),
+    };
     const created = Math.floor(Date.now() / 1000);
 
     if (!request.stream) {
