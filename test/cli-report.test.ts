@@ -1,7 +1,6 @@
 // `troupe report` as billing runs it: the real CLI process against a real collector (chDB) on
 // loopback. Its figures are the usage API's, summed from usage records (one per LLM call attempt,
 // refused ones included), in every format; LLM usage that only spans carry is never billed.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,8 +8,8 @@ import { join } from "node:path";
 import { loadCollectorConfig, startCollector, type RunningCollector, type UsageResponse } from "@troupe/collector";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedUsageRecords } from "./support/usage-records.js";
+import { runTroupe, type CliResult } from "./support/collector-process.js";
 
-const root = join(import.meta.dirname, "..");
 const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
 // A whole UTC day five days ago (within the 30 days records are kept).
 const DAY = Date.now() - (Date.now() % 86_400_000) - 5 * 86_400_000;
@@ -20,19 +19,8 @@ const RANGE = ["--from", FROM.slice(0, 10), "--to", TO.slice(0, 10)];
 let dir: string;
 let collector: RunningCollector;
 
-function troupe(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/troupe.mjs"), ...args], {
-      cwd: dir,
-      env: { ...process.env, TROUPE_COLLECTOR_URL: collector.url, TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_DATA_DIR: join(dir, "data") },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function troupe(args: string[]): Promise<CliResult> {
+  return runTroupe(args, dir, { TROUPE_COLLECTOR_URL: collector.url, TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_DATA_DIR: join(dir, "data") });
 }
 
 async function api(path: string): Promise<Response> {

@@ -1,32 +1,20 @@
 // `troupe tenants ...` as an operator runs it: the real CLI process against a real collector (chDB)
 // on loopback, through the admin API. Secrets are printed once and work; bad input is named.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runTroupe, type CliResult } from "./support/collector-process.js";
 
-const root = join(import.meta.dirname, "..");
 const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
 let dir: string;
 let collector: RunningCollector;
 
 /** Runs the CLI with the collector's URL and the admin key in its environment (as after `troupe start`). */
-function troupe(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/troupe.mjs"), ...args], {
-      cwd: dir,
-      env: { ...process.env, TROUPE_COLLECTOR_URL: collector.url, TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_DATA_DIR: join(dir, "data"), ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function troupe(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runTroupe(args, dir, { TROUPE_COLLECTOR_URL: collector.url, TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_DATA_DIR: join(dir, "data"), ...env });
 }
 
 async function traces(key: string): Promise<number> {

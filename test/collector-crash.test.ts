@@ -1,18 +1,17 @@
 // kill -9 mid-ingest, restart on the same data directory: every acknowledged span is stored, and
 // nothing is counted twice (spool replay with stable batch ids + insert deduplication).
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { ExportResultCode } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { Spool, createTenantRegistry, openClickHouse, type OverviewResponse } from "@troupe/collector";
+import { exited, startCollectorProcess } from "./support/collector-process.js";
 
-const ROOT = join(import.meta.dirname, "..");
 const children: ChildProcess[] = [];
 let dir: string;
 
@@ -20,34 +19,6 @@ afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** Starts `collector/src/main.ts` as its own process; resolves with its URL once it listens. */
-async function startCollectorProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "collector/src/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, TROUPE_DATA_DIR: dataDir, TROUPE_COLLECTOR_PORT: "0", TROUPE_COLLECTOR_HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${stderr}`)), 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const msg = JSON.parse(line) as { event?: string; url?: string };
-      if (msg.event === "listening" && msg.url) {
-        clearTimeout(timer);
-        resolve(msg.url);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`collector exited with ${code}: ${stderr}`)));
-  });
-  return { child, url };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once("exit", (code) => r(code)));
-}
 
 /** Real spans from a real tracer: LLM calls with 10 input and 2 output tokens each. */
 function makeSpans(count: number): ReadableSpan[] {
@@ -75,7 +46,7 @@ describe("collector crash (kill -9) and restart", () => {
     await setup.close();
 
     // Run 1: three exporters send 500-span batches back to back; kill -9 while they are in flight.
-    const first = await startCollectorProcess(dir);
+    const first = await startCollectorProcess(dir, children);
     const acked = new Set<string>();
     let stop = false;
     let failedExports = 0;
@@ -104,7 +75,7 @@ describe("collector crash (kill -9) and restart", () => {
     expect(spooledAtCrash).toBeGreaterThan(0);
 
     // Run 2: same data directory; the spool replays whatever run 1 acknowledged but had not inserted.
-    const second = await startCollectorProcess(dir);
+    const second = await startCollectorProcess(dir, children);
     // The query API's span count (read with FINAL): usage figures come from usage records, which
     // these bare spans have none of.
     const spansOf = async (): Promise<OverviewResponse["totals"]> => {

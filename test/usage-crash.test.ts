@@ -1,12 +1,11 @@
 // kill -9 while usage records stream in, restart on the same data directory: every acknowledged usage
 // record is stored exactly once (fsynced spool before the answer, replay with stable batch ids, and
 // the writer's lookup of stored ids before each insert).
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
@@ -14,8 +13,8 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { Spool, createTenantRegistry, openClickHouse } from "@troupe/collector";
 import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/runtime";
+import { exited, startCollectorProcess } from "./support/collector-process.js";
 
-const ROOT = join(import.meta.dirname, "..");
 const children: ChildProcess[] = [];
 let dir: string;
 
@@ -23,34 +22,6 @@ afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** Starts `collector/src/main.ts` as its own process; resolves with its URL once it listens. */
-async function startCollectorProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "collector/src/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, TROUPE_DATA_DIR: dataDir, TROUPE_COLLECTOR_PORT: "0", TROUPE_COLLECTOR_HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${stderr}`)), 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const msg = JSON.parse(line) as { event?: string; url?: string };
-      if (msg.event === "listening" && msg.url) {
-        clearTimeout(timer);
-        resolve(msg.url);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`collector exited with ${code}: ${stderr}`)));
-  });
-  return { child, url };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once("exit", (code) => r(code)));
-}
 
 /** Usage records as the real logs SDK hands them to the exporter: LLM calls of 10 input and 2 output tokens each. */
 async function makeUsageRecords(count: number): Promise<ReadableLogRecord[]> {
@@ -93,7 +64,7 @@ describe("collector crash (kill -9) and restart, with usage records", () => {
     await setup.close();
 
     // Run 1: three real protobuf log exporters send 500-record batches back to back; kill -9 mid-stream.
-    const first = await startCollectorProcess(dir);
+    const first = await startCollectorProcess(dir, children);
     const acked = new Set<string>();
     let stop = false;
     let failedExports = 0;
@@ -122,7 +93,7 @@ describe("collector crash (kill -9) and restart, with usage records", () => {
     expect(spooledAtCrash).toBeGreaterThan(0);
 
     // Run 2: same data directory; the usage spool replays what run 1 acknowledged but had not stored.
-    const second = await startCollectorProcess(dir);
+    const second = await startCollectorProcess(dir, children);
     const waitUntil = Date.now() + 30_000;
     while ((await metric(second.url, "troupe_collector_usage_queue_depth_records")) > 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 100));
     expect(await metric(second.url, "troupe_collector_usage_queue_depth_records")).toBe(0);

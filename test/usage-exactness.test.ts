@@ -10,7 +10,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium } from "playwright-core";
 import { AgentId, BudgetExceededError, LlmClients, Runtime, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
@@ -18,6 +17,7 @@ import { startTelemetry, type Telemetry } from "@troupe/runtime/otel";
 import { createTenantRegistry, openClickHouse, type UsageResponse } from "@troupe/collector";
 import { startReplayingProxy, type ReplayingProxy } from "./support/replaying-proxy.js";
 import { freePort } from "./support/free-port.js";
+import { runTroupe, startCollectorProcess } from "./support/collector-process.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
@@ -34,42 +34,6 @@ let telemetry: Telemetry;
 let collectorUrl: string;
 let consoleKey: string;
 
-/** Starts `collector/src/main.ts` as its own process on `dataDir`; resolves with it and its URL once it listens. */
-async function startCollectorProcess(dataDir: string, port = 0): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "collector/src/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, TROUPE_DATA_DIR: dataDir, TROUPE_COLLECTOR_PORT: String(port), TROUPE_COLLECTOR_HOST: "127.0.0.1", TROUPE_ADMIN_KEY: ADMIN_KEY },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${stderr}`)), 90_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const msg = JSON.parse(line) as { event?: string; url?: string };
-      if (msg.event === "listening" && msg.url) {
-        clearTimeout(timer);
-        resolve(msg.url);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`collector exited with ${code}: ${stderr}`)));
-  });
-  return { child, url };
-}
-
-function troupe(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/troupe.mjs"), ...args], { cwd: dir, env: { ...process.env, TROUPE_COLLECTOR_URL: collectorUrl, TROUPE_ADMIN_KEY: ADMIN_KEY } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 /** What the agents saw: every attempt, the tokens the provider reported, the refusals. */
 const truth = { calls: 0, ok: 0, budgetRejections: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
 const RANGE = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
@@ -83,7 +47,7 @@ beforeAll(async () => {
   consoleKey = (await registry.issueKey(TENANT, "console")).key.secret;
   await setup.close();
 
-  let collector = await startCollectorProcess(dir);
+  let collector = await startCollectorProcess(dir, children, { env: { TROUPE_ADMIN_KEY: ADMIN_KEY } });
   collectorUrl = collector.url;
   const collectorPort = Number(new URL(collector.url).port);
   // Usage exports go upstream three times each; spans once.
@@ -130,7 +94,7 @@ beforeAll(async () => {
       proxy.setUpstream(undefined);
       collector.child.kill("SIGKILL");
       await new Promise((r) => collector.child.once("exit", r));
-      collector = await startCollectorProcess(dir, collectorPort);
+      collector = await startCollectorProcess(dir, children, { port: collectorPort, env: { TROUPE_ADMIN_KEY: ADMIN_KEY } });
       proxy.setUpstream(collector.url);
     }
     await Promise.all(Array.from({ length: 20 }, (_, j) => one(i + j)));
@@ -149,6 +113,8 @@ afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+const troupe = (args: string[]) => runTroupe(args, dir, { TROUPE_COLLECTOR_URL: collectorUrl, TROUPE_ADMIN_KEY: ADMIN_KEY });
 
 async function usage(): Promise<UsageResponse> {
   const q = new URLSearchParams({ ...RANGE, groupBy: "model" });
