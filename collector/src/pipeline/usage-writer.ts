@@ -22,7 +22,9 @@ export const DEFAULT_USAGE_WRITER_OPTIONS: SpoolWriterOptions = {
  * Moves spooled usage records into the store, one batch at a time, in spool order, so that each
  * record id is stored once per tenant. Guarantees, besides the SpoolWriter's (nothing leaves the
  * spool before it is stored; retries and replays after a crash offer the same batch again): before
- * each insert attempt the batch's ids are looked up in the store; records already stored, and
+ * each insert attempt the batch's ids are looked up in the store, on the day of each record's time and
+ * the days either side (the table's sort key; a runtime re-sends a record with the time it first had,
+ * so a copy with the same id and a time two or more days away is not recognised); records already stored, and
  * repeats within the batch, are not inserted — identical copies counted as duplicates, copies with
  * other figures as conflicts (the first stored wins). The insert's deduplication token is the batch
  * id and a digest of the records inserted, so a retry of the same insert writes nothing, and a
