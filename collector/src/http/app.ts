@@ -48,7 +48,8 @@ export interface UsageIngestDeps {
 /**
  * The collector's one HTTP app: POST /v1/traces, POST /v1/logs (usage records), GET /healthz,
  * GET /readyz, GET /metrics and the query/admin API under /api/v1. Every error is a JSON
- * `{ error: { code, message } }`, unknown paths a JSON 404.
+ * `{ error: { code, message } }`, unknown paths a JSON 404, except on the OTLP export routes, which
+ * answer a google.rpc.Status as OTLP/HTTP asks (otlpErrorResponse).
  */
 export function createCollectorApp(deps: CollectorAppDeps): Hono {
   const app = new Hono();

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { CollectorError, type CollectorErrorCode } from "../errors.js";
 
 const STATUS: Record<CollectorErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503> = {
@@ -16,8 +17,18 @@ const STATUS: Record<CollectorErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 415
 };
 
 /** The HTTP status for an error code. */
-export function statusOf(code: CollectorErrorCode): number {
+export function statusOf(code: CollectorErrorCode): ContentfulStatusCode {
   return STATUS[code];
+}
+
+/** The error as the collector answers it: a CollectorError as it is, anything else a 500 that reveals nothing internal. */
+export function knownError(err: unknown): CollectorError {
+  return err instanceof CollectorError ? err : new CollectorError("internal", "internal error");
+}
+
+/** Retry-After (whole seconds, at least 1) when the error is transient; no headers otherwise. */
+export function retryAfterHeaders(err: CollectorError): Record<string, string> {
+  return err.retryAfterS === undefined ? {} : { "Retry-After": String(Math.max(1, Math.ceil(err.retryAfterS))) };
 }
 
 /**
@@ -25,8 +36,6 @@ export function statusOf(code: CollectorErrorCode): number {
  * error is transient. Unknown errors become a 500 whose message reveals nothing internal.
  */
 export function errorResponse(c: Context, err: unknown): Response {
-  const known = err instanceof CollectorError ? err : new CollectorError("internal", "internal error");
-  const headers: Record<string, string> = {};
-  if (known.retryAfterS !== undefined) headers["Retry-After"] = String(Math.max(1, Math.ceil(known.retryAfterS)));
-  return c.json({ error: { code: known.code, message: known.message } }, STATUS[known.code], headers);
+  const known = knownError(err);
+  return c.json({ error: { code: known.code, message: known.message } }, STATUS[known.code], retryAfterHeaders(known));
 }
