@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { loadCollectorConfig, startCollector, type RunningCollector, type SpanRow } from "@troupe/collector";
+import { toJson, toProtobuf, type GenSpan } from "./fuzz/otlp-arbitraries.js";
 
 let dir: string;
 let collector: RunningCollector;
@@ -161,5 +163,116 @@ describe("tenancy at ingest, with real exporters", () => {
     expect(await storedRows([spans.initech.spanContext().spanId, spans.none.spanContext().spanId])).toHaveLength(0);
     expect(collector.metrics.spansRejected.value(["tenant_not_allowed"])).toBe(1);
     expect(collector.metrics.spansRejected.value(["missing_tenant"])).toBe(1);
+  });
+});
+
+/** POSTs an OTLP body with the acme ingest key; the answer's status and partial success (either encoding). */
+async function postTraces(body: string | Uint8Array, format: "json" | "protobuf"): Promise<{ status: number; rejectedSpans: number; errorMessage: string }> {
+  const res = await fetch(`${collector.url}/v1/traces`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${secrets.acme}`, "content-type": format === "json" ? "application/json" : "application/x-protobuf" },
+    body: body as BodyInit,
+  });
+  if (format === "json") {
+    const answer = (await res.json()) as { partialSuccess?: { rejectedSpans: string; errorMessage: string } };
+    return { status: res.status, rejectedSpans: Number(answer.partialSuccess?.rejectedSpans ?? 0), errorMessage: answer.partialSuccess?.errorMessage ?? "" };
+  }
+  return { status: res.status, ...readPartialSuccess(new Uint8Array(await res.arrayBuffer())) };
+}
+
+/** ExportTraceServiceResponse.partial_success (field 1): rejected_spans (1, varint), error_message (2, string). */
+function readPartialSuccess(bytes: Uint8Array): { rejectedSpans: number; errorMessage: string } {
+  const out = { rejectedSpans: 0, errorMessage: "" };
+  let pos = 0;
+  const varint = (): number => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[pos++]!;
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+    }
+  };
+  while (pos < bytes.length) {
+    const tag = varint();
+    if (tag !== 0x0a) throw new Error(`unexpected field ${tag >> 3} in the response`);
+    const end = varint() + pos;
+    while (pos < end) {
+      const inner = varint();
+      if (inner === 0x08) out.rejectedSpans = varint();
+      else if (inner === 0x12) {
+        const length = varint();
+        out.errorMessage = Buffer.from(bytes.subarray(pos, pos + length)).toString("utf8");
+        pos += length;
+      } else throw new Error(`unexpected field ${inner >> 3} in partial_success`);
+    }
+  }
+  return out;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+
+describe("spans that could never be read back", () => {
+  it("stores JSON times exactly to the nanosecond, sent as numbers or as strings, in the specification's example shape", async () => {
+    // Past 2^53 and odd: JSON.parse alone would round it to a multiple of 256.
+    const start = (BigInt(Date.now()) - 60_000n) * 1_000_000n + 123_457n;
+    const traceId = randomBytes(16).toString("hex").toUpperCase();
+    const [a, b] = [randomBytes(8).toString("hex").toUpperCase(), randomBytes(8).toString("hex").toUpperCase()];
+    const body = `{
+      "resourceSpans": [{
+        "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "my.service" } }], "droppedAttributesCount": 0 },
+        "scopeSpans": [{
+          "scope": { "name": "my.library", "version": "1.0.0", "attributes": [{ "key": "my.scope.attribute", "value": { "stringValue": "x" } }] },
+          "spans": [
+            { "traceId": "${traceId}", "spanId": "${a}", "parentSpanId": "", "traceState": "", "flags": 257, "name": "as numbers",
+              "startTimeUnixNano": ${start}, "endTimeUnixNano": ${start + 1_000_001n}, "kind": 2,
+              "attributes": [{ "key": "gen_ai.usage.input_tokens", "value": { "intValue": 9007199254740993 } }],
+              "links": [], "status": { "code": 1, "message": "" }, "fieldFromANewerSpec": { "x": [1] } },
+            { "traceId": "${traceId}", "spanId": "${b}", "parentSpanId": "${a}", "name": "as strings",
+              "startTimeUnixNano": "${start + 7n}", "endTimeUnixNano": "${start + 9n}", "kind": 3 }
+          ],
+          "schemaUrl": "https://opentelemetry.io/schemas/1.24.0"
+        }]
+      }]
+    }`;
+    expect(await postTraces(body, "json")).toEqual({ status: 200, rejectedSpans: 0, errorMessage: "" });
+    const rows = await waitForRows([a.toLowerCase(), b.toLowerCase()]);
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    expect(byName.get("as numbers")).toMatchObject({ traceId: traceId.toLowerCase(), startTimeUnixNano: String(start), durationNs: 1_000_001, attributes: { "gen_ai.usage.input_tokens": "9007199254740993" } });
+    expect(byName.get("as strings")).toMatchObject({ parentSpanId: a.toLowerCase(), startTimeUnixNano: String(start + 7n), durationNs: 2 });
+    // And through the query API.
+    const res = await fetch(`${collector.url}/api/v1/traces/${traceId.toLowerCase()}`, { headers: { Authorization: `Bearer ${secrets.acmeConsole}` } });
+    const tree = (await res.json()) as { spans: { name: string; startTimeUnixNano: string }[] };
+    expect(Object.fromEntries(tree.spans.map((s) => [s.name, s.startTimeUnixNano]))).toEqual({ "as numbers": String(start), "as strings": String(start + 7n) });
+  });
+
+  it.each(["json", "protobuf"] as const)("answers %s requests with a partial success naming each refused span, counts them, and stores the rest", async (format) => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const span = (name: string, change: Partial<GenSpan> = {}): GenSpan => ({
+      traceId: randomBytes(16), spanId: randomBytes(8), parentSpanId: new Uint8Array(), name, kind: 1, start: now, end: now + 1000n, attributes: [], events: [], status: 0, ...change,
+    });
+    const refused: [string, GenSpan][] = [
+      ["invalid_trace_id", span("zero trace", { traceId: new Uint8Array(16) })],
+      ["invalid_span_id", span("zero span", { spanId: new Uint8Array(8) })],
+      ["missing_start_time", span("no start", { start: 0n })],
+      ["time_in_future", span("future", { start: now + 11n * 60_000_000_000n })],
+      ["time_expired", span("ancient", { start: now - 3651n * 86_400_000_000_000n })],
+    ];
+    const kept = span(`kept ${format}`);
+    const request = { resources: [{ attributes: [["service.name", { s: "refusals" }]] as GenSpan["attributes"], spans: [kept, ...refused.map(([, s]) => s)] }] };
+    const before = new Map(refused.map(([reason]) => [reason, collector.metrics.spansRejected.value([reason])]));
+
+    const answer = await postTraces(format === "json" ? toJson(request) : toProtobuf(request), format);
+    expect(answer.status).toBe(200);
+    expect(answer.rejectedSpans).toBe(5);
+    for (const [reason] of refused) expect(answer.errorMessage).toContain(`1 ${reason} (`);
+    expect(answer.errorMessage).toMatch(/more than 10 minutes ahead/);
+    expect(answer.errorMessage).toMatch(/older than the longest retention \(3650 days\)/);
+
+    const [stored] = await waitForRows([hex(kept.spanId)]);
+    expect(stored).toMatchObject({ name: `kept ${format}`, startTimeUnixNano: String(now) });
+    expect(await storedRows(refused.map(([, s]) => hex(s.spanId)).filter((id) => id !== "0".repeat(16)))).toHaveLength(0);
+    for (const [reason] of refused) expect(collector.metrics.spansRejected.value([reason])).toBe(before.get(reason)! + 1);
+    const metricsText = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(metricsText).toMatch(/troupe_collector_spans_rejected_total\{reason="time_in_future"\} [1-9]/);
   });
 });

@@ -258,7 +258,7 @@ async function load(params: LoadParams): Promise<LoadResult> {
   const resource = resourceFromAttributes({ "service.name": "bench-runtime", "troupe.tenant.id": params.tenant, "host.name": "bench" });
   const scope = { name: "@troupe/runtime", version: "0.1.0" };
   const tracePrefix = randomBytes(8).toString("hex");
-  let counter = 0;
+  let counter = 1; // from 1: an all-zero span id is refused
   const startMs = Date.now();
   // 64 attribute sets shared by the spans (the exporter serializes each span's set in full anyway).
   const attributeVariants = Array.from({ length: 64 }, (_, i): Record<string, string | number | string[]> => ({

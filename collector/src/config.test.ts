@@ -3,7 +3,28 @@ import { CollectorConfigError, loadCollectorConfig, parseHeaderList } from "./co
 
 describe("loadCollectorConfig", () => {
   it("defaults to embedded chDB in ./.troupe on port 4318", () => {
-    expect(loadCollectorConfig({})).toEqual({ dataDir: "./.troupe", port: 4318, host: "0.0.0.0", spoolMaxBytes: 1024 ** 3 });
+    expect(loadCollectorConfig({})).toEqual({
+      dataDir: "./.troupe",
+      port: 4318,
+      host: "0.0.0.0",
+      spoolMaxBytes: 1024 ** 3,
+      connectionLimits: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024, maxInflightBodyBytes: 128 * 1024 ** 2 },
+    });
+  });
+
+  it("reads the connection limits, and refuses a body deadline shorter than the headers timeout or a headers timeout over 15 s", () => {
+    const config = loadCollectorConfig({
+      TROUPE_HEADERS_TIMEOUT_MS: "5000",
+      TROUPE_REQUEST_TIMEOUT_MS: "20000",
+      TROUPE_KEEP_ALIVE_TIMEOUT_MS: "2000",
+      TROUPE_MAX_CONNECTIONS: "64",
+      TROUPE_MAX_INFLIGHT_BODY_BYTES: String(32 * 1024 ** 2),
+    });
+    expect(config.connectionLimits).toEqual({ headersTimeoutMs: 5000, requestTimeoutMs: 20_000, keepAliveTimeoutMs: 2000, maxConnections: 64, maxInflightBodyBytes: 32 * 1024 ** 2 });
+    expect(() => loadCollectorConfig({ TROUPE_HEADERS_TIMEOUT_MS: "8000", TROUPE_REQUEST_TIMEOUT_MS: "4000" })).toThrow(/TROUPE_REQUEST_TIMEOUT_MS \(4000\) is below the headers timeout \(8000\)/);
+    expect(() => loadCollectorConfig({ TROUPE_HEADERS_TIMEOUT_MS: "60000", TROUPE_MAX_CONNECTIONS: "0" })).toThrow(
+      /TROUPE_HEADERS_TIMEOUT_MS: must be at most 15000 ms.*TROUPE_MAX_CONNECTIONS: must be at least 1/,
+    );
   });
 
   it("reads server mode, admin key and forwarding", () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./http/server.js";
 import type { OtlpWireFormat } from "./pipeline/otlp-encode.js";
 
 /** Everything the collector process is configured with. */
@@ -19,6 +20,8 @@ export interface CollectorConfig {
   /** Query/admin API requests per second per key (burst: five seconds' worth); default 100. */
   apiRateLimitPerS?: number;
   ingestRateLimitSpansPerS?: number;
+  /** Header and body deadlines, connection cap, body bytes in flight; unset fields: DEFAULT_CONNECTION_LIMITS. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -60,6 +63,11 @@ const EnvSchema = z.object({
   CLICKHOUSE_DATABASE: nonEmpty.pipe(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain identifier").optional()),
   TROUPE_ADMIN_KEY: nonEmpty.pipe(z.string().min(MIN_ADMIN_KEY_LENGTH, `must be at least ${MIN_ADMIN_KEY_LENGTH} characters`).optional()),
   TROUPE_API_RATE_LIMIT: nonEmpty.pipe(z.coerce.number<string>().positive("must be a positive number of requests per second").optional()),
+  TROUPE_HEADERS_TIMEOUT_MS: nonEmpty.pipe(z.coerce.number<string>().int().min(100, "must be at least 100 ms").max(15_000, "must be at most 15000 ms").optional()),
+  TROUPE_REQUEST_TIMEOUT_MS: nonEmpty.pipe(z.coerce.number<string>().int().min(100, "must be at least 100 ms").optional()),
+  TROUPE_KEEP_ALIVE_TIMEOUT_MS: nonEmpty.pipe(z.coerce.number<string>().int().min(0, "must be 0 or more ms").optional()),
+  TROUPE_MAX_CONNECTIONS: nonEmpty.pipe(z.coerce.number<string>().int().min(1, "must be at least 1").optional()),
+  TROUPE_MAX_INFLIGHT_BODY_BYTES: nonEmpty.pipe(z.coerce.number<string>().int().min(1024 * 1024, "must be at least 1048576 bytes").optional()),
   TROUPE_FORWARD_OTLP_ENDPOINT: nonEmpty.pipe(url.optional()),
   TROUPE_FORWARD_OTLP_HEADERS: nonEmpty,
   TROUPE_FORWARD_OTLP_PROTOCOL: nonEmpty.pipe(z.enum(["http/protobuf", "http/json", "protobuf", "json"]).optional()),
@@ -71,7 +79,11 @@ const EnvSchema = z.object({
  * (default 0.0.0.0), CLICKHOUSE_URL/USER/PASSWORD/DATABASE (server mode), TROUPE_ADMIN_KEY,
  * TROUPE_FORWARD_OTLP_ENDPOINT/HEADERS ("k=v,k2=v2")/PROTOCOL (http/protobuf or http/json),
  * TROUPE_SPOOL_MAX_BYTES (default 1 GiB), TROUPE_INGEST_RATE_LIMIT (spans/s per ingest key; default none), TROUPE_API_RATE_LIMIT (query/admin
- * API requests/s per key; default 100, burst 5 s worth). Throws CollectorConfigError naming every bad variable.
+ * API requests/s per key; default 100, burst 5 s worth), and the connection limits (DEFAULT_CONNECTION_LIMITS):
+ * TROUPE_HEADERS_TIMEOUT_MS (default 10000, at most 15000), TROUPE_REQUEST_TIMEOUT_MS (the body deadline;
+ * default 30000, at least the headers timeout), TROUPE_KEEP_ALIVE_TIMEOUT_MS (default 5000),
+ * TROUPE_MAX_CONNECTIONS (default 1024), TROUPE_MAX_INFLIGHT_BODY_BYTES (default 128 MiB). Throws
+ * CollectorConfigError naming every bad variable.
  */
 export function loadCollectorConfig(env: Readonly<Record<string, string | undefined>>): CollectorConfig {
   const parsed = EnvSchema.safeParse(env);
@@ -80,11 +92,24 @@ export function loadCollectorConfig(env: Readonly<Record<string, string | undefi
     throw new CollectorConfigError(`invalid collector configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
+  const connectionLimits: ConnectionLimits = {
+    headersTimeoutMs: e.TROUPE_HEADERS_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: e.TROUPE_REQUEST_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs: e.TROUPE_KEEP_ALIVE_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs,
+    maxConnections: e.TROUPE_MAX_CONNECTIONS ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+    maxInflightBodyBytes: e.TROUPE_MAX_INFLIGHT_BODY_BYTES ?? DEFAULT_CONNECTION_LIMITS.maxInflightBodyBytes,
+  };
+  if (connectionLimits.requestTimeoutMs < connectionLimits.headersTimeoutMs) {
+    throw new CollectorConfigError(
+      `invalid collector configuration: TROUPE_REQUEST_TIMEOUT_MS (${connectionLimits.requestTimeoutMs}) is below the headers timeout (${connectionLimits.headersTimeoutMs})`,
+    );
+  }
   const config: CollectorConfig = {
     dataDir: e.TROUPE_DATA_DIR ?? "./.troupe",
     port: e.TROUPE_COLLECTOR_PORT ?? 4318,
     host: e.TROUPE_COLLECTOR_HOST ?? "0.0.0.0",
     spoolMaxBytes: e.TROUPE_SPOOL_MAX_BYTES ?? 1024 * 1024 * 1024,
+    connectionLimits,
   };
   if (e.CLICKHOUSE_URL) {
     config.clickhouse = {

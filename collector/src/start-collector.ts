@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { CollectorConfig } from "./config.js";
 import { createCollectorApp } from "./http/app.js";
-import { listen } from "./http/server.js";
+import { listen, type AbortedRequest } from "./http/server.js";
 import type { IngestLimits } from "./ingest/ingest-limits.js";
 import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
@@ -47,6 +47,8 @@ export interface StartCollectorOptions {
   usageWriter?: Partial<SpoolWriterOptions>;
   /** Told about unexpected (500) errors of the query and admin API; default: one line on stderr. */
   onInternalError?: (err: unknown) => void;
+  /** Told about each request whose body stopped arriving; default: a line on stderr, at most one a second. */
+  onAbortedRequest?: (request: AbortedRequest) => void;
 }
 
 /**
@@ -105,7 +107,10 @@ export async function startCollector(config: CollectorConfig, options: StartColl
         ? { rateLimit: { spansPerSecond: config.ingestRateLimitSpansPerS, burstSpans: 2 * config.ingestRateLimitSpansPerS } }
         : {}),
     });
-    const server = await listen(app, config.port, config.host);
+    const server = await listen(app, config.port, config.host, {
+      ...(config.connectionLimits ? { limits: config.connectionLimits } : {}),
+      onAbortedRequest: options.onAbortedRequest ?? logAbortedRequest(),
+    });
     let closing: Promise<void> | undefined;
     return {
       url: server.url,
@@ -130,4 +135,22 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     await gateway.close();
     throw err;
   }
+}
+
+/** One stderr line per aborted request, at most one a second (a client aborting in a loop must not flood the log). */
+function logAbortedRequest(): (request: AbortedRequest) => void {
+  let lastLineMs = 0;
+  let unlogged = 0;
+  return (r) => {
+    const nowMs = Date.now();
+    if (nowMs - lastLineMs < 1_000) {
+      unlogged++;
+      return;
+    }
+    lastLineMs = nowMs;
+    const more = unlogged > 0 ? ` (${unlogged} more since the last line)` : "";
+    unlogged = 0;
+    const declared = r.declaredBytes !== undefined ? ` of ${r.declaredBytes} declared bytes` : "";
+    process.stderr.write(`troupe collector: request aborted: ${r.method} ${r.path}, body${declared} incomplete after ${r.elapsedMs} ms (client closed or body deadline)${more}\n`);
+  };
 }

@@ -55,8 +55,20 @@ export const anyValue: fc.Arbitrary<GenValue> = fc.letrec<{ v: GenValue }>((tie)
 })).v;
 
 const attributes = fc.array(fc.tuple(key, anyValue), { maxLength: 8 });
-const id = (n: number) => fc.oneof({ weight: 5, arbitrary: fc.uint8Array({ minLength: n, maxLength: n }) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) });
-const time = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constant(1_700_000_000_000_000_000n));
+const id = (n: number) =>
+  fc.oneof(
+    { weight: 10, arbitrary: fc.uint8Array({ minLength: n, maxLength: n }) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+    { weight: 1, arbitrary: fc.constant(new Uint8Array(n)) }, // all zero: invalid in OTLP, refused
+  );
+
+const NOW_NS = BigInt(Date.now()) * 1_000_000n;
+const DAY_NS = 86_400_000_000_000n;
+/** Start times the collector stores: the last 3000 days (it keeps 3650, and 10 minutes ahead). */
+export const storedTime = fc.bigInt({ min: NOW_NS - 3000n * DAY_NS, max: NOW_NS });
+/** Start times it refuses: none, 11 minutes ahead, older than the longest retention, past 2^63. */
+const refusedTime = fc.constantFrom(0n, NOW_NS + 11n * 60_000_000_000n, NOW_NS - 3651n * DAY_NS, 2n ** 63n, 2n ** 64n - 1n);
+const time = fc.oneof({ weight: 3, arbitrary: storedTime }, { weight: 1, arbitrary: refusedTime }, { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) });
 
 export const genSpan: fc.Arbitrary<GenSpan> = fc.record({
   traceId: id(16),
@@ -91,8 +103,8 @@ export const cleanRequest: fc.Arbitrary<GenRequest> = fc
             parentSpanId: fc.constant(new Uint8Array()),
             name: fc.string({ unit: "binary", maxLength: 60 }),
             kind: fc.integer({ min: 0, max: 5 }),
-            start: fc.bigInt({ min: 1_600_000_000_000_000_000n, max: 1_900_000_000_000_000_000n }),
-            end: fc.bigInt({ min: 1_600_000_000_000_000_000n, max: 1_900_000_000_000_000_000n }),
+            start: storedTime,
+            end: storedTime,
             attributes: fc.array(fc.tuple(fc.constantFrom("troupe.agent.type", "gen_ai.request.model", "prompt.text", "gen_ai.usage.input_tokens"), leaf), { maxLength: 4 }),
             events: fc.constant([]),
             status: fc.integer({ min: 0, max: 2 }),

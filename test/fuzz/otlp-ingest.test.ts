@@ -9,6 +9,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
+import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CollectorMetrics,
@@ -68,10 +69,31 @@ const request = fc.record({
   contentType: fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom("text/plain", "application/json; charset=utf-8", "application/x-protobuf;x=1", "", "APPLICATION/JSON") }),
 });
 
+// google.rpc.Status, which OTLP/HTTP answers every 4xx/5xx with (protobuf to a protobuf request).
+const RpcStatus = protobuf
+  .parse(`syntax = "proto3"; message Any { string type_url = 1; bytes value = 2; } message Status { int32 code = 1; string message = 2; repeated Any details = 3; }`)
+  .root.lookupType("Status");
+
+/** An error answer as an OTLP client reads it: a protobuf Status to a protobuf request, else the Status JSON mapping (with the collector's `error` beside it). */
+function errorStatus(res: Response, contentType: string, bytes: Buffer): { code: number; message: string } {
+  if (/^application\/(x-)?protobuf\s*(;|$)/i.test(contentType)) {
+    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
+    return RpcStatus.toObject(RpcStatus.decode(bytes), { defaults: true }) as { code: number; message: string };
+  }
+  const err = JSON.parse(bytes.toString("utf8")) as { code: number; message: string; error: { code: string; message: string } };
+  expect(typeof err.error.code).toBe("string");
+  expect(err.message).toBe(err.error.message);
+  return err;
+}
+
 type Req = typeof request extends fc.Arbitrary<infer R> ? R : never;
 
+function contentTypeOf(r: Req): string {
+  return r.contentType ?? (r.body.format === "json" ? "application/json" : "application/x-protobuf");
+}
+
 function init(r: Req): RequestInit {
-  const contentType = r.contentType ?? (r.body.format === "json" ? "application/json" : "application/x-protobuf");
+  const contentType = contentTypeOf(r);
   const payload = r.gzip ? gzipSync(r.body.bytes) : r.body.bytes;
   return {
     method: "POST",
@@ -80,16 +102,27 @@ function init(r: Req): RequestInit {
   };
 }
 
-/** The invariants of one answer: 2xx/4xx, a readable body, rows only for tenants the key may write. */
+const DAY_MS = 86_400_000;
+
+/** A stored row can be read back: non-zero ids, a start time inside the window ingest keeps (README). */
+function expectReadable(row: SpanRow): void {
+  expect(row.traceId).not.toBe("0".repeat(32));
+  expect(row.spanId).not.toBe("0".repeat(16));
+  const startMs = Number(row.startTimeUnixNano) / 1e6;
+  expect(startMs).toBeGreaterThan(Date.now() - 3650 * DAY_MS);
+  expect(startMs).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
+}
+
+/** The invariants of one answer: 2xx/4xx, a readable body, rows only for tenants the key may write, and only readable rows. */
 async function check(res: Response, r: Req, before: number): Promise<void> {
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
   const text = Buffer.from(await res.arrayBuffer());
   if (res.status >= 500) throw new Error(`answered ${res.status}: ${text.toString("utf8").slice(0, 200)}`);
   expect(res.status === 200 || (res.status >= 400 && res.status < 500)).toBe(true);
   if (res.status !== 200) {
-    const err = JSON.parse(text.toString("utf8")) as { error: { code: string; message: string } };
-    expect(typeof err.error.code).toBe("string");
-    expect(err.error.message.length).toBeGreaterThan(0);
+    const status = errorStatus(res, contentTypeOf(r), text);
+    expect(status.code).toBeGreaterThan(0);
+    expect(status.message.length).toBeGreaterThan(0);
     expect(accepted.length).toBe(before);
   }
   for (const row of accepted.slice(before)) {
@@ -97,6 +130,7 @@ async function check(res: Response, r: Req, before: number): Promise<void> {
     expect(row.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(row.spanId).toMatch(/^[0-9a-f]{16}$/);
     expect(Object.keys(row.attributes)).not.toContain("prompt.text");
+    expectReadable(row);
   }
 }
 
@@ -159,6 +193,9 @@ describe("fuzz: OTLP ingest over real HTTP into the durable pipeline", () => {
     expect(store.rows.length).toBe(metrics.spansAccepted.value([]));
     expect(store.rows.length).toBeGreaterThan(0);
     expect(store.rows.every((r) => r.tenantId === "acme" || r.tenantId === "globex")).toBe(true);
+    for (const row of store.rows) expectReadable(row);
+    // Unreadable spans were refused and counted, not stored.
+    expect(["invalid_trace_id", "invalid_span_id", "missing_start_time", "time_in_future", "time_expired"].some((reason) => metrics.spansRejected.value([reason]) > 0)).toBe(true);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 60_000);
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
+import protobuf from "protobufjs";
 import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -58,10 +59,31 @@ const request = fc.record({
   contentType: fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom("text/plain", "application/json; charset=utf-8", "application/x-protobuf;x=1", "") }),
 });
 
+// google.rpc.Status, which OTLP/HTTP answers every 4xx/5xx with (protobuf to a protobuf request).
+const RpcStatus = protobuf
+  .parse(`syntax = "proto3"; message Any { string type_url = 1; bytes value = 2; } message Status { int32 code = 1; string message = 2; repeated Any details = 3; }`)
+  .root.lookupType("Status");
+
+/** An error answer as an OTLP client reads it: a protobuf Status to a protobuf request, else the Status JSON mapping (with the collector's `error` beside it). */
+function errorStatus(res: Response, contentType: string, bytes: Buffer): { code: number; message: string } {
+  if (/^application\/(x-)?protobuf\s*(;|$)/i.test(contentType)) {
+    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
+    return RpcStatus.toObject(RpcStatus.decode(bytes), { defaults: true }) as { code: number; message: string };
+  }
+  const err = JSON.parse(bytes.toString("utf8")) as { code: number; message: string; error: { code: string; message: string } };
+  expect(typeof err.error.code).toBe("string");
+  expect(err.message).toBe(err.error.message);
+  return err;
+}
+
 type Req = typeof request extends fc.Arbitrary<infer R> ? R : never;
 
+function contentTypeOf(r: Req): string {
+  return r.contentType ?? (r.body.format === "json" ? "application/json" : "application/x-protobuf");
+}
+
 function init(r: Req): RequestInit {
-  const contentType = r.contentType ?? (r.body.format === "json" ? "application/json" : "application/x-protobuf");
+  const contentType = contentTypeOf(r);
   const payload = r.gzip ? gzipSync(r.body.bytes) : r.body.bytes;
   return {
     method: "POST",
@@ -88,8 +110,9 @@ async function check(res: Response, r: Req, accepted: readonly UsageRecordRow[],
   if (res.status >= 500) throw new Error(`answered ${res.status}: ${bytes.toString("utf8").slice(0, 200)}`);
   expect(res.status === 200 || (res.status >= 400 && res.status < 500)).toBe(true);
   if (res.status !== 200) {
-    const err = JSON.parse(bytes.toString("utf8")) as { error: { code: string; message: string } };
-    expect(err.error.message.length).toBeGreaterThan(0);
+    const status = errorStatus(res, contentTypeOf(r), bytes);
+    expect(status.code).toBeGreaterThan(0);
+    expect(status.message.length).toBeGreaterThan(0);
     expect(accepted).toHaveLength(0);
     return;
   }

@@ -10,6 +10,7 @@ import { IngestPipeline } from "../pipeline/ingest-pipeline.js";
 import { MemorySpanStore } from "../testing/memory-span-store.js";
 import { StaticKeyAuthenticator } from "../testing/static-key-authenticator.js";
 import { createCollectorApp } from "./app.js";
+import { EXPECTED_GRPC_CODE, decodeStatus } from "./otlp-status.test-helper.js";
 
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
 const SPAN = "b7ad6b7169203331";
@@ -76,10 +77,25 @@ function post(body: BodyInit, headers: Record<string, string> = {}): Promise<Res
   );
 }
 
+/** A JSON error of the rest of the app (404s, the query API): `{ error: { code, message } }` and nothing else. */
+async function expectApiError(res: Response, status: number, code: string, messagePart: RegExp): Promise<void> {
+  expect(res.status).toBe(status);
+  expect(await res.json()).toEqual({ error: { code, message: expect.stringMatching(messagePart) } });
+}
+
+/** An OTLP error answer: a protobuf google.rpc.Status to a protobuf request, else its JSON mapping beside the collector's `error`. */
 async function expectError(res: Response, status: number, code: string, messagePart?: RegExp): Promise<void> {
   expect(res.status).toBe(status);
-  const body = (await res.json()) as { error: { code: string; message: string } };
+  if (res.headers.get("content-type") === "application/x-protobuf") {
+    const decoded = decodeStatus(new Uint8Array(await res.arrayBuffer()));
+    expect(decoded.code).toBe(EXPECTED_GRPC_CODE[code]);
+    if (messagePart) expect(decoded.message).toMatch(messagePart);
+    return;
+  }
+  const body = (await res.json()) as { code: number; message: string; error: { code: string; message: string } };
   expect(body.error.code).toBe(code);
+  expect(body.code).toBe(EXPECTED_GRPC_CODE[code]);
+  expect(body.message).toBe(body.error.message);
   if (messagePart) expect(body.error.message).toMatch(messagePart);
 }
 
@@ -120,14 +136,14 @@ describe("POST /v1/traces: accepted input", () => {
       span_id: Buffer.from(SPAN, "hex").toString("base64"),
       name: "x",
       kind: "SPAN_KIND_PRODUCER",
-      start_time_unix_nano: 1_700_000_000_000_000,
+      start_time_unix_nano: 1_700_000_000_000_000_000,
       end_time_unix_nano: "1700000000000001000",
       status: { code: "STATUS_CODE_ERROR" },
       attributes: [{ key: "gen_ai.usage.input_tokens", value: { intValue: "9007199254740993" } }],
     };
     expect((await post(jsonBody([span]))).status).toBe(200);
     await pipeline.close(2000);
-    expect(store.rows[0]).toMatchObject({ traceId: TRACE, spanId: SPAN, kind: 4, statusCode: 2, startTimeUnixNano: "1700000000000000", attributes: { "gen_ai.usage.input_tokens": "9007199254740993" } });
+    expect(store.rows[0]).toMatchObject({ traceId: TRACE, spanId: SPAN, kind: 4, statusCode: 2, startTimeUnixNano: "1700000000000000000", attributes: { "gen_ai.usage.input_tokens": "9007199254740993" } });
     await setup();
   });
 
@@ -161,13 +177,17 @@ describe("POST /v1/traces: bad input answers 4xx naming the problem", () => {
 
   it("400 for truncated protobuf, naming it", async () => {
     const body = protoBody([jsonSpan(), jsonSpan({}, 1)]);
-    await expectError(await post(body.subarray(0, body.length - 7), { "content-type": "application/x-protobuf" }), 400, "bad_request", /protobuf/);
+    const res = await post(body.subarray(0, body.length - 7), { "content-type": "application/x-protobuf" });
+    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
+    await expectError(res, 400, "bad_request", /protobuf/);
   });
 
   it("400 for a wrong id length in protobuf", async () => {
     const type = otlpProtoTypes().ExportTraceServiceRequest;
     const body = type.encode(type.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(5), spanId: Buffer.alloc(8) }] }] }] })).finish();
-    await expectError(await post(body, { "content-type": "application/x-protobuf" }), 400, "bad_request", /traceId: must be 16 bytes; got 5/);
+    const res = await post(body, { "content-type": "application/x-protobuf" });
+    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
+    await expectError(res, 400, "bad_request", /traceId: must be 16 bytes; got 5/);
   });
 
   it("400 for invalid JSON, wrong types and bad hex ids, with the path", async () => {
@@ -186,7 +206,9 @@ describe("POST /v1/traces: bad input answers 4xx naming the problem", () => {
     await expectError(await post(jsonBody([jsonSpan({ attributes: [{ key: "a", value }] })])), 400, "bad_request", /nested deeper/);
     const type = otlpProtoTypes().ExportTraceServiceRequest;
     const pb = type.encode(type.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(TRACE, "hex"), spanId: Buffer.from(SPAN, "hex"), attributes: [{ key: "a", value }] }] }] }] })).finish();
-    await expectError(await post(pb, { "content-type": "application/x-protobuf" }), 400, "bad_request", /nested/);
+    const res = await post(pb, { "content-type": "application/x-protobuf" });
+    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
+    await expectError(res, 400, "bad_request", /nested/);
   });
 
   it("413 for more spans than a request may carry (10k-span batch)", async () => {
@@ -279,7 +301,7 @@ describe("backpressure, health and metrics", () => {
     expect(text).toMatch(/troupe_collector_ingest_requests_total\{code="bad_request"\} 1/);
     expect(text).toMatch(/troupe_collector_store_insert_duration_seconds_bucket/);
     expect(text).toMatch(/troupe_collector_spool_bytes \d+/);
-    await expectError(await app.request("/nope"), 404, "not_found", /GET \/nope/);
+    await expectApiError(await app.request("/nope"), 404, "not_found", /GET \/nope/);
     store.failWith = new Error("down");
     const notReady = await app.request("/readyz");
     expect(notReady.status).toBe(503);
@@ -303,7 +325,7 @@ describe("backpressure, health and metrics", () => {
     const call = (key: string) => limited.request("/api/v1/ping", { headers: { authorization: `Bearer ${key}` } });
     for (let i = 0; i < 3; i++) expect((await call("console-acme")).status).toBe(200);
     const refused = await call("console-acme");
-    await expectError(refused, 429, "rate_limited", /at most 1 per second/);
+    await expectApiError(refused, 429, "rate_limited", /at most 1 per second/);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await call("another-key")).status).toBe(200);
   });

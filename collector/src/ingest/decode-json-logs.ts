@@ -1,6 +1,7 @@
 import { CollectorError } from "../errors.js";
 import {
   buildingFieldPaths,
+  decodeOtlpJson,
   isJsonObject,
   jsonAttributes,
   jsonField,
@@ -9,7 +10,6 @@ import {
   jsonOptionalString,
   jsonTypeName,
   jsonUint64,
-  withFieldPaths,
 } from "./decode-json.js";
 import type { IngestLimits } from "./ingest-limits.js";
 import type { OtlpLogRecord, OtlpLogsRequest, OtlpResourceLogs } from "./otlp-logs.js";
@@ -20,27 +20,14 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const MAX_ID_CHARS = 128;
 
 /**
- * An integer literal of `timeUnixNano`: JSON.parse would round it to a double (nanoseconds since 1970
- * exceed 2^53), so it is quoted before parsing and read as the exact decimal it is. Inside a JSON
- * string a quote is escaped, so the pattern can only match a key and its value.
- */
-const TIME_LITERAL = /("(?:timeUnixNano|time_unix_nano)"\s*:\s*)(\d+)(?=\s*[,}\]])/g;
-
-/**
  * Decodes an OTLP/JSON ExportLogsServiceRequest (the protobuf JSON mapping: lowerCamelCase keys,
  * snake_case accepted too; hex ids, base64 ids where the length makes it unambiguous; int64 as
- * strings or numbers, `timeUnixNano` exact either way). Keeps of each log record what
+ * strings or numbers, exact either way). Keeps of each log record what
  * decode-protobuf-logs.ts keeps. Throws CollectorError bad_request naming the path of the first
  * problem, payload_too_large past the log record bound.
  */
 export function decodeJsonLogs(body: Buffer, limits: IngestLimits): OtlpLogsRequest {
-  let root: unknown;
-  try {
-    root = JSON.parse(body.toString("utf8").replace(TIME_LITERAL, '$1"$2"'));
-  } catch (err) {
-    throw new CollectorError("bad_request", `body is not valid JSON: ${(err as Error).message}`);
-  }
-  return withFieldPaths(() => decodeRoot(root, limits));
+  return decodeOtlpJson(body, (root) => decodeRoot(root, limits));
 }
 
 function decodeRoot(root: unknown, limits: IngestLimits): OtlpLogsRequest {

@@ -22,21 +22,61 @@ const UINT64_MAX = 18446744073709551615n;
 /**
  * Decodes an OTLP/JSON ExportTraceServiceRequest (the protobuf JSON mapping: lowerCamelCase keys,
  * snake_case accepted too; hex ids, base64 ids where the length makes it unambiguous; int64 as
- * strings or numbers; enums as numbers or names). Throws CollectorError bad_request naming the path
- * of the first problem, payload_too_large past the span bound.
+ * strings or numbers, exact either way; enums as numbers or names). Throws CollectorError
+ * bad_request naming the path of the first problem, payload_too_large past the span bound.
  */
 export function decodeJsonTraces(body: Buffer, limits: IngestLimits): OtlpTraceRequest {
-  let root: unknown;
-  try {
-    root = JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw new CollectorError("bad_request", `body is not valid JSON: ${(err as Error).message}`);
-  }
-  return withFieldPaths(() => decodeRoot(root, limits));
+  return decodeOtlpJson(body, (root) => decodeRoot(root, limits));
 }
 
 /** Whether field paths are built (only on the second pass over a request already found bad). */
 let P = false;
+/** Whether the body was parsed again with its long int64 literals quoted (see decodeOtlpJson). */
+let EXACT = false;
+/** Thrown by a decoder on an int64 number literal that JSON.parse rounded (past 2^53). */
+const INEXACT = Symbol("inexact-int64");
+
+/**
+ * An int64 field's integer literal of 16 digits or more (past 2^53 is possible from 16 digits),
+ * with its key. Only a key can match: inside a JSON string every quote is escaped, and the
+ * lookbehind refuses an escaped one. Only a whole, valid JSON number matches (no leading zero, no
+ * fraction or exponent after it), so quoting it never makes invalid JSON valid.
+ */
+const LONG_INT64_LITERAL =
+  /(?<!\\)("(?:startTimeUnixNano|endTimeUnixNano|timeUnixNano|observedTimeUnixNano|intValue|start_time_unix_nano|end_time_unix_nano|time_unix_nano|observed_time_unix_nano|int_value)"\s*:\s*)(-?[1-9]\d{15,})(?=\s*[,}\]])/g;
+
+/**
+ * Parses an OTLP/JSON body and runs `decode` over it (through withFieldPaths), with int64 values
+ * exact whether sent as strings or as number literals. JSON.parse rounds literals past 2^53 (Node
+ * 20 gives no access to the source text), so when a decoder meets such a number the body is parsed
+ * once more with those literals quoted: the common body (int64 as strings, as the OTel exporters
+ * send them, or small numbers) is parsed once and never scanned. Throws CollectorError bad_request
+ * on invalid JSON.
+ */
+export function decodeOtlpJson<T>(body: Buffer, decode: (root: unknown) => T): T {
+  const text = body.toString("utf8");
+  const root = parseJson(text);
+  try {
+    return withFieldPaths(() => decode(root));
+  } catch (err) {
+    if (err !== INEXACT) throw err;
+  }
+  const exactRoot = parseJson(text.replace(LONG_INT64_LITERAL, '$1"$2"'));
+  EXACT = true;
+  try {
+    return withFieldPaths(() => decode(exactRoot));
+  } finally {
+    EXACT = false;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CollectorError("bad_request", `body is not valid JSON: ${(err as Error).message}`);
+  }
+}
 
 /**
  * Runs a decoder over parsed OTLP/JSON without building field paths (the fast pass) and, when it
@@ -167,7 +207,13 @@ function id(v: unknown, bytes: number, path: string): string {
 function uint64(v: unknown, path: string): string {
   if (v === undefined || v === null) return "0";
   if (typeof v === "number") {
-    if (Number.isInteger(v) && v >= 0) return BigInt(v).toString();
+    if (Number.isSafeInteger(v) && v >= 0) return String(v);
+    // Past 2^53: a rounded integer literal (parse again, exact), or in the exact pass a number
+    // written with a fraction or exponent, taken as the double it is.
+    if (Number.isInteger(v) && v > 0 && v < 2 ** 64) {
+      if (!EXACT) throw INEXACT;
+      return BigInt(v).toString();
+    }
   } else if (typeof v === "string" && UINT64.test(v)) {
     // Up to 19 digits always fits; canonical (no leading zero) strings are kept as sent.
     if (v.length < 20 && (v.length === 1 || v.charCodeAt(0) !== 48)) return v;
@@ -207,11 +253,15 @@ function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimit
     return wrongType(path, "stringValue", x);
   }
   if ((x = field(v, "intValue", "int_value")) != null) {
-    if (typeof x === "number" && Number.isInteger(x)) return x;
+    if (typeof x === "number" && Number.isInteger(x)) {
+      if (Number.isSafeInteger(x) || EXACT) return x;
+      throw INEXACT;
+    }
     if (typeof x === "string" && INT64.test(x)) {
       const n = Number(x);
       return Number.isSafeInteger(n) ? n : BigInt.asIntN(64, BigInt(x)).toString();
     }
+    if (typeof x === "string" && /^-?\d+$/.test(x)) throw new CollectorError("bad_request", `${path}.intValue: ${x.slice(0, 64)} is not a 64-bit integer`);
     return wrongType(path, "intValue", x);
   }
   if ((x = field(v, "boolValue", "bool_value")) != null) {

@@ -23,3 +23,17 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   maxEventsPerSpan: 256,
   maxAnyValueDepth: 8,
 };
+
+/**
+ * How far ahead of the collector's clock a span may start (clock skew between hosts). A span
+ * starting later is refused (time_in_future): it would sit ahead of every query's time range.
+ */
+export const MAX_SPAN_START_AHEAD_MS = 10 * 60_000;
+
+/**
+ * How far behind the collector's clock a span may start: the longest retention a tenant may have
+ * (tenant-registry.ts). An older span is refused (time_expired): the table's TTL would delete it at
+ * once. Spans are not checked against their own tenant's (shorter) retention at ingest: rows are
+ * built before the store looks retention up (clickhouse-span-store.ts stamps it on the block).
+ */
+export const MAX_SPAN_AGE_DAYS = 3650;

@@ -11,6 +11,7 @@ import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-lo
 import { USAGE_ATTR } from "@troupe/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorApp } from "../http/app.js";
+import { decodeStatus } from "../http/otlp-status.test-helper.js";
 import { listen, type RunningServer } from "../http/server.js";
 import { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { UsagePipeline } from "../pipeline/usage-pipeline.js";
@@ -305,7 +306,8 @@ describe("POST /v1/logs: requests refused whole", () => {
     expect(res.status).toBe(415);
     const broken = await fetch(`${server.url}/v1/logs`, { method: "POST", headers: { authorization: `Bearer ${TENANT_KEY}`, "content-type": "application/x-protobuf" }, body: new Uint8Array([0x0a, 0x7f, 1]) });
     expect(broken.status).toBe(400);
-    expect(((await broken.json()) as { error: { message: string } }).error.message).toMatch(/ExportLogsServiceRequest/);
+    expect(broken.headers.get("content-type")).toBe("application/x-protobuf");
+    expect(decodeStatus(new Uint8Array(await broken.arrayBuffer()))).toMatchObject({ code: 3, message: expect.stringMatching(/ExportLogsServiceRequest/) });
     expect(metrics.render()).toMatch(/troupe_collector_logs_requests_total\{code="bad_request"\} 1/);
   });
 

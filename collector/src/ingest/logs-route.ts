@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
+import { isProtobufMediaType, otlpErrorResponse, requestMediaType } from "../http/otlp-error-response.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { UsageSink } from "../pipeline/usage-pipeline.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
@@ -9,7 +10,7 @@ import { decodeProtobufLogsWire } from "./decode-protobuf-logs.js";
 import { exportLogsResponseJson, exportLogsResponseProtobuf, type LogsPartialSuccess } from "./export-response.js";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
 import type { OtlpLogsRequest } from "./otlp-logs.js";
-import { readBody } from "./read-body.js";
+import { RequestAbortedError, readBody } from "./read-body.js";
 import { USAGE_RECORD_ATTRIBUTES, USAGE_RESOURCE_ATTRIBUTES, buildUsageRows, type UsageRowsResult } from "./usage-rows.js";
 
 const ALLOW = { record: USAGE_RECORD_ATTRIBUTES, resource: USAGE_RESOURCE_ATTRIBUTES };
@@ -33,7 +34,8 @@ export interface LogsRouteDeps {
  * the refused log records and names why (reason, attribute, how many). Malformed bodies 400,
  * oversized 413, other media types 415, a full spool 503 with Retry-After. There is no per-key rate
  * limit here: usage records are billing data, one per LLM call, and the exporter's retries would
- * only delay them. Errors are thrown as CollectorError for the app's error handler.
+ * only delay them. Errors (the key's 401/403 included) are answered as a google.rpc.Status in the
+ * request's encoding (otlpErrorResponse).
  */
 export function createLogsRoute(deps: LogsRouteDeps): Hono<{ Variables: AuthVariables }> {
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...deps.limits };
@@ -47,14 +49,16 @@ export function createLogsRoute(deps: LogsRouteDeps): Hono<{ Variables: AuthVari
     }
   };
   const route = new Hono<{ Variables: AuthVariables }>();
+  // Every error here, the key's included, is answered as OTLP/HTTP says: a google.rpc.Status.
+  route.onError((err, c) => otlpErrorResponse(c, err));
   route.post("/v1/logs", async (c, next) => {
     await next();
     const err = c.error;
-    metrics.logsRequests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : "internal"]);
+    metrics.logsRequests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : err instanceof RequestAbortedError ? "aborted" : "internal"]);
   });
   route.post("/v1/logs", requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
-    const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const protobuf = contentType === "application/x-protobuf" || contentType === "application/protobuf";
+    const contentType = requestMediaType(c);
+    const protobuf = isProtobufMediaType(contentType);
     if (!protobuf && contentType !== "application/json") {
       throw new CollectorError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType.slice(0, 60))} is not supported; send application/json or application/x-protobuf`);
     }

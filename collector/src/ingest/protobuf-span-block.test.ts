@@ -45,13 +45,24 @@ const spanKeys = ["gen_ai.request.model", "gen_ai.usage.input_tokens", "troupe.a
 const resourceKeys = ["service.name", "host.name", "telemetry.sdk.name", "process.command_line"];
 const eventKeys = ["exception.type", "exception.message", "exception.stacktrace"];
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b));
+// Mostly ids and start times that are stored; sometimes what both paths must refuse (all-zero ids,
+// no start, a start far ahead of the clock or older than any retention), and any time at all.
+const NOW_MS = Date.now();
+const NOW_NS = BigInt(NOW_MS) * 1_000_000n;
+const DAY_NS = 86_400_000_000_000n;
+const idBytes = (n: number) => fc.oneof({ weight: 15, arbitrary: bytes(n) }, { weight: 1, arbitrary: fc.constant(Buffer.alloc(n)) });
+const startTime = fc.oneof(
+  { weight: 15, arbitrary: fc.bigInt({ min: NOW_NS - 3000n * DAY_NS, max: NOW_NS + 60_000_000_000n }) },
+  { weight: 1, arbitrary: fc.constantFrom(0n, NOW_NS + 11n * 60_000_000_000n, NOW_NS - 3651n * DAY_NS, 2n ** 63n, 2n ** 64n - 1n) },
+  { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) },
+);
 const span = fc.record({
-  traceId: bytes(16),
-  spanId: bytes(8),
+  traceId: idBytes(16),
+  spanId: idBytes(8),
   parentSpanId: fc.oneof(fc.constant(Buffer.alloc(0)), bytes(8)),
   name: text,
   kind: fc.integer({ min: 0, max: 5 }),
-  startTimeUnixNano: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 1_700_000_000_000_000_000n, max: 1_800_000_000_000_000_000n })).map(String),
+  startTimeUnixNano: startTime.map(String),
   endTimeUnixNano: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 1_700_000_000_000_000_000n, max: 1_800_000_000_000_000_000n })).map(String),
   attributes: fc.array(attribute(spanKeys), { maxLength: 5 }),
   events: fc.array(fc.record({ name: fc.string({ maxLength: 5 }), timeUnixNano: fc.constant("5"), attributes: fc.array(fc.record({ key: fc.constantFrom(...eventKeys), value: leaf }), { maxLength: 2 }) }), {
@@ -81,7 +92,7 @@ function encode(obj: unknown): Buffer {
 /** What the general path stores for a request, or why it refuses (thrown error code). */
 function general(body: Buffer, p: Principal) {
   try {
-    const result = buildSpanRows(decodeProtobufTracesWire(body, limits, ALLOW), p, limits);
+    const result = buildSpanRows(decodeProtobufTracesWire(body, limits, ALLOW), p, limits, NOW_MS);
     return { ...result, error: undefined };
   } catch (err) {
     return { error: (err as { code?: string }).code ?? String(err) };
@@ -95,7 +106,7 @@ describe("protobuf straight into a span block", () => {
     fc.assert(
       fc.property(request, principal, (req, p) => {
         const body = encode(req);
-        const fast = decodeProtobufSpanBlock(body, p, limits);
+        const fast = decodeProtobufSpanBlock(body, p, limits, NOW_MS);
         const slow = general(body, p);
         if (fast === undefined) {
           generalOnly++;
@@ -117,13 +128,63 @@ describe("protobuf straight into a span block", () => {
     expect(generalOnly).toBeGreaterThan(0);
   });
 
+  it("never takes a span the general path refuses as unreadable, and the general path stores the rest", () => {
+    const acme: Principal = { kind: "tenant-ingest", keyId: "k", tenantId: "acme" };
+    const unreadable = new Set(["invalid_trace_id", "invalid_span_id", "missing_start_time", "time_in_future", "time_expired"]);
+    fc.assert(
+      fc.property(fc.array(span, { minLength: 1, maxLength: 6 }), (spans) => {
+        // Plain spans (no attributes) so nothing but ids and times can send them to the general path.
+        const plain = spans.map((x) => ({ ...x, attributes: [], events: [] }));
+        const body = encode({ resourceSpans: [{ scopeSpans: [{ spans: plain }] }] });
+        const fast = decodeProtobufSpanBlock(body, acme, limits, NOW_MS);
+        const slow = general(body, acme);
+        if (slow.error !== undefined) throw new Error(slow.error);
+        const refused = [...slow.rejected.keys()];
+        expect(refused.every((reason) => unreadable.has(reason))).toBe(true);
+        expect(slow.rows.length + [...slow.rejected.values()].reduce((a, b) => a + b, 0)).toBe(plain.length);
+        // The direct path takes the request exactly when the general path refuses none of it.
+        expect(fast === undefined).toBe(refused.length > 0);
+        if (fast) expect(decodeSpanBlocks(fast.builder.finish(retention).payload)).toEqual(decodeSpanBlocks(encodeSpanBlock(slow.rows, retention)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses each kind of unreadable span by its reason, on the edges of the window too", () => {
+    const acme: Principal = { kind: "tenant-ingest", keyId: "k", tenantId: "acme" };
+    const ok = { traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: "ok", startTimeUnixNano: String(NOW_NS) };
+    const minute = 60_000_000_000n;
+    const cases: [string, Record<string, unknown>][] = [
+      ["invalid_trace_id", { traceId: Buffer.alloc(16) }],
+      ["invalid_span_id", { spanId: Buffer.alloc(8) }],
+      ["missing_start_time", { startTimeUnixNano: "0" }],
+      // One nanosecond past either edge of the window.
+      ["time_in_future", { startTimeUnixNano: String(NOW_NS + 10n * minute + 1n) }],
+      ["time_expired", { startTimeUnixNano: String(NOW_NS - 3650n * DAY_NS - 1n) }],
+    ];
+    for (const [reason, change] of cases) {
+      const body = encode({ resourceSpans: [{ scopeSpans: [{ spans: [ok, { ...ok, spanId: Buffer.alloc(8, 3), ...change }] }] }] });
+      expect(decodeProtobufSpanBlock(body, acme, limits, NOW_MS), reason).toBeUndefined();
+      const slow = general(body, acme);
+      if (slow.error !== undefined) throw new Error(slow.error);
+      expect([...slow.rejected]).toEqual([[reason, 1]]);
+      expect(slow.rows.map((r) => r.name)).toEqual(["ok"]);
+    }
+    // On the edges of the window: taken by both.
+    for (const start of [NOW_NS + 10n * minute, NOW_NS - 3650n * DAY_NS]) {
+      const body = encode({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...ok, startTimeUnixNano: String(start) }] }] }] });
+      expect(decodeProtobufSpanBlock(body, acme, limits, NOW_MS)?.builder.rowCount).toBe(1);
+      expect(general(body, acme)).toMatchObject({ rejected: new Map(), rows: [{ startTimeUnixNano: String(start) }] });
+    }
+  });
+
   it("writes lists of strings as the general path's JSON text, capped where it caps them", () => {
     const acme: Principal = { kind: "tenant-ingest", keyId: "k", tenantId: "acme" };
     for (const list of [[], ["stop"], ["stop", "length", ""], ["x".repeat(120), "y".repeat(120)], ["x".repeat(125), "y".repeat(126)], ['q"uote', "ok"]]) {
       const body = encode({
-        resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), attributes: [{ key: "gen_ai.response.finish_reasons", value: { arrayValue: { values: list.map((stringValue) => ({ stringValue })) } } }] }] }] }],
+        resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), startTimeUnixNano: String(NOW_NS), attributes: [{ key: "gen_ai.response.finish_reasons", value: { arrayValue: { values: list.map((stringValue) => ({ stringValue })) } } }] }] }] }],
       });
-      const fast = decodeProtobufSpanBlock(body, acme, limits)!;
+      const fast = decodeProtobufSpanBlock(body, acme, limits, NOW_MS)!;
       const slow = general(body, acme);
       if (slow.error !== undefined) throw new Error(slow.error);
       expect(decodeSpanBlocks(fast.builder.finish(retention).payload)).toEqual(slow.rows);
@@ -134,7 +195,7 @@ describe("protobuf straight into a span block", () => {
   it("leaves to the general path what it would refuse or answer with a partial success", () => {
     const id = (n: number, b: number) => Buffer.alloc(n, b);
     const base = (attributes: unknown[], resource: unknown[] = []) =>
-      encode({ resourceSpans: [{ resource: { attributes: resource }, scopeSpans: [{ spans: [{ traceId: id(16, 1), spanId: id(8, 2), name: "s", attributes }] }] }] });
+      encode({ resourceSpans: [{ resource: { attributes: resource }, scopeSpans: [{ spans: [{ traceId: id(16, 1), spanId: id(8, 2), name: "s", startTimeUnixNano: String(NOW_NS), attributes }] }] }] });
     const acme: Principal = { kind: "tenant-ingest", keyId: "k", tenantId: "acme" };
     const model = { key: "gen_ai.request.model", value: { stringValue: "m" } };
     expect(decodeProtobufSpanBlock(base([model]), acme, limits)?.builder.rowCount).toBe(1);

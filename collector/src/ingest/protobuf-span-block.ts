@@ -6,7 +6,7 @@ import type { Principal } from "../tenants/principal.js";
 import { stringifyAttributeValue } from "./attribute-filter.js";
 import { WireReader, spanDurationNs } from "./decode-protobuf-wire.js";
 import type { IngestLimits } from "./ingest-limits.js";
-import { resolveTenant } from "./span-rows.js";
+import { resolveTenant, startTimeWindow, type StartTimeWindow } from "./span-rows.js";
 
 /** A protobuf export request decoded straight into a span block (every span accepted). */
 export interface DirectSpanBlock {
@@ -21,15 +21,15 @@ export interface DirectSpanBlock {
  * object, no rows, no attribute records, and ids, names and ASCII values copied from the wire as
  * bytes. This is the hot path of ingest; it gives exactly what decodeProtobufTracesWire +
  * buildSpanRows + encodeSpanBlock give (a differential test holds them together), but only for the
- * common request: every span accepted, no attribute key twice in one list, the resource before its
- * spans. For anything else — malformed bodies, rejected spans, duplicate keys — it returns
- * undefined and the caller takes the general path, which answers with the precise error or partial
- * success.
+ * common request: every span accepted (at `nowMs`, as buildSpanRows decides), no attribute key twice
+ * in one list, the resource before its spans. For anything else — malformed bodies, rejected spans
+ * (zero ids and start times out of the window included), duplicate keys — it returns undefined and
+ * the caller takes the general path, which answers with the precise error or partial success.
  */
-export function decodeProtobufSpanBlock(body: Buffer, principal: Principal, limits: IngestLimits): DirectSpanBlock | undefined {
+export function decodeProtobufSpanBlock(body: Buffer, principal: Principal, limits: IngestLimits, nowMs = Date.now()): DirectSpanBlock | undefined {
   const builder = IDLE_BUILDERS.pop() ?? new SpanBlockBuilder();
   try {
-    return new DirectDecoder(body, principal, limits, builder).decode();
+    return new DirectDecoder(body, principal, limits, builder, startTimeWindow(nowMs)).decode();
   } catch (err) {
     releaseBuilder(builder);
     if (err === GENERAL_PATH || err instanceof CollectorError) return undefined;
@@ -82,6 +82,8 @@ class DirectDecoder {
   readonly #principal: Principal;
   readonly #limits: IngestLimits;
   readonly #b: SpanBlockBuilder;
+  /** The start time window as the halves of fixed64 values: [min high, min low, max high, max low]. */
+  readonly #window: [number, number, number, number];
   #spanCount = 0;
   readonly #dropped = { span: 0, resource: 0, event: 0 };
   #truncated = 0;
@@ -89,8 +91,9 @@ class DirectDecoder {
   #resolvedClaim: string | undefined;
   #resolvedIndex = -1;
 
-  constructor(body: Buffer, principal: Principal, limits: IngestLimits, builder: SpanBlockBuilder) {
+  constructor(body: Buffer, principal: Principal, limits: IngestLimits, builder: SpanBlockBuilder, window: StartTimeWindow) {
     this.#b = builder;
+    this.#window = [Number(window.minNs >> 32n), Number(window.minNs & 0xffffffffn), Number(window.maxNs >> 32n), Number(window.maxNs & 0xffffffffn)];
     this.#buf = body;
     this.#r = new WireReader(body, limits, undefined);
     this.#principal = principal;
@@ -271,6 +274,10 @@ class DirectDecoder {
       }
     }
     if (traceStart < 0 || spanStart < 0) throw GENERAL_PATH;
+    // Spans buildSpanRows refuses as unreadable: zero ids, a start outside the window (0 included).
+    if (isZero(buf, traceStart, 16) || isZero(buf, spanStart, 8)) throw GENERAL_PATH;
+    const [minHi, minLo, maxHi, maxLo] = this.#window;
+    if (startHi < minHi || (startHi === minHi && startLo < minLo) || startHi > maxHi || (startHi === maxHi && startLo > maxLo)) throw GENERAL_PATH;
     if (attributeCount > this.#limits.maxAttributesPerSpan || resource.attributeCount > this.#limits.maxAttributesPerSpan) throw GENERAL_PATH;
     if (eventCount > this.#limits.maxEventsPerSpan) throw GENERAL_PATH;
     if (tenantClaim !== undefined && resource.tenantClaim !== undefined && tenantClaim !== resource.tenantClaim) throw GENERAL_PATH;
@@ -296,9 +303,8 @@ class DirectDecoder {
     if (nameStart >= 0) b.name.stringFromUtf8(buf, nameStart, nameEnd);
     else b.name.varUInt(0);
     b.kind.uint8(kind);
-    // DateTime64 is signed: a start past 2^63 ns does not fit and is stored as 0, as encodeSpanBlock does.
-    if (startHi >= 0x80000000) b.startTime.uint32Pair(0, 0);
-    else b.startTime.uint32Pair(startLo, startHi);
+    // In the window, so far below 2^63 ns (DateTime64 is signed).
+    b.startTime.uint32Pair(startLo, startHi);
     b.durationNs.uint64(spanDurationNs(startLo, startHi, endLo, endHi));
     b.statusCode.uint8(statusCode);
     b.serviceName.add(resource.serviceName);
@@ -629,6 +635,11 @@ function shortLength(buf: Buffer, pos: number, end: number): number {
   if (pos + 1 >= end || buf[pos + 1]! >= 0x80) return -1;
   lengthRead = (b0 & 0x7f) | (buf[pos + 1]! << 7);
   return pos + 2;
+}
+
+function isZero(buf: Buffer, start: number, length: number): boolean {
+  for (let i = start; i < start + length; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 function sameBytes(a: Buffer, b: Buffer, start: number, length: number): boolean {

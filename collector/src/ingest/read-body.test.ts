@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { readBody } from "./read-body.js";
+import { CollectorError } from "../errors.js";
+import { RequestAbortedError, readBody } from "./read-body.js";
 
 /** A request whose body arrives in `chunkBytes` pieces, declaring `declared` bytes. */
 function request(body: Buffer, options: { chunkBytes?: number; declared?: number; gzip?: boolean } = {}): Request {
@@ -45,5 +46,23 @@ describe("readBody", () => {
     const zipped = await readBody(request(gzipSync(plain), { gzip: true }), 4 << 20);
     expect(zipped.bytes.equals(plain)).toBe(true);
     await expect(readBody(request(randomBytes(300_000), { gzip: true }), 4 << 20)).rejects.toMatchObject({ code: "bad_request" });
+  });
+
+  it("reports a body whose stream fails (the connection closed) as aborted, and keeps a CollectorError from the stream as it is", async () => {
+    const failing = (err: unknown, declared: number): Request => {
+      let sent = false;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return controller.error(err);
+          sent = true;
+          controller.enqueue(new Uint8Array(1000));
+        },
+      });
+      return new Request("http://collector/v1/traces", { method: "POST", body: stream, headers: { "content-length": String(declared) }, duplex: "half" } as RequestInit);
+    };
+    await expect(readBody(failing(new Error("aborted"), 500_000), 4 << 20)).rejects.toBeInstanceOf(RequestAbortedError);
+    await expect(readBody(failing(new Error("aborted"), 5_000), 4 << 20)).rejects.toBeInstanceOf(RequestAbortedError);
+    const overloaded = new CollectorError("overloaded", "full", { retryAfterS: 1 });
+    await expect(readBody(failing(overloaded, 500_000), 4 << 20)).rejects.toBe(overloaded);
   });
 });

@@ -4,6 +4,18 @@ import { CollectorError } from "../errors.js";
 
 const gunzipAsync = promisify(gunzip);
 
+/**
+ * The request's body stopped arriving: the client closed the connection mid-body, or the server cut
+ * it at its body deadline (ConnectionLimits.requestTimeoutMs). Nobody is left to answer; routes count
+ * it as `aborted`, not as an internal error. (Not a CollectorError: it maps to no HTTP status.)
+ */
+export class RequestAbortedError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super("the request body did not arrive: the connection closed mid-body", options);
+    this.name = "RequestAbortedError";
+  }
+}
+
 /** A request's body. Call `release()` once nothing refers to `bytes` any more: its buffer then serves a later request. */
 export interface RequestBody {
   bytes: Buffer;
@@ -15,7 +27,10 @@ export interface RequestBody {
  * to at most `maxBytes` bytes (a gzip bomb stops at the bound). Over the bound: payload_too_large;
  * a broken gzip stream: bad_request; another encoding: unsupported_media_type. Large bodies of a
  * declared length are read into reused buffers: fresh megabytes per request made the garbage
- * collector run full collections several times a second under load.
+ * collector run full collections several times a second under load; a buffer is taken only once the
+ * first bytes arrive and goes back when the read fails. A connection that fails mid-body:
+ * RequestAbortedError. There is no read deadline here: the server's requestTimeoutMs bounds how long
+ * a body may take, for every route (http/server.ts).
  */
 export async function readBody(request: Request, maxBytes: number): Promise<RequestBody> {
   const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
@@ -39,15 +54,18 @@ export async function readBody(request: Request, maxBytes: number): Promise<Requ
 
 async function readLimited(request: Request, maxBytes: number, declared: number | undefined): Promise<RequestBody> {
   if (!request.body) return { bytes: Buffer.alloc(0), release: () => undefined };
-  const pooled = declared !== undefined && declared >= POOLED_MIN_BYTES ? takeBuffer(declared) : undefined;
+  const pooling = declared !== undefined && declared >= POOLED_MIN_BYTES;
+  let pooled: Buffer | undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
-  let intoPooled = pooled !== undefined;
+  let intoPooled = pooling;
   const reader = request.body.getReader();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await read(reader);
       if (done) break;
+      // Taken only now: a client that declares megabytes and sends nothing holds no buffer.
+      if (pooling) pooled ??= takeBuffer(declared!);
       if (total + value.byteLength > maxBytes) {
         await reader.cancel().catch(() => undefined);
         throw tooLarge(maxBytes, "body");
@@ -65,7 +83,10 @@ async function readLimited(request: Request, maxBytes: number, declared: number 
     if (pooled) giveBack(pooled);
     throw err;
   }
-  if (pooled && intoPooled) return { bytes: pooled.subarray(0, total), release: once(() => giveBack(pooled)) };
+  if (pooled && intoPooled) {
+    const buffer = pooled;
+    return { bytes: buffer.subarray(0, total), release: once(() => giveBack(buffer)) };
+  }
   if (pooled) giveBack(pooled);
   if (chunks.length === 1) {
     const only = chunks[0] as Uint8Array;
@@ -97,6 +118,16 @@ function giveBack(buffer: Buffer): void {
     // Full: keep the larger ones, which fit more requests.
     const smallest = idleBuffers.reduce((min, b, i) => (b.length < idleBuffers[min]!.length ? i : min), 0);
     if (idleBuffers[smallest]!.length < buffer.length) idleBuffers[smallest] = buffer;
+  }
+}
+
+/** One read of the body; a failure of the stream (the connection, not the data) is RequestAbortedError. */
+async function read(reader: ReadableStreamDefaultReader<Uint8Array>): ReturnType<typeof reader.read> {
+  try {
+    return await reader.read();
+  } catch (err) {
+    // The server's in-flight budget refuses with a CollectorError (503): keep it.
+    throw err instanceof CollectorError ? err : new RequestAbortedError({ cause: err });
   }
 }
 

@@ -2,7 +2,7 @@ import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_A
 import type { SpanRow } from "../store/span-row.js";
 import type { Principal } from "../tenants/principal.js";
 import { filterAttributes, stringifyAttributeValue, type FilterCounts } from "./attribute-filter.js";
-import type { IngestLimits } from "./ingest-limits.js";
+import { MAX_SPAN_AGE_DAYS, MAX_SPAN_START_AHEAD_MS, type IngestLimits } from "./ingest-limits.js";
 import type { OtlpKeyValue, OtlpTraceRequest } from "./otlp-traces.js";
 
 /** Why ingest refused a span. Stable: used as a metric label and in partial-success messages. */
@@ -12,6 +12,11 @@ export type SpanRejectReason =
   | "missing_tenant" // a service key's span names no tenant
   | "invalid_tenant" // the span's tenant attribute is not a valid tenant id
   | "tenant_conflict" // the span names two different tenants (twice on the span, or span vs resource)
+  | "invalid_trace_id" // an all-zero traceId (invalid in OTLP)
+  | "invalid_span_id" // an all-zero spanId (invalid in OTLP)
+  | "missing_start_time" // startTimeUnixNano 0
+  | "time_in_future" // starts more than MAX_SPAN_START_AHEAD_MS ahead of the collector's clock
+  | "time_expired" // starts more than MAX_SPAN_AGE_DAYS ago: the TTL would delete it at once
   | "too_many_attributes"
   | "too_many_events";
 
@@ -29,14 +34,41 @@ export interface SpanRowsResult {
 }
 
 const UNKNOWN_SERVICE = "unknown_service";
+const ZERO_TRACE_ID = "0".repeat(32);
+const ZERO_SPAN_ID = "0".repeat(16);
+const DAY_MS = 86_400_000;
+
+/** The span start times ingest keeps at one moment: from `minNs` to `maxNs` (ns since the epoch), both included. */
+export interface StartTimeWindow {
+  minNs: bigint;
+  maxNs: bigint;
+  /** The same as decimal strings, to compare with the decoded times without parsing them. */
+  minText: string;
+  maxText: string;
+}
+
+/** The start times kept at `nowMs`: from MAX_SPAN_AGE_DAYS before it to MAX_SPAN_START_AHEAD_MS after it. */
+export function startTimeWindow(nowMs: number): StartTimeWindow {
+  const minNs = BigInt(Math.floor(nowMs) - MAX_SPAN_AGE_DAYS * DAY_MS) * 1_000_000n;
+  const maxNs = BigInt(Math.floor(nowMs) + MAX_SPAN_START_AHEAD_MS) * 1_000_000n;
+  return { minNs, maxNs, minText: String(minNs), maxText: String(maxNs) };
+}
+
+/** Orders two decimal strings without leading zeros (as decoders give times) by the numbers they are. */
+function compareDecimal(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /**
  * Authorizes, filters and flattens a decoded request into SpanRows: the tenant of every row is
  * decided by the key (tenant keys bind every span to their tenant; service keys may write only their
- * allowed tenants), only allow-listed attributes survive, capped in length. Refused spans are
+ * allowed tenants), only allow-listed attributes survive, capped in length, and only spans that can
+ * be read back are kept (non-zero ids, a start in `startTimeWindow(nowMs)`). Refused spans are
  * counted by reason, never silently dropped.
  */
-export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, limits: IngestLimits): SpanRowsResult {
+export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, limits: IngestLimits, nowMs = Date.now()): SpanRowsResult {
+  const window = startTimeWindow(nowMs);
   const rows: SpanRow[] = [];
   const rejected = new Map<SpanRejectReason, number>();
   const rejectExamples = new Map<SpanRejectReason, string>();
@@ -58,6 +90,11 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
     resourceCounts.dropped += rs.skippedResourceAttributes ?? 0;
 
     for (const span of rs.spans) {
+      const unreadable = unreadableReason(span.traceId, span.spanId, span.startTimeUnixNano, window);
+      if (unreadable !== undefined) {
+        reject(unreadable[0], unreadable[1]);
+        continue;
+      }
       if (span.attributes.length + (span.skippedAttributes ?? 0) > limits.maxAttributesPerSpan || resourceAttributeCount > limits.maxAttributesPerSpan) {
         reject("too_many_attributes", `a span has more than ${limits.maxAttributesPerSpan} attributes`);
         continue;
@@ -108,6 +145,25 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
     droppedAttributes: { span: spanCounts.dropped, resource: resourceCounts.dropped, event: eventCounts.dropped },
     truncatedAttributes: spanCounts.truncated + resourceCounts.truncated + eventCounts.truncated,
   };
+}
+
+/** Why a span could never be read back, with the message; undefined when it can. */
+function unreadableReason(traceId: string, spanId: string, startTimeUnixNano: string, window: StartTimeWindow): [SpanRejectReason, string] | undefined {
+  if (traceId === ZERO_TRACE_ID) return ["invalid_trace_id", "a span has an all-zero traceId, which OTLP defines as invalid"];
+  if (spanId === ZERO_SPAN_ID) return ["invalid_span_id", "a span has an all-zero spanId, which OTLP defines as invalid"];
+  if (startTimeUnixNano === "0") return ["missing_start_time", "a span has no startTimeUnixNano (0)"];
+  if (compareDecimal(startTimeUnixNano, window.maxText) > 0) {
+    return ["time_in_future", `startTimeUnixNano ${startTimeUnixNano} (${isoOf(startTimeUnixNano)}) is more than ${MAX_SPAN_START_AHEAD_MS / 60_000} minutes ahead of the collector's clock`];
+  }
+  if (compareDecimal(startTimeUnixNano, window.minText) < 0) {
+    return ["time_expired", `startTimeUnixNano ${startTimeUnixNano} (${isoOf(startTimeUnixNano)}) is older than the longest retention (${MAX_SPAN_AGE_DAYS} days): it would be deleted at once`];
+  }
+  return undefined;
+}
+
+function isoOf(ns: string): string {
+  // At most 2^64 ns: well inside Date's range.
+  return new Date(Number(ns) / 1e6).toISOString();
 }
 
 /** Marks an attribute list naming the tenant twice with different values. */

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { EVENT_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
+import { isProtobufMediaType, otlpErrorResponse, requestMediaType } from "../http/otlp-error-response.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { SpanSink } from "../pipeline/ingest-pipeline.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
@@ -10,7 +11,7 @@ import { decodeProtobufTracesWire, type AttributeAllowLists } from "./decode-pro
 import { exportResponseJson, exportResponseProtobuf, type PartialSuccess } from "./export-response.js";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
 import { KeyRateLimiter, type KeyRateLimit } from "./key-rate-limiter.js";
-import { readBody } from "./read-body.js";
+import { RequestAbortedError, readBody } from "./read-body.js";
 import { decodeProtobufSpanBlock, releaseSpanBlock } from "./protobuf-span-block.js";
 import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
 
@@ -30,8 +31,9 @@ export interface TracesRouteDeps {
  * `POST /v1/traces`: OTLP/HTTP trace export, JSON or protobuf, optionally gzip. Answers 200 with an
  * ExportTraceServiceResponse in the request's encoding (partial success naming why spans were
  * rejected) only after the accepted spans are durable; malformed bodies 400, oversized 413, other
- * media types 415, a key over its rate 429 and a full spool 503, both with Retry-After. Errors are thrown as CollectorError for the
- * app's error handler.
+ * media types 415, a key over its rate 429 and a full spool 503, both with Retry-After. Errors
+ * (the key's 401/403 included) are answered as a google.rpc.Status in the request's encoding
+ * (otlpErrorResponse).
  */
 export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: AuthVariables }> {
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...deps.limits };
@@ -40,15 +42,17 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
     ? new KeyRateLimiter({ spansPerSecond: deps.rateLimit.spansPerSecond, burstSpans: Math.max(deps.rateLimit.burstSpans, limits.maxSpansPerRequest) })
     : undefined;
   const route = new Hono<{ Variables: AuthVariables }>();
+  // Every error here, the key's included, is answered as OTLP/HTTP says: a google.rpc.Status.
+  route.onError((err, c) => otlpErrorResponse(c, err));
   route.post("/v1/traces", async (c, next) => {
     await next();
-    // Hono hands a thrown error to the app's onError and records it on the context.
+    // Hono hands a thrown error to the route's onError and records it on the context.
     const err = c.error;
-    metrics.requests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : "internal"]);
+    metrics.requests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : err instanceof RequestAbortedError ? "aborted" : "internal"]);
   });
   route.post("/v1/traces", requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
-    const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const protobuf = contentType === "application/x-protobuf" || contentType === "application/protobuf";
+    const contentType = requestMediaType(c);
+    const protobuf = isProtobufMediaType(contentType);
     if (!protobuf && contentType !== "application/json") {
       throw new CollectorError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType.slice(0, 60))} is not supported; send application/json or application/x-protobuf`);
     }

@@ -57,7 +57,7 @@ export class CollectorMetrics {
 
   constructor() {
     const r = this.registry;
-    this.requests = r.counter("troupe_collector_ingest_requests_total", "OTLP export requests answered, by outcome code.", ["code"]);
+    this.requests = r.counter("troupe_collector_ingest_requests_total", "OTLP export requests answered, by outcome code (aborted: the body stopped arriving: client closed or body deadline).", ["code"]);
     this.spansAccepted = r.counter("troupe_collector_spans_accepted_total", "Spans accepted and spooled.");
     this.spansDecoded = r.counter(
       "troupe_collector_spans_decoded_total",
@@ -73,7 +73,7 @@ export class CollectorMetrics {
     this.insertDuration = r.histogram("troupe_collector_store_insert_duration_seconds", "Store insert latency.", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
     this.forwardSpansSent = r.counter("troupe_collector_forward_spans_sent_total", "Spans forwarded to the configured OTLP endpoint.");
     this.forwardSpansDropped = r.counter("troupe_collector_forward_spans_dropped_total", "Spans not forwarded, by reason.", ["reason"]);
-    this.logsRequests = r.counter("troupe_collector_logs_requests_total", "OTLP logs export requests answered, by outcome code.", ["code"]);
+    this.logsRequests = r.counter("troupe_collector_logs_requests_total", "OTLP logs export requests answered, by outcome code (aborted: the body stopped arriving: client closed or body deadline).", ["code"]);
     this.usageAccepted = r.counter("troupe_collector_usage_records_accepted_total", "Usage records accepted and spooled.");
     this.usageRejected = r.counter("troupe_collector_usage_records_rejected_total", "Log records refused at ingest, by reason.", ["reason"]);
     this.usageDuplicates = r.counter("troupe_collector_usage_duplicates_total", "Usage records dropped by the writer as identical copies of a record already stored.");
