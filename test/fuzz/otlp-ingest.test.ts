@@ -9,7 +9,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CollectorMetrics,
@@ -22,6 +21,7 @@ import {
   type SpanRow,
 } from "@troupe/collector";
 import { cleanRequest, genRequest, mutate, mutation, toJson, toProtobuf } from "./otlp-arbitraries.js";
+import { errorStatus } from "../support/otlp-error-status.js";
 
 // A full GC before each heap reading, so growth means retained memory, not garbage.
 setFlagsFromString("--expose-gc");
@@ -68,23 +68,6 @@ const request = fc.record({
   service: fc.boolean(),
   contentType: fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom("text/plain", "application/json; charset=utf-8", "application/x-protobuf;x=1", "", "APPLICATION/JSON") }),
 });
-
-// google.rpc.Status, which OTLP/HTTP answers every 4xx/5xx with (protobuf to a protobuf request).
-const RpcStatus = protobuf
-  .parse(`syntax = "proto3"; message Any { string type_url = 1; bytes value = 2; } message Status { int32 code = 1; string message = 2; repeated Any details = 3; }`)
-  .root.lookupType("Status");
-
-/** An error answer as an OTLP client reads it: a protobuf Status to a protobuf request, else the Status JSON mapping (with the collector's `error` beside it). */
-function errorStatus(res: Response, contentType: string, bytes: Buffer): { code: number; message: string } {
-  if (/^application\/(x-)?protobuf\s*(;|$)/i.test(contentType)) {
-    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
-    return RpcStatus.toObject(RpcStatus.decode(bytes), { defaults: true }) as { code: number; message: string };
-  }
-  const err = JSON.parse(bytes.toString("utf8")) as { code: number; message: string; error: { code: string; message: string } };
-  expect(typeof err.error.code).toBe("string");
-  expect(err.message).toBe(err.error.message);
-  return err;
-}
 
 type Req = typeof request extends fc.Arbitrary<infer R> ? R : never;
 

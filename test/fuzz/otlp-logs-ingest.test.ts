@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import protobuf from "protobufjs";
 import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -29,6 +28,7 @@ import {
 import { checkUsageRecord } from "@troupe/runtime";
 import { mutate, mutation } from "./otlp-arbitraries.js";
 import { genLogsRequest, logRecordCount, logsToJson, logsToProtobuf } from "./otlp-logs-arbitraries.js";
+import { errorStatus } from "../support/otlp-error-status.js";
 
 const KEY = "trp_ingest_fuzzkeyfuzzkeyfuzzkey";
 const SERVICE_KEY = "trp_service_fuzzkeyfuzzkeyfuzzkey";
@@ -58,23 +58,6 @@ const request = fc.record({
   service: fc.boolean(),
   contentType: fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom("text/plain", "application/json; charset=utf-8", "application/x-protobuf;x=1", "") }),
 });
-
-// google.rpc.Status, which OTLP/HTTP answers every 4xx/5xx with (protobuf to a protobuf request).
-const RpcStatus = protobuf
-  .parse(`syntax = "proto3"; message Any { string type_url = 1; bytes value = 2; } message Status { int32 code = 1; string message = 2; repeated Any details = 3; }`)
-  .root.lookupType("Status");
-
-/** An error answer as an OTLP client reads it: a protobuf Status to a protobuf request, else the Status JSON mapping (with the collector's `error` beside it). */
-function errorStatus(res: Response, contentType: string, bytes: Buffer): { code: number; message: string } {
-  if (/^application\/(x-)?protobuf\s*(;|$)/i.test(contentType)) {
-    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
-    return RpcStatus.toObject(RpcStatus.decode(bytes), { defaults: true }) as { code: number; message: string };
-  }
-  const err = JSON.parse(bytes.toString("utf8")) as { code: number; message: string; error: { code: string; message: string } };
-  expect(typeof err.error.code).toBe("string");
-  expect(err.message).toBe(err.error.message);
-  return err;
-}
 
 type Req = typeof request extends fc.Arbitrary<infer R> ? R : never;
 
