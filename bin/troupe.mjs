@@ -119,7 +119,7 @@ tenants
 
 program
   .command("report")
-  .description("a tenant's usage report for billing: calls, tokens, cost, errors, budget rejections")
+  .description("a tenant's usage report for billing, from usage records (one per LLM call attempt, exact whatever the trace sampling): calls, tokens, cost, and how attempts ended (errors, timeouts, rate-limited, budget rejections)")
   .requiredOption("--tenant <id>", "tenant id")
   .requiredOption("--from <date>", "start (inclusive), ISO date or time, e.g. 2026-11-01")
   .requiredOption("--to <date>", "end (exclusive), ISO date or time")
