@@ -159,3 +159,21 @@ export class PoisonMessageError extends TroupeError {
     super("POISON_MESSAGE", `the message to agent ${agent} was given up after ${attempts} deliveries that did not complete (its workers died or handed it back each time); it is terminated and will not run again`);
   }
 }
+
+/** Why the control plane could not be followed: not reachable (network, 5xx, 429), the key refused (401, 403, 404), or an answer outside the contract. */
+export type ControlPlaneFailure = "unreachable" | "refused" | "invalid_answer";
+
+/**
+ * A read of the control plane (the collector's tenant registry) failed; the runtime keeps the
+ * settings it has. The message carries the collector's own words when it gave any (they name the
+ * key or tenant at fault), or the field of an answer that broke the contract.
+ */
+export class ControlPlaneError extends TroupeError {
+  /** The pause a 429 or 503 asked for (Retry-After), if any. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(readonly failure: ControlPlaneFailure, message: string, readonly status?: number, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(`CONTROL_PLANE_${failure.toUpperCase()}`, message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}

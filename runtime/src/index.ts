@@ -34,7 +34,9 @@ export {
   ToolError,
   StateIntegrityError,
   PoisonMessageError,
+  ControlPlaneError,
 } from "./errors.js";
+export type { ControlPlaneFailure } from "./errors.js";
 export {
   ATTR,
   TURN_OUTCOMES,
@@ -49,6 +51,39 @@ export type { TurnOutcome, SamplingKeptBy } from "./tracing/attributes.js";
 export { USAGE_EVENT_NAME, USAGE_OUTCOMES, USAGE_ATTR, usageRecordSchema, checkUsageRecord } from "./usage/usage-record.js";
 export type { UsageRecord, UsageOutcome } from "./usage/usage-record.js";
 export type { UsageRecorder } from "./usage/usage-recorder.js";
+export {
+  CONTROL_PATHS,
+  CONTROL_HEADERS,
+  MAX_SETTINGS_WAIT_S,
+  TENANT_TIERS,
+  managedQuotasSchema,
+  managedBudgetsSchema,
+  managedRateLimitsSchema,
+  samplingRatioSchema,
+  managedTenantSettingsSchema,
+  controlSettingsResponseSchema,
+  controlUsageResponseSchema,
+  UNSET_QUOTAS,
+  UNSET_BUDGETS,
+  UNSET_RATE_LIMITS,
+} from "./control/control-wire.js";
+export type {
+  TenantTier,
+  ManagedQuotas,
+  ManagedBudgets,
+  ManagedRateLimits,
+  ManagedTenantSettings,
+  ControlSettingsResponse,
+  TenantUsageSoFar,
+  ControlUsageResponse,
+} from "./control/control-wire.js";
+export { followControlPlane } from "./control/follow-control-plane.js";
+export type { ControlPlaneFollower } from "./control/follow-control-plane.js";
+export type { FollowControlPlaneOptions } from "./control/follow-control-plane-options.js";
+export { CONTROL_METRICS } from "./control/control-status.js";
+export type { ControlPlaneStatus, ControlPlaneState } from "./control/control-status.js";
+export type { ManagedTenantConfig, TierPlacement } from "./control/managed-tenant-config.js";
+export type { ManagedSettingsTarget, ManagedLimitsTarget, ManagedSamplingTarget } from "./control/apply-managed-settings.js";
 export { OtlpUsageRecorder, USAGE_LOGGER_NAME } from "./usage/otlp-usage-recorder.js";
 export type { OtlpUsageRecorderOptions } from "./usage/otlp-usage-recorder.js";
 export { TRACER_NAME } from "./tracing/runtime-tracing.js";
@@ -77,7 +112,8 @@ export { InMemoryBudgetLedger } from "./llm/in-memory-budget-ledger.js";
 export { PostgresBudgetLedger } from "./llm/postgres-budget-ledger.js";
 export type { PostgresBudgetLedgerOptions } from "./llm/postgres-budget-ledger.js";
 export { budgetWindows } from "./llm/budget-ledger.js";
-export type { BudgetLedger, BudgetLimits, BudgetAmount, BudgetUsage, BudgetReservation } from "./llm/budget-ledger.js";
+export type { BudgetLedger, BudgetLimits, BudgetAmount, BudgetUsage, BudgetReservation, BudgetBaseline } from "./llm/budget-ledger.js";
+export type { ManagedLlmLimits } from "./llm/managed-llm-limits.js";
 export { ModelPriceTable, DEFAULT_MODEL_PRICES, FALLBACK_MODEL_PRICE } from "./llm/model-prices.js";
 export type { ModelPrice } from "./llm/model-prices.js";
 export { LlmMetrics } from "./llm/llm-metrics.js";

@@ -19,6 +19,7 @@ import {
   TroupeError,
   UnknownAgentTypeError,
 } from "./errors.js";
+import { managedLayerOf, type ManagedTenantConfig, type TierPlacement } from "./control/managed-tenant-config.js";
 import type { HostedOutbound, HostedTurn, TurnHost } from "./isolation/turn-host.js";
 import type { Activation } from "./scheduling/activation.js";
 import { Delivery, DeliveryState, type TurnRouter } from "./scheduling/delivery.js";
@@ -213,6 +214,23 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.settings.setTenant(id, config);
     const lane = this.lanes.get(id);
     if (lane !== undefined) lane.applySettings(this.settings.resolve(id), now());
+  }
+
+  /**
+   * Applies (undefined: removes) a tenant's managed settings, the control plane's values (see
+   * followControlPlane): above every code option, at once for its next messages and turns. Tier
+   * "shared" runs inline; "worker" and "process" run new turns in the turnHost's worker threads (a
+   * single runtime has no worker processes). Without a turnHost the tenant stays inline and the
+   * returned note says so. From inside a handler: CrossTenantError.
+   */
+  setManagedTenantConfig(tenant: TenantId | string, config: ManagedTenantConfig | undefined, placement?: TierPlacement): string | undefined {
+    const id = parseTenantId(tenant);
+    this.refuseInsideTurn(undefined, `change the managed settings of tenant "${id}"`);
+    const applied = config === undefined ? undefined : managedLayerOf(id, config, placement ?? (this.turnHost === undefined ? "inline" : "threads"));
+    this.settings.setManaged(id, applied?.layer);
+    const lane = this.lanes.get(id);
+    if (lane !== undefined) lane.applySettings(this.settings.resolve(id), now());
+    return applied?.note;
   }
 
   /**

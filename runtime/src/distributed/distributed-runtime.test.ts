@@ -4,7 +4,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
-import { AbortedError, HandlerError, InvalidArgumentError, QueueFullError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError } from "../errors.js";
+import { AbortedError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError } from "../errors.js";
+import { UNSET_QUOTAS } from "../control/control-wire.js";
 import type { AgentStateStore } from "../state/agent-state-store.js";
 import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions } from "./distributed-runtime.js";
 import { rendezvousOwner } from "./partition-leases.js";
@@ -57,7 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const rt of started) await rt.stop();
   await deleteDistributedNamespace(nc, ns);
-  for (const suffix of ["state", "q", "nostream", "forge"]) await deleteDistributedNamespace(nc, `${ns}-${suffix}`);
+  for (const suffix of ["state", "q", "nostream", "forge", "managed"]) await deleteDistributedNamespace(nc, `${ns}-${suffix}`);
   await nc.close();
 });
 
@@ -238,6 +239,24 @@ describe("DistributedRuntime (one process, real broker)", () => {
     await nc.flush();
     await expect(pending).resolves.toBe("late");
     expect(client.stats().pendingCalls).toBe(0);
+    await w.stop();
+  }, 20_000);
+  it("applies managed settings above code options: the rate at ingress, removed again with undefined; other tenants' ignored", async () => {
+    const extra = { namespace: `${ns}-managed`, tenants: ["acme"] };
+    const w = worker("m1", extra);
+    await w.start();
+    await waitUntil(() => w.ownedPartitions().length === 8);
+    const burst = async (): Promise<number> => {
+      const results = await Promise.allSettled([0, 1, 2, 3].map((i) => w.tenant("acme").send(new AgentId("echo", `k${i}`), i)));
+      return results.filter((r) => r.status === "rejected" && r.reason instanceof RateLimitedError).length;
+    };
+    expect(await burst()).toBe(0);
+    expect(w.setManagedTenantConfig("acme", { tier: "process", quotas: { ...UNSET_QUOTAS, messagesPerSecond: 1 } })).toBeUndefined();
+    expect(await burst()).toBe(3);
+    w.setManagedTenantConfig("acme", undefined);
+    expect(await burst()).toBe(0);
+    // A tenant this process does not serve: nothing to apply, nothing thrown.
+    expect(w.setManagedTenantConfig("globex", { tier: "worker", quotas: UNSET_QUOTAS })).toBeUndefined();
     await w.stop();
   }, 20_000);
 });

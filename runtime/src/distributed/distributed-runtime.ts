@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { AgentFactory, AgentTypeOptions, SendOptions } from "../agents/agent.js";
 import { AgentId, TopicId } from "../agents/ids.js";
 import type { Subscription } from "../agents/subscription.js";
+import { managedLayerOf, withoutManagedRate, type ManagedTenantConfig } from "../control/managed-tenant-config.js";
 import { CrossTenantError, InvalidArgumentError, LoopDetectedError, PoisonMessageError, QueueFullError, RateLimitedError, RuntimeStoppedError, TroupeError } from "../errors.js";
 import { Runtime, type RuntimeOptions } from "../runtime.js";
 import { TenantHandle, type TenantIngress } from "../tenant-handle.js";
@@ -293,6 +294,19 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     const valid = parseConfig(tenantConfigSchema, config, `config of tenant "${id}"`);
     this.local.setTenantConfig(id, withoutRate(valid));
     this.settings.setTenant(id, valid);
+  }
+
+  /**
+   * Applies (undefined: removes) a tenant's managed settings, the control plane's values, above
+   * code options: its rate at ingress and its in-flight quota across the cluster, the rest on this
+   * worker's local runtime. Every tier runs in the cluster's worker processes, so the tier changes
+   * no isolation here. Tenants outside `tenants` are ignored (this process never serves them).
+   */
+  setManagedTenantConfig(tenant: TenantId | string, config: ManagedTenantConfig | undefined): string | undefined {
+    const id = parseTenantId(tenant);
+    if (this.scope !== null && !this.scope.has(id)) return undefined;
+    this.settings.setManaged(id, config === undefined ? undefined : managedLayerOf(id, config, "cluster").layer);
+    return this.local.setManagedTenantConfig(id, config === undefined ? undefined : withoutManagedRate(config), "cluster");
   }
 
   /** Replaces a tier's quotas (as setTenantConfig does for one tenant). */

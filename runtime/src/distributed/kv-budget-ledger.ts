@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -18,6 +19,13 @@ interface Stored {
 
 /** Options of a KV budget ledger. */
 export interface KvBudgetLedgerOptions {
+  /**
+   * The ledger's id in usage records. Default (`open`): `kv:<bucket>:<uuid>`, the uuid created once
+   * in the bucket, so every process of the cluster shares it and another cluster's bucket of the
+   * same name has another. A ledger built on a KV directly should be given the id `open` would
+   * read (else it defaults to `kv:<bucket>`).
+   */
+  id?: string;
   /** Compare-and-set attempts before a reservation gives up (BudgetContendedError). Default 64. */
   maxAttempts?: number;
 }
@@ -31,6 +39,7 @@ export interface KvBudgetLedgerOptions {
  * under it for `maxAttempts` tries (nothing is charged then).
  */
 export class KvBudgetLedger extends ReservationLedger {
+  readonly id: string;
   readonly #maxAttempts: number;
 
   constructor(
@@ -39,17 +48,19 @@ export class KvBudgetLedger extends ReservationLedger {
   ) {
     super();
     this.#maxAttempts = options.maxAttempts ?? 64;
+    this.id = options.id ?? `kv:${(kv as { bucket?: unknown }).bucket ?? "budgets"}`;
   }
 
-  /** Opens (creating if needed) the budget bucket of a namespace. */
-  static async open(nc: NatsConnection, namespace: string, options?: KvBudgetLedgerOptions): Promise<KvBudgetLedger> {
-    const kv = await new Kvm(jetstream(nc)).create(budgetBucketName(namespace), { history: 1 });
-    return new KvBudgetLedger(kv, options);
+  /** Opens (creating if needed) the budget bucket of a namespace, and reads (creating if needed) its id. */
+  static async open(nc: NatsConnection, namespace: string, options: KvBudgetLedgerOptions = {}): Promise<KvBudgetLedger> {
+    const bucket = budgetBucketName(namespace);
+    const kv = await new Kvm(jetstream(nc)).create(bucket, { history: 1 });
+    return new KvBudgetLedger(kv, { ...options, id: options.id ?? `kv:${bucket}:${await storedId(kv)}` });
   }
 
   protected async charge(tenant: string, amount: BudgetAmount, limits: BudgetLimits, _windows: unknown, nowMs: number): Promise<void> {
     await this.#change(tenant, nowMs, (s) => {
-      const over = budgetExceeded(s, amount, limits);
+      const over = budgetExceeded(this.withBaseline(tenant, s, s), amount, limits);
       if (over !== undefined) throw budgetExceededError(tenant, over);
       s.dayTokens += amount.tokens;
       s.dayCostUsd += amount.costUsd;
@@ -61,7 +72,7 @@ export class KvBudgetLedger extends ReservationLedger {
   async usage(tenant: string, limits: BudgetLimits = {}, nowMs: number = Date.now()): Promise<BudgetUsage> {
     const e = await this.kv.get(keyOf(tenant));
     const s = rolled(e !== null && e.operation === "PUT" ? e.json<Stored>() : undefined, nowMs);
-    return budgetUsage(s, s, limits);
+    return budgetUsage(s, this.withBaseline(tenant, s, s), limits);
   }
 
   protected async adjust(r: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void> {
@@ -105,6 +116,23 @@ export class KvBudgetLedger extends ReservationLedger {
 export function budgetBucketName(namespace: string): string {
   return `troupe_${parseNamespace(namespace)}_budgets`;
 }
+
+/** The bucket's id, created by the first process to open it (the others read it). */
+async function storedId(kv: KV): Promise<string> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const e = await kv.get(ID_KEY);
+    if (e !== null && e.operation === "PUT") return e.string();
+    try {
+      await kv.create(ID_KEY, randomUUID());
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+  throw new TroupeError("BUDGET_CONTENDED", "the id of the budget bucket kept changing while it was read; retry later");
+}
+
+/** Not a tenant key (those start with "t."). */
+const ID_KEY = "ledger_id";
 
 function keyOf(tenant: string): string {
   // Tenant ids are [a-z0-9_-]: valid KV key characters as they are.

@@ -163,9 +163,57 @@ describe.each(backends)("$name contract", (backend) => {
     expect((await ledger.usage("umbrella", {}, APR2)).tokensToday).toBe(4);
   });
 
+  it("names its store: one id for every handle on it, in use once ready", async () => {
+    await Promise.all(ledgers.map((l) => l.ready?.()));
+    const ids = new Set(ledgers.map((l) => l.id));
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(/^(memory|kv|pg):\S+$/);
+    expect(new InMemoryBudgetLedger().id).not.toBe(new InMemoryBudgetLedger().id);
+  });
+
+  it("counts a baseline of 80% in every check and in usage: only the remaining 20% can be reserved", async () => {
+    const ledger = ledgers[0]!;
+    const limits = { tokensPerDay: 1000, costUsdPerMonth: 10 };
+    ledger.setBaseline("wayne", { day: "2025-04-02", month: "2025-04", dayTokens: 800, dayCostUsd: 0.8, monthTokens: 800, monthCostUsd: 8 });
+    await ledger.reserve("wayne", { tokens: 150, costUsd: 1 }, limits, APR2);
+    await expect(ledger.reserve("wayne", { tokens: 51, costUsd: 0 }, limits, APR2)).rejects.toThrow(/950 of 1000 tokens used today/);
+    await expect(ledger.reserve("wayne", { tokens: 10, costUsd: 1.5 }, limits, APR2)).rejects.toThrow(/spent this month/);
+    await ledger.reserve("wayne", { tokens: 50, costUsd: 1 }, limits, APR2);
+    const usage = await ledger.usage("wayne", limits, APR2);
+    expect([usage.tokensToday, usage.tokensThisMonth, usage.remainingTokens]).toEqual([1000, 1000, 0]);
+    expect(usage.costUsdThisMonth).toBeCloseTo(10, 9);
+    // Removing the baseline leaves the ledger's own totals.
+    ledger.setBaseline("wayne", undefined);
+    expect((await ledger.usage("wayne", limits, APR2)).tokensToday).toBe(200);
+  });
+
+  it("ignores the parts of a baseline for a past day or month, and keeps a baseline to the handle it was given to", async () => {
+    const limits = { tokensPerDay: 100 };
+    ledgers[0]!.setBaseline("stark", { day: "2025-04-01", month: "2025-04", dayTokens: 100, dayCostUsd: 0, monthTokens: 500, monthCostUsd: 0 });
+    const usage = await ledgers[0]!.usage("stark", limits, APR2);
+    expect([usage.tokensToday, usage.tokensThisMonth, usage.remainingTokens]).toEqual([0, 500, 100]);
+    await ledgers[0]!.reserve("stark", { tokens: 100, costUsd: 0 }, limits, APR2);
+    ledgers[0]!.setBaseline("stark", { day: "2025-03-31", month: "2025-03", dayTokens: 1e6, dayCostUsd: 0, monthTokens: 1e6, monthCostUsd: 0 });
+    expect((await ledgers[0]!.usage("stark", {}, APR2)).tokensThisMonth).toBe(100);
+    if (ledgers[1] !== ledgers[0]) {
+      ledgers[1]!.setBaseline("stark", { day: "2025-04-02", month: "2025-04", dayTokens: 1e6, dayCostUsd: 0, monthTokens: 1e6, monthCostUsd: 0 });
+      expect((await ledgers[2]!.usage("stark", {}, APR2)).tokensToday).toBe(100);
+    }
+  });
+
+  it("refuses a baseline it cannot add up, naming the field", () => {
+    const good = { day: "2025-04-02", month: "2025-04", dayTokens: 1, dayCostUsd: 0, monthTokens: 1, monthCostUsd: 0 };
+    expect(() => ledgers[0]!.setBaseline("acme", { ...good, dayTokens: -1 })).toThrow(/dayTokens must be a finite number >= 0/);
+    expect(() => ledgers[0]!.setBaseline("acme", { ...good, monthCostUsd: Number.NaN })).toThrow(InvalidArgumentError);
+    expect(() => ledgers[0]!.setBaseline("acme", { ...good, day: "April 2" })).toThrow(/day must be a UTC day/);
+  });
+
   it.runIf(backend.reopen !== undefined)("keeps the budgets after a restart", async () => {
     await ledgers[0]!.reserve("durable", { tokens: 700, costUsd: 0 }, { tokensPerDay: 1000 }, APR2);
+    const id = ledgers[0]!.id;
     const fresh = await backend.reopen!();
+    await fresh.ready?.();
+    expect(fresh.id).toBe(id);
     await expect(fresh.reserve("durable", { tokens: 400, costUsd: 0 }, { tokensPerDay: 1000 }, APR2)).rejects.toBeInstanceOf(BudgetExceededError);
     expect((await fresh.usage("durable", { tokensPerDay: 1000 }, APR2)).remainingTokens).toBe(300);
   });

@@ -36,6 +36,21 @@ export interface BudgetReservation {
 }
 
 /**
+ * A tenant's usage charged by other ledgers (other processes, earlier incarnations of this one),
+ * as the control plane read it from usage records: it counts toward the tenant's budgets in the
+ * windows it names, and in no other (a baseline for a past day or month is ignored).
+ */
+export interface BudgetBaseline {
+  /** The UTC day (`YYYY-MM-DD`) and month (`YYYY-MM`) the totals belong to. */
+  readonly day: string;
+  readonly month: string;
+  readonly dayTokens: number;
+  readonly dayCostUsd: number;
+  readonly monthTokens: number;
+  readonly monthCostUsd: number;
+}
+
+/**
  * Where per-tenant token and cost budgets are kept. Guarantees:
  * - `reserve` is an atomic check-and-add: it either charges the whole amount to the day and month
  *   windows or throws BudgetExceededError and charges nothing. Concurrent reservations can never
@@ -45,10 +60,23 @@ export interface BudgetReservation {
  *   is not charged). Each reservation is settled or released at most once; later calls are no-ops.
  * - Amounts are whole token counts and finite costs, both >= 0; anything else is refused with
  *   InvalidArgumentError and changes nothing.
+ * - A baseline (`setBaseline`: usage charged by other ledgers) is added to the ledger's own totals
+ *   in every check and in `usage`, while its day and month are current; it is held by this handle
+ *   only (each process sets its own) and replaced by the next one.
  * InMemoryBudgetLedger serves one process and starts at zero on restart; PostgresBudgetLedger and
  * KvBudgetLedger keep budgets outside the process, shared by every process that uses them.
  */
 export interface BudgetLedger {
+  /**
+   * Names the store in usage records (UsageRecord.ledgerId), so a reader of usage so far can leave
+   * out what this ledger already counts: the same for every handle on one store, different for
+   * different stores. A ledger that reads it from its store has it once `ready()` resolved ("" before).
+   */
+  readonly id: string;
+  /** Resolves once `id` is known, for a ledger that reads it from its store. */
+  ready?(): Promise<void>;
+  /** Sets (undefined: removes) the usage of `tenant` charged by other ledgers; invalid totals: InvalidArgumentError naming the field. */
+  setBaseline(tenant: string, baseline: BudgetBaseline | undefined): void;
   reserve(tenant: string, amount: BudgetAmount, limits: BudgetLimits, nowMs?: number): Promise<BudgetReservation>;
   settle(reservation: BudgetReservation, actual: BudgetAmount): Promise<void>;
   release(reservation: BudgetReservation): Promise<void>;
@@ -105,6 +133,31 @@ export function budgetUsage(windows: { day: string; month: string }, used: Windo
 /** The refusal of a reservation that breaks a limit (nothing was charged). */
 export function budgetExceededError(tenant: string, why: string): BudgetExceededError {
   return new BudgetExceededError(tenant, `tenant "${tenant}" LLM budget exceeded: ${why}; no call was made`);
+}
+
+/** The totals plus the parts of a baseline whose windows are `windows` (a past day or month adds nothing). */
+export function plusBaseline(used: WindowTotals, baseline: BudgetBaseline | undefined, windows: { day: string; month: string }): WindowTotals {
+  if (baseline === undefined) return used;
+  const day = baseline.day === windows.day;
+  const month = baseline.month === windows.month;
+  if (!day && !month) return used;
+  return {
+    dayTokens: used.dayTokens + (day ? baseline.dayTokens : 0),
+    dayCostUsd: used.dayCostUsd + (day ? baseline.dayCostUsd : 0),
+    monthTokens: used.monthTokens + (month ? baseline.monthTokens : 0),
+    monthCostUsd: used.monthCostUsd + (month ? baseline.monthCostUsd : 0),
+  };
+}
+
+/** Refuses a baseline a ledger cannot add up, naming the field. */
+export function assertBudgetBaseline(tenant: string, baseline: BudgetBaseline): void {
+  const what = `the budget baseline of tenant "${tenant}"`;
+  if (typeof baseline?.day !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(baseline.day)) throw new InvalidArgumentError(`${what}: day must be a UTC day YYYY-MM-DD; got ${String(baseline?.day)}`);
+  if (typeof baseline.month !== "string" || !/^\d{4}-\d{2}$/.test(baseline.month)) throw new InvalidArgumentError(`${what}: month must be a UTC month YYYY-MM; got ${String(baseline.month)}`);
+  for (const field of ["dayTokens", "dayCostUsd", "monthTokens", "monthCostUsd"] as const) {
+    const v = baseline[field];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${what}: ${field} must be a finite number >= 0; got ${String(v)}`);
+  }
 }
 
 /** Refuses an amount a ledger cannot add up: tokens must be a whole number >= 0, cost a finite number >= 0. */

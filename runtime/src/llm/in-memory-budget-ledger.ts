@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { budgetExceeded, budgetExceededError, budgetUsage, budgetWindows } from "./budget-ledger.js";
 import type { BudgetAmount, BudgetLimits, BudgetReservation, BudgetUsage, WindowTotals } from "./budget-ledger.js";
 import { ReservationLedger } from "./reservation-ledger.js";
@@ -16,9 +17,12 @@ interface TenantWindows {
 /**
  * A BudgetLedger in process memory. Every method does its check-and-add synchronously (before any
  * await), so reservations made by concurrent calls in this process are serialized. Memory is one
- * small record per tenant: windows roll over in place when the UTC day or month changes.
+ * small record per tenant: windows roll over in place when the UTC day or month changes. Its `id` is
+ * random per instance (`memory:<uuid>`): what it counts dies with it, so a restarted process reads
+ * its earlier incarnation's usage back through a baseline.
  */
 export class InMemoryBudgetLedger extends ReservationLedger {
+  readonly id = `memory:${randomUUID()}`;
   readonly #tenants = new Map<string, TenantWindows>();
 
   #windows(tenant: string, nowMs: number): TenantWindows & { dayKey: string; monthKey: string } {
@@ -34,8 +38,8 @@ export class InMemoryBudgetLedger extends ReservationLedger {
   }
 
   protected async charge(tenant: string, amount: BudgetAmount, limits: BudgetLimits, _windows: unknown, nowMs: number): Promise<void> {
-    const { day, month } = this.#windows(tenant, nowMs);
-    const over = budgetExceeded(totals(day, month), amount, limits);
+    const { day, month, dayKey, monthKey } = this.#windows(tenant, nowMs);
+    const over = budgetExceeded(this.withBaseline(tenant, { day: dayKey, month: monthKey }, totals(day, month)), amount, limits);
     if (over !== undefined) throw budgetExceededError(tenant, over);
     day.tokens += amount.tokens;
     day.costUsd += amount.costUsd;
@@ -45,7 +49,8 @@ export class InMemoryBudgetLedger extends ReservationLedger {
 
   async usage(tenant: string, limits: BudgetLimits = {}, nowMs: number = Date.now()): Promise<BudgetUsage> {
     const { day, month, dayKey, monthKey } = this.#windows(tenant, nowMs);
-    return budgetUsage({ day: dayKey, month: monthKey }, totals(day, month), limits);
+    const windows = { day: dayKey, month: monthKey };
+    return budgetUsage(windows, this.withBaseline(tenant, windows, totals(day, month)), limits);
   }
 
   protected async adjust(reservation: BudgetReservation, deltaTokens: number, deltaCostUsd: number): Promise<void> {

@@ -35,7 +35,8 @@ export const NO_CHARGE: UsageCharge = { inputTokens: 0, outputTokens: 0, cachedI
 /**
  * The usage record of one LLM call attempt: its id (a random UUID) and start time are fixed when the
  * call starts; the record goes to the recorder exactly once, at the first `end` (later ones are
- * ignored), carrying the `chat` span's trace and span id only when that span was sampled. A recorder
+ * ignored), carrying the `chat` span's trace and span id only when that span was sampled, and the id
+ * of the budget ledger that charged it (so usage so far can leave out what that ledger counts). A recorder
  * that throws (against its contract) costs the record, never the call.
  */
 export class LlmCallUsage {
@@ -44,11 +45,14 @@ export class LlmCallUsage {
   readonly timeMs: number = Date.now();
   readonly #recorder: UsageRecorder;
   readonly #identity: LlmCallIdentity;
+  readonly #ledger: { readonly id: string };
   #ended = false;
 
-  constructor(recorder: UsageRecorder, identity: LlmCallIdentity) {
+  /** `ledger` is the budget ledger that charges the call; its id is read when the record is handed over. */
+  constructor(recorder: UsageRecorder, identity: LlmCallIdentity, ledger: { readonly id: string }) {
     this.#recorder = recorder;
     this.#identity = identity;
+    this.#ledger = ledger;
   }
 
   /** Whether the record was already handed over. */
@@ -81,6 +85,7 @@ export class LlmCallUsage {
         timeMs: this.timeMs,
         traceId: sampled ? spanContext.traceId : "",
         spanId: sampled ? spanContext.spanId : "",
+        ledgerId: this.#ledger.id,
       });
     } catch (error) {
       diag.error(`usage records: the recorder threw, the record of call ${this.id} is lost: ${String(error)}`);

@@ -8,6 +8,7 @@ import type { UsageRecorder } from "../usage/usage-recorder.js";
 import type { BudgetLedger, BudgetUsage } from "./budget-ledger.js";
 import { InMemoryBudgetLedger } from "./in-memory-budget-ledger.js";
 import { LlmMetrics } from "./llm-metrics.js";
+import { parseManagedLlmLimits, withManagedLlmLimits, type ManagedLlmLimits } from "./managed-llm-limits.js";
 import { ModelPriceTable } from "./model-prices.js";
 import { DEFAULT_RETRY_POLICY } from "./retry-policy.js";
 import { TenantLlm } from "./tenant-llm.js";
@@ -53,6 +54,7 @@ export interface LlmClientsOptions {
 
 interface CachedTenant {
   readonly input: TenantLlmConfigInput;
+  readonly managed: ManagedLlmLimits | undefined;
   readonly llm: TenantLlm;
 }
 
@@ -68,7 +70,8 @@ const MAX_CACHED_CLIENTS = 1_000;
  * current configuration: one openai client per distinct (apiKey, baseURL, organization, timeout),
  * the openai client's own retries disabled (Troupe retries, attributing each retry to the tenant).
  * Configuration is re-read on every `forTenant`: a source returning a new object for a tenant takes
- * effect on the next call, keeping the tenant's budget usage and rate-limit balance.
+ * effect on the next call, keeping the tenant's budget usage and rate-limit balance. Managed limits
+ * (`setManagedLimits`, the control plane's) lie over the budget and rate limits of that configuration.
  */
 export class LlmClients {
   /** Per-tenant counters: calls, retries, 429s, 5xx, rejections, tokens, cost. */
@@ -82,6 +85,7 @@ export class LlmClients {
   readonly #tenants = new Map<string, CachedTenant>();
   readonly #clients = new Map<string, OpenAI>();
   readonly #buckets = new Map<string, Buckets>();
+  readonly #managed = new Map<string, ManagedLlmLimits>();
 
   constructor(options: LlmClientsOptions) {
     this.#options = options;
@@ -97,6 +101,17 @@ export class LlmClients {
     this.#tenants.clear();
   }
 
+  /**
+   * Sets (undefined: removes) a tenant's managed budget and rate limits, the control plane's values:
+   * a non-null value replaces the code configuration's, null keeps it. Applies from the tenant's
+   * next call, keeping its budget usage and rate-limit balance. Invalid values: InvalidArgumentError
+   * naming the field.
+   */
+  setManagedLimits(tenant: string, limits: ManagedLlmLimits | undefined): void {
+    if (limits === undefined) this.#managed.delete(tenant);
+    else this.#managed.set(tenant, parseManagedLlmLimits(tenant, limits));
+  }
+
   /** True when the source has a configuration for `tenant`. */
   has(tenant: string): boolean {
     return this.#lookup(tenant) !== undefined;
@@ -109,11 +124,12 @@ export class LlmClients {
   forTenant(tenant: string): TenantLlm {
     const input = this.#lookup(tenant);
     if (input === undefined) throw new InvalidArgumentError(`tenant "${tenant}" has no LLM configuration`);
+    const managed = this.#managed.get(tenant);
     const cached = this.#tenants.get(tenant);
-    if (cached && cached.input === input) return cached.llm;
-    const config = parseTenantLlmConfig(tenant, input);
+    if (cached && cached.input === input && cached.managed === managed) return cached.llm;
+    const config = withManagedLlmLimits(parseTenantLlmConfig(tenant, input), managed);
     const llm = this.#build(tenant, config);
-    this.#tenants.set(tenant, { input, llm });
+    this.#tenants.set(tenant, { input, managed, llm });
     return llm;
   }
 

@@ -240,6 +240,8 @@ describe("budgets", () => {
   it("says a call succeeded when only recording its usage failed", async () => {
     const memory = new InMemoryBudgetLedger();
     const ledger: BudgetLedger = {
+      id: memory.id,
+      setBaseline: (...a) => memory.setBaseline(...a),
       reserve: (...a) => memory.reserve(...a),
       settle: () => Promise.reject(new Error("connection lost")),
       release: (r) => memory.release(r),

@@ -151,7 +151,7 @@ export class TenantLlm {
     options: LlmCallOptions,
   ): Promise<{ span: Span; call: LlmCall }> {
     const d = this.#d;
-    const usage = new LlmCallUsage(d.usageRecorder, { tenant: this.tenant, agentType: options.agent?.type ?? "", provider: d.config.provider, model });
+    const usage = new LlmCallUsage(d.usageRecorder, { tenant: this.tenant, agentType: options.agent?.type ?? "", provider: d.config.provider, model }, d.ledger);
     let span: Span | undefined;
     try {
       span = this.#startSpan(model, params, stream, options);

@@ -74,6 +74,7 @@ function asUsage(log: ReadableLogRecord): UsageRecord {
     timeMs: log.hrTime[0] * 1_000 + log.hrTime[1] / 1e6,
     traceId: log.spanContext?.traceId ?? "",
     spanId: log.spanContext?.spanId ?? "",
+    ledgerId: (a[USAGE_ATTR.ledgerId] as string | undefined) ?? "",
   };
 }
 
@@ -117,7 +118,8 @@ describe("usage records of chat()", () => {
   it("ok: the charged tokens, cached and reasoning tokens, cost, models, agent and the sampled chat span", async () => {
     server.setBehaviour(() => ({ type: "completion", content: "hi", model: "gpt-4o-mini-2024-07-18", usage: { promptTokens: 1_000, completionTokens: 200, cachedTokens: 600, reasoningTokens: 150 } }));
     const before = Date.now();
-    await clients().forTenant("acme").chat({ messages: userMessage }, { agent: { type: "planner", key: "p1" } });
+    const llm = clients();
+    await llm.forTenant("acme").chat({ messages: userMessage }, { agent: { type: "planner", key: "p1" } });
     const after = Date.now();
     const record = await onlyRecord();
     const span = chatSpan();
@@ -135,7 +137,9 @@ describe("usage records of chat()", () => {
       usageExact: true,
       traceId: span.spanContext().traceId,
       spanId: span.spanContext().spanId,
+      ledgerId: llm.ledger.id,
     });
+    expect(record.ledgerId).toMatch(/^memory:[0-9a-f-]{36}$/);
     expect(record.costUsd).toBeCloseTo((1_000 * 0.15 + 200 * 0.6) / 1e6, 12);
     expect(record.costUsd).toBe(span.attributes[ATTR.llmCostUsd]);
     expect(record.timeMs).toBeGreaterThanOrEqual(before);
@@ -200,6 +204,8 @@ describe("usage records of chat()", () => {
   it("ok: the record is kept when only writing the budget ledger failed", async () => {
     const memory = new InMemoryBudgetLedger();
     const ledger: BudgetLedger = {
+      id: memory.id,
+      setBaseline: (...a) => memory.setBaseline(...a),
       reserve: (...a) => memory.reserve(...a),
       settle: () => Promise.reject(new Error("connection lost")),
       release: (r) => memory.release(r),

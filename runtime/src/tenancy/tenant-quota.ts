@@ -61,6 +61,21 @@ export const quotaConfigSchema = z.strictObject({
 });
 
 export type TierConfig = z.infer<typeof tierConfigSchema>;
+/**
+ * One tenant's managed layer: values set by the control plane (the collector's tenant registry),
+ * above everything in code. A field left out leaves the code's value in force.
+ */
+export interface ManagedLayer {
+  /** A tier of the code's config to take quotas from; ignored when the code defines no tier of that name. */
+  readonly tier?: string;
+  readonly isolation?: IsolationMode;
+  readonly maxInFlightTurns?: number;
+  readonly maxQueuedMessages?: number;
+  /** Sets the burst too: one second of it (the registry has no burst of its own). */
+  readonly messagesPerSecond?: number;
+  readonly turnTimeoutMs?: number;
+  readonly weight?: number;
+}
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;
 export type QuotaConfig = z.infer<typeof quotaConfigSchema>;
 
@@ -76,13 +91,15 @@ export function parseConfig<T>(schema: z.ZodType<T>, value: unknown, what: strin
 }
 
 /**
- * Resolves the settings of a tenant: defaults, then its tier, then its own overrides. Config can
- * change at runtime (`setTenant`, `setTier`); every change bumps `version` so callers can refresh.
+ * Resolves the settings of a tenant: defaults, then its tier, then its own overrides, then its
+ * managed layer (the control plane's values, `setManaged`). Config can change at runtime
+ * (`setTenant`, `setTier`, `setManaged`); every change bumps `version` so callers can refresh.
  */
 export class TenantSettingsResolver {
   private defaults: TenantQuota;
   private readonly tiers = new Map<string, TierConfig>();
   private readonly tenants = new Map<string, TenantConfig>();
+  private readonly managed = new Map<string, ManagedLayer>();
   /** Increases on every change. */
   version = 0;
 
@@ -105,9 +122,18 @@ export class TenantSettingsResolver {
     this.version++;
   }
 
+  /** Replaces (or, with undefined, removes) one tenant's managed layer. The caller validates it. */
+  setManaged(tenant: TenantId, layer: ManagedLayer | undefined): void {
+    if (layer === undefined) this.managed.delete(tenant);
+    else this.managed.set(tenant, layer);
+    this.version++;
+  }
+
   resolve(tenant: TenantId): TenantSettings {
     const own = this.tenants.get(tenant) ?? {};
-    const tierName = own.tier;
+    const managed = this.managed.get(tenant);
+    const { tier: managedTier, isolation: managedIsolation, ...managedQuota } = managed ?? {};
+    const tierName = managedTier !== undefined && this.tiers.has(managedTier) ? managedTier : own.tier;
     const tier = tierName === undefined ? undefined : this.tiers.get(tierName);
     if (tierName !== undefined && tier === undefined) {
       throw new InvalidArgumentError(`tenant "${tenant}" is assigned to tier "${tierName}", which is not configured`);
@@ -116,10 +142,12 @@ export class TenantSettingsResolver {
       ...this.defaults,
       ...stripUndefined(tier ?? {}),
       ...stripUndefined(own),
+      ...stripUndefined(managedQuota),
       tier: tierName,
-      isolation: own.isolation ?? tier?.isolation ?? "inline",
+      isolation: managedIsolation ?? own.isolation ?? tier?.isolation ?? "inline",
     };
-    if (own.burst === undefined && tier?.burst === undefined && this.defaults.burst === Number.POSITIVE_INFINITY) {
+    if (managedQuota.messagesPerSecond !== undefined) merged.burst = Math.max(1, managedQuota.messagesPerSecond);
+    else if (own.burst === undefined && tier?.burst === undefined && this.defaults.burst === Number.POSITIVE_INFINITY) {
       merged.burst = Number.isFinite(merged.messagesPerSecond) ? Math.max(1, merged.messagesPerSecond) : Number.POSITIVE_INFINITY;
     }
     return Object.freeze(merged);

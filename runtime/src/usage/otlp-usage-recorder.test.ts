@@ -25,6 +25,7 @@ const record: UsageRecord = {
   timeMs: 1_750_000_000_123.5,
   traceId: "",
   spanId: "",
+  ledgerId: "",
 };
 
 function memoryProvider(): { provider: LoggerProvider; exporter: InMemoryLogRecordExporter } {
@@ -66,7 +67,7 @@ describe("OtlpUsageRecorder", () => {
     const tracer = new BasicTracerProvider().getTracer("t");
     tracer.startActiveSpan("active", (active) => {
       recorder.record(record);
-      recorder.record({ ...record, agentType: "planner", responseModel: "m-2", cachedInputTokens: 3, reasoningTokens: 2, usageExact: false, traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331" });
+      recorder.record({ ...record, agentType: "planner", responseModel: "m-2", cachedInputTokens: 3, reasoningTokens: 2, usageExact: false, traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", ledgerId: "memory:1" });
       active.end();
     });
     const [plain, full] = exporter.getFinishedLogRecords();
@@ -78,6 +79,7 @@ describe("OtlpUsageRecorder", () => {
       [USAGE_ATTR.cachedInputTokens]: 3,
       [USAGE_ATTR.reasoningTokens]: 2,
       [USAGE_ATTR.usageExact]: false,
+      [USAGE_ATTR.ledgerId]: "memory:1",
     });
   });
 

@@ -62,7 +62,8 @@ export class OtlpUsageRecorder implements UsageRecorder {
 
 /**
  * The log record of a usage record, per the contract: ints as whole numbers, cost as a number, the
- * optional fields (agent type, response model, cached and reasoning tokens, `usageExact` when true)
+ * optional fields (agent type, response model, cached and reasoning tokens, `usageExact` when true,
+ * an empty ledger id)
  * left out when they carry nothing, and an explicit context so the record never picks up the
  * active span.
  */
@@ -82,6 +83,7 @@ export function usageLogRecord(record: UsageRecord): LogRecord {
   if (record.cachedInputTokens > 0) attributes[USAGE_ATTR.cachedInputTokens] = record.cachedInputTokens;
   if (record.reasoningTokens > 0) attributes[USAGE_ATTR.reasoningTokens] = record.reasoningTokens;
   if (!record.usageExact) attributes[USAGE_ATTR.usageExact] = false;
+  if (record.ledgerId !== "") attributes[USAGE_ATTR.ledgerId] = record.ledgerId;
   return { eventName: USAGE_EVENT_NAME, timestamp: record.timeMs, attributes, context: spanContextOf(record) };
 }
 

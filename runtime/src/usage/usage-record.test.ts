@@ -19,6 +19,7 @@ const good = {
   timeMs: 1_796_570_141_123.5,
   traceId: "",
   spanId: "",
+  ledgerId: "",
 };
 
 /** A value that is sometimes right for some field and often wrong for it. */

@@ -53,6 +53,12 @@ export const USAGE_ATTR = {
   outcome: "troupe.llm.outcome",
   /** bool; absent means true: false when the provider reported no usage and the estimate was charged. */
   usageExact: "troupe.llm.usage_exact",
+  /**
+   * string; absent means "": the id of the budget ledger that charged the call (BudgetLedger.id). A
+   * runtime reading its tenants' usage so far leaves out its own ledger's records, which that ledger
+   * already counts, and adds everyone else's (other processes, and its own earlier incarnations).
+   */
+  ledgerId: "troupe.budget.ledger_id",
 } as const;
 
 /** A usage record as the runtime builds it and the collector stores it. */
@@ -79,6 +85,8 @@ export interface UsageRecord {
   /** The call's span when it was traced (32 and 16 lower-case hex digits), else "". */
   readonly traceId: string;
   readonly spanId: string;
+  /** The budget ledger that charged the call (BudgetLedger.id); "" when unknown. */
+  readonly ledgerId: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -106,6 +114,7 @@ export const usageRecordSchema = z.object({
   timeMs: z.number({ error: "must be a finite time" }).positive("must be after 1970"),
   traceId: z.string().regex(/^(|[0-9a-f]{32})$/, "must be 32 hex digits or empty"),
   spanId: z.string().regex(/^(|[0-9a-f]{16})$/, "must be 16 hex digits or empty"),
+  ledgerId: label,
 });
 
 /**
@@ -135,7 +144,7 @@ const isLabel = (v: unknown): v is string => typeof v === "string" && v.length <
 function validUsageRecord(input: unknown): UsageRecord | undefined {
   if (typeof input !== "object" || input === null) return undefined;
   const r = input as Record<string, unknown>;
-  const { id, tenant, agentType, model, responseModel, provider, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, outcome, usageExact, timeMs, traceId, spanId } = r;
+  const { id, tenant, agentType, model, responseModel, provider, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, outcome, usageExact, timeMs, traceId, spanId, ledgerId } = r;
   if (typeof id !== "string") return undefined;
   const lowerId = id.toLowerCase();
   if (!UUID.test(lowerId) || !isTenantId(tenant)) return undefined;
@@ -146,5 +155,6 @@ function validUsageRecord(input: unknown): UsageRecord | undefined {
   if (typeof timeMs !== "number" || !Number.isFinite(timeMs) || timeMs <= 0) return undefined;
   if (typeof traceId !== "string" || (traceId !== "" && !TRACE_ID.test(traceId))) return undefined;
   if (typeof spanId !== "string" || (spanId !== "" && !SPAN_ID.test(spanId))) return undefined;
-  return { id: lowerId, tenant, agentType, model, responseModel, provider, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, outcome: outcome as UsageOutcome, usageExact, timeMs, traceId, spanId };
+  if (!isLabel(ledgerId)) return undefined;
+  return { id: lowerId, tenant, agentType, model, responseModel, provider, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, outcome: outcome as UsageOutcome, usageExact, timeMs, traceId, spanId, ledgerId };
 }
