@@ -1,8 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { startBudgetAlerts, type BudgetAlerts } from "./alerts/budget-alerts.js";
 import type { CollectorConfig } from "./config.js";
+import { createControlRoutes } from "./control/control-routes.js";
+import { createRuntimeCheckIns } from "./control/runtime-checkins.js";
+import { SettingsWatch } from "./control/settings-watch.js";
 import { createCollectorApp } from "./http/app.js";
-import { listen, type AbortedRequest } from "./http/server.js";
+import { DEFAULT_CONNECTION_LIMITS, listen, type AbortedRequest } from "./http/server.js";
 import type { IngestLimits } from "./ingest/ingest-limits.js";
 import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
@@ -56,7 +60,7 @@ export interface StartCollectorOptions {
  * <dataDir>/chdb, migrated), the tenant registry, the span spool in <dataDir>/spool and the usage
  * record spool in <dataDir>/usage-spool (each replaying what a previous run left), their writers,
  * the optional forwarder, and the HTTP server with ingest (traces and usage records), health,
- * metrics and the query/admin API under /api/v1. Resolves once it listens.
+ * metrics and the query, admin and control API under /api/v1. Resolves once it listens.
  */
 export async function startCollector(config: CollectorConfig, options: StartCollectorOptions = {}): Promise<RunningCollector> {
   const dataDir = resolve(config.dataDir);
@@ -66,6 +70,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
   );
   let pipeline: IngestPipeline | undefined;
   let usagePipeline: UsagePipeline | undefined;
+  let budgetAlerts: BudgetAlerts | undefined;
   try {
     const registry = createTenantRegistry(gateway, config.adminKey ? { adminKey: config.adminKey } : {});
     const store = createClickHouseSpanStore(gateway, { retentionDaysOf: (tenantId) => registry.retentionDaysOf(tenantId) });
@@ -87,6 +92,12 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     const usage = usagePipeline;
     const onInternalError =
       options.onInternalError ?? ((err: unknown) => process.stderr.write(`troupe collector: internal error: ${err instanceof Error ? err.message : String(err)}\n`));
+    const alerts = (budgetAlerts = await startBudgetAlerts({ gateway, registry, metrics: metrics.registry, onError: onInternalError, onInternalError }));
+    usage.onStored((tenantIds) => alerts.notify(tenantIds));
+    const checkIns = createRuntimeCheckIns(gateway, { onError: onInternalError });
+    // Each waiting long poll holds a connection: leave a quarter of them to ingest and the console.
+    const maxConnections = config.connectionLimits?.maxConnections ?? DEFAULT_CONNECTION_LIMITS.maxConnections;
+    const settingsWatch = new SettingsWatch(registry, { onError: onInternalError, maxWaiters: Math.max(1, Math.floor(maxConnections * 0.75)) });
     const app = createCollectorApp({
       authenticator: registry,
       sink: running,
@@ -96,8 +107,10 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       usage: { sink: usage, retentionDaysOf: (tenantId) => registry.retentionDaysOf(tenantId), health: () => usage.health() },
       apiRoutes: [
         createQueryRoutes({ gateway, authenticator: registry, onInternalError }),
-        createAdminRoutes({ gateway, registry, onInternalError }),
+        createAdminRoutes({ gateway, registry, checkIns, onInternalError }),
+        createControlRoutes({ gateway, registry, watch: settingsWatch, checkIns, onInternalError }),
         createSessionRoutes({ authenticator: registry, sessions: createEndedSessions(gateway), onInternalError }),
+        alerts.routes,
       ],
       apiRateLimit: config.apiRateLimitPerS
         ? { requestsPerSecond: config.apiRateLimitPerS, burst: 5 * config.apiRateLimitPerS }
@@ -123,8 +136,11 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       usagePipeline: usage,
       close: (flushTimeoutMs = 10_000) =>
         (closing ??= (async () => {
+          // Waiting long polls answer 304 at once, so closing the server does not wait out their waits.
+          settingsWatch.close();
           await server.close();
-          await Promise.all([running.close(flushTimeoutMs), usage.close(flushTimeoutMs)]);
+          await Promise.all([running.close(flushTimeoutMs), usage.close(flushTimeoutMs), checkIns.close()]);
+          await alerts.close();
           await store.close();
           await gateway.close();
         })()),
@@ -132,6 +148,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
   } catch (err) {
     await pipeline?.close(0).catch(() => undefined);
     await usagePipeline?.close(0).catch(() => undefined);
+    await budgetAlerts?.close().catch(() => undefined);
     await gateway.close();
     throw err;
   }

@@ -109,6 +109,7 @@ interface StoredRecord {
   span_id: string;
   service_name: string;
   retention_days: number;
+  ledger_id: string;
   copies: string;
 }
 
@@ -117,7 +118,8 @@ async function rowsOf(ids: readonly string[]): Promise<Map<string, StoredRecord>
   const rows = await chdb.gateway.query<StoredRecord>(
     `SELECT tenant_id, record_id, toString(toUnixTimestamp64Milli(any(time))) AS time_ms, toString(any(input_tokens)) AS input_tokens,
        toString(any(output_tokens)) AS output_tokens, toString(any(cached_input_tokens)) AS cached_input_tokens, any(cost_usd) AS cost_usd,
-       any(trace_id) AS trace_id, any(span_id) AS span_id, any(service_name) AS service_name, any(retention_days) AS retention_days, toString(count()) AS copies
+       any(trace_id) AS trace_id, any(span_id) AS span_id, any(service_name) AS service_name, any(retention_days) AS retention_days,
+       any(ledger_id) AS ledger_id, toString(count()) AS copies
      FROM usage_records WHERE record_id IN {ids:Array(String)} GROUP BY tenant_id, record_id`,
     { ids: [...ids] },
   );
@@ -137,11 +139,13 @@ describe("POST /v1/logs with the real OpenTelemetry exporters", () => {
     const headers = { Authorization: `Bearer ${TENANT_KEY}` };
     const proto = new OtlpProtobufLogExporter({ url: `${server.url}/v1/logs`, headers, compression: GZIP });
     const json = new OtlpJsonLogExporter({ url: `${server.url}/v1/logs`, headers });
-    expect(await exportWith(proto, await sdkLogRecords(protoIds.map((id) => ({ attributes: usageAttributes(id, "acme", { [USAGE_ATTR.costUsd]: 0.1 + 0.2 }), timeMs, ...trace }))))).toBe(
-      ExportResultCode.SUCCESS,
-    );
+    // The first names the ledger that charged it; the second names none (stored as "").
+    const ledgers = [{ [USAGE_ATTR.ledgerId]: "ledger-proto" }, {}];
+    expect(
+      await exportWith(proto, await sdkLogRecords(protoIds.map((id, i) => ({ attributes: usageAttributes(id, "acme", { [USAGE_ATTR.costUsd]: 0.1 + 0.2, ...ledgers[i] }), timeMs, ...trace })))),
+    ).toBe(ExportResultCode.SUCCESS);
     // No tenant attribute at all: a tenant key binds the record to its tenant.
-    const noTenant = usageAttributes(jsonId);
+    const noTenant = usageAttributes(jsonId, "acme", { [USAGE_ATTR.ledgerId]: "ledger-json" });
     delete noTenant[USAGE_ATTR.tenantId];
     expect(await exportWith(json, await sdkLogRecords([{ attributes: noTenant, timeMs }]))).toBe(ExportResultCode.SUCCESS);
     await Promise.all([proto.shutdown(), json.shutdown()]);
@@ -151,7 +155,8 @@ describe("POST /v1/logs with the real OpenTelemetry exporters", () => {
     for (const id of protoIds) {
       expect(rows.get(id)).toMatchObject({ tenant_id: "acme", time_ms: String(timeMs), input_tokens: "10", output_tokens: "2", cached_input_tokens: "4", cost_usd: 0.1 + 0.2, ...{ trace_id: trace.traceId, span_id: trace.spanId }, service_name: "billing-test", retention_days: 30, copies: "1" });
     }
-    expect(rows.get(jsonId)).toMatchObject({ tenant_id: "acme", trace_id: "", span_id: "", cost_usd: 0.25 });
+    expect(rows.get(jsonId)).toMatchObject({ tenant_id: "acme", trace_id: "", span_id: "", cost_usd: 0.25, ledger_id: "ledger-json" });
+    expect(protoIds.map((id) => rows.get(id)?.ledger_id)).toEqual(["ledger-proto", ""]);
     expect(metrics.render()).toMatch(/troupe_collector_usage_records_accepted_total \d+/);
   });
 });

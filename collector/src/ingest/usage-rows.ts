@@ -133,6 +133,7 @@ const REASONING_TOKENS = SLOT.get(USAGE_ATTR.reasoningTokens)!;
 const COST_USD = SLOT.get(USAGE_ATTR.costUsd)!;
 const OUTCOME = SLOT.get(USAGE_ATTR.outcome)!;
 const USAGE_EXACT = SLOT.get(USAGE_ATTR.usageExact)!;
+const LEDGER_ID = SLOT.get(USAGE_ATTR.ledgerId)!;
 const EVENT_NAME = SLOT.get("event.name")!;
 const SERVICE_NAME = SLOT.get("service.name")!;
 const REQUIRED_SLOTS: readonly number[] = REQUIRED.map((key) => SLOT.get(key)!);
@@ -219,6 +220,7 @@ function toUsageRecord(logRecord: OtlpLogRecord, resource: AttributeIndex, princ
     timeMs: timeMsOf(logRecord.timeUnixNano),
     traceId: logRecord.traceId,
     spanId: logRecord.spanId,
+    ledgerId: v[LEDGER_ID] ?? "",
   });
   if (!checked.ok) return refuseInvalid(reject, WIRE_NAME[checked.field] ?? checked.field, checked.message.slice(checked.field.length + 1));
   return checked.record;
@@ -247,6 +249,7 @@ function usageRow(r: UsageRecord, serviceName: string, retentionDays: number): U
     timeMs: r.timeMs,
     traceId: r.traceId,
     spanId: r.spanId,
+    ledgerId: r.ledgerId,
     serviceName,
     retentionDays,
   };

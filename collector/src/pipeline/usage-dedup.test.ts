@@ -19,6 +19,7 @@ const base: UsageRecordRow = {
   timeMs: 1_700_000_000_123.75,
   traceId: "",
   spanId: "",
+  ledgerId: "",
   serviceName: "svc",
   retentionDays: 30,
 };

@@ -19,6 +19,9 @@ export interface UsagePipelineOptions {
   writer?: Partial<SpoolWriterOptions>;
 }
 
+/** Told the tenants whose usage records were just stored (after each insert). Must not throw. */
+export type UsageStoredListener = (tenantIds: ReadonlySet<string>) => void;
+
 /** What /readyz reports about the usage pipeline. */
 export interface UsagePipelineHealth {
   spoolBytes: number;
@@ -40,21 +43,32 @@ export class UsagePipeline implements UsageSink {
   readonly spool: Spool<UsageRecordRow>;
   readonly #writer: UsageWriter;
   readonly #metrics: CollectorMetrics;
+  readonly #listeners: Set<UsageStoredListener>;
 
-  private constructor(spool: Spool<UsageRecordRow>, writer: UsageWriter, metrics: CollectorMetrics) {
+  private constructor(spool: Spool<UsageRecordRow>, writer: UsageWriter, metrics: CollectorMetrics, listeners: Set<UsageStoredListener>) {
     this.spool = spool;
     this.#writer = writer;
     this.#metrics = metrics;
+    this.#listeners = listeners;
   }
 
   /** Opens the spool (replaying what a previous run left) and starts the writer. */
   static async start(options: UsagePipelineOptions): Promise<UsagePipeline> {
     const spool = await Spool.open<UsageRecordRow>(options.spool);
     if (spool.corruptRecordsAtOpen > 0) options.metrics.usageDropped.inc(["spool_corrupt_record"], spool.corruptRecordsAtOpen);
-    const writer = new UsageWriter(spool, options.store, options.metrics, options.writer);
+    const listeners = new Set<UsageStoredListener>();
+    const writer = new UsageWriter(spool, options.store, options.metrics, options.writer, (tenantIds) => {
+      for (const listener of listeners) listener(tenantIds);
+    });
     options.metrics.bindUsageGauges({ queueDepthRecords: () => spool.rowCount(), spoolBytes: () => spool.bytes() });
     writer.start();
-    return new UsagePipeline(spool, writer, options.metrics);
+    return new UsagePipeline(spool, writer, options.metrics, listeners);
+  }
+
+  /** Tells `listener` the tenants of every batch of usage records stored from now on; returns how to stop. */
+  onStored(listener: UsageStoredListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async accept(rows: UsageRecordRow[]): Promise<void> {

@@ -47,6 +47,7 @@ function rows(n: number, overrides: Partial<UsageRecordRow> = {}): UsageRecordRo
     timeMs: timeMs + i,
     traceId: "",
     spanId: "",
+    ledgerId: "",
     serviceName: "svc",
     retentionDays: 30,
     ...overrides,

@@ -29,9 +29,17 @@ export const DEFAULT_USAGE_WRITER_OPTIONS: SpoolWriterOptions = {
  * other figures as conflicts (the first stored wins). The insert's deduplication token is the batch
  * id and a digest of the records inserted, so a retry of the same insert writes nothing, and a
  * replay that finds part of its batch stored inserts the rest under a token of its own.
+ * After each stored batch, `onStored` is told the tenants of the records inserted (none when all
+ * were copies).
  */
 export class UsageWriter extends SpoolWriter<UsageRecordRow> {
-  constructor(spool: Spool<UsageRecordRow>, store: UsageStore, metrics: CollectorMetrics, options: Partial<SpoolWriterOptions> = {}) {
+  constructor(
+    spool: Spool<UsageRecordRow>,
+    store: UsageStore,
+    metrics: CollectorMetrics,
+    options: Partial<SpoolWriterOptions> = {},
+    onStored?: (tenantIds: ReadonlySet<string>) => void,
+  ) {
     const insert = async (next: SpoolBatchRead<UsageRecordRow>): Promise<void> => {
       const rows = next.rows;
       const { fresh, duplicates, conflicts } = dedupeUsage(rows, await store.findStored(rows));
@@ -39,6 +47,13 @@ export class UsageWriter extends SpoolWriter<UsageRecordRow> {
       metrics.usageInserted.inc([], fresh.length);
       metrics.usageDuplicates.inc([], duplicates);
       metrics.usageConflicts.inc([], conflicts);
+      if (onStored && fresh.length > 0) {
+        try {
+          onStored(new Set(fresh.map((r) => r.tenant)));
+        } catch {
+          // A listener's failure must not make a stored batch look failed (it would be inserted again).
+        }
+      }
     };
     super(spool, insert, () => metrics.usageInsertFailures.inc(), { ...DEFAULT_USAGE_WRITER_OPTIONS, ...options });
   }

@@ -5,7 +5,15 @@ import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
 import { createAdminRoutes } from "./admin-routes.js";
-import type { AdminTenantDetailResponse, AdminTenantsResponse, CreateServiceKeyResponse, CreateTenantResponse, IssueKeyResponse, UpdateTenantResponse } from "./api-types.js";
+import type {
+  AdminTenantDetailResponse,
+  AdminTenantsResponse,
+  CreateServiceKeyResponse,
+  CreateTenantResponse,
+  IssueKeyResponse,
+  TenantRuntimesResponse,
+  UpdateTenantResponse,
+} from "./api-types.js";
 import { createQueryRoutes } from "./query-routes.js";
 import { turnTrace } from "./seed-spans.test-helper.js";
 import { insertUsage, insertUsageRows } from "./seed-usage.test-helper.js";
@@ -151,5 +159,67 @@ describe("admin API", () => {
     expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(["tenant.create", "tenant.update", "key.issue", "key.rotate", "key.revoke", "key.issue_service"]));
     expect(rows.every((r) => r.actor === "admin")).toBe(true);
     expect(JSON.stringify(rows)).not.toMatch(/trp_(console|ingest|service)_/);
+  });
+
+  it("creates and updates the settings runtimes follow: quotas, rate limits, sampling, alert thresholds", async () => {
+    const created = await call("POST", "/api/v1/admin/tenants", {
+      id: "managed",
+      keys: [],
+      quotas: { maxInFlightTurns: 4, weight: 2 },
+      rateLimits: { requestsPerMinute: 60 },
+      samplingRatio: 0.5,
+      alerts: { thresholds: [0.9, 0.5] },
+    });
+    expect(created.status).toBe(201);
+    const { tenant } = (await created.json()) as CreateTenantResponse;
+    expect(tenant).toMatchObject({
+      quotas: { maxInFlightTurns: 4, maxQueuedMessages: null, messagesPerSecond: null, turnTimeoutMs: null, weight: 2 },
+      rateLimits: { requestsPerMinute: 60, tokensPerMinute: null },
+      samplingRatio: 0.5,
+      alerts: { thresholds: [0.5, 0.9] },
+    });
+    const res = await call("PUT", "/api/v1/admin/tenants/managed", { quotas: { weight: null, messagesPerSecond: 2.5 }, samplingRatio: null });
+    expect(res.status).toBe(200);
+    const { tenant: updated } = (await res.json()) as UpdateTenantResponse;
+    expect(updated.quotas).toEqual({ maxInFlightTurns: 4, maxQueuedMessages: null, messagesPerSecond: 2.5, turnTimeoutMs: null, weight: null });
+    expect(updated).toMatchObject({ samplingRatio: null, rateLimits: { requestsPerMinute: 60 }, alerts: { thresholds: [0.5, 0.9] } });
+    expect(updated.settingsVersion).toBeGreaterThan(tenant.settingsVersion);
+    const detail = (await (await call("GET", "/api/v1/admin/tenants/managed")).json()) as AdminTenantDetailResponse;
+    expect(detail.tenant).toEqual(updated);
+  });
+
+  it("refuses bad settings naming the field, unknown fields with their path, and changes nothing", async () => {
+    const before = ((await (await call("GET", "/api/v1/admin/tenants/managed")).json()) as AdminTenantDetailResponse).tenant;
+    const cases: [unknown, RegExp][] = [
+      [{ quotas: { weight: 0 } }, /invalid parameter "quotas.weight": must be greater than 0/],
+      [{ quotas: { maxInFlightTurns: 2.5 } }, /invalid parameter "quotas.maxInFlightTurns": must be a whole number/],
+      [{ quotas: { turnTimeoutMs: "60s" } }, /invalid parameter "quotas.turnTimeoutMs": must be a number/],
+      [{ rateLimits: { tokensPerMinute: -5 } }, /invalid parameter "rateLimits.tokensPerMinute": must be greater than 0/],
+      [{ samplingRatio: 2 }, /invalid parameter "samplingRatio": must be from 0 to 1/],
+      [{ alerts: { thresholds: [0.5, 0.5] } }, /invalid parameter "alerts.thresholds": must not repeat a threshold/],
+      [{ alerts: { thresholds: [] } }, /invalid parameter "alerts.thresholds": must hold 1 to 5 thresholds/],
+      [{ alerts: {} }, /invalid parameter "alerts.thresholds"/],
+      [{ quotas: { weight: 2, speed: 1 } }, /unknown parameter "quotas.speed"/],
+      [{ alerts: { thresholds: [0.5], webhook: "x" } }, /unknown parameter "alerts.webhook"/],
+      [{ name: "Renamed", rateLimits: { requestsPerMinute: 0 } }, /invalid parameter "rateLimits.requestsPerMinute"/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await call("PUT", "/api/v1/admin/tenants/managed", body);
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.message).toMatch(message);
+    }
+    const bad = await call("POST", "/api/v1/admin/tenants", { id: "never", quotas: { weight: -1 } });
+    expect(bad.status).toBe(400);
+    expect((await call("GET", "/api/v1/admin/tenants/never")).status).toBe(404);
+    expect(((await (await call("GET", "/api/v1/admin/tenants/managed")).json()) as AdminTenantDetailResponse).tenant).toEqual(before);
+  });
+
+  it("lists a tenant's runtimes (none checked in here) with its settings version; 404 for an unknown tenant", async () => {
+    const res = await call("GET", "/api/v1/admin/tenants/managed/runtimes");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as TenantRuntimesResponse;
+    expect(body).toMatchObject({ tenantId: "managed", runtimes: [] });
+    expect(body.settingsVersion).toBeGreaterThan(0);
+    expect((await call("GET", "/api/v1/admin/tenants/nobody/runtimes")).status).toBe(404);
   });
 });

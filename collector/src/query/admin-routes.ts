@@ -4,6 +4,7 @@ import { z } from "zod";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import { errorResponse } from "../http/error-response.js";
+import type { RuntimeCheckIns } from "../control/runtime-checkins.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { TenantRegistry } from "../tenants/tenant-registry.js";
 import type {
@@ -15,17 +16,21 @@ import type {
   IssueKeyResponse,
   IssuedKey,
   TenantKeyKind,
+  TenantRuntimesResponse,
   UpdateTenantResponse,
 } from "./api-types.js";
 import { csvResponse } from "./query-routes.js";
 import { formatParam, jsonBody, parseParams, resolveRange, tenantParam, timeParam } from "./request-params.js";
 import { budgetStatus, budgetUsage, emptyActivity, tenantActivity } from "./tenant-activity-queries.js";
+import { createTenantBody, definedFields, parseBody, updateTenantBody } from "./tenant-bodies.js";
 
 /** Dependencies of the admin routes. */
 export interface AdminRoutesOptions {
   gateway: ClickHouseGateway;
   /** Authenticates keys (only admin keys pass) and manages tenants and keys. */
   registry: TenantRegistry;
+  /** Runtimes' check-ins, for GET /admin/tenants/{id}/runtimes; unset: it lists none. */
+  checkIns?: Pick<RuntimeCheckIns, "forTenant">;
   now?: () => number;
   onInternalError?: (err: unknown) => void;
 }
@@ -34,25 +39,6 @@ export interface AdminRoutesOptions {
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 const DAY_MS = 86_400_000;
-const tier = z.enum(["shared", "worker", "process"]);
-const budgetValue = z.number().finite().nonnegative().nullable();
-const budgets = z.strictObject({
-  dailyTokens: budgetValue.refine((v) => v === null || Number.isSafeInteger(v), "must be a whole number").optional(),
-  monthlyTokens: budgetValue.refine((v) => v === null || Number.isSafeInteger(v), "must be a whole number").optional(),
-  dailyCostUsd: budgetValue.optional(),
-  monthlyCostUsd: budgetValue.optional(),
-});
-const name = z.string().trim().min(1, "must not be empty").max(200, "too long").refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
-const retentionDays = z.number().int("must be a whole number").min(1).max(3650);
-const createTenantBody = z.strictObject({
-  id: tenantParam,
-  name: name.optional(),
-  tier: tier.optional(),
-  retentionDays: retentionDays.optional(),
-  budgets: budgets.optional(),
-  keys: z.array(z.enum(["ingest", "console"])).max(2).optional(),
-});
-const updateTenantBody = z.strictObject({ name: name.optional(), tier: tier.optional(), retentionDays: retentionDays.optional(), budgets: budgets.optional() });
 const issueKeyBody = z.strictObject({ kind: z.enum(["ingest", "console"]), rotate: z.boolean().optional() });
 const serviceKeyBody = z.strictObject({ allowedTenants: z.array(tenantParam).min(1, "must name at least one tenant").max(1000) });
 const overviewQuery = z.strictObject({ from: timeParam.optional(), to: timeParam.optional(), format: formatParam.optional() });
@@ -60,8 +46,9 @@ const KEY_ID = /^key_[0-9A-Za-z]{1,64}$/;
 
 /**
  * The operator API under /admin (mount with `app.route("/api/v1", createAdminRoutes(...))`):
- * all-tenant overview, tenant create/read/update, key issue/rotate/revoke, service keys. Admin keys
- * only (console and ingest keys get 403). Secrets appear only in the answer that creates them.
+ * all-tenant overview, tenant create/read/update (every setting runtimes follow), the runtimes
+ * following a tenant, key issue/rotate/revoke, service keys. Admin keys only (console and ingest
+ * keys get 403). Secrets appear only in the answer that creates them.
  * Every change is audited by the registry with the admin key's id.
  */
 export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables: AuthVariables }> {
@@ -112,19 +99,10 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
   });
 
   app.post("/admin/tenants", async (c) => {
-    const body = parseParams(createTenantBody, await jsonBody(c));
-    const tenant = await registry.createTenant(
-      {
-        id: body.id,
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.tier !== undefined ? { tier: body.tier } : {}),
-        ...(body.retentionDays !== undefined ? { retentionDays: body.retentionDays } : {}),
-        ...(body.budgets !== undefined ? { budgets: body.budgets } : {}),
-      },
-      actor(c),
-    );
+    const { keys: keyKinds, ...settings } = parseBody(createTenantBody, await jsonBody(c));
+    const tenant = await registry.createTenant({ ...definedFields(settings), id: settings.id }, actor(c));
     const keys: IssuedKey[] = [];
-    for (const kind of [...new Set<TenantKeyKind>(body.keys ?? ["ingest", "console"])]) keys.push((await registry.issueKey(tenant.id, kind, { actor: actor(c) })).key);
+    for (const kind of [...new Set<TenantKeyKind>(keyKinds ?? ["ingest", "console"])]) keys.push((await registry.issueKey(tenant.id, kind, { actor: actor(c) })).key);
     const answer: CreateTenantResponse = { tenant, keys };
     return noStore(c.json(answer, 201));
   });
@@ -141,19 +119,19 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
 
   app.put("/admin/tenants/:id", async (c) => {
     const id = tenantIdParam(c.req.param("id"));
-    const body = parseParams(updateTenantBody, await jsonBody(c));
-    const tenant = await registry.updateTenant(
-      id,
-      {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.tier !== undefined ? { tier: body.tier } : {}),
-        ...(body.retentionDays !== undefined ? { retentionDays: body.retentionDays } : {}),
-        ...(body.budgets !== undefined ? { budgets: body.budgets } : {}),
-      },
-      actor(c),
-    );
+    const body = parseBody(updateTenantBody, await jsonBody(c));
+    const tenant = await registry.updateTenant(id, definedFields(body), actor(c));
     const answer: UpdateTenantResponse = { tenant };
     return c.json(answer);
+  });
+
+  app.get("/admin/tenants/:id/runtimes", async (c) => {
+    const id = tenantIdParam(c.req.param("id"));
+    const tenant = await registry.getTenant(id);
+    if (!tenant) throw new CollectorError("not_found", `tenant ${JSON.stringify(id)} does not exist`);
+    const runtimes = options.checkIns ? await options.checkIns.forTenant(id, now() - DAY_MS) : [];
+    const answer: TenantRuntimesResponse = { tenantId: id, settingsVersion: tenant.settingsVersion, runtimes };
+    return noStore(c.json(answer));
   });
 
   app.post("/admin/tenants/:id/keys", async (c) => {

@@ -15,6 +15,7 @@
  */
 
 /** The JSON body of every error answer. `code` is stable; `message` names the problem (e.g. the bad parameter). */
+import type { ManagedBudgets, ManagedQuotas, ManagedRateLimits, TenantTier } from "@troupe/runtime";
 export interface ApiErrorBody {
   error: { code: ApiErrorCode; message: string };
 }
@@ -344,25 +345,34 @@ export interface SamplingResponse {
 // ---------------------------------------------------------------------------------------------
 // Admin: tenants, keys
 
-/** Isolation tier of a tenant (how the runtime runs its agents). */
-export type TenantTier = "shared" | "worker" | "process";
+export type { ControlSettingsResponse, ControlUsageResponse, ManagedBudgets, ManagedQuotas, ManagedRateLimits, ManagedTenantSettings, TenantTier, TenantUsageSoFar } from "@troupe/runtime";
 
-/** Token and cost budgets; null means unlimited. */
-export interface TenantBudgets {
-  dailyTokens: number | null;
-  monthlyTokens: number | null;
-  dailyCostUsd: number | null;
-  monthlyCostUsd: number | null;
+/** Token and cost budgets; null: none set here (a runtime's own code budget applies, if any; else unlimited). */
+export type TenantBudgets = ManagedBudgets;
+
+/** When a tenant's operator hears about its budgets: warnings at these fractions of any budget (default 0.8 and 0.95), and the first refusal of a window. */
+export interface TenantAlertSettings {
+  /** 1-5 distinct fractions in (0, 1], ascending. */
+  thresholds: number[];
 }
 
-/** A tenant as stored. */
+/** A tenant as stored: the one source of the settings its runtimes follow. */
 export interface TenantRecord {
   id: string;
   name: string;
   tier: TenantTier;
-  /** Spans older than this are deleted. */
+  /** Spans and usage records older than this are deleted. */
   retentionDays: number;
   budgets: TenantBudgets;
+  /** Runtime quotas; a null field leaves the runtime's code option in force. */
+  quotas: ManagedQuotas;
+  /** LLM rate limits; a null field leaves the runtime's code option in force. */
+  rateLimits: ManagedRateLimits;
+  /** Head-sampling ratio of new traces; null leaves the runtime's own. */
+  samplingRatio: number | null;
+  alerts: TenantAlertSettings;
+  /** Increases on every change; runtimes report the version they applied. */
+  settingsVersion: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -405,6 +415,10 @@ export interface CreateTenantRequest {
   /** Default 30, range 1-3650. */
   retentionDays?: number;
   budgets?: Partial<TenantBudgets>;
+  quotas?: Partial<ManagedQuotas>;
+  rateLimits?: Partial<ManagedRateLimits>;
+  samplingRatio?: number | null;
+  alerts?: TenantAlertSettings;
   /** Keys to issue with the tenant; default ["ingest", "console"]. */
   keys?: TenantKeyKind[];
 }
@@ -415,12 +429,16 @@ export interface CreateTenantResponse {
   keys: IssuedKey[];
 }
 
-/** Body of PUT /api/v1/admin/tenants/{id}: every field optional; budgets merge field by field. */
+/** Body of PUT /api/v1/admin/tenants/{id}: every field optional; budgets, quotas and rate limits merge field by field (null clears one). */
 export interface UpdateTenantRequest {
   name?: string;
   tier?: TenantTier;
   retentionDays?: number;
   budgets?: Partial<TenantBudgets>;
+  quotas?: Partial<ManagedQuotas>;
+  rateLimits?: Partial<ManagedRateLimits>;
+  samplingRatio?: number | null;
+  alerts?: TenantAlertSettings;
 }
 
 /** Body of POST /api/v1/admin/tenants/{id}/keys. */
@@ -511,6 +529,104 @@ export interface AdminTenantDetailResponse extends AdminTenantOverview {
 /** Answer of PUT /api/v1/admin/tenants/{id}. */
 export interface UpdateTenantResponse {
   tenant: TenantRecord;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control plane: runtimes following their tenants' settings, budget alerts, webhooks
+
+/** A runtime's last check-in: a read of its tenants' settings (every long poll, at least every 30 s while it runs). */
+export interface RuntimeCheckIn {
+  runtimeId: string;
+  /** Service name and host, as the runtime reported them. */
+  name: string;
+  /** The tenants its last read covered. */
+  tenants: string[];
+  /** The settings version it had applied at that read (0 before any). */
+  appliedVersion: number;
+  firstSeenAt: string;
+  lastSeenAt: string;
+}
+
+/** Answer of GET /api/v1/admin/tenants/{id}/runtimes: runtimes seen within the last 24 h, newest check-in first. */
+export interface TenantRuntimesResponse {
+  tenantId: string;
+  /** The tenant's current settings version: a runtime with a lower appliedVersion has not caught up. */
+  settingsVersion: number;
+  runtimes: RuntimeCheckIn[];
+}
+
+/** What a budget alert is about. */
+export type BudgetAlertKind = "threshold" | "rejected";
+
+/** One budget alert: a threshold crossed in a window, or the window's first refused call. Raised once per (window, metric, threshold). */
+export interface BudgetAlert {
+  alertId: string;
+  tenantId: string;
+  kind: BudgetAlertKind;
+  window: "day" | "month";
+  /** `YYYY-MM-DD` or `YYYY-MM` (UTC). */
+  windowKey: string;
+  /** For "rejected": the budget the refused call ran into, when known, else "tokens". */
+  metric: "tokens" | "costUsd";
+  /** The fraction crossed (threshold alerts); null for "rejected". */
+  threshold: number | null;
+  /** Used so far in the window when the alert was raised. */
+  used: number;
+  /** The budget it is measured against (null when none applies). */
+  limit: number | null;
+  raisedAt: string;
+  /** Where its webhook delivery stands ("none": no webhook configured when it was raised). */
+  delivery: "none" | "pending" | "delivered" | "failed";
+}
+
+/** One attempt to deliver an alert to the tenant's webhook. */
+export interface WebhookDelivery {
+  alertId: string;
+  tenantId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  at: string;
+  url: string;
+  /** The receiver's HTTP status; null when none came (timeout, refused connection). */
+  statusCode: number | null;
+  outcome: "delivered" | "retrying" | "failed";
+  /** Why it was not delivered; null when it was. */
+  error: string | null;
+  durationMs: number;
+}
+
+/** Answer of GET /api/v1/admin/tenants/{id}/alerts and GET /api/v1/alerts (a tenant's own): newest first. */
+export interface TenantAlertsResponse {
+  tenantId: string;
+  thresholds: number[];
+  /** The configured webhook (never its secret); null when none. */
+  webhook: { url: string; updatedAt: string } | null;
+  alerts: BudgetAlert[];
+  /** Admin only (empty for a tenant's own view): the latest delivery attempts, newest first. */
+  deliveries: WebhookDelivery[];
+}
+
+/** Body of PUT /api/v1/admin/tenants/{id}/webhook. */
+export interface SetWebhookRequest {
+  /** http(s) URL receiving alert events as signed JSON POSTs. */
+  url: string;
+}
+
+/** Answer of PUT /api/v1/admin/tenants/{id}/webhook: the signing secret, shown this once. */
+export interface SetWebhookResponse {
+  url: string;
+  /** `whsec_<base62>`: verify `Troupe-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. */
+  secret: string;
+}
+
+/** The JSON body POSTed to a webhook (also sent by POST /api/v1/admin/tenants/{id}/webhook/test with type "test"). */
+export interface WebhookEvent {
+  /** Unique per alert; the same on every retry (deduplicate on it). Header `Troupe-Event-Id` too. */
+  id: string;
+  type: "budget.threshold" | "budget.rejected" | "test";
+  createdAt: string;
+  tenantId: string;
+  alert: BudgetAlert | null;
 }
 
 /** `GET /api/v1/sessions/ended/{digest}`: whether that console session was signed out. */

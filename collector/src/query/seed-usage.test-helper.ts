@@ -20,9 +20,11 @@ export interface UsageSpec {
   recordId?: string;
   traceId?: string;
   spanId?: string;
+  /** The budget ledger that charged it; default "" (unknown). */
+  ledgerId?: string;
 }
 
-/** A `usage_records` row (columns of migration 0004) for a spec; refused attempts default to no tokens. */
+/** A `usage_records` row (columns of migrations 0004 and 0005) for a spec; refused attempts default to no tokens. */
 export function usageRow(spec: UsageSpec): Record<string, unknown> {
   const outcome = spec.outcome ?? "ok";
   const charged = outcome === "ok" || outcome === "error" || outcome === "timeout";
@@ -45,6 +47,7 @@ export function usageRow(spec: UsageSpec): Record<string, unknown> {
     span_id: spec.spanId ?? "",
     service_name: "svc",
     retention_days: 30,
+    ledger_id: spec.ledgerId ?? "",
   };
 }
 

@@ -75,12 +75,14 @@ export interface BudgetUsage {
 /**
  * Budget usage of the given tenants (or all) as of `nowMs`, from usage records: tokens and cost
  * charged today and this month (UTC), exact whatever the trace sampling and under re-sent batches.
+ * With `excludeLedger`, records charged by that budget ledger are left out (a runtime asking what
+ * everyone else spent; "" excludes nothing, as records without a ledger carry "").
  */
-export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, tenantIds?: readonly string[]): Promise<Map<string, BudgetUsage>> {
+export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, tenantIds?: readonly string[], excludeLedger = ""): Promise<Map<string, BudgetUsage>> {
   const now = new Date(nowMs);
   const dayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
-  const filter = tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : "";
+  const filter = `${tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : ""} ${excludeLedger !== "" ? "AND ledger_id != {excludeLedger:String}" : ""}`;
   const rows = await gateway.query<{ tenant_id: string; day_tokens: number | string; month_tokens: number | string; day_cost: number; month_cost: number }>(
     `SELECT tenant_id,
        sumIf(input_tokens + output_tokens, time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_tokens,
@@ -91,7 +93,7 @@ export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, ten
      WHERE time >= fromUnixTimestamp64Milli({monthMs:Int64}, 'UTC') ${filter}
      GROUP BY tenant_id
      ${USAGE_FINAL_SETTINGS_SQL}`,
-    { dayMs: dayStart, monthMs: monthStart, ...(tenantIds ? { tenants: [...tenantIds] } : {}) },
+    { dayMs: dayStart, monthMs: monthStart, ...(tenantIds ? { tenants: [...tenantIds] } : {}), ...(excludeLedger !== "" ? { excludeLedger } : {}) },
   );
   return new Map(
     rows.map((r) => [

@@ -23,7 +23,7 @@ const LOOKUP_IDS_PER_QUERY = { server: 5_000, chdb: 100_000 } as const;
 const LOOKUP_SQL = `
   SELECT tenant_id, record_id, toString(toUnixTimestamp64Milli(time)) AS time_ms, agent_type, provider, model, response_model,
     outcome, toString(input_tokens) AS input_tokens, toString(output_tokens) AS output_tokens,
-    toString(cached_input_tokens) AS cached_input_tokens, toString(reasoning_tokens) AS reasoning_tokens, cost_usd, usage_exact, trace_id, span_id
+    toString(cached_input_tokens) AS cached_input_tokens, toString(reasoning_tokens) AS reasoning_tokens, cost_usd, usage_exact, trace_id, span_id, ledger_id
   FROM usage_records
   WHERE tenant_id IN {tenants:Array(String)}
     AND toStartOfDay(time) IN {days:Array(DateTime('UTC'))}
@@ -46,6 +46,7 @@ interface StoredRow {
   usage_exact: boolean;
   trace_id: string;
   span_id: string;
+  ledger_id: string;
 }
 
 /**
@@ -114,5 +115,6 @@ function recordOf(r: StoredRow): UsageRecord {
     timeMs: Number(r.time_ms),
     traceId: r.trace_id,
     spanId: r.span_id,
+    ledgerId: r.ledger_id,
   };
 }

@@ -5,7 +5,7 @@ import type { UsageRecordRow } from "./usage-record-row.js";
 /** The ClickHouse input format of usage blocks. */
 export const USAGE_BLOCK_FORMAT = "Native";
 
-/** The usage_records columns a usage block holds, with their exact table types (migration 0004). */
+/** The usage_records columns a usage block holds, with their exact table types (migrations 0004 and 0005). */
 export const USAGE_BLOCK_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   ["tenant_id", "LowCardinality(String)"],
   ["time", "DateTime64(3, 'UTC')"],
@@ -25,6 +25,7 @@ export const USAGE_BLOCK_COLUMNS: readonly (readonly [name: string, type: string
   ["span_id", "String"],
   ["service_name", "LowCardinality(String)"],
   ["retention_days", "UInt16"],
+  ["ledger_id", "LowCardinality(String)"],
 ];
 
 /**
@@ -43,6 +44,7 @@ export function encodeUsageBlock(rows: readonly UsageRecordRow[]): Buffer {
   const responseModel = new LowCardinalityColumn();
   const outcome = new LowCardinalityColumn();
   const serviceName = new LowCardinalityColumn();
+  const ledgerId = new LowCardinalityColumn();
   const time = new NativeWriter(n * 8 + 16);
   const id = new NativeWriter(n * 37 + 16);
   const inputTokens = new NativeWriter(n * 8 + 16);
@@ -76,11 +78,13 @@ export function encodeUsageBlock(rows: readonly UsageRecordRow[]): Buffer {
     spanId.string(r.spanId);
     serviceName.add(r.serviceName);
     retentionDays.uint16(clampRetentionDays(r.retentionDays));
+    // Rows spooled by a collector from before ledger ids carry none: replayed, they store "" (unknown).
+    ledgerId.add(r.ledgerId ?? "");
   }
   // In USAGE_BLOCK_COLUMNS order.
   const columns: (LowCardinalityColumn | NativeWriter)[] = [
     tenant, time, id, agentType, provider, model, responseModel, outcome, inputTokens, outputTokens, cachedInputTokens,
-    reasoningTokens, costUsd, usageExact, traceId, spanId, serviceName, retentionDays,
+    reasoningTokens, costUsd, usageExact, traceId, spanId, serviceName, retentionDays, ledgerId,
   ];
   let bytes = 64 * USAGE_BLOCK_COLUMNS.length;
   for (const c of columns) bytes += c instanceof LowCardinalityColumn ? c.maxDataBytes() : c.length;

@@ -26,6 +26,7 @@ function row(overrides: Partial<UsageRecordRow> = {}): UsageRecordRow {
     timeMs: Date.now() - 3_600_000 + 0.75,
     traceId: "0af7651916cd43dd8448eb211c80319c",
     spanId: "b7ad6b7169203331",
+    ledgerId: "ledger-7f3a",
     serviceName: "svc",
     retentionDays: 30,
     ...overrides,
@@ -55,12 +56,18 @@ export function describeUsageStoreContract(name: string, makeTarget: () => Promi
     });
 
     it("gives back exactly what it stored, found by tenant and id", async () => {
-      const rows = [row(), row({ tenant: "globex", usageExact: true, outcome: "ok", traceId: "", spanId: "", agentType: "" }), row({ costUsd: 1e-12, inputTokens: 0 })];
+      const rows = [row(), row({ tenant: "globex", usageExact: true, outcome: "ok", traceId: "", spanId: "", agentType: "", ledgerId: "" }), row({ costUsd: 1e-12, inputTokens: 0 })];
       await store.insertUsage(rows, randomUUID());
       const found = await store.findStored(rows);
       expect(found.sort((a, b) => a.id.localeCompare(b.id))).toEqual(rows.map(recordOf).sort((a, b) => a.id.localeCompare(b.id)));
       const [retention] = await target.gateway.query<{ r: number }>("SELECT max(retention_days) AS r FROM usage_records WHERE record_id = {id:String}", { id: rows[0]!.id });
       expect(Number(retention!.r)).toBe(30);
+    });
+
+    it("stores a row spooled before usage records named their ledger (replayed after an upgrade) with ledger \"\"", async () => {
+      const { ledgerId: _l, ...old } = row();
+      await store.insertUsage([old as UsageRecordRow], randomUUID());
+      expect(await store.findStored([old as UsageRecordRow])).toEqual([{ ...recordOf(old as UsageRecordRow), ledgerId: "" }]);
     });
 
     it("binds the tenant: another tenant's lookup of the same id finds nothing", async () => {

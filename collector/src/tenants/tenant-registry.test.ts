@@ -3,6 +3,8 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { SECRET_PATTERN, hashSecret } from "./api-key.js";
+import type { TenantRecord } from "../query/api-types.js";
+import { insertUsage } from "../query/seed-usage.test-helper.js";
 import { createTenantRegistry, type TenantRegistry } from "./tenant-registry.js";
 
 const ADMIN = "admin-secret-0123456789";
@@ -112,5 +114,111 @@ describe("tenant registry", () => {
       "SELECT tenant_id, span_id FROM spans WHERE tenant_id IN ('ret-a', 'ret-b') ORDER BY tenant_id, span_id",
     );
     expect(rows).toEqual([{ tenant_id: "ret-a", span_id: "b".repeat(16) }, { tenant_id: "ret-b", span_id: "c".repeat(16) }]);
+  });
+
+  it("shortening a tenant's retention deletes its usage records older than the new retention, and only its own", async () => {
+    await registry.createTenant({ id: "ret-u", retentionDays: 30 });
+    await registry.createTenant({ id: "ret-v", retentionDays: 30 });
+    const day = 86_400_000;
+    await insertUsage(gateway, [
+      { tenantId: "ret-u", timeMs: Date.now() - 10 * day, recordId: "u-old" },
+      { tenantId: "ret-u", timeMs: Date.now() - day, recordId: "u-new" },
+      { tenantId: "ret-v", timeMs: Date.now() - 10 * day, recordId: "v-old" },
+    ]);
+    await registry.updateTenant("ret-u", { retentionDays: 5 });
+    const rows = await gateway.query<{ record_id: string }>("SELECT record_id FROM usage_records WHERE tenant_id IN ('ret-u', 'ret-v') ORDER BY record_id");
+    expect(rows.map((r) => r.record_id)).toEqual(["u-new", "v-old"]);
+  });
+});
+
+describe("tenant registry: the settings runtimes follow", () => {
+  it("stores quotas, rate limits, sampling and alert thresholds, and reads them back as written", async () => {
+    const created = await registry.createTenant({
+      id: "managed",
+      quotas: { maxInFlightTurns: 4, weight: 2.5 },
+      rateLimits: { tokensPerMinute: 90_000 },
+      samplingRatio: 0.25,
+      alerts: { thresholds: [0.9, 0.5] },
+    });
+    expect(created).toMatchObject({
+      quotas: { maxInFlightTurns: 4, maxQueuedMessages: null, messagesPerSecond: null, turnTimeoutMs: null, weight: 2.5 },
+      rateLimits: { requestsPerMinute: null, tokensPerMinute: 90_000 },
+      samplingRatio: 0.25,
+      alerts: { thresholds: [0.5, 0.9] },
+    });
+    expect(created.settingsVersion).toBeGreaterThan(0);
+    expect(await registry.getTenant("managed")).toEqual(created);
+    // A fresh instance (another collector) reads the same record from the store.
+    expect((await createTenantRegistry(gateway).listTenants(["managed"]))[0]).toEqual(created);
+  });
+
+  it("a new tenant manages nothing and warns at 0.8 and 0.95", async () => {
+    const t = await registry.createTenant({ id: "plain" });
+    expect(t).toMatchObject({
+      quotas: { maxInFlightTurns: null, maxQueuedMessages: null, messagesPerSecond: null, turnTimeoutMs: null, weight: null },
+      rateLimits: { requestsPerMinute: null, tokensPerMinute: null },
+      samplingRatio: null,
+      alerts: { thresholds: [0.8, 0.95] },
+    });
+  });
+
+  it("merges patches field by field, null clearing one, and raises the settings version on every change", async () => {
+    const before = (await registry.getTenant("managed"))!;
+    const u = await registry.updateTenant("managed", { quotas: { weight: null, turnTimeoutMs: 60_000 }, rateLimits: { requestsPerMinute: 600 }, samplingRatio: null });
+    expect(u.quotas).toEqual({ maxInFlightTurns: 4, maxQueuedMessages: null, messagesPerSecond: null, turnTimeoutMs: 60_000, weight: null });
+    expect(u.rateLimits).toEqual({ requestsPerMinute: 600, tokensPerMinute: 90_000 });
+    expect(u.samplingRatio).toBeNull();
+    expect(u.alerts.thresholds).toEqual([0.5, 0.9]);
+    expect(u.settingsVersion).toBeGreaterThan(before.settingsVersion);
+    const again = await registry.updateTenant("managed", { name: "Managed" });
+    expect(again.settingsVersion).toBeGreaterThan(u.settingsVersion);
+    expect(await registry.maxSettingsVersion(["managed"])).toBe(again.settingsVersion);
+    expect(await registry.maxSettingsVersion(["managed", "plain"])).toBe(again.settingsVersion);
+    expect(await registry.maxSettingsVersion()).toBeGreaterThanOrEqual(again.settingsVersion);
+    expect(await registry.maxSettingsVersion(["nobody"])).toBe(0);
+    expect(await registry.settingsVersions(["managed", "nobody"])).toEqual(new Map([["managed", again.settingsVersion]]));
+  });
+
+  it("refuses a bad setting naming its field, and changes nothing", async () => {
+    const before = (await registry.getTenant("managed"))!;
+    const cases: [Parameters<TenantRegistry["updateTenant"]>[1], RegExp][] = [
+      [{ quotas: { weight: 0 } }, /^quotas\.weight must be greater than 0$/],
+      [{ quotas: { maxInFlightTurns: 1.5 } }, /^quotas\.maxInFlightTurns must be a whole number$/],
+      [{ quotas: { turnTimeoutMs: 86_400_001 } }, /^quotas\.turnTimeoutMs must be at most one day/],
+      [{ rateLimits: { tokensPerMinute: -1 } }, /^rateLimits\.tokensPerMinute must be greater than 0$/],
+      [{ samplingRatio: 1.5 }, /^samplingRatio must be from 0 to 1$/],
+      [{ alerts: { thresholds: [] } }, /^alerts\.thresholds must hold 1 to 5 thresholds$/],
+      [{ alerts: { thresholds: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6] } }, /^alerts\.thresholds must hold 1 to 5 thresholds$/],
+      [{ alerts: { thresholds: [0.5, 0.5] } }, /^alerts\.thresholds must not repeat a threshold$/],
+      [{ alerts: { thresholds: [0] } }, /^alerts\.thresholds\.0 must be greater than 0$/],
+      [{ alerts: { thresholds: [1.01] } }, /^alerts\.thresholds\.0 must be at most 1$/],
+      [{ budgets: { dailyTokens: -5 } }, /^budgets\.dailyTokens must not be negative$/],
+      [{ quotas: { weight: 2, bogus: 1 } as never }, /^unknown field "quotas\.bogus"$/],
+      // One bad field spoils the whole patch: the good one beside it is not applied either.
+      [{ name: "Renamed", quotas: { maxQueuedMessages: 0 } }, /^quotas\.maxQueuedMessages must be at least 1$/],
+    ];
+    for (const [patch, message] of cases) {
+      await expect(registry.updateTenant("managed", patch)).rejects.toMatchObject({ code: "bad_request", message: expect.stringMatching(message) });
+    }
+    await expect(registry.createTenant({ id: "bad-new", samplingRatio: -0.1 })).rejects.toMatchObject({ message: "samplingRatio must be from 0 to 1" });
+    expect(await registry.getTenant("bad-new")).toBeNull();
+    expect(await registry.getTenant("managed")).toEqual(before);
+    expect(await createTenantRegistry(gateway).getTenant("managed")).toEqual(before);
+  });
+
+  it("tells listeners about each change made through it, after it is stored, until they unsubscribe", async () => {
+    const heard: TenantRecord[] = [];
+    const unsubscribe = registry.onSettingsChanged((t) => heard.push(t));
+    const broken = registry.onSettingsChanged(() => {
+      throw new Error("a listener's own bug");
+    });
+    const created = await registry.createTenant({ id: "heard" });
+    const updated = await registry.updateTenant("heard", { quotas: { weight: 3 } });
+    await expect(registry.updateTenant("heard", { quotas: { weight: -1 } })).rejects.toMatchObject({ code: "bad_request" });
+    expect(heard).toEqual([created, updated]);
+    unsubscribe();
+    broken();
+    await registry.updateTenant("heard", { quotas: { weight: 4 } });
+    expect(heard).toHaveLength(2);
   });
 });

@@ -1,43 +1,31 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { isTenantId } from "@troupe/runtime";
+import { isTenantId, TENANT_TIERS as TIERS, UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS } from "@troupe/runtime";
 import { CollectorError } from "../errors.js";
-import type {
-  ApiKeyInfo,
-  IssuedKey,
-  RevokeKeyResponse,
-  TenantBudgets,
-  TenantKeyKind,
-  TenantRecord,
-  TenantTier,
-} from "../query/api-types.js";
+import type { ApiKeyInfo, IssuedKey, RevokeKeyResponse, TenantKeyKind, TenantRecord, TenantTier } from "../query/api-types.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 import { DEFAULT_RETENTION_DAYS } from "../store/clickhouse-span-store.js";
 import { generateKeyId, generateSecret, hashSecret, SECRET_PATTERN } from "./api-key.js";
 import type { KeyAuthenticator, KeyKind, Principal } from "./principal.js";
+import { applyTenantPatch, checkTenant, type TenantSettingsInput } from "./tenant-checks.js";
+import { DEFAULT_ALERT_THRESHOLDS, TENANT_COLUMNS, toTenantRecord, toTenantRow, type TenantDbRow } from "./tenant-rows.js";
 
 /** Tiers a tenant can be put in. */
-export const TENANT_TIERS: readonly TenantTier[] = ["shared", "worker", "process"];
+export const TENANT_TIERS: readonly TenantTier[] = TIERS;
 
 /** The shortest admin key accepted (it guards every tenant). */
 export const MIN_ADMIN_KEY_LENGTH = 16;
 
-/** What a new tenant is made of (validated by the caller's edge, checked again here). */
-export interface NewTenant {
+/** What a new tenant is made of (validated by the caller's edge, checked again here); unset settings are unmanaged, thresholds 0.8 and 0.95. */
+export interface NewTenant extends TenantSettingsInput {
   id: string;
-  name?: string;
-  tier?: TenantTier;
-  retentionDays?: number;
-  budgets?: Partial<TenantBudgets>;
 }
 
-/** A change to a tenant: every field optional; budgets merge field by field (null clears one). */
-export interface TenantPatch {
-  name?: string;
-  tier?: TenantTier;
-  retentionDays?: number;
-  budgets?: Partial<TenantBudgets>;
-}
+/** A change to a tenant: every field optional; budgets, quotas and rate limits merge field by field (null clears one). */
+export type TenantPatch = TenantSettingsInput;
+
+/** Told about a tenant just created or changed on this instance (its new record). */
+export type SettingsChangeListener = (tenant: TenantRecord) => void;
 
 /** Options of the registry. */
 export interface TenantRegistryOptions {
@@ -60,10 +48,23 @@ export interface TenantRegistryOptions {
  * instances within `keyCacheTtlMs`); every change is recorded in `audit_log` with its actor.
  */
 export interface TenantRegistry extends KeyAuthenticator {
+  /** Creates a tenant; a bad setting is refused naming its field, and nothing is stored. */
   createTenant(input: NewTenant, actor?: string): Promise<TenantRecord>;
   getTenant(id: string): Promise<TenantRecord | null>;
-  listTenants(): Promise<TenantRecord[]>;
+  /** Every tenant, or those of `ids` that exist; by id. Read fresh (never cached). */
+  listTenants(ids?: readonly string[]): Promise<TenantRecord[]>;
+  /** Changes a tenant; a bad setting is refused naming its field, and nothing is changed. */
   updateTenant(id: string, patch: TenantPatch, actor?: string): Promise<TenantRecord>;
+  /**
+   * Calls `listener` after each tenant create or update made through this instance, once it is
+   * stored (changes made by another instance are seen only through `settingsVersions`). Returns the
+   * unsubscribe function. A listener that throws is ignored.
+   */
+  onSettingsChanged(listener: SettingsChangeListener): () => void;
+  /** The highest settings version among `ids` (all tenants when omitted) as stored; 0 when none exist. One small query, seeing every instance's changes. */
+  maxSettingsVersion(ids?: readonly string[]): Promise<number>;
+  /** The settings version of each of `ids` that exists, as stored (every instance's changes). */
+  settingsVersions(ids: readonly string[]): Promise<Map<string, number>>;
   /** Issues a new key of this kind; with `rotate`, revokes the tenant's other active keys of that kind. */
   issueKey(tenantId: string, kind: TenantKeyKind, options?: { rotate?: boolean; actor?: string }): Promise<{ key: IssuedKey; revokedKeyIds: string[] }>;
   /** `issueKey` with `rotate: true`. */
@@ -77,19 +78,6 @@ export interface TenantRegistry extends KeyAuthenticator {
   retentionDaysOf(tenantId: string): Promise<number>;
 }
 
-interface TenantDbRow {
-  id: string;
-  name: string;
-  tier: string;
-  retention_days: number;
-  daily_tokens: number | string | null;
-  monthly_tokens: number | string | null;
-  daily_cost_usd: number | null;
-  monthly_cost_usd: number | null;
-  created_ms: number | string;
-  updated_ms: number | string;
-}
-
 interface KeyDbRow {
   key_id: string;
   secret_hash: string;
@@ -100,8 +88,6 @@ interface KeyDbRow {
   revoked_ms: number | string | null;
 }
 
-const TENANT_COLUMNS = `id, name, tier, retention_days, daily_tokens, monthly_tokens, daily_cost_usd, monthly_cost_usd,
-  toUnixTimestamp64Milli(created_at) AS created_ms, toUnixTimestamp64Milli(updated_at) AS updated_ms`;
 const KEY_COLUMNS = `key_id, secret_hash, kind, tenant_id, allowed_tenants, toUnixTimestamp64Milli(created_at) AS created_ms,
   if(revoked_at IS NULL, NULL, toUnixTimestamp64Milli(assumeNotNull(revoked_at))) AS revoked_ms`;
 
@@ -118,6 +104,7 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
 
   const keyCache = new Map<string, { principal: Principal | null; expiresAt: number }>();
   const tenantCache = new Map<string, { tenant: TenantRecord | null; expiresAt: number }>();
+  const listeners = new Set<SettingsChangeListener>();
   let lastVersion = 0;
   let chain: Promise<unknown> = Promise.resolve();
 
@@ -128,9 +115,19 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
     return next;
   }
 
-  function nextVersion(): number {
-    lastVersion = Math.max(lastVersion + 1, now() * 1000);
+  function nextVersion(floor = 0): number {
+    lastVersion = Math.max(lastVersion + 1, now() * 1000, floor + 1);
     return lastVersion;
+  }
+
+  async function maxStoredVersion(ids?: readonly string[]): Promise<number> {
+    if (ids !== undefined && ids.length === 0) return 0;
+    // The newest row of a tenant carries its highest version, so no FINAL is needed.
+    const rows =
+      ids === undefined
+        ? await gateway.query<{ v: number | string }>("SELECT max(version) AS v FROM tenants")
+        : await gateway.query<{ v: number | string }>("SELECT max(version) AS v FROM tenants WHERE id IN {ids:Array(String)}", { ids: [...ids] });
+    return Number(rows[0]?.v ?? 0);
   }
 
   async function audit(actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
@@ -145,23 +142,24 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
     return tenant;
   }
 
-  async function writeTenant(t: TenantRecord): Promise<void> {
-    await gateway.insert("tenants", [
-      {
-        id: t.id,
-        name: t.name,
-        tier: t.tier,
-        retention_days: t.retentionDays,
-        daily_tokens: t.budgets.dailyTokens,
-        monthly_tokens: t.budgets.monthlyTokens,
-        daily_cost_usd: t.budgets.dailyCostUsd,
-        monthly_cost_usd: t.budgets.monthlyCostUsd,
-        created_at: toClickHouseDateTime(Date.parse(t.createdAt)),
-        updated_at: toClickHouseDateTime(Date.parse(t.updatedAt)),
-        version: nextVersion(),
-      },
-    ]);
-    tenantCache.set(t.id, { tenant: t, expiresAt: now() + tenantCacheTtlMs });
+  /** Stores the record under a new version and returns it as stored (with that settingsVersion). */
+  async function writeTenant(t: TenantRecord): Promise<TenantRecord> {
+    // Above every stored version, whichever instance wrote it: a clock behind another instance's
+    // must not give a change a version lower than one a runtime has already seen.
+    const stored: TenantRecord = { ...t, settingsVersion: nextVersion(await maxStoredVersion()) };
+    await gateway.insert("tenants", [toTenantRow(stored, stored.settingsVersion)]);
+    tenantCache.set(t.id, { tenant: stored, expiresAt: now() + tenantCacheTtlMs });
+    return stored;
+  }
+
+  function announce(tenant: TenantRecord): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(tenant);
+      } catch {
+        // A listener's failure is its own: the change is stored and the others still hear of it.
+      }
+    }
   }
 
   async function writeKey(row: { keyId: string; secretHash: string; kind: KeyKind; tenantId: string; allowedTenants: readonly string[]; createdMs: number; revokedMs: number | null }): Promise<void> {
@@ -237,19 +235,30 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
         if (!isTenantId(input.id)) throw new CollectorError("bad_request", `tenant id ${JSON.stringify(String(input.id).slice(0, 80))} is invalid: use 1-63 lowercase letters, digits, "_" and "-", starting with a letter or digit`);
         if (await readTenant(input.id)) throw new CollectorError("conflict", `tenant ${JSON.stringify(input.id)} already exists`);
         const at = new Date(now()).toISOString();
-        const tenant: TenantRecord = {
-          id: input.id,
-          name: input.name ?? input.id,
-          tier: input.tier ?? "shared",
-          retentionDays: input.retentionDays ?? DEFAULT_RETENTION_DAYS,
-          budgets: { dailyTokens: null, monthlyTokens: null, dailyCostUsd: null, monthlyCostUsd: null, ...input.budgets },
-          createdAt: at,
-          updatedAt: at,
-        };
+        const { id: _id, ...settings } = input;
+        const tenant = applyTenantPatch(
+          {
+            id: input.id,
+            name: input.id,
+            tier: "shared",
+            retentionDays: DEFAULT_RETENTION_DAYS,
+            budgets: { ...UNSET_BUDGETS },
+            quotas: { ...UNSET_QUOTAS },
+            rateLimits: { ...UNSET_RATE_LIMITS },
+            samplingRatio: null,
+            alerts: { thresholds: [...DEFAULT_ALERT_THRESHOLDS] },
+            settingsVersion: 0,
+            createdAt: at,
+            updatedAt: at,
+          },
+          settings,
+        );
         checkTenant(tenant);
-        await writeTenant(tenant);
-        await audit(actor, "tenant.create", tenant.id, { tier: tenant.tier, retentionDays: tenant.retentionDays, budgets: tenant.budgets });
-        return tenant;
+        const stored = await writeTenant(tenant);
+        announce(stored);
+        const { id: _i, name: _n, createdAt: _c, updatedAt: _u, settingsVersion: _v, ...details } = stored;
+        await audit(actor, "tenant.create", stored.id, details);
+        return stored;
       });
     },
 
@@ -257,33 +266,36 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
       return readTenant(id);
     },
 
-    async listTenants(): Promise<TenantRecord[]> {
-      const rows = await gateway.query<TenantDbRow>(`SELECT ${TENANT_COLUMNS} FROM tenants FINAL ORDER BY id`);
+    async listTenants(ids?: readonly string[]): Promise<TenantRecord[]> {
+      if (ids !== undefined && ids.length === 0) return [];
+      const rows =
+        ids === undefined
+          ? await gateway.query<TenantDbRow>(`SELECT ${TENANT_COLUMNS} FROM tenants FINAL ORDER BY id`)
+          : await gateway.query<TenantDbRow>(`SELECT ${TENANT_COLUMNS} FROM tenants FINAL WHERE id IN {ids:Array(String)} ORDER BY id`, { ids: [...ids] });
       return rows.map(toTenantRecord);
     },
 
     updateTenant(id: string, patch: TenantPatch, actor = "system"): Promise<TenantRecord> {
       return serialized(async () => {
         const current = requireExisting(await readTenant(id), id);
-        const updated: TenantRecord = {
-          ...current,
-          ...(patch.name !== undefined ? { name: patch.name } : {}),
-          ...(patch.tier !== undefined ? { tier: patch.tier } : {}),
-          ...(patch.retentionDays !== undefined ? { retentionDays: patch.retentionDays } : {}),
-          budgets: { ...current.budgets, ...patch.budgets },
-          updatedAt: new Date(Math.max(now(), Date.parse(current.updatedAt) + 1)).toISOString(),
-        };
+        const updated = applyTenantPatch(current, patch);
+        updated.updatedAt = new Date(Math.max(now(), Date.parse(current.updatedAt) + 1)).toISOString();
         checkTenant(updated);
-        await writeTenant(updated);
-        if (updated.retentionDays < current.retentionDays) {
+        const stored = await writeTenant(updated);
+        announce(stored);
+        if (stored.retentionDays < current.retentionDays) {
           // Rows already stored carry the old retention in their TTL: delete what the shorter one no longer keeps.
           await gateway.command(
             `DELETE FROM spans WHERE tenant_id = {tenant:String} AND start_time < now64(9) - toIntervalDay({days:UInt16})`,
-            { tenant: id, days: updated.retentionDays },
+            { tenant: id, days: stored.retentionDays },
+          );
+          await gateway.command(
+            `DELETE FROM usage_records WHERE tenant_id = {tenant:String} AND time < now64(3) - toIntervalDay({days:UInt16})`,
+            { tenant: id, days: stored.retentionDays },
           );
         }
         await audit(actor, "tenant.update", id, { patch });
-        return updated;
+        return stored;
       });
     },
 
@@ -344,6 +356,24 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
       return rows.map(toKeyInfo);
     },
 
+    onSettingsChanged(listener: SettingsChangeListener): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    maxSettingsVersion(ids?: readonly string[]): Promise<number> {
+      return maxStoredVersion(ids);
+    },
+
+    async settingsVersions(ids: readonly string[]): Promise<Map<string, number>> {
+      if (ids.length === 0) return new Map();
+      const rows = await gateway.query<{ id: string; v: number | string }>(
+        "SELECT id, max(version) AS v FROM tenants WHERE id IN {ids:Array(String)} GROUP BY id",
+        { ids: [...ids] },
+      );
+      return new Map(rows.map((r) => [r.id, Number(r.v)]));
+    },
+
     async retentionDaysOf(tenantId: string): Promise<number> {
       const cached = tenantCache.get(tenantId);
       const tenant = cached && cached.expiresAt > now() ? cached.tenant : await readTenant(tenantId);
@@ -355,37 +385,6 @@ export function createTenantRegistry(gateway: ClickHouseGateway, options: Tenant
 
 function sha256(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
-}
-
-function checkTenant(t: TenantRecord): void {
-  if (!TENANT_TIERS.includes(t.tier)) throw new CollectorError("bad_request", `tier must be one of ${TENANT_TIERS.join(", ")}`);
-  if (!Number.isInteger(t.retentionDays) || t.retentionDays < 1 || t.retentionDays > 3650) {
-    throw new CollectorError("bad_request", "retentionDays must be an integer from 1 to 3650");
-  }
-  if (t.name.length === 0 || t.name.length > 200) throw new CollectorError("bad_request", "name must be 1-200 characters");
-  for (const [field, value] of Object.entries(t.budgets)) {
-    if (value !== null && (typeof value !== "number" || !Number.isFinite(value) || value < 0)) {
-      throw new CollectorError("bad_request", `budgets.${field} must be a non-negative number or null`);
-    }
-  }
-}
-
-function toTenantRecord(row: TenantDbRow): TenantRecord {
-  const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
-  return {
-    id: row.id,
-    name: row.name,
-    tier: (TENANT_TIERS as readonly string[]).includes(row.tier) ? (row.tier as TenantTier) : "shared",
-    retentionDays: Number(row.retention_days),
-    budgets: {
-      dailyTokens: num(row.daily_tokens),
-      monthlyTokens: num(row.monthly_tokens),
-      dailyCostUsd: num(row.daily_cost_usd),
-      monthlyCostUsd: num(row.monthly_cost_usd),
-    },
-    createdAt: new Date(Number(row.created_ms)).toISOString(),
-    updatedAt: new Date(Number(row.updated_ms)).toISOString(),
-  };
 }
 
 function toPrincipal(row: KeyDbRow): Principal | null {

@@ -1,0 +1,61 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CONTROL_HEADERS, CONTROL_PATHS } from "@troupe/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadCollectorConfig } from "../config.js";
+import type { TenantRuntimesResponse } from "../query/api-types.js";
+import { startCollector, type RunningCollector } from "../start-collector.js";
+
+const ADMIN = "wiring-admin-key-0123456789";
+let dir: string;
+let collector: RunningCollector;
+let serviceKey: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "troupe-control-wiring-"));
+  collector = await startCollector({
+    ...loadCollectorConfig({ TROUPE_DATA_DIR: dir, TROUPE_ADMIN_KEY: ADMIN }),
+    port: 0,
+    host: "127.0.0.1",
+    // The body deadline well below the waits below: long polls must outlive it.
+    connectionLimits: { headersTimeoutMs: 1_000, requestTimeoutMs: 1_000 },
+  });
+  await collector.registry.createTenant({ id: "acme" });
+  serviceKey = (await collector.registry.issueServiceKey(["acme"])).secret;
+});
+
+afterAll(async () => {
+  await collector?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function poll(query: string, etag: string): Promise<Response> {
+  return fetch(`${collector.url}${CONTROL_PATHS.settings}${query}`, {
+    headers: { authorization: `Bearer ${serviceKey}`, "if-none-match": etag, [CONTROL_HEADERS.runtimeId]: "wired-1", [CONTROL_HEADERS.appliedVersion]: "0" },
+  });
+}
+
+describe("the control plane in a started collector", () => {
+  it("serves settings under /api/v1/control, records the check-in for the admin API, and a long poll outlives the server's body deadline", async () => {
+    const first = await fetch(`${collector.url}${CONTROL_PATHS.settings}`, { headers: { authorization: `Bearer ${serviceKey}` } });
+    expect(first.status).toBe(200);
+    const etag = first.headers.get("etag")!;
+    const started = Date.now();
+    const res = await poll("?wait=3", etag);
+    expect(res.status).toBe(304);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+    const runtimes = await fetch(`${collector.url}/api/v1/admin/tenants/acme/runtimes`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(((await runtimes.json()) as TenantRuntimesResponse).runtimes.map((r) => r.runtimeId)).toEqual(["wired-1"]);
+  });
+
+  it("closing the collector answers a waiting long poll at once instead of waiting out its 30 s", async () => {
+    const first = await fetch(`${collector.url}${CONTROL_PATHS.settings}`, { headers: { authorization: `Bearer ${serviceKey}` } });
+    const polled = poll("?wait=30", first.headers.get("etag")!);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await collector.close();
+    expect((await polled).status).toBe(304);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
