@@ -38,6 +38,7 @@ Environment:
 Examples:
   troupe start                                   collector + console + demo, embedded
   troupe tenants create acme --tier worker       create a tenant and print its keys (once)
+  troupe tenants set acme --daily-tokens 50000   change its settings; its runtimes follow within seconds
   troupe report --tenant acme --from 2026-11-01 --to 2026-11-30 --group-by model --format csv
   troupe cluster --nats 127.0.0.1:4222 --namespace shop   distributed workers and their partitions`,
   );
@@ -101,20 +102,72 @@ tenants
   .option("--json", "print JSON")
   .action(run("tenants", "rotateKey"));
 tenants
+  .command("set <id>")
+  .description("change a tenant's settings in the collector's registry, the source of truth its runtimes follow; prints the resulting settings and version")
+  .addOption(new Option("--tier <tier>", "isolation tier: shared (event loop), worker (thread) or process").choices(["shared", "worker", "process"]))
+  .option("--retention-days <days>", "days its spans and usage records are kept (1-3650)")
+  .option("--daily-tokens <n>", "token budget per UTC day")
+  .option("--monthly-tokens <n>", "token budget per UTC calendar month")
+  .option("--daily-cost-usd <usd>", "LLM cost budget per UTC day, in US dollars")
+  .option("--monthly-cost-usd <usd>", "LLM cost budget per UTC calendar month, in US dollars")
+  .option("--max-in-flight-turns <n>", "quota: turns running at once")
+  .option("--max-queued-messages <n>", "quota: messages waiting in its mailboxes")
+  .option("--messages-per-second <n>", "quota: messages accepted per second")
+  .option("--turn-timeout-ms <ms>", "quota: longest turn, in milliseconds (at most 86400000)")
+  .option("--weight <w>", "quota: fair-scheduling weight (greater than 0, at most 1000)")
+  .option("--requests-per-minute <n>", "LLM rate limit: requests per minute")
+  .option("--tokens-per-minute <n>", "LLM rate limit: tokens per minute")
+  .option("--sampling-ratio <ratio>", "share of new traces kept, 0-1 (failed, refused and slow traces are always kept)")
+  .option("--alert-thresholds <fractions>", "budget alerts at these fractions of any budget, e.g. 0.8,0.95 (the default)")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--json", "print the tenant record as JSON")
+  .addHelpText(
+    "after",
+    `
+Only the flags given change. The value none clears a field: a budget becomes unlimited; a quota,
+rate limit or sampling ratio becomes not set, and each runtime's own option (its code) applies.
+Runtimes following this collector apply changes within seconds; \`troupe tenants show <id>\` lists
+which have (the version each applied).
+
+Example:
+  troupe tenants set acme --daily-tokens 50000 --weight 2 --sampling-ratio 0.1 --requests-per-minute none`,
+  )
+  .action(run("tenants", "setTenant"));
+tenants
+  .command("show <id>")
+  .description("a tenant's settings and version, budget status, the runtimes that checked in (applied version, up to date or behind, last check-in), its webhook and recent budget alerts")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--json", "print JSON: { tenant, budget, runtimes, alerts }")
+  .action(run("tenants", "showTenant"));
+tenants
+  .command("webhook <id>")
+  .description("where a tenant's budget alerts are POSTed: set the URL (prints its signing secret once), remove it, or send a test event")
+  .option("--url <url>", "http(s) URL receiving alert events as signed JSON POSTs")
+  .option("--remove", "remove the webhook (alerts are still recorded and listed)")
+  .option("--test", "send a test event now and print how the attempt ended (exit 1 when not delivered)")
+  .addOption(collectorUrlOption())
+  .addOption(adminKeyOption())
+  .option("--json", "print JSON")
+  .action(run("tenants", "webhookCommand"));
+tenants
   .command("set-budget <id>")
-  .description("set a tenant's token and cost budgets (omit a flag to leave it unchanged; 0 removes it)")
+  .description("set a tenant's token and cost budgets (omit a flag to leave it unchanged; 0 or none removes it); same as tenants set with budget flags")
   .option("--daily-tokens <n>", "tokens per UTC day")
   .option("--monthly-tokens <n>", "tokens per UTC calendar month")
   .option("--daily-cost-usd <usd>", "LLM cost per UTC day, in US dollars")
   .option("--monthly-cost-usd <usd>", "LLM cost per UTC calendar month, in US dollars")
   .addOption(collectorUrlOption())
   .addOption(adminKeyOption())
+  .option("--json", "print the tenant record as JSON")
   .action(run("tenants", "setBudget"));
 tenants
   .command("set-retention <id> <days>")
-  .description("set how many days a tenant's spans are kept")
+  .description("set how many days a tenant's spans are kept; same as tenants set --retention-days")
   .addOption(collectorUrlOption())
   .addOption(adminKeyOption())
+  .option("--json", "print the tenant record as JSON")
   .action(run("tenants", "setRetention"));
 
 program

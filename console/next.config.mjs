@@ -13,6 +13,8 @@ const nextConfig = {
   turbopack: { root: join(here, "..") },
   outputFileTracingRoot: join(here, ".."),
   experimental: { authInterrupts: true },
+  // Where this build lives, so the help pages can read the repository's README beside it.
+  env: { TROUPE_CONSOLE_DIR: here },
   async headers() {
     return [
       {

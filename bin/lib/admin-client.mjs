@@ -2,6 +2,19 @@
 // collector's own error message when it answered, or what to check when it did not.
 import { collectorUrl, adminKey, UsageError } from "./config.mjs";
 
+/** The collector refused a request: `status` and `code` as it answered, the message naming the problem. */
+export class ApiError extends Error {
+  constructor(message, { status, code, detail }) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    /** The collector's stable error code ("bad_request", "not_found", ...), or undefined when the body was not an error object. */
+    this.code = code;
+    /** The collector's own message. */
+    this.detail = detail;
+  }
+}
+
 export class ApiClient {
   constructor(options) {
     this.baseUrl = collectorUrl(options.collectorUrl);
@@ -17,8 +30,8 @@ export class ApiClient {
     try {
       res = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
+        headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
@@ -27,12 +40,13 @@ export class ApiClient {
     const text = await res.text();
     if (!res.ok) {
       let message = text.slice(0, 300);
+      let code;
       try {
-        message = JSON.parse(text).error.message;
+        ({ message, code } = JSON.parse(text).error);
       } catch {
         // not a JSON error body
       }
-      throw new Error(`${method} ${path}: HTTP ${res.status}: ${message}`);
+      throw new ApiError(`${method} ${path}: HTTP ${res.status}: ${message}`, { status: res.status, code, detail: message });
     }
     return accept === "json" ? JSON.parse(text) : text;
   }
@@ -44,6 +58,35 @@ export function numberFlag(value, name) {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a non-negative number; got "${value}"`);
   return n;
+}
+
+/**
+ * Parses a settings flag: `none` clears it (null) when `nullable`; otherwise a number within the
+ * bounds, or a UsageError naming the flag and what it takes.
+ */
+export function settingFlag(value, flag, { whole = false, min = 0, exclusive = false, max, nullable = true } = {}) {
+  if (value === undefined) return undefined;
+  if (nullable && String(value).trim().toLowerCase() === "none") return null;
+  const n = Number(value);
+  const kind = whole ? "a whole number" : "a number";
+  const range = exclusive ? `greater than ${min}` : `at least ${min}`;
+  const bounds = max === undefined ? range : `${range} and at most ${max}`;
+  const clear = nullable ? ", or none to clear it" : "";
+  if (String(value).trim() === "" || !Number.isFinite(n) || (whole && !Number.isSafeInteger(n)) || (exclusive ? n <= min : n < min) || (max !== undefined && n > max)) {
+    throw new UsageError(`${flag} takes ${kind} ${bounds}${clear}; got "${value}"`);
+  }
+  return n;
+}
+
+/** "12 s ago", "5 min ago", "3 h ago", "2 d ago" for an ISO time, relative to `nowMs`. */
+export function ago(iso, nowMs = Date.now()) {
+  const s = Math.round((nowMs - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(s)) return iso;
+  if (s < 5) return "just now";
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86_400)} d ago`;
 }
 
 /** Renders rows as an aligned text table. */

@@ -4,9 +4,10 @@
 import { useActionState } from "react";
 import { createTenantAction, issueKeyAction, updateTenantAction } from "../app/(console)/operator/actions";
 import type { IssuedKey, TenantRecord } from "../lib/api/types";
-import type { FormResult } from "../lib/format/tenant-forms";
+import { BUDGET_FIELDS, DEFAULT_ALERT_PERCENTS, QUOTA_FIELDS, RATE_LIMIT_FIELDS, SAMPLING_FIELD, settingsFormValues, unsetHint, type FormResult, type NumberFieldSpec } from "../lib/format/tenant-forms";
 
-function Field({ id, label, error, hint, children }: { id: string; label: string; error?: string; hint?: string; children: React.ReactNode }) {
+/** A labelled form field with its hint, or its error in place of the hint. */
+export function Field({ id, label, error, hint, children }: { id: string; label: string; error?: string; hint?: string; children: React.ReactNode }) {
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -16,7 +17,8 @@ function Field({ id, label, error, hint, children }: { id: string; label: string
   );
 }
 
-function Status({ result }: { result: FormResult<unknown> }) {
+/** A form's outcome message (success or refusal). */
+export function Status({ result }: { result: FormResult<unknown> }) {
   if (!result.message) return null;
   return (
     <div className={`alert ${result.ok ? "alert-success" : "alert-error"}`} role={result.ok ? "status" : "alert"} data-testid="form-status" style={{ marginTop: 14 }}>
@@ -40,22 +42,30 @@ export function SecretsOnce({ keys }: { keys: IssuedKey[] }) {
   );
 }
 
-function BudgetFields({ values, errors, prefix }: { values?: TenantRecord["budgets"]; errors?: Record<string, string>; prefix: string }) {
-  const v = (n: number | null | undefined) => (n === null || n === undefined ? "" : String(n));
+function NumberField({ prefix, spec, value, error }: { prefix: string; spec: NumberFieldSpec; value: string; error?: string }) {
+  const id = `${prefix}-${spec.name}`;
+  return (
+    <Field id={id} label={spec.label} error={error} hint={unsetHint(spec.unset)}>
+      <input
+        id={id}
+        name={spec.name}
+        type="number"
+        min={spec.exclusive ? undefined : spec.min}
+        max={spec.max !== undefined && spec.max < Number.MAX_SAFE_INTEGER ? spec.max : undefined}
+        step={spec.step ?? "any"}
+        defaultValue={value}
+        placeholder={spec.unset === "unlimited" ? "unlimited" : "not set"}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+      />
+    </Field>
+  );
+}
+
+function BudgetFields({ values, errors, prefix }: { values?: Record<string, string>; errors?: Record<string, string>; prefix: string }) {
   return (
     <>
-      <Field id={`${prefix}-dt`} label="Daily token budget" error={errors?.dailyTokens} hint="Empty: no limit">
-        <input id={`${prefix}-dt`} name="dailyTokens" type="number" min={0} step={1} defaultValue={v(values?.dailyTokens)} />
-      </Field>
-      <Field id={`${prefix}-mt`} label="Monthly token budget" error={errors?.monthlyTokens} hint="Empty: no limit">
-        <input id={`${prefix}-mt`} name="monthlyTokens" type="number" min={0} step={1} defaultValue={v(values?.monthlyTokens)} />
-      </Field>
-      <Field id={`${prefix}-dc`} label="Daily cost budget (USD)" error={errors?.dailyCostUsd} hint="Empty: no limit">
-        <input id={`${prefix}-dc`} name="dailyCostUsd" type="number" min={0} step="any" defaultValue={v(values?.dailyCostUsd)} />
-      </Field>
-      <Field id={`${prefix}-mc`} label="Monthly cost budget (USD)" error={errors?.monthlyCostUsd} hint="Empty: no limit">
-        <input id={`${prefix}-mc`} name="monthlyCostUsd" type="number" min={0} step="any" defaultValue={v(values?.monthlyCostUsd)} />
-      </Field>
+      {BUDGET_FIELDS.map((spec) => <NumberField key={spec.name} prefix={prefix} spec={spec} value={values?.[spec.name] ?? ""} error={errors?.[spec.name]} />)}
     </>
   );
 }
@@ -101,26 +111,59 @@ export function CreateTenantForm({ csrf }: { csrf: string }) {
   );
 }
 
-/** Edits a tenant's name, tier, retention and budgets. */
+/** A titled group of settings fields, with what leaving its fields empty means. */
+function Section({ title, note, children }: { title: string; note: string; children: React.ReactNode }) {
+  return (
+    <fieldset className="form-section">
+      <legend>{title}</legend>
+      <p className="form-section-note">{note}</p>
+      <div className="form-grid">{children}</div>
+    </fieldset>
+  );
+}
+
+/**
+ * Edits every setting of a tenant: name, tier, retention, budgets, quotas, LLM rate limits, trace
+ * sampling and budget alert thresholds. A refused submission keeps what the operator typed and names
+ * each bad field; nothing is saved unless every field is valid.
+ */
 export function TenantSettingsForm({ csrf, tenant }: { csrf: string; tenant: TenantRecord }) {
   const [state, action, pending] = useActionState<FormResult, FormData>(updateTenantAction, { ok: false, message: null });
   const e = state.fieldErrors;
+  // After a refusal the fields show what was typed; after a save (or on load), the stored settings.
+  const v = !state.ok && state.values ? state.values : settingsFormValues(tenant);
+  const generation = `${state.ok ? "saved" : state.values ? "refused" : "stored"}-${tenant.settingsVersion}`;
   return (
-    <form action={action} aria-label="Tenant settings">
+    <form action={action} aria-label="Tenant settings" data-testid="tenant-settings-form" noValidate key={generation}>
       <input type="hidden" name="csrf" value={csrf} />
       <input type="hidden" name="tenantId" value={tenant.id} />
-      <div className="form-grid">
+      <Section title="General" note="Retention applies to spans and usage records; the tier decides where a runtime runs this tenant's turns.">
         <Field id="ts-name" label="Display name" error={e?.name}>
-          <input id="ts-name" name="name" type="text" defaultValue={tenant.name} required />
+          <input id="ts-name" name="name" type="text" defaultValue={v.name} required aria-invalid={e?.name ? true : undefined} />
         </Field>
-        <TierSelect id="ts-tier" value={tenant.tier} error={e?.tier} />
+        <TierSelect id="ts-tier" value={v.tier} error={e?.tier} />
         <Field id="ts-ret" label="Retention (days)" error={e?.retentionDays} hint="Older spans are deleted">
-          <input id="ts-ret" name="retentionDays" type="number" min={1} max={3650} defaultValue={tenant.retentionDays} required />
+          <input id="ts-ret" name="retentionDays" type="number" min={1} max={3650} defaultValue={v.retentionDays} required aria-invalid={e?.retentionDays ? true : undefined} />
         </Field>
-        <BudgetFields prefix="ts" values={tenant.budgets} errors={e} />
-      </div>
+      </Section>
+      <Section title="Budgets" note="Tokens and cost per UTC day and month. A runtime refuses LLM calls past a budget. Empty: unlimited.">
+        <BudgetFields prefix="ts" values={v} errors={e} />
+      </Section>
+      <Section title="Quotas" note="Per-tenant limits of a runtime's scheduler. Empty: not set, and the runtime's own option (its code) applies.">
+        {QUOTA_FIELDS.map((spec) => <NumberField key={spec.name} prefix="ts" spec={spec} value={v[spec.name] ?? ""} error={e?.[spec.name]} />)}
+      </Section>
+      <Section title="LLM rate limits" note="Requests and tokens per minute across the tenant's LLM calls. Empty: not set, and the runtime's own option applies.">
+        {RATE_LIMIT_FIELDS.map((spec) => <NumberField key={spec.name} prefix="ts" spec={spec} value={v[spec.name] ?? ""} error={e?.[spec.name]} />)}
+      </Section>
+      <Section title="Trace sampling and alerts" note="Sampling: the share of new traces kept (failed, refused and slow traces are always kept). Alerts: warnings at these percentages of any budget, and at a window's first refused call.">
+        <NumberField prefix="ts" spec={SAMPLING_FIELD} value={v[SAMPLING_FIELD.name] ?? ""} error={e?.[SAMPLING_FIELD.name]} />
+        <Field id="ts-alerts" label="Alert thresholds (%)" error={e?.alertThresholds} hint={`1 to 5 percentages, comma-separated; default ${DEFAULT_ALERT_PERCENTS.join(", ")}`}>
+          <input id="ts-alerts" name="alertThresholds" type="text" inputMode="decimal" defaultValue={v.alertThresholds} aria-invalid={e?.alertThresholds ? true : undefined} aria-describedby={e?.alertThresholds ? "ts-alerts-error" : undefined} />
+        </Field>
+      </Section>
       <div className="form-actions">
         <button type="submit" className="btn btn-primary" disabled={pending}>{pending ? "Saving…" : "Save settings"}</button>
+        <span className="field-hint">Settings version <span className="mono">{tenant.settingsVersion}</span></span>
       </div>
       <Status result={state} />
     </form>

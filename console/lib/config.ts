@@ -14,6 +14,8 @@ export interface ConsoleConfig {
   apmTraceUrl: string | null;
   /** Session lifetime. */
   sessionTtlMs: number;
+  /** The repository's README.md, which the help pages quote (it may be absent from a deployment). */
+  readmePath: string;
 }
 
 let cached: ConsoleConfig | undefined;
@@ -34,6 +36,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConsoleConfig 
     sessionKey: sessionKeyFrom(env),
     apmTraceUrl: apm && apm.includes("{traceId}") ? apm : null,
     sessionTtlMs: 8 * 60 * 60 * 1000,
+    // next.config.mjs fixes process.env.TROUPE_CONSOLE_DIR at build time (only that exact expression is replaced).
+    readmePath: join(resolve(/*turbopackIgnore: true*/ env.TROUPE_CONSOLE_DIR || process.env.TROUPE_CONSOLE_DIR || process.cwd()), "..", "README.md"),
   };
   if (env === process.env) cached = config;
   return config;

@@ -89,6 +89,26 @@ describe("CollectorClient", () => {
     expect(JSON.parse(seen[0]!.body)).toEqual({ id: "new-co" });
   });
 
+  it("reaches the control-plane routes with the tenant id encoded into the path", async () => {
+    seen.length = 0;
+    const admin = new CollectorClient({ baseUrl, key: "admin" });
+    await admin.tenantRuntimes("a/b");
+    await admin.tenantAlerts("acme");
+    await admin.setWebhook("acme", { url: "https://hooks.example.com/t" });
+    await admin.testWebhook("acme");
+    await admin.deleteWebhook("acme");
+    await new CollectorClient({ baseUrl, key: "console-acme" }).ownAlerts().catch(() => undefined);
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      "GET /api/v1/admin/tenants/a%2Fb/runtimes",
+      "GET /api/v1/admin/tenants/acme/alerts",
+      "PUT /api/v1/admin/tenants/acme/webhook",
+      "POST /api/v1/admin/tenants/acme/webhook/test",
+      "DELETE /api/v1/admin/tenants/acme/webhook",
+      "GET /api/v1/alerts",
+    ]);
+    expect(JSON.parse(seen[2]!.body)).toEqual({ url: "https://hooks.example.com/t" });
+  });
+
   it("streams a CSV export as-is", async () => {
     const res = await new CollectorClient({ baseUrl, key: "console-acme" }).usageExport({ format: "csv", groupBy: "day" });
     expect(await res.text()).toBe("group,calls\n2025-01-01,3\n");

@@ -14,6 +14,10 @@ import type {
   SamplingParams,
   SamplingResponse,
   SessionEndedResponse,
+  SetWebhookRequest,
+  SetWebhookResponse,
+  TenantAlertsResponse,
+  TenantRuntimesResponse,
   TraceDetailResponse,
   TraceSearchParams,
   TraceSearchResponse,
@@ -21,6 +25,7 @@ import type {
   UpdateTenantResponse,
   UsageParams,
   UsageResponse,
+  WebhookDelivery,
 } from "./types";
 
 /** Who a key belongs to, as far as the console needs to know. */
@@ -123,6 +128,36 @@ export class CollectorClient {
 
   issueKey(id: string, body: IssueKeyRequest): Promise<IssueKeyResponse> {
     return this.#json("POST", `/api/v1/admin/tenants/${encodeURIComponent(id)}/keys`, {}, body);
+  }
+
+  /** Admin: the runtimes that checked in for a tenant's settings within the last 24 h, and the version each applied. */
+  tenantRuntimes(id: string): Promise<TenantRuntimesResponse> {
+    return this.#json("GET", `/api/v1/admin/tenants/${encodeURIComponent(id)}/runtimes`, {});
+  }
+
+  /** Admin: a tenant's budget alerts, its webhook (never the secret) and the latest delivery attempts. */
+  tenantAlerts(id: string): Promise<TenantAlertsResponse> {
+    return this.#json("GET", `/api/v1/admin/tenants/${encodeURIComponent(id)}/alerts`, {});
+  }
+
+  /** A console key's own budget alerts (no delivery log). */
+  ownAlerts(): Promise<TenantAlertsResponse> {
+    return this.#json("GET", "/api/v1/alerts", {});
+  }
+
+  /** Admin: sets a tenant's alert webhook; the answer carries its signing secret, this once. */
+  setWebhook(id: string, body: SetWebhookRequest): Promise<SetWebhookResponse> {
+    return this.#json("PUT", `/api/v1/admin/tenants/${encodeURIComponent(id)}/webhook`, {}, body);
+  }
+
+  /** Admin: removes a tenant's alert webhook. */
+  async deleteWebhook(id: string): Promise<void> {
+    await this.#request("DELETE", `/api/v1/admin/tenants/${encodeURIComponent(id)}/webhook`, {});
+  }
+
+  /** Admin: sends a "test" event to the tenant's webhook and resolves with that attempt. */
+  testWebhook(id: string): Promise<WebhookDelivery> {
+    return this.#json("POST", `/api/v1/admin/tenants/${encodeURIComponent(id)}/webhook/test`, {}, {});
   }
 
   /** Records on the collector that the session whose cookie has this SHA-256 digest was signed out (until `expiresAt`, epoch ms). */

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { TraceSpan } from "../api/types";
-import { formatMs, formatPct, formatUsd } from "./format";
+import { formatMs, formatPct, formatRelative, formatUsd } from "./format";
 import { formatSamplingRatio, samplingLabel } from "./sampling";
 import { parseDay, resolveRange } from "./time-range";
 import { parseTraceFilters, traceListQuery } from "./trace-filters";
 import { parseUsageQuery } from "./usage-query";
 import { layoutWaterfall } from "./waterfall";
-import { parseCreateTenantForm, parseUpdateTenantForm } from "./tenant-forms";
 
 describe("formatting", () => {
   it("formats durations, money and ratios readably", () => {
@@ -19,6 +18,15 @@ describe("formatting", () => {
     expect(formatUsd(0.0126)).toBe("$0.0126");
     expect(formatPct(0.125)).toBe("13%");
     expect(formatPct(0.05)).toBe("5.0%");
+  });
+
+  it("says how long ago a time was", () => {
+    const now = Date.parse("2025-01-02T03:04:05.000Z");
+    expect(formatRelative("2025-01-02T03:04:03.000Z", now)).toBe("just now");
+    expect(formatRelative("2025-01-02T03:03:23.000Z", now)).toBe("42 s ago");
+    expect(formatRelative("2025-01-02T02:59:00.000Z", now)).toBe("5 min ago");
+    expect(formatRelative("2025-01-01T23:04:05.000Z", now)).toBe("4 h ago");
+    expect(formatRelative("2024-12-30T03:04:05.000Z", now)).toBe("3 d ago");
   });
 });
 
@@ -90,30 +98,5 @@ describe("waterfall layout", () => {
     const base = 1_700_000_000_000_000_123n;
     const rows = layoutWaterfall([span("root", base, 100), span("child", base + 25_000_000n, 50), span("late", base + 90_000_000n, 40)], 100);
     expect(rows.map((r) => [r.offsetPct, r.widthPct])).toEqual([[0, 100], [25, 50], [90, 10]]);
-  });
-});
-
-describe("tenant forms", () => {
-  const form = (fields: Record<string, string>) => {
-    const f = new FormData();
-    for (const [k, v] of Object.entries(fields)) f.set(k, v);
-    return f;
-  };
-
-  it("builds a create request with empty budgets as unlimited", () => {
-    const r = parseCreateTenantForm(form({ id: "acme", name: "", tier: "worker", retentionDays: "14", dailyTokens: "1000", monthlyTokens: "", dailyCostUsd: "2.5", monthlyCostUsd: "" }));
-    expect(r).toEqual({ request: { id: "acme", name: "acme", tier: "worker", retentionDays: 14, budgets: { dailyTokens: 1000, monthlyTokens: null, dailyCostUsd: 2.5, monthlyCostUsd: null }, keys: ["ingest", "console"] } });
-  });
-
-  it("names each bad field", () => {
-    const r = parseUpdateTenantForm(form({ name: "", tier: "gold", retentionDays: "0", dailyTokens: "-1", monthlyTokens: "", dailyCostUsd: "", monthlyCostUsd: "" }));
-    expect("fieldErrors" in r && r.fieldErrors).toEqual({
-      name: "Name is required",
-      tier: "Tier must be shared, worker or process",
-      retentionDays: "Retention is at least 1 day",
-      dailyTokens: "Daily tokens must be a positive number, or empty for no limit",
-    });
-    const bad = parseCreateTenantForm(form({ id: "Bad Id", name: "", tier: "shared", retentionDays: "30", dailyTokens: "", monthlyTokens: "", dailyCostUsd: "", monthlyCostUsd: "" }));
-    expect("fieldErrors" in bad && bad.fieldErrors.id).toMatch(/Tenant id/);
   });
 });

@@ -4,8 +4,9 @@ import { AutoRefresh, RangePicker } from "../../../components/range-picker";
 import { TimeSeriesChart } from "../../../components/time-series-chart";
 import { Card, EmptyState, ErrorState, Meter, PageHeader, StatCard } from "../../../components/ui";
 import { load } from "../../../lib/api/load";
-import type { BudgetStatus, TenantBudgets } from "../../../lib/api/types";
-import { formatCompact, formatInt, formatPct, formatUsd } from "../../../lib/format/format";
+import type { BudgetAlert, BudgetStatus, TenantBudgets } from "../../../lib/api/types";
+import { alertSentence, alertUsedLabel, deliveryLabel } from "../../../lib/format/budget-alerts";
+import { formatCompact, formatInt, formatPct, formatRelative, formatUsd } from "../../../lib/format/format";
 import { samplingLabel } from "../../../lib/format/sampling";
 import { resolveRange } from "../../../lib/format/time-range";
 import { requireSession } from "../../../lib/session/server-session";
@@ -36,9 +37,10 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
     );
   }
 
-  const [overview, budget] = await Promise.all([
+  const [overview, budget, alerts] = await Promise.all([
     load(signedIn.client.overview({ tenant: scope.apiTenant, from: range.from, to: range.to })),
     loadBudget(signedIn, scope.tenantId),
+    load(signedIn.session.kind === "admin" ? signedIn.client.tenantAlerts(scope.tenantId) : signedIn.client.ownAlerts()),
   ]);
   const sampled = overview.ok ? samplingLabel(overview.data.sampling) : null;
 
@@ -119,7 +121,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
                   series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
                 />
               </Card>
-              <BudgetCard budget={budget} />
+              <BudgetCard budget={budget} alerts={alerts.ok ? { ok: true, list: alerts.data.alerts } : { ok: false, message: alerts.message }} nowMs={Date.now()} />
             </div>
           )}
 
@@ -182,7 +184,8 @@ async function loadBudget(signedIn: Awaited<ReturnType<typeof requireSession>>, 
       status: b.state,
     };
   }
-  // Tenant keys cannot read budget limits; show this month's and today's consumption from usage.
+  // The tenant API gives no budget limits (only the operator's does); show this month's and today's
+  // consumption from usage records, and the limits as "set by operator".
   const now = new Date();
   const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
@@ -201,9 +204,11 @@ async function loadBudget(signedIn: Awaited<ReturnType<typeof requireSession>>, 
   };
 }
 
-function BudgetCard({ budget }: { budget: BudgetView }) {
+type AlertsView = { ok: true; list: BudgetAlert[] } | { ok: false; message: string };
+
+function BudgetCard({ budget, alerts, nowMs }: { budget: BudgetView; alerts: AlertsView; nowMs: number }) {
   if (!budget.ok || !budget.used) {
-    return <Card title="Budgets"><ErrorState message={budget.message ?? "Budget figures are unavailable."} /></Card>;
+    return <Card title="Budgets"><ErrorState message={budget.message ?? "Budget figures are unavailable."} /><BudgetAlertsList alerts={alerts} nowMs={nowMs} /></Card>;
   }
   const u = budget.used;
   const l = budget.limits;
@@ -221,6 +226,35 @@ function BudgetCard({ budget }: { budget: BudgetView }) {
         <Meter label="Cost today" usedText={formatUsd(u.dailyCostUsd)} limitText={limitText(l?.dailyCostUsd, formatUsd)} ratio={ratio(u.dailyCostUsd, l?.dailyCostUsd)} />
         <Meter label="Cost this month" usedText={formatUsd(u.monthlyCostUsd)} limitText={limitText(l?.monthlyCostUsd, formatUsd)} ratio={ratio(u.monthlyCostUsd, l?.monthlyCostUsd)} />
       </div>
+      <BudgetAlertsList alerts={alerts} nowMs={nowMs} />
     </Card>
+  );
+}
+
+/** The latest budget alerts of the tenant (newest first), under its budget meters. */
+function BudgetAlertsList({ alerts, nowMs }: { alerts: AlertsView; nowMs: number }) {
+  const shown = alerts.ok ? alerts.list.slice(0, 5) : [];
+  return (
+    <div data-testid="budget-alerts" style={{ marginTop: 18, paddingTop: 14, borderTop: "1px solid var(--border)" }}>
+      <h3 style={{ fontSize: 13.5, marginBottom: 8 }}>Budget alerts</h3>
+      {!alerts.ok ? (
+        <p className="field-hint" style={{ margin: 0 }} role="alert">Alerts could not be loaded: {alerts.message}</p>
+      ) : shown.length === 0 ? (
+        <p className="field-hint" style={{ margin: 0 }}>No budget alerts: no budget has reached an alert threshold.</p>
+      ) : (
+        <ul style={{ listStyle: "none", margin: 0, padding: 0, display: "flex", flexDirection: "column", gap: 8 }}>
+          {shown.map((a) => (
+            <li key={a.alertId} style={{ display: "flex", justifyContent: "space-between", gap: 12, fontSize: 13 }}>
+              <span>
+                <span className={`badge ${a.kind === "rejected" ? "badge-err" : "badge-warn"}`} style={{ marginRight: 8 }}>{a.kind === "rejected" ? "Refused" : "Warning"}</span>
+                {alertSentence(a)}
+                <span className="field-hint"> · {alertUsedLabel(a)}</span>
+              </span>
+              <time dateTime={a.raisedAt} title={`${a.raisedAt} · webhook: ${deliveryLabel(a.delivery)}`} className="field-hint" style={{ whiteSpace: "nowrap" }}>{formatRelative(a.raisedAt, nowMs)}</time>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

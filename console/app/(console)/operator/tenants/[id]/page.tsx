@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { BudgetAlertsPanel } from "../../../../../components/budget-alerts-panel";
 import { KeyRotationForm, TenantSettingsForm } from "../../../../../components/operator-forms";
 import { DataTable } from "../../../../../components/data-table";
+import { RuntimesPanel } from "../../../../../components/runtimes-panel";
 import { Badge, Card, ErrorState, Meter, PageHeader, StatCard } from "../../../../../components/ui";
 import { load } from "../../../../../lib/api/load";
 import { formatCompact, formatDateTime, formatInt, formatPct, formatUsd } from "../../../../../lib/format/format";
@@ -11,11 +13,16 @@ import { requireAdmin } from "../../../../../lib/session/server-session";
 
 export const metadata: Metadata = { title: "Tenant settings" };
 
-/** Operator: one tenant's activity, budgets, settings and keys. */
+/**
+ * Operator: one tenant's activity, budgets, keys and every setting its runtimes follow; which
+ * runtimes follow it and whether they have applied the current version; its budget alerts, webhook
+ * and delivery log.
+ */
 export default async function TenantSettingsPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const { client } = await requireAdmin();
-  const [detail, csrf] = await Promise.all([load(client.adminTenant(id)), currentCsrfToken()]);
+  const [detail, runtimes, alerts, csrf] = await Promise.all([load(client.adminTenant(id)), load(client.tenantRuntimes(id)), load(client.tenantAlerts(id)), currentCsrfToken()]);
+  const nowMs = Date.now();
   if (!detail.ok && detail.code === "not_found") notFound();
   if (!detail.ok) {
     return (
@@ -80,9 +87,11 @@ export default async function TenantSettingsPage({ params }: { params: Promise<{
           </div>
         </Card>
       </div>
-      <Card title="Settings" description="Tier, retention and budgets take effect on the next policy refresh of the runtime and collector.">
+      <Card title="Settings" description="Runtimes following this collector apply changes within seconds; the Runtimes panel shows which have.">
         <TenantSettingsForm csrf={csrf} tenant={tenant} />
       </Card>
+      <RuntimesPanel runtimes={runtimes} nowMs={nowMs} />
+      <BudgetAlertsPanel tenantId={tenant.id} alerts={alerts} csrf={csrf} nowMs={nowMs} />
     </>
   );
 }

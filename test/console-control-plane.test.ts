@@ -1,0 +1,368 @@
+// The operator's control plane in a real browser: `next start` on the built console against a real
+// collector (chDB), driven by playwright-core on Debian's chromium. The settings form writes what
+// the admin API then returns, refuses bad values naming the field, shows which runtimes checked in
+// and whether they applied the current version, and manages the alert webhook against a real
+// receiver on loopback.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
+import { USAGE_ATTR, USAGE_EVENT_NAME, USAGE_LOGGER_NAME } from "@troupe/runtime";
+import { freePort } from "./support/free-port.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const consoleDir = join(root, "console");
+const shots = join(root, "test-results", "screenshots");
+const CHROMIUM = "/usr/bin/chromium";
+const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
+const RUNTIME_ID = "3f9a2c1b-77d0-4e0b-9a51-0c2f7a1e5d42";
+
+let dir: string;
+let collector: RunningCollector;
+let next: ChildProcess | undefined;
+let consoleUrl: string;
+let browser: Browser;
+let consoleKey = "";
+let ingestKey = "";
+let serviceKey = "";
+const received: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
+let receiver: Server;
+let receiverUrl = "";
+
+interface Tenant {
+  tier: string;
+  retentionDays: number;
+  settingsVersion: number;
+  budgets: Record<string, number | null>;
+  quotas: Record<string, number | null>;
+  rateLimits: Record<string, number | null>;
+  samplingRatio: number | null;
+  alerts: { thresholds: number[] };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function api<T>(key: string, path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${collector.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(init?.headers ?? {}) } });
+  const text = await res.text();
+  return { status: res.status, body: (text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text) as T };
+}
+
+async function tenant(id: string): Promise<Tenant> {
+  const res = await api<{ tenant: Tenant }>(ADMIN_KEY, `/api/v1/admin/tenants/${id}`);
+  expect(res.status).toBe(200);
+  return res.body.tenant;
+}
+
+/** A runtime's check-in, as a following runtime makes it: a settings read naming itself and the version it applied. */
+async function checkIn(appliedVersion: number): Promise<void> {
+  const res = await api<unknown>(serviceKey, "/api/v1/control/settings?tenants=acme", {
+    headers: { "troupe-runtime-id": RUNTIME_ID, "troupe-runtime-name": "shop-api@build-7", "troupe-applied-version": String(appliedVersion) },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  dir = await mkdtemp(join(tmpdir(), "troupe-console-cp-"));
+  collector = await startCollector({ ...loadCollectorConfig({ TROUPE_DATA_DIR: dir, TROUPE_ADMIN_KEY: ADMIN_KEY }), port: 0, host: "127.0.0.1" }, { writer: { maxBatchDelayMs: 20 } });
+
+  const created = await api<{ keys: Array<{ kind: string; secret: string }> }>(ADMIN_KEY, "/api/v1/admin/tenants", { method: "POST", body: JSON.stringify({ id: "acme", name: "Acme Corp" }) });
+  expect(created.status).toBe(201);
+  consoleKey = created.body.keys.find((k) => k.kind === "console")!.secret;
+  ingestKey = created.body.keys.find((k) => k.kind === "ingest")!.secret;
+  const service = await api<{ key: { secret: string } }>(ADMIN_KEY, "/api/v1/admin/service-keys", { method: "POST", body: JSON.stringify({ allowedTenants: ["acme"] }) });
+  expect(service.status).toBe(201);
+  serviceKey = service.body.key.secret;
+
+  // The webhook receiver: records every POST and answers 204.
+  receiver = createServer(async (req, res) => {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    received.push({ headers: req.headers, body });
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/troupe-alerts`;
+
+  // test/global-setup.ts built the console before any test file ran.
+  const port = await freePort();
+  consoleUrl = `http://127.0.0.1:${port}`;
+  next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: consoleDir,
+    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TROUPE_COLLECTOR_URL: collector.url, TROUPE_CONSOLE_SECRET: randomBytes(32).toString("hex") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  next.stdout!.on("data", (d) => (log += d));
+  next.stderr!.on("data", (d) => (log += d));
+  await waitFor("next start", async () => ((await fetch(`${consoleUrl}/healthz`)).ok ? true : undefined), 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${log}`);
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (next && next.exitCode === null) {
+    next.kill("SIGTERM");
+    await new Promise((r) => next!.once("exit", r));
+  }
+  await collector?.close();
+  if (receiver) await new Promise((r) => receiver.close(r));
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function signedIn(key: string): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 960 } });
+  const page = await ctx.newPage();
+  await page.goto(`${consoleUrl}/sign-in`);
+  await page.getByLabel("Console key or admin key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.pathname !== "/sign-in");
+  return { ctx, page };
+}
+
+async function openTenantPage(page: Page): Promise<void> {
+  await page.goto(`${consoleUrl}/operator/tenants/acme`);
+  await page.getByTestId("tenant-settings-form").waitFor();
+}
+
+describe("the operator's control plane in a real browser", () => {
+  it("saves budgets, tier and quotas from the form: the admin API returns them, and what not set means is said", async () => {
+    const { ctx, page } = await signedIn(ADMIN_KEY);
+    await openTenantPage(page);
+    const form = page.getByTestId("tenant-settings-form");
+    // No text promising a "policy refresh"; the truth about when changes apply.
+    const body = (await page.textContent("body"))!;
+    expect(body).not.toContain("policy refresh");
+    expect(body).toContain("Runtimes following this collector apply changes within seconds; the Runtimes panel shows which have.");
+    expect(await form.getByLabel("Scheduling weight").getAttribute("placeholder")).toBe("not set");
+    expect(body).toContain("Empty: not set, and the runtime's own option (its code) applies.");
+    expect(body).toContain("Empty: the runtime's own option");
+    expect(body).toContain("Empty: unlimited");
+    expect(await form.getByLabel("Alert thresholds (%)").inputValue()).toBe("80, 95");
+    const before = await tenant("acme");
+
+    await form.getByLabel("Daily token budget").fill("50000");
+    await form.getByLabel("Isolation tier").selectOption("worker");
+    await form.getByLabel("Max turns in flight").fill("4");
+    await form.getByLabel("LLM requests per minute").fill("120");
+    await form.getByLabel("Trace sampling (%)").fill("25");
+    await form.getByLabel("Alert thresholds (%)").fill("50, 90");
+    await form.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => form.getByTestId("form-status").textContent()).toMatch(/^Settings saved\. Version \d+: runtimes following this collector apply it within seconds\.$/);
+
+    const after = await tenant("acme");
+    expect(after.settingsVersion).toBeGreaterThan(before.settingsVersion);
+    expect(after).toMatchObject({
+      tier: "worker",
+      budgets: { dailyTokens: 50000, monthlyTokens: null, dailyCostUsd: null, monthlyCostUsd: null },
+      quotas: { maxInFlightTurns: 4, maxQueuedMessages: null, messagesPerSecond: null, turnTimeoutMs: null, weight: null },
+      rateLimits: { requestsPerMinute: 120, tokensPerMinute: null },
+      samplingRatio: 0.25,
+      alerts: { thresholds: [0.5, 0.9] },
+    });
+    // The form shows the saved settings, and so does a fresh load.
+    await page.reload();
+    expect(await page.getByLabel("Daily token budget").inputValue()).toBe("50000");
+    expect(await page.getByLabel("Isolation tier").inputValue()).toBe("worker");
+    expect(await page.getByLabel("Trace sampling (%)").inputValue()).toBe("25");
+
+    // Emptying a field clears it (null), back to "not set".
+    await page.getByLabel("LLM requests per minute").fill("");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(async () => (await tenant("acme")).rateLimits.requestsPerMinute).toBeNull();
+    await ctx.close();
+  });
+
+  it("refuses a weight of 0 and a ratio of 150% naming each field, keeps what was typed, and changes nothing", async () => {
+    const { ctx, page } = await signedIn(ADMIN_KEY);
+    await openTenantPage(page);
+    const before = await tenant("acme");
+    const form = page.getByTestId("tenant-settings-form");
+    await form.getByLabel("Scheduling weight").fill("0");
+    await form.getByLabel("Trace sampling (%)").fill("150");
+    await form.getByLabel("Daily token budget").fill("777");
+    await form.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => form.getByTestId("form-status").textContent()).toBe("Nothing was saved: check the highlighted fields.");
+    expect(await page.locator("#ts-weight-error").textContent()).toBe("Scheduling weight must be greater than 0 and at most 1000, or empty for not set");
+    expect(await page.locator("#ts-samplingRatio-error").textContent()).toBe("Trace sampling (%) must be from 0 to 100%, or empty for not set");
+    expect(await form.getByLabel("Scheduling weight").getAttribute("aria-invalid")).toBe("true");
+    expect(await form.getByLabel("Scheduling weight").inputValue()).toBe("0");
+    expect(await form.getByLabel("Daily token budget").inputValue()).toBe("777");
+    await shot(page, "cp-01-refused");
+    expect(await tenant("acme")).toEqual(before);
+    await ctx.close();
+  });
+
+  it("shows each runtime that checked in: up to date, then behind after a change", async () => {
+    const { ctx, page } = await signedIn(ADMIN_KEY);
+    await openTenantPage(page);
+    // Nobody has checked in yet: how to connect one.
+    const empty = page.getByTestId("runtimes-empty");
+    expect(await empty.textContent()).toContain("followControlPlane");
+    await empty.getByRole("link", { name: "Control plane" }).click();
+    await page.waitForURL(/\/help\/control-plane$/);
+    expect(await page.locator("main h1").textContent()).toBe("Control plane");
+
+    const applied = (await tenant("acme")).settingsVersion;
+    await checkIn(applied);
+    await openTenantPage(page);
+    const row = page.getByTestId("runtimes-table").locator("tbody tr");
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator("td").first().textContent()).toBe("shop-api@build-73f9a2c1b…");
+    expect(await row.locator("td").first().locator(".cell-sub").getAttribute("title")).toBe(RUNTIME_ID);
+    expect(await row.locator(".badge").textContent()).toBe("up to date");
+    expect(await row.locator("td").nth(2).textContent()).toBe(`${applied}the current version`);
+    const time = row.locator("time");
+    expect(await time.textContent()).toMatch(/^(just now|\d+ s ago)$/);
+    expect(await time.getAttribute("title")).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    // A change the runtime has not applied yet: it is behind.
+    await page.getByLabel("Scheduling weight").fill("2");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => row.locator(".badge").textContent()).toBe("behind");
+    const { settingsVersion } = await tenant("acme");
+    expect(settingsVersion).toBeGreaterThan(applied);
+    expect(await row.locator("td").nth(2).textContent()).toBe(`${applied}current: ${settingsVersion}`);
+    // It catches up on its next read.
+    await checkIn(settingsVersion);
+    await page.reload();
+    await expect.poll(() => page.getByTestId("runtimes-table").locator(".badge").textContent()).toBe("up to date");
+    await ctx.close();
+  });
+
+  it("sets a webhook (secret shown once), sends a test event that the delivery log shows, and removes it", async () => {
+    const { ctx, page } = await signedIn(ADMIN_KEY);
+    await openTenantPage(page);
+    expect(await page.getByTestId("webhook-current").textContent()).toContain("none");
+
+    const set = page.getByTestId("webhook-set");
+    await set.getByLabel("Webhook URL").fill("ftp://example.com/hook");
+    await set.getByRole("button", { name: "Set webhook" }).click();
+    await expect.poll(() => page.locator("#wh-url-error").textContent()).toBe("Webhook URL must start with http:// or https://");
+
+    await set.getByLabel("Webhook URL").fill(receiverUrl);
+    await set.getByRole("button", { name: "Set webhook" }).click();
+    const secret = (await set.getByTestId("webhook-secret").textContent())!.trim();
+    expect(secret).toMatch(/^whsec_/);
+    expect(await set.getByTestId("webhook-secret-once").textContent()).toContain("shown only once");
+    await expect.poll(() => page.getByTestId("webhook-current").textContent()).toContain(receiverUrl);
+
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await expect.poll(() => page.getByTestId("webhook-test").getByTestId("form-status").textContent()).toMatch(/^Test event delivered: HTTP 204 in \d+ ms\.$/);
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0]!.body)).toMatchObject({ type: "test", tenantId: "acme" });
+    const log = page.getByTestId("deliveries-table");
+    await expect.poll(() => log.locator("tbody tr").count()).toBe(1);
+    const cells = await log.locator("tbody tr td").allTextContents();
+    expect(cells[1]).toBe("#1");
+    expect(cells[2]).toMatch(/^204/);
+    expect(cells[3]).toBe("delivered");
+    expect(cells[4]).toBe("–");
+
+    // The whole page in one viewport, so the sticky sidebar and top bar stay where they belong.
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: 1440, height });
+    await page.screenshot({ path: "/tmp/console-tenant.png" });
+    await page.setViewportSize({ width: 1440, height: 960 });
+    await shot(page, "cp-02-tenant-page");
+    // The secret is not shown again.
+    await page.reload();
+    await page.getByTestId("deliveries-table").waitFor();
+    expect(await page.textContent("body")).not.toContain(secret);
+
+    await page.getByRole("button", { name: "Remove webhook" }).click();
+    await expect.poll(() => page.getByTestId("webhook-current").textContent()).toContain("none");
+    const alerts = await api<{ webhook: unknown }>(ADMIN_KEY, "/api/v1/admin/tenants/acme/alerts");
+    expect(alerts.body.webhook).toBeNull();
+    await ctx.close();
+  });
+
+  it("budget alerts raised from real usage show on the operator's panel and in the tenant's own budget card", async () => {
+    // 46,000 tokens against the 50,000-token day set above (thresholds 50% and 90%), through OTLP
+    // ingest as a runtime exports them.
+    await exportUsage(46_000);
+    const own = await waitFor("the alerts to be raised", async () => {
+      const res = await api<{ alerts: Array<{ threshold: number | null }>; deliveries: unknown[] }>(consoleKey, "/api/v1/alerts");
+      return res.body.alerts?.length === 2 ? res.body : undefined;
+    }, 30_000);
+    expect(own.alerts.map((a) => a.threshold).sort()).toEqual([0.5, 0.9]);
+    expect(own.deliveries).toEqual([]);
+
+    const admin = await signedIn(ADMIN_KEY);
+    await openTenantPage(admin.page);
+    const rows = admin.page.getByTestId("alerts-table").locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(2);
+    const cells = await rows.filter({ hasText: "90%" }).locator("td").allTextContents();
+    expect(cells.slice(0, 5)).toEqual(["Threshold", `Day ${new Date().toISOString().slice(0, 10)}`, "Tokens", "90%", "46,000 / 50,000 tokens"]);
+    expect(cells[6]).toBe("not sent (no webhook)");
+    await shot(admin.page, "cp-04-operator-alerts");
+    await admin.ctx.close();
+
+    const { ctx, page } = await signedIn(consoleKey);
+    await page.goto(`${consoleUrl}/`);
+    const list = page.getByTestId("budget-alerts");
+    await list.waitFor();
+    const text = (await list.textContent())!;
+    expect(text).toContain("90% of the daily token budget used");
+    expect(text).toContain("50% of the daily token budget used");
+    expect(text).toContain("46,000 / 50,000 tokens");
+    // The tenant's API gives no budget limits: the meters say who sets them.
+    expect(await page.getByText("Tokens today").locator("..").textContent()).toContain("set by operator");
+    await shot(page, "cp-03-tenant-budget-alerts");
+    await ctx.close();
+  });
+});
+
+/** One usage record of `tokens` input tokens for acme, POSTed as OTLP/JSON logs with acme's ingest key, as a runtime exports it. */
+async function exportUsage(tokens: number): Promise<void> {
+  const attr = (key: string, value: string | number) => ({ key, value: typeof value === "string" ? { stringValue: value } : Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value } });
+  const body = {
+    resourceLogs: [{
+      resource: { attributes: [attr("service.name", "shop-api")] },
+      scopeLogs: [{
+        scope: { name: USAGE_LOGGER_NAME },
+        logRecords: [{
+          timeUnixNano: `${BigInt(Date.now()) * 1_000_000n}`,
+          eventName: USAGE_EVENT_NAME,
+          attributes: [
+            attr(USAGE_ATTR.id, randomUUID()), attr(USAGE_ATTR.tenantId, "acme"), attr(USAGE_ATTR.agentType, "support"), attr(USAGE_ATTR.provider, "openai"),
+            attr(USAGE_ATTR.model, "gpt-4o-mini"), attr(USAGE_ATTR.responseModel, "gpt-4o-mini"), attr(USAGE_ATTR.outcome, "ok"),
+            attr(USAGE_ATTR.inputTokens, tokens), attr(USAGE_ATTR.outputTokens, 0), attr(USAGE_ATTR.costUsd, 0.5),
+          ],
+        }],
+      }],
+    }],
+  };
+  const res = await fetch(`${collector.url}/v1/logs`, { method: "POST", headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(res.status, await res.text()).toBe(200);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
