@@ -99,6 +99,15 @@ describe("runtimes follow the settings operators make", () => {
     expect((await runtime.where("acme")).isMainThread).toBe(true);
     await setTenant("acme", { tier: "worker" });
     await within(5_000, "turns in a worker thread", async () => !(await runtime.where("acme")).isMainThread);
+    // The spans say so: the process span of a hosted turn carries troupe.turn.isolation=worker.
+    await within(15_000, "a stored span of a turn in a worker thread", async () => {
+      const { traces } = await admin<{ traces: Array<{ traceId: string }> }>("GET", "/api/v1/traces?tenant=acme&limit=20");
+      for (const t of traces) {
+        const { spans } = await admin<{ spans: Array<{ name: string; attributes: Record<string, unknown> }> }>("GET", `/api/v1/traces/${t.traceId}?tenant=acme`);
+        if (spans.some((span) => span.name === "process where" && span.attributes["troupe.turn.isolation"] === "worker")) return true;
+      }
+      return false;
+    });
     await setTenant("acme", { tier: "shared" });
     await within(5_000, "turns on the main thread again", async () => (await runtime.where("acme")).isMainThread);
   });

@@ -496,7 +496,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     const reg = this.registry.find(agentType);
     if (reg === undefined) return ["error", new UnknownAgentTypeError(agentType)];
-    if (lane.settings.isolation === "worker") {
+    if (runsHosted(lane, reg)) {
       const problem = this.hostedProblem(lane, reg);
       if (problem !== null) return ["error", problem];
     }
@@ -599,7 +599,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     for (const to of recipients) {
       const reg = this.registry.find(to.type);
       let problem: TroupeError | null = reg === undefined ? new UnknownAgentTypeError(to.type) : null;
-      if (problem === null && lane.settings.isolation === "worker") problem = this.hostedProblem(lane, reg!);
+      if (problem === null && runsHosted(lane, reg!)) problem = this.hostedProblem(lane, reg!);
       if (problem === null && lane.queued >= lane.settings.maxQueuedMessages) {
         lane.metrics.rejectedQueueFull++;
         problem = new QueueFullError(lane.tenant, lane.settings.maxQueuedMessages);
@@ -732,7 +732,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     const reg = this.registry.find(d.agentId.type);
     d.deadlineMs = t0 + (reg?.options.turnTimeoutMs ?? lane.settings.turnTimeoutMs);
     this.watchDeadline(d.deadlineMs);
-    if (lane.settings.isolation === "worker" && this.turnHost !== undefined) {
+    if (this.turnHost !== undefined && reg !== undefined && runsHosted(lane, reg)) {
       this.runHosted(lane, a, d);
     } else if (a.instance === null) {
       if (this.stateStore === undefined && reg?.kind === "factory") {
@@ -860,6 +860,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     let traceparent: string | undefined;
     if (this.tracing !== null && d.trace !== null) {
       this.tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc, d.startedAtMs);
+      this.tracing.markHosted(d.trace as DeliveryTrace);
       traceparent = this.tracing.traceparent(d.trace as DeliveryTrace, d.tenant);
     }
     const turn: HostedTurn = {
@@ -1366,4 +1367,9 @@ function parentFromTraceparent(traceparent: string): Context | undefined {
   const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent);
   if (m === null) return undefined;
   return trace.setSpanContext(otelContext.active(), { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16), isRemote: true });
+}
+
+/** Whether a turn of this type runs in the worker TurnHost: its tenant's isolation, unless the type is pinned inline. */
+function runsHosted(lane: TenantLane, reg: AgentRegistration): boolean {
+  return lane.settings.isolation === "worker" && reg.options.isolation !== "inline";
 }

@@ -17,12 +17,14 @@ export class AgentRegistry {
 
   register(type: string, factory: AgentFactory, options: AgentTypeOptions = {}): void {
     this.checkNew(type);
+    checkOptions(type, options);
     if (typeof factory !== "function") throw new InvalidArgumentError(`the factory of agent type "${type}" must be a function`);
     this.types.set(type, { kind: "factory", type, factory, options });
   }
 
   registerModule(type: string, spec: AgentTypeModule, options: AgentTypeOptions = {}): void {
     this.checkNew(type);
+    checkOptions(type, options);
     const url = spec.module instanceof URL ? spec.module.href : toModuleUrl(spec.module);
     if (typeof spec.exportName !== "string" || spec.exportName.length === 0) {
       throw new InvalidArgumentError(`registerModule("${type}"): exportName must name the module's factory export`);
@@ -75,4 +77,10 @@ function toModuleUrl(spec: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(spec)) return spec;
   if (spec.startsWith("/")) return pathToFileURL(spec).href;
   throw new InvalidArgumentError(`agent module "${spec}" must be a URL or an absolute path (pass new URL("./x.js", import.meta.url))`);
+}
+
+function checkOptions(type: string, options: AgentTypeOptions): void {
+  if (options.isolation !== undefined && options.isolation !== "inline") {
+    throw new InvalidArgumentError(`agent type "${type}": isolation must be "inline" or left out; got ${JSON.stringify(options.isolation)}`);
+  }
 }

@@ -66,6 +66,13 @@ export type AgentFactory = (ctx: AgentContext) => Agent;
 export interface AgentTypeOptions {
   /** Overrides the tenant's turn time budget for this type. */
   turnTimeoutMs?: number;
+  /**
+   * "inline": this type's turns always run on the runtime's main event loop, whatever its tenant's
+   * tier. For types that hold in-process resources a worker thread cannot have (the runtime's LLM
+   * clients, tools, connections): the platform decides this per type, a tenant's tier cannot.
+   * Default: the tenant's isolation (a factory-registered type in a worker-tier tenant is refused).
+   */
+  isolation?: "inline";
 }
 
 /**

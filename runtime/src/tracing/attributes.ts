@@ -17,6 +17,8 @@ export const ATTR = {
   queueWaitMs: "troupe.queue.wait_ms",
   handlerWallMs: "troupe.handler.wall_ms",
   handlerBlockedMs: "troupe.handler.blocked_ms",
+  /** On the process span of a turn that ran in the runtime's worker TurnHost: "worker" (absent: the main event loop). */
+  turnIsolation: "troupe.turn.isolation",
   llmCostUsd: "troupe.llm.cost_usd",
   llmRetryCount: "troupe.llm.retry_count",
   llmSimulated: "troupe.llm.simulated",

@@ -189,6 +189,11 @@ export class RuntimeTracing {
     return t.invokeCtx;
   }
 
+  /** Marks a started turn as run in the worker TurnHost (its tenant's tier), on its process span. */
+  markHosted(t: DeliveryTrace): void {
+    if (t.process !== undefined && t.process.isRecording()) t.process.setAttribute(ATTR.turnIsolation, "worker");
+  }
+
   /**
    * Ends the turn's spans with its outcome; the timings (queue wait, handler wall and blocked time) go
    * on the process span only, the one span per turn that usage and agent queries count. Every
