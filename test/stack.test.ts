@@ -89,6 +89,14 @@ describe("npm start", () => {
     calls = {};
   }, 90_000);
 
+  it("runs the demo on the control plane: its runtime follows every demo tenant's settings and checks in", async () => {
+    expect(output).toMatch(/following the collector's tenant settings/);
+    for (const tenant of ["acme", "globex", "initech"]) {
+      const { settingsVersion, runtimes } = await api<{ settingsVersion: number; runtimes: Array<{ name: string; appliedVersion: number }> }>(`/api/v1/admin/tenants/${tenant}/runtimes`);
+      expect(runtimes.some((r) => r.name.startsWith("troupe-demo@") && r.appliedVersion >= settingsVersion), `${tenant}: ${JSON.stringify(runtimes)}`).toBe(true);
+    }
+  });
+
   it("troupe report prints the query API's numbers for the same range", async () => {
     const from = new Date(Date.now() - 3_600_000).toISOString();
     let to = "";

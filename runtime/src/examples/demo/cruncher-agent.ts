@@ -7,7 +7,9 @@ export interface CrunchRequest {
 
 /**
  * A CPU-heavy agent, the noisy tenant's habit: it blocks the event loop for `cpuMs` per message.
- * Troupe's fair scheduler charges that time to its tenant, so other tenants keep their turn.
+ * Troupe's fair scheduler charges that time to its tenant, so other tenants keep their turn. The
+ * demo registers it by module, so a tenant moved to the "worker" tier runs it in worker threads
+ * (it needs nothing of its context, so it fits both the inline and the hosted factory shape).
  */
 export function cruncherAgent(_ctx: AgentContext): Agent {
   let crunched = 0;

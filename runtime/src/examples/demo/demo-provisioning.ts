@@ -1,6 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { BudgetLedger } from "../../llm/budget-ledger.js";
 
 /** How a demo tenant behaves. */
 export type DemoRole = "quiet" | "noisy" | "budget";
@@ -12,8 +11,10 @@ export interface DemoTenant {
   readonly role: DemoRole;
   /** Console key: sign in to the console with it. */
   readonly consoleKey: string;
-  /** Daily token budget, when the tenant has one. */
+  /** The daily token budget the tenant is created with (the operator may change it later). */
   readonly dailyTokens: number | null;
+  /** Quotas the tenant is created with (the operator may change them later). */
+  readonly quotas?: { readonly maxInFlightTurns?: number; readonly maxQueuedMessages?: number };
 }
 
 /** What the demo keeps between runs (mode 0600: it holds keys). */
@@ -24,10 +25,15 @@ export interface DemoState {
   readonly tenants: readonly DemoTenant[];
 }
 
-/** The demo tenants: one quiet, one noisy, one that runs into its token budget. */
+/**
+ * The demo tenants: one quiet, one noisy, one that runs into its token budget. Their budgets and
+ * quotas are set in the collector's tenant registry when the tenant is created, and only then: from
+ * there on the registry is theirs to change (the console, `troupe tenants set`), and the demo's
+ * runtime follows it like any runtime.
+ */
 export const DEMO_TENANTS: ReadonlyArray<Omit<DemoTenant, "consoleKey">> = [
   { id: "acme", name: "Acme Corp (quiet)", role: "quiet", dailyTokens: null },
-  { id: "globex", name: "Globex (noisy neighbour)", role: "noisy", dailyTokens: null },
+  { id: "globex", name: "Globex (noisy neighbour)", role: "noisy", dailyTokens: null, quotas: { maxQueuedMessages: 200, maxInFlightTurns: 32 } },
   { id: "initech", name: "Initech (token budget)", role: "budget", dailyTokens: 40_000 },
 ];
 
@@ -86,8 +92,9 @@ export async function writeDemoState(file: string, state: DemoState): Promise<vo
 }
 
 /**
- * Makes sure the demo tenants exist in the collector with the right budgets, and that the demo holds
- * working keys: a console key per tenant and one service ingest key for the runtime. Keys kept from
+ * Makes sure the demo tenants exist in the collector (created with their budgets and quotas; an
+ * existing tenant's settings are left as the operator made them), and that the demo holds working
+ * keys: a console key per tenant and one service key for the runtime. Keys kept from
  * an earlier run are reused while they still work (secrets cannot be read back from the collector,
  * which stores only their hashes); otherwise new ones are issued and the old ones revoked.
  */
@@ -97,18 +104,17 @@ export async function provisionDemoTenants(collectorUrl: string, adminKey: strin
   const tenants: DemoTenant[] = [];
   for (const spec of DEMO_TENANTS) {
     const path = `/api/v1/admin/tenants/${spec.id}`;
-    const budgets = { dailyTokens: spec.dailyTokens };
     let consoleKey: string | undefined;
     const existing = await api.call("GET", path);
     if (existing.status === 404) {
-      const created = (await api.expect("POST", "/api/v1/admin/tenants", { id: spec.id, name: spec.name, budgets, keys: ["console"] }, [201])) as {
+      const settings = { budgets: { dailyTokens: spec.dailyTokens }, ...(spec.quotas ? { quotas: spec.quotas } : {}) };
+      const created = (await api.expect("POST", "/api/v1/admin/tenants", { id: spec.id, name: spec.name, ...settings, keys: ["console"] }, [201])) as {
         keys: Array<{ kind: string; secret: string }>;
       };
       consoleKey = created.keys.find((k) => k.kind === "console")?.secret;
     } else if (existing.status !== 200) {
       throw new Error(`GET ${path} answered ${existing.status}: check the admin key`);
     } else {
-      await api.expect("PUT", path, { name: spec.name, budgets }, [200]);
       const previous = saved.tenants?.find((t) => t.id === spec.id)?.consoleKey;
       if (previous && (await api.call("GET", "/api/v1/traces?limit=1", undefined, previous)).status === 200) consoleKey = previous;
       else {
@@ -129,37 +135,4 @@ export async function provisionDemoTenants(collectorUrl: string, adminKey: strin
     serviceKey = issued.key.secret;
   }
   return { serviceKey, tenants };
-}
-
-/**
- * Charges each budgeted tenant's ledger with its tokens and cost of today (UTC) as the collector has
- * stored them: the usage API's totals, summed from usage records (one per LLM call attempt, exact
- * whatever the trace sampling; refused attempts carry no tokens). The demo's ledger lives in its
- * process, so without this a restarted demo would give a tenant at its budget a fresh day. A tenant
- * whose usage cannot be read starts from zero, logged.
- */
-export async function chargeUsageSoFarToday(
-  ledger: BudgetLedger,
-  collectorUrl: string,
-  adminKey: string,
-  tenants: readonly DemoTenant[],
-  log: (line: string) => void,
-  nowMs: number = Date.now(),
-): Promise<void> {
-  const api = new AdminApi(collectorUrl, adminKey);
-  const range = `from=${encodeURIComponent(new Date(nowMs - (nowMs % 86_400_000)).toISOString())}&to=${encodeURIComponent(new Date(nowMs).toISOString())}`;
-  for (const t of tenants) {
-    if (t.dailyTokens === null) continue;
-    try {
-      const { totals } = (await api.expect("GET", `/api/v1/usage?tenant=${encodeURIComponent(t.id)}&${range}`, undefined, [200])) as {
-        totals: { inputTokens: number; outputTokens: number; costUsd: number };
-      };
-      const used = { tokens: totals.inputTokens + totals.outputTokens, costUsd: totals.costUsd };
-      if (used.tokens === 0 && used.costUsd === 0) continue;
-      await ledger.reserve(t.id, used, {}, nowMs);
-      log(`${t.id}: ${used.tokens} of its ${t.dailyTokens} daily tokens already used today (UTC), as the collector stored them`);
-    } catch (err) {
-      log(`${t.id}: could not read today's usage from the collector (${err instanceof Error ? err.message : String(err)}); its budget starts from zero`);
-    }
-  }
 }

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   AgentId,
   EncryptedStateStore,
@@ -11,13 +12,14 @@ import {
   Runtime,
   ToolRegistry,
   TroupeError,
+  WorkerThreadTurnHost,
+  followControlPlane,
   startMockOpenAiServer,
 } from "../../index.js";
 import type { MockOpenAiServer, TenantLlmConfigInput } from "../../index.js";
 import { startTelemetry } from "../../otel.js";
 import { registerResearchPipeline, runResearch, simulatedResearchModel } from "../research-pipeline/index.js";
-import { cruncherAgent } from "./cruncher-agent.js";
-import { DEMO_TENANTS, chargeUsageSoFarToday, provisionDemoTenants, writeDemoState } from "./demo-provisioning.js";
+import { DEMO_TENANTS, provisionDemoTenants, writeDemoState } from "./demo-provisioning.js";
 import type { DemoRole, DemoTenant } from "./demo-provisioning.js";
 
 /** Options of the demo workload. Entry points read the environment and pass values in. */
@@ -66,10 +68,17 @@ async function stateMasterKey(dataDir: string, configured?: string): Promise<str
   return key;
 }
 
+/** The cruncher's module, beside this file (.ts from source, .js when built). */
+const CRUNCHER_MODULE = new URL(`./cruncher-agent${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
 /**
  * Runs the demo workload: three tenants running the research pipeline continuously on one
  * runtime — "acme" quiet, "globex" noisy (20x the messages and CPU-heavy handlers), "initech" with
  * a token budget it runs into — exporting metadata-only spans to the collector with a service key.
+ * The runtime follows the collector's control plane like any runtime: the tenants' tiers, quotas,
+ * budgets, rate limits and sampling are what the console and `troupe tenants set` say, applied
+ * within seconds, and budgets count the usage the collector has stored (a restart spends nothing
+ * twice).
  */
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
@@ -97,29 +106,40 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   });
 
   const llm = new LlmClients({
-    config: Object.fromEntries(
-      tenants.map((t) => [t.id, { ...base, ...(t.dailyTokens ? { budget: { tokensPerDay: t.dailyTokens } } : {}) } satisfies TenantLlmConfigInput]),
-    ),
+    config: Object.fromEntries(tenants.map((t) => [t.id, base])),
     tracerProvider: telemetry.tracerProvider,
   });
-  await chargeUsageSoFarToday(llm.ledger, options.collectorUrl, options.adminKey, tenants, log);
   const tools = new ToolRegistry({ tracerProvider: telemetry.tracerProvider });
   const stateStore = new EncryptedStateStore({
     blobs: new FileBlobStore(join(dir, "agent-state")),
     keys: MasterKeyring.single(await stateMasterKey(dir, options.stateMasterKey)),
   });
+  const ref: { runtime?: Runtime } = {};
+  const turnHost = new WorkerThreadTurnHost({ onOutbound: (o) => ref.runtime!.handleHostedOutbound(o) });
   const runtime = new Runtime({
     tracerProvider: telemetry.tracerProvider,
     stateStore,
+    turnHost,
     passivation: { idleMs: 30_000, maxActiveAgents: 5_000 },
-    quotas: {
-      defaults: { maxQueuedMessages: 500, turnTimeoutMs: 20_000 },
-      tenants: { globex: { maxQueuedMessages: 200, maxInFlightTurns: 32 } },
-    },
+    // Defaults for every tenant; what the tenant registry sets overrides them.
+    quotas: { defaults: { maxQueuedMessages: 500, turnTimeoutMs: 20_000 } },
   });
+  ref.runtime = runtime;
   registerResearchPipeline(runtime, { llm, tools, maxTokens: 200 });
-  runtime.register("cruncher", cruncherAgent);
+  runtime.registerModule("cruncher", { module: CRUNCHER_MODULE, exportName: "cruncherAgent" });
   await runtime.start();
+  const control = followControlPlane({
+    collectorUrl: options.collectorUrl,
+    apiKey: serviceKey,
+    runtime,
+    llm,
+    sampling: telemetry.sampling,
+    cacheFile: join(dir, "control-cache.json"),
+    serviceName: "troupe-demo",
+    log,
+  });
+  await control.ready;
+  log(`following the collector's tenant settings (version ${control.status().appliedVersion}): change them in the console's operator view or with troupe tenants set`);
 
   const counts: Record<string, Record<string, number>> = Object.fromEntries(tenants.map((t) => [t.id, {}]));
   const count = (tenant: string, outcome: string): void => {
@@ -190,7 +210,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       if (stopped) return;
       stopped = true;
       for (const timer of timers) clearInterval(timer);
+      await control.stop();
       await runtime.stop();
+      await turnHost.close();
       await Promise.allSettled([...inFlight]);
       await telemetry.shutdown();
       await mockServer?.close();

@@ -146,13 +146,15 @@ function writerAgent(options: ResearchPipelineOptions): (ctx: AgentContext) => A
 /**
  * Registers the research pipeline on a runtime: `planner` → `researcher` (×3, each calling the
  * tenant's own "search" tool instance) → `writer`, every agent calling its tenant's LLM client.
- * Register before `runtime.start()`.
+ * The agents hold this process's LLM clients and tools, so they are pinned inline: they run on the
+ * main event loop whatever their tenant's tier. Register before `runtime.start()`.
  */
 export function registerResearchPipeline(runtime: Runtime, options: ResearchPipelineOptions): void {
   if (!options.tools.has("search")) options.tools.register("search", searchToolRegistration(options.corpus ?? researchCorpus));
-  runtime.register(RESEARCH_AGENT_TYPES.planner, plannerAgent(options));
-  runtime.register(RESEARCH_AGENT_TYPES.researcher, researcherAgent(options));
-  runtime.register(RESEARCH_AGENT_TYPES.writer, writerAgent(options));
+  const inline = { isolation: "inline" } as const;
+  runtime.register(RESEARCH_AGENT_TYPES.planner, plannerAgent(options), inline);
+  runtime.register(RESEARCH_AGENT_TYPES.researcher, researcherAgent(options), inline);
+  runtime.register(RESEARCH_AGENT_TYPES.writer, writerAgent(options), inline);
 }
 
 /**
