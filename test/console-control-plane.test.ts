@@ -2,11 +2,13 @@
 // collector (chDB), driven by playwright-core on Debian's chromium. The settings form writes what
 // the admin API then returns, refuses bad values naming the field, shows which runtimes checked in
 // and whether they applied the current version, and manages the alert webhook against a real
-// receiver on loopback.
+// receiver on loopback. And what the operator sets there reaches a real runtime process following
+// the collector: a lowered budget refuses its next LLM call, a tier change moves its next turns.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,8 +17,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
-import { USAGE_ATTR, USAGE_EVENT_NAME, USAGE_LOGGER_NAME } from "@troupe/runtime";
+import { USAGE_ATTR, USAGE_EVENT_NAME, USAGE_LOGGER_NAME, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
 import { freePort } from "./support/free-port.js";
+import { startFollowedRuntime, type FollowedRuntime } from "./support/followed-runtime.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const consoleDir = join(root, "console");
@@ -146,9 +149,32 @@ async function signedIn(key: string): Promise<{ ctx: BrowserContext; page: Page 
   return { ctx, page };
 }
 
-async function openTenantPage(page: Page): Promise<void> {
-  await page.goto(`${consoleUrl}/operator/tenants/acme`);
+async function openTenantPage(page: Page, id = "acme"): Promise<void> {
+  await page.goto(`${consoleUrl}/operator/tenants/${id}`);
   await page.getByTestId("tenant-settings-form").waitFor();
+}
+
+/** Submits the tenant settings form; resolves once the page confirms a new version saved, with the moment it did. */
+async function saveSettings(page: Page): Promise<{ version: number; confirmedAt: number }> {
+  const form = page.getByTestId("tenant-settings-form");
+  const before = Number(await form.locator(".form-actions .mono").textContent());
+  await form.getByRole("button", { name: "Save settings" }).click();
+  let version = 0;
+  await expect.poll(async () => {
+    const text = await form.getByTestId("form-status").textContent();
+    version = Number(/^Settings saved\. Version (\d+): /.exec(text ?? "")?.[1] ?? 0);
+    return version;
+  }, { timeout: 15_000, interval: 20 }).toBeGreaterThan(before);
+  return { version, confirmedAt: Date.now() };
+}
+
+/** Polls `probe` until it returns true; resolves with the milliseconds since `since`, or throws once `timeoutMs` have passed since then. */
+async function msSince(since: number, timeoutMs: number, what: string, probe: () => Promise<boolean>): Promise<number> {
+  for (;;) {
+    if (await probe()) return Date.now() - since;
+    if (Date.now() - since > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 describe("the operator's control plane in a real browser", () => {
@@ -335,6 +361,108 @@ describe("the operator's control plane in a real browser", () => {
     // The tenant's API gives no budget limits: the meters say who sets them.
     expect(await page.getByText("Tokens today").locator("..").textContent()).toContain("set by operator");
     await shot(page, "cp-03-tenant-budget-alerts");
+    await ctx.close();
+  });
+});
+
+describe("a runtime process follows what the operator sets in the console", () => {
+  // Every LLM call reports 800 + 200 tokens.
+  const started: ChildProcess[] = [];
+  let llmServer: MockOpenAiServer;
+  let runtime: FollowedRuntime;
+
+  beforeAll(async () => {
+    const created = await api(ADMIN_KEY, "/api/v1/admin/tenants", { method: "POST", body: JSON.stringify({ id: "initech", name: "Initech" }) });
+    expect(created.status).toBe(201);
+    const service = await api<{ key: { secret: string } }>(ADMIN_KEY, "/api/v1/admin/service-keys", { method: "POST", body: JSON.stringify({ allowedTenants: ["initech"] }) });
+    expect(service.status).toBe(201);
+    llmServer = await startMockOpenAiServer({ behaviour: () => ({ type: "completion", content: "ok", usage: { promptTokens: 800, completionTokens: 200 } }) });
+    runtime = await startFollowedRuntime(
+      { name: "rt-console", collectorUrl: collector.url, apiKey: service.body.key.secret, llmBaseUrl: llmServer.baseURL, tenants: ["initech"], cacheFile: join(dir, "rt-console.cache.json") },
+      started,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const child of started) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+    await llmServer?.close();
+  });
+
+  async function budgetRejections(): Promise<number> {
+    const res = await api<{ totals: { budgetRejections: number } }>(ADMIN_KEY, "/api/v1/usage?tenant=initech");
+    expect(res.status).toBe(200);
+    return res.body.totals.budgetRejections;
+  }
+
+  /** Runs three turns of initech, checks where each says it ran, and returns `troupe.turn.isolation` of their stored process spans. */
+  async function isolationOfNextTurns(inWorker: boolean): Promise<Array<string | undefined>> {
+    const from = Date.now();
+    for (let i = 0; i < 3; i++) expect((await runtime.where("initech")).isMainThread).toBe(!inWorker);
+    return waitFor("the three turns' process spans", async () => {
+      const { body } = await api<{ traces: Array<{ traceId: string }> }>(ADMIN_KEY, `/api/v1/traces?tenant=initech&agentType=where&from=${from}&limit=50`);
+      const isolation: Array<string | undefined> = [];
+      for (const t of body.traces) {
+        const { body: trace } = await api<{ spans: Array<{ name: string; attributes: Record<string, string> }> }>(ADMIN_KEY, `/api/v1/traces/${t.traceId}?tenant=initech`);
+        for (const span of trace.spans) if (span.name === "process where") isolation.push(span.attributes["troupe.turn.isolation"]);
+      }
+      return isolation.length >= 3 ? isolation : undefined;
+    }, 20_000);
+  }
+
+  it("a daily token budget lowered in the form refuses the runtime's next call within 5 s, counted as budget_rejected; raised, calls pass again", async ({ annotate }) => {
+    expect(await runtime.chat("initech")).toEqual({ ok: true });
+    expect(await budgetRejections()).toBe(0);
+    const { ctx, page } = await signedIn(ADMIN_KEY);
+    await openTenantPage(page, "initech");
+
+    // 1,000 tokens already spent today: a 500-token day is over.
+    await page.getByTestId("tenant-settings-form").getByLabel("Daily token budget").fill("500");
+    const lowered = await saveSettings(page);
+    expect(await tenant("initech")).toMatchObject({ settingsVersion: lowered.version, budgets: { dailyTokens: 500 } });
+    let refusal: { ok: boolean; error?: string } = { ok: true };
+    const refusedMs = await msSince(lowered.confirmedAt, 5_000, "a refusal after lowering the budget", async () => !(refusal = await runtime.chat("initech")).ok);
+    expect(refusal).toEqual({ ok: false, error: "BUDGET_EXCEEDED" });
+    expect(refusedMs).toBeLessThan(5_000);
+    await runtime.flush();
+    const rejections = await waitFor("budget_rejected in the usage report", async () => {
+      const n = await budgetRejections();
+      return n > 0 ? n : undefined;
+    }, 15_000);
+    expect(rejections).toBe(1);
+
+    // Emptying the field: unlimited again.
+    await page.getByTestId("tenant-settings-form").getByLabel("Daily token budget").fill("");
+    const raised = await saveSettings(page);
+    expect((await tenant("initech")).budgets.dailyTokens).toBeNull();
+    const passedMs = await msSince(raised.confirmedAt, 5_000, "a call through after raising the budget", async () => (await runtime.chat("initech")).ok);
+    expect(passedMs).toBeLessThan(5_000);
+    expect(await runtime.chat("initech")).toEqual({ ok: true });
+    await annotate(`refused ${refusedMs} ms after the save was confirmed; calls through ${passedMs} ms after raising`);
+    await ctx.close();
+  });
+
+  it("a tier change to worker in the form runs the tenant's next turns in worker threads, as their spans say; back to shared likewise", async ({ annotate }) => {
+    expect((await runtime.where("initech")).isMainThread).toBe(true);
+    const { ctx, page } = await signedIn(ADMIN_KEY);
+    await openTenantPage(page, "initech");
+
+    await page.getByTestId("tenant-settings-form").getByLabel("Isolation tier").selectOption("worker");
+    const toWorker = await saveSettings(page);
+    expect((await tenant("initech")).tier).toBe("worker");
+    const workerMs = await msSince(toWorker.confirmedAt, 5_000, "turns in a worker thread", async () => !(await runtime.where("initech")).isMainThread);
+    expect(await isolationOfNextTurns(true)).toEqual(["worker", "worker", "worker"]);
+
+    await page.getByTestId("tenant-settings-form").getByLabel("Isolation tier").selectOption("shared");
+    const toShared = await saveSettings(page);
+    expect((await tenant("initech")).tier).toBe("shared");
+    const sharedMs = await msSince(toShared.confirmedAt, 5_000, "turns on the main thread again", async () => (await runtime.where("initech")).isMainThread);
+    // On the main event loop the process span carries no isolation attribute.
+    expect(await isolationOfNextTurns(false)).toEqual([undefined, undefined, undefined]);
+    await annotate(`worker turns ${workerMs} ms after the save was confirmed; shared again after ${sharedMs} ms`);
     await ctx.close();
   });
 });
