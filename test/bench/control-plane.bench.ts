@@ -1,15 +1,18 @@
 // The control plane's two costs: how long a settings change takes to reach a running runtime, and
 // what following costs a runtime that nothing changes for.
 //
-// The collector (chDB) runs here with 1,000 tenants; the runtime side runs in a child process (its
-// own event loop and CPU account): followControlPlane with a service key for all 1,000 tenants,
+// The collector (chDB) runs here with 1,000 tenants; the runtime side runs in a child process as it
+// ships (control-plane-runtime.mjs on the built packages: its own event loop and CPU account):
+// followControlPlane with a service key for all 1,000 tenants, each with a daily token budget,
 // applying to real LlmClients and a runtime target that reports each applied tenant config back.
 // - settings_propagation_ms: from the admin API's answer to a PUT to the child applying it (p50,
 //   p95 over CHANGES changes of one tenant's scheduler weight).
 // - idle_settings_cpu_ms_per_min: the child's CPU (user + system) over IDLE_MS with no changes,
-//   per minute: long polls answered 304 and periodic usage reads included.
+//   SETTLE_MS after it first read the settings (start-up work done), per minute: long polls
+//   answered 304 and usage reads included. Measured before the changes: the figure is a runtime
+//   that nothing changes for, not one collecting the garbage of a burst of full settings answers.
 // Progress on stderr, one JSON object on the last stdout line.
-import { fork } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +22,7 @@ import { fileURLToPath } from "node:url";
 const TENANTS = Number(process.env["BENCH_CONTROL_TENANTS"] ?? 1_000);
 const CHANGES = Number(process.env["BENCH_CONTROL_CHANGES"] ?? 30);
 const IDLE_MS = Number(process.env["BENCH_CONTROL_IDLE_MS"] ?? 60_000);
+const SETTLE_MS = Number(process.env["BENCH_CONTROL_SETTLE_MS"] ?? 30_000);
 const WATCHED = "t0042";
 
 interface ChildParams {
@@ -26,17 +30,20 @@ interface ChildParams {
   apiKey: string;
   tenants: string[];
   cacheFile: string;
+  watched: string;
 }
 type ChildMessage = { kind: "ready" } | { kind: "applied"; tenant: string; weight: number | undefined; atMs: number } | { kind: "idle"; cpuMs: number; elapsedMs: number };
 type ParentMessage = { kind: "measure-idle"; ms: number } | { kind: "stop" };
 
 const log = (msg: string): void => void process.stderr.write(`control-plane.bench: ${msg}\n`);
 
-const childParams = process.env["TROUPE_BENCH_CONTROL_CHILD"];
-if (childParams === undefined) await main();
-else await child(JSON.parse(childParams) as ChildParams);
+await main();
 
 async function main(): Promise<void> {
+  // The runtime side runs the built packages: build them when a source changed (as the test suite does).
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const build = spawnSync(process.execPath, ["--input-type=module", "-e", "(await import('./bin/lib/build.mjs')).ensurePackagesBuilt()"], { cwd: root, stdio: "inherit" });
+  if (build.status !== 0) throw new Error(`building the packages failed (exit ${build.status ?? build.signal})`);
   const { startCollector, loadCollectorConfig } = await import("@troupe/collector");
   const dir = await mkdtemp(join(tmpdir(), "troupe-control-bench-"));
   const adminKey = `trp_admin_${randomBytes(18).toString("base64url")}`;
@@ -47,9 +54,12 @@ async function main(): Promise<void> {
     for (const id of ids) await collector.registry.createTenant({ id, budgets: { dailyTokens: 1_000_000 } });
     const serviceKey = await collector.registry.issueServiceKey(ids);
 
-    const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--initial-heap-size") && !flag.startsWith("--max-semi-space"));
-    const params: ChildParams = { url: collector.url, apiKey: serviceKey.secret, tenants: ids, cacheFile: join(dir, "control-cache.json") };
-    const runtime = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TROUPE_BENCH_CONTROL_CHILD: JSON.stringify(params) }, execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const params: ChildParams = { url: collector.url, apiKey: serviceKey.secret, tenants: ids, cacheFile: join(dir, "control-cache.json"), watched: WATCHED };
+    const runtime = fork(fileURLToPath(new URL("./control-plane-runtime.mjs", import.meta.url)), [], {
+      env: { ...process.env, TROUPE_BENCH_CONTROL_CHILD: JSON.stringify(params) },
+      execArgv: [],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     const messages: ChildMessage[] = [];
     const waiters: Array<() => void> = [];
     runtime.on("message", (m: ChildMessage) => {
@@ -69,6 +79,10 @@ async function main(): Promise<void> {
       }
     };
     await next((m) => m.kind === "ready", 60_000);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    log(`idle for ${IDLE_MS} ms ...`);
+    runtime.send({ kind: "measure-idle", ms: IDLE_MS } satisfies ParentMessage);
+    const idle = (await next((m) => m.kind === "idle", IDLE_MS + 60_000)) as { cpuMs: number; elapsedMs: number };
     log(`runtime following ${TENANTS} tenants; ${CHANGES} changes of ${WATCHED}'s weight ...`);
 
     const latencies: number[] = [];
@@ -89,9 +103,6 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
 
-    log(`idle for ${IDLE_MS} ms ...`);
-    runtime.send({ kind: "measure-idle", ms: IDLE_MS } satisfies ParentMessage);
-    const idle = (await next((m) => m.kind === "idle", IDLE_MS + 60_000)) as { cpuMs: number; elapsedMs: number };
     runtime.send({ kind: "stop" } satisfies ParentMessage);
 
     const figures = {
@@ -108,32 +119,6 @@ async function main(): Promise<void> {
     await collector.close();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** The runtime side: follows every tenant, reports each applied weight of the watched tenant. */
-async function child(params: ChildParams): Promise<void> {
-  const { LlmClients, followControlPlane } = await import("@troupe/runtime");
-  const llm = new LlmClients({ config: Object.fromEntries(params.tenants.map((t) => [t, { apiKey: "unused", defaultModel: "gpt-4o-mini" }])) });
-  const runtime = {
-    setManagedTenantConfig(tenant: string, config: { quotas: { weight: number | null } } | undefined): void {
-      if (tenant === WATCHED) process.send!({ kind: "applied", tenant, weight: config?.quotas.weight ?? undefined, atMs: Date.now() } satisfies ChildMessage);
-    },
-  };
-  const control = followControlPlane({ collectorUrl: params.url, apiKey: params.apiKey, runtime, llm, cacheFile: params.cacheFile, log: (line) => log(`runtime: ${line}`) });
-  await control.ready;
-  process.send!({ kind: "ready" } satisfies ChildMessage);
-  process.on("message", (m: ParentMessage) => {
-    if (m.kind === "measure-idle") {
-      const cpu0 = process.cpuUsage();
-      const t0 = Date.now();
-      setTimeout(() => {
-        const cpu = process.cpuUsage(cpu0);
-        process.send!({ kind: "idle", cpuMs: (cpu.user + cpu.system) / 1_000, elapsedMs: Date.now() - t0 } satisfies ChildMessage);
-      }, m.ms);
-    } else {
-      void control.stop().then(() => process.exit(0));
-    }
-  });
 }
 
 function round(n: number): number {

@@ -100,7 +100,18 @@ export class ControlPlaneClient {
   async #get(path: string, params: URLSearchParams, extra: Record<string, string>, appliedVersion: number, waitMs: number, signal: AbortSignal): Promise<Response> {
     const query = params.size > 0 ? `?${params.toString()}` : "";
     const url = `${this.#base}${path}${query}`;
-    const timeout = AbortSignal.timeout(waitMs + this.#o.requestTimeoutMs);
+    // One controller per request, its timer and listener removed when the request ends:
+    // AbortSignal.timeout and AbortSignal.any leave timers and weak references behind that an
+    // otherwise idle runtime pays for in garbage collection long after the request.
+    const limitMs = waitMs + this.#o.requestTimeoutMs;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException(`no answer within ${Math.round(limitMs / 1000)} s`, "TimeoutError"));
+    }, limitMs);
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
     let res: Response;
     try {
       // Never traced: the runtime's own plumbing is not a tenant's work.
@@ -114,13 +125,16 @@ export class ControlPlaneClient {
             [CONTROL_HEADERS.appliedVersion]: String(appliedVersion),
             ...extra,
           },
-          signal: AbortSignal.any([signal, timeout]),
+          signal: controller.signal,
         }),
       );
     } catch (error) {
       if (signal.aborted) throw error;
-      const why = timeout.aborted ? `no answer within ${Math.round((waitMs + this.#o.requestTimeoutMs) / 1000)} s` : describe(error);
+      const why = timedOut ? `no answer within ${Math.round(limitMs / 1000)} s` : describe(error);
       throw new ControlPlaneError("unreachable", `the collector at ${this.#base} is unreachable (${why})`, undefined, { cause: error });
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
     }
     if (res.status === 200 || res.status === 304) return res;
     const message = await this.#errorMessage(res);

@@ -96,7 +96,7 @@ export interface TenantUsageSoFar {
   monthCostUsd: number;
 }
 
-/** Answer of GET CONTROL_PATHS.usage (200). Tenants without usage are listed with zeros. */
+/** Answer of GET CONTROL_PATHS.usage (200). Only tenants with usage this month are listed: a tenant left out has used nothing. */
 export interface ControlUsageResponse {
   /** The collector's clock when it read the totals. */
   asOf: string;

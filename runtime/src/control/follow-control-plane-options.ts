@@ -9,6 +9,7 @@ import type { BudgetLedger } from "../llm/budget-ledger.js";
 import { parseConfig } from "../tenancy/tenant-quota.js";
 import type { ManagedLimitsTarget, ManagedSamplingTarget, ManagedSettingsTarget } from "./apply-managed-settings.js";
 import { MAX_SETTINGS_WAIT_S } from "./control-wire.js";
+import { nodeHttpGet } from "./node-http-get.js";
 import { defaultCachePath } from "./settings-cache.js";
 
 /** Options of followControlPlane. */
@@ -20,7 +21,7 @@ export interface FollowControlPlaneOptions {
   /** Receives each tenant's tier and quotas (Runtime or DistributedRuntime). */
   readonly runtime: ManagedSettingsTarget;
   /** Receives each tenant's LLM budget and rate limits; its ledger gets the usage other ledgers charged. */
-  readonly llm?: (ManagedLimitsTarget & { readonly ledger: BudgetLedger }) | undefined;
+  readonly llm?: (ManagedLimitsTarget & { readonly ledger: BudgetLedger; readonly metrics?: { readonly totalCalls: number } | undefined }) | undefined;
   /** Receives each tenant's sampling ratio (`telemetry.sampling`). */
   readonly sampling?: ManagedSamplingTarget | undefined;
   /** Follow only these tenants. Default: every tenant the key serves. */
@@ -50,7 +51,7 @@ export interface FollowControlPlaneOptions {
   readonly log?: ((line: string) => void) | undefined;
   /** Where its gauges go. Default: the global meter provider. */
   readonly meterProvider?: MeterProvider | undefined;
-  /** The HTTP client (tests). Default: the global fetch. */
+  /** The HTTP client (tests). Default: GET over node:http/https with kept-alive connections (nodeHttpGet). */
   readonly fetch?: typeof fetch | undefined;
   /** The clock, in milliseconds since the epoch (tests). Default Date.now. */
   readonly now?: (() => number) | undefined;
@@ -63,7 +64,7 @@ export interface ResolvedFollowOptions {
   readonly collectorUrl: string;
   readonly apiKey: string;
   readonly runtime: ManagedSettingsTarget;
-  readonly llm: (ManagedLimitsTarget & { readonly ledger: BudgetLedger }) | undefined;
+  readonly llm: (ManagedLimitsTarget & { readonly ledger: BudgetLedger; readonly metrics?: { readonly totalCalls: number } | undefined }) | undefined;
   readonly sampling: ManagedSamplingTarget | undefined;
   readonly tenants: readonly string[] | undefined;
   readonly cacheFile: string;
@@ -136,7 +137,7 @@ export function resolveFollowOptions(options: FollowControlPlaneOptions): Resolv
     maxBodyBytes: 64 * 1024 * 1024,
     log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
     meterProvider: options.meterProvider,
-    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    fetch: options.fetch ?? nodeHttpGet,
     now: options.now ?? Date.now,
     random: options.random ?? Math.random,
   };

@@ -43,6 +43,9 @@ export interface ControlPlaneFollower {
 /** CONTROL_HEADERS.runtimeId of this process: one per process, new on restart. */
 const PROCESS_RUNTIME_ID = randomUUID();
 
+/** How far usage reads back off while nothing moves: up to this many times `usageRefreshMs`. */
+const IDLE_USAGE_BACKOFF = 8;
+
 /** A poll answered faster than this waits out the rest before the next (a collector that ignores `wait` is not hammered). */
 const MIN_POLL_INTERVAL_MS = 1_000;
 
@@ -140,6 +143,7 @@ class Follower implements ControlPlaneFollower {
     while (!signal.aborted) {
       const startedMs = performance.now();
       try {
+        const heldVersion = this.#appliedVersion;
         const read = await this.#client.readSettings({
           tenants: this.#o.tenants,
           knownVersion: this.#source !== undefined ? this.#appliedVersion : this.#cached?.settings.version,
@@ -154,10 +158,12 @@ class Follower implements ControlPlaneFollower {
         this.#succeeded();
         failures = 0;
         first = false;
-        // A change is polled for again at once; a fast "unchanged", or fast changes twice running
-        // (a collector that ignores If-None-Match), waits out the rest of the minimum interval.
+        // A change is polled for again at once; a fast "unchanged", or a fast "changed" without a
+        // newer version twice running (a collector that ignores If-None-Match), waits out the rest
+        // of the minimum interval.
         const elapsedMs = performance.now() - startedMs;
-        fastAnswers = elapsedMs < MIN_POLL_INTERVAL_MS ? fastAnswers + 1 : 0;
+        const newer = read.changed && read.settings.version > heldVersion;
+        fastAnswers = elapsedMs < MIN_POLL_INTERVAL_MS && !newer ? fastAnswers + 1 : 0;
         if (!read.changed || fastAnswers > 1) await sleep(MIN_POLL_INTERVAL_MS - elapsedMs, signal);
       } catch (error) {
         if (signal.aborted) break;
@@ -168,18 +174,36 @@ class Follower implements ControlPlaneFollower {
     }
   }
 
+  /**
+   * Reads usage so far every `usageRefreshMs` while anything moves: this runtime made LLM calls, or
+   * the last read differed from the one before. While neither (an idle runtime, quiet tenants), the
+   * reads back off, doubling up to IDLE_USAGE_BACKOFF times the interval; the first LLM call after
+   * that is noticed at the next tick (within `usageRefreshMs`), which reads at once.
+   */
   async #followUsage(baseline: UsageBaseline): Promise<void> {
     const signal = this.#abort.signal;
+    const activity = (): number => this.#o.llm?.metrics?.totalCalls ?? 0;
+    let intervalMs = this.#o.usageRefreshMs;
+    let lastReadMs = Number.NEGATIVE_INFINITY;
+    let callsAtRead = -1;
     while (!signal.aborted) {
-      try {
-        await baseline.refresh(this.#appliedVersion, signal);
-        this.#usageHealth.succeeded(() => "control plane: usage so far readable again; budgets count every process's usage");
-      } catch (error) {
-        if (signal.aborted) break;
-        const message = messageOf(error);
-        this.#usageHealth.failed(kindOf(error), () => `control plane: usage so far unavailable (${message}); budgets keep the usage read at ${baseline.asOf ?? "(never)"}`);
+      const calls = activity();
+      if (calls !== callsAtRead || performance.now() - lastReadMs >= intervalMs) {
+        lastReadMs = performance.now();
+        try {
+          const changed = await baseline.refresh(this.#appliedVersion, signal);
+          this.#usageHealth.succeeded(() => "control plane: usage so far readable again; budgets count every process's usage");
+          const quiet = !changed && calls === callsAtRead;
+          intervalMs = quiet ? Math.min(intervalMs * 2, this.#o.usageRefreshMs * IDLE_USAGE_BACKOFF) : this.#o.usageRefreshMs;
+        } catch (error) {
+          if (signal.aborted) break;
+          const message = messageOf(error);
+          this.#usageHealth.failed(kindOf(error), () => `control plane: usage so far unavailable (${message}); budgets keep the usage read at ${baseline.asOf ?? "(never)"}`);
+          intervalMs = this.#o.usageRefreshMs;
+        }
+        callsAtRead = calls;
+        this.#markUsageRead();
       }
-      this.#markUsageRead();
       await sleep(this.#o.usageRefreshMs, signal).catch(() => undefined);
     }
   }

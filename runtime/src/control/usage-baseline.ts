@@ -22,8 +22,13 @@ export class UsageBaseline {
     this.#tenants = tenants;
   }
 
-  /** Reads usage so far and sets every listed tenant's baseline; throws ControlPlaneError (nothing changed) when the read fails. */
-  async refresh(appliedVersion: number, signal: AbortSignal): Promise<void> {
+  #lastAnswer = "";
+
+  /**
+   * Reads usage so far and sets every listed tenant's baseline; true when it differs from the last
+   * read. Throws ControlPlaneError (nothing changed) when the read fails.
+   */
+  async refresh(appliedVersion: number, signal: AbortSignal): Promise<boolean> {
     if (this.#ledger.id === "") await this.#ledger.ready?.();
     const usage = await this.#client.readUsage({ tenants: this.#tenants, excludeLedger: this.#ledger.id, appliedVersion, signal });
     const listed = new Set<string>();
@@ -38,5 +43,9 @@ export class UsageBaseline {
       this.#set.delete(id);
     }
     this.asOf = usage.asOf;
+    const answer = `${usage.day}|${usage.month}|${JSON.stringify(usage.tenants)}`;
+    const changed = answer !== this.#lastAnswer;
+    this.#lastAnswer = answer;
+    return changed;
   }
 }

@@ -52,6 +52,7 @@ export class LlmMetrics {
   readonly #otel: Record<LlmCounterName, Counter>;
   readonly #maxTenants: number;
   #untracked = 0;
+  #totalCalls = 0;
 
   constructor(options: { meterProvider?: MeterProvider; maxTenants?: number } = {}) {
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("@troupe/runtime/llm");
@@ -61,6 +62,7 @@ export class LlmMetrics {
 
   /** Adds `by` (default 1) to `name` for `tenant`. */
   add(tenant: string, name: LlmCounterName, by = 1): void {
+    if (name === "calls") this.#totalCalls += by;
     let counters = this.#tenants.get(tenant);
     if (!counters) {
       if (this.#tenants.size >= this.#maxTenants) this.#untracked++;
@@ -78,6 +80,11 @@ export class LlmMetrics {
   /** Copies of every tracked tenant's counters. */
   snapshotAll(): Record<string, TenantLlmCounters> {
     return Object.fromEntries([...this.#tenants].map(([t, c]) => [t, { ...c }]));
+  }
+
+  /** Calls of every tenant so far (tracked or not): a cheap sign of activity. */
+  get totalCalls(): number {
+    return this.#totalCalls;
   }
 
   /** Increments dropped from the in-memory view because `maxTenants` was reached. */
