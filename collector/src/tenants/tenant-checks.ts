@@ -1,19 +1,10 @@
 import { TENANT_TIERS, managedBudgetsSchema, managedQuotasSchema, managedRateLimitsSchema, samplingRatioSchema } from "@troupe/runtime";
 import { z } from "zod";
 import { CollectorError } from "../errors.js";
-import type { ManagedQuotas, ManagedRateLimits, TenantAlertSettings, TenantBudgets, TenantRecord, TenantTier } from "../query/api-types.js";
+import type { TenantRecord, UpdateTenantRequest } from "../query/api-types.js";
 
-/** The settings an operator writes: every field optional; objects merge field by field (null clears one). */
-export interface TenantSettingsInput {
-  name?: string;
-  tier?: TenantTier;
-  retentionDays?: number;
-  budgets?: Partial<TenantBudgets>;
-  quotas?: Partial<ManagedQuotas>;
-  rateLimits?: Partial<ManagedRateLimits>;
-  samplingRatio?: number | null;
-  alerts?: TenantAlertSettings;
-}
+/** The settings an operator writes (the admin API's update body): every field optional; objects merge field by field (null clears one). */
+export type TenantSettingsInput = UpdateTenantRequest;
 
 /** Budget alert thresholds: 1-5 distinct fractions in (0, 1] (stored ascending). */
 export const alertThresholdsSchema = z

@@ -8,6 +8,7 @@ import { startMockOpenAiServer, type MockOpenAiServer } from "../llm/testing/moc
 import { Runtime } from "../runtime.js";
 import { followControlPlane, type ControlPlaneFollower } from "./follow-control-plane.js";
 import { startFakeControlServer, type FakeControlServer } from "./testing/fake-control-server.js";
+import { until } from "./testing/until.js";
 
 const KEY = "trp_service_test";
 const UNSET_BUDGETS = { dailyTokens: null, monthlyTokens: null, dailyCostUsd: null, monthlyCostUsd: null };
@@ -22,14 +23,6 @@ afterAll(() => openai.close());
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function setup(usageRefreshMs = 10_000): Promise<{ s: FakeControlServer; llm: LlmClients; follower: ControlPlaneFollower; lines: string[] }> {
   const s = await startFakeControlServer({ apiKey: KEY });

@@ -12,20 +12,13 @@ import { followControlPlane, type ControlPlaneFollower } from "./follow-control-
 import type { FollowControlPlaneOptions } from "./follow-control-plane-options.js";
 import type { ManagedTenantConfig } from "./managed-tenant-config.js";
 import { startFakeControlServer, type FakeControlServer } from "./testing/fake-control-server.js";
+import { until } from "./testing/until.js";
 
 const KEY = "trp_service_test";
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function server(): Promise<FakeControlServer> {
   const s = await startFakeControlServer({ apiKey: KEY });

@@ -8,6 +8,7 @@ import { WorkerThreadTurnHost } from "../isolation/worker-thread-turn-host.js";
 import { Runtime } from "../runtime.js";
 import { followControlPlane } from "./follow-control-plane.js";
 import { startFakeControlServer, type FakeControlServer } from "./testing/fake-control-server.js";
+import { until } from "./testing/until.js";
 
 const OPS = { module: new URL("../isolation/test-agents/ops-agent.ts", import.meta.url), exportName: "createOpsAgent" };
 const KEY = "trp_service_test";
@@ -15,14 +16,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function setup(withHost: boolean): Promise<{ s: FakeControlServer; rt: Runtime; host: WorkerThreadTurnHost | undefined; lines: string[]; version: () => number }> {
   const s = await startFakeControlServer({ apiKey: KEY });
