@@ -1,6 +1,5 @@
 // The console in a real browser: `next build` + `next start` against a real collector (chDB) seeded
 // through the real OTLP exporter, driven by playwright-core on Debian's chromium.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,20 +11,18 @@ import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
-import { freePort } from "./support/free-port.js";
+import { startConsoleInBrowser, type ConsoleInBrowser } from "./support/console-in-browser.js";
 import { seedUsageRecords } from "./support/usage-records.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const consoleDir = join(root, "console");
 const shots = join(root, "test-results", "screenshots");
-const CHROMIUM = "/usr/bin/chromium";
 const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
 
 let dir: string;
 let collector: RunningCollector;
-let next: ChildProcess | undefined;
+let consoleStack: ConsoleInBrowser | undefined;
 let consoleUrl: string;
 let browser: Browser;
 const keys = { aConsole: "", aIngest: "", bConsole: "", bIngest: "" };
@@ -143,32 +140,12 @@ beforeAll(async () => {
   }, 20_000);
 
   // test/global-setup.ts built the console before any test file ran.
-  const port = await freePort();
-  consoleUrl = `http://127.0.0.1:${port}`;
-  next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: consoleDir,
-    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TROUPE_COLLECTOR_URL: collector.url, TROUPE_CONSOLE_SECRET: randomBytes(32).toString("hex"), TROUPE_APM_TRACE_URL: "http://jaeger.local/trace/{traceId}" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  next.stdout!.on("data", (d) => (log += d));
-  next.stderr!.on("data", (d) => (log += d));
-  await waitFor("next start", async () => ((await fetch(`${consoleUrl}/healthz`)).ok ? true : undefined), 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n${log}`);
-  });
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  consoleStack = await startConsoleInBrowser(collector.url, { TROUPE_APM_TRACE_URL: "http://jaeger.local/trace/{traceId}" });
+  ({ consoleUrl, browser } = consoleStack);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (next && next.exitCode === null) {
-    next.kill("SIGTERM");
-    await new Promise((r) => next!.once("exit", r));
-  }
+  await consoleStack?.close();
   await collector?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);

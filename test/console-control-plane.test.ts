@@ -4,8 +4,8 @@
 // and whether they applied the current version, and manages the alert webhook against a real
 // receiver on loopback. And what the operator sets there reaches a real runtime process following
 // the collector: a lowered budget refuses its next LLM call, a tier change moves its next turns.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { once } from "node:events";
@@ -15,22 +15,20 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
 import { USAGE_ATTR, USAGE_EVENT_NAME, USAGE_LOGGER_NAME, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
-import { freePort } from "./support/free-port.js";
+import { startConsoleInBrowser, type ConsoleInBrowser } from "./support/console-in-browser.js";
 import { startFollowedRuntime, type FollowedRuntime } from "./support/followed-runtime.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const consoleDir = join(root, "console");
 const shots = join(root, "test-results", "screenshots");
-const CHROMIUM = "/usr/bin/chromium";
 const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
 const RUNTIME_ID = "3f9a2c1b-77d0-4e0b-9a51-0c2f7a1e5d42";
 
 let dir: string;
 let collector: RunningCollector;
-let next: ChildProcess | undefined;
+let consoleStack: ConsoleInBrowser | undefined;
 let consoleUrl: string;
 let browser: Browser;
 let consoleKey = "";
@@ -109,31 +107,12 @@ beforeAll(async () => {
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/troupe-alerts`;
 
   // test/global-setup.ts built the console before any test file ran.
-  const port = await freePort();
-  consoleUrl = `http://127.0.0.1:${port}`;
-  next = spawn(process.execPath, [join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: consoleDir,
-    env: { ...process.env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TROUPE_COLLECTOR_URL: collector.url, TROUPE_CONSOLE_SECRET: randomBytes(32).toString("hex") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  next.stdout!.on("data", (d) => (log += d));
-  next.stderr!.on("data", (d) => (log += d));
-  await waitFor("next start", async () => ((await fetch(`${consoleUrl}/healthz`)).ok ? true : undefined), 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n${log}`);
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  consoleStack = await startConsoleInBrowser(collector.url);
+  ({ consoleUrl, browser } = consoleStack);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (next && next.exitCode === null) {
-    next.kill("SIGTERM");
-    await new Promise((r) => next!.once("exit", r));
-  }
+  await consoleStack?.close();
   await collector?.close();
   if (receiver) await new Promise((r) => receiver.close(r));
   if (dir) await rm(dir, { recursive: true, force: true });

@@ -12,19 +12,9 @@ import {
   followControlPlane,
 } from "@troupe/runtime";
 import { startTelemetry } from "@troupe/runtime/otel";
+import type { FollowedRuntimeConfig } from "./followed-runtime.js";
 
-interface Config {
-  name: string;
-  collectorUrl: string;
-  apiKey: string;
-  llmBaseUrl: string;
-  tenants: string[];
-  cacheFile: string;
-  usageRefreshMs: number;
-  waitSeconds: number;
-}
-
-const cfg = JSON.parse(process.argv[2] ?? "{}") as Config;
+const cfg = JSON.parse(process.argv[2] ?? "{}") as Required<FollowedRuntimeConfig>;
 const log = (line: string): void => void process.stderr.write(`[${cfg.name}] ${line}\n`);
 
 const telemetry = startTelemetry({
