@@ -73,9 +73,9 @@ describe("decodeJsonTraces", () => {
     ]}]}]}]}`);
     expect(span!.startTimeUnixNano).toBe("1796570141123456789");
     expect(span!.attributes).toEqual([
-      { key: "big", value: "9007199254740993" },
-      { key: "negative", value: "-9223372036854775808" },
-      { key: "small", value: 42 },
+      { key: "big", value: "9007199254740993", type: "int" },
+      { key: "negative", value: "-9223372036854775808", type: "int" },
+      { key: "small", value: 42, type: "int" },
       { key: "text", value: '"intValue": 9007199254740993, "startTimeUnixNano":1796570141123456789}' },
     ]);
   });
@@ -114,5 +114,35 @@ describe("decodeJsonTraces", () => {
     expect(refusal(span('"attributes":[{"key":"k","value":{"intValue":9223372036854775808000}}]')).message).toMatch(/attributes\[0\]\.value\.intValue: .* is not a 64-bit integer/);
     // A leading zero is not JSON, quoted or not.
     expect(refusal(span('"startTimeUnixNano":01796570141123456789')).message).toMatch(/not valid JSON/);
+  });
+});
+
+describe("decodeJsonTraces keeps what OpenTelemetry says of a span", () => {
+  it("reads attribute types, scope, trace state, flags, events with their times and links", () => {
+    const [span] = spansOf(`{"resourceSpans":[{"scopeSpans":[{"scope":{"name":"my-lib","version":"2.0.1"},"spans":[{${IDS},"startTimeUnixNano":"1796570141123456789",
+      "traceState":"v=1","flags":769,
+      "attributes":[
+        {"key":"i","value":{"intValue":"45"}},{"key":"d","value":{"doubleValue":1}},{"key":"b","value":{"boolValue":false}},
+        {"key":"by","value":{"bytesValue":"AAE="}},{"key":"s","value":{"stringValue":"x"}},
+        {"key":"ai","value":{"arrayValue":{"values":[{"intValue":"1"},{"intValue":2}]}}},
+        {"key":"mixed","value":{"arrayValue":{"values":[{"intValue":"1"},{"stringValue":"a"}]}}},
+        {"key":"nested","value":{"arrayValue":{"values":[{"arrayValue":{}}]}}},
+        {"key":"kv","value":{"kvlistValue":{"values":[{"key":"a","value":{"intValue":"1"}}]}}},
+        {"key":"empty","value":{}}
+      ],
+      "events":[{"timeUnixNano":"1796570141123456790","name":"exception","attributes":[{"key":"exception.type","value":{"stringValue":"E"}}]}],
+      "links":[{"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B173","traceState":"k=v","flags":1,"attributes":[{"key":"n","value":{"intValue":"7"}}]}]
+    }]}]}]}`);
+    expect(span!.attributes.map((a) => [a.key, a.type])).toEqual([
+      ["i", "int"], ["d", "double"], ["b", "bool"], ["by", "bytes"], ["s", undefined], ["ai", "int[]"], ["mixed", undefined], ["nested", undefined], ["kv", undefined], ["empty", undefined],
+    ]);
+    expect(span).toMatchObject({ scopeName: "my-lib", scopeVersion: "2.0.1", traceState: "v=1", flags: 769 });
+    expect(span!.events).toEqual([{ timeUnixNano: "1796570141123456790", name: "exception", attributes: [{ key: "exception.type", value: "E" }] }]);
+    expect(span!.links).toEqual([{ traceId: "5b8efff798038103d269b633813fc60c", spanId: "eee19b7ec3c1b173", traceState: "k=v", flags: 1, attributes: [{ key: "n", value: 7, type: "int" }] }]);
+  });
+
+  it("refuses a link with a bad id and flags that are not a fixed32, naming the field", () => {
+    expect(() => spansOf(`{"resourceSpans":[{"scopeSpans":[{"spans":[{${IDS},"startTimeUnixNano":"1","links":[{"traceId":"zz","spanId":"EEE19B7EC3C1B173"}]}]}]}]}`)).toThrow(/links\[0\]\.traceId/);
+    expect(() => spansOf(`{"resourceSpans":[{"scopeSpans":[{"spans":[{${IDS},"startTimeUnixNano":"1","flags":-1}]}]}]}`)).toThrow(/flags: expected an unsigned 32-bit integer/);
   });
 });

@@ -1,6 +1,8 @@
 import { CollectorError } from "../errors.js";
 import type { IngestLimits } from "./ingest-limits.js";
-import { durationNs, type OtlpAttributeValue, type OtlpEvent, type OtlpKeyValue, type OtlpResourceSpans, type OtlpSpan, type OtlpTraceRequest } from "./otlp-traces.js";
+import type { AttributeType } from "../store/attribute-types.js";
+import { arrayType } from "./attribute-filter.js";
+import { durationNs, type OtlpAttributeValue, type OtlpEvent, type OtlpKeyValue, type OtlpLink, type OtlpResourceSpans, type OtlpSpan, type OtlpTraceRequest } from "./otlp-traces.js";
 
 type Json = Record<string, unknown>;
 
@@ -128,8 +130,12 @@ function decodeRoot(root: unknown, limits: IngestLimits): OtlpTraceRequest {
     const spans: OtlpSpan[] = [];
     optionalArray(field(rs, "scopeSpans", "scope_spans"), (P ? `${path}.scopeSpans` : "")).forEach((ssRaw, j) => {
       const ss = object(ssRaw, (P ? `${path}.scopeSpans[${j}]` : ""));
+      const scopeRaw = ss["scope"];
+      const scope = scopeRaw === undefined || scopeRaw === null ? {} : object(scopeRaw, P ? `${path}.scopeSpans[${j}].scope` : "");
+      const scopeName = optionalString(scope["name"], P ? `${path}.scopeSpans[${j}].scope.name` : "");
+      const scopeVersion = optionalString(scope["version"], P ? `${path}.scopeSpans[${j}].scope.version` : "");
       optionalArray(ss["spans"], (P ? `${path}.scopeSpans[${j}].spans` : "")).forEach((spanRaw, k) => {
-        spans.push(decodeSpan(spanRaw, (P ? `${path}.scopeSpans[${j}].spans[${k}]` : ""), limits));
+        spans.push(decodeSpan(spanRaw, (P ? `${path}.scopeSpans[${j}].spans[${k}]` : ""), limits, scopeName, scopeVersion));
       });
     });
     return { resourceAttributes: attributes(resource["attributes"], (P ? `${path}.resource.attributes` : ""), limits), spans };
@@ -137,7 +143,7 @@ function decodeRoot(root: unknown, limits: IngestLimits): OtlpTraceRequest {
   return { resourceSpans, spanCount };
 }
 
-function decodeSpan(raw: unknown, path: string, limits: IngestLimits): OtlpSpan {
+function decodeSpan(raw: unknown, path: string, limits: IngestLimits, scopeName: string, scopeVersion: string): OtlpSpan {
   const s = object(raw, path);
   const parent = field(s, "parentSpanId", "parent_span_id");
   const status = s["status"];
@@ -145,7 +151,21 @@ function decodeSpan(raw: unknown, path: string, limits: IngestLimits): OtlpSpan 
   const endTimeUnixNano = uint64(field(s, "endTimeUnixNano", "end_time_unix_nano"), (P ? `${path}.endTimeUnixNano` : ""));
   const events: OtlpEvent[] = optionalArray(s["events"], (P ? `${path}.events` : "")).map((eRaw, i) => {
     const e = object(eRaw, (P ? `${path}.events[${i}]` : ""));
-    return { name: optionalString(e["name"], (P ? `${path}.events[${i}].name` : "")), attributes: attributes(e["attributes"], (P ? `${path}.events[${i}].attributes` : ""), limits) };
+    return {
+      timeUnixNano: uint64(field(e, "timeUnixNano", "time_unix_nano"), P ? `${path}.events[${i}].timeUnixNano` : ""),
+      name: optionalString(e["name"], (P ? `${path}.events[${i}].name` : "")),
+      attributes: attributes(e["attributes"], (P ? `${path}.events[${i}].attributes` : ""), limits),
+    };
+  });
+  const links: OtlpLink[] = optionalArray(s["links"], P ? `${path}.links` : "").map((lRaw, i) => {
+    const l = object(lRaw, P ? `${path}.links[${i}]` : "");
+    return {
+      traceId: id(field(l, "traceId", "trace_id"), 16, P ? `${path}.links[${i}].traceId` : ""),
+      spanId: id(field(l, "spanId", "span_id"), 8, P ? `${path}.links[${i}].spanId` : ""),
+      traceState: optionalString(field(l, "traceState", "trace_state"), P ? `${path}.links[${i}].traceState` : ""),
+      flags: fixed32(l["flags"], P ? `${path}.links[${i}].flags` : ""),
+      attributes: attributes(l["attributes"], P ? `${path}.links[${i}].attributes` : "", limits),
+    };
   });
   return {
     traceId: id(field(s, "traceId", "trace_id"), 16, (P ? `${path}.traceId` : "")),
@@ -158,8 +178,20 @@ function decodeSpan(raw: unknown, path: string, limits: IngestLimits): OtlpSpan 
     durationNs: durationNs(startTimeUnixNano, endTimeUnixNano),
     attributes: attributes(s["attributes"], (P ? `${path}.attributes` : ""), limits),
     events,
+    links,
     statusCode: status === undefined || status === null ? 0 : enumValue(object(status, (P ? `${path}.status` : ""))["code"], STATUS_CODES, 2, (P ? `${path}.status.code` : "")),
+    scopeName,
+    scopeVersion,
+    traceState: optionalString(field(s, "traceState", "trace_state"), P ? `${path}.traceState` : ""),
+    flags: fixed32(s["flags"], P ? `${path}.flags` : ""),
   };
+}
+
+/** A fixed32 field (span and link flags): a JSON number 0..2^32-1; absent is 0. */
+function fixed32(v: unknown, path: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) return v;
+  throw new CollectorError("bad_request", `${path}: expected an unsigned 32-bit integer; got ${JSON.stringify(v)?.slice(0, 64) ?? typeName(v)}`);
 }
 
 function field(o: Json, camel: string, snake: string): unknown {
@@ -241,18 +273,25 @@ function keyValue(raw: unknown, path: string, depth: number, limits: IngestLimit
   const key = kv["key"];
   if (typeof key !== "string") throw new CollectorError("bad_request", `${path}.key: expected a string; got ${typeName(key)}`);
   const value = kv["value"];
-  return { key, value: value === undefined || value === null ? null : anyValue(value, (P ? `${path}.value` : ""), depth, limits) };
+  if (value === undefined || value === null) return { key, value: null };
+  const decoded = anyValue(value, (P ? `${path}.value` : ""), depth, limits);
+  return TYPE === undefined || TYPE === "other" ? { key, value: decoded } : { key, value: decoded, type: TYPE };
 }
+
+/** The OTLP type of the value anyValue last returned (undefined: a string; "other": empty, key-value list, mixed array). */
+let TYPE: AttributeType | "other" | undefined;
 
 function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimits): OtlpAttributeValue {
   const v = object(raw, path);
   // Unknown fields are ignored (OTLP/JSON receivers must ignore them); the first known field set wins.
   let x: unknown;
+  TYPE = undefined;
   if ((x = field(v, "stringValue", "string_value")) != null) {
     if (typeof x === "string") return x;
     return wrongType(path, "stringValue", x);
   }
   if ((x = field(v, "intValue", "int_value")) != null) {
+    TYPE = "int";
     if (typeof x === "number" && Number.isInteger(x)) {
       if (Number.isSafeInteger(x) || EXACT) return x;
       throw INEXACT;
@@ -265,10 +304,12 @@ function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimit
     return wrongType(path, "intValue", x);
   }
   if ((x = field(v, "boolValue", "bool_value")) != null) {
+    TYPE = "bool";
     if (typeof x === "boolean") return x;
     return wrongType(path, "boolValue", x);
   }
   if ((x = field(v, "doubleValue", "double_value")) != null) {
+    TYPE = "double";
     if (typeof x === "number") return x;
     if (x === "NaN" || x === "Infinity" || x === "-Infinity") return x;
     return wrongType(path, "doubleValue", x);
@@ -281,18 +322,30 @@ function anyValue(raw: unknown, path: string, depth: number, limits: IngestLimit
       throw new CollectorError("bad_request", `${path}: attribute value nested deeper than ${limits.maxAnyValueDepth} levels`);
     }
     const values = optionalArray(object(array ?? kvlist, P ? `${path}.${k}` : "")["values"], P ? `${path}.${k}.values` : "");
-    if (array != null) return values.map((e, i) => anyValue(e, P ? `${path}.${k}.values[${i}]` : "", depth + 1, limits));
+    if (array != null) {
+      const elementTypes: (AttributeType | "other" | undefined)[] = [];
+      const elements = values.map((e, i) => {
+        const element = anyValue(e, P ? `${path}.${k}.values[${i}]` : "", depth + 1, limits);
+        elementTypes.push(TYPE !== undefined && TYPE.endsWith("]") ? "other" : TYPE);
+        return element;
+      });
+      TYPE = arrayType(elementTypes) ?? "other";
+      return elements;
+    }
     const obj = Object.create(null) as { [key: string]: OtlpAttributeValue };
     values.forEach((e, i) => {
       const entry = keyValue(e, P ? `${path}.${k}.values[${i}]` : "", depth + 1, limits);
       obj[entry.key] = entry.value;
     });
+    TYPE = "other";
     return obj;
   }
   if ((x = field(v, "bytesValue", "bytes_value")) != null) {
+    TYPE = "bytes";
     if (typeof x === "string" && BASE64.test(x)) return x;
     return wrongType(path, "bytesValue", x);
   }
+  TYPE = "other";
   return null;
 }
 

@@ -10,6 +10,8 @@ export interface IngestLimits {
   maxAttributesPerSpan: number;
   /** Most events on one span; a span beyond is rejected (too_many_events). */
   maxEventsPerSpan: number;
+  /** Most links on one span; a span beyond is rejected (too_many_links). */
+  maxLinksPerSpan: number;
   /** Deepest nesting of arrays and key-value lists inside one attribute value (400 beyond). */
   maxAnyValueDepth: number;
 }
@@ -21,6 +23,7 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   maxLogRecordsPerRequest: 8192,
   maxAttributesPerSpan: 256,
   maxEventsPerSpan: 256,
+  maxLinksPerSpan: 256,
   maxAnyValueDepth: 8,
 };
 

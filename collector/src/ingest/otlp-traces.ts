@@ -1,7 +1,10 @@
+import type { AttributeType } from "../store/attribute-types.js";
+
 /**
  * An OTLP trace export request after decoding and structural validation, the same for JSON and
  * protobuf bodies. Ids are lowercase hex, timestamps decimal strings of nanoseconds, attribute
- * values plain JSON-compatible values. Scopes are flattened: the collector does not keep them.
+ * values plain JSON-compatible values with their OTLP type beside them. Scopes are flattened onto
+ * their spans.
  */
 export interface OtlpTraceRequest {
   resourceSpans: OtlpResourceSpans[];
@@ -34,12 +37,33 @@ export interface OtlpSpan {
   /** Attributes a decoder skipped as not allow-listed (counted as dropped). */
   skippedAttributes?: number;
   events: OtlpEvent[];
-  /** 0 unset, 1 ok, 2 error. */
+  links: OtlpLink[];
+  /** 0 unset, 1 ok, 2 error. The status message is not kept: it can carry user content. */
   statusCode: number;
+  /** The span's instrumentation scope ("" when none was sent). */
+  scopeName: string;
+  scopeVersion: string;
+  /** W3C tracestate as sent ("" for none). */
+  traceState: string;
+  /** OTLP Span.flags (fixed32). */
+  flags: number;
 }
 
 export interface OtlpEvent {
+  /** Decimal nanoseconds since the epoch ("0" when not sent). */
+  timeUnixNano: string;
   name: string;
+  attributes: OtlpKeyValue[];
+  skippedAttributes?: number;
+}
+
+export interface OtlpLink {
+  /** 32 lowercase hex characters. */
+  traceId: string;
+  /** 16 lowercase hex characters. */
+  spanId: string;
+  traceState: string;
+  flags: number;
   attributes: OtlpKeyValue[];
   skippedAttributes?: number;
 }
@@ -47,6 +71,12 @@ export interface OtlpEvent {
 export interface OtlpKeyValue {
   key: string;
   value: OtlpAttributeValue;
+  /**
+   * The OTLP type of `value` when it is not a string (see attribute-types.ts): ints and doubles are
+   * both numbers here, so the type says which; arrays say their elements' type when they share one.
+   * Absent for strings, empty values, key-value lists and mixed or nested arrays.
+   */
+  type?: AttributeType;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/runtime";
-import type { SpanRow } from "../store/span-row.js";
+import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/runtime";
+import type { AttributeTypes } from "../store/attribute-types.js";
+import type { SpanEvent, SpanLink, SpanRow } from "../store/span-row.js";
 import type { Principal } from "../tenants/principal.js";
 import { filterAttributes, stringifyAttributeValue, type FilterCounts } from "./attribute-filter.js";
 import { MAX_SPAN_AGE_DAYS, MAX_SPAN_START_AHEAD_MS, type IngestLimits } from "./ingest-limits.js";
@@ -18,7 +19,8 @@ export type SpanRejectReason =
   | "time_in_future" // starts more than MAX_SPAN_START_AHEAD_MS ahead of the collector's clock
   | "time_expired" // starts more than MAX_SPAN_AGE_DAYS ago: the TTL would delete it at once
   | "too_many_attributes"
-  | "too_many_events";
+  | "too_many_events"
+  | "too_many_links";
 
 /** The reasons `resolveTenant` refuses a record for (a subset of SpanRejectReason). */
 export type TenantRejectReason = "tenant_mismatch" | "tenant_not_allowed" | "missing_tenant" | "invalid_tenant";
@@ -29,7 +31,7 @@ export interface SpanRowsResult {
   rejected: Map<SpanRejectReason, number>;
   /** One example message per reason, for the partial-success error message. */
   rejectExamples: Map<SpanRejectReason, string>;
-  droppedAttributes: { span: number; resource: number; event: number };
+  droppedAttributes: { span: number; resource: number; event: number; link: number };
   truncatedAttributes: number;
 }
 
@@ -79,10 +81,12 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
   const spanCounts: FilterCounts = { dropped: 0, truncated: 0 };
   const resourceCounts: FilterCounts = { dropped: 0, truncated: 0 };
   const eventCounts: FilterCounts = { dropped: 0, truncated: 0 };
+  const linkCounts: FilterCounts = { dropped: 0, truncated: 0 };
 
   for (const rs of request.resourceSpans) {
     const resourceAttributes: Record<string, string> = {};
-    filterAttributes(rs.resourceAttributes, RESOURCE_ATTRIBUTE_ALLOW_LIST, resourceAttributes, resourceCounts);
+    const resourceAttributeTypes: AttributeTypes = {};
+    filterAttributes(rs.resourceAttributes, RESOURCE_ATTRIBUTE_ALLOW_LIST, resourceAttributes, resourceAttributeTypes, resourceCounts);
     const serviceName = resourceAttributes["service.name"] || UNKNOWN_SERVICE;
     const resourceTenant = findTenant(rs.resourceAttributes);
     // Claims on the resource and on each span must agree, or the stored row would say two tenants.
@@ -103,6 +107,10 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
         reject("too_many_events", `a span has more than ${limits.maxEventsPerSpan} events`);
         continue;
       }
+      if (span.links.length > limits.maxLinksPerSpan) {
+        reject("too_many_links", `a span has more than ${limits.maxLinksPerSpan} links`);
+        continue;
+      }
       const spanTenant = findTenant(span.attributes);
       if (spanTenant === CONFLICT || resourceTenant === CONFLICT || (spanTenant !== undefined && resourceTenant !== undefined && spanTenant !== resourceTenant)) {
         reject("tenant_conflict", `a span names two different tenants in ${ATTR.tenantId} (on the span twice, or on the span and its resource)`);
@@ -113,13 +121,22 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
       if (tenantId === null) continue;
 
       const attributes: Record<string, string> = {};
-      filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, attributes, spanCounts);
+      const attributeTypes: AttributeTypes = {};
+      filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, attributes, attributeTypes, spanCounts);
       spanCounts.dropped += span.skippedAttributes ?? 0;
-      // Events are not stored as such; the allow-listed facts they carry (exception.type) are kept
-      // on the span unless the span states them itself.
+      const events: SpanEvent[] = [];
       for (const event of span.events) {
-        filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, attributes, eventCounts, false);
+        const e: SpanEvent = { timeUnixNano: event.timeUnixNano, name: capped(event.name, eventCounts), attributes: {}, attributeTypes: {} };
+        filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, e.attributes, e.attributeTypes, eventCounts);
         eventCounts.dropped += event.skippedAttributes ?? 0;
+        events.push(e);
+      }
+      const links: SpanLink[] = [];
+      for (const link of span.links) {
+        const l: SpanLink = { traceId: link.traceId, spanId: link.spanId, traceState: capped(link.traceState, linkCounts), flags: link.flags, attributes: {}, attributeTypes: {} };
+        filterAttributes(link.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, l.attributes, l.attributeTypes, linkCounts);
+        linkCounts.dropped += link.skippedAttributes ?? 0;
+        links.push(l);
       }
 
       rows.push({
@@ -134,7 +151,15 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
         statusCode: span.statusCode,
         serviceName,
         attributes,
+        attributeTypes,
         resourceAttributes,
+        resourceAttributeTypes,
+        scopeName: capped(span.scopeName, spanCounts),
+        scopeVersion: capped(span.scopeVersion, spanCounts),
+        traceState: capped(span.traceState, spanCounts),
+        flags: span.flags,
+        events,
+        links,
       });
     }
   }
@@ -142,9 +167,16 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
     rows,
     rejected,
     rejectExamples,
-    droppedAttributes: { span: spanCounts.dropped, resource: resourceCounts.dropped, event: eventCounts.dropped },
-    truncatedAttributes: spanCounts.truncated + resourceCounts.truncated + eventCounts.truncated,
+    droppedAttributes: { span: spanCounts.dropped, resource: resourceCounts.dropped, event: eventCounts.dropped, link: linkCounts.dropped },
+    truncatedAttributes: spanCounts.truncated + resourceCounts.truncated + eventCounts.truncated + linkCounts.truncated,
   };
+}
+
+/** A name-like text (event name, scope, tracestate) capped to MAX_ATTRIBUTE_VALUE_LENGTH characters, counted when cut. */
+export function capped(text: string, counts: FilterCounts): string {
+  if (text.length <= MAX_ATTRIBUTE_VALUE_LENGTH) return text;
+  counts.truncated++;
+  return text.slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
 }
 
 /** Why a span could never be read back, with the message; undefined when it can. */

@@ -106,6 +106,7 @@ function record(metrics: CollectorMetrics, result: IngestOutcome): void {
   metrics.attributesDropped.inc(["span"], result.droppedAttributes.span);
   metrics.attributesDropped.inc(["resource"], result.droppedAttributes.resource);
   metrics.attributesDropped.inc(["event"], result.droppedAttributes.event);
+  metrics.attributesDropped.inc(["link"], result.droppedAttributes.link);
   metrics.attributesTruncated.inc([], result.truncatedAttributes);
 }
 

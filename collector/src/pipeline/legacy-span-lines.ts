@@ -1,4 +1,4 @@
-import type { SpanRow } from "../store/span-row.js";
+import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 
 /**
  * Spool records written by collectors before span blocks (store/span-block.ts): one
@@ -51,6 +51,7 @@ function rowOfLine(line: unknown): SpanRow {
     serviceName,
     attributes,
     resourceAttributes,
+    ...plainSpanFields(),
   };
 }
 

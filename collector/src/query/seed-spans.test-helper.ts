@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { SpanRow } from "../store/span-row.js";
+import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 
 /** Options of one synthetic agent turn (tests only). */
 export interface TurnSpec {
@@ -56,6 +56,7 @@ export function turnTrace(spec: TurnSpec): { traceId: string; rows: SpanRow[] } 
         "messaging.operation.name": "process",
       },
       resourceAttributes: { "service.name": "svc" },
+      ...plainSpanFields(),
     },
   ];
   if (!spec.noLlm) {
@@ -80,6 +81,7 @@ export function turnTrace(spec: TurnSpec): { traceId: string; rows: SpanRow[] } 
         "troupe.llm.cost_usd": String(spec.costUsd ?? 0.001),
       },
       resourceAttributes: { "service.name": "svc" },
+      ...plainSpanFields(),
     });
   }
   return { traceId, rows };

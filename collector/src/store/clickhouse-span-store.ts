@@ -1,6 +1,6 @@
 import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway, InsertOptions } from "./clickhouse-gateway.js";
-import { SPAN_BLOCK_COLUMNS, SPAN_BLOCK_FORMAT, SpanBlockBuilder, type SpanBlock } from "./span-block.js";
+import { SPAN_BLOCK_FORMAT, spanBlockColumnNames, SpanBlockBuilder, type SpanBlock } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 import type { SpanStore } from "./span-store.js";
 
@@ -19,8 +19,6 @@ export interface ClickHouseSpanStoreOptions {
  * only collapsed by background merges anyway, which is why every counting read uses FINAL.
  */
 const SPAN_INSERT_SETTINGS: InsertOptions["settings"] = { optimize_on_insert: 0 };
-
-const SPAN_INSERT_COLUMN_NAMES = SPAN_BLOCK_COLUMNS.map(([name]) => name);
 
 /**
  * The SpanStore on ClickHouse (chDB or a server, through the gateway). Guarantees: a batch is
@@ -49,7 +47,7 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
     if (block.rowCount === 0) return;
     await gateway.insertFormatted(
       "spans",
-      { format: SPAN_BLOCK_FORMAT, columns: SPAN_INSERT_COLUMN_NAMES, payload: block.payload },
+      { format: SPAN_BLOCK_FORMAT, columns: spanBlockColumnNames(block.payload), payload: block.payload },
       { dedupToken: batchId, settings: SPAN_INSERT_SETTINGS },
     );
   };

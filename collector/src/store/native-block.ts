@@ -1,6 +1,6 @@
 /**
  * ClickHouse's Native format (a stream of column-oriented blocks), for the column types the
- * collector writes: String, LowCardinality(String), UInt8, UInt16, UInt64, DateTime64(9, 'UTC') and
+ * collector writes: String, LowCardinality(String), UInt8, UInt16, UInt32, UInt64, DateTime64(9, 'UTC') and
  * Map(LowCardinality(String), String). Native is what the engine parses fastest (its own memory
  * layout: no per-value text parsing), and both chDB (file() table function) and a server
  * (`INSERT ... FORMAT Native`) read it. Blocks are self-contained: two encodings back to back are a
@@ -197,6 +197,11 @@ export class NativeWriter {
   uint16(value: number): void {
     this.ensure(2);
     this.#pos = this.#buf.writeUInt16LE(value, this.#pos);
+  }
+
+  uint32(value: number): void {
+    this.ensure(4);
+    this.#pos = this.#buf.writeUInt32LE(value >>> 0, this.#pos);
   }
 
   /** A UInt64 from a non-negative safe integer (or any finite number, truncated and clamped at 0). */
@@ -407,6 +412,9 @@ function readColumn(r: NativeReader, type: string, rows: number): unknown[] {
       return out;
     case "UInt16":
       for (let i = 0; i < rows; i++) out[i] = r.uint(2);
+      return out;
+    case "UInt32":
+      for (let i = 0; i < rows; i++) out[i] = r.uint(4);
       return out;
     case "UInt64":
       for (let i = 0; i < rows; i++) out[i] = r.bigUInt64();

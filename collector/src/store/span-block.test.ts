@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Session } from "chdb";
 import { afterAll } from "vitest";
 import { decodeNativeBlocks, NativeFormatError, NativeWriter } from "./native-block.js";
-import { SPAN_BLOCK_COLUMNS, decodeSpanBlocks, encodeSpanBlock } from "./span-block.js";
-import type { SpanRow } from "./span-row.js";
+import { SPAN_BLOCK_COLUMNS, decodeSpanBlocks, encodeSpanBlock, spanBlockColumnNames } from "./span-block.js";
+import { plainSpanFields, type SpanRow } from "./span-row.js";
 
 function row(overrides: Partial<SpanRow> = {}): SpanRow {
   return {
@@ -23,6 +23,7 @@ function row(overrides: Partial<SpanRow> = {}): SpanRow {
     serviceName: "svc",
     attributes: { "gen_ai.request.model": "m" },
     resourceAttributes: { "service.name": "svc" },
+    ...plainSpanFields(),
     ...overrides,
   };
 }
@@ -57,6 +58,25 @@ describe("span blocks", () => {
     expect(block!.columns.map((c) => [c.name, c.type])).toEqual(SPAN_BLOCK_COLUMNS);
     expect(block!.columns.find((c) => c.name === "retention_days")!.values).toEqual([1, 65535, 1]);
     expect(decodeSpanBlocks(payload)).toEqual(rows);
+  });
+
+  it("keep types, scope, trace state, flags, events and links, and name a payload's columns", () => {
+    const full = row({
+      attributes: { "gen_ai.usage.input_tokens": "45", "gen_ai.request.stream": "false", "gen_ai.response.finish_reasons": '["stop"]', long: "x".repeat(3) },
+      attributeTypes: { "gen_ai.usage.input_tokens": "int", "gen_ai.request.stream": "bool", "gen_ai.response.finish_reasons": "string[]", long: "truncated" },
+      resourceAttributes: { "service.name": "svc", "process.pid": "42" },
+      resourceAttributeTypes: { "process.pid": "int" },
+      scopeName: "@troupe/runtime",
+      scopeVersion: "1.2.3",
+      traceState: "vendor=a,other=b",
+      flags: 0x301,
+      events: [{ timeUnixNano: "1700000000123456790", name: "exception", attributes: { "exception.type": "TypeError", n: "1.5" }, attributeTypes: { n: "double" } }],
+      links: [{ traceId: "12".repeat(16), spanId: "34".repeat(8), traceState: "k=v", flags: 1, attributes: { "troupe.agent.type": "a" }, attributeTypes: {} }],
+    });
+    const payload = encodeSpanBlock([full, row()], () => 30);
+    expect(decodeSpanBlocks(payload)).toEqual([full, row()]);
+    expect(spanBlockColumnNames(payload)).toEqual(SPAN_BLOCK_COLUMNS.map(([name]) => name));
+    expect(() => spanBlockColumnNames(Buffer.from([5, 0]))).toThrow(NativeFormatError);
   });
 
   it("store a start time that is not a nanosecond count fitting DateTime64 as 0", () => {
@@ -111,13 +131,17 @@ describe("span blocks in the engine", () => {
           startTimeUnixNano: (1_700_000_000_123_456_789n + BigInt(i)).toString(),
           durationNs: 2 ** 53 - i,
           attributes: { "gen_ai.usage.input_tokens": String(i), [`k${i}`]: "x".repeat(i) },
+          attributeTypes: { "gen_ai.usage.input_tokens": "int" },
+          scopeName: `scope-${i % 2}`,
+          flags: i,
+          events: i === 7 ? [{ timeUnixNano: "1700000000123456800", name: "exception", attributes: {}, attributeTypes: {} }] : [],
         }),
       );
       const file = join(dir, "spans.native");
       writeFileSync(file, encodeSpanBlock(rows, (t) => (t === "t0" ? 7 : 30)));
       const out = session
         .query(
-          `SELECT tenant_id, span_id, name, toString(start_time) AS start, toString(duration_ns) AS d, service_name, attributes, retention_days FROM file('${file}', Native) ORDER BY span_id FORMAT JSONEachRow`,
+          `SELECT tenant_id, span_id, name, toString(start_time) AS start, toString(duration_ns) AS d, service_name, attributes, retention_days, attribute_types, scope_name, flags, JSONExtractString(events, 1, 'name') AS event FROM file('${file}', Native) ORDER BY span_id FORMAT JSONEachRow`,
         )
         .toString()
         .trim()
@@ -126,6 +150,8 @@ describe("span blocks in the engine", () => {
       expect(out).toHaveLength(300);
       expect(out[7]).toMatchObject({ tenant_id: "t1", name: "naïve \"quoted\"\n日本語", start: "2023-11-14 22:13:20.123456796", d: String(2 ** 53 - 7), service_name: "svc-7", retention_days: 30 });
       expect(out[7]!.attributes).toEqual({ "gen_ai.usage.input_tokens": "7", k7: "xxxxxxx" });
+      expect(out[7]).toMatchObject({ attribute_types: { "gen_ai.usage.input_tokens": "int" }, scope_name: "scope-1", flags: 7, event: "exception" });
+      expect(out[8]).toMatchObject({ flags: 8, event: "" });
       expect(out[299]).toMatchObject({ tenant_id: "t2", service_name: "svc-299", retention_days: 30 });
       expect(out[0]).toMatchObject({ tenant_id: "t0", retention_days: 7 });
     } finally {

@@ -3,7 +3,7 @@ import type { ClickHouseGateway } from "./clickhouse-gateway.js";
 import { createClickHouseSpanStore } from "./clickhouse-span-store.js";
 import { runMigrations } from "./migrate.js";
 import { MIGRATIONS } from "./migrations/index.js";
-import type { SpanRow } from "./span-row.js";
+import { plainSpanFields, type SpanRow } from "./span-row.js";
 
 /** A freshly migrated, empty gateway for one contract run, and how to dispose of it. */
 export interface ContractTarget {
@@ -25,6 +25,7 @@ function span(tenantId: string, traceId: string, spanId: string, startMs: number
     serviceName: "svc",
     attributes: { "gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": "7", "gen_ai.usage.output_tokens": "3", "troupe.llm.cost_usd": "0.25", ...attributes },
     resourceAttributes: { "service.name": "svc" },
+    ...plainSpanFields(),
   };
 }
 
