@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadCollectorConfig, startCollector, type RunningCollector, type UsageResponse } from "@troupe/collector";
+import { loadCollectorConfig, plainSpanFields, startCollector, type RunningCollector, type UsageResponse } from "@troupe/collector";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedUsageRecords } from "./support/usage-records.js";
 import { runTroupe, type CliResult } from "./support/collector-process.js";
@@ -47,6 +47,7 @@ beforeAll(async () => {
     startTimeUnixNano: String(BigInt(at(15)) * 1_000_000n), durationNs: 1e6, statusCode: 1, serviceName: "svc",
     attributes: { "troupe.tenant.id": "acme", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": "77777", "troupe.llm.cost_usd": "7" },
     resourceAttributes: { "service.name": "svc" },
+    ...plainSpanFields(),
   }], "span-only");
 }, 60_000);
 

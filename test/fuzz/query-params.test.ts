@@ -15,6 +15,7 @@ import {
   createQueryRoutes,
   createTenantRegistry,
   openClickHouse,
+  plainSpanFields,
   type ClickHouseGateway,
   type SpanRow,
 } from "@troupe/collector";
@@ -50,6 +51,7 @@ beforeAll(async () => {
     serviceName: "fuzz",
     attributes: { "troupe.agent.type": `agent-${i % 3}`, "troupe.turn.outcome": "ok", "gen_ai.operation.name": i % 2 ? "chat" : "", "gen_ai.usage.input_tokens": String(i) },
     resourceAttributes: { "service.name": "fuzz" },
+    ...plainSpanFields(),
   });
   const rows: SpanRow[] = [];
   for (let i = 0; i < 30; i++) rows.push(row("acme", randomBytes(16).toString("hex"), `op ${i}`, i));

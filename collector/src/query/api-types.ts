@@ -118,8 +118,62 @@ export interface TraceSpan {
   costUsd: number;
   /** `troupe.turn.outcome` or "". */
   outcome: string;
-  attributes: Record<string, string>;
-  resourceAttributes: Record<string, string>;
+  /** Allow-listed span attributes, each with the type it was sent with (see AttributeValue). */
+  attributes: Record<string, AttributeValue>;
+  /** Keys of `attributes` whose value was cut to the length cap (a string now, whatever it was); absent when none. */
+  truncatedAttributes?: string[];
+  /** Allow-listed resource attributes, typed like `attributes`. */
+  resourceAttributes: Record<string, AttributeValue>;
+  /** Keys of `resourceAttributes` whose value was cut to the length cap; absent when none. */
+  truncatedResourceAttributes?: string[];
+  /** The instrumentation scope that emitted the span ("" for a name or version not sent). */
+  scope: { name: string; version: string };
+  /** The W3C tracestate of the span's context, as sent ("" for none). */
+  traceState: string;
+  /** OTLP span flags: W3C trace flags in bits 0-7 (bit 0: sampled), has-is-remote and is-remote in bits 8 and 9; 0 when not sent. */
+  flags: number;
+  /** The span's events in the order sent. */
+  events: TraceSpanEvent[];
+  /** The span's links in the order sent. */
+  links: TraceSpanLink[];
+}
+
+/**
+ * An attribute value with the OTLP type it was sent with: a string, a JSON boolean, a JSON number
+ * (an int64 past 2^53 is its exact decimal string, as OTLP/JSON writes it; a NaN or infinite double
+ * the string "NaN", "Infinity" or "-Infinity"), or an array of those. Bytes are base64 strings;
+ * key-value lists and mixed arrays are their JSON text. Spans stored before types were kept
+ * (schema version 7) answer every value as the string it was stored as.
+ */
+export type AttributeValue = string | number | boolean | (string | number | boolean)[];
+
+/** A span event: when, what, and its allow-listed attributes (never a message or a stack trace). */
+export interface TraceSpanEvent {
+  time: string;
+  /** Nanoseconds since the epoch, as a decimal string (exact). */
+  timeUnixNano: string;
+  name: string;
+  attributes: Record<string, AttributeValue>;
+  /** Keys of `attributes` cut to the length cap; absent when none. */
+  truncatedAttributes?: string[];
+}
+
+/** A link from a span to a span of this trace or of another. */
+export interface TraceSpanLink {
+  traceId: string;
+  spanId: string;
+  /** The linked span context's W3C tracestate ("" for none). */
+  traceState: string;
+  /** The linked span context's OTLP flags (0 when not sent). */
+  flags: number;
+  attributes: Record<string, AttributeValue>;
+  /** Keys of `attributes` cut to the length cap; absent when none. */
+  truncatedAttributes?: string[];
+  /**
+   * True when the caller's tenant has spans of the linked trace (GET /traces/{traceId} answers it).
+   * False when it does not: a trace of another tenant and a trace that does not exist answer alike.
+   */
+  sameTenant: boolean;
 }
 
 /**

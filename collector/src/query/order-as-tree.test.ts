@@ -7,6 +7,7 @@ function span(spanId: string, parentSpanId: string): TraceSpan {
   return {
     spanId, parentSpanId, depth: -1, name: spanId, kind: 1, startTime: "", startTimeUnixNano: "0", durationMs: 0, statusCode: 0,
     serviceName: "", agentType: "", operation: "", model: "", inputTokens: 0, outputTokens: 0, costUsd: 0, outcome: "", attributes: {}, resourceAttributes: {},
+    scope: { name: "", version: "" }, traceState: "", flags: 0, events: [], links: [],
   };
 }
 

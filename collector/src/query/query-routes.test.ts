@@ -193,6 +193,7 @@ describe("GET /traces/:traceId", () => {
     expect(r.spans[1]!.parentSpanId).toBe(r.spans[0]!.spanId);
     expect(r.spans[1]).toMatchObject({ operation: "chat", model: "gpt-4o", inputTokens: 500, outputTokens: 50, statusCode: 2 });
     expect(r.spans[0]!.attributes["troupe.turn.outcome"]).toBe("error");
+    expect(r.spans[1]!.attributes).toMatchObject({ "gen_ai.usage.input_tokens": 500, "troupe.llm.cost_usd": 0.05 });
     expect(r.spans[0]!.startTimeUnixNano).toMatch(/^\d{19}$/);
   });
 

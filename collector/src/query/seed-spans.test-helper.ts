@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { AttributeTypes } from "../store/attribute-types.js";
 import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 
 /** Options of one synthetic agent turn (tests only). */
@@ -26,6 +27,21 @@ export function hexId(bytes: number): string {
   return randomBytes(bytes).toString("hex");
 }
 
+/**
+ * Attribute text and types of a span's values as the OpenTelemetry JS SDK exports them: numbers
+ * as `int` when integral and `double` otherwise, booleans as `bool`, strings untyped.
+ */
+function sdkAttributes(values: Record<string, string | number | boolean>): Pick<SpanRow, "attributes" | "attributeTypes"> {
+  const attributes: Record<string, string> = {};
+  const attributeTypes: AttributeTypes = {};
+  for (const [key, value] of Object.entries(values)) {
+    attributes[key] = String(value);
+    if (typeof value === "boolean") attributeTypes[key] = "bool";
+    else if (typeof value === "number") attributeTypes[key] = Number.isInteger(value) ? "int" : "double";
+  }
+  return { attributes, attributeTypes };
+}
+
 function nanos(ms: number): string {
   return (BigInt(Math.round(ms * 1000)) * 1000n).toString();
 }
@@ -47,16 +63,16 @@ export function turnTrace(spec: TurnSpec): { traceId: string; rows: SpanRow[] } 
       durationNs: spec.durationMs * 1e6,
       statusCode: outcome === "ok" ? 1 : 2,
       serviceName: "svc",
-      attributes: {
+      resourceAttributes: { "service.name": "svc" },
+      ...plainSpanFields(),
+      ...sdkAttributes({
         "troupe.tenant.id": spec.tenantId,
         "troupe.agent.type": spec.agentType,
         "troupe.turn.outcome": outcome,
-        "troupe.queue.wait_ms": String(spec.queueWaitMs ?? 1),
-        "troupe.handler.wall_ms": String(spec.handlerWallMs ?? spec.durationMs),
+        "troupe.queue.wait_ms": spec.queueWaitMs ?? 1,
+        "troupe.handler.wall_ms": spec.handlerWallMs ?? spec.durationMs,
         "messaging.operation.name": "process",
-      },
-      resourceAttributes: { "service.name": "svc" },
-      ...plainSpanFields(),
+      }),
     },
   ];
   if (!spec.noLlm) {
@@ -71,17 +87,17 @@ export function turnTrace(spec: TurnSpec): { traceId: string; rows: SpanRow[] } 
       durationNs: Math.max(1, spec.durationMs - 2) * 1e6,
       statusCode: spec.llmError ? 2 : 0,
       serviceName: "svc",
-      attributes: {
+      resourceAttributes: { "service.name": "svc" },
+      ...plainSpanFields(),
+      ...sdkAttributes({
         "troupe.tenant.id": spec.tenantId,
         "troupe.agent.type": spec.agentType,
         "gen_ai.operation.name": "chat",
         "gen_ai.request.model": spec.model ?? "gpt-4o",
-        "gen_ai.usage.input_tokens": String(spec.inputTokens ?? 100),
-        "gen_ai.usage.output_tokens": String(spec.outputTokens ?? 20),
-        "troupe.llm.cost_usd": String(spec.costUsd ?? 0.001),
-      },
-      resourceAttributes: { "service.name": "svc" },
-      ...plainSpanFields(),
+        "gen_ai.usage.input_tokens": spec.inputTokens ?? 100,
+        "gen_ai.usage.output_tokens": spec.outputTokens ?? 20,
+        "troupe.llm.cost_usd": spec.costUsd ?? 0.001,
+      }),
     });
   }
   return { traceId, rows };

@@ -2,9 +2,11 @@ import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway, QueryParams } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import type { TraceDetailResponse, TraceSearchResponse, TraceSpan, TraceSummary } from "./api-types.js";
+import { tenantTraceIds } from "./linked-traces.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
 import { FINAL_SETTINGS_SQL, num, round } from "./span-sql.js";
 import { decodeTraceCursor, encodeTraceCursor } from "./trace-cursor.js";
+import { linkedTraceIds, SPAN_VIEW_COLUMNS_SQL, toTraceSpan, type SpanViewRow } from "./trace-span-view.js";
 
 /** Filters of a trace search (validated). */
 export interface TraceSearchFilters {
@@ -104,36 +106,15 @@ export async function searchTraces(gateway: ClickHouseGateway, tenantId: string,
   };
 }
 
-interface SpanDbRow {
-  span_id: string;
-  parent_span_id: string;
-  name: string;
-  kind: number;
-  start_text: string;
-  start_ns: string;
-  duration_ns: number | string;
-  status_code: number;
-  service_name: string;
-  agent_type: string;
-  operation: string;
-  model: string;
-  input_tokens: number | string;
-  output_tokens: number | string;
-  cost_usd: number;
-  outcome: string;
-  attributes: Record<string, string>;
-  resource_attributes: Record<string, string>;
-}
-
 /**
- * One trace of one tenant as a span tree (flat, depth-first). Throws not_found when the tenant has
- * no span of that trace — whether or not another tenant has one.
+ * One trace of one tenant as a span tree (flat, depth-first), each span as it was sent (typed
+ * attributes, scope, events, links). Throws not_found when the tenant has no span of that trace —
+ * whether or not another tenant has one. A link is `sameTenant` when the tenant has spans of the
+ * linked trace: one tenant-scoped lookup for all the trace's links.
  */
 export async function getTrace(gateway: ClickHouseGateway, tenantId: string, traceId: string): Promise<TraceDetailResponse> {
-  const rows = await gateway.query<SpanDbRow>(
-    `SELECT span_id, parent_span_id, name, kind, toString(start_time) AS start_text,
-       toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ns, status_code, service_name,
-       agent_type, operation, model, input_tokens, output_tokens, cost_usd, outcome, attributes, resource_attributes
+  const rows = await gateway.query<SpanViewRow>(
+    `SELECT ${SPAN_VIEW_COLUMNS_SQL}
      FROM spans FINAL
      WHERE tenant_id = {tenant:String} AND trace_id = {traceId:String}
      ORDER BY start_time, span_id
@@ -142,7 +123,11 @@ export async function getTrace(gateway: ClickHouseGateway, tenantId: string, tra
     { tenant: tenantId, traceId, limit: MAX_TRACE_SPANS },
   );
   if (rows.length === 0) throw new CollectorError("not_found", "trace not found");
-  const spans = orderAsTree(rows.map(toTraceSpan));
+  const linked = new Set(rows.flatMap((r) => (r.links === "" ? [] : linkedTraceIds(r))));
+  linked.delete(traceId);
+  const tenantTraces = linked.size > 0 ? await tenantTraceIds(gateway, tenantId, linked) : new Set<string>();
+  tenantTraces.add(traceId);
+  const spans = orderAsTree(rows.map((r) => toTraceSpan(r, tenantTraces)));
   const startNs = rows.reduce((m, r) => (BigInt(r.start_ns) < m ? BigInt(r.start_ns) : m), BigInt(rows[0]!.start_ns));
   const endNs = rows.reduce((m, r) => {
     const end = BigInt(r.start_ns) + BigInt(r.duration_ns);
@@ -157,30 +142,6 @@ export async function getTrace(gateway: ClickHouseGateway, tenantId: string, tra
     spanCount: spans.length,
     errorCount: spans.filter((s) => s.statusCode === 2).length,
     spans,
-  };
-}
-
-function toTraceSpan(r: SpanDbRow): TraceSpan {
-  return {
-    spanId: r.span_id,
-    parentSpanId: r.parent_span_id,
-    depth: 0,
-    name: r.name,
-    kind: num(r.kind),
-    startTime: clickHouseDateTimeToIso(r.start_text),
-    startTimeUnixNano: r.start_ns,
-    durationMs: round(num(r.duration_ns) / 1e6),
-    statusCode: num(r.status_code),
-    serviceName: r.service_name,
-    agentType: r.agent_type,
-    operation: r.operation,
-    model: r.model,
-    inputTokens: num(r.input_tokens),
-    outputTokens: num(r.output_tokens),
-    costUsd: num(r.cost_usd),
-    outcome: r.outcome,
-    attributes: r.attributes,
-    resourceAttributes: r.resource_attributes,
   };
 }
 

@@ -5,10 +5,9 @@ import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChdbGateway } from "../store/chdb-gateway.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
-import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { runMigrations } from "../store/migrate.js";
 import { MIGRATIONS } from "../store/migrations/index.js";
-import type { SpanRow } from "../store/span-row.js";
+import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
 import type { UsageGroupBy, UsageResponse } from "./api-types.js";
 import { createQueryRoutes } from "./query-routes.js";
@@ -55,7 +54,21 @@ function llmSpan(tenantId: string, startMs: number, o: { agent?: string; model?:
     serviceName: "svc",
     attributes,
     resourceAttributes: { "service.name": "svc" },
+    ...plainSpanFields(),
   };
+}
+
+/** Inserts spans as a store at schema 3 wrote them: that schema's columns only, the batch id as deduplication token. */
+async function insertAtSchema3(rows: readonly SpanRow[], batchId: string): Promise<void> {
+  const startText = (nanos: string) => {
+    const ns = BigInt(nanos);
+    return `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19).replace("T", " ")}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}`;
+  };
+  await gateway.insert("spans", rows.map((r) => ({
+    tenant_id: r.tenantId, trace_id: r.traceId, span_id: r.spanId, parent_span_id: r.parentSpanId, name: r.name, kind: r.kind,
+    start_time: startText(r.startTimeUnixNano), duration_ns: r.durationNs, status_code: r.statusCode, service_name: r.serviceName,
+    attributes: r.attributes, resource_attributes: r.resourceAttributes, retention_days: 30,
+  })), { dedupToken: batchId });
 }
 
 interface LegacyRow {
@@ -119,7 +132,6 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "troupe-backfill-"));
   gateway = createChdbGateway({ dataDir: dir });
   expect(await runMigrations(gateway, MIGRATIONS.slice(0, 3))).toEqual([1, 2, 3]);
-  const store = createClickHouseSpanStore(gateway);
 
   // acme over four days, as the runtime stored it: calls that succeeded, failed, were refused by
   // the budget or the rate limit, other LLM operations, a call of no agent, a provider answering
@@ -142,9 +154,9 @@ beforeAll(async () => {
   // Outside the range, and another tenant.
   spans.push(llmSpan("acme", FROM - 1, { agent: "planner", input: 99_999, cost: 99 }), llmSpan("globex", NOW - 3_600_000, { agent: "spy", input: 77_777, cost: 7 }));
   // Stored, replayed as the same batch, and partly re-sent in another batch (an exporter retry).
-  await store.insertSpans(spans, "batch-1");
-  await store.insertSpans(spans, "batch-1");
-  await store.insertSpans(spans.slice(0, 20), "batch-2");
+  await insertAtSchema3(spans, "batch-1");
+  await insertAtSchema3(spans, "batch-1");
+  await insertAtSchema3(spans.slice(0, 20), "batch-2");
 
   for (const groupBy of ["day", "hour", "model", "agent"] as const) before.set(groupBy, await legacyReport(groupBy));
   expect(before.get("day")!.length).toBeGreaterThanOrEqual(4);

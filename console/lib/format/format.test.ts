@@ -92,6 +92,7 @@ describe("waterfall layout", () => {
   const span = (id: string, startNs: bigint, durationMs: number): TraceSpan => ({
     spanId: id, parentSpanId: "", depth: 0, name: id, kind: 1, startTime: "", startTimeUnixNano: startNs.toString(), durationMs,
     statusCode: 0, serviceName: "s", agentType: "", operation: "", model: "", inputTokens: 0, outputTokens: 0, costUsd: 0, outcome: "", attributes: {}, resourceAttributes: {},
+    scope: { name: "", version: "" }, traceState: "", flags: 0, events: [], links: [],
   });
 
   it("places spans by exact nanosecond offsets and clamps to the track", () => {

@@ -1,20 +1,23 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { SpanPanel } from "../../../../components/span-panel";
 import { Badge, Card, ErrorState, PageHeader, StatCard } from "../../../../components/ui";
 import { load } from "../../../../lib/api/load";
 import type { TraceSpan } from "../../../../lib/api/types";
 import { loadConfig } from "../../../../lib/config";
 import { formatDateTime, formatInt, formatMs, formatUsd } from "../../../../lib/format/format";
+import { attributeIsTrue, spanAnchor } from "../../../../lib/format/span-fields";
 import { layoutWaterfall } from "../../../../lib/format/waterfall";
 import { requireSession } from "../../../../lib/session/server-session";
 import { tenantScope } from "../../../../lib/session/tenant-scope";
 
 export const metadata: Metadata = { title: "Trace" };
 
-const KIND = ["unspecified", "internal", "server", "client", "producer", "consumer"];
-
-/** Trace detail: the span tree as a waterfall, with status, durations and metadata attributes. */
+/**
+ * Trace detail: the span tree as a waterfall, with status, durations and each span's metadata as it
+ * was sent. `?span=<spanId>` opens that span's panel (links between traces point there).
+ */
 export default async function TraceDetailPage({ params, searchParams }: {
   params: Promise<{ traceId: string }>;
   searchParams: Promise<Record<string, string | string[] | undefined>>;
@@ -26,7 +29,9 @@ export default async function TraceDetailPage({ params, searchParams }: {
   const scope = await tenantScope(signedIn, search.tenant);
   const trace = await load(signedIn.client.trace(traceId.toLowerCase(), scope.apiTenant));
   if (!trace.ok && (trace.code === "not_found" || trace.code === "bad_request")) notFound();
-  const back = `/traces${signedIn.session.kind === "admin" ? `?tenant=${encodeURIComponent(scope.tenantId)}` : ""}`;
+  const tenantParam = signedIn.session.kind === "admin" ? scope.tenantId : undefined;
+  const back = `/traces${tenantParam !== undefined ? `?tenant=${encodeURIComponent(tenantParam)}` : ""}`;
+  const openSpan = typeof search.span === "string" ? search.span.toLowerCase() : undefined;
 
   if (!trace.ok) {
     return (
@@ -41,7 +46,7 @@ export default async function TraceDetailPage({ params, searchParams }: {
   const rows = layoutWaterfall(t.spans, t.durationMs);
   const apm = loadConfig().apmTraceUrl;
   const llmSpans = t.spans.filter((s) => s.model);
-  const simulated = t.spans.some((s) => s.attributes["troupe.llm.simulated"] === "true");
+  const simulated = t.spans.some((s) => attributeIsTrue(s.attributes["troupe.llm.simulated"]));
   const tokens = t.spans.reduce((n, s) => n + s.inputTokens + s.outputTokens, 0);
   const cost = t.spans.reduce((n, s) => n + s.costUsd, 0);
   const root = t.spans[0];
@@ -86,13 +91,13 @@ export default async function TraceDetailPage({ params, searchParams }: {
         </div>
         <div data-testid="waterfall">
           {rows.map(({ span, offsetPct, widthPct }) => (
-            <details key={span.spanId} className="wf-row" data-span-name={span.name}>
+            <details key={span.spanId} id={spanAnchor(span.spanId)} className="wf-row" data-span-name={span.name} open={span.spanId === openSpan}>
               <summary>
                 <span className="wf-name" style={{ paddingLeft: span.depth * 16 }}>
                   {span.statusCode === 2 ? <span aria-label="error" title="error" style={{ color: "var(--err)" }}>●</span> : null}
                   <span className="wf-name-text" title={span.name}>{span.name}</span>
                   {span.agentType ? <Badge tone="neutral">{span.agentType}</Badge> : null}
-                  {span.attributes["troupe.llm.simulated"] === "true" ? <Badge tone="sim">simulated model</Badge> : null}
+                  {attributeIsTrue(span.attributes["troupe.llm.simulated"]) ? <Badge tone="sim">simulated model</Badge> : null}
                 </span>
                 <span className="wf-track" aria-hidden="true">
                   <span className={`wf-bar ${barClass(span)}`} style={{ left: `${offsetPct}%`, width: `${widthPct}%` }} />
@@ -100,7 +105,7 @@ export default async function TraceDetailPage({ params, searchParams }: {
                 <span className="wf-dur">{formatMs(span.durationMs)}</span>
               </summary>
               <div className="wf-detail">
-                <SpanDetail span={span} />
+                <SpanPanel span={span} tenant={tenantParam} />
               </div>
             </details>
           ))}
@@ -115,47 +120,4 @@ function barClass(span: TraceSpan): string {
   if (span.model || span.operation === "chat") return "llm";
   if (span.operation === "execute_tool") return "tool";
   return "";
-}
-
-function SpanDetail({ span }: { span: TraceSpan }) {
-  const summary: Array<[string, string]> = [
-    ["span id", span.spanId],
-    ["parent span id", span.parentSpanId || "(root)"],
-    ["kind", KIND[span.kind] ?? String(span.kind)],
-    ["status", span.statusCode === 2 ? "error" : span.statusCode === 1 ? "ok" : "unset"],
-    ["service", span.serviceName],
-    ["start", formatDateTime(span.startTime)],
-    ["duration", formatMs(span.durationMs)],
-  ];
-  if (span.outcome) summary.push(["turn outcome", span.outcome]);
-  if (span.model) summary.push(["model", span.model], ["tokens (in / out)", `${formatInt(span.inputTokens)} / ${formatInt(span.outputTokens)}`], ["cost", formatUsd(span.costUsd)]);
-  const attrs = Object.entries(span.attributes).sort(([a], [b]) => a.localeCompare(b));
-  const resource = Object.entries(span.resourceAttributes).sort(([a], [b]) => a.localeCompare(b));
-  return (
-    <div className="grid grid-2">
-      <div>
-        <h3 style={{ marginBottom: 8 }}>Span</h3>
-        <dl className="kv">{summary.map(([k, v]) => <Pair key={k} k={k} v={v} />)}</dl>
-      </div>
-      <div>
-        <h3 style={{ marginBottom: 8 }}>Attributes</h3>
-        {attrs.length ? <dl className="kv">{attrs.map(([k, v]) => <Pair key={k} k={k} v={v} />)}</dl> : <p className="field-hint">No attributes.</p>}
-        {resource.length ? (
-          <>
-            <h3 style={{ margin: "14px 0 8px" }}>Resource</h3>
-            <dl className="kv">{resource.map(([k, v]) => <Pair key={k} k={k} v={v} />)}</dl>
-          </>
-        ) : null}
-      </div>
-    </div>
-  );
-}
-
-function Pair({ k, v }: { k: string; v: string }) {
-  return (
-    <>
-      <dt>{k}</dt>
-      <dd>{v}</dd>
-    </>
-  );
 }
