@@ -13,6 +13,9 @@
 //   traced_send_json_msgs_per_s with JsonTraceSerializer (exporter-trace-otlp-http). The
 //   AsyncLocalStorage context manager is registered as in a real deployment.
 //   traced_*spans_exported_ratio: spans exported / spans made (the batch queue drops when full).
+// - metered_send_msgs_per_s: untraced send with an SDK MeterProvider (a PeriodicExportingMetricReader
+//   exporting to memory every second), so each turn records troupe.turns, troupe.turn.queue_wait and
+//   troupe.turn.handler_duration; the untraced figures have no meter provider (the API's no-op: not recorded).
 // - quiet_* / fifo_*: a quiet tenant (2 messages per 50 ms tick at random offsets) beside a noisy tenant
 //   (40 messages per tick, 20x); every handler busy-loops 1 ms. The FIFO figure runs the same workload through
 //   one shared FIFO queue (the design of runtimes without tenant-aware scheduling), implemented below
@@ -27,6 +30,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { AgentId, AllowListSpanProcessor, Runtime, TopicId, typeSubscription, WorkerThreadTurnHost, type RuntimeOptions } from "@troupe/runtime";
 import { OtlpProtobufTraceSerializer } from "@troupe/runtime/otel";
 
@@ -352,7 +356,16 @@ async function passivationMillionKeys(): Promise<number> {
 
 // ------------------------------------------------------------------------------------------------
 
-// `--parts=a,b` runs only some parts (for profiling): raw, untraced_sync, memory, fairness, untraced, traced, traced_official, traced_json.
+async function meteredSend(): Promise<{ rate: number; cpuUsPerMsg: number }> {
+  const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 1000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const rate = await runtimeSend("metered send (SDK meter provider)", { meterProvider });
+  const cpuUsPerMsg = lastCpuUsPerMsg;
+  await meterProvider.shutdown();
+  return { rate, cpuUsPerMsg };
+}
+
+// `--parts=a,b` runs only some parts (for profiling): raw, untraced_sync, memory, fairness, untraced, metered, traced, traced_official, traced_json.
 const partsArg = process.argv.find((a) => a.startsWith("--parts="));
 const parts = partsArg === undefined ? null : new Set(partsArg.slice("--parts=".length).split(","));
 const want = (part: string): boolean => parts === null || parts.has(part);
@@ -362,7 +375,7 @@ if (parts === null) {
   // A full run measures each group in a fresh process: the 1M-key passivation run, the fairness
   // workload and AsyncLocalStorage (on for good once used) would otherwise slow the parts after them.
   const { spawnSync } = await import("node:child_process");
-  for (const group of ["raw,untraced_sync", "memory", "fairness", "untraced", "traced", "traced_official", "traced_json"]) {
+  for (const group of ["raw,untraced_sync", "memory", "fairness", "untraced", "metered", "traced", "traced_official", "traced_json"]) {
     const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, `--parts=${group}`], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
     const last = child.stdout.trim().split("\n").pop() ?? "";
     if (child.status !== 0) throw new Error(`runtime bench part ${group} failed (exit ${child.status})`);
@@ -386,6 +399,11 @@ if (parts === null) {
     result.untraced_send_msgs_per_s = await runtimeSend("untraced send (defaults)", {});
     result.untraced_send_cpu_us_per_msg = lastCpuUsPerMsg;
     result.untraced_publish_msgs_per_s = await runtimePublish("untraced publish (defaults)", {});
+  }
+  if (want("metered")) {
+    const metered = await meteredSend();
+    result.metered_send_msgs_per_s = metered.rate;
+    result.metered_send_cpu_us_per_msg = metered.cpuUsPerMsg;
   }
   if (want("traced")) {
     const traced = await tracedSend("protobuf");

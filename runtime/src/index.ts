@@ -48,6 +48,9 @@ export {
   SAMPLING_KEPT_BY,
 } from "./tracing/attributes.js";
 export type { TurnOutcome, SamplingKeptBy } from "./tracing/attributes.js";
+export { METRIC, METRIC_ATTR, QUOTA_KINDS, GEN_AI_TOKEN_USAGE_BUCKETS, GEN_AI_OPERATION_DURATION_BUCKETS, TURN_DURATION_BUCKETS } from "./metrics/metric-names.js";
+export type { QuotaKind } from "./metrics/metric-names.js";
+export { METER_NAME } from "./metrics/runtime-metrics.js";
 export { USAGE_EVENT_NAME, USAGE_OUTCOMES, USAGE_ATTR, usageRecordSchema, checkUsageRecord } from "./usage/usage-record.js";
 export type { UsageRecord, UsageOutcome } from "./usage/usage-record.js";
 export type { UsageRecorder } from "./usage/usage-recorder.js";

@@ -156,10 +156,13 @@ describe("telemetryOptionsFromEnv", () => {
     expect(telemetryOptionsFromEnv({ OTEL_SERVICE_NAME: "svc", TROUPE_COLLECTOR_URL: "http://c:4318/", TROUPE_INGEST_KEY: "k" })).toEqual({
       serviceName: "svc",
       collector: { url: "http://c:4318/v1/traces", apiKey: "k" },
+      // Never to the Troupe collector: it has no /v1/metrics.
+      metrics: false,
     });
     expect(telemetryOptionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://o:4318", TROUPE_COLLECTOR_URL: "http://c:4318" }, { serviceName: "d" })).toEqual({
       serviceName: "d",
       collector: {},
+      metrics: { exporters: ["otlp"] },
     });
     expect(telemetryOptionsFromEnv({})!.serviceName).toBe("troupe-runtime");
   });

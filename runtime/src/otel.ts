@@ -2,10 +2,11 @@
  * The one module that sets up the OpenTelemetry SDK for a process that embeds the runtime. The
  * runtime itself only uses `@opentelemetry/api` (and `@opentelemetry/api-logs` for usage records); an entry point calls `startTelemetry` (optionally
  * with `telemetryOptionsFromEnv(process.env)`) and everything the runtime traces is exported through
- * the allow-list filter. Without it the API stays a no-op and tracing costs nothing.
+ * the allow-list filter, and its metrics to the APM of `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.
+ * Without it the API stays a no-op and tracing and metrics cost nothing.
  */
-import type { TracerProvider } from "@opentelemetry/api";
-import { context, propagation, ProxyTracerProvider, trace } from "@opentelemetry/api";
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import { context, metrics, propagation, ProxyTracerProvider, trace } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
@@ -33,6 +34,8 @@ import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
 import { RESOURCE_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
 import { UsageLogRecordProcessor } from "./usage/usage-log-processor.js";
 import type { UsageBatchOptions, UsageExportStats } from "./usage/usage-log-processor.js";
+import { metricsOptionsFromEnv, metricsOptionsSchema, type MetricsOptions } from "./metrics/metrics-options.js";
+import { startMetricsPipeline } from "./metrics/metrics-pipeline.js";
 
 export { OtlpProtobufTraceSerializer } from "./tracing/otlp-protobuf-serializer.js";
 export type { OtlpProtobufTraceSerializerOptions, OtlpProtobufTraceSerializerStats } from "./tracing/otlp-protobuf-serializer.js";
@@ -43,6 +46,7 @@ export type { SamplingTracerProviderOptions } from "./tracing/sampling-tracer-pr
 export type { SamplingStats } from "./tracing/pending-trace.js";
 export { UsageLogRecordProcessor, DEFAULT_USAGE_BATCH } from "./usage/usage-log-processor.js";
 export type { UsageBatchOptions, UsageExportStats } from "./usage/usage-log-processor.js";
+export type { MetricsOptions, MetricsExporterKind } from "./metrics/metrics-options.js";
 
 /** One OTLP/HTTP traces endpoint (e.g. an existing APM: Jaeger, Tempo, Honeycomb). */
 export interface OtlpEndpointOptions {
@@ -113,6 +117,12 @@ export interface TelemetryOptions {
   protocol?: "http/protobuf" | "http/json";
   /** Usage records (billing): default on, to the collector beside the spans; `false` for none. */
   usageRecords?: UsageRecordsOptions | false;
+  /**
+   * Metrics for your APM (GenAI client metrics, per-tenant runtime metrics; see MetricsOptions):
+   * default on when an endpoint is known (`metrics.url`, `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` or
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`), never to the Troupe collector; `false` for none.
+   */
+  metrics?: MetricsOptions | false;
 }
 
 /** A running telemetry pipeline. */
@@ -131,6 +141,12 @@ export interface Telemetry {
    * `registerGlobal: false`; then give it to `LlmClients` as `loggerProvider`). Exports only usage records.
    */
   loggerProvider: ApiLoggerProvider;
+  /**
+   * The meter provider of the metrics pipeline (registered as the global one unless
+   * `registerGlobal: false`; then give it to `Runtime` and `LlmClients` as `meterProvider`). The
+   * API's no-op provider when metrics are off.
+   */
+  meterProvider: MeterProvider;
   /** What the usage-record pipeline did, summed over its exporters: records lost = `dropped` + `failed`. */
   usageRecordStats(): UsageExportStats;
   /**
@@ -139,7 +155,7 @@ export interface Telemetry {
    * how many are still held (they stay held and retried).
    */
   flushUsageRecords(): Promise<void>;
-  /** Exports every ended span and every usage record now. */
+  /** Exports every ended span, every usage record and the metrics now. */
   forceFlush(): Promise<void>;
   /** Flushes, stops every exporter and, if it registered them, restores the no-op globals. Idempotent. */
   shutdown(): Promise<void>;
@@ -212,6 +228,7 @@ const optionsSchema = z.object({
         .refine((u) => u.maxExportBatchSize === undefined || u.maxQueueSize === undefined || u.maxExportBatchSize <= u.maxQueueSize, "usageRecords.maxExportBatchSize must not exceed usageRecords.maxQueueSize"),
     ])
     .optional(),
+  metrics: z.union([z.literal(false), metricsOptionsSchema]).optional(),
 });
 
 /**
@@ -222,7 +239,7 @@ const optionsSchema = z.object({
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = innermostIssue(parsed.error.issues[0]!);
     throw new InvalidArgumentError(`telemetry option ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
   if (options.sampling !== undefined && options.samplerRatio !== undefined) {
@@ -260,7 +277,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ ...options.resourceAttributes, "service.name": options.serviceName, ...(options.serviceVersion === undefined ? {} : { "service.version": options.serviceVersion }) }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const usage = startUsagePipeline(options, resource);
+  // Logs and metrics carry the resource cut to the allow-list, as the span filter cuts it.
+  const allowedResource = resourceFromAttributes(Object.fromEntries(Object.entries(resource.attributes).filter(([key]) => RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key))));
+  const usage = startUsagePipeline(options, allowedResource);
+  const meters = startMetricsPipeline(options.metrics, allowedResource, options.protocol);
 
   let sampler: Sampler | undefined;
   if (options.samplerRatio !== undefined) {
@@ -280,6 +300,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   }
 
   if (registered) logs.setGlobalLoggerProvider(usage.loggerProvider);
+  if (registered && meters.enabled) metrics.setGlobalMeterProvider(meters.meterProvider);
 
   let shutdownPromise: Promise<void> | undefined;
   return {
@@ -289,27 +310,38 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     filters,
     droppedAttributes: () => filters.reduce((sum, filter) => sum + filter.droppedAttributes, 0),
     loggerProvider: usage.loggerProvider,
+    meterProvider: meters.meterProvider,
     usageRecordStats: usage.stats,
     flushUsageRecords: () => usage.loggerProvider.forceFlush(),
     forceFlush: async () => {
-      await Promise.all([provider.forceFlush(), usage.loggerProvider.forceFlush()]);
+      await Promise.all([provider.forceFlush(), usage.loggerProvider.forceFlush(), meters.forceFlush()]);
     },
     shutdown: () => {
       shutdownPromise ??= (async () => {
         try {
-          await Promise.all([provider.shutdown(), usage.loggerProvider.shutdown()]);
+          await Promise.all([provider.shutdown(), usage.loggerProvider.shutdown(), meters.shutdown()]);
         } finally {
           if (registered) {
             trace.disable();
             context.disable();
             propagation.disable();
             logs.disable();
+            if (meters.enabled) metrics.disable();
           }
         }
       })();
       return shutdownPromise;
     },
   };
+}
+
+/** For an option that is `false` or an object, what was wrong with the object rather than "Invalid input". */
+function innermostIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string } {
+  if (issue.code !== "invalid_union") return issue;
+  const objectBranch = issue.errors.find((branch) => branch[0] !== undefined && !(branch[0].code === "invalid_value" && branch[0].values.includes(false)));
+  if (objectBranch === undefined) return issue;
+  const inner = innermostIssue(objectBranch[0]!);
+  return { path: [...issue.path, ...inner.path], message: inner.message };
 }
 
 /**
@@ -320,7 +352,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
  * or else `TROUPE_COLLECTOR_URL` + `/v1/traces`; the ingest key from `TROUPE_INGEST_KEY`; the wire
  * format from `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`. Usage records go
  * beside the spans (`/v1/logs`), to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` when set, and nowhere with
- * `OTEL_LOGS_EXPORTER=none`. Every other
+ * `OTEL_LOGS_EXPORTER=none`. Metrics go to `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` /
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` only (see metricsOptionsFromEnv: `OTEL_METRICS_EXPORTER`, the metrics
+ * protocol, `OTEL_METRIC_EXPORT_INTERVAL` and `_TIMEOUT`). Every other
  * `OTEL_*` variable (headers, sampler, batch sizes, timeouts) is read by the SDK as usual.
  */
 export function telemetryOptionsFromEnv(env: Record<string, string | undefined>, defaults: Partial<TelemetryOptions> = {}): TelemetryOptions | undefined {
@@ -344,6 +378,7 @@ export function telemetryOptionsFromEnv(env: Record<string, string | undefined>,
     collector: defaults.collector === false ? false : collector,
     ...(protocol ? { protocol: protocol as "http/protobuf" | "http/json" } : {}),
     ...usageRecordsFromEnv(env, defaults, collector.url, troupeUrl),
+    metrics: metricsOptionsFromEnv(env, defaults.metrics),
   };
 }
 
@@ -364,8 +399,7 @@ function usageRecordsFromEnv(env: Record<string, string | undefined>, defaults: 
 
 /**
  * The usage-record pipeline: a logger provider that exports only usage records, one bounded
- * UsageLogRecordProcessor per exporter, never looking at trace sampling. The resource is the spans'
- * one cut to RESOURCE_ATTRIBUTE_ALLOW_LIST, as the span filter cuts it.
+ * UsageLogRecordProcessor per exporter, never looking at trace sampling.
  */
 function startUsagePipeline(options: TelemetryOptions, resource: Resource): { loggerProvider: LoggerProvider; stats: () => UsageExportStats } {
   const usage = options.usageRecords === false ? undefined : (options.usageRecords ?? {});
@@ -384,8 +418,7 @@ function startUsagePipeline(options: TelemetryOptions, resource: Resource): { lo
     exportTimeoutMs: usage?.exportTimeoutMs,
   };
   const processors = exporters.map((exporter) => new UsageLogRecordProcessor(exporter, batch));
-  const allowed = Object.entries(resource.attributes).filter(([key]) => RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key));
-  const loggerProvider = new LoggerProvider({ resource: resourceFromAttributes(Object.fromEntries(allowed)), processors });
+  const loggerProvider = new LoggerProvider({ resource, processors });
   return {
     loggerProvider,
     stats: () => {

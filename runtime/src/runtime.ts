@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { context as otelContext, trace, type Context, type TracerProvider } from "@opentelemetry/api";
+import { context as otelContext, metrics, trace, type Context, type MeterProvider, type TracerProvider } from "@opentelemetry/api";
 import type { Agent, AgentFactory, AgentTypeModule, AgentTypeOptions, SendOptions } from "./agents/agent.js";
 import { AgentRegistry, type AgentRegistration } from "./agents/agent-registry.js";
 import { AgentId, TopicId } from "./agents/ids.js";
@@ -21,6 +21,7 @@ import {
 } from "./errors.js";
 import { managedLayerOf, type ManagedTenantConfig, type TierPlacement } from "./control/managed-tenant-config.js";
 import type { HostedOutbound, HostedTurn, TurnHost } from "./isolation/turn-host.js";
+import { RuntimeMetrics } from "./metrics/runtime-metrics.js";
 import type { Activation } from "./scheduling/activation.js";
 import { Delivery, DeliveryState, type TurnRouter } from "./scheduling/delivery.js";
 import { VirtualTimeScheduler, type TenantScheduler } from "./scheduling/fair-scheduler.js";
@@ -48,6 +49,11 @@ export interface PassivationOptions {
 export interface RuntimeOptions {
   /** Where spans go. Default: the global provider (a no-op until an SDK is registered), read at start(). */
   tracerProvider?: TracerProvider;
+  /**
+   * Where the per-tenant metrics go (turns, queue wait, handler time, quota rejections; see
+   * RuntimeMetrics). Default: the global provider, read at start(); without an SDK nothing is recorded.
+   */
+  meterProvider?: MeterProvider;
   /** Quotas: defaults, tiers (with weight and isolation) and per-tenant overrides. */
   quotas?: QuotaConfig;
   /** Messages past this many handler-to-handler hops are dropped (LoopDetectedError). Default 32. */
@@ -118,6 +124,9 @@ export class Runtime implements TenantIngress, TurnRouter {
   private readonly turnHost: TurnHost | undefined;
   private readonly tracerProvider: TracerProvider | undefined;
   private tracing: RuntimeTracing | null = null;
+  private readonly meterProvider: MeterProvider | undefined;
+  /** Null when the meter provider is a no-op: then nothing is recorded. */
+  private otelMetrics: RuntimeMetrics | null = null;
   private readonly watchdogIntervalMs: number;
   private readonly sliceMs: number;
   private readonly maxSliceMs: number;
@@ -162,6 +171,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     this.stateStore = options.stateStore;
     this.turnHost = options.turnHost;
     this.tracerProvider = options.tracerProvider;
+    this.meterProvider = options.meterProvider;
     this.watchdogIntervalMs = positiveNumber(options.watchdogIntervalMs ?? 10, "watchdogIntervalMs");
     this.sliceMs = positiveNumber(options.dispatchSliceMs ?? 1, "dispatchSliceMs");
     this.maxSliceMs = positiveNumber(options.maxDispatchSliceMs ?? this.sliceMs, "maxDispatchSliceMs");
@@ -277,11 +287,12 @@ export class Runtime implements TenantIngress, TurnRouter {
   // ---------------------------------------------------------------------------------------------
   // Lifecycle
 
-  /** Starts accepting messages. Decides once whether tracing is on (the provider is not a no-op). */
+  /** Starts accepting messages. Decides once whether tracing and metrics are on (their providers are not no-ops). */
   async start(): Promise<void> {
     if (this.running) return;
     if (this.stopping !== null) await this.stopping;
     this.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
+    this.otelMetrics = RuntimeMetrics.create(this.meterProvider ?? metrics.getMeterProvider());
     this.running = true;
     if (this.passivation !== null) {
       this.sweepTimer = setInterval(() => this.sweepIdle(now()), this.passivation.sweepIntervalMs);
@@ -502,6 +513,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     if (lane.bucket !== null && !lane.bucket.tryTake(now())) {
       lane.metrics.rejectedRateLimited++;
+      this.otelMetrics?.quotaRejected(lane.tenant, agentType, "messages_per_second");
       return [
         "rate_limited",
         new RateLimitedError(lane.tenant, `tenant "${lane.tenant}" exceeded its rate of ${lane.settings.messagesPerSecond} messages/s`, lane.bucket.msUntilNextToken()),
@@ -509,6 +521,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     if (lane.queued >= lane.settings.maxQueuedMessages) {
       lane.metrics.rejectedQueueFull++;
+      this.otelMetrics?.quotaRejected(lane.tenant, agentType, "max_queued_messages");
       return ["quota_rejected", new QueueFullError(lane.tenant, lane.settings.maxQueuedMessages)];
     }
     return null;
@@ -588,6 +601,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     }
     if (lane.bucket !== null && !lane.bucket.tryTake(now())) {
       lane.metrics.rejectedRateLimited++;
+      this.otelMetrics?.quotaRejected(lane.tenant, undefined, "messages_per_second");
       const err = new RateLimitedError(lane.tenant, `tenant "${lane.tenant}" exceeded its rate of ${lane.settings.messagesPerSecond} messages/s`, lane.bucket.msUntilNextToken());
       this.tracing?.rejected("publish", lane.tenant, topic.type, undefined, hopCount, "rate_limited", err, traceParentOf(from, parent));
       return Promise.reject(err);
@@ -602,6 +616,7 @@ export class Runtime implements TenantIngress, TurnRouter {
       if (problem === null && runsHosted(lane, reg!)) problem = this.hostedProblem(lane, reg!);
       if (problem === null && lane.queued >= lane.settings.maxQueuedMessages) {
         lane.metrics.rejectedQueueFull++;
+        this.otelMetrics?.quotaRejected(lane.tenant, to.type, "max_queued_messages");
         problem = new QueueFullError(lane.tenant, lane.settings.maxQueuedMessages);
       }
       if (problem !== null) {
@@ -933,6 +948,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     if (this.tracing !== null && d.trace !== null) {
       this.tracing.endTurn(d.trace as DeliveryTrace, turnOutcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs, endMs: end }, error);
     }
+    if (this.otelMetrics !== null) this.otelMetrics.turnEnded(lane.tenant, d.agentId.type, turnOutcome, queueWaitMs, wallMs);
     if (error === undefined) this.settleOk(d, value);
     else this.settleErr(d, turnOutcome, error);
     d.release();
@@ -1092,6 +1108,7 @@ export class Runtime implements TenantIngress, TurnRouter {
     m.queueWaitMs += queueWaitMs;
     d.abort(error);
     if (this.tracing !== null && d.trace !== null) this.tracing.endTurn(d.trace as DeliveryTrace, outcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs, endMs: end }, error);
+    if (this.otelMetrics !== null) this.otelMetrics.turnEnded(lane.tenant, d.agentId.type, outcome, queueWaitMs, wallMs);
     this.settleErr(d, outcome, error);
     d.release();
     this.afterTurn(lane, a);

@@ -1,5 +1,5 @@
 import { SpanStatusCode } from "@opentelemetry/api";
-import type { Span } from "@opentelemetry/api";
+import type { Attributes, Span } from "@opentelemetry/api";
 import { APIError } from "openai";
 import { AbortedError, LlmProviderError, TroupeError } from "../errors.js";
 import { ATTR } from "../tracing/attributes.js";
@@ -44,6 +44,8 @@ export interface LlmCallDeps {
   readonly span: Span;
   readonly ledger: BudgetLedger;
   readonly metrics: LlmMetrics;
+  /** The call's GenAI metric attributes (operation, provider, request model, server, tenant, agent type). */
+  readonly metricAttributes: Attributes;
   readonly prices: ModelPriceTable;
   readonly model: string;
   readonly tokenBucket: TokenBucket | undefined;
@@ -58,10 +60,14 @@ export interface LlmCallDeps {
  * tokens/min charge and the usage record, and settles all four exactly once, as a success (charged
  * with the real usage) or a failure (reservation released: a failed call is not charged). The usage
  * record states what was charged, and is handed over before the ledger is written, so a ledger
- * failure never loses it.
+ * failure never loses it. Its GenAI metrics: one duration point per request attempt (a failed one
+ * when it fails, the accepted one when the call settles, so a stream counts until its end), and
+ * the tokens charged, once per token type, when it succeeds.
  */
 export class LlmCall {
   #done = false;
+  /** When the attempt the provider accepted began (`performance.now()`); undefined before one was. */
+  #acceptedAtMs: number | undefined;
   readonly #deps: LlmCallDeps;
   readonly #reservation: BudgetReservation;
   /** Estimated prompt tokens (charged when the provider reports no usage). */
@@ -78,6 +84,21 @@ export class LlmCall {
 
   get #reservedTokens(): number {
     return this.estimatedInputTokens + this.estimatedOutputTokens;
+  }
+
+  /** The request attempt that began at `startedAtMs` was accepted: its duration is recorded when the call settles. */
+  accepted(startedAtMs: number): void {
+    this.#acceptedAtMs = startedAtMs;
+  }
+
+  /** Records the duration of a request attempt that began at `startedAtMs` and failed with `error`. */
+  attemptFailed(startedAtMs: number, error: unknown): void {
+    this.#deps.metrics.recordOperation(this.#deps.metricAttributes, (performance.now() - startedAtMs) / 1000, undefined, errorType(toTypedError(error)));
+  }
+
+  #recordAccepted(responseModel: string | undefined, failure: string | undefined): void {
+    if (this.#acceptedAtMs === undefined) return;
+    this.#deps.metrics.recordOperation(this.#deps.metricAttributes, (performance.now() - this.#acceptedAtMs) / 1000, responseModel, failure);
   }
 
   /** Whether the call was already settled (succeeded or failed). */
@@ -120,6 +141,8 @@ export class LlmCall {
     metrics.add(tenant, "inputTokens", inputTokens);
     metrics.add(tenant, "outputTokens", outputTokens);
     metrics.add(tenant, "costUsd", costUsd);
+    metrics.recordTokenUsage(this.#deps.metricAttributes, outcome.responseModel, inputTokens, outputTokens);
+    this.#recordAccepted(outcome.responseModel, ending === "ok" ? undefined : "ABORTED");
     const bucket = this.#deps.tokenBucket;
     if (bucket) {
       const delta = tokens - this.#reservedTokens;
@@ -157,6 +180,7 @@ export class LlmCall {
     await this.#deps.ledger.release(this.#reservation);
     this.#deps.tokenBucket?.refund(this.#reservedTokens);
     this.#deps.metrics.add(this.#deps.tenant, "failed");
+    this.#recordAccepted(undefined, errorType(typed));
     endWithError(this.#deps.span, typed, outcome);
     return typed;
   }
@@ -174,7 +198,8 @@ export function endWithError(span: Span, error: TroupeError, outcome: UsageOutco
   span.end();
 }
 
-function errorType(error: TroupeError): string {
+/** The `error.type` of a failed call or attempt: the HTTP status, else the transport error's name, else the error code. */
+export function errorType(error: TroupeError): string {
   if (error instanceof LlmProviderError && error.status !== undefined) return String(error.status);
   if (error instanceof LlmProviderError && error.cause instanceof Error) return error.cause.name;
   return error.code;

@@ -1,5 +1,6 @@
-import { metrics } from "@opentelemetry/api";
-import type { Counter, MeterProvider } from "@opentelemetry/api";
+import { metrics, ValueType } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, MeterProvider } from "@opentelemetry/api";
+import { GEN_AI_OPERATION_DURATION_BUCKETS, GEN_AI_TOKEN_USAGE_BUCKETS, METRIC, METRIC_ATTR } from "../metrics/metric-names.js";
 import { ATTR } from "../tracing/attributes.js";
 
 /** Per-tenant LLM counters. Exact: counted on every call, independent of trace sampling. */
@@ -30,7 +31,7 @@ const OTEL_NAMES: Record<LlmCounterName, string> = {
   retries: "troupe.llm.retries",
   status429: "troupe.llm.status_429",
   status5xx: "troupe.llm.status_5xx",
-  rejectedBudget: "troupe.llm.rejected_budget",
+  rejectedBudget: METRIC.llmBudgetRejections,
   rejectedRateLimit: "troupe.llm.rejected_rate_limit",
   inputTokens: "troupe.llm.input_tokens",
   outputTokens: "troupe.llm.output_tokens",
@@ -43,13 +44,17 @@ function zero(): TenantLlmCounters {
 
 /**
  * Per-tenant LLM call counters (calls, retries, 429s, 5xx, rejections, tokens, cost), kept in memory
- * for `snapshot()` and mirrored to OpenTelemetry counters tagged with the tenant id. Bounded: at most
- * `maxTenants` tenants are tracked in memory; increments for further tenants go to OpenTelemetry
- * only and are counted in `untrackedIncrements`.
+ * for `snapshot()` and mirrored to OpenTelemetry counters tagged with the tenant id, and the
+ * OpenTelemetry GenAI client metrics (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`,
+ * with the semconv's bucket boundaries). Bounded: at most `maxTenants` tenants are tracked in memory;
+ * increments for further tenants go to OpenTelemetry only and are counted in `untrackedIncrements`.
+ * The instruments come from the meter provider given at construction (default: the global one then).
  */
 export class LlmMetrics {
   readonly #tenants = new Map<string, TenantLlmCounters>();
   readonly #otel: Record<LlmCounterName, Counter>;
+  readonly #tokenUsage: Histogram;
+  readonly #operationDuration: Histogram;
   readonly #maxTenants: number;
   #untracked = 0;
   #totalCalls = 0;
@@ -57,11 +62,22 @@ export class LlmMetrics {
   constructor(options: { meterProvider?: MeterProvider; maxTenants?: number } = {}) {
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("@troupe/runtime/llm");
     this.#otel = Object.fromEntries(NAMES.map((n) => [n, meter.createCounter(OTEL_NAMES[n])])) as Record<LlmCounterName, Counter>;
+    this.#tokenUsage = meter.createHistogram(METRIC.genAiTokenUsage, {
+      description: "Number of input and output tokens used",
+      unit: "{token}",
+      valueType: ValueType.INT,
+      advice: { explicitBucketBoundaries: [...GEN_AI_TOKEN_USAGE_BUCKETS] },
+    });
+    this.#operationDuration = meter.createHistogram(METRIC.genAiOperationDuration, {
+      description: "GenAI operation duration",
+      unit: "s",
+      advice: { explicitBucketBoundaries: [...GEN_AI_OPERATION_DURATION_BUCKETS] },
+    });
     this.#maxTenants = options.maxTenants ?? 100_000;
   }
 
-  /** Adds `by` (default 1) to `name` for `tenant`. */
-  add(tenant: string, name: LlmCounterName, by = 1): void {
+  /** Adds `by` (default 1) to `name` for `tenant`; the OpenTelemetry point also names the calling agent type when given. */
+  add(tenant: string, name: LlmCounterName, by = 1, agentType?: string): void {
     if (name === "calls") this.#totalCalls += by;
     let counters = this.#tenants.get(tenant);
     if (!counters) {
@@ -69,7 +85,27 @@ export class LlmMetrics {
       else this.#tenants.set(tenant, (counters = zero()));
     }
     if (counters) counters[name] += by;
-    this.#otel[name].add(by, { [ATTR.tenantId]: tenant });
+    this.#otel[name].add(by, agentType === undefined ? { [ATTR.tenantId]: tenant } : { [ATTR.tenantId]: tenant, [ATTR.agentType]: agentType });
+  }
+
+  /**
+   * Records what one call was charged as `gen_ai.client.token.usage`: one point of type `input` and
+   * one of type `output`. `call` is the call's attributes (operation, provider, request model,
+   * server, tenant, agent type); the response model is added when the provider named one.
+   */
+  recordTokenUsage(call: Attributes, responseModel: string | undefined, inputTokens: number, outputTokens: number): void {
+    const base = withResponseModel(call, responseModel);
+    this.#tokenUsage.record(inputTokens, { ...base, [METRIC_ATTR.genAiTokenType]: "input" });
+    this.#tokenUsage.record(outputTokens, { ...base, [METRIC_ATTR.genAiTokenType]: "output" });
+  }
+
+  /**
+   * Records one request attempt sent to the provider as `gen_ai.client.operation.duration`, with
+   * `error.type` when it failed (each retry is an attempt of its own).
+   */
+  recordOperation(call: Attributes, durationS: number, responseModel: string | undefined, errorType: string | undefined): void {
+    const base = withResponseModel(call, responseModel);
+    this.#operationDuration.record(durationS, errorType === undefined ? base : { ...base, [ATTR.errorType]: errorType });
   }
 
   /** A copy of one tenant's counters (all zero when it never called). */
@@ -91,4 +127,8 @@ export class LlmMetrics {
   get untrackedIncrements(): number {
     return this.#untracked;
   }
+}
+
+function withResponseModel(call: Attributes, responseModel: string | undefined): Attributes {
+  return responseModel ? { ...call, [ATTR.genAiResponseModel]: responseModel } : call;
 }

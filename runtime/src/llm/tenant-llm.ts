@@ -36,6 +36,8 @@ export interface LlmCallOptions {
   /** The calling agent (an AgentId fits). */
   readonly agent?: { readonly type: string; readonly key?: string } | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** The conversation the call belongs to (a ConversationMemory's `conversationId`), recorded as `gen_ai.conversation.id`. */
+  readonly conversationId?: string | undefined;
 }
 
 /** Everything a TenantLlm needs; built by LlmClients. */
@@ -75,18 +77,20 @@ export class TenantLlm {
   readonly #d: TenantLlmDeps;
   readonly #limits: BudgetLimits;
   readonly #baseAttributes: Attributes;
+  /** The GenAI metric attributes every call of this tenant shares (no simulated flag: it is a span-only attribute). */
+  readonly #metricBase: Attributes;
 
   constructor(deps: TenantLlmDeps) {
     this.#d = deps;
     this.tenant = deps.tenant;
     this.#limits = deps.config.budget ?? {};
-    this.#baseAttributes = {
+    this.#metricBase = {
       [ATTR.genAiOperation]: "chat",
       [ATTR.genAiProvider]: deps.config.provider,
       [ATTR.tenantId]: deps.tenant,
       ...serverAttributes(deps.client.baseURL),
-      ...(deps.config.simulated ? { [ATTR.llmSimulated]: true } : {}),
     };
+    this.#baseAttributes = deps.config.simulated ? { ...this.#metricBase, [ATTR.llmSimulated]: true } : this.#metricBase;
   }
 
   /** The model used when a call names none. */
@@ -104,7 +108,7 @@ export class TenantLlm {
     const model = params.model ?? this.#d.config.defaultModel;
     const { span, call } = await this.#admit(model, params, false, options);
     try {
-      const completion = await this.#withRetries(span, options.signal, (signal) =>
+      const completion = await this.#withRetries(span, call, options.signal, (signal) =>
         this.#d.client.chat.completions.create({ ...params, model, stream: false }, { signal, timeout: this.#d.config.timeoutMs }),
       );
       const usage = completion.usage;
@@ -132,7 +136,7 @@ export class TenantLlm {
     const model = params.model ?? this.#d.config.defaultModel;
     const { span, call } = await this.#admit(model, params, true, options);
     try {
-      const stream = await this.#withRetries(span, options.signal, (signal) =>
+      const stream = await this.#withRetries(span, call, options.signal, (signal) =>
         this.#d.client.chat.completions.create(
           { ...params, model, stream: true, stream_options: { ...params.stream_options, include_usage: true } },
           { signal, timeout: this.#d.config.timeoutMs },
@@ -169,6 +173,7 @@ export class TenantLlm {
     const attributes: Attributes = { ...this.#baseAttributes, [ATTR.genAiRequestModel]: model, [ATTR.genAiRequestStream]: stream };
     if (maxTokens != null) attributes[ATTR.genAiRequestMaxTokens] = maxTokens;
     if (options.agent) attributes[ATTR.agentType] = options.agent.type;
+    if (options.conversationId) attributes[ATTR.genAiConversationId] = options.conversationId;
     const span = d.tracer.startSpan(`chat ${model}`, { kind: SpanKind.CLIENT, attributes }, context.active());
     d.metrics.add(this.tenant, "calls");
     return span;
@@ -196,7 +201,7 @@ export class TenantLlm {
       const typed = ledgerFailure(error, this.tenant, "no call was made");
       const outcome = usageOutcomeOf(typed, options.signal);
       usage.end(outcome, span);
-      if (typed instanceof BudgetExceededError) d.metrics.add(this.tenant, "rejectedBudget");
+      if (typed instanceof BudgetExceededError) d.metrics.add(this.tenant, "rejectedBudget", 1, options.agent?.type);
       const budget = await d.ledger.usage(this.tenant, this.#limits).catch(() => undefined);
       if (budget?.remainingTokens !== undefined) span.setAttribute(ATTR.budgetRemainingTokens, budget.remainingTokens);
       endWithError(span, typed, outcome);
@@ -213,8 +218,10 @@ export class TenantLlm {
       endWithError(span, typed, outcome);
       throw typed;
     }
+    const metricAttributes: Attributes = { ...this.#metricBase, [ATTR.genAiRequestModel]: model };
+    if (options.agent) metricAttributes[ATTR.agentType] = options.agent.type;
     const call = new LlmCall(
-      { tenant: this.tenant, span, ledger: d.ledger, metrics: d.metrics, prices: d.prices, model, tokenBucket: d.tokenBucket, usage, signal: options.signal },
+      { tenant: this.tenant, span, ledger: d.ledger, metrics: d.metrics, metricAttributes, prices: d.prices, model, tokenBucket: d.tokenBucket, usage, signal: options.signal },
       reservation,
       { inputTokens, outputTokens },
     );
@@ -243,13 +250,18 @@ export class TenantLlm {
     }
   }
 
-  async #withRetries<T>(span: Span, signal: AbortSignal | undefined, attempt: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  async #withRetries<T>(span: Span, call: LlmCall, signal: AbortSignal | undefined, attempt: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     const { retry, metrics, random } = this.#d;
     for (let retries = 0; ; retries++) {
+      const startedAtMs = performance.now();
       try {
-        return await attempt(signal);
+        const value = await attempt(signal);
+        call.accepted(startedAtMs);
+        return value;
       } catch (error) {
-        if (signal?.aborted || error instanceof APIUserAbortError) throw new AbortedError();
+        const aborted = signal?.aborted === true || error instanceof APIUserAbortError;
+        call.attemptFailed(startedAtMs, aborted ? new AbortedError() : error);
+        if (aborted) throw new AbortedError();
         const status = error instanceof APIError && typeof error.status === "number" ? error.status : undefined;
         if (status === 429) metrics.add(this.tenant, "status429");
         else if (status !== undefined && status >= 500) metrics.add(this.tenant, "status5xx");

@@ -49,6 +49,8 @@ export const ATTR = {
   genAiToolType: "gen_ai.tool.type",
   genAiRequestMaxTokens: "gen_ai.request.max_tokens",
   genAiRequestStream: "gen_ai.request.stream",
+  /** On the chat spans of an agent that keeps a ConversationMemory: the memory's conversation id (the console groups traces by it). */
+  genAiConversationId: "gen_ai.conversation.id",
   // General.
   errorType: "error.type",
   serverAddress: "server.address",
@@ -92,8 +94,24 @@ export const RESOURCE_ATTRIBUTE_ALLOW_LIST: ReadonlySet<string> = new Set<string
   ATTR.tenantId,
 ]);
 
-/** Span event attributes allowed (exception events keep only the type, never the message). */
-export const EVENT_ATTRIBUTE_ALLOW_LIST: ReadonlySet<string> = new Set<string>(["exception.type", ATTR.errorType]);
+/**
+ * Span event attributes allowed: exception events keep only the type, never the message or the stack;
+ * GenAI events (e.g. `gen_ai.client.inference.operation.details`) keep their metadata — operation,
+ * provider, models, response id, finish reasons, token counts — never the messages, instructions or
+ * tool arguments they may carry.
+ */
+export const EVENT_ATTRIBUTE_ALLOW_LIST: ReadonlySet<string> = new Set<string>([
+  "exception.type",
+  ATTR.errorType,
+  ATTR.genAiOperation,
+  ATTR.genAiProvider,
+  ATTR.genAiRequestModel,
+  ATTR.genAiResponseModel,
+  ATTR.genAiResponseId,
+  ATTR.genAiFinishReasons,
+  ATTR.genAiInputTokens,
+  ATTR.genAiOutputTokens,
+]);
 
 /** The longest string attribute value kept; longer values are truncated to this many characters. */
 export const MAX_ATTRIBUTE_VALUE_LENGTH = 256;
