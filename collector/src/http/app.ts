@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { CollectorError } from "../errors.js";
 import { createLogsRoute } from "../ingest/logs-route.js";
+import { createMetricsRoute } from "../ingest/metrics-route.js";
 import { createTracesRoute } from "../ingest/traces-route.js";
 import type { IngestLimits } from "../ingest/ingest-limits.js";
 import type { KeyRateLimit } from "../ingest/key-rate-limiter.js";
@@ -60,6 +61,7 @@ export function createCollectorApp(deps: CollectorAppDeps): Hono {
   if (deps.apiRateLimit) app.use("/api/v1/*", apiRateLimit(deps.apiRateLimit));
 
   app.route("/", createTracesRoute(deps));
+  app.route("/", createMetricsRoute());
   if (deps.usage) {
     const { sink, retentionDaysOf } = deps.usage;
     app.route("/", createLogsRoute({ authenticator: deps.authenticator, metrics: deps.metrics, sink, retentionDaysOf, ...(deps.limits ? { limits: deps.limits } : {}) }));

@@ -112,6 +112,11 @@ describe.each(["protobuf", "json"] as const)("POST /v1/traces answers errors as 
     await expectStatus(await post(app, "/v1/traces", encoding, big), encoding, 413, "payload_too_large", /exceeds 65536 bytes/);
   });
 
+  it("404 NOT_FOUND for metrics, saying where they should go", async () => {
+    const res = await post(app, "/v1/metrics", encoding, encoding === "json" ? "{}" : new Uint8Array());
+    await expectStatus(res, encoding, 404, "not_found", /does not store metrics: send them to your APM with OTEL_EXPORTER_OTLP_METRICS_ENDPOINT/);
+  });
+
   it("415 INVALID_ARGUMENT for an unsupported Content-Encoding", async () => {
     const res = await post(app, "/v1/traces", encoding, traces(encoding, 1), { "content-encoding": "br" });
     await expectStatus(res, encoding, 415, "unsupported_media_type", /Content-Encoding "br" is not supported/);

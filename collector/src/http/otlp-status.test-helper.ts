@@ -22,5 +22,6 @@ export const EXPECTED_GRPC_CODE: Readonly<Record<string, number>> = {
   rate_limited: 8, // RESOURCE_EXHAUSTED
   overloaded: 14, // UNAVAILABLE
   store_unavailable: 14,
+  not_found: 5, // NOT_FOUND
   internal: 13, // INTERNAL
 };
