@@ -82,7 +82,7 @@ describe("decodeProtobufLogsWire", () => {
     expect(record.eventName).toBe(USAGE_EVENT_NAME);
     // A short span id is kept as sent: the usage record is refused on its own, not the request.
     expect(record.spanId).toBe("abcd");
-    expect(record.attributes[0]).toEqual({ key: USAGE_ATTR.inputTokens, value: "9007199254740993" });
+    expect(record.attributes[0]).toEqual({ key: USAGE_ATTR.inputTokens, value: "9007199254740993", type: "int" });
     expect(record.attributes[1]!.value).toBeNaN();
     expect(request.resourceLogs[0]!.resourceAttributes).toEqual([{ key: "troupe.tenant.id", value: "acme" }]);
     expect(request.resourceLogs[0]!.skippedResourceAttributes).toBe(1);

@@ -1,5 +1,5 @@
 import { CollectorError } from "../errors.js";
-import { WireReader, uint64Decimal } from "./decode-protobuf-wire.js";
+import { WireReader, uint64Decimal } from "./protobuf-wire-reader.js";
 import type { IngestLimits } from "./ingest-limits.js";
 import type { OtlpLogRecord, OtlpLogsRequest, OtlpResourceLogs } from "./otlp-logs.js";
 import type { OtlpAttributeValue, OtlpKeyValue } from "./otlp-traces.js";
@@ -93,7 +93,7 @@ const MAX_ID_BYTES = 64;
  * payload_too_large past the log record bound.
  */
 export function decodeProtobufLogsWire(body: Buffer, limits: IngestLimits, allow?: LogAttributeAllowLists): OtlpLogsRequest {
-  const r = new WireReader(body, limits, undefined, "ExportLogsServiceRequest");
+  const r = new WireReader(body, limits, "ExportLogsServiceRequest");
   const decoder = new LogsDecoder(r, body, limits, allow);
   const resourceLogs: OtlpResourceLogs[] = [];
   const end = body.length;
@@ -177,6 +177,11 @@ class LogsDecoder {
       r.pos = valueStart;
       value = r.anyValue(valueEnd, 1);
       r.pos = after;
+      const type = r.valueType;
+      if (type !== undefined && type !== "other") {
+        into.push({ key, value, type });
+        return;
+      }
     }
     into.push({ key, value });
   }

@@ -1,29 +1,55 @@
 import fc from "fast-check";
+import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
 import { decodeProtobufTraces } from "./decode-protobuf.js";
-import { decodeProtobufTracesWire, uint64Decimal } from "./decode-protobuf-wire.js";
+import { decodeProtobufTracesWire } from "./decode-protobuf-wire.js";
 import { DEFAULT_INGEST_LIMITS } from "./ingest-limits.js";
 import { otlpProtoTypes } from "./otlp-proto-root.js";
 
 const limits = DEFAULT_INGEST_LIMITS;
 
+const int64 = fc.oneof(fc.integer({ min: -1000, max: 1000 }).map(BigInt), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })).map(String);
 const leaf = fc.oneof(
   fc.record({ stringValue: fc.string({ maxLength: 20 }) }),
   fc.record({ boolValue: fc.boolean() }),
-  fc.record({ intValue: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String) }),
-  fc.record({ doubleValue: fc.double({ noNaN: true }) }),
+  fc.record({ intValue: int64 }),
+  fc.record({ doubleValue: fc.oneof(fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity)) }),
   fc.record({ bytesValue: fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)) }),
+  fc.constant({}),
 );
+// Arrays whose elements share a type (each kind), besides the mixed and nested ones anyValue makes.
+const typedArray = fc
+  .oneof(
+    fc.array(fc.record({ stringValue: fc.string({ maxLength: 3 }) }), { maxLength: 3 }),
+    fc.array(fc.record({ intValue: int64 }), { minLength: 1, maxLength: 3 }),
+    fc.array(fc.record({ doubleValue: fc.double() }), { minLength: 1, maxLength: 3 }),
+    fc.array(fc.record({ boolValue: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+  )
+  .map((values) => ({ arrayValue: { values } }));
 const { anyValue } = fc.letrec<{ anyValue: unknown }>((tie) => ({
   anyValue: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
     leaf,
+    typedArray,
     fc.record({ arrayValue: fc.record({ values: fc.array(tie("anyValue"), { maxLength: 3 }) }) }),
     fc.record({ kvlistValue: fc.record({ values: fc.uniqueArray(fc.record({ key: fc.string({ maxLength: 5 }), value: tie("anyValue") }), { maxLength: 3, selector: (kv) => kv.key }) }) }),
   ),
 }));
-const keyValues = fc.array(fc.record({ key: fc.constantFrom("gen_ai.request.model", "troupe.tenant.id", "service.name", "exception.type", "other", "prompt"), value: anyValue }), { maxLength: 5 });
+const keyValues = fc.array(fc.record({ key: fc.constantFrom("gen_ai.request.model", "troupe.tenant.id", "service.name", "exception.type", "other", "prompt"), value: anyValue }, { requiredKeys: ["key"] }), { maxLength: 5 });
+const uint64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String);
+const flags = fc.integer({ min: 0, max: 0xffffffff });
+const link = fc.record(
+  {
+    traceId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)),
+    spanId: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b)),
+    traceState: fc.string({ maxLength: 10 }),
+    attributes: keyValues,
+    droppedAttributesCount: fc.nat(3),
+    flags,
+  },
+  { requiredKeys: ["traceId", "spanId"] },
+);
 const span = fc.record({
   traceId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)),
   spanId: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b)),
@@ -33,16 +59,20 @@ const span = fc.record({
   startTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
   endTimeUnixNano: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
   attributes: keyValues,
-  events: fc.array(fc.record({ name: fc.string({ maxLength: 5 }), timeUnixNano: fc.constant("5"), attributes: keyValues }), { maxLength: 2 }),
+  events: fc.array(fc.record({ name: fc.string({ maxLength: 5 }), timeUnixNano: uint64, attributes: keyValues }, { requiredKeys: ["name"] }), { maxLength: 2 }),
+  links: fc.array(link, { maxLength: 2 }),
   status: fc.record({ code: fc.integer({ min: 0, max: 2 }), message: fc.string({ maxLength: 5 }) }),
   traceState: fc.string({ maxLength: 5 }),
-  flags: fc.nat(),
+  flags,
 });
 const request = fc.record({
   resourceSpans: fc.array(
     fc.record({
       resource: fc.record({ attributes: keyValues, droppedAttributesCount: fc.nat(3) }),
-      scopeSpans: fc.array(fc.record({ scope: fc.record({ name: fc.string({ maxLength: 5 }) }), spans: fc.array(span, { maxLength: 3 }), schemaUrl: fc.string({ maxLength: 5 }) }), { maxLength: 2 }),
+      scopeSpans: fc.array(
+        fc.record({ scope: fc.record({ name: fc.string({ maxLength: 5 }), version: fc.string({ maxLength: 5 }), attributes: keyValues }, { requiredKeys: [] }), spans: fc.array(span, { maxLength: 3 }), schemaUrl: fc.string({ maxLength: 5 }) }),
+        { maxLength: 2 },
+      ),
     }),
     { maxLength: 2 },
   ),
@@ -61,7 +91,7 @@ function plain(value: unknown): unknown {
 }
 
 describe("decodeProtobufTracesWire", () => {
-  it("decodes every valid request exactly as the protobufjs decoder does", () => {
+  it("decodes every valid request exactly as the protobufjs decoder does (types, events, links, scopes, tracestate and flags included)", () => {
     fc.assert(
       fc.property(request, (req) => {
         const body = encode(req);
@@ -104,6 +134,9 @@ describe("decodeProtobufTracesWire", () => {
             expect(plain(fs.attributes)).toEqual(plain(s.attributes.filter((kv) => allow.span.has(kv.key))));
             expect(fs.skippedAttributes).toBe(s.attributes.length - fs.attributes.length);
             expect(fs.events.map((e) => e.skippedAttributes)).toEqual(s.events.map((e) => e.attributes.filter((kv) => !allow.event.has(kv.key)).length));
+            // Links keep the span's allow-list.
+            expect(plain(fs.links.map((l) => l.attributes))).toEqual(plain(s.links.map((l) => l.attributes.filter((kv) => allow.span.has(kv.key)))));
+            expect(fs.links.map((l) => l.skippedAttributes)).toEqual(s.links.map((l) => l.attributes.filter((kv) => !allow.span.has(kv.key)).length));
           });
         });
       }),
@@ -127,6 +160,106 @@ describe("decodeProtobufTracesWire", () => {
     );
   });
 
+  it("types each kind of value as OTLP does, the same as the protobufjs decoder", () => {
+    const s = (stringValue: string) => ({ stringValue });
+    const i = (intValue: string) => ({ intValue });
+    const d = (doubleValue: number) => ({ doubleValue });
+    const array = (...values: unknown[]) => ({ arrayValue: { values } });
+    const cases: [value: unknown, decoded: unknown, type: string | undefined][] = [
+      [s("x"), "x", undefined],
+      [{ boolValue: false }, false, "bool"],
+      [i("-5"), -5, "int"],
+      [i("9223372036854775807"), "9223372036854775807", "int"],
+      [i("-9007199254740993"), "-9007199254740993", "int"],
+      [d(0.25), 0.25, "double"],
+      [d(Number.NaN), "NaN", "double"],
+      [d(-Infinity), "-Infinity", "double"],
+      [{ bytesValue: Buffer.from([1, 2, 255]) }, "AQL/", "bytes"],
+      [array(), [], "string[]"],
+      [array(s("a"), s("b")), ["a", "b"], "string[]"],
+      [array(i("1"), i("-1")), [1, -1], "int[]"],
+      [array(d(1.5), d(Infinity)), [1.5, "Infinity"], "double[]"],
+      [array({ boolValue: true }), [true], "bool[]"],
+      // Mixed, nested, holding bytes, empty values or maps: no type (stored as JSON text).
+      [array(i("1"), d(1)), [1, 1], undefined],
+      [array(array(i("1"))), [[1]], undefined],
+      [array({ bytesValue: Buffer.from([1]) }), ["AQ=="], undefined],
+      [array({}), [null], undefined],
+      [array({ kvlistValue: { values: [] } }), [{}], undefined],
+      [{ kvlistValue: { values: [{ key: "k", value: i("2") }] } }, { k: 2 }, undefined],
+      [{}, null, undefined],
+    ];
+    const body = encode({
+      resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 1), attributes: cases.map(([value], k) => ({ key: `k${k}`, value })) }] }] }],
+    });
+    const expected = cases.map(([, decoded, type], k) => (type === undefined ? { key: `k${k}`, value: decoded } : { key: `k${k}`, value: decoded, type }));
+    for (const decoded of [decodeProtobufTracesWire(body, limits), decodeProtobufTraces(body, limits)]) {
+      expect(plain(decoded.resourceSpans[0]!.spans[0]!.attributes)).toEqual(expected);
+    }
+  });
+
+  it("decodes event times to the nanosecond, links, the scope, tracestate and flags", () => {
+    const body = encode({
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              scope: { name: "@troupe/runtime", version: "0.1.0" },
+              spans: [
+                {
+                  traceId: Buffer.alloc(16, 0xab),
+                  spanId: Buffer.alloc(8, 0xcd),
+                  traceState: "rojo=00f067aa0ba902b7",
+                  flags: 0x301,
+                  events: [{ timeUnixNano: "1796570141123456789", name: "exception", attributes: [{ key: "exception.type", value: { stringValue: "E" } }] }],
+                  links: [{ traceId: Buffer.alloc(16, 0xef), spanId: Buffer.alloc(8, 0x01), traceState: "congo=t61", flags: 0x101, attributes: [{ key: "troupe.agent.type", value: { stringValue: "a" } }] }],
+                },
+              ],
+            },
+            { spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 1) }] },
+          ],
+        },
+      ],
+    });
+    const expected = {
+      scopeName: "@troupe/runtime",
+      scopeVersion: "0.1.0",
+      traceState: "rojo=00f067aa0ba902b7",
+      flags: 0x301,
+      events: [{ timeUnixNano: "1796570141123456789", name: "exception", attributes: [{ key: "exception.type", value: "E" }] }],
+      links: [{ traceId: "ef".repeat(16), spanId: "01".repeat(8), traceState: "congo=t61", flags: 0x101, attributes: [{ key: "troupe.agent.type", value: "a" }] }],
+    };
+    for (const decoded of [decodeProtobufTracesWire(body, limits), decodeProtobufTraces(body, limits)]) {
+      const [first, second] = decoded.resourceSpans[0]!.spans;
+      expect(plain(first)).toMatchObject(expected);
+      // The second ScopeSpans has no scope: its spans name none.
+      expect(second).toMatchObject({ scopeName: "", scopeVersion: "", traceState: "", flags: 0, events: [], links: [] });
+    }
+  });
+
+  it("gives a scope sent after its spans to those spans", () => {
+    const type = otlpProtoTypes().ExportTraceServiceRequest;
+    // ScopeSpans{spans} followed by ScopeSpans{scope} in one message: the scope field comes last on the wire.
+    const scopeSpans = (o: unknown) => type.encode(type.fromObject({ resourceSpans: [{ scopeSpans: [o] }] })).finish().subarray(4);
+    const spansPart = scopeSpans({ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 1) }] });
+    const scopePart = scopeSpans({ scope: { name: "late", version: "2" } });
+    const inner = Buffer.concat([spansPart, scopePart]);
+    const body = Buffer.from(protobuf.Writer.create().uint32(0x0a).fork().uint32(0x12).bytes(inner).ldelim().finish());
+    for (const decoded of [decodeProtobufTracesWire(body, limits), decodeProtobufTraces(body, limits)]) {
+      expect(decoded.resourceSpans[0]!.spans.map((x) => [x.scopeName, x.scopeVersion])).toEqual([["late", "2"]]);
+    }
+  });
+
+  it("names a wrong link id length with its path", () => {
+    const span = { traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 1) };
+    const linked = (link: unknown) => encode({ resourceSpans: [{ scopeSpans: [{ spans: [span, { ...span, links: [{ traceId: Buffer.alloc(16, 2), spanId: Buffer.alloc(8, 2) }, link] }] }] }] });
+    expect(() => decodeProtobufTracesWire(linked({ traceId: Buffer.alloc(15, 2), spanId: Buffer.alloc(8, 2) }), limits)).toThrow(
+      /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[1\]\.links\[1\]\.traceId: must be 16 bytes; got 15/,
+    );
+    expect(() => decodeProtobufTracesWire(linked({ traceId: Buffer.alloc(16, 2) }), limits)).toThrow(/spans\[1\]\.links\[1\]\.spanId: must be 8 bytes; got 0/);
+    expect(() => decodeProtobufTraces(linked({ traceId: Buffer.alloc(16, 2) }), limits)).toThrow(/spans\[1\]\.links\[1\]\.spanId: must be 8 bytes; got 0/);
+  });
+
   it("names a wrong id length with its path", () => {
     const body = encode({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(3) }] }] }] });
     expect(() => decodeProtobufTracesWire(body, limits)).toThrow(/resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.spanId: must be 8 bytes; got 3/);
@@ -144,18 +277,5 @@ describe("decodeProtobufTracesWire", () => {
     const spans = Array.from({ length: 5 }, () => ({ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 1) }));
     const body = encode({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
     expect(() => decodeProtobufTracesWire(body, { ...limits, maxSpansPerRequest: 4 })).toThrow(expect.objectContaining({ code: "payload_too_large" }));
-  });
-});
-
-describe("uint64Decimal", () => {
-  it("prints every unsigned 64-bit value exactly", () => {
-    fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (v) => {
-        expect(uint64Decimal(Number(v & 0xffffffffn), Number(v >> 32n))).toBe(v.toString());
-      }),
-      { numRuns: 2000 },
-    );
-    expect(uint64Decimal(0xffffffff, 0xffffffff)).toBe("18446744073709551615");
-    expect(uint64Decimal(0, 0x200000)).toBe((2n ** 53n).toString());
   });
 });

@@ -1,4 +1,6 @@
 import { CollectorError } from "../errors.js";
+import type { AttributeType } from "../store/attribute-types.js";
+import { arrayType } from "./attribute-filter.js";
 import type { IngestLimits } from "./ingest-limits.js";
 import { otlpProtoTypes } from "./otlp-proto-root.js";
 import { durationNs, type OtlpAttributeValue, type OtlpKeyValue, type OtlpResourceSpans, type OtlpSpan, type OtlpTraceRequest } from "./otlp-traces.js";
@@ -20,26 +22,38 @@ interface PbKeyValue {
   key: string;
   value: PbAnyValue | null;
 }
+interface PbLink {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  traceState: string;
+  attributes: PbKeyValue[];
+  flags: number;
+}
 interface PbSpan {
   traceId: Uint8Array;
   spanId: Uint8Array;
+  traceState: string;
   parentSpanId: Uint8Array;
+  flags: number;
   name: string;
   kind: number;
   startTimeUnixNano: Int64;
   endTimeUnixNano: Int64;
   attributes: PbKeyValue[];
-  events: { name: string; attributes: PbKeyValue[] }[];
+  events: { timeUnixNano: Int64; name: string; attributes: PbKeyValue[] }[];
+  links: PbLink[];
   status: { code: number } | null;
 }
 interface PbRequest {
-  resourceSpans: { resource: { attributes: PbKeyValue[] } | null; scopeSpans: { spans: PbSpan[] }[] }[];
+  resourceSpans: { resource: { attributes: PbKeyValue[] } | null; scopeSpans: { scope: { name: string; version: string } | null; spans: PbSpan[] }[] }[];
 }
 
 /**
  * Decodes an `application/x-protobuf` ExportTraceServiceRequest with protobufjs and the official
- * OTLP definitions, then validates it. Throws CollectorError bad_request naming the problem
- * (truncated body, wrong id length, nesting too deep...) and payload_too_large past the span bound.
+ * OTLP definitions, then validates it: the reference the wire decoders are held to (attribute types,
+ * events, links, scopes, tracestate and flags included). Throws CollectorError bad_request naming
+ * the problem (truncated body, wrong span or link id length, nesting too deep...) and
+ * payload_too_large past the span bound.
  */
 export function decodeProtobufTraces(body: Buffer, limits: IngestLimits): OtlpTraceRequest {
   let message: PbRequest;
@@ -63,14 +77,15 @@ export function decodeProtobufTraces(body: Buffer, limits: IngestLimits): OtlpTr
   message.resourceSpans.forEach((rs, i) => {
     const spans: OtlpSpan[] = [];
     rs.scopeSpans.forEach((ss, j) => {
-      ss.spans.forEach((s, k) => spans.push(convertSpan(s, `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`, limits)));
+      const scope = { scopeName: ss.scope?.name ?? "", scopeVersion: ss.scope?.version ?? "" };
+      ss.spans.forEach((s, k) => spans.push(convertSpan(s, `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`, limits, scope)));
     });
     resourceSpans.push({ resourceAttributes: convertAttributes(rs.resource?.attributes ?? [], `resourceSpans[${i}].resource.attributes`, limits), spans });
   });
   return { resourceSpans, spanCount };
 }
 
-function convertSpan(s: PbSpan, path: string, limits: IngestLimits): OtlpSpan {
+function convertSpan(s: PbSpan, path: string, limits: IngestLimits, scope: Pick<OtlpSpan, "scopeName" | "scopeVersion">): OtlpSpan {
   const startTimeUnixNano = uint64String(s.startTimeUnixNano);
   const endTimeUnixNano = uint64String(s.endTimeUnixNano);
   return {
@@ -83,8 +98,22 @@ function convertSpan(s: PbSpan, path: string, limits: IngestLimits): OtlpSpan {
     endTimeUnixNano,
     durationNs: durationNs(startTimeUnixNano, endTimeUnixNano),
     attributes: convertAttributes(s.attributes, `${path}.attributes`, limits),
-    events: s.events.map((e, i) => ({ name: e.name, attributes: convertAttributes(e.attributes, `${path}.events[${i}].attributes`, limits) })),
+    events: s.events.map((e, i) => ({
+      timeUnixNano: uint64String(e.timeUnixNano),
+      name: e.name,
+      attributes: convertAttributes(e.attributes, `${path}.events[${i}].attributes`, limits),
+    })),
+    links: s.links.map((l, i) => ({
+      traceId: idHex(l.traceId, 16, `${path}.links[${i}].traceId`),
+      spanId: idHex(l.spanId, 8, `${path}.links[${i}].spanId`),
+      traceState: l.traceState,
+      flags: l.flags,
+      attributes: convertAttributes(l.attributes, `${path}.links[${i}].attributes`, limits),
+    })),
     statusCode: s.status?.code ?? 0,
+    ...scope,
+    traceState: s.traceState,
+    flags: s.flags,
   };
 }
 
@@ -113,9 +142,38 @@ function convertAttributes(list: PbKeyValue[], path: string, limits: IngestLimit
   const out: OtlpKeyValue[] = new Array<OtlpKeyValue>(list.length);
   for (let i = 0; i < list.length; i++) {
     const kv = list[i] as PbKeyValue;
-    out[i] = { key: kv.key, value: kv.value ? convertValue(kv.value, 1, path, limits) : null };
+    const type = kv.value ? valueType(kv.value) : "other";
+    const value = kv.value ? convertValue(kv.value, 1, path, limits) : null;
+    out[i] = type === undefined || type === "other" ? { key: kv.key, value } : { key: kv.key, value, type };
   }
   return out;
+}
+
+/** The OTLP type of a value (attribute-types.ts): undefined for a string, "other" for what has none (empty, key-value list, mixed array). */
+function valueType(v: PbAnyValue): AttributeType | "other" | undefined {
+  switch (v.value) {
+    case "stringValue":
+      return undefined;
+    case "boolValue":
+      return "bool";
+    case "intValue":
+      return "int";
+    case "doubleValue":
+      return "double";
+    case "bytesValue":
+      return "bytes";
+    case "arrayValue":
+      return (
+        arrayType(
+          (v.arrayValue?.values ?? []).map((e) => {
+            const t = valueType(e);
+            return t === "string[]" || t === "bool[]" || t === "int[]" || t === "double[]" ? "other" : t;
+          }),
+        ) ?? "other"
+      );
+    default:
+      return "other";
+  }
 }
 
 function convertValue(v: PbAnyValue, depth: number, path: string, limits: IngestLimits): OtlpAttributeValue {

@@ -1,92 +1,113 @@
 import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
 import { CollectorError } from "../errors.js";
+import type { StoredAttributeType } from "../store/attribute-types.js";
 import { NativeWriter } from "../store/native-block.js";
-import { SpanBlockBuilder } from "../store/span-block.js";
+import type { SpanBlockBuilder } from "../store/span-block.js";
+import { encodeSpanEvents, encodeSpanLinks } from "../store/span-events.js";
+import type { SpanEvent, SpanLink } from "../store/span-row.js";
 import type { Principal } from "../tenants/principal.js";
-import { stringifyAttributeValue } from "./attribute-filter.js";
-import { WireReader, spanDurationNs } from "./decode-protobuf-wire.js";
+import { attributeText, stringifyAttributeValue, type FilterCounts } from "./attribute-filter.js";
+import { TraceWireReader, spanDurationNs, type AttributeAllowLists } from "./decode-protobuf-wire.js";
 import type { IngestLimits } from "./ingest-limits.js";
-import { resolveTenant, startTimeWindow, type StartTimeWindow } from "./span-rows.js";
+import { STORED_TYPE_TEXT, writeAttributeText } from "./protobuf-attribute-text.js";
+import { releaseSpanBlockBuilder, takeSpanBlockBuilder } from "./span-block-pool.js";
+import { capped, resolveTenant, startTimeWindow, storedEvent, storedLink, type StartTimeWindow } from "./span-rows.js";
+import { KeyCache, NO_KEY, sameBytes, type KeyEntry } from "./wire-key-cache.js";
 
 /** A protobuf export request decoded straight into a span block (every span accepted). */
 export interface DirectSpanBlock {
   builder: SpanBlockBuilder;
   spanCount: number;
-  droppedAttributes: { span: number; resource: number; event: number };
+  droppedAttributes: { span: number; resource: number; event: number; link: number };
   truncatedAttributes: number;
 }
 
 /**
  * Decodes an `application/x-protobuf` export request straight into a span block: no request
  * object, no rows, no attribute records, and ids, names and ASCII values copied from the wire as
- * bytes. This is the hot path of ingest; it gives exactly what decodeProtobufTracesWire +
- * buildSpanRows + encodeSpanBlock give (a differential test holds them together), but only for the
- * common request: every span accepted (at `nowMs`, as buildSpanRows decides), no attribute key twice
- * in one list, the resource before its spans. For anything else — malformed bodies, rejected spans
- * (zero ids and start times out of the window included), duplicate keys — it returns undefined and
- * the caller takes the general path, which answers with the precise error or partial success.
+ * bytes (events and links, which few spans have, are decoded as the general path decodes them).
+ * This is the hot path of ingest; it gives the very bytes decodeProtobufTracesWire + buildSpanRows
+ * + encodeSpanBlock give, attribute types, scopes, tracestate, flags, events and links included (a
+ * differential test holds them together), but only for the common request: every span accepted (at
+ * `nowMs`, as buildSpanRows decides), no span or resource attribute key twice in one list, the
+ * resource before its spans and each scope before its spans. For anything else — malformed bodies,
+ * rejected spans (zero ids and start times out of the window included), duplicate keys — it returns
+ * undefined and the caller takes the general path, which answers with the precise error or partial
+ * success.
  */
 export function decodeProtobufSpanBlock(body: Buffer, principal: Principal, limits: IngestLimits, nowMs = Date.now()): DirectSpanBlock | undefined {
-  const builder = IDLE_BUILDERS.pop() ?? new SpanBlockBuilder();
+  const builder = takeSpanBlockBuilder();
   try {
     return new DirectDecoder(body, principal, limits, builder, startTimeWindow(nowMs)).decode();
   } catch (err) {
-    releaseBuilder(builder);
+    releaseSpanBlockBuilder(builder);
     if (err === GENERAL_PATH || err instanceof CollectorError) return undefined;
     throw err;
   }
 }
 
-/**
- * Gives a decoded block's builder back for reuse once its block is finished (or abandoned): its
- * column buffers then serve the next request instead of being allocated again (which, at tens of
- * megabytes a second, kept the garbage collector busy).
- */
+/** Gives a decoded block's builder back for reuse once its block is finished (or abandoned): see releaseSpanBlockBuilder. */
 export function releaseSpanBlock(direct: DirectSpanBlock): void {
-  releaseBuilder(direct.builder);
-}
-
-const IDLE_BUILDERS: SpanBlockBuilder[] = [];
-const MAX_IDLE_BUILDERS = 8;
-
-function releaseBuilder(builder: SpanBlockBuilder): void {
-  builder.reset();
-  if (IDLE_BUILDERS.length < MAX_IDLE_BUILDERS && !IDLE_BUILDERS.includes(builder)) IDLE_BUILDERS.push(builder);
+  releaseSpanBlockBuilder(direct.builder);
 }
 
 /** Thrown inside the decoder when the request needs the general path. */
 const GENERAL_PATH = Symbol("general-path");
 
+const EMPTY = Buffer.alloc(0);
+/** Names a span in a link's errors, which the direct path never reports (the general path does). */
+const SPAN_PATH = (): string => "span";
+
 const LEN = 2;
+const I32 = 5;
 const STRING_VALUE_TAG = (1 << 3) | LEN;
-const INT_VALUE_TAG = 3 << 3; // varint
 const KEY_TAG = (1 << 3) | LEN;
-const ARRAY_VALUE_TAG = (5 << 3) | LEN;
-/** ArrayValue.values. */
-const VALUES_TAG = (1 << 3) | LEN;
 const VALUE_TAG = (2 << 3) | LEN;
 
+/** What the general path's reader decodes of events and links (the attributes stored with them). */
+const ALLOW: AttributeAllowLists = { span: SPAN_ATTRIBUTE_ALLOW_LIST, resource: RESOURCE_ATTRIBUTE_ALLOW_LIST, event: EVENT_ATTRIBUTE_ALLOW_LIST };
+
 interface ResourceState {
-  /** Indexes of the kept keys in the block's resource-attribute dictionary, in order. */
-  keyIndexes: number[];
+  /** The kept keys, in order, and their indexes in the block's resource-attribute dictionary (looked up at its first span). */
+  keys: string[];
+  keyIndexes: number[] | undefined;
   /** Their values, encoded as the block's String values. */
   values: Buffer;
+  /** The keys whose values are not plain strings, their indexes in the block's type dictionary, and their types as String values. */
+  typeKeys: string[];
+  typeKeyIndexes: number[] | undefined;
+  typeValues: Buffer;
   serviceName: string;
   tenantClaim: string | undefined;
   attributeCount: number;
 }
 
+/** The scope of a ScopeSpans, capped, with its indexes in the block's scope dictionaries (looked up at its first span). */
+interface ScopeState {
+  name: string;
+  version: string;
+  /** How many of name and version were cut to the cap (counted for each span, as the general path does). */
+  cuts: number;
+  nameIndex: number;
+  versionIndex: number;
+}
+
 class DirectDecoder {
   readonly #buf: Buffer;
-  readonly #r: WireReader;
+  readonly #r: TraceWireReader;
   readonly #principal: Principal;
   readonly #limits: IngestLimits;
   readonly #b: SpanBlockBuilder;
   /** The start time window as the halves of fixed64 values: [min high, min low, max high, max low]. */
   readonly #window: [number, number, number, number];
   #spanCount = 0;
-  readonly #dropped = { span: 0, resource: 0, event: 0 };
-  #truncated = 0;
+  readonly #dropped = { span: 0, resource: 0 };
+  /** Span and resource values, scopes and tracestates cut to the cap. */
+  readonly #cuts: FilterCounts = { dropped: 0, truncated: 0 };
+  readonly #eventCounts: FilterCounts = { dropped: 0, truncated: 0 };
+  readonly #linkCounts: FilterCounts = { dropped: 0, truncated: 0 };
+  /** This block's serial: the key indexes kept on KeyEntry are this block's when their `block` is it. */
+  readonly #block = nextSerial();
   /** The last tenant claim decided, and its tenant's index in the block's tenant dictionary (-1: none yet). */
   #resolvedClaim: string | undefined;
   #resolvedIndex = -1;
@@ -95,7 +116,7 @@ class DirectDecoder {
     this.#b = builder;
     this.#window = [Number(window.minNs >> 32n), Number(window.minNs & 0xffffffffn), Number(window.maxNs >> 32n), Number(window.maxNs & 0xffffffffn)];
     this.#buf = body;
-    this.#r = new WireReader(body, limits, undefined);
+    this.#r = new TraceWireReader(body, limits, ALLOW);
     this.#principal = principal;
     this.#limits = limits;
   }
@@ -108,7 +129,12 @@ class DirectDecoder {
       if (tag >>> 3 === 1 && (tag & 7) === LEN) this.#resourceSpans(r.lengthEnd(end, "ExportTraceServiceRequest"));
       else r.skip(tag, end);
     }
-    return { builder: this.#b, spanCount: this.#spanCount, droppedAttributes: this.#dropped, truncatedAttributes: this.#truncated };
+    return {
+      builder: this.#b,
+      spanCount: this.#spanCount,
+      droppedAttributes: { ...this.#dropped, event: this.#eventCounts.dropped, link: this.#linkCounts.dropped },
+      truncatedAttributes: this.#cuts.truncated + this.#eventCounts.truncated + this.#linkCounts.truncated,
+    };
   }
 
   #resourceSpans(end: number): void {
@@ -131,9 +157,9 @@ class DirectDecoder {
 
   #resource(end: number): ResourceState {
     const r = this.#r;
-    const keys = this.#b.resourceAttributes.keys.dictionary;
-    const state: ResourceState = { keyIndexes: [], values: Buffer.alloc(0), serviceName: "", tenantClaim: undefined, attributeCount: 0 };
+    const state: ResourceState = { keys: [], keyIndexes: undefined, values: EMPTY, typeKeys: [], typeKeyIndexes: undefined, typeValues: EMPTY, serviceName: "", tenantClaim: undefined, attributeCount: 0 };
     const values = new NativeWriter(256);
+    const typeValues = new NativeWriter(64);
     const serial = nextSerial();
     while (r.pos < end) {
       const tag = r.varint32();
@@ -155,31 +181,60 @@ class DirectDecoder {
         continue;
       }
       markOnce(entry, serial);
-      if (key === ATTR.tenantId) state.tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
-      if (key === "service.name") state.serviceName = this.#fullText(valueStart, valueEnd, kvEnd).slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
-      state.keyIndexes.push(keys.indexOf(key));
-      this.#writeValue(values, valueStart, valueEnd, kvEnd);
+      if (key === ATTR.tenantId) state.tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd, false);
+      // The stored text, as the general path names the service.
+      if (key === "service.name") state.serviceName = this.#fullText(valueStart, valueEnd, kvEnd, true).slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
+      state.keys.push(key);
+      const type = this.#writeValue(values, valueStart, valueEnd, kvEnd);
+      if (type !== undefined) {
+        state.typeKeys.push(key);
+        typeValues.bytes(STORED_TYPE_TEXT[type]);
+      }
     }
     if (state.serviceName === "") state.serviceName = "unknown_service";
     state.values = Buffer.from(values.view());
+    state.typeValues = Buffer.from(typeValues.view());
     return state;
+  }
+
+  /** Writes a span's resource attributes and their types (the dictionary indexes looked up at the resource's first span, as the general path adds them). */
+  #writeResource(resource: ResourceState): void {
+    const b = this.#b;
+    const keys = b.resourceAttributes.keys;
+    const typeKeys = b.resourceAttributeTypes.keys;
+    const keyIndexes = (resource.keyIndexes ??= resource.keys.map((key) => keys.dictionary.indexOf(key)));
+    const typeKeyIndexes = (resource.typeKeyIndexes ??= resource.typeKeys.map((key) => typeKeys.dictionary.indexOf(key)));
+    for (let i = 0; i < keyIndexes.length; i++) keys.addIndex(keyIndexes[i]!);
+    b.resourceAttributes.values.bytes(resource.values);
+    for (let i = 0; i < typeKeyIndexes.length; i++) typeKeys.addIndex(typeKeyIndexes[i]!);
+    if (resource.typeValues.length > 0) b.resourceAttributeTypes.values.bytes(resource.typeValues);
   }
 
   #scopeSpans(end: number, resource: ResourceState): void {
     const r = this.#r;
+    const scope: ScopeState = { name: "", version: "", cuts: 0, nameIndex: -1, versionIndex: -1 };
+    let spans = 0;
     while (r.pos < end) {
       const tag = r.varint32();
-      if (tag >>> 3 !== 2) {
-        r.skip(tag, end);
-        continue;
-      }
-      r.expect(tag, LEN, "ScopeSpans.spans");
-      if (++this.#spanCount > this.#limits.maxSpansPerRequest) throw GENERAL_PATH;
-      this.#span(r.lengthEnd(end, "ScopeSpans"), resource);
+      const field = tag >>> 3;
+      if (field === 2) {
+        r.expect(tag, LEN, "ScopeSpans.spans");
+        if (++this.#spanCount > this.#limits.maxSpansPerRequest) throw GENERAL_PATH;
+        this.#span(r.lengthEnd(end, "ScopeSpans"), resource, scope);
+        spans++;
+      } else if (field === 1) {
+        r.expect(tag, LEN, "ScopeSpans.scope");
+        if (spans > 0) throw GENERAL_PATH; // a scope after spans it names
+        const [name, version] = r.scope(r.lengthEnd(end, "ScopeSpans"));
+        const cuts: FilterCounts = { dropped: 0, truncated: 0 };
+        scope.name = capped(name, cuts);
+        scope.version = capped(version, cuts);
+        scope.cuts = cuts.truncated;
+      } else r.skip(tag, end);
     }
   }
 
-  #span(end: number, resource: ResourceState): void {
+  #span(end: number, resource: ResourceState, scope: ScopeState): void {
     const r = this.#r;
     const b = this.#b;
     const buf = this.#buf;
@@ -194,13 +249,16 @@ class DirectDecoder {
     let endLo = 0;
     let endHi = 0;
     let statusCode = 0;
+    let traceStateStart = -1;
+    let traceStateEnd = -1;
+    let flags = 0;
     let attributeCount = 0;
-    let eventCount = 0;
+    let events: SpanEvent[] | undefined;
+    let links: SpanLink[] | undefined;
     let tenantClaim: string | undefined;
-    /** Allow-listed event attributes: [key, value start, value end, KeyValue end], added after the span's own. */
-    let eventAttributes: [KeyEntry, number, number, number][] | undefined;
     const serial = nextSerial();
     const attributes = b.attributes;
+    const types = b.attributeTypes;
     while (r.pos < end) {
       const tag = r.varint32();
       switch (tag >>> 3) {
@@ -219,6 +277,12 @@ class DirectDecoder {
           r.pos = idEnd;
           break;
         }
+        case 3:
+          r.expect(tag, LEN, "Span.trace_state");
+          traceStateEnd = r.lengthEnd(end, "a string");
+          traceStateStart = r.pos;
+          r.pos = traceStateEnd;
+          break;
         case 5:
           r.expect(tag, LEN, "Span.name");
           nameEnd = r.lengthEnd(end, "a string");
@@ -255,19 +319,38 @@ class DirectDecoder {
             break;
           }
           markOnce(entry, serial);
-          if (entry.key === ATTR.tenantId) tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd);
-          attributes.keys.add(entry.key);
-          this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
+          if (entry.key === ATTR.tenantId) tenantClaim = this.#fullText(valueStart, valueEnd, kvEnd, false);
+          if (entry.block !== this.#block) {
+            entry.block = this.#block;
+            entry.attributeIndex = attributes.keys.dictionary.indexOf(entry.key);
+            entry.typeIndex = -1;
+          }
+          attributes.keys.addIndex(entry.attributeIndex);
+          const type = this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
+          if (type !== undefined) {
+            // Token counts make this common: the key's index is looked up once per block.
+            if (entry.typeIndex < 0) entry.typeIndex = types.keys.dictionary.indexOf(entry.key);
+            types.keys.addIndex(entry.typeIndex);
+            const text = STORED_TYPE_TEXT[type];
+            types.values.rawBytes(text, 0, text.length);
+          }
           break;
         }
         case 11:
           r.expect(tag, LEN, "Span.events");
-          eventCount++;
-          eventAttributes = this.#event(r.lengthEnd(end, "Span"), eventAttributes);
+          (events ??= []).push(storedEvent(r.event(r.lengthEnd(end, "Span")), this.#eventCounts));
+          break;
+        case 13:
+          r.expect(tag, LEN, "Span.links");
+          (links ??= []).push(storedLink(r.link(r.lengthEnd(end, "Span"), SPAN_PATH, links?.length ?? 0), this.#linkCounts));
           break;
         case 15:
           r.expect(tag, LEN, "Span.status");
           statusCode = r.statusCode(r.lengthEnd(end, "Span"));
+          break;
+        case 16:
+          r.expect(tag, I32, "Span.flags");
+          flags = r.fixed32(end);
           break;
         default:
           r.skip(tag, end);
@@ -279,21 +362,9 @@ class DirectDecoder {
     const [minHi, minLo, maxHi, maxLo] = this.#window;
     if (startHi < minHi || (startHi === minHi && startLo < minLo) || startHi > maxHi || (startHi === maxHi && startLo > maxLo)) throw GENERAL_PATH;
     if (attributeCount > this.#limits.maxAttributesPerSpan || resource.attributeCount > this.#limits.maxAttributesPerSpan) throw GENERAL_PATH;
-    if (eventCount > this.#limits.maxEventsPerSpan) throw GENERAL_PATH;
+    if ((events?.length ?? 0) > this.#limits.maxEventsPerSpan || (links?.length ?? 0) > this.#limits.maxLinksPerSpan) throw GENERAL_PATH;
     if (tenantClaim !== undefined && resource.tenantClaim !== undefined && tenantClaim !== resource.tenantClaim) throw GENERAL_PATH;
     const tenantIndex = this.#tenantIndexOf(tenantClaim ?? resource.tenantClaim);
-
-    if (eventAttributes !== undefined) {
-      // The span's own attributes win; among events, the first to state a key.
-      const after = r.pos;
-      for (const [entry, valueStart, valueEnd, kvEnd] of eventAttributes) {
-        if (entry.seen === serial) continue;
-        entry.seen = serial;
-        attributes.keys.add(entry.key);
-        this.#writeValue(attributes.values, valueStart, valueEnd, kvEnd);
-      }
-      r.pos = after;
-    }
 
     b.tenantId.addIndex(tenantIndex);
     b.traceId.hexString(buf, traceStart, 16);
@@ -308,41 +379,25 @@ class DirectDecoder {
     b.durationNs.uint64(spanDurationNs(startLo, startHi, endLo, endHi));
     b.statusCode.uint8(statusCode);
     b.serviceName.add(resource.serviceName);
-    const resourceKeys = b.resourceAttributes.keys;
-    for (const index of resource.keyIndexes) resourceKeys.addIndex(index);
-    b.resourceAttributes.values.bytes(resource.values);
-    b.endRow();
-  }
-
-  #event(end: number, into: [KeyEntry, number, number, number][] | undefined): [KeyEntry, number, number, number][] | undefined {
-    const r = this.#r;
-    let out = into;
-    while (r.pos < end) {
-      const tag = r.varint32();
-      const field = tag >>> 3;
-      if (field === 2) {
-        r.expect(tag, LEN, "Event.name");
-        r.pos = r.lengthEnd(end, "a string");
-      } else if (field === 3) {
-        r.expect(tag, LEN, "Event.attributes");
-        const kvEnd = r.lengthEnd(end, "Event");
-        this.#keyValue(kvEnd, undefined, 0);
-        const entry = this.#entry;
-        const valueStart = this.#valueStart;
-        const valueEnd = this.#valueEnd;
-        if (!entry.event) {
-          this.#skipValue(valueStart, valueEnd, kvEnd);
-          this.#dropped.event++;
-          continue;
-        }
-        // Validated now (as the general path does), written at the end of the span if still wanted.
-        r.pos = valueStart < 0 ? kvEnd : valueStart;
-        if (valueStart >= 0) r.walkAnyValue(valueEnd, 1);
-        r.pos = kvEnd;
-        (out ??= []).push([entry, valueStart, valueEnd, kvEnd]);
-      } else r.skip(tag, end);
+    this.#writeResource(resource);
+    if (scope.nameIndex < 0) {
+      scope.nameIndex = b.scopeName.dictionary.indexOf(scope.name);
+      scope.versionIndex = b.scopeVersion.dictionary.indexOf(scope.version);
     }
-    return out;
+    b.scopeName.addIndex(scope.nameIndex);
+    b.scopeVersion.addIndex(scope.versionIndex);
+    this.#cuts.truncated += scope.cuts;
+    // An empty String is one zero byte (its length): the common tracestate, events and links.
+    if (traceStateStart < 0) b.traceState.uint8(0);
+    // At most as many UTF-16 units as bytes: never over the cap.
+    else if (traceStateEnd - traceStateStart <= MAX_ATTRIBUTE_VALUE_LENGTH) b.traceState.stringFromUtf8(buf, traceStateStart, traceStateEnd);
+    else b.traceState.string(capped(buf.toString("utf8", traceStateStart, traceStateEnd), this.#cuts));
+    b.flags.uint32(flags);
+    if (events === undefined) b.events.uint8(0);
+    else b.events.string(encodeSpanEvents(events));
+    if (links === undefined) b.links.uint8(0);
+    else b.links.string(encodeSpanLinks(links));
+    b.endRow();
   }
 
   /** The last KeyValue read: its key, and where its AnyValue lies (-1: none). */
@@ -416,101 +471,18 @@ class DirectDecoder {
     r.pos = kvEnd;
   }
 
-  /** Writes an attribute's stored form into `values` (capped, counted when cut) and leaves pos at `kvEnd`. */
-  #writeValue(values: NativeWriter, valueStart: number, valueEnd: number, kvEnd: number): void {
-    const r = this.#r;
-    if (valueStart < 0) {
-      values.varUInt(0);
-      return;
-    }
-    r.pos = valueStart;
-    // The common value: one string_value field holding the whole AnyValue.
-    if (valueStart < valueEnd && this.#buf[valueStart] === STRING_VALUE_TAG) {
-      r.pos = valueStart + 1;
-      const stringEnd = r.lengthEnd(valueEnd, "a string");
-      if (stringEnd === valueEnd && valueEnd - r.pos <= MAX_ATTRIBUTE_VALUE_LENGTH) {
-        // At most as many UTF-16 units as bytes: never over the cap.
-        values.stringFromUtf8(this.#buf, r.pos, stringEnd);
-        r.pos = kvEnd;
-        return;
-      }
-      r.pos = valueStart;
-    }
-    if (this.#buf[valueStart] === INT_VALUE_TAG) {
-      // The other common value: one int_value field (token counts). Written as String(n) would be.
-      r.pos = valueStart + 1;
-      const n = r.varintNumber(true);
-      if (r.pos === valueEnd) {
-        if (typeof n === "number") values.integerText(n);
-        else values.string(n);
-        r.pos = kvEnd;
-        return;
-      }
-      r.pos = valueStart;
-    }
-    if (this.#buf[valueStart] === ARRAY_VALUE_TAG && this.#limits.maxAnyValueDepth > 1 && this.#writeStringArray(values, valueStart, valueEnd)) {
-      r.pos = kvEnd;
-      return;
-    }
-    let text = stringifyAttributeValue(r.anyValue(valueEnd, 1));
-    if (text.length > MAX_ATTRIBUTE_VALUE_LENGTH) {
-      text = text.slice(0, MAX_ATTRIBUTE_VALUE_LENGTH);
-      this.#truncated++;
-    }
-    values.string(text);
-    r.pos = kvEnd;
+  /** Writes an attribute's stored text into `values` (writeAttributeText) and leaves pos at `kvEnd`. */
+  #writeValue(values: NativeWriter, valueStart: number, valueEnd: number, kvEnd: number): StoredAttributeType | undefined {
+    const type = writeAttributeText(this.#r, this.#buf, values, valueStart, valueEnd, this.#limits.maxAnyValueDepth, this.#cuts);
+    this.#r.pos = kvEnd;
+    return type;
   }
 
   /**
-   * An array of plain strings (e.g. gen_ai.response.finish_reasons) written as the JSON text the
-   * general path makes of it, without building the array. False (nothing written) for anything
-   * else: other element types, characters JSON would escape, text over the cap, an odd layout.
+   * An attribute's full text (uncapped): its stored text when `stored` (as the general path names
+   * the service), else its untyped text (as it compares tenant claims).
    */
-  #writeStringArray(values: NativeWriter, valueStart: number, valueEnd: number): boolean {
-    const buf = this.#buf;
-    const arrayStart = shortLength(buf, valueStart + 1, valueEnd);
-    if (arrayStart < 0 || arrayStart + lengthRead !== valueEnd) return false;
-    // First pass: check and measure. Elements: 0x0a len (0x0a len chars).
-    let count = 0;
-    let textLength = 2;
-    let pos = arrayStart;
-    while (pos < valueEnd) {
-      if (buf[pos] !== VALUES_TAG) return false;
-      const elementStart = shortLength(buf, pos + 1, valueEnd);
-      const elementEnd = elementStart + lengthRead;
-      if (elementStart < 0 || buf[elementStart] !== STRING_VALUE_TAG) return false;
-      const stringStart = shortLength(buf, elementStart + 1, valueEnd);
-      const stringEnd = stringStart + lengthRead;
-      if (stringStart < 0 || stringEnd !== elementEnd) return false;
-      for (let i = stringStart; i < stringEnd; i++) {
-        const c = buf[i]!;
-        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
-      }
-      textLength += stringEnd - stringStart + 2 + (count > 0 ? 1 : 0);
-      count++;
-      pos = stringEnd;
-    }
-    if (textLength > MAX_ATTRIBUTE_VALUE_LENGTH) return false;
-    // Second pass: ["a","b"].
-    values.varUInt(textLength);
-    values.uint8(0x5b);
-    pos = arrayStart;
-    for (let k = 0; k < count; k++) {
-      const elementStart = shortLength(buf, pos + 1, valueEnd);
-      const stringStart = shortLength(buf, elementStart + 1, valueEnd);
-      const stringEnd = stringStart + lengthRead;
-      if (k > 0) values.uint8(0x2c);
-      values.uint8(0x22);
-      values.rawBytes(buf, stringStart, stringEnd);
-      values.uint8(0x22);
-      pos = stringEnd;
-    }
-    values.uint8(0x5d);
-    return true;
-  }
-
-  /** An attribute's full text (uncapped), as the general path compares tenant claims. */
-  #fullText(valueStart: number, valueEnd: number, kvEnd: number): string {
+  #fullText(valueStart: number, valueEnd: number, kvEnd: number, stored: boolean): string {
     if (valueStart < 0) return "";
     const r = this.#r;
     if (this.#buf[valueStart] === STRING_VALUE_TAG) {
@@ -524,7 +496,8 @@ class DirectDecoder {
       }
     }
     r.pos = valueStart;
-    const text = stringifyAttributeValue(r.anyValue(valueEnd, 1));
+    const value = r.anyValue(valueEnd, 1);
+    const text = stored && r.valueType !== "other" ? attributeText(value, r.valueType) : stringifyAttributeValue(value);
     r.pos = kvEnd;
     return text;
   }
@@ -541,75 +514,11 @@ class DirectDecoder {
   }
 }
 
-/** A decoded key (or short value), with what the allow-lists say of it and the list it was last seen in. */
-interface KeyEntry {
-  readonly bytes: Buffer;
-  readonly key: string;
-  readonly span: boolean;
-  readonly resource: boolean;
-  readonly event: boolean;
-  /** The serial of the attribute list that last named this key (to spot a key given twice). */
-  seen: number;
-}
-
-function keyEntry(bytes: Buffer, key: string): KeyEntry {
-  return { bytes, key, span: SPAN_ATTRIBUTE_ALLOW_LIST.has(key), resource: RESOURCE_ATTRIBUTE_ALLOW_LIST.has(key), event: EVENT_ATTRIBUTE_ALLOW_LIST.has(key), seen: 0 };
-}
-
-const NO_KEY = keyEntry(Buffer.alloc(0), "");
-
-/** Attribute lists are numbered so a key's `seen` tells whether the current list named it already. */
+/** Attribute lists and blocks are numbered: a key's `seen` tells whether the current list named it already, its `block` whether its indexes are the current block's. */
 let serials = 0;
 function nextSerial(): number {
   serials = (serials + 1) | 0;
   return serials;
-}
-
-/**
- * Short strings (attribute keys, tenant ids) decoded once: the same few arrive in every span, so
- * their bytes are matched against the strings seen before (bucketed by length and three sampled
- * bytes, then compared byte by byte) instead of decoding a new string each time. Bounded; strings
- * past the bound are decoded every time. Gives exactly what `toString("utf8")` gives. Every
- * allow-listed key is entered first, so it is always found (and a key given twice in one list is
- * always seen as the same entry), whatever else fills the cache.
- */
-class KeyCache {
-  readonly #buckets = new Map<number, KeyEntry[]>();
-  #size = 0;
-
-  constructor(seed: Iterable<string> = []) {
-    for (const key of seed) {
-      const bytes = Buffer.from(key, "utf8");
-      if (bytes.length > 0 && bytes.length <= 128) this.#add(hashOf(bytes, 0, bytes.length), keyEntry(bytes, key), true);
-    }
-  }
-
-  entry(buf: Buffer, start: number, end: number): KeyEntry {
-    const length = end - start;
-    if (length === 0) return NO_KEY;
-    if (length > 128) return keyEntry(Buffer.alloc(0), buf.toString("utf8", start, end));
-    const h = hashOf(buf, start, end);
-    const bucket = this.#buckets.get(h);
-    if (bucket !== undefined) {
-      for (const entry of bucket) if (sameBytes(entry.bytes, buf, start, length)) return entry;
-    }
-    const entry = keyEntry(Buffer.from(buf.subarray(start, end)), buf.toString("utf8", start, end));
-    this.#add(h, entry, false);
-    return entry;
-  }
-
-  #add(h: number, entry: KeyEntry, always: boolean): void {
-    const bucket = this.#buckets.get(h);
-    if (!always && (this.#size >= 4096 || (bucket !== undefined && bucket.length >= 4))) return;
-    if (bucket === undefined) this.#buckets.set(h, [entry]);
-    else bucket.push(entry);
-    this.#size++;
-  }
-}
-
-function hashOf(buf: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  return (length << 24) ^ (buf[start]! << 16) ^ (buf[start + (length >> 1)]! << 8) ^ buf[end - 1]!;
 }
 
 function markOnce(entry: KeyEntry, serial: number): void {
@@ -618,37 +527,12 @@ function markOnce(entry: KeyEntry, serial: number): void {
   entry.seen = serial;
 }
 
-/** The length `shortLength` read last. */
-let lengthRead = 0;
-
-/**
- * A length prefix of one or two bytes at `pos`: where the bytes start (the length in `lengthRead`),
- * or -1 when the prefix is longer or runs past `end`.
- */
-function shortLength(buf: Buffer, pos: number, end: number): number {
-  if (pos >= end) return -1;
-  const b0 = buf[pos]!;
-  if (b0 < 0x80) {
-    lengthRead = b0;
-    return pos + 1;
-  }
-  if (pos + 1 >= end || buf[pos + 1]! >= 0x80) return -1;
-  lengthRead = (b0 & 0x7f) | (buf[pos + 1]! << 7);
-  return pos + 2;
-}
-
 function isZero(buf: Buffer, start: number, length: number): boolean {
   for (let i = start; i < start + length; i++) if (buf[i] !== 0) return false;
   return true;
 }
 
-function sameBytes(a: Buffer, b: Buffer, start: number, length: number): boolean {
-  if (a.length !== length) return false;
-  for (let i = 0; i < length; i++) if (a[i] !== b[start + i]) return false;
-  return true;
-}
-
-const KEYS = new KeyCache([...SPAN_ATTRIBUTE_ALLOW_LIST, ...RESOURCE_ATTRIBUTE_ALLOW_LIST, ...EVENT_ATTRIBUTE_ALLOW_LIST]);
+const KEYS = new KeyCache([...SPAN_ATTRIBUTE_ALLOW_LIST, ...RESOURCE_ATTRIBUTE_ALLOW_LIST]);
 /** Short values that repeat in every span (tenant ids, service names). */
 const TEXTS = new KeyCache();
 /** The key last seen at each position of span and resource attribute lists. */

@@ -4,7 +4,7 @@ import type { SpanEvent, SpanLink, SpanRow } from "../store/span-row.js";
 import type { Principal } from "../tenants/principal.js";
 import { filterAttributes, stringifyAttributeValue, type FilterCounts } from "./attribute-filter.js";
 import { MAX_SPAN_AGE_DAYS, MAX_SPAN_START_AHEAD_MS, type IngestLimits } from "./ingest-limits.js";
-import type { OtlpKeyValue, OtlpTraceRequest } from "./otlp-traces.js";
+import type { OtlpEvent, OtlpKeyValue, OtlpLink, OtlpTraceRequest } from "./otlp-traces.js";
 
 /** Why ingest refused a span. Stable: used as a metric label and in partial-success messages. */
 export type SpanRejectReason =
@@ -124,20 +124,8 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
       const attributeTypes: AttributeTypes = {};
       filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, attributes, attributeTypes, spanCounts);
       spanCounts.dropped += span.skippedAttributes ?? 0;
-      const events: SpanEvent[] = [];
-      for (const event of span.events) {
-        const e: SpanEvent = { timeUnixNano: event.timeUnixNano, name: capped(event.name, eventCounts), attributes: {}, attributeTypes: {} };
-        filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, e.attributes, e.attributeTypes, eventCounts);
-        eventCounts.dropped += event.skippedAttributes ?? 0;
-        events.push(e);
-      }
-      const links: SpanLink[] = [];
-      for (const link of span.links) {
-        const l: SpanLink = { traceId: link.traceId, spanId: link.spanId, traceState: capped(link.traceState, linkCounts), flags: link.flags, attributes: {}, attributeTypes: {} };
-        filterAttributes(link.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, l.attributes, l.attributeTypes, linkCounts);
-        linkCounts.dropped += link.skippedAttributes ?? 0;
-        links.push(l);
-      }
+      const events = span.events.map((event) => storedEvent(event, eventCounts));
+      const links = span.links.map((link) => storedLink(link, linkCounts));
 
       rows.push({
         tenantId,
@@ -170,6 +158,22 @@ export function buildSpanRows(request: OtlpTraceRequest, principal: Principal, l
     droppedAttributes: { span: spanCounts.dropped, resource: resourceCounts.dropped, event: eventCounts.dropped, link: linkCounts.dropped },
     truncatedAttributes: spanCounts.truncated + resourceCounts.truncated + eventCounts.truncated + linkCounts.truncated,
   };
+}
+
+/** An event as stored: its name capped, its attributes filtered by EVENT_ATTRIBUTE_ALLOW_LIST, what was removed counted. */
+export function storedEvent(event: OtlpEvent, counts: FilterCounts): SpanEvent {
+  const e: SpanEvent = { timeUnixNano: event.timeUnixNano, name: capped(event.name, counts), attributes: {}, attributeTypes: {} };
+  filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST, e.attributes, e.attributeTypes, counts);
+  counts.dropped += event.skippedAttributes ?? 0;
+  return e;
+}
+
+/** A link as stored: its tracestate capped, its attributes filtered by SPAN_ATTRIBUTE_ALLOW_LIST, what was removed counted. */
+export function storedLink(link: OtlpLink, counts: FilterCounts): SpanLink {
+  const l: SpanLink = { traceId: link.traceId, spanId: link.spanId, traceState: capped(link.traceState, counts), flags: link.flags, attributes: {}, attributeTypes: {} };
+  filterAttributes(link.attributes, SPAN_ATTRIBUTE_ALLOW_LIST, l.attributes, l.attributeTypes, counts);
+  counts.dropped += link.skippedAttributes ?? 0;
+  return l;
 }
 
 /** A name-like text (event name, scope, tracestate) capped to MAX_ATTRIBUTE_VALUE_LENGTH characters, counted when cut. */

@@ -207,6 +207,22 @@ export class NativeWriter {
   /** A UInt64 from a non-negative safe integer (or any finite number, truncated and clamped at 0). */
   uint64(value: number): void {
     this.ensure(8);
+    if (value >= 0 && value < 0x1_0000_0000) {
+      // Map offsets and most durations: byte stores, without writeUInt32LE's checks and the division.
+      const buf = this.#buf;
+      const pos = this.#pos;
+      const v = value >>> 0;
+      buf[pos] = v;
+      buf[pos + 1] = v >>> 8;
+      buf[pos + 2] = v >>> 16;
+      buf[pos + 3] = v >>> 24;
+      buf[pos + 4] = 0;
+      buf[pos + 5] = 0;
+      buf[pos + 6] = 0;
+      buf[pos + 7] = 0;
+      this.#pos = pos + 8;
+      return;
+    }
     const v = value > 0 ? Math.floor(value) : 0;
     this.#buf.writeUInt32LE(v % 0x1_0000_0000, this.#pos);
     this.#buf.writeUInt32LE(Math.min(0xffff_ffff, Math.floor(v / 0x1_0000_0000)), this.#pos + 4);
