@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, context, createTraceState, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -35,14 +35,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Rows of these spans as stored in chDB (FINAL: exactly one row per span). */
+/** Rows of these spans as stored in chDB (FINAL: exactly one row per span), every column the collector writes. */
 async function storedRows(spanIds: readonly string[]): Promise<SpanRow[]> {
   const rows = await collector.gateway.query<{
     tenant_id: string; trace_id: string; span_id: string; parent_span_id: string; name: string; kind: number; start_ns: string;
     duration_ns: string; status_code: number; service_name: string; attributes: Record<string, string>; resource_attributes: Record<string, string>;
+    attribute_types: Record<string, string>; resource_attribute_types: Record<string, string>; scope_name: string; scope_version: string;
+    trace_state: string; flags: number; events: string; links: string;
   }>(
     `SELECT tenant_id, trace_id, span_id, parent_span_id, name, kind, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ns,
-            status_code, service_name, attributes, resource_attributes
+            status_code, service_name, attributes, resource_attributes, attribute_types, resource_attribute_types, scope_name, scope_version,
+            trace_state, flags, events, links
        FROM spans FINAL WHERE span_id IN {ids:Array(String)}`,
     { ids: spanIds },
   );
@@ -50,6 +53,10 @@ async function storedRows(spanIds: readonly string[]): Promise<SpanRow[]> {
     tenantId: r.tenant_id, traceId: r.trace_id, spanId: r.span_id, parentSpanId: r.parent_span_id, name: r.name, kind: Number(r.kind),
     startTimeUnixNano: r.start_ns, durationNs: Number(r.duration_ns), statusCode: Number(r.status_code), serviceName: r.service_name,
     attributes: r.attributes, resourceAttributes: r.resource_attributes,
+    attributeTypes: r.attribute_types as SpanRow["attributeTypes"], resourceAttributeTypes: r.resource_attribute_types as SpanRow["attributeTypes"],
+    scopeName: r.scope_name, scopeVersion: r.scope_version, traceState: r.trace_state, flags: Number(r.flags),
+    events: r.events === "" ? [] : (JSON.parse(r.events) as SpanRow["events"]).map((e) => ({ attributes: {}, attributeTypes: {}, ...e })),
+    links: r.links === "" ? [] : (JSON.parse(r.links) as SpanRow["links"]).map((l) => ({ traceState: "", flags: 0, attributes: {}, attributeTypes: {}, ...l })),
   }));
 }
 
@@ -77,11 +84,11 @@ describe.each([
   ["json+gzip", (headers: Record<string, string>) => new JsonExporter({ url: `${collector.url}/v1/traces`, headers, compression: "gzip" as never })],
 ])("real %s exporter → collector → store", (format, makeExporter) => {
   it("stores every span with ids, times, kind, status and only allow-listed attributes", async () => {
-    // Protobuf exports take the direct path (wire straight into a span block), JSON the general one.
-    const path = format.startsWith("protobuf") ? "direct" : "general";
+    // Exports of either format take the direct path (the body straight into a span block).
+    const path = "direct";
     const decodedBefore = collector.metrics.spansDecoded.value([path]);
     const tp = provider(makeExporter({ Authorization: `Bearer ${secrets.acme}` }), true, { "service.name": `svc-${format}`, "secret.resource": "x" });
-    const tracer = tp.getTracer("t");
+    const tracer = tp.getTracer("troupe-test", "3.1.4");
     const parent = tracer.startSpan("invoke_agent planner", { kind: SpanKind.SERVER, attributes: { "troupe.agent.type": "planner", "gen_ai.usage.input_tokens": 1234, "prompt.text": "never stored" } });
     const ids: string[] = [parent.spanContext().spanId];
     for (let i = 0; i < 50; i++) {
@@ -107,13 +114,29 @@ describe.each([
       kind: 2,
       serviceName: `svc-${format}`,
       attributes: { "troupe.agent.type": "planner", "gen_ai.usage.input_tokens": "1234" },
+      attributeTypes: { "gen_ai.usage.input_tokens": "int" },
+      scopeName: "troupe-test",
+      scopeVersion: "3.1.4",
+      flags: 0x101,
     });
     expect(root.attributes).not.toHaveProperty("prompt.text");
     expect(root.resourceAttributes).not.toHaveProperty("secret.resource");
     expect(root.resourceAttributes["service.name"]).toBe(`svc-${format}`);
     expect(BigInt(root.startTimeUnixNano)).toBeGreaterThan(1_600_000_000_000_000_000n);
     const child = rows.find((r) => r.name === `chat ${format} 0`)!;
-    expect(child).toMatchObject({ traceId: root.traceId, parentSpanId: root.spanId, kind: 3, statusCode: 2, attributes: { "gen_ai.request.model": "gpt-x", "gen_ai.response.finish_reasons": '["stop"]', "exception.type": "Error" } });
+    expect(child).toMatchObject({
+      traceId: root.traceId,
+      parentSpanId: root.spanId,
+      kind: 3,
+      statusCode: 2,
+      attributes: { "gen_ai.request.model": "gpt-x", "gen_ai.response.finish_reasons": '["stop"]' },
+      attributeTypes: { "gen_ai.response.finish_reasons": "string[]" },
+    });
+    // The exception is an event, as it was sent: its type kept, its message and stack not.
+    expect(child.attributes).not.toHaveProperty("exception.type");
+    expect(child.events).toHaveLength(1);
+    expect(child.events[0]).toMatchObject({ name: "exception", attributes: { "exception.type": "Error" }, attributeTypes: {} });
+    expect(BigInt(child.events[0]!.timeUnixNano)).toBeGreaterThanOrEqual(BigInt(child.startTimeUnixNano));
     expect(JSON.stringify(rows)).not.toContain("private details");
     expect(rows.find((r) => r.name === `chat ${format} 1`)!.statusCode).toBe(1);
 
@@ -128,13 +151,66 @@ describe.each([
     if (other.status === 200) expect(((await other.json()) as { spans: unknown[] }).spans).toHaveLength(0);
     else expect(other.status).toBe(404);
   });
+
+  it("keeps each attribute's type, the scope, tracestate, flags, events and links as the exporter sent them", async () => {
+    const tp = provider(makeExporter({ Authorization: `Bearer ${secrets.acme}` }), false, { "service.name": `typed-${format}`, "process.pid": 4242 } as never);
+    const tracer = tp.getTracer("typed-lib", "0.9.0");
+    const target = tracer.startSpan("linked target");
+    target.end();
+    const remoteParent = trace.setSpanContext(context.active(), {
+      traceId: randomBytes(16).toString("hex"), spanId: randomBytes(8).toString("hex"), traceFlags: 1, isRemote: true, traceState: createTraceState("vendor=a,other=b"),
+    });
+    const span = tracer.startSpan(
+      "typed",
+      {
+        attributes: {
+          "gen_ai.usage.input_tokens": 45, "troupe.llm.cost_usd": 0.125, "gen_ai.request.stream": false, "gen_ai.response.finish_reasons": ["stop", "length"],
+          "gen_ai.request.max_tokens": [1, 2, 3], "troupe.queue.wait_ms": [1.5, 2.25], "troupe.sampling.ratio": 1, "gen_ai.response.id": "x".repeat(300),
+        },
+        links: [{ context: target.spanContext(), attributes: { "troupe.agent.type": "linker", "app.secret": "dropped" } }],
+      },
+      remoteParent,
+    );
+    span.addEvent("gen_ai.client.inference.operation.details", { "gen_ai.response.model": "m-1", "gen_ai.usage.output_tokens": 7, "gen_ai.output.messages": "never stored" });
+    span.end();
+    await tp.forceFlush();
+    await tp.shutdown();
+
+    const [row] = await waitForRows([span.spanContext().spanId]);
+    expect(row).toMatchObject({
+      scopeName: "typed-lib",
+      scopeVersion: "0.9.0",
+      traceState: "vendor=a,other=b",
+      flags: 0x301, // sampled, and a remote parent (has-is-remote and is-remote)
+      attributes: {
+        "gen_ai.usage.input_tokens": "45", "troupe.llm.cost_usd": "0.125", "gen_ai.request.stream": "false", "gen_ai.response.finish_reasons": '["stop","length"]',
+        "gen_ai.request.max_tokens": "[1,2,3]", "troupe.queue.wait_ms": "[1.5,2.25]", "troupe.sampling.ratio": "1", "gen_ai.response.id": "x".repeat(256),
+      },
+      attributeTypes: {
+        "gen_ai.usage.input_tokens": "int", "troupe.llm.cost_usd": "double", "gen_ai.request.stream": "bool", "gen_ai.response.finish_reasons": "string[]",
+        "gen_ai.request.max_tokens": "int[]", "troupe.queue.wait_ms": "double[]", "troupe.sampling.ratio": "int", "gen_ai.response.id": "truncated",
+      },
+      resourceAttributes: { "service.name": `typed-${format}`, "process.pid": "4242" },
+      resourceAttributeTypes: { "process.pid": "int" },
+      links: [{ traceId: target.spanContext().traceId, spanId: target.spanContext().spanId, traceState: "", flags: 0x101, attributes: { "troupe.agent.type": "linker" }, attributeTypes: {} }],
+    });
+    expect(row!.events).toEqual([
+      {
+        timeUnixNano: expect.stringMatching(/^\d{19}$/) as unknown as string,
+        name: "gen_ai.client.inference.operation.details",
+        attributes: { "gen_ai.response.model": "m-1", "gen_ai.usage.output_tokens": "7" },
+        attributeTypes: { "gen_ai.usage.output_tokens": "int" },
+      },
+    ]);
+  });
 });
+
 
 describe("tenancy at ingest, with real exporters", () => {
   it("binds a tenant key's spans to its tenant and rejects spans claiming another tenant", async () => {
     const before = collector.metrics.spansRejected.value(["tenant_mismatch"]);
     const tp = provider(new ProtoExporter({ url: `${collector.url}/v1/traces`, headers: { Authorization: `Bearer ${secrets.acme}` } }), false, { "service.name": "mix" });
-    const tracer = tp.getTracer("t");
+    const tracer = tp.getTracer("troupe-test", "3.1.4");
     const own = tracer.startSpan("own");
     own.end();
     const foreign = tracer.startSpan("foreign", { attributes: { "troupe.tenant.id": "globex" } });
@@ -149,7 +225,7 @@ describe("tenancy at ingest, with real exporters", () => {
 
   it("lets a service key write its allowed tenants only, and rejects spans without a tenant", async () => {
     const tp = provider(new JsonExporter({ url: `${collector.url}/v1/traces`, headers: { Authorization: `Bearer ${secrets.service}` } }), false, { "service.name": "runtime" });
-    const tracer = tp.getTracer("t");
+    const tracer = tp.getTracer("troupe-test", "3.1.4");
     const spans = {
       globex: tracer.startSpan("g", { attributes: { "troupe.tenant.id": "globex" } }),
       initech: tracer.startSpan("i", { attributes: { "troupe.tenant.id": "initech" } }),
@@ -237,7 +313,17 @@ describe("spans that could never be read back", () => {
     expect(await postTraces(body, "json")).toEqual({ status: 200, rejectedSpans: 0, errorMessage: "" });
     const rows = await waitForRows([a.toLowerCase(), b.toLowerCase()]);
     const byName = new Map(rows.map((r) => [r.name, r]));
-    expect(byName.get("as numbers")).toMatchObject({ traceId: traceId.toLowerCase(), startTimeUnixNano: String(start), durationNs: 1_000_001, attributes: { "gen_ai.usage.input_tokens": "9007199254740993" } });
+    expect(byName.get("as numbers")).toMatchObject({
+      traceId: traceId.toLowerCase(),
+      startTimeUnixNano: String(start),
+      durationNs: 1_000_001,
+      attributes: { "gen_ai.usage.input_tokens": "9007199254740993" },
+      attributeTypes: { "gen_ai.usage.input_tokens": "int" },
+      scopeName: "my.library",
+      scopeVersion: "1.0.0",
+      flags: 257,
+      links: [],
+    });
     expect(byName.get("as strings")).toMatchObject({ parentSpanId: a.toLowerCase(), startTimeUnixNano: String(start + 7n), durationNs: 2 });
     // And through the query API.
     const res = await fetch(`${collector.url}/api/v1/traces/${traceId.toLowerCase()}`, { headers: { Authorization: `Bearer ${secrets.acmeConsole}` } });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { decodeSpanBlocks, encodeSpanBlock, type SpanBlock } from "../store/span-block.js";
-import type { SpanRow } from "../store/span-row.js";
+import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
 import { MemorySpanStore } from "../testing/memory-span-store.js";
 import { SpanWriter } from "./span-writer.js";
@@ -22,6 +22,7 @@ function rows(n: number, prefix: string): SpanRow[] {
   return Array.from({ length: n }, (_, i) => ({
     tenantId: "acme", traceId: "1".repeat(32), spanId: `${prefix}${i}`.padStart(16, "0"), parentSpanId: "", name: `${prefix}${i}`, kind: 1,
     startTimeUnixNano: "1700000000000000000", durationNs: 1, statusCode: 0, serviceName: "s", attributes: {}, resourceAttributes: {},
+    ...plainSpanFields(),
   }));
 }
 

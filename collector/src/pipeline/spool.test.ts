@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
 import { crc32 } from "node:zlib";
 import { decodeSpanBlocks, encodeSpanBlock, spanBlockBytes } from "../store/span-block.js";
-import type { SpanRow } from "../store/span-row.js";
+import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { Spool } from "./spool.js";
 
 let dir: string;
@@ -30,6 +30,7 @@ function rows(n: number, prefix: string): SpanRow[] {
     serviceName: "svc",
     attributes: {},
     resourceAttributes: {},
+    ...plainSpanFields(),
   }));
 }
 

@@ -6,6 +6,7 @@ import { SECRET_PATTERN, hashSecret } from "./api-key.js";
 import type { TenantRecord } from "../query/api-types.js";
 import { insertUsage } from "../query/seed-usage.test-helper.js";
 import { createTenantRegistry, type TenantRegistry } from "./tenant-registry.js";
+import { plainSpanFields } from "../store/span-row.js";
 
 const ADMIN = "admin-secret-0123456789";
 let gateway: ClickHouseGateway;
@@ -106,7 +107,7 @@ describe("tenant registry", () => {
     const span = (tenantId: string, ageDays: number, id: string) => ({
       tenantId, traceId: id.repeat(32), spanId: id.repeat(16), parentSpanId: "", name: "s", kind: 1,
       startTimeUnixNano: String(BigInt(Date.now() - ageDays * 86_400_000) * 1_000_000n), durationNs: 1, statusCode: 0,
-      serviceName: "svc", attributes: {}, resourceAttributes: {},
+      serviceName: "svc", attributes: {}, resourceAttributes: {}, ...plainSpanFields(),
     });
     await store.insertSpans([span("ret-a", 10, "a"), span("ret-a", 1, "b"), span("ret-b", 10, "c")], "retention-batch");
     await registry.updateTenant("ret-a", { retentionDays: 5 });
