@@ -46,9 +46,37 @@ describe("loadCollectorConfig", () => {
       port: 14318,
       clickhouse: { url: "http://clickhouse:8123", username: "troupe", password: "pw", database: "troupe" },
       adminKey: "a".repeat(32),
-      forward: { endpoint: "http://jaeger:4318", headers: { "x-api-key": "abc=", "dd-site": "eu" }, format: "json" },
+      forward: [{ name: "jaeger:4318", endpoint: "http://jaeger:4318", headers: { "x-api-key": "abc=", "dd-site": "eu" }, format: "json" }],
       ingestRateLimitSpansPerS: 50000,
     });
+  });
+
+  it("reads several forwarding destinations after TROUPE_FORWARD_OTLP_ENDPOINT, each named, with its own protocol, headers and queue bound", () => {
+    const config = loadCollectorConfig({
+      TROUPE_FORWARD_OTLP_ENDPOINT: "http://jaeger:4318/v1/traces",
+      TROUPE_FORWARD_OTLP_DESTINATIONS: JSON.stringify([
+        { name: "honeycomb", endpoint: "https://api.honeycomb.io", headers: { "X-Honeycomb-Team": "k" }, protocol: "http/json", maxQueueSpans: 5000 },
+        { endpoint: "http://tempo:4318", maxQueueBytes: 8 * 1024 * 1024 },
+      ]),
+    });
+    expect(config.forward).toEqual([
+      { name: "jaeger:4318", endpoint: "http://jaeger:4318/v1/traces", headers: {}, format: "protobuf" },
+      { name: "honeycomb", endpoint: "https://api.honeycomb.io", headers: { "x-honeycomb-team": "k" }, format: "json", maxQueueSpans: 5000 },
+      { name: "tempo:4318", endpoint: "http://tempo:4318", headers: {}, format: "protobuf", maxQueueBytes: 8 * 1024 * 1024 },
+    ]);
+  });
+
+  it("refuses a bad destination list naming the variable and the field", () => {
+    const bad = (value: unknown): (() => unknown) => () => loadCollectorConfig({ TROUPE_FORWARD_OTLP_DESTINATIONS: typeof value === "string" ? value : JSON.stringify(value) });
+    expect(bad("[{")).toThrow(/TROUPE_FORWARD_OTLP_DESTINATIONS: not valid JSON/);
+    expect(bad({ endpoint: "http://a" })).toThrow(/TROUPE_FORWARD_OTLP_DESTINATIONS: .*expected array/i);
+    expect(bad([])).toThrow(/TROUPE_FORWARD_OTLP_DESTINATIONS: must list at least one destination/);
+    expect(bad([{ endpoint: "http://a" }, { endpoint: "ftp://b", protocol: "grpc", maxQueueSpans: 0, headers: { "bad name": "x" }, extra: 1 }])).toThrow(
+      /TROUPE_FORWARD_OTLP_DESTINATIONS\[1\]\.endpoint: must be an http\(s\) URL.*TROUPE_FORWARD_OTLP_DESTINATIONS\[1\]\.headers\.bad name: must be an HTTP header name.*TROUPE_FORWARD_OTLP_DESTINATIONS\[1\]\.protocol: must be http\/protobuf or http\/json.*TROUPE_FORWARD_OTLP_DESTINATIONS\[1\]\.maxQueueSpans: must be at least 1.*TROUPE_FORWARD_OTLP_DESTINATIONS\[1\]: .*extra/,
+    );
+    expect(bad([{ endpoint: "http://a:4318" }, { endpoint: "http://a:4318/v1/traces" }])).toThrow(/two destinations are named "a:4318"; give each a distinct "name"/);
+    expect(() => loadCollectorConfig({ TROUPE_FORWARD_OTLP_ENDPOINT: "http://tempo:4318", TROUPE_FORWARD_OTLP_DESTINATIONS: '[{"endpoint":"http://tempo:4318"}]' })).toThrow(/two destinations are named "tempo:4318"/);
+    expect(bad([{ name: "a b", endpoint: "http://a" }])).toThrow(/TROUPE_FORWARD_OTLP_DESTINATIONS\[0\]\.name: must be 1-64 letters/);
   });
 
   it("names every bad variable", () => {

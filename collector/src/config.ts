@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./http/server.js";
-import type { OtlpWireFormat } from "./pipeline/otlp-encode.js";
+import { duplicateNameProblems, formatOf, httpUrl, parseForwardDestinations, protocol, type ForwardDestinationConfig } from "./forward/forward-config.js";
 
 /** Everything the collector process is configured with. */
 export interface CollectorConfig {
@@ -12,8 +12,8 @@ export interface CollectorConfig {
   clickhouse?: { url: string; username?: string; password?: string; database?: string };
   /** Operator key; unset → no admin access. */
   adminKey?: string;
-  /** Set → forward filtered spans to an existing APM. */
-  forward?: { endpoint: string; headers: Record<string, string>; format: OtlpWireFormat };
+  /** Set → forward filtered spans to these existing APMs (TROUPE_FORWARD_OTLP_ENDPOINT first, then TROUPE_FORWARD_OTLP_DESTINATIONS). */
+  forward?: ForwardDestinationConfig[];
   /** Bound on the spool (bytes accepted, not yet in the store); past it ingest answers 503. */
   spoolMaxBytes: number;
   /** Per-ingest-key spans per second (burst: two seconds' worth); past it 429. Unset: no limit. */
@@ -42,22 +42,13 @@ const nonEmpty = z
 
 const port = z.coerce.number<string>().int("must be an integer").min(0, "must be 0-65535").max(65535, "must be 0-65535");
 
-const url = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return u.protocol === "http:" || u.protocol === "https:";
-  } catch {
-    return false;
-  }
-}, "must be an http(s) URL");
-
 const EnvSchema = z.object({
   TROUPE_DATA_DIR: nonEmpty,
   TROUPE_COLLECTOR_PORT: nonEmpty.pipe(port.optional()),
   TROUPE_COLLECTOR_HOST: nonEmpty,
   TROUPE_INGEST_RATE_LIMIT: nonEmpty.pipe(z.coerce.number<string>().positive("must be a positive number of spans per second").optional()),
   TROUPE_SPOOL_MAX_BYTES: nonEmpty.pipe(z.coerce.number<string>().int().min(1024 * 1024, "must be at least 1048576 bytes").optional()),
-  CLICKHOUSE_URL: nonEmpty.pipe(url.optional()),
+  CLICKHOUSE_URL: nonEmpty.pipe(httpUrl.optional()),
   CLICKHOUSE_USER: nonEmpty,
   CLICKHOUSE_PASSWORD: z.string().optional(),
   CLICKHOUSE_DATABASE: nonEmpty.pipe(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain identifier").optional()),
@@ -68,16 +59,18 @@ const EnvSchema = z.object({
   TROUPE_KEEP_ALIVE_TIMEOUT_MS: nonEmpty.pipe(z.coerce.number<string>().int().min(0, "must be 0 or more ms").optional()),
   TROUPE_MAX_CONNECTIONS: nonEmpty.pipe(z.coerce.number<string>().int().min(1, "must be at least 1").optional()),
   TROUPE_MAX_INFLIGHT_BODY_BYTES: nonEmpty.pipe(z.coerce.number<string>().int().min(1024 * 1024, "must be at least 1048576 bytes").optional()),
-  TROUPE_FORWARD_OTLP_ENDPOINT: nonEmpty.pipe(url.optional()),
+  TROUPE_FORWARD_OTLP_ENDPOINT: nonEmpty.pipe(httpUrl.optional()),
   TROUPE_FORWARD_OTLP_HEADERS: nonEmpty,
-  TROUPE_FORWARD_OTLP_PROTOCOL: nonEmpty.pipe(z.enum(["http/protobuf", "http/json", "protobuf", "json"]).optional()),
+  TROUPE_FORWARD_OTLP_PROTOCOL: nonEmpty.pipe(protocol.optional()),
+  TROUPE_FORWARD_OTLP_DESTINATIONS: nonEmpty,
 });
 
 /**
  * Reads the collector's configuration from an environment map (entry points pass process.env):
  * TROUPE_DATA_DIR (default ./.troupe), TROUPE_COLLECTOR_PORT (default 4318), TROUPE_COLLECTOR_HOST
  * (default 0.0.0.0), CLICKHOUSE_URL/USER/PASSWORD/DATABASE (server mode), TROUPE_ADMIN_KEY,
- * TROUPE_FORWARD_OTLP_ENDPOINT/HEADERS ("k=v,k2=v2")/PROTOCOL (http/protobuf or http/json),
+ * TROUPE_FORWARD_OTLP_ENDPOINT/HEADERS ("k=v,k2=v2")/PROTOCOL (http/protobuf or http/json) and
+ * TROUPE_FORWARD_OTLP_DESTINATIONS (a JSON array of destinations: forward-config.ts),
  * TROUPE_SPOOL_MAX_BYTES (default 1 GiB), TROUPE_INGEST_RATE_LIMIT (spans/s per ingest key; default none), TROUPE_API_RATE_LIMIT (query/admin
  * API requests/s per key; default 100, burst 5 s worth), and the connection limits (DEFAULT_CONNECTION_LIMITS):
  * TROUPE_HEADERS_TIMEOUT_MS (default 10000, at most 15000), TROUPE_REQUEST_TIMEOUT_MS (the body deadline;
@@ -125,14 +118,30 @@ export function loadCollectorConfig(env: Readonly<Record<string, string | undefi
   if (e.TROUPE_FORWARD_OTLP_HEADERS && !e.TROUPE_FORWARD_OTLP_ENDPOINT) {
     throw new CollectorConfigError("invalid collector configuration: TROUPE_FORWARD_OTLP_HEADERS is set but TROUPE_FORWARD_OTLP_ENDPOINT is not");
   }
+  const forward = forwardDestinations(e);
+  if (forward.length > 0) config.forward = forward;
+  return config;
+}
+
+/** TROUPE_FORWARD_OTLP_ENDPOINT (named by its host) and then each of TROUPE_FORWARD_OTLP_DESTINATIONS; throws naming every problem. */
+function forwardDestinations(e: z.infer<typeof EnvSchema>): ForwardDestinationConfig[] {
+  const destinations: ForwardDestinationConfig[] = [];
   if (e.TROUPE_FORWARD_OTLP_ENDPOINT) {
-    config.forward = {
+    destinations.push({
+      name: new URL(e.TROUPE_FORWARD_OTLP_ENDPOINT).host,
       endpoint: e.TROUPE_FORWARD_OTLP_ENDPOINT,
       headers: parseHeaderList(e.TROUPE_FORWARD_OTLP_HEADERS ?? ""),
-      format: e.TROUPE_FORWARD_OTLP_PROTOCOL?.endsWith("json") ? "json" : "protobuf",
-    };
+      format: formatOf(e.TROUPE_FORWARD_OTLP_PROTOCOL),
+    });
   }
-  return config;
+  if (e.TROUPE_FORWARD_OTLP_DESTINATIONS) {
+    const { destinations: more, problems } = parseForwardDestinations(e.TROUPE_FORWARD_OTLP_DESTINATIONS);
+    const all = [...destinations, ...more];
+    problems.push(...duplicateNameProblems(all));
+    if (problems.length > 0) throw new CollectorConfigError(`invalid collector configuration: ${problems.join("; ")}`);
+    return all;
+  }
+  return destinations;
 }
 
 /**

@@ -2,6 +2,7 @@
 export { CollectorError } from "./errors.js";
 export type { CollectorErrorCode } from "./errors.js";
 export type { SpanRow } from "./store/span-row.js";
+export { plainSpanFields } from "./store/span-row.js";
 export type { SpanStore } from "./store/span-store.js";
 export type { UsageRecordRow } from "./store/usage-record-row.js";
 export type { UsageStore, UsageKey } from "./store/usage-store.js";
@@ -16,9 +17,12 @@ export type { IngestLimits } from "./ingest/ingest-limits.js";
 export { CollectorMetrics } from "./metrics/collector-metrics.js";
 export { IngestPipeline } from "./pipeline/ingest-pipeline.js";
 export type { IngestPipelineOptions, PipelineHealth, SpanSink } from "./pipeline/ingest-pipeline.js";
-export { OtlpForwarder, forwardUrl } from "./pipeline/otlp-forwarder.js";
-export type { OtlpForwarderOptions } from "./pipeline/otlp-forwarder.js";
-export type { OtlpWireFormat } from "./pipeline/otlp-encode.js";
+export { OtlpForwarder } from "./forward/otlp-forwarder.js";
+export type { OtlpForwarderOptions } from "./forward/otlp-forwarder.js";
+export { DEFAULT_FORWARD_DESTINATION, forwardUrl } from "./forward/forward-destination.js";
+export type { ForwardDestinationOptions } from "./forward/forward-destination.js";
+export type { ForwardDestinationConfig } from "./forward/forward-config.js";
+export type { OtlpWireFormat } from "./forward/otlp-encode.js";
 export { Spool } from "./pipeline/spool.js";
 export type { SpoolOptions } from "./pipeline/spool.js";
 export { DEFAULT_SPAN_WRITER_OPTIONS } from "./pipeline/span-writer.js";
@@ -59,6 +63,9 @@ export type {
   TraceSummary,
   TraceSearchResponse,
   TraceSpan,
+  TraceSpanEvent,
+  TraceSpanLink,
+  AttributeValue,
   TraceDetailResponse,
   AgentsParams,
   AgentSummary,

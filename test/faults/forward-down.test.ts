@@ -83,7 +83,7 @@ async function collectorForwardingTo(endpoint: string | undefined): Promise<{ co
     metrics,
     spool: { dir: join(dir, `spool-${Math.random().toString(36).slice(2)}`), maxBytes: 64 * 1024 * 1024 },
     writer: { maxBatchDelayMs: 20 },
-    ...(endpoint ? { forward: { endpoint, format: "protobuf" as const, timeoutMs: 2_000 } } : {}),
+    ...(endpoint ? { forward: [{ name: "apm", endpoint, format: "protobuf" as const, timeoutMs: 2_000 }] } : {}),
   });
   const server = await listen(createCollectorApp({ authenticator: registry, sink: pipeline, metrics, store, pipelineHealth: () => pipeline.health() }), 0, "127.0.0.1");
   cleanups.push(async () => {

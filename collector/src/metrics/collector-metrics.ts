@@ -5,7 +5,34 @@ export interface PipelineGauges {
   queueDepthSpans(): number;
   spoolBytes(): number;
   spoolRecords(): number;
-  forwardQueueDepthSpans(): number;
+}
+
+/** Why a span was not forwarded to a destination. */
+export type ForwardDropReason =
+  | "queue_full" // the destination's queue was at its bound (spans or bytes) when the span came
+  | "rejected" // the destination answered an error that must not be retried (4xx but 429, 500, 501...)
+  | "failed_after_retries" // retryable answers or network errors until the attempts ran out
+  | "shutdown" // still queued or in flight when the collector stopped
+  | "encode_failed"; // its stored block could not be read (should stay 0)
+
+/** A forwarding destination's live figures, read on every scrape. */
+export interface ForwardDestinationGauges {
+  destination: string;
+  /** Spans accepted for it and not yet delivered (queued or in flight). */
+  queueSpans: number;
+  /** Bytes of span blocks it holds for them. */
+  queueBytes: number;
+  /** How long the oldest of them has waited (0 when none). */
+  lagSeconds: number;
+}
+
+/** What a forwarding destination counts; each call also counts toward the all-destinations totals. */
+export interface ForwardDestinationMetrics {
+  sent(spans: number): void;
+  retried(): void;
+  dropped(reason: ForwardDropReason, spans: number): void;
+  /** Spans a destination refused in a partial success (answer 200). */
+  partiallyRejected(spans: number): void;
 }
 
 /** Live figures of the usage-record pipeline; read on every scrape. */
@@ -35,9 +62,18 @@ export class CollectorMetrics {
   readonly spansInserted: Counter;
   readonly insertFailures: Counter;
   readonly insertDuration: Histogram;
+  /** Spans delivered to forwarding destinations, all destinations together (the per-destination series are forwardDestination*). */
   readonly forwardSpansSent: Counter;
-  /** Spans not forwarded, by reason (queue_full, failed). */
+  /** Spans not forwarded, all destinations together, by reason (ForwardDropReason). */
   readonly forwardSpansDropped: Counter;
+  /** Per destination (label `destination`): spans it accepted. */
+  readonly forwardDestinationSpansSent: Counter;
+  /** Per destination: requests sent again (retryable answer or network error). */
+  readonly forwardDestinationRetries: Counter;
+  /** Per destination, by reason (ForwardDropReason): spans it did not get. */
+  readonly forwardDestinationSpansDropped: Counter;
+  /** Per destination: spans it rejected in the partial success of a 200. */
+  readonly forwardDestinationPartialRejected: Counter;
   /** POST /v1/logs requests answered, by outcome code. */
   readonly logsRequests: Counter;
   /** Usage records accepted and spooled. */
@@ -54,6 +90,7 @@ export class CollectorMetrics {
   readonly usageDropped: Counter;
   #gauges: PipelineGauges | undefined;
   #usageGauges: UsagePipelineGauges | undefined;
+  #forwardGauges: () => readonly ForwardDestinationGauges[] = () => [];
 
   constructor() {
     const r = this.registry;
@@ -71,8 +108,28 @@ export class CollectorMetrics {
     this.spansInserted = r.counter("troupe_collector_spans_inserted_total", "Spans inserted into the store.");
     this.insertFailures = r.counter("troupe_collector_store_insert_failures_total", "Failed store inserts (retried).");
     this.insertDuration = r.histogram("troupe_collector_store_insert_duration_seconds", "Store insert latency.", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
-    this.forwardSpansSent = r.counter("troupe_collector_forward_spans_sent_total", "Spans forwarded to the configured OTLP endpoint.");
-    this.forwardSpansDropped = r.counter("troupe_collector_forward_spans_dropped_total", "Spans not forwarded, by reason.", ["reason"]);
+    this.forwardSpansSent = r.counter("troupe_collector_forward_spans_sent_total", "Spans delivered to forwarding destinations (all destinations).");
+    this.forwardSpansDropped = r.counter("troupe_collector_forward_spans_dropped_total", "Spans not forwarded (all destinations), by reason.", ["reason"]);
+    this.forwardDestinationSpansSent = r.counter(
+      "troupe_collector_forward_destination_spans_sent_total",
+      "Spans a forwarding destination accepted (answer 200, less what a partial success rejected).",
+      ["destination"],
+    );
+    this.forwardDestinationRetries = r.counter(
+      "troupe_collector_forward_destination_retries_total",
+      "Export requests sent again to a destination after a retryable answer (429, 502, 503, 504) or a network error.",
+      ["destination"],
+    );
+    this.forwardDestinationSpansDropped = r.counter(
+      "troupe_collector_forward_destination_spans_dropped_total",
+      "Spans not forwarded to a destination, by reason (queue_full, rejected, failed_after_retries, shutdown, encode_failed).",
+      ["destination", "reason"],
+    );
+    this.forwardDestinationPartialRejected = r.counter(
+      "troupe_collector_forward_destination_partial_rejected_spans_total",
+      "Spans a destination answered 200 for but rejected in its partial success.",
+      ["destination"],
+    );
     this.logsRequests = r.counter("troupe_collector_logs_requests_total", "OTLP logs export requests answered, by outcome code (aborted: the body stopped arriving: client closed or body deadline).", ["code"]);
     this.usageAccepted = r.counter("troupe_collector_usage_records_accepted_total", "Usage records accepted and spooled.");
     this.usageRejected = r.counter("troupe_collector_usage_records_rejected_total", "Log records refused at ingest, by reason.", ["reason"]);
@@ -89,7 +146,34 @@ export class CollectorMetrics {
     r.gauge("troupe_collector_queue_depth_spans", "Spans accepted and not yet inserted into the store.", () => this.#gauges?.queueDepthSpans() ?? 0);
     r.gauge("troupe_collector_spool_bytes", "Bytes in the spool not yet inserted.", () => this.#gauges?.spoolBytes() ?? 0);
     r.gauge("troupe_collector_spool_records", "Spool records not yet inserted.", () => this.#gauges?.spoolRecords() ?? 0);
-    r.gauge("troupe_collector_forward_queue_depth_spans", "Spans waiting to be forwarded.", () => this.#gauges?.forwardQueueDepthSpans() ?? 0);
+    r.gauge("troupe_collector_forward_queue_depth_spans", "Spans waiting to be forwarded (all destinations).", () =>
+      this.#forwardGauges().reduce((sum, d) => sum + d.queueSpans, 0),
+    );
+    const perDestination = (value: (d: ForwardDestinationGauges) => number) => () => this.#forwardGauges().map((d) => [[d.destination], value(d)] as const);
+    r.labeledGauge("troupe_collector_forward_destination_queue_spans", "Spans waiting for a destination (queued or in flight).", ["destination"], perDestination((d) => d.queueSpans));
+    r.labeledGauge("troupe_collector_forward_destination_queue_bytes", "Bytes of span blocks held for a destination.", ["destination"], perDestination((d) => d.queueBytes));
+    r.labeledGauge("troupe_collector_forward_destination_lag_seconds", "Age of the oldest span waiting for a destination (0 when none).", ["destination"], perDestination((d) => d.lagSeconds));
+  }
+
+  /** The counters of one forwarding destination (label `destination`). */
+  forwardDestination(destination: string): ForwardDestinationMetrics {
+    return {
+      sent: (spans) => {
+        this.forwardDestinationSpansSent.inc([destination], spans);
+        this.forwardSpansSent.inc([], spans);
+      },
+      retried: () => this.forwardDestinationRetries.inc([destination]),
+      dropped: (reason, spans) => {
+        this.forwardDestinationSpansDropped.inc([destination, reason], spans);
+        this.forwardSpansDropped.inc([reason], spans);
+      },
+      partiallyRejected: (spans) => this.forwardDestinationPartialRejected.inc([destination], spans),
+    };
+  }
+
+  /** Binds the forwarding gauges to the live destinations. */
+  bindForwardGauges(read: () => readonly ForwardDestinationGauges[]): void {
+    this.#forwardGauges = read;
   }
 
   /** Binds the gauges to the live pipeline. */

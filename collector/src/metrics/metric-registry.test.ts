@@ -35,4 +35,13 @@ describe("MetricRegistry", () => {
     );
     expect(() => r.counter("x_total", "again")).toThrow(/twice/);
   });
+
+  it("renders a labeled gauge's series as they are read on each scrape", () => {
+    const r = new MetricRegistry();
+    let series: [string[], number][] = [[["a"], 1]];
+    r.labeledGauge("queue", "Queue.", ["destination"], () => series);
+    expect(r.render()).toBe('# HELP queue Queue.\n# TYPE queue gauge\nqueue{destination="a"} 1\n');
+    series = [[["a"], 0], [['b"'], 2.5]];
+    expect(r.render()).toBe('# HELP queue Queue.\n# TYPE queue gauge\nqueue{destination="a"} 0\nqueue{destination="b\\""} 2.5\n');
+  });
 });

@@ -15,6 +15,11 @@ export class MetricRegistry {
     return this.#add(new Gauge(name, help, read));
   }
 
+  /** A gauge with labels: `read` gives every series (label values, value) on each scrape. */
+  labeledGauge(name: string, help: string, labelNames: readonly string[], read: () => Iterable<readonly [labels: readonly string[], value: number]>): LabeledGauge {
+    return this.#add(new LabeledGauge(name, help, labelNames, read));
+  }
+
   /** A histogram with the given upper bounds (seconds, bytes...), ascending. */
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
     return this.#add(new Histogram(name, help, buckets));
@@ -96,6 +101,22 @@ export class Gauge implements Metric {
 
   render(): string {
     return `${header(this.name, this.help, "gauge")}${this.name} ${this.read()}\n`;
+  }
+}
+
+/** A gauge with labels, its series read on scrape. */
+export class LabeledGauge implements Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    readonly read: () => Iterable<readonly [labels: readonly string[], value: number]>,
+  ) {}
+
+  render(): string {
+    let out = header(this.name, this.help, "gauge");
+    for (const [labels, value] of this.read()) out += `${this.name}${labelText(this.labelNames, labels)} ${value}\n`;
+    return out;
   }
 }
 

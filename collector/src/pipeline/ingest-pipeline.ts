@@ -1,8 +1,9 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
-import type { SpanBlock, SpanBlockBuilder } from "../store/span-block.js";
+import { OtlpForwarder } from "../forward/otlp-forwarder.js";
+import type { ForwardDestinationOptions } from "../forward/forward-destination.js";
+import { encodeSpanBlock, type SpanBlock, type SpanBlockBuilder } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
-import { OtlpForwarder, type OtlpForwarderOptions } from "./otlp-forwarder.js";
 import { Spool, type SpoolOptions } from "./spool.js";
 import { SpanWriter, type SpanWriterOptions } from "./span-writer.js";
 
@@ -22,8 +23,8 @@ export interface IngestPipelineOptions {
   metrics: CollectorMetrics;
   spool: SpoolOptions;
   writer?: Partial<SpanWriterOptions>;
-  /** Set to forward filtered spans to an existing APM. */
-  forward?: OtlpForwarderOptions;
+  /** Set to forward filtered spans to existing APMs: one entry per destination. */
+  forward?: readonly ForwardDestinationOptions[];
 }
 
 /** What /readyz reports about the pipeline. */
@@ -56,8 +57,8 @@ export class IngestPipeline implements SpanSink {
     this.#forwarder = forwarder;
     this.#metrics = metrics;
     this.#encode = store.encodeSpans && store.insertEncodedSpans ? (rows) => store.encodeSpans!(rows) : undefined;
-    // Blocks skip rows altogether, so only when nothing else needs the rows (the forwarder does).
-    if (store.finishBlock && store.insertEncodedSpans && !forwarder) {
+    // Blocks skip rows altogether: the forwarder takes the same block (it encodes OTLP from its bytes).
+    if (store.finishBlock && store.insertEncodedSpans) {
       const finishBlock = store.finishBlock.bind(store);
       this.acceptBlock = async (builder) => {
         if (builder.rowCount === 0) return true;
@@ -65,6 +66,7 @@ export class IngestPipeline implements SpanSink {
         if (!block) return false;
         await this.spool.append(block);
         this.#metrics.spansAccepted.inc([], block.rowCount);
+        this.#forwarder?.enqueue(block);
         return true;
       };
     }
@@ -77,13 +79,12 @@ export class IngestPipeline implements SpanSink {
     const spool = await Spool.open(options.spool);
     if (spool.corruptRecordsAtOpen > 0) options.metrics.spansDropped.inc(["spool_corrupt_record"], spool.corruptRecordsAtOpen);
     const writer = new SpanWriter(spool, options.store, options.metrics, options.writer);
-    const forwarder = options.forward ? new OtlpForwarder(options.forward, options.metrics) : undefined;
+    const forwarder = options.forward && options.forward.length > 0 ? new OtlpForwarder(options.forward, options.metrics) : undefined;
     const pipeline = new IngestPipeline(spool, writer, forwarder, options.metrics, options.store);
     options.metrics.bindGauges({
       queueDepthSpans: () => spool.rowCount(),
       spoolBytes: () => spool.bytes(),
       spoolRecords: () => spool.recordCount(),
-      forwardQueueDepthSpans: () => forwarder?.queueDepth() ?? 0,
     });
     writer.start();
     forwarder?.start();
@@ -96,7 +97,8 @@ export class IngestPipeline implements SpanSink {
     const block = this.#encode ? await this.#encode(rows) : undefined;
     await this.spool.append(block ?? rows);
     this.#metrics.spansAccepted.inc([], rows.length);
-    this.#forwarder?.enqueue(rows);
+    // The forwarder takes span blocks; rows the store could not encode (it is down) are encoded for it here.
+    if (this.#forwarder) this.#forwarder.enqueue(block ?? { payload: encodeSpanBlock(rows, () => 1), rowCount: rows.length });
   }
 
   health(): PipelineHealth {
