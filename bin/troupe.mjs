@@ -32,7 +32,8 @@ Environment:
   TROUPE_ADMIN_KEY         operator key (default: generated into <data dir>/admin.key)
   TROUPE_COLLECTOR_PORT    collector port (default 4318)     TROUPE_CONSOLE_PORT  console port (default 3000)
   TROUPE_COLLECTOR_URL     where the console, demo and CLI reach the collector
-  TROUPE_FORWARD_OTLP_ENDPOINT / _HEADERS   also send filtered spans to an existing APM
+  TROUPE_FORWARD_OTLP_ENDPOINT / _HEADERS / _PROTOCOL   also send filtered spans to an existing APM
+  TROUPE_FORWARD_OTLP_DESTINATIONS          several APMs: a JSON array of {name, endpoint, headers, protocol}
   OPENAI_API_KEY / OPENAI_BASE_URL          a real OpenAI-compatible model for the demo (else simulated)
 
 Examples:
