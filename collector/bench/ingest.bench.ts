@@ -1,8 +1,10 @@
 // Ingest throughput: real OTLP exporters (JSON and protobuf) on loopback → collector → spool →
 // chDB, sustained for a fixed window, then every acknowledged span is counted in the store. Also
-// the raw store limit (the same rows inserted straight into the chDB span store) and the ratio.
+// the raw store limit (the same rows inserted straight into the chDB span store) and the ratio,
+// and the protobuf load again with the collector forwarding every span to a local OTLP receiver.
 //
-// Load runs in a child process (its own event loop and core); the collector and chDB run here.
+// Load runs in a child process (its own event loop and core), the forwarding receiver in another;
+// the collector and chDB run here.
 // Progress on stderr, one JSON object on the last stdout line.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,7 +13,7 @@ import { join } from "node:path";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import type { SpanRow } from "@troupe/collector";
+import type { CollectorMetrics, RunningCollector, SpanRow } from "@troupe/collector";
 
 const WINDOW_MS = Number(process.env["BENCH_WINDOW_MS"] ?? 10_000);
 const RAW_WINDOW_MS = Number(process.env["BENCH_RAW_WINDOW_MS"] ?? 8_000);
@@ -30,11 +32,14 @@ interface Load {
   exporter: "stock" | "runtime";
   /** Suffix of the figures' names. */
   figure: string;
+  /** The collector forwards every accepted span to one local OTLP/HTTP receiver (protobuf). */
+  forward?: boolean;
 }
 
 const LOADS: Load[] = [
   { format: "json", exporter: "stock", figure: "json" },
   { format: "protobuf", exporter: "runtime", figure: "protobuf" },
+  { format: "protobuf", exporter: "runtime", figure: "protobuf_forwarding", forward: true },
   { format: "protobuf", exporter: "stock", figure: "protobuf_stock_exporter" },
 ];
 
@@ -59,7 +64,9 @@ interface LoadResult {
 const log = (msg: string): void => void process.stderr.write(`ingest.bench: ${msg}\n`);
 
 const loadParams = process.env["TROUPE_BENCH_LOAD"];
-if (loadParams === undefined) {
+if (process.env["TROUPE_BENCH_RECEIVER"] !== undefined) {
+  await receive();
+} else if (loadParams === undefined) {
   await main();
 } else {
   process.send!(await load(JSON.parse(loadParams) as LoadParams));
@@ -72,46 +79,42 @@ async function main(): Promise<void> {
   const collector = await startCollector({ ...loadCollectorConfig({ TROUPE_DATA_DIR: dir }), port: 0, host: "127.0.0.1" });
   const figures: Record<string, number> = {};
   try {
-    for (const { format, exporter, figure } of LOADS.filter((l) => ONLY === undefined || ONLY.includes(l.figure))) {
-      await freshStore(collector.gateway);
-      const tenant = `bench-${figure.replaceAll("_", "-")}`;
-      await collector.registry.createTenant({ id: tenant });
-      const { key } = await collector.registry.issueKey(tenant, "ingest");
-      log(`${figure}: ${CONCURRENCY} ${exporter} ${format} exporters x ${BATCH_SIZE}-span batches for ${WINDOW_MS} ms`);
-      const cpuBefore = process.cpuUsage();
-      const result = await new Promise<LoadResult>((resolve, reject) => {
-        const params: LoadParams = { url: collector.url, secret: key.secret, tenant, format, exporter, windowMs: WINDOW_MS };
-        // The load is an application's exporters: Node's default heap, not the collector's flags.
-        const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--initial-heap-size"));
-        const child = fork(fileURLToPath(import.meta.url), [], { execArgv, env: { ...process.env, TROUPE_BENCH_LOAD: JSON.stringify(params) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
-        child.once("message", (m) => resolve(m as LoadResult));
-        child.once("error", reject);
-        child.once("exit", (code) => code !== 0 && reject(new Error(`load process exited with ${code}`)));
-      });
-      // From the first export (the load process takes about a second to start, which is not ingest time).
-      const started = performance.now() - (Date.now() - result.firstExportAtMs);
-      const ackedAt = performance.now();
-      while (collector.pipeline.health().queueDepthSpans > 0) await sleep(20);
-      const storedAt = performance.now();
-      const cpu = process.cpuUsage(cpuBefore);
-      const [row] = await collector.gateway.query<{ n: string }>("SELECT toString(count()) AS n FROM spans FINAL WHERE tenant_id = {t:String}", { t: tenant });
-      const stored = Number(row?.n ?? 0);
-      const ackRate = result.acked / ((ackedAt - started) / 1000);
-      const e2eRate = result.acked / ((storedAt - started) / 1000);
-      log(`${figure}: acked ${result.acked} (${result.failed} failed exports) at ${Math.round(ackRate)}/s; all stored ${Math.round(storedAt - started)} ms after the first export → ${Math.round(e2eRate)} spans/s end to end; stored ${stored}`);
-      if (stored !== result.acked) throw new Error(`${figure}: ${result.acked} spans acknowledged but ${stored} stored`);
-      figures[`ingest_spans_per_s_${figure}`] = Math.round(e2eRate);
-      figures[`ingest_ack_spans_per_s_${figure}`] = Math.round(ackRate);
-      figures[`ingest_failed_exports_${figure}`] = result.failed;
-      // CPU per span (user + system): the collector process (HTTP, decode, spool, chDB threads) and the exporters.
-      const collectorUs = (cpu.user + cpu.system) / Math.max(1, result.acked);
-      const exporterUs = result.cpuUs / Math.max(1, result.acked);
-      log(`${figure}: CPU per span: collector ${collectorUs.toFixed(1)} µs, exporters ${exporterUs.toFixed(1)} µs`);
-      figures[`ingest_collector_cpu_us_per_span_${figure}`] = round2(collectorUs);
-      figures[`ingest_exporter_cpu_us_per_span_${figure}`] = round2(exporterUs);
+    // Forwarding is judged against plain protobuf measured in the same run, in the order plain,
+    // forwarding, forwarding, plain: a load elsewhere on this shared machine that rises or falls
+    // during the run then weighs on both alike. Each figure sums its runs.
+    const selected = LOADS.filter((l) => ONLY === undefined || ONLY.includes(l.figure));
+    const paired = selected.some((l) => l.figure === "protobuf") && selected.some((l) => l.forward);
+    const forwardingLoad = selected.find((l) => l.forward);
+    const schedule = paired ? selected.flatMap((l) => (l.forward ? [] : l.figure === "protobuf" ? [l, forwardingLoad!, forwardingLoad!, l] : [l])) : selected;
+    const totals = new Map<string, LoadTotals>();
+    for (const [round, load] of schedule.entries()) {
+      const run = await measureLoad(collector, dir, load, round);
+      const t = totals.get(load.figure) ?? { acked: 0, failed: 0, ackMs: 0, e2eMs: 0, collectorCpuUs: 0, exporterCpuUs: 0, received: 0, dropped: 0, forwardedMs: 0 };
+      for (const k of Object.keys(t) as (keyof LoadTotals)[]) t[k] += run[k];
+      totals.set(load.figure, t);
+    }
+    for (const [figure, t] of totals) {
+      figures[`ingest_spans_per_s_${figure}`] = Math.round(t.acked / (t.e2eMs / 1000));
+      figures[`ingest_ack_spans_per_s_${figure}`] = Math.round(t.acked / (t.ackMs / 1000));
+      figures[`ingest_failed_exports_${figure}`] = t.failed;
+      // CPU per span (user + system): the collector process (HTTP, decode, spool, chDB threads, forwarding) and the exporters.
+      figures[`ingest_collector_cpu_us_per_span_${figure}`] = round2(t.collectorCpuUs / Math.max(1, t.acked));
+      figures[`ingest_exporter_cpu_us_per_span_${figure}`] = round2(t.exporterCpuUs / Math.max(1, t.acked));
+      if (t.forwardedMs > 0) {
+        figures[`forward_received_spans_${figure}`] = t.received;
+        figures[`forward_dropped_spans_${figure}`] = t.dropped;
+        figures[`forward_spans_per_s_${figure}`] = Math.round(t.received / (t.forwardedMs / 1000));
+      }
+    }
+    if (figures["ingest_spans_per_s_protobuf_forwarding"] !== undefined && figures["ingest_spans_per_s_protobuf"] !== undefined) {
+      figures["ingest_forwarding_to_plain_ratio_protobuf"] = round2(figures["ingest_spans_per_s_protobuf_forwarding"] / figures["ingest_spans_per_s_protobuf"]);
+      log(
+        `forwarding ÷ plain (protobuf, this run): ${figures["ingest_forwarding_to_plain_ratio_protobuf"]} (${figures["ingest_spans_per_s_protobuf_forwarding"]} ÷ ${figures["ingest_spans_per_s_protobuf"]} spans/s; collector CPU per span ${figures["ingest_collector_cpu_us_per_span_protobuf_forwarding"]} vs ${figures["ingest_collector_cpu_us_per_span_protobuf"]} µs)`,
+      );
     }
 
     Object.assign(figures, await decoderFigures());
+    Object.assign(figures, await jsonDecoderFigures());
 
     await freshStore(collector.gateway);
     const RAW_BATCH = Number(process.env["BENCH_RAW_BATCH_ROWS"] ?? 50_000);
@@ -157,10 +160,10 @@ async function decoderFigures(): Promise<Record<string, number>> {
   const { buildSpanRows } = await import("../src/ingest/span-rows.js");
   const { encodeSpanBlock } = await import("../src/store/span-block.js");
   const { DEFAULT_INGEST_LIMITS } = await import("../src/ingest/ingest-limits.js");
-  const { otlpTraceRequestFromRows } = await import("../src/pipeline/otlp-encode.js");
+  const { otlpTraceRequestFromRows } = await import("../src/forward/otlp-encode.js");
   const { SPAN_ATTRIBUTE_ALLOW_LIST, RESOURCE_ATTRIBUTE_ALLOW_LIST, EVENT_ATTRIBUTE_ALLOW_LIST } = await import("@troupe/runtime");
   const allow = { span: SPAN_ATTRIBUTE_ALLOW_LIST, resource: RESOURCE_ATTRIBUTE_ALLOW_LIST, event: EVENT_ATTRIBUTE_ALLOW_LIST };
-  const body = Buffer.from(otlpTraceRequestFromRows(spanRows("decode", 4096), "protobuf") as Uint8Array);
+  const body = Buffer.from(await otlpTraceRequestFromRows(spanRows("decode", 4096), "protobuf"));
   const principal = { kind: "tenant-ingest" as const, keyId: "bench", tenantId: "decode" };
   const limits = DEFAULT_INGEST_LIMITS;
   const paths: Record<string, () => unknown> = {
@@ -183,7 +186,262 @@ async function decoderFigures(): Promise<Record<string, number>> {
   }
   const figures = Object.fromEntries(Object.entries(best).map(([name, ms]) => [`decode_protobuf_spans_per_s_${name}`, Math.round(4096 / (ms / 1000))]));
   log(`decoders (spans/s): ${Object.entries(figures).map(([k, v]) => `${k.replace("decode_protobuf_spans_per_s_", "")} ${v}`).join(", ")}`);
+  // The forwarder's encoder: the same spans' span block to an OTLP request, per format.
+  const { otlpTraceBodyEncoder } = await import("../src/forward/otlp-encode.js");
+  const block = encodeSpanBlock(spanRows("decode", 4096), () => 30);
+  for (const format of ["protobuf", "json"] as const) {
+    const encode = otlpTraceBodyEncoder(format);
+    let bestMs = Infinity;
+    for (let round = 0; round < 15; round++) {
+      const t = performance.now();
+      await encode([block]);
+      bestMs = Math.min(bestMs, performance.now() - t);
+    }
+    figures[`forward_encode_spans_per_s_${format}`] = Math.round(4096 / (bestMs / 1000));
+  }
+  log(`forward encoder (spans/s): protobuf ${figures["forward_encode_spans_per_s_protobuf"]}, json ${figures["forward_encode_spans_per_s_json"]}`);
   return figures;
+}
+
+/**
+ * The JSON decoding paths on one 4096-span request as the stock exporter-trace-otlp-http writes it
+ * (JsonTraceSerializer over the SDK's spans, with the load's attributes), single thread, best of 15
+ * alternating runs: JSON.parse of the body alone (the floor of any path built on it), the general
+ * path (decodeJsonTraces, rows, block) and the direct path (the bytes straight into the block),
+ * which ordinary requests take.
+ */
+async function jsonDecoderFigures(): Promise<Record<string, number>> {
+  const { decodeJsonTraces } = await import("../src/ingest/decode-json.js");
+  const { decodeJsonSpanBlock, releaseJsonSpanBlock } = await import("../src/ingest/json-span-block.js");
+  const { buildSpanRows } = await import("../src/ingest/span-rows.js");
+  const { encodeSpanBlock } = await import("../src/store/span-block.js");
+  const { DEFAULT_INGEST_LIMITS } = await import("../src/ingest/ingest-limits.js");
+  const { JsonTraceSerializer } = await import("@opentelemetry/otlp-transformer");
+  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { resourceFromAttributes } = await import("@opentelemetry/resources");
+  const { context, trace } = await import("@opentelemetry/api");
+  const tenant = "decode";
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "bench-runtime", "troupe.tenant.id": tenant, "host.name": "bench" }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  const tracer = provider.getTracer("@troupe/runtime", "0.1.0");
+  // As in the load: three spans in four have a parent.
+  const parent = trace.setSpan(context.active(), tracer.startSpan("parent"));
+  for (let i = 0; i < 4096; i++) {
+    const attributes = { ...spanAttributes(tenant, i % 64), "gen_ai.usage.input_tokens": 100 + (i % 900), "gen_ai.response.finish_reasons": ["stop"], "gen_ai.prompt": "dropped by the filter" };
+    tracer.startSpan("chat gpt-4o-mini", { kind: 2, attributes }, i % 4 === 0 ? context.active() : parent).end();
+  }
+  const body = Buffer.from(JsonTraceSerializer.serializeRequest(exporter.getFinishedSpans())!);
+  const principal = { kind: "tenant-ingest" as const, keyId: "bench", tenantId: tenant };
+  const limits = DEFAULT_INGEST_LIMITS;
+  const paths: Record<string, () => unknown> = {
+    json_parse: () => JSON.parse(body.toString("utf8")),
+    general_to_block: () => encodeSpanBlock(buildSpanRows(decodeJsonTraces(body, limits), principal, limits).rows, () => 30),
+    direct_to_block: () => {
+      const direct = decodeJsonSpanBlock(body, principal, limits);
+      if (direct === undefined) throw new Error("the bench request did not take the direct path");
+      const block = direct.builder.finish(() => 30);
+      releaseJsonSpanBlock(direct);
+      return block;
+    },
+  };
+  const best = Object.fromEntries(Object.keys(paths).map((k) => [k, Infinity]));
+  for (let round = 0; round < 15; round++) {
+    for (const [name, run] of Object.entries(paths)) {
+      const t = performance.now();
+      run();
+      best[name] = Math.min(best[name]!, performance.now() - t);
+    }
+  }
+  const figures = Object.fromEntries(Object.entries(best).map(([name, ms]) => [`decode_json_spans_per_s_${name}`, Math.round(4096 / (ms / 1000))]));
+  log(`JSON decoders (spans/s, ${Math.round(body.length / 4096)} bytes/span): ${Object.entries(figures).map(([k, v]) => `${k.replace("decode_json_spans_per_s_", "")} ${v}`).join(", ")}`);
+  return figures;
+}
+
+/** A collector front end that forwards (see main), its receiver process, and how to stop both. */
+interface ForwardingFront {
+  url: string;
+  queueDepthSpans(): number;
+  /** Spans the receiver has counted so far. */
+  received(): Promise<number>;
+  metrics: CollectorMetrics;
+  close(): Promise<void>;
+}
+
+async function forwardingFront(collector: RunningCollector, dir: string, round: number): Promise<ForwardingFront> {
+  const { CollectorMetrics, IngestPipeline, createCollectorApp, listen } = await import("@troupe/collector");
+  const receiver = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: process.execArgv.filter((flag) => !flag.startsWith("--initial-heap-size")),
+    env: { ...process.env, TROUPE_BENCH_RECEIVER: "1" },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const ask = (): Promise<{ url?: string; spans: number }> =>
+    new Promise((resolve) => {
+      receiver.once("message", (m) => resolve(m as { url?: string; spans: number }));
+      receiver.send("count");
+    });
+  const { url: receiverUrl } = await new Promise<{ url: string }>((resolve) => receiver.once("message", (m) => resolve(m as { url: string })));
+  const metrics = new CollectorMetrics();
+  const pipeline = await IngestPipeline.start({
+    store: collector.store,
+    metrics,
+    spool: { dir: join(dir, `forwarding-spool-${round}`), maxBytes: 1024 * 1024 * 1024 },
+    forward: [{ name: "receiver", endpoint: receiverUrl }],
+  });
+  const server = await listen(createCollectorApp({ authenticator: collector.registry, sink: pipeline, metrics, store: collector.store, pipelineHealth: () => pipeline.health() }), 0, "127.0.0.1");
+  return {
+    url: server.url,
+    queueDepthSpans: () => pipeline.health().queueDepthSpans,
+    received: async () => (await ask()).spans,
+    metrics,
+    close: async () => {
+      await server.close();
+      await pipeline.close(1_000);
+      receiver.kill();
+    },
+  };
+}
+
+/** What one run of a load came to; runs of one figure are summed. */
+interface LoadTotals {
+  acked: number;
+  failed: number;
+  /** From the first export until the last was acknowledged, and until every acknowledged span was stored. */
+  ackMs: number;
+  e2eMs: number;
+  collectorCpuUs: number;
+  exporterCpuUs: number;
+  /** Forwarding runs: spans the receiver got, spans the forwarder dropped, and from the first export until the receiver had them all. */
+  received: number;
+  dropped: number;
+  forwardedMs: number;
+}
+
+/** One run of a load on a fresh spans table: acknowledged, all stored (and all forwarded, for a forwarding load), checked. */
+async function measureLoad(collector: RunningCollector, dir: string, { format, exporter, figure, forward }: Load, round: number): Promise<LoadTotals> {
+  await freshStore(collector.gateway);
+  const tenant = `bench-${figure.replaceAll("_", "-")}-${round}`;
+  await collector.registry.createTenant({ id: tenant });
+  const { key } = await collector.registry.issueKey(tenant, "ingest");
+  // Forwarding: a second front end (pipeline with a forwarder, HTTP app) on the same store, and
+  // the receiver in its own process, as an APM would be.
+  const forwarding = forward ? await forwardingFront(collector, dir, round) : undefined;
+  const target = forwarding ?? { url: collector.url, queueDepthSpans: () => collector.pipeline.health().queueDepthSpans };
+  log(`${figure}: ${CONCURRENCY} ${exporter} ${format} exporters x ${BATCH_SIZE}-span batches for ${WINDOW_MS} ms${forward ? ", forwarding to a local receiver" : ""}`);
+  const cpuBefore = process.cpuUsage();
+  const result = await new Promise<LoadResult>((resolve, reject) => {
+    const params: LoadParams = { url: target.url, secret: key.secret, tenant, format, exporter, windowMs: WINDOW_MS };
+    // The load is an application's exporters: Node's default heap, not the collector's flags.
+    const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--initial-heap-size"));
+    const child = fork(fileURLToPath(import.meta.url), [], { execArgv, env: { ...process.env, TROUPE_BENCH_LOAD: JSON.stringify(params) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    child.once("message", (m) => resolve(m as LoadResult));
+    child.once("error", reject);
+    child.once("exit", (code) => code !== 0 && reject(new Error(`load process exited with ${code}`)));
+  });
+  // From the first export (the load process takes about a second to start, which is not ingest time).
+  const started = performance.now() - (Date.now() - result.firstExportAtMs);
+  const ackedAt = performance.now();
+  while (target.queueDepthSpans() > 0) await sleep(20);
+  const storedAt = performance.now();
+  const cpu = process.cpuUsage(cpuBefore);
+  const [row] = await collector.gateway.query<{ n: string }>("SELECT toString(count()) AS n FROM spans FINAL WHERE tenant_id = {t:String}", { t: tenant });
+  const stored = Number(row?.n ?? 0);
+  log(
+    `${figure}: acked ${result.acked} (${result.failed} failed exports) at ${Math.round(result.acked / ((ackedAt - started) / 1000))}/s; all stored ${Math.round(storedAt - started)} ms after the first export → ${Math.round(result.acked / ((storedAt - started) / 1000))} spans/s end to end; stored ${stored}`,
+  );
+  if (stored !== result.acked) throw new Error(`${figure}: ${result.acked} spans acknowledged but ${stored} stored`);
+  const collectorCpuUs = cpu.user + cpu.system;
+  log(
+    `${figure}: CPU per span: collector ${(collectorCpuUs / Math.max(1, result.acked)).toFixed(1)} µs (${(cpu.system / Math.max(1, result.acked)).toFixed(1)} of it system), exporters ${(result.cpuUs / Math.max(1, result.acked)).toFixed(1)} µs`,
+  );
+  const totals: LoadTotals = {
+    acked: result.acked,
+    failed: result.failed,
+    ackMs: ackedAt - started,
+    e2eMs: storedAt - started,
+    collectorCpuUs,
+    exporterCpuUs: result.cpuUs,
+    received: 0,
+    dropped: 0,
+    forwardedMs: 0,
+  };
+  if (forwarding) {
+    // Waits (up to 30 s) until the receiver has every acknowledged span.
+    const deadline = Date.now() + 30_000;
+    let received = await forwarding.received();
+    while (received + forwarding.metrics.forwardSpansDropped.total() < result.acked && Date.now() < deadline) {
+      await sleep(20);
+      received = await forwarding.received();
+    }
+    const forwardedAt = performance.now();
+    totals.received = received;
+    totals.dropped = forwarding.metrics.forwardSpansDropped.total();
+    totals.forwardedMs = forwardedAt - started;
+    await forwarding.close();
+    const reasons = ["queue_full", "rejected", "failed_after_retries", "shutdown", "encode_failed"].map((r) => [r, forwarding.metrics.forwardSpansDropped.value([r])] as const).filter(([, n]) => n > 0);
+    log(
+      `${figure}: the receiver got ${received} of ${result.acked} spans (${totals.dropped} dropped${reasons.map(([r, n]) => `, ${n} ${r}`).join("")}), the last ${Math.round(Math.max(0, forwardedAt - storedAt))} ms after the last was stored`,
+    );
+  }
+  return totals;
+}
+
+/**
+ * Receiver process: an OTLP/HTTP server on loopback that reads each protobuf request, counts its
+ * spans (walking the messages down to the spans, not decoding them), answers 200 and discards it.
+ * Tells its URL, then answers each "count" message with the spans counted so far.
+ */
+async function receive(): Promise<void> {
+  const { createServer } = await import("node:http");
+  let spans = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      spans += countSpans(Buffer.concat(chunks));
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  process.send!({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, spans });
+  process.on("message", () => process.send!({ spans }));
+}
+
+/** Spans in an ExportTraceServiceRequest: resource_spans (1) → scope_spans (2) → spans (2), other fields skipped. */
+function countSpans(body: Buffer): number {
+  let count = 0;
+  const walk = (start: number, end: number, depth: number): void => {
+    let p = start;
+    while (p < end) {
+      let tag = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = body[p++]!;
+        tag += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) break;
+      }
+      const wire = tag & 7;
+      if (wire === 0) while (body[p++]! >= 0x80);
+      else if (wire === 1) p += 8;
+      else if (wire === 5) p += 4;
+      else if (wire === 2) {
+        let length = 0;
+        for (let shift = 0; ; shift += 7) {
+          const b = body[p++]!;
+          length += (b & 0x7f) * 2 ** shift;
+          if (b < 0x80) break;
+        }
+        const field = Math.floor(tag / 8);
+        if (depth === 0 && field === 1) walk(p, p + length, 1);
+        else if (depth === 1 && field === 2) walk(p, p + length, 2);
+        else if (depth === 2 && field === 2) count++;
+        p += length;
+      } else throw new Error(`wire type ${wire}`);
+    }
+  };
+  walk(0, body.length, 0);
+  return count;
 }
 
 /**
@@ -225,6 +483,15 @@ function spanRows(tenant: string, n: number): SpanRow[] {
     serviceName: "bench-runtime",
     attributes: spanAttributes(tenant, i),
     resourceAttributes: { "service.name": "bench-runtime", "telemetry.sdk.language": "nodejs", "telemetry.sdk.name": "opentelemetry", "telemetry.sdk.version": "2.0.0", "troupe.tenant.id": tenant },
+    // As the load's spans are stored: token counts are ints.
+    attributeTypes: { "gen_ai.usage.input_tokens": "int", "gen_ai.usage.output_tokens": "int" },
+    resourceAttributeTypes: {},
+    scopeName: "@troupe/runtime",
+    scopeVersion: "0.1.0",
+    traceState: "",
+    flags: 0x101,
+    events: [],
+    links: [],
   }));
 }
 

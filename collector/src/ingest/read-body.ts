@@ -25,10 +25,11 @@ export interface RequestBody {
 /**
  * Reads a request body of at most `maxBytes` bytes and, when `Content-Encoding: gzip`, inflates it
  * to at most `maxBytes` bytes (a gzip bomb stops at the bound). Over the bound: payload_too_large;
- * a broken gzip stream: bad_request; another encoding: unsupported_media_type. Large bodies of a
- * declared length are read into reused buffers: fresh megabytes per request made the garbage
- * collector run full collections several times a second under load; a buffer is taken only once the
- * first bytes arrive and goes back when the read fails. A connection that fails mid-body:
+ * a broken gzip stream: bad_request; another encoding: unsupported_media_type. Large bodies are
+ * read into reused buffers (as they arrive when their length is declared, joined at the end when
+ * chunked): fresh megabytes per request made the garbage collector run full collections several
+ * times a second under load; a buffer is taken only once the first bytes arrive and goes back when
+ * the read fails. A connection that fails mid-body:
  * RequestAbortedError. There is no read deadline here: the server's requestTimeoutMs bounds how long
  * a body may take, for every route (http/server.ts).
  */
@@ -91,6 +92,16 @@ async function readLimited(request: Request, maxBytes: number, declared: number 
   if (chunks.length === 1) {
     const only = chunks[0] as Uint8Array;
     return { bytes: Buffer.from(only.buffer, only.byteOffset, only.byteLength), release: () => undefined };
+  }
+  if (total >= POOLED_MIN_BYTES) {
+    // Chunked, as OpenTelemetry JS's HTTP exporters send their bodies.
+    const buffer = takeBuffer(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      buffer.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return { bytes: buffer.subarray(0, total), release: once(() => giveBack(buffer)) };
   }
   return { bytes: Buffer.concat(chunks, total), release: () => undefined };
 }

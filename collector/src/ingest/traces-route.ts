@@ -10,7 +10,9 @@ import { decodeJsonTraces } from "./decode-json.js";
 import { decodeProtobufTracesWire, type AttributeAllowLists } from "./decode-protobuf-wire.js";
 import { exportResponseJson, exportResponseProtobuf, type PartialSuccess } from "./export-response.js";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
+import { decodeJsonSpanBlock, releaseJsonSpanBlock } from "./json-span-block.js";
 import { KeyRateLimiter, type KeyRateLimit } from "./key-rate-limiter.js";
+import type { OtlpTraceRequest } from "./otlp-traces.js";
 import { RequestAbortedError, readBody } from "./read-body.js";
 import { decodeProtobufSpanBlock, releaseSpanBlock } from "./protobuf-span-block.js";
 import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
@@ -60,9 +62,10 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
     // Nothing built from the body refers to its bytes (decoders copy what they keep): the buffer is reused after.
     try {
       const principal = c.get("principal");
-      // The common protobuf request goes straight into a span block; the rest (and JSON) through rows.
-      const direct = protobuf && deps.sink.acceptBlock ? decodeProtobufSpanBlock(body, principal, limits) : undefined;
-      const request = direct ? undefined : protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits);
+      // The common request goes straight into a span block; the rest through rows.
+      const direct = !deps.sink.acceptBlock ? undefined : protobuf ? decodeProtobufSpanBlock(body, principal, limits) : decodeJsonSpanBlock(body, principal, limits);
+      const decodeGeneral = (): OtlpTraceRequest => (protobuf ? decodeProtobufTracesWire(body, limits, ALLOW) : decodeJsonTraces(body, limits));
+      const request = direct ? undefined : decodeGeneral();
       const decision = limiter?.take(principal.keyId, direct?.spanCount ?? request!.spanCount);
       if (decision && !decision.ok) {
         throw new CollectorError("rate_limited", `this key is over its ingest rate of ${deps.rateLimit?.spansPerSecond} spans/s; retry later`, {
@@ -74,13 +77,13 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
       try {
         acceptedDirect = direct !== undefined && (await deps.sink.acceptBlock!(direct.builder));
       } finally {
-        if (direct) releaseSpanBlock(direct);
+        if (direct) (protobuf ? releaseSpanBlock : releaseJsonSpanBlock)(direct);
       }
       if (direct && acceptedDirect) {
         result = { rejected: new Map(), rejectExamples: new Map(), droppedAttributes: direct.droppedAttributes, truncatedAttributes: direct.truncatedAttributes };
         metrics.spansDecoded.inc(["direct"], direct.spanCount);
       } else {
-        const rows = buildSpanRows(request ?? decodeProtobufTracesWire(body, limits, ALLOW), principal, limits);
+        const rows = buildSpanRows(request ?? decodeGeneral(), principal, limits);
         await deps.sink.accept(rows.rows);
         result = rows;
         metrics.spansDecoded.inc(["general"], rows.rows.length);

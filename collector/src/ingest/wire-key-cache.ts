@@ -1,7 +1,7 @@
 import { RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
 
 /**
- * A decoded attribute key (or short value) of the direct protobuf path, with what the allow-lists
+ * A decoded attribute key (or short value) of the direct paths (protobuf and JSON), with what the allow-lists
  * say of it and per-block state the decoder keeps on it so each key is looked up once per block.
  */
 export interface KeyEntry {

@@ -98,7 +98,7 @@ export class CollectorMetrics {
     this.spansAccepted = r.counter("troupe_collector_spans_accepted_total", "Spans accepted and spooled.");
     this.spansDecoded = r.counter(
       "troupe_collector_spans_decoded_total",
-      "Spans of accepted requests by decoding path: direct (protobuf straight into a span block) or general (rows; JSON, and requests with anything unusual).",
+      "Spans of accepted requests by decoding path: direct (protobuf or JSON straight into a span block) or general (rows: requests with anything unusual).",
       ["path"],
     );
     this.spansRejected = r.counter("troupe_collector_spans_rejected_total", "Spans rejected at ingest, by reason.", ["reason"]);
