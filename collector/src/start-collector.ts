@@ -14,8 +14,10 @@ import type { SpoolWriterOptions } from "./pipeline/spool-writer.js";
 import { UsagePipeline } from "./pipeline/usage-pipeline.js";
 import { DEFAULT_API_RATE_LIMIT } from "./http/api-rate-limit.js";
 import { createAdminRoutes } from "./query/admin-routes.js";
+import { createBudgetRoutes } from "./query/budget-routes.js";
 import { createSessionRoutes } from "./query/session-routes.js";
 import { createEndedSessions } from "./tenants/ended-sessions.js";
+import { RollupSealer, type RollupSealerOptions } from "./rollups/rollup-sealer.js";
 import { createQueryRoutes } from "./query/query-routes.js";
 import type { SpanWriterOptions } from "./pipeline/span-writer.js";
 import { createClickHouseSpanStore } from "./store/clickhouse-span-store.js";
@@ -39,6 +41,8 @@ export interface RunningCollector {
   pipeline: IngestPipeline;
   /** Usage records (POST /v1/logs): their spool and writer. */
   usagePipeline: UsagePipeline;
+  /** Builds the rollups the overview, agents, usage and operator pages read (sealAll builds what is stale now). */
+  rollups: RollupSealer;
   /** Stops accepting requests, inserts what is spooled (bounded by flushTimeoutMs), closes the store. */
   close(flushTimeoutMs?: number): Promise<void>;
 }
@@ -49,6 +53,8 @@ export interface StartCollectorOptions {
   writer?: Partial<SpanWriterOptions>;
   /** The usage writer's batching (defaults: DEFAULT_USAGE_WRITER_OPTIONS). */
   usageWriter?: Partial<SpoolWriterOptions>;
+  /** The rollup sealer's pacing (defaults: DEFAULT_ROLLUP_SEALER_OPTIONS). */
+  rollups?: Partial<RollupSealerOptions>;
   /** Told about unexpected (500) errors of the query and admin API; default: one line on stderr. */
   onInternalError?: (err: unknown) => void;
   /** Told about each request whose body stopped arriving; default: a line on stderr, at most one a second. */
@@ -71,6 +77,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
   let pipeline: IngestPipeline | undefined;
   let usagePipeline: UsagePipeline | undefined;
   let budgetAlerts: BudgetAlerts | undefined;
+  let sealer: RollupSealer | undefined;
   try {
     const registry = createTenantRegistry(gateway, config.adminKey ? { adminKey: config.adminKey } : {});
     const store = createClickHouseSpanStore(gateway, { retentionDaysOf: (tenantId) => registry.retentionDaysOf(tenantId) });
@@ -95,6 +102,8 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     const alerts = (budgetAlerts = await startBudgetAlerts({ gateway, registry, metrics: metrics.registry, onError: onInternalError, onInternalError }));
     usage.onStored((tenantIds) => alerts.notify(tenantIds));
     const checkIns = createRuntimeCheckIns(gateway, { onError: onInternalError });
+    const rollups = (sealer = new RollupSealer({ gateway, onError: onInternalError }, options.rollups));
+    rollups.start();
     // Each waiting long poll holds a connection: leave a quarter of them to ingest and the console.
     const maxConnections = config.connectionLimits?.maxConnections ?? DEFAULT_CONNECTION_LIMITS.maxConnections;
     const settingsWatch = new SettingsWatch(registry, { onError: onInternalError, maxWaiters: Math.max(1, Math.floor(maxConnections * 0.75)) });
@@ -108,6 +117,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       apiRoutes: [
         createQueryRoutes({ gateway, authenticator: registry, onInternalError }),
         createAdminRoutes({ gateway, registry, checkIns, onInternalError }),
+        createBudgetRoutes({ gateway, registry, onInternalError }),
         createControlRoutes({ gateway, registry, watch: settingsWatch, checkIns, onInternalError }),
         createSessionRoutes({ authenticator: registry, sessions: createEndedSessions(gateway), onInternalError }),
         alerts.routes,
@@ -134,6 +144,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       metrics,
       pipeline: running,
       usagePipeline: usage,
+      rollups,
       close: (flushTimeoutMs = 10_000) =>
         (closing ??= (async () => {
           // Waiting long polls answer 304 at once, so closing the server does not wait out their waits.
@@ -141,6 +152,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
           await server.close();
           await Promise.all([running.close(flushTimeoutMs), usage.close(flushTimeoutMs), checkIns.close()]);
           await alerts.close();
+          await rollups.close();
           await store.close();
           await gateway.close();
         })()),
@@ -149,6 +161,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     await pipeline?.close(0).catch(() => undefined);
     await usagePipeline?.close(0).catch(() => undefined);
     await budgetAlerts?.close().catch(() => undefined);
+    await sealer?.close();
     await gateway.close();
     throw err;
   }

@@ -1,11 +1,15 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
+import { RollupPlan } from "../rollups/rollup-plan.js";
+import { ROLLUP_QUANTILE_LEVELS } from "../rollups/rollup-source.js";
+import { SPAN_ROLLUP } from "../rollups/span-rollup.js";
+import { USAGE_ROLLUP } from "../rollups/usage-rollup.js";
 import type { OverviewPoint, OverviewResponse, OverviewTopAgent } from "./api-types.js";
-import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
-import { samplingInForce } from "./sampling-queries.js";
+import type { TimeRange } from "./request-params.js";
+import { samplingOf } from "./sampling-queries.js";
 import { FINAL_SETTINGS_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
 import { usageByAgent } from "./usage-queries.js";
-import { USAGE_FINAL_SETTINGS_SQL, USAGE_RANGE_SQL } from "./usage-sql.js";
+import { USAGE_FINAL_SETTINGS_SQL } from "./usage-sql.js";
 
 /** Most points in an overview series. */
 export const MAX_OVERVIEW_POINTS = 1440;
@@ -20,7 +24,8 @@ interface SpanPointRow {
   t: string;
   spans: number | string;
   errors: number | string;
-  traces?: number | string;
+  traces: number | string;
+  ratios: number[];
 }
 
 interface UsagePointRow {
@@ -29,58 +34,51 @@ interface UsagePointRow {
   input_tokens: number | string;
   output_tokens: number | string;
   cost_usd: number;
-  budget_rejections?: number | string;
-  rate_limited?: number | string;
+  budget_rejections: number | string;
+  rate_limited: number | string;
 }
-
-const SPAN_FIGURES_SQL = "count() AS spans, countIf(status_code = 2) AS errors";
-const USAGE_FIGURES_SQL = "count() AS llm_calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd";
 
 /**
  * The console's home page for one tenant: a time series, totals and the busiest agent types. Span
  * figures (spans, errors, traces, turns, latency) come from stored spans, so under trace sampling
  * they cover the kept traces (`sampling` says which ratios were in force); LLM calls, tokens and
- * cost come from usage records and are exact. Both read with FINAL.
+ * cost come from usage records and are exact. Both are read through rollups (rollups/rollup-plan.ts):
+ * exact as if read with FINAL, at a cost that grows with the range, not the tenant's volume.
+ * `traces` counts the traces whose root span started in the range. Latency percentiles are exact
+ * (nearest rank) over durations rounded to three significant digits.
  */
 export async function overview(gateway: ClickHouseGateway, tenantId: string, range: TimeRange): Promise<Omit<OverviewResponse, "tenantId" | "from" | "to">> {
   const stepSeconds = overviewStepSeconds(range);
-  const params = { tenant: tenantId, ...rangeParams(range), step: stepSeconds };
-  const spansWhere = `tenant_id = {tenant:String} AND ${RANGE_SQL}`;
-  const usageWhere = `tenant_id = {tenant:String} AND ${USAGE_RANGE_SQL}`;
-  const [spanSeries, usageSeries, [spanTotals], [usageTotals], agents, agentUsage, sampling] = await Promise.all([
+  const [spans, usage] = await RollupPlan.makeAll(gateway, [SPAN_ROLLUP, USAGE_ROLLUP], { tenantId }, range, { hours: true, minutes: true });
+  const spanSeriesRows = spans.rows(["status_code", "root_ratio", "spans"], { hours: false });
+  const usageSeriesRows = usage.rows(["outcome", "calls", "input_tokens", "output_tokens", "cost_usd"], { hours: false });
+  const agentRows = spans.rows(["agent_type", "kind", "outcome", "spans", "duration_q"], { hours: true });
+  const step = "toString(toStartOfInterval(r.bucket, toIntervalSecond({step:UInt32}))) AS t";
+  // Totals are the sums of the series (every bucket of the range is in it).
+  const [spanSeries, usageSeries, agents, agentUsage] = await Promise.all([
     gateway.query<SpanPointRow>(
-      `SELECT toString(toStartOfInterval(start_time, toIntervalSecond({step:UInt32}))) AS t, ${SPAN_FIGURES_SQL}
-       FROM spans FINAL WHERE ${spansWhere} GROUP BY t ORDER BY t LIMIT ${MAX_OVERVIEW_POINTS + 2}
+      `SELECT ${step}, sum(r.spans) AS spans, sumIf(r.spans, r.status_code = 2) AS errors, sumIf(r.spans, r.root_ratio > 0) AS traces,
+         groupUniqArrayIf(r.root_ratio, r.root_ratio > 0) AS ratios
+       FROM ${spanSeriesRows.sql} GROUP BY t ORDER BY t LIMIT ${MAX_OVERVIEW_POINTS + 2}
        ${FINAL_SETTINGS_SQL}`,
-      params,
+      { ...spanSeriesRows.params, step: stepSeconds },
     ),
     gateway.query<UsagePointRow>(
-      `SELECT toString(toStartOfInterval(time, toIntervalSecond({step:UInt32}))) AS t, ${USAGE_FIGURES_SQL}
-       FROM usage_records FINAL WHERE ${usageWhere} GROUP BY t ORDER BY t LIMIT ${MAX_OVERVIEW_POINTS + 2}
+      `SELECT ${step}, sum(r.calls) AS llm_calls, sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens, sum(r.cost_usd) AS cost_usd,
+         sumIf(r.calls, r.outcome = 'budget_rejected') AS budget_rejections, sumIf(r.calls, r.outcome = 'rate_limited') AS rate_limited
+       FROM ${usageSeriesRows.sql} GROUP BY t ORDER BY t LIMIT ${MAX_OVERVIEW_POINTS + 2}
        ${USAGE_FINAL_SETTINGS_SQL}`,
-      params,
+      { ...usageSeriesRows.params, step: stepSeconds },
     ),
-    gateway.query<SpanPointRow>(
-      `SELECT '' AS t, ${SPAN_FIGURES_SQL}, uniqExact(trace_id) AS traces FROM spans FINAL WHERE ${spansWhere}
-       ${FINAL_SETTINGS_SQL}`,
-      params,
-    ),
-    gateway.query<UsagePointRow>(
-      `SELECT '' AS t, ${USAGE_FIGURES_SQL}, countIf(outcome = 'budget_rejected') AS budget_rejections, countIf(outcome = 'rate_limited') AS rate_limited
-       FROM usage_records FINAL WHERE ${usageWhere}
-       ${USAGE_FINAL_SETTINGS_SQL}`,
-      params,
-    ),
-    gateway.query<{ agent_type: string; turns: number | string; errors: number | string; p95: number }>(
-      `SELECT agent_type, countIf(${IS_TURN_SQL}) AS turns, countIf(${IS_TURN_SQL} AND outcome = 'error') AS errors,
-         quantileExactIf(0.95)(duration_ns / 1e6, ${TURN_RAN_SQL}) AS p95
-       FROM spans FINAL WHERE ${spansWhere} AND agent_type != ''
+    gateway.query<{ agent_type: string; turns: number | string; errors: number | string; p95: number | null }>(
+      `SELECT r.agent_type AS agent_type, sumIf(r.spans, ${IS_TURN_SQL}) AS turns, sumIf(r.spans, ${IS_TURN_SQL} AND r.outcome = 'error') AS errors,
+         quantilesExactWeightedMergeIf(${ROLLUP_QUANTILE_LEVELS})(r.duration_q, ${TURN_RAN_SQL})[2] AS p95
+       FROM ${agentRows.sql} WHERE r.agent_type != ''
        GROUP BY agent_type ORDER BY turns DESC, agent_type LIMIT 10
        ${FINAL_SETTINGS_SQL}`,
-      params,
+      agentRows.params,
     ),
-    usageByAgent(gateway, tenantId, range),
-    samplingInForce(gateway, tenantId, range),
+    usageByAgent(gateway, tenantId, range, usage),
   ]);
 
   // One point per bucket that has spans or usage (a bucket may have usage and no kept span).
@@ -102,14 +100,19 @@ export async function overview(gateway: ClickHouseGateway, tenantId: string, ran
     p95Ms: round(num(a.p95)),
     costUsd: agentUsage.get(a.agent_type)?.costUsd ?? 0,
   }));
+  const sum = <R>(rows: readonly R[], f: (r: R) => unknown) => rows.reduce((n, r) => n + num(f(r)), 0);
   const totals = {
-    spans: num(spanTotals?.spans),
-    errors: num(spanTotals?.errors),
-    ...usageFigures(usageTotals ?? { t: "", llm_calls: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
-    traces: num(spanTotals?.traces),
-    budgetRejections: num(usageTotals?.budget_rejections),
-    rateLimited: num(usageTotals?.rate_limited),
+    spans: sum(spanSeries, (r) => r.spans),
+    errors: sum(spanSeries, (r) => r.errors),
+    llmCalls: sum(usageSeries, (r) => r.llm_calls),
+    inputTokens: sum(usageSeries, (r) => r.input_tokens),
+    outputTokens: sum(usageSeries, (r) => r.output_tokens),
+    costUsd: round(sum(usageSeries, (r) => r.cost_usd), 9),
+    traces: sum(spanSeries, (r) => r.traces),
+    budgetRejections: sum(usageSeries, (r) => r.budget_rejections),
+    rateLimited: sum(usageSeries, (r) => r.rate_limited),
   };
+  const sampling = samplingOf(spanSeries.flatMap((r) => r.ratios.map(num)));
   return { stepSeconds, series, totals, topAgents, sampling };
 }
 

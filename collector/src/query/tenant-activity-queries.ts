@@ -1,8 +1,14 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { BudgetStatus, TenantActivity, TenantBudgets } from "./api-types.js";
-import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
+import { RollupPlan } from "../rollups/rollup-plan.js";
+import { SPAN_ROLLUP } from "../rollups/span-rollup.js";
+import { USAGE_ROLLUP } from "../rollups/usage-rollup.js";
+import type { TimeRange } from "./request-params.js";
 import { FINAL_SETTINGS_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "./span-sql.js";
-import { USAGE_AGGREGATES_SQL, USAGE_FINAL_SETTINGS_SQL, USAGE_RANGE_SQL, emptyUsage, toUsageFigures, type UsageDbColumns } from "./usage-sql.js";
+import { USAGE_FINAL_SETTINGS_SQL, USAGE_ROLLUP_AGGREGATES_SQL, USAGE_ROLLUP_COLUMNS, emptyUsage, toUsageFigures, type UsageDbColumns } from "./usage-sql.js";
+
+/** Budget usage counts records dated before this (2100-01-01 UTC; a DateTime bucket ends in 2106). */
+const USAGE_TIME_LIMIT_MS = Date.UTC(2100, 0, 1);
 
 interface ActivityRow {
   tenant_id: string;
@@ -16,28 +22,30 @@ interface ActivityRow {
 /**
  * Activity per tenant over the range (admin only: this is the one query not scoped to one tenant,
  * unless `tenantIds` narrows it): usage figures from usage records, span, turn and time figures from
- * spans. Shares are of the tenants returned. Exact under retries (FINAL).
+ * spans, both read through rollups (rollups/rollup-plan.ts), so its cost grows with the range and
+ * the number of tenants, not with their volume. Shares are of the tenants returned. Exact under
+ * retries, as if read with FINAL.
  */
 export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRange, tenantIds?: readonly string[]): Promise<Map<string, TenantActivity>> {
-  const filter = tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : "";
-  const params = { ...rangeParams(range), ...(tenantIds ? { tenants: [...tenantIds] } : {}) };
-  const [rows, usageRows] = await Promise.all([
+  const scope = { tenantIds };
+  const [spans, usage] = await RollupPlan.makeAll(gateway, [SPAN_ROLLUP, USAGE_ROLLUP], scope, range, { hours: true });
+  const spanRows = spans.rows(["kind", "status_code", "outcome", "spans", "queue_wait_ms", "handler_wall_ms"], { hours: true });
+  const usageRows = usage.rows([...USAGE_ROLLUP_COLUMNS], { hours: true });
+  const [rows, usageRowsOut] = await Promise.all([
     gateway.query<ActivityRow>(
-      `SELECT tenant_id, count() AS spans, countIf(status_code = 2) AS span_errors, countIf(${IS_TURN_SQL}) AS turns,
-         sumIf(queue_wait_ms, ${TURN_RAN_SQL}) AS queue_wait, sumIf(handler_wall_ms, ${TURN_RAN_SQL}) AS handler_wall
-       FROM spans FINAL
-       WHERE ${RANGE_SQL} ${filter}
+      `SELECT r.tenant_id AS tenant_id, sum(r.spans) AS spans, sumIf(r.spans, r.status_code = 2) AS span_errors, sumIf(r.spans, ${IS_TURN_SQL}) AS turns,
+         sumIf(r.queue_wait_ms, ${TURN_RAN_SQL}) AS queue_wait, sumIf(r.handler_wall_ms, ${TURN_RAN_SQL}) AS handler_wall
+       FROM ${spanRows.sql}
        GROUP BY tenant_id
        ${FINAL_SETTINGS_SQL}`,
-      params,
+      spanRows.params,
     ),
     gateway.query<UsageDbColumns & { tenant_id: string }>(
-      `SELECT tenant_id, ${USAGE_AGGREGATES_SQL}
-       FROM usage_records FINAL
-       WHERE ${USAGE_RANGE_SQL} ${filter}
+      `SELECT r.tenant_id AS tenant_id, ${USAGE_ROLLUP_AGGREGATES_SQL}
+       FROM ${usageRows.sql}
        GROUP BY tenant_id
        ${USAGE_FINAL_SETTINGS_SQL}`,
-      params,
+      usageRows.params,
     ),
   ]);
   const totalQueue = rows.reduce((s, r) => s + num(r.queue_wait), 0);
@@ -55,7 +63,7 @@ export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRang
       handlerTimeShare: totalHandler > 0 ? round(num(r.handler_wall) / totalHandler) : 0,
     });
   }
-  for (const u of usageRows) out.set(u.tenant_id, { ...(out.get(u.tenant_id) ?? emptyActivity()), ...toUsageFigures(u) });
+  for (const u of usageRowsOut) out.set(u.tenant_id, { ...(out.get(u.tenant_id) ?? emptyActivity()), ...toUsageFigures(u) });
   return out;
 }
 
@@ -76,24 +84,27 @@ export interface BudgetUsage {
  * Budget usage of the given tenants (or all) as of `nowMs`, from usage records: tokens and cost
  * charged today and this month (UTC), exact whatever the trace sampling and under re-sent batches.
  * With `excludeLedger`, records charged by that budget ledger are left out (a runtime asking what
- * everyone else spent; "" excludes nothing, as records without a ledger carry "").
+ * everyone else spent; "" excludes nothing, as records without a ledger carry ""). Read through
+ * rollups (rollups/rollup-plan.ts): its cost grows with the tenants and days of the month, not
+ * their volume. Records dated after USAGE_TIME_LIMIT_MS are not counted.
  */
 export async function budgetUsage(gateway: ClickHouseGateway, nowMs: number, tenantIds?: readonly string[], excludeLedger = ""): Promise<Map<string, BudgetUsage>> {
   const now = new Date(nowMs);
   const dayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
-  const filter = `${tenantIds ? "AND tenant_id IN {tenants:Array(String)}" : ""} ${excludeLedger !== "" ? "AND ledger_id != {excludeLedger:String}" : ""}`;
+  const plan = await RollupPlan.make(gateway, USAGE_ROLLUP, { tenantIds }, { fromMs: monthStart, toMs: USAGE_TIME_LIMIT_MS }, { hours: true });
+  const rollup = plan.rows(["ledger_id", "input_tokens", "output_tokens", "cost_usd"], { hours: true });
   const rows = await gateway.query<{ tenant_id: string; day_tokens: number | string; month_tokens: number | string; day_cost: number; month_cost: number }>(
-    `SELECT tenant_id,
-       sumIf(input_tokens + output_tokens, time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_tokens,
-       sum(input_tokens + output_tokens) AS month_tokens,
-       sumIf(cost_usd, time >= fromUnixTimestamp64Milli({dayMs:Int64}, 'UTC')) AS day_cost,
-       sum(cost_usd) AS month_cost
-     FROM usage_records FINAL
-     WHERE time >= fromUnixTimestamp64Milli({monthMs:Int64}, 'UTC') ${filter}
+    `SELECT r.tenant_id AS tenant_id,
+       sumIf(r.input_tokens + r.output_tokens, r.bucket >= toDateTime({dayS:UInt32}, 'UTC')) AS day_tokens,
+       sum(r.input_tokens + r.output_tokens) AS month_tokens,
+       sumIf(r.cost_usd, r.bucket >= toDateTime({dayS:UInt32}, 'UTC')) AS day_cost,
+       sum(r.cost_usd) AS month_cost
+     FROM ${rollup.sql}
+     ${excludeLedger !== "" ? "WHERE r.ledger_id != {excludeLedger:String}" : ""}
      GROUP BY tenant_id
      ${USAGE_FINAL_SETTINGS_SQL}`,
-    { dayMs: dayStart, monthMs: monthStart, ...(tenantIds ? { tenants: [...tenantIds] } : {}), ...(excludeLedger !== "" ? { excludeLedger } : {}) },
+    { ...rollup.params, dayS: dayStart / 1000, ...(excludeLedger !== "" ? { excludeLedger } : {}) },
   );
   return new Map(
     rows.map((r) => [

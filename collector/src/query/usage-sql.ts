@@ -37,6 +37,25 @@ export const USAGE_AGGREGATES_SQL = `
   countIf(outcome = 'rate_limited') AS rate_limited,
   countIf(outcome = 'budget_rejected') AS budget_rejections`;
 
+/**
+ * USAGE_AGGREGATES_SQL over usage rollup rows aliased `r` (rollups/usage-rollup.ts: `calls` counts
+ * the attempts of a row's bucket and breakdown). Reads the columns in USAGE_ROLLUP_COLUMNS.
+ */
+export const USAGE_ROLLUP_AGGREGATES_SQL = `
+  sum(r.calls) AS calls,
+  sum(r.input_tokens) AS input_tokens,
+  sum(r.output_tokens) AS output_tokens,
+  sum(r.cached_input_tokens) AS cached_input_tokens,
+  sum(r.reasoning_tokens) AS reasoning_tokens,
+  sum(r.cost_usd) AS cost_usd,
+  sumIf(r.calls, r.outcome = 'error') AS errors,
+  sumIf(r.calls, r.outcome = 'timeout') AS timeouts,
+  sumIf(r.calls, r.outcome = 'rate_limited') AS rate_limited,
+  sumIf(r.calls, r.outcome = 'budget_rejected') AS budget_rejections`;
+
+/** The usage rollup columns USAGE_ROLLUP_AGGREGATES_SQL reads. */
+export const USAGE_ROLLUP_COLUMNS = ["outcome", "calls", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost_usd"] as const;
+
 /** Raw usage aggregate columns as they come back (64-bit counts may arrive as strings). */
 export interface UsageDbColumns {
   calls: number | string;
