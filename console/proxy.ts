@@ -1,12 +1,19 @@
 import { NextResponse, type NextRequest } from "next/server";
-
-const CSRF_COOKIE = "troupe_csrf";
+import { CSRF_COOKIE, newCsrfSecret } from "./lib/security/csrf";
+import { refusedCrossSite, refusedWithoutCsrf } from "./lib/security/refused-post";
+import { PATH_HEADER } from "./lib/security/request-headers";
 
 /**
  * Runs before every page: a fresh CSP nonce per request (Next applies it to its own scripts), and
- * the browser's CSRF cookie, created on its first visit and made visible to this same render.
+ * the browser's CSRF cookie, created on its first visit and made visible to this same render. Form
+ * posts are checked here before any Server Action runs: one from another site (its Origin names
+ * another host), or a whole-page post without this browser's CSRF token, gets a 403 saying why.
+ * The page asked for is passed on to the render, for sign-in to return to.
  */
-export function proxy(request: NextRequest): NextResponse {
+export async function proxy(request: NextRequest): Promise<NextResponse> {
+  const refused = refusedCrossSite(request.method, request.headers) ?? (await refusedWithoutCsrf(request, request.cookies.get(CSRF_COOKIE)?.value));
+  if (refused) return refused;
+
   const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
   const csp = [
     "default-src 'self'",
@@ -25,10 +32,14 @@ export function proxy(request: NextRequest): NextResponse {
   const requestHeaders = new Headers(request.headers);
   requestHeaders.set("x-nonce", nonce);
   requestHeaders.set("content-security-policy", csp);
+  // Set here on every request, so a client can never supply it itself.
+  const asked = new URL(request.nextUrl);
+  asked.searchParams.delete("_rsc");
+  requestHeaders.set(PATH_HEADER, `${asked.pathname}${asked.search}`);
 
   let newCsrf: string | undefined;
   if (!request.cookies.get(CSRF_COOKIE)?.value) {
-    newCsrf = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    newCsrf = newCsrfSecret();
     const existing = request.headers.get("cookie");
     requestHeaders.set("cookie", `${existing ? existing + "; " : ""}${CSRF_COOKIE}=${newCsrf}`);
   }

@@ -168,7 +168,7 @@ describe("the operator's control plane in a real browser", () => {
     expect(await form.getByLabel("Scheduling weight").getAttribute("placeholder")).toBe("not set");
     expect(body).toContain("Empty: not set, and the runtime's own option (its code) applies.");
     expect(body).toContain("Empty: the runtime's own option");
-    expect(body).toContain("Empty: unlimited");
+    expect(body).toContain("Empty: the runtime's own budget, if any; else unlimited");
     expect(await form.getByLabel("Alert thresholds (%)").inputValue()).toBe("80, 95");
     const before = await tenant("acme");
 
@@ -337,8 +337,8 @@ describe("the operator's control plane in a real browser", () => {
     expect(text).toContain("90% of the daily token budget used");
     expect(text).toContain("50% of the daily token budget used");
     expect(text).toContain("46,000 / 50,000 tokens");
-    // The tenant's API gives no budget limits: the meters say who sets them.
-    expect(await page.getByText("Tokens today").locator("..").textContent()).toContain("set by operator");
+    // The tenant sees its budget as its operator set it (read-only).
+    expect(await page.getByText("Tokens today").locator("..").textContent()).toContain("46K / 50K");
     await shot(page, "cp-03-tenant-budget-alerts");
     await ctx.close();
   });

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { connection } from "next/server";
 import type { ReactNode } from "react";
 import "./globals.css";
 
@@ -7,8 +8,13 @@ export const metadata: Metadata = {
   description: "Traces, agents, usage and tenants of your Troupe runtime",
 };
 
-/** The document shell of every page. */
-export default function RootLayout({ children }: { children: ReactNode }) {
+/**
+ * The document shell of every page. Every page renders per request, the 404 page included: the
+ * content-security policy's script nonce is new on each request (proxy.ts), and a page prerendered
+ * at build time would carry scripts without it, which the browser blocks.
+ */
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  await connection();
   return (
     <html lang="en">
       <body>{children}</body>

@@ -13,7 +13,7 @@ import {
 } from "@tanstack/react-table";
 import Link from "next/link";
 import { useMemo, useState, type ReactNode } from "react";
-import { formatCompact, formatDateTime, formatInt, formatMs, formatPct, formatUsd } from "../lib/format/format";
+import { formatCompact, formatCount, formatDateTime, formatInt, formatMs, formatPct, formatUsd } from "../lib/format/format";
 
 /** How a column's values are shown. */
 export type ColumnFormat = "text" | "mono" | "int" | "compact" | "ms" | "usd" | "pct" | "datetime" | "status" | "budget" | "tags";
@@ -41,6 +41,9 @@ const features = tableFeatures({
 });
 const helper = createColumnHelper<typeof features, Row>();
 
+/** From this many columns a table sets its cells closer, to fit its card from 1280 px up. */
+const DENSE_FROM_COLUMNS = 12;
+
 const NUMERIC: ReadonlySet<ColumnFormat> = new Set(["int", "compact", "ms", "usd", "pct"]);
 
 function render(value: Row[string], format: ColumnFormat): ReactNode {
@@ -51,10 +54,14 @@ function render(value: Row[string], format: ColumnFormat): ReactNode {
     case "ms": return formatMs(Number(value));
     case "usd": return formatUsd(Number(value));
     case "pct": return formatPct(Number(value));
-    case "datetime": return formatDateTime(String(value));
+    case "datetime": {
+      // Breakable only between the day and the time, so that a narrow column wraps to two lines.
+      const text = formatDateTime(String(value)).replace(" UTC", "\u00a0UTC");
+      return <time className="dt" dateTime={String(value)}>{text}</time>;
+    }
     case "mono": return <span className="mono">{String(value)}</span>;
     case "status":
-      return Number(value) > 0 ? <span className="badge badge-err">{formatInt(Number(value))} errors</span> : <span className="badge badge-ok">OK</span>;
+      return Number(value) > 0 ? <span className="badge badge-err">{formatCount(Number(value), "error")}</span> : <span className="badge badge-ok">OK</span>;
     case "budget": {
       const v = String(value);
       return <span className={`badge ${v === "over" ? "badge-err" : v === "near" ? "badge-warn" : "badge-ok"}`}>{v === "over" ? "Over budget" : v === "near" ? "Near budget" : "Within budget"}</span>;
@@ -71,7 +78,11 @@ function fill(template: string, row: Row): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(String(row[k] ?? "")));
 }
 
-/** A sortable table; click a header (or focus it and press Enter) to sort. */
+/**
+ * A sortable table; click a header (or focus it and press Enter) to sort. It fits its card when it
+ * can (headers and date-times wrap when the columns need the room; twelve columns and more are set
+ * closer) and otherwise scrolls inside the card, with a shadow at the edge that hides columns.
+ */
 export function DataTable({ columns, rows, caption, testId }: { columns: ColumnSpec[]; rows: Row[]; caption: string; testId?: string }) {
   const [sorting, setSorting] = useState<SortingState>([]);
   const defs = useMemo(
@@ -103,7 +114,7 @@ export function DataTable({ columns, rows, caption, testId }: { columns: ColumnS
 
   return (
     <div className="table-wrap">
-      <table className="data" data-testid={testId}>
+      <table className={columns.length >= DENSE_FROM_COLUMNS ? "data dense" : "data"} data-testid={testId}>
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           {table.getHeaderGroups().map((group) => (

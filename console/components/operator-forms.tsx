@@ -137,7 +137,7 @@ export function TenantSettingsForm({ csrf, tenant }: { csrf: string; tenant: Ten
     <form action={action} aria-label="Tenant settings" data-testid="tenant-settings-form" noValidate key={generation}>
       <input type="hidden" name="csrf" value={csrf} />
       <input type="hidden" name="tenantId" value={tenant.id} />
-      <Section title="General" note="Retention applies to spans and usage records; the tier decides where a runtime runs this tenant's turns.">
+      <Section title="General" note="Retention is applied by the collector, to spans and usage records; the tier decides where a runtime runs this tenant's next turns.">
         <Field id="ts-name" label="Display name" error={e?.name}>
           <input id="ts-name" name="name" type="text" defaultValue={v.name} required aria-invalid={e?.name ? true : undefined} />
         </Field>
@@ -146,16 +146,16 @@ export function TenantSettingsForm({ csrf, tenant }: { csrf: string; tenant: Ten
           <input id="ts-ret" name="retentionDays" type="number" min={1} max={3650} defaultValue={v.retentionDays} required aria-invalid={e?.retentionDays ? true : undefined} />
         </Field>
       </Section>
-      <Section title="Budgets" note="Tokens and cost per UTC day and month. A runtime refuses LLM calls past a budget. Empty: unlimited.">
+      <Section title="Budgets" note="Tokens and cost per UTC day and month. A runtime following this collector applies a change on the tenant's next LLM call and refuses calls past a budget, counting what every runtime spent. Empty: not set, and the runtime's own budget (its code) applies, if any; else unlimited.">
         <BudgetFields prefix="ts" values={v} errors={e} />
       </Section>
-      <Section title="Quotas" note="Per-tenant limits of a runtime's scheduler. Empty: not set, and the runtime's own option (its code) applies.">
+      <Section title="Quotas" note="Per-tenant limits of a runtime's scheduler, applied at once. Empty: not set, and the runtime's own option (its code) applies.">
         {QUOTA_FIELDS.map((spec) => <NumberField key={spec.name} prefix="ts" spec={spec} value={v[spec.name] ?? ""} error={e?.[spec.name]} />)}
       </Section>
-      <Section title="LLM rate limits" note="Requests and tokens per minute across the tenant's LLM calls. Empty: not set, and the runtime's own option applies.">
+      <Section title="LLM rate limits" note="Requests and tokens per minute across the tenant's LLM calls, applied on the next LLM call. Empty: not set, and the runtime's own option applies.">
         {RATE_LIMIT_FIELDS.map((spec) => <NumberField key={spec.name} prefix="ts" spec={spec} value={v[spec.name] ?? ""} error={e?.[spec.name]} />)}
       </Section>
-      <Section title="Trace sampling and alerts" note="Sampling: the share of new traces kept (failed, refused and slow traces are always kept). Alerts: warnings at these percentages of any budget, and at a window's first refused call.">
+      <Section title="Trace sampling and alerts" note="Sampling: the share of traces kept, for traces started after the change (failed, refused and slow traces are always kept). Alerts: warnings at these percentages of any budget, and at a window's first refused call.">
         <NumberField prefix="ts" spec={SAMPLING_FIELD} value={v[SAMPLING_FIELD.name] ?? ""} error={e?.[SAMPLING_FIELD.name]} />
         <Field id="ts-alerts" label="Alert thresholds (%)" error={e?.alertThresholds} hint={`1 to 5 percentages, comma-separated; default ${DEFAULT_ALERT_PERCENTS.join(", ")}`}>
           <input id="ts-alerts" name="alertThresholds" type="text" inputMode="decimal" defaultValue={v.alertThresholds} aria-invalid={e?.alertThresholds ? true : undefined} aria-describedby={e?.alertThresholds ? "ts-alerts-error" : undefined} />

@@ -1,11 +1,13 @@
 "use client";
-// The sidebar navigation. It keeps the `tenant` (admin) and `range` URL parameters across pages.
+// The sidebar navigation. It keeps the tenant in view (admin) and the `range` URL parameter across pages.
 import Link from "next/link";
 import { usePathname, useSearchParams } from "next/navigation";
+import { tenantInView } from "../lib/session/tenant-in-view";
 
 const TENANT_PAGES = [
   { href: "/", label: "Overview", icon: "◧" },
   { href: "/traces", label: "Traces", icon: "≋" },
+  { href: "/conversations", label: "Conversations", icon: "❝" },
   { href: "/agents", label: "Agents", icon: "◎" },
   { href: "/usage", label: "Usage & billing", icon: "$" },
 ];
@@ -15,10 +17,11 @@ export function SidebarNav({ isAdmin }: { isAdmin: boolean }) {
   const pathname = usePathname();
   const params = useSearchParams();
   const keep = new URLSearchParams();
-  for (const name of ["tenant", "range"]) {
-    const v = params.get(name);
-    if (v) keep.set(name, v);
-  }
+  // The tenant in view (on an operator tenant page, that tenant) and the range carry over.
+  const tenant = isAdmin ? tenantInView(pathname, params.get("tenant"), "") : "";
+  if (tenant) keep.set("tenant", tenant);
+  const range = params.get("range");
+  if (range) keep.set("range", range);
   const suffix = keep.size ? `?${keep.toString()}` : "";
   const active = (href: string) => (href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`));
   return (

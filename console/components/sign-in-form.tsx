@@ -3,12 +3,13 @@
 import { useActionState } from "react";
 import { signIn, type SignInState } from "../app/actions/session-actions";
 
-/** Sign-in form posting to the `signIn` Server Action with the CSRF token. */
-export function SignInForm({ csrf }: { csrf: string }) {
+/** Sign-in form posting to the `signIn` Server Action with the CSRF token and the page to return to (`next`). */
+export function SignInForm({ csrf, next }: { csrf: string; next: string | null }) {
   const [state, action, pending] = useActionState<SignInState, FormData>(signIn, { error: null });
   return (
     <form action={action} className="field" style={{ gap: 14 }} noValidate>
       <input type="hidden" name="csrf" value={csrf} />
+      {next ? <input type="hidden" name="next" value={next} /> : null}
       <div className="field">
         <label htmlFor="key">Console key or admin key</label>
         <input

@@ -1,5 +1,7 @@
-// Presentational building blocks shared by every page (server-safe: no hooks, no browser APIs).
+// Presentational building blocks shared by every page (server-safe: no hooks, no browser APIs; the
+// retry button is a client component of its own).
 import type { ReactNode } from "react";
+import { RetryButton } from "./retry-button";
 
 /** A titled page header with an optional toolbar on the right. */
 export function PageHeader({ title, description, children }: { title: string; description?: ReactNode; children?: ReactNode }) {
@@ -73,13 +75,17 @@ export function EmptyState({ title, children, icon = "○" }: { title: string; c
   );
 }
 
-/** What a section shows when its data could not be loaded. */
-export function ErrorState({ title = "Could not load this data", message }: { title?: string; message: string }) {
+/**
+ * What a section shows when its data could not be loaded, with a "Try again" button that renders
+ * the page again (`retry={false}` leaves it out).
+ */
+export function ErrorState({ title = "Could not load this data", message, retry = true }: { title?: string; message: string; retry?: boolean }) {
   return (
-    <div className="state" role="alert">
+    <div className="state" role="alert" data-testid="error-state">
       <div className="state-icon" aria-hidden="true" style={{ color: "var(--err)" }}>!</div>
       <h3>{title}</h3>
       <p>{message}</p>
+      {retry ? <RetryButton /> : null}
     </div>
   );
 }

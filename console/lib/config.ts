@@ -8,6 +8,8 @@ import { join, resolve } from "node:path";
 export interface ConsoleConfig {
   /** Base URL of the collector's HTTP API, without a trailing slash. */
   collectorUrl: string;
+  /** How long the console waits for one collector answer before telling the user it is slow. */
+  collectorTimeoutMs: number;
   /** 32-byte key the session cookie is sealed with. */
   sessionKey: Buffer;
   /** APM trace URL template with `{traceId}`, or null when no APM is configured. */
@@ -22,7 +24,8 @@ let cached: ConsoleConfig | undefined;
 
 /**
  * The configuration from the environment, resolved once per process: TROUPE_COLLECTOR_URL (default
- * http://127.0.0.1:$TROUPE_COLLECTOR_PORT or :4318), TROUPE_APM_TRACE_URL, and the session key from
+ * http://127.0.0.1:$TROUPE_COLLECTOR_PORT or :4318), TROUPE_COLLECTOR_TIMEOUT_MS (default 15000; an
+ * invalid value is ignored), TROUPE_APM_TRACE_URL, and the session key from
  * TROUPE_CONSOLE_SECRET, else derived from TROUPE_ADMIN_KEY, else a random secret kept in
  * $TROUPE_DATA_DIR/console.secret (mode 0600), created on first use.
  */
@@ -33,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConsoleConfig 
   const apm = env.TROUPE_APM_TRACE_URL?.trim();
   const config: ConsoleConfig = {
     collectorUrl,
+    collectorTimeoutMs: timeoutFrom(env.TROUPE_COLLECTOR_TIMEOUT_MS),
     sessionKey: sessionKeyFrom(env),
     apmTraceUrl: apm && apm.includes("{traceId}") ? apm : null,
     sessionTtlMs: 8 * 60 * 60 * 1000,
@@ -41,6 +45,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConsoleConfig 
   };
   if (env === process.env) cached = config;
   return config;
+}
+
+const DEFAULT_COLLECTOR_TIMEOUT_MS = 15_000;
+
+function timeoutFrom(value: string | undefined): number {
+  const ms = Number(value);
+  return value && Number.isInteger(ms) && ms >= 100 && ms <= 600_000 ? ms : DEFAULT_COLLECTOR_TIMEOUT_MS;
 }
 
 function sessionKeyFrom(env: NodeJS.ProcessEnv): Buffer {

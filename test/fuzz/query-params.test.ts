@@ -73,17 +73,17 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const KNOWN = ["tenant", "from", "to", "agentType", "operation", "status", "minDurationMs", "q", "limit", "cursor", "format", "groupBy"];
+const KNOWN = ["tenant", "from", "to", "agentType", "operation", "status", "model", "attr", "minDurationMs", "maxDurationMs", "q", "limit", "cursor", "format", "groupBy", "id"];
 const value = fc.oneof(
   fc.string({ unit: "binary", maxLength: 50 }),
   fc.integer().map(String),
   fc.double().map(String),
   fc.date({ noInvalidDate: false }).map((d) => (Number.isNaN(d.getTime()) ? "Invalid Date" : d.toISOString())),
-  fc.constantFrom("acme", "globex", "csv", "json", "ok", "error", "hour", "day", "model", "agent", "-1", "0", "1e309", "' OR 1=1 --", "{tenant:String}", "%", "\u0000", "9".repeat(30)),
+  fc.constantFrom("acme", "globex", "csv", "json", "ok", "error", "hour", "day", "model", "agent", "-1", "0", "1e309", "' OR 1=1 --", "{tenant:String}", "%", "\u0000", "9".repeat(30), "troupe.agent.type=planner", "gen_ai.conversation.id=' OR 1=1 --", "user.email=x", "troupe.agent.type="),
 );
 const param = fc.tuple(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...KNOWN) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }), value);
 const path = fc.oneof(
-  fc.constantFrom("/api/v1/traces", "/api/v1/agents", "/api/v1/usage", "/api/v1/overview", "/api/v1/sampling", `/api/v1/traces/${GLOBEX_TRACE}`),
+  fc.constantFrom("/api/v1/traces", "/api/v1/agents", "/api/v1/usage", "/api/v1/overview", "/api/v1/sampling", "/api/v1/conversations", `/api/v1/traces/${GLOBEX_TRACE}`),
   fc.string({ unit: "binary", maxLength: 40 }).map((s) => `/api/v1/traces/${encodeURIComponent(s)}`),
 );
 

@@ -146,6 +146,11 @@ describe("admin API", () => {
     // Sorted by cost over the range; calls count every attempt, the refused one included.
     expect(alpha!.activity).toMatchObject({ calls: 2, budgetRejections: 1, inputTokens: 800, outputTokens: 100, costUsd: 2, turns: 1, spans: 2, queueWaitShare: 0.75, handlerTimeShare: 0.75 });
     expect(bravo!.activity).toMatchObject({ calls: 2, inputTokens: 11, costUsd: 0.75, turns: 1, queueWaitShare: 0.25 });
+    // One tenant's detail over the same range: its row of the list, shares of all tenants included.
+    for (const row of [alpha!, bravo!]) {
+      const detail = (await (await call("GET", `/api/v1/admin/tenants/${row.tenant.id}?${range}`)).json()) as AdminTenantDetailResponse;
+      expect(detail.activity).toEqual(row.activity);
+    }
     // Budgets read usage records of today and this month (the earlier call counts for the month).
     expect(bravo!.budget).toMatchObject({ dailyTokensUsed: 11, state: "near", maxUtilization: 0.916667 });
     expect(alpha!.budget).toMatchObject({ monthlyTokensUsed: 1900, monthlyCostUsdUsed: 5, state: "ok", maxUtilization: 0.05 });

@@ -45,8 +45,19 @@ export interface TraceSearchParams {
   operation?: string;
   /** "error": traces with at least one error span; "ok": traces with none. */
   status?: "ok" | "error";
-  /** Root span (or whole trace) duration at least this many ms. */
+  /** Traces containing at least one span of this model (response model, else request model). */
+  model?: string;
+  /**
+   * `key=value`: traces containing at least one span whose attribute `key` has exactly this text
+   * (numbers and booleans as written: `gen_ai.request.max_tokens=400`, `troupe.llm.simulated=true`).
+   * The key must be an allow-listed span attribute (another is a 400 naming it). The parameter may be
+   * repeated (at most 5, all must match); this client sends one.
+   */
+  attr?: string;
+  /** Trace duration (first span start to last span end) at least this many ms. */
   minDurationMs?: number;
+  /** Trace duration at most this many ms (not below `minDurationMs`). */
+  maxDurationMs?: number;
   /** Case-insensitive substring of any span name in the trace (matched literally, no wildcards). */
   q?: string;
   /** Page size, 1-500, default 50. */
@@ -69,6 +80,22 @@ export interface TraceSummary {
   errorCount: number;
   /** Distinct agent types seen in the trace, sorted. */
   agentTypes: string[];
+  /**
+   * Tokens and cost summed over the trace's LLM spans (`gen_ai.operation.name` chat,
+   * text_completion, generate_content or embeddings) in the range: figures of the stored (sampled)
+   * traces only; exact totals come from usage records (GET /usage).
+   */
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /**
+   * True while the trace's root has not arrived: no span without a parent, and some span's parent
+   * missing although it is local (not remote). Spans are exported when they end, parents after their
+   * children, so such a trace is still running (or its root was lost). `rootName` is then the
+   * earliest span's name, not a root's. A root that started before the range (up to 24 h) is found
+   * and named, with `startTime` and `durationMs` taken from it.
+   */
+  inProgress: boolean;
 }
 
 /** Answer of GET /api/v1/traces. */
@@ -187,7 +214,60 @@ export interface TraceDetailResponse {
   durationMs: number;
   spanCount: number;
   errorCount: number;
+  /** The root has not arrived yet (the rule of `TraceSummary.inProgress`). */
+  inProgress: boolean;
+  /** LLM spans of the trace, and their tokens and cost (as in `TraceSummary`). */
+  llmCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
   spans: TraceSpan[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations
+
+/** Query parameters of GET /api/v1/conversations. */
+export interface ConversationsParams {
+  tenant?: string;
+  from?: string;
+  to?: string;
+  /** Only this conversation (its figures over the range). */
+  id?: string;
+  /** Most conversations answered, 1-500, default 100. */
+  limit?: number;
+}
+
+/**
+ * One conversation: the spans of the range carrying its `gen_ai.conversation.id` (the runtime sets
+ * it on the chat spans of an agent that keeps a ConversationMemory). Its traces are
+ * `GET /api/v1/traces?attr=gen_ai.conversation.id=<id>`.
+ */
+export interface ConversationSummary {
+  conversationId: string;
+  /** Distinct traces with a span of the conversation. */
+  traceCount: number;
+  /** The first span's start and the last span's end. */
+  firstTime: string;
+  lastTime: string;
+  /** Agent types of the conversation's spans, sorted. */
+  agentTypes: string[];
+  /** LLM spans of the conversation, their tokens and cost (sampled traces only, as in `TraceSummary`). */
+  llmCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  errorCount: number;
+}
+
+/** Answer of GET /api/v1/conversations: most recently active first. */
+export interface ConversationsResponse {
+  tenantId: string;
+  from: string;
+  to: string;
+  conversations: ConversationSummary[];
+  /** True when the range holds more conversations than `limit`. */
+  truncated: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,6 +653,22 @@ export interface AdminTenantsResponse {
   from: string;
   to: string;
   tenants: AdminTenantOverview[];
+}
+
+/** Query parameters of GET /api/v1/budget: a console key reads its own tenant; an admin key names one. */
+export interface BudgetParams {
+  tenant?: string;
+}
+
+/**
+ * Answer of GET /api/v1/budget: one tenant's budgets as the operator set them and where its usage
+ * stands against them (today and this month, UTC, from usage records), the same figures the
+ * operator's view shows. Read-only.
+ */
+export interface BudgetResponse {
+  tenantId: string;
+  budgets: TenantBudgets;
+  status: BudgetStatus;
 }
 
 /** Answer of GET /api/v1/admin/tenants/{id}. */

@@ -180,7 +180,7 @@ describe("GET /traces", () => {
     const res = await get("/api/v1/traces?format=csv&agentType=coder");
     expect(res.headers.get("content-type")).toMatch(/text\/csv/);
     const lines = (await res.text()).trim().split("\r\n");
-    expect(lines[0]).toBe("traceId,rootName,serviceName,startTime,durationMs,spanCount,errorCount,agentTypes");
+    expect(lines[0]).toBe("traceId,rootName,serviceName,startTime,durationMs,spanCount,errorCount,agentTypes,inputTokens,outputTokens,costUsd,inProgress");
     expect(lines).toHaveLength(4);
   });
 });
@@ -307,7 +307,8 @@ describe("GET /overview", () => {
 describe("parameter validation and SQL injection", () => {
   const attacks = ["'", "'; DROP TABLE spans; --", "acme' OR tenant_id = 'globex", "\\' OR 1=1 --", "{tenant:String}", "ünïcödé ‮ 🙂", "%_%", "\u0000", "x".repeat(5000), "1; SELECT 1"];
   const endpoints: Record<string, string[]> = {
-    "/api/v1/traces": ["from", "to", "agentType", "operation", "status", "minDurationMs", "q", "limit", "cursor", "format", "tenant"],
+    "/api/v1/traces": ["from", "to", "agentType", "operation", "status", "model", "attr", "minDurationMs", "maxDurationMs", "q", "limit", "cursor", "format", "tenant"],
+    "/api/v1/conversations": ["from", "to", "id", "limit", "tenant"],
     "/api/v1/agents": ["from", "to", "format", "tenant"],
     "/api/v1/usage": ["from", "to", "groupBy", "format", "tenant"],
     "/api/v1/overview": ["from", "to", "tenant"],

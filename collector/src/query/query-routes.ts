@@ -6,10 +6,22 @@ import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
 import { agentSummaries } from "./agent-queries.js";
-import type { AgentsResponse, OverviewResponse, SamplingResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
+import type { AgentsResponse, ConversationsResponse, OverviewResponse, SamplingResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
+import { listConversations } from "./conversation-queries.js";
 import { toCsv } from "./csv.js";
 import { overview } from "./overview-queries.js";
-import { formatParam, intParam, labelParam, parseParams, resolveRange, tenantParam, timeParam, type TimeRange } from "./request-params.js";
+import {
+  durationMsParam,
+  formatParam,
+  intParam,
+  labelParam,
+  parseAttributeFilters,
+  parseParams,
+  resolveRange,
+  tenantParam,
+  timeParam,
+  type TimeRange,
+} from "./request-params.js";
 import { samplingInForce } from "./sampling-queries.js";
 import { resolveTenant } from "./tenant-scope.js";
 import { getTrace, searchTraces } from "./trace-queries.js";
@@ -33,11 +45,11 @@ const tracesSchema = z.strictObject({
   agentType: labelParam.optional(),
   operation: labelParam.optional(),
   status: z.enum(["ok", "error"]).optional(),
-  minDurationMs: z
-    .string()
-    .regex(/^\d{1,12}(\.\d{1,6})?$/, "must be a non-negative number")
-    .transform(Number)
-    .optional(),
+  model: labelParam.optional(),
+  // Repeatable: validated from c.req.queries("attr") by parseAttributeFilters.
+  attr: z.string().optional(),
+  minDurationMs: durationMsParam.optional(),
+  maxDurationMs: durationMsParam.optional(),
   q: z.string().min(1, "must not be empty").max(200, "too long").optional(),
   limit: intParam(1, 500).optional(),
   cursor: z.string().max(100, "too long").optional(),
@@ -47,11 +59,12 @@ const traceSchema = z.strictObject({ tenant: tenantParam.optional() });
 const agentsSchema = z.strictObject({ ...rangeShape, format: formatParam.optional() });
 const usageSchema = z.strictObject({ ...rangeShape, groupBy: z.enum(["hour", "day", "model", "agent"]).optional(), format: formatParam.optional() });
 const overviewSchema = z.strictObject(rangeShape);
+const conversationsSchema = z.strictObject({ ...rangeShape, id: labelParam.optional(), limit: intParam(1, 500).optional() });
 const samplingSchema = z.strictObject(rangeShape);
 const TRACE_ID = /^[0-9a-fA-F]{32}$/;
 
 /**
- * The tenant-scoped read API: GET /traces, /traces/:traceId, /agents, /usage, /overview, /sampling, to be
+ * The tenant-scoped read API: GET /traces, /traces/:traceId, /agents, /usage, /overview, /sampling, /conversations, to be
  * mounted under /api/v1 (`app.route("/api/v1", createQueryRoutes(...))`). Console keys read their own
  * tenant only; admin keys name one with `tenant=`. Every parameter is validated (400 names it) and
  * bound; errors answer with the collector's JSON error body.
@@ -66,12 +79,16 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   });
   const auth = requirePrincipal(options.authenticator, ["console", "admin"]);
   // "/traces/*" also matches "/traces" in Hono.
-  for (const path of ["/traces/*", "/agents", "/usage", "/overview", "/sampling"]) app.use(path, auth);
+  for (const path of ["/traces/*", "/agents", "/usage", "/overview", "/sampling", "/conversations"]) app.use(path, auth);
 
   const range = (p: { from?: number | undefined; to?: number | undefined }, defaultMs: number): TimeRange => resolveRange(p.from, p.to, now(), defaultMs);
 
   app.get("/traces", async (c) => {
     const p = parseParams(tracesSchema, c.req.query());
+    const attributes = parseAttributeFilters(c.req.queries("attr") ?? []);
+    if (p.minDurationMs !== undefined && p.maxDurationMs !== undefined && p.maxDurationMs < p.minDurationMs) {
+      throw new CollectorError("bad_request", `invalid parameter "maxDurationMs": must not be below "minDurationMs"`);
+    }
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const result: TraceSearchResponse = await searchTraces(gateway, tenantId, {
       range: range(p, HOUR_MS),
@@ -79,13 +96,16 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
       ...(p.agentType !== undefined ? { agentType: p.agentType } : {}),
       ...(p.operation !== undefined ? { operation: p.operation } : {}),
       ...(p.status !== undefined ? { status: p.status } : {}),
+      ...(p.model !== undefined ? { model: p.model } : {}),
+      ...(attributes.length > 0 ? { attributes } : {}),
       ...(p.minDurationMs !== undefined ? { minDurationMs: p.minDurationMs } : {}),
+      ...(p.maxDurationMs !== undefined ? { maxDurationMs: p.maxDurationMs } : {}),
       ...(p.q !== undefined ? { q: p.q } : {}),
       ...(p.cursor !== undefined ? { cursor: p.cursor } : {}),
     });
     if (p.format === "csv") {
-      return csvResponse(c, "traces.csv", ["traceId", "rootName", "serviceName", "startTime", "durationMs", "spanCount", "errorCount", "agentTypes"],
-        result.traces.map((t) => [t.traceId, t.rootName, t.serviceName, t.startTime, t.durationMs, t.spanCount, t.errorCount, t.agentTypes]));
+      const header = ["traceId", "rootName", "serviceName", "startTime", "durationMs", "spanCount", "errorCount", "agentTypes", "inputTokens", "outputTokens", "costUsd", "inProgress"] as const;
+      return csvResponse(c, "traces.csv", header, result.traces.map((t) => header.map((h) => t[h])));
     }
     return c.json(result);
   });
@@ -130,6 +150,14 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, HOUR_MS);
     const body: OverviewResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), ...(await overview(gateway, tenantId, r)) };
+    return c.json(body);
+  });
+
+  app.get("/conversations", async (c) => {
+    const p = parseParams(conversationsSchema, c.req.query());
+    const tenantId = resolveTenant(c.get("principal"), p.tenant);
+    const r = range(p, HOUR_MS);
+    const body: ConversationsResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), ...(await listConversations(gateway, tenantId, r, p.limit ?? 100, p.id)) };
     return c.json(body);
   });
 

@@ -3,9 +3,11 @@ import type { ClickHouseGateway, QueryParams } from "../store/clickhouse-gateway
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import type { TraceDetailResponse, TraceSearchResponse, TraceSpan, TraceSummary } from "./api-types.js";
 import { tenantTraceIds } from "./linked-traces.js";
-import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
+import { IS_LLM_SPAN_SQL, isLlmOperation } from "./llm-spans.js";
+import { RANGE_SQL, rangeParams, type AttributeFilter, type TimeRange } from "./request-params.js";
 import { FINAL_SETTINGS_SQL, num, round } from "./span-sql.js";
 import { decodeTraceCursor, encodeTraceCursor } from "./trace-cursor.js";
+import { isInProgress, rootlessTraces } from "./trace-roots.js";
 import { linkedTraceIds, SPAN_VIEW_COLUMNS_SQL, toTraceSpan, type SpanViewRow } from "./trace-span-view.js";
 
 /** Filters of a trace search (validated). */
@@ -14,7 +16,12 @@ export interface TraceSearchFilters {
   agentType?: string;
   operation?: string;
   status?: "ok" | "error";
+  /** Traces with a span of this model (the `model` column: response model, else request model). */
+  model?: string;
+  /** Traces with, for each filter, a span whose attribute has exactly that text (ANDed). */
+  attributes?: readonly AttributeFilter[];
   minDurationMs?: number;
+  maxDurationMs?: number;
   q?: string;
   limit: number;
   cursor?: string;
@@ -33,6 +40,10 @@ interface SummaryRow {
   span_count: number | string;
   error_count: number | string;
   agent_types: string[];
+  has_root: number | string;
+  input_tokens: number | string;
+  output_tokens: number | string;
+  cost_usd: number;
 }
 
 /**
@@ -53,9 +64,23 @@ export async function searchTraces(gateway: ClickHouseGateway, tenantId: string,
   }
   if (f.status === "error") having.push("error_count > 0");
   if (f.status === "ok") having.push("error_count = 0");
+  if (f.model !== undefined) {
+    having.push("countIf(model = {model:String}) > 0");
+    params.model = f.model;
+  }
+  // Keys and values are bound parameters (the key as a Map subscript), never spliced into the text.
+  (f.attributes ?? []).forEach((a, i) => {
+    having.push(`countIf(attributes[{attrKey${i}:String}] = {attrValue${i}:String}) > 0`);
+    params[`attrKey${i}`] = a.key;
+    params[`attrValue${i}`] = a.value;
+  });
   if (f.minDurationMs !== undefined) {
     having.push("duration_ms >= {minDurationMs:Float64}");
     params.minDurationMs = f.minDurationMs;
+  }
+  if (f.maxDurationMs !== undefined) {
+    having.push("duration_ms <= {maxDurationMs:Float64}");
+    params.maxDurationMs = f.maxDurationMs;
   }
   if (f.q !== undefined) {
     // A literal, case-insensitive substring match: no pattern syntax to escape.
@@ -78,7 +103,11 @@ export async function searchTraces(gateway: ClickHouseGateway, tenantId: string,
       (max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns)) - toUnixTimestamp64Nano(min(start_time))) / 1e6 AS duration_ms,
       count() AS span_count,
       countIf(status_code = 2) AS error_count,
-      arraySort(groupUniqArrayIf(agent_type, agent_type != '')) AS agent_types
+      arraySort(groupUniqArrayIf(agent_type, agent_type != '')) AS agent_types,
+      countIf(parent_span_id = '') > 0 AS has_root,
+      sumIf(input_tokens, ${IS_LLM_SPAN_SQL}) AS input_tokens,
+      sumIf(output_tokens, ${IS_LLM_SPAN_SQL}) AS output_tokens,
+      sumIf(cost_usd, ${IS_LLM_SPAN_SQL}) AS cost_usd
     FROM spans FINAL
     WHERE tenant_id = {tenant:String} AND ${RANGE_SQL}
     GROUP BY trace_id
@@ -89,16 +118,31 @@ export async function searchTraces(gateway: ClickHouseGateway, tenantId: string,
   const rows = await gateway.query<SummaryRow>(sql, params);
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
-  const traces: TraceSummary[] = page.map((r) => ({
-    traceId: r.trace_id,
-    rootName: r.root_name,
-    serviceName: r.root_service,
-    startTime: clickHouseDateTimeToIso(r.start_text),
-    durationMs: round(num(r.duration_ms)),
-    spanCount: num(r.span_count),
-    errorCount: num(r.error_count),
-    agentTypes: r.agent_types,
-  }));
+  const rootless = await rootlessTraces(gateway, tenantId, f.range, page.filter((r) => num(r.has_root) === 0).map((r) => r.trace_id));
+  const traces: TraceSummary[] = page.map((r) => {
+    const summary: TraceSummary = {
+      traceId: r.trace_id,
+      rootName: r.root_name,
+      serviceName: r.root_service,
+      startTime: clickHouseDateTimeToIso(r.start_text),
+      durationMs: round(num(r.duration_ms)),
+      spanCount: num(r.span_count),
+      errorCount: num(r.error_count),
+      agentTypes: r.agent_types,
+      inputTokens: num(r.input_tokens),
+      outputTokens: num(r.output_tokens),
+      costUsd: round(num(r.cost_usd), 9),
+      inProgress: rootless.get(r.trace_id)?.inProgress === true,
+    };
+    const found = rootless.get(r.trace_id);
+    if (found && !found.inProgress && found.root) {
+      // The root started before the range: name it, and time the trace from it.
+      const endNs = BigInt(r.start_ns) + BigInt(Math.round(num(r.duration_ms) * 1e6));
+      const lastEnd = endNs > found.root.endNs ? endNs : found.root.endNs;
+      Object.assign(summary, { rootName: found.root.name, serviceName: found.root.serviceName, startTime: found.root.startTime, durationMs: round(Number(lastEnd - found.root.startNs) / 1e6) });
+    }
+    return summary;
+  });
   return {
     tenantId,
     traces,
@@ -134,6 +178,7 @@ export async function getTrace(gateway: ClickHouseGateway, tenantId: string, tra
     return end > m ? end : m;
   }, startNs);
   const first = rows.find((r) => BigInt(r.start_ns) === startNs)!;
+  const llm = spans.filter((s) => isLlmOperation(s.operation));
   return {
     tenantId,
     traceId,
@@ -141,6 +186,11 @@ export async function getTrace(gateway: ClickHouseGateway, tenantId: string, tra
     durationMs: round(Number(endNs - startNs) / 1e6),
     spanCount: spans.length,
     errorCount: spans.filter((s) => s.statusCode === 2).length,
+    inProgress: isInProgress(spans),
+    llmCalls: llm.length,
+    inputTokens: llm.reduce((n, s) => n + s.inputTokens, 0),
+    outputTokens: llm.reduce((n, s) => n + s.outputTokens, 0),
+    costUsd: round(llm.reduce((n, s) => n + s.costUsd, 0), 9),
     spans,
   };
 }

@@ -1,18 +1,22 @@
 import type { ReactNode } from "react";
 import { Suspense } from "react";
 import { SidebarNav } from "../../components/sidebar-nav";
-import { TenantPicker } from "../../components/tenant-picker";
+import { SignOutForm } from "../../components/sign-out-form";
+import { TenantPicker, TenantPickerPlaceholder } from "../../components/tenant-picker";
+import type { CollectorClient } from "../../lib/api/collector-client";
 import { currentCsrfToken } from "../../lib/security/csrf-server";
 import { requireSession } from "../../lib/session/server-session";
 import { listTenants } from "../../lib/session/tenant-scope";
-import { signOut } from "../actions/session-actions";
 
-/** The console shell: sidebar, header with the tenant and sign-out; signed-in visitors only. */
+/**
+ * The console shell: sidebar, header with the tenant and sign-out; signed-in visitors only. The
+ * shell streams at once: the admin's tenant picker waits for the all-tenants query inside its own
+ * Suspense boundary, so no page's first byte waits for it.
+ */
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
   const signedIn = await requireSession();
   const { session } = signedIn;
   const csrf = await currentCsrfToken();
-  const tenants = session.kind === "admin" ? await listTenants(signedIn.client).catch(() => []) : null;
   const who = session.kind === "admin" ? "Operator" : session.tenantId;
 
   return (
@@ -35,19 +39,23 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
             <span data-testid="signed-in-as">{who}</span>
             <span className={`badge ${session.kind === "admin" ? "badge-accent" : "badge-neutral"}`}>{session.kind === "admin" ? "Admin" : "Tenant"}</span>
           </div>
-          {tenants && tenants.length > 0 ? (
-            <Suspense fallback={null}>
-              <TenantPicker tenants={tenants.map((t) => ({ id: t.id, name: t.name }))} fallback={tenants[0]!.id} />
+          {session.kind === "admin" ? (
+            <Suspense fallback={<TenantPickerPlaceholder />}>
+              <AdminTenantPicker client={signedIn.client} />
             </Suspense>
           ) : null}
           <div className="topbar-spacer" />
-          <form action={signOut}>
-            <input type="hidden" name="csrf" value={csrf} />
-            <button type="submit" className="btn btn-sm">Sign out</button>
-          </form>
+          <SignOutForm csrf={csrf} />
         </header>
         <main id="content" className="content">{children}</main>
       </div>
     </div>
   );
+}
+
+/** The admin's tenant picker, once the all-tenants query has answered (nothing if it failed or there are none). */
+async function AdminTenantPicker({ client }: { client: CollectorClient }) {
+  const tenants = await listTenants(client).catch(() => []);
+  if (tenants.length === 0) return null;
+  return <TenantPicker tenants={tenants.map((t) => ({ id: t.id, name: t.name }))} fallback={tenants[0]!.id} />;
 }

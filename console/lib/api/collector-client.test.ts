@@ -28,6 +28,11 @@ beforeAll(async () => {
     const key = req.headers.authorization?.replace(/^Bearer /, "");
     const path = new URL(req.url!, "http://x").pathname;
     if (key === "slow") return void setTimeout(() => reply(res, 200, {}), 2000);
+    if (key === "slow-body") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("{");
+      return void setTimeout(() => res.end("}"), 2000);
+    }
     if (key !== "admin" && key !== "console-acme" && key !== "ingest-acme") return reply(res, 401, { error: { code: "unauthenticated", message: "unknown or revoked API key" } });
     if (path.startsWith("/api/v1/admin/")) {
       if (key !== "admin") return reply(res, 403, { error: { code: "forbidden", message: "a console key cannot use this endpoint" } });
@@ -114,8 +119,10 @@ describe("CollectorClient", () => {
     expect(await res.text()).toBe("group,calls\n2025-01-01,3\n");
   });
 
-  it("reports an unreachable collector and a timeout as code unreachable", async () => {
+  it("tells a slow collector (timeout) from one that cannot be reached (connection refused)", async () => {
     await expect(new CollectorClient({ baseUrl: "http://127.0.0.1:1", key: "admin" }).traces({})).rejects.toMatchObject({ code: "unreachable", status: 0 });
-    await expect(new CollectorClient({ baseUrl, key: "slow", timeoutMs: 100 }).traces({})).rejects.toMatchObject({ code: "unreachable" });
+    await expect(new CollectorClient({ baseUrl, key: "slow", timeoutMs: 100 }).traces({})).rejects.toMatchObject({ code: "timeout", status: 0 });
+    // The head came in time, the body did not: still slow, not a malformed answer.
+    await expect(new CollectorClient({ baseUrl, key: "slow-body", timeoutMs: 300 }).traces({})).rejects.toMatchObject({ code: "timeout" });
   });
 });

@@ -5,6 +5,10 @@ import type {
   AdminTenantsResponse,
   AgentsParams,
   AgentsResponse,
+  ConversationsParams,
+  ConversationsResponse,
+  BudgetParams,
+  BudgetResponse,
   CreateTenantRequest,
   CreateTenantResponse,
   IssueKeyRequest,
@@ -37,7 +41,7 @@ export interface CollectorClientOptions {
   baseUrl: string;
   /** The console or admin key sent as `Authorization: Bearer`. */
   key: string;
-  /** Per-request timeout; default 15 s. */
+  /** Per-request timeout, head and body; default 15 s. Past it a call rejects with code `timeout`. */
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
@@ -47,7 +51,8 @@ type Query = Record<string, string | number | undefined | null>;
 /**
  * Typed client of the collector's query and admin API (paths fixed in ../shared/DESIGN.md). Every
  * call carries the caller's key, so the collector scopes it; the client never adds a tenant on its
- * own. Non-2xx answers reject with CollectorApiError carrying the collector's code and message.
+ * own. Non-2xx answers reject with CollectorApiError carrying the collector's code and message; no
+ * answer rejects with `timeout` (none within `timeoutMs`) or `unreachable` (no connection).
  */
 export class CollectorClient {
   readonly #baseUrl: string;
@@ -97,6 +102,11 @@ export class CollectorClient {
     return this.#json("GET", `/api/v1/traces/${encodeURIComponent(traceId)}`, { tenant });
   }
 
+  /** Conversations (spans grouped by `gen_ai.conversation.id`) active in a range, most recent first. */
+  conversations(params: ConversationsParams): Promise<ConversationsResponse> {
+    return this.#json("GET", "/api/v1/conversations", { ...params });
+  }
+
   agents(params: AgentsParams): Promise<AgentsResponse> {
     return this.#json("GET", "/api/v1/agents", { ...params, format: undefined });
   }
@@ -114,8 +124,9 @@ export class CollectorClient {
     return this.#json("GET", "/api/v1/admin/tenants", { ...params, format: undefined });
   }
 
-  adminTenant(id: string): Promise<AdminTenantDetailResponse> {
-    return this.#json("GET", `/api/v1/admin/tenants/${encodeURIComponent(id)}`, {});
+  /** Admin: one tenant, its keys, and its activity over the range (default: the last 24 h), with shares of all tenants as on the list. */
+  adminTenant(id: string, range: Pick<AdminTenantsParams, "from" | "to"> = {}): Promise<AdminTenantDetailResponse> {
+    return this.#json("GET", `/api/v1/admin/tenants/${encodeURIComponent(id)}`, { ...range });
   }
 
   createTenant(body: CreateTenantRequest): Promise<CreateTenantResponse> {
@@ -138,6 +149,11 @@ export class CollectorClient {
   /** Admin: a tenant's budget alerts, its webhook (never the secret) and the latest delivery attempts. */
   tenantAlerts(id: string): Promise<TenantAlertsResponse> {
     return this.#json("GET", `/api/v1/admin/tenants/${encodeURIComponent(id)}/alerts`, {});
+  }
+
+  /** A tenant's budgets and where it stands against them: a console key's own tenant, or the one an admin key names. */
+  budget(params: BudgetParams = {}): Promise<BudgetResponse> {
+    return this.#json("GET", "/api/v1/budget", { ...params });
   }
 
   /** A console key's own budget alerts (no delivery log). */
@@ -175,8 +191,22 @@ export class CollectorClient {
     try {
       return (await res.json()) as T;
     } catch (err) {
+      if (isTimeout(err)) throw this.#noAnswer(method, path, err);
       throw new CollectorApiError("bad_response", res.status, `the collector answered ${method} ${path} with a body that is not JSON`, { cause: err });
     }
+  }
+
+  /**
+   * Why no (whole) answer came: `timeout` when the request ran past `timeoutMs` (the collector may be
+   * up and busy), `unreachable` when no connection could be made or it broke (refused, reset, unknown
+   * host).
+   */
+  #noAnswer(method: string, path: string, err: unknown): CollectorApiError {
+    if (isTimeout(err)) {
+      return new CollectorApiError("timeout", 0, `the collector at ${this.#baseUrl} did not answer ${method} ${path} within ${this.#timeoutMs} ms`, { cause: err });
+    }
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+    return new CollectorApiError("unreachable", 0, `the collector at ${this.#baseUrl} could not be reached${cause}`, { cause: err });
   }
 
   async #request(method: string, path: string, query: Query, body?: unknown): Promise<Response> {
@@ -196,7 +226,7 @@ export class CollectorClient {
         cache: "no-store",
       });
     } catch (err) {
-      throw new CollectorApiError("unreachable", 0, `the collector at ${this.#baseUrl} did not answer (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      throw this.#noAnswer(method, path, err);
     }
     if (res.ok) return res;
     let code: CollectorApiError["code"] = "internal";
@@ -212,4 +242,9 @@ export class CollectorClient {
     }
     throw new CollectorApiError(code, res.status, message);
   }
+}
+
+/** Whether a fetch failed because its AbortSignal.timeout fired (while waiting for the head or the body). */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.name === "TimeoutError";
 }

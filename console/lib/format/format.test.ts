@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TraceSpan } from "../api/types";
-import { formatMs, formatPct, formatRelative, formatUsd } from "./format";
+import { formatCount, formatDateTime, formatDay, formatMs, formatPct, formatRelative, formatUsd } from "./format";
 import { formatSamplingRatio, samplingLabel } from "./sampling";
 import { parseDay, resolveRange } from "./time-range";
 import { parseTraceFilters, traceListQuery } from "./trace-filters";
@@ -18,6 +18,31 @@ describe("formatting", () => {
     expect(formatUsd(0.0126)).toBe("$0.0126");
     expect(formatPct(0.125)).toBe("13%");
     expect(formatPct(0.05)).toBe("5.0%");
+  });
+
+  it("formats every cost one way: cents from $1 up, up to four decimals below, never a non-zero cost as zero", () => {
+    expect(formatUsd(0)).toBe("$0.00");
+    expect(formatUsd(0.5)).toBe("$0.50");
+    expect(formatUsd(0.1)).toBe("$0.10");
+    expect(formatUsd(0.123456)).toBe("$0.1235");
+    expect(formatUsd(0.00004)).toBe("<$0.0001");
+    expect(formatUsd(1)).toBe("$1.00");
+    expect(formatUsd(12.345)).toBe("$12.35");
+    expect(formatUsd(1_234_567.891)).toBe("$1,234,567.89");
+    expect(formatUsd(Number.NaN)).toBe("–");
+  });
+
+  it("writes dates as ISO 8601 (UTC), never month-first", () => {
+    expect(formatDay("2025-01-02T23:59:00.000Z")).toBe("2025-01-02");
+    expect(formatDateTime("2025-01-02T03:04:05.678Z")).toBe("2025-01-02 03:04:05 UTC");
+  });
+
+  it("puts a count's noun in the singular only for one", () => {
+    expect(formatCount(1, "row")).toBe("1 row");
+    expect(formatCount(0, "row")).toBe("0 rows");
+    expect(formatCount(1204, "error")).toBe("1,204 errors");
+    expect(formatCount(1, "key", "keys")).toBe("1 key");
+    expect(formatCount(3, "entry", "entries")).toBe("3 entries");
   });
 
   it("says how long ago a time was", () => {

@@ -24,11 +24,19 @@ export function formatMs(ms: number): string {
   return `${m}m ${String(s).padStart(2, "0")}s`;
 }
 
-/** US dollars: four decimals below one dollar ("$0.0126"), cents otherwise ("$12.34"). */
+/**
+ * The console's one cost format, in US dollars: cents from one dollar up ("$12.34", "$1,234.50"),
+ * up to four decimals below it, never fewer than two ("$0.50", "$0.0126"), "$0.00" for nothing and
+ * "<$0.0001" for a cost too small to show (so that a non-zero cost never reads as zero).
+ */
 export function formatUsd(usd: number): string {
+  if (!Number.isFinite(usd)) return "–";
   if (usd === 0) return "$0.00";
-  if (Math.abs(usd) < 1) return `$${usd.toFixed(4)}`;
-  return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const sign = usd < 0 ? "-" : "";
+  const abs = Math.abs(usd);
+  if (abs < 0.0001) return `${sign}<$0.0001`;
+  const digits = abs < 1 ? 4 : 2;
+  return `${sign}$${abs.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits })}`;
 }
 
 /** A 0-1 ratio as a percentage: "12.5%". */
@@ -51,10 +59,18 @@ export function formatClock(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(11, 16);
 }
 
-/** An ISO time as "Jan 02" (UTC). */
+/** An ISO time as its UTC day, "2025-01-02" (ISO 8601, like every date the console shows). */
 export function formatDay(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString("en-US", { month: "short", day: "2-digit", timeZone: "UTC" });
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(0, 10);
+}
+
+/**
+ * A count with its noun, singular or plural as the count asks: "1 row", "2 rows", "1,204 errors",
+ * "0 traces". `plural` defaults to the singular with an "s".
+ */
+export function formatCount(n: number, singular: string, plural = `${singular}s`): string {
+  return `${formatInt(n)} ${Math.round(n) === 1 ? singular : plural}`;
 }
 
 /** How long ago an ISO time was, relative to `nowMs`: "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago". */

@@ -70,7 +70,7 @@ export const DEFAULT_ALERT_PERCENTS = [80, 95] as const;
 
 /** What "not set" means, as a field hint. */
 export function unsetHint(unset: UnsetMeaning): string {
-  return unset === "unlimited" ? "Empty: unlimited" : "Empty: the runtime's own option";
+  return unset === "unlimited" ? "Empty: the runtime's own budget, if any; else unlimited" : "Empty: the runtime's own option";
 }
 
 /** A 0-1 ratio as the percentage typed into a form ("12.5"). */

@@ -1,4 +1,5 @@
 // The console's time ranges: named relative ranges for live views, explicit dates for reports.
+import { parseCustomRange } from "./custom-range";
 
 /** The relative ranges offered by the time-range picker. */
 export const RANGES = [
@@ -15,14 +16,20 @@ export type RangeKey = (typeof RANGES)[number]["key"];
 
 /** A resolved range: ISO bounds, `from` inclusive, `to` exclusive. */
 export interface ResolvedRange {
-  key: RangeKey;
+  /** A RangeKey, or a custom range's ISO interval (custom-range.ts): what the `range` URL parameter holds. */
+  key: RangeKey | (string & {});
   label: string;
   from: string;
   to: string;
 }
 
-/** Resolves a `range` URL parameter (unknown values fall back to `fallback`) against `nowMs`. */
+/**
+ * Resolves a `range` URL parameter (a preset key or a custom range's interval; unknown values fall
+ * back to `fallback`) against `nowMs`.
+ */
 export function resolveRange(param: string | undefined, fallback: RangeKey = "1h", nowMs = Date.now()): ResolvedRange {
+  const custom = parseCustomRange(param);
+  if (custom) return custom;
   const found = RANGES.find((r) => r.key === param) ?? RANGES.find((r) => r.key === fallback)!;
   // Round `to` up to the next minute so that repeated renders within a minute ask the same question.
   const to = Math.ceil(nowMs / 60_000) * 60_000;

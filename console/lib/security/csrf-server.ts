@@ -1,6 +1,6 @@
 import { cookies } from "next/headers";
 import { loadConfig } from "../config";
-import { CSRF_COOKIE, CSRF_FIELD, csrfTokenFor, verifyCsrfToken } from "./csrf";
+import { CSRF_COOKIE, CSRF_FIELD, CSRF_REFUSED_MESSAGE, csrfTokenFor, verifyCsrfToken } from "./csrf";
 
 /** The CSRF token forms of this request must carry ("" if the browser has no CSRF cookie yet). */
 export async function currentCsrfToken(): Promise<string> {
@@ -8,18 +8,19 @@ export async function currentCsrfToken(): Promise<string> {
   return secret ? csrfTokenFor(secret, loadConfig().sessionKey) : "";
 }
 
-/** Thrown by `assertCsrf` when a state-changing request lacks a valid token. */
+/** Thrown by `assertCsrf` when a form lacks a valid token. */
 export class CsrfError extends Error {
   readonly code = "csrf_failed";
   constructor() {
-    super("This form expired or did not come from this console. Reload the page and try again.");
+    super(CSRF_REFUSED_MESSAGE);
     this.name = "CsrfError";
   }
 }
 
 /**
- * Checks the CSRF token of a submitted form against this browser's CSRF cookie. Every Server
- * Action calls it first (on top of Next's own Origin check).
+ * Checks the CSRF token of a submitted form against this browser's CSRF cookie; every Server Action
+ * calls it first, and a form that fails it shows the CsrfError's message beside its fields. (A
+ * whole-page post without a valid token never reaches an action: proxy.ts answers it 403.)
  */
 export async function assertCsrf(form: FormData): Promise<void> {
   const secret = (await cookies()).get(CSRF_COOKIE)?.value;

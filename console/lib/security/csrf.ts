@@ -5,6 +5,9 @@ export const CSRF_COOKIE = "troupe_csrf";
 /** Name of the hidden form field carrying the token. */
 export const CSRF_FIELD = "csrf";
 
+/** What the console says when a form's CSRF token does not check out. */
+export const CSRF_REFUSED_MESSAGE = "This form expired or did not come from this console, so it was refused. Reload the page and submit it again.";
+
 /** A fresh random CSRF cookie value (256 bits). */
 export function newCsrfSecret(): string {
   return randomBytes(32).toString("base64url");

@@ -4,6 +4,8 @@ import { forbidden, redirect } from "next/navigation";
 import { cache } from "react";
 import { CollectorClient } from "../api/collector-client";
 import { loadConfig } from "../config";
+import { PATH_HEADER } from "../security/request-headers";
+import { signInPath } from "../security/return-path";
 import { openSession, sealSession, type SessionData } from "./session-codec";
 
 /** Name of the session cookie. */
@@ -73,10 +75,13 @@ export const getSession = cache(async (): Promise<SessionData | null> => {
   return session;
 });
 
-/** The signed-in caller; redirects to /sign-in when there is no valid session. */
+/**
+ * The signed-in caller; without a valid session, redirects to /sign-in, which returns to the page
+ * asked for once signed in.
+ */
 export async function requireSession(): Promise<SignedIn> {
   const session = await getSession();
-  if (!session) redirect("/sign-in");
+  if (!session) redirect(signInPath((await headers()).get(PATH_HEADER)));
   return { session, client: clientFor(session) };
 }
 
@@ -89,7 +94,8 @@ export async function requireAdmin(): Promise<SignedIn> {
 
 /** A collector client carrying the session's key. */
 export function clientFor(session: SessionData): CollectorClient {
-  return new CollectorClient({ baseUrl: loadConfig().collectorUrl, key: session.key });
+  const { collectorUrl, collectorTimeoutMs } = loadConfig();
+  return new CollectorClient({ baseUrl: collectorUrl, key: session.key, timeoutMs: collectorTimeoutMs });
 }
 
 /** Whether this request reached us over HTTPS (directly or through a proxy that says so). */

@@ -13,10 +13,13 @@ export interface TenantScope {
   tenants: TenantRecord[] | null;
 }
 
-/** Every tenant, for an admin's picker (activity over the last minute only, to stay cheap). Cached per request. */
+/**
+ * Every tenant, for an admin's picker (activity over the last whole minute only, to stay cheap: the
+ * collector answers whole minutes from its rollups). Cached per request.
+ */
 export const listTenants = cache(async (client: CollectorClient): Promise<TenantRecord[]> => {
-  const now = Date.now();
-  const res = await client.adminTenants({ from: new Date(now - 60_000).toISOString(), to: new Date(now).toISOString() });
+  const to = Math.floor(Date.now() / 60_000) * 60_000;
+  const res = await client.adminTenants({ from: new Date(to - 60_000).toISOString(), to: new Date(to).toISOString() });
   return res.tenants.map((t) => t.tenant).sort((a, b) => a.id.localeCompare(b.id));
 });
 

@@ -82,6 +82,13 @@ describe("TenantLlm.chat", () => {
     expect(chatSpans().map((s) => s.attributes[ATTR.llmSimulated])).toEqual([true, undefined]);
   });
 
+  it("records the call's conversation on its chat span, and nothing when it names none", async () => {
+    const llm = clients().forTenant("acme");
+    await llm.chat({ messages: userMessage }, { agent: { type: "researcher" }, conversationId: "conv-7" });
+    await llm.chat({ messages: userMessage }, { agent: { type: "researcher" } });
+    expect(chatSpans().map((s) => s.attributes[ATTR.genAiConversationId])).toEqual(["conv-7", undefined]);
+  });
+
   it("nests the chat span under the active span", async () => {
     const llm = clients().forTenant("acme");
     const tracer = provider.getTracer("test");

@@ -90,4 +90,17 @@ describe("ConversationMemory", () => {
     expect(restored.prunedCount).toBe(1);
     expect(() => ConversationMemory.fromJSON({ nope: true })).toThrow(/not a ConversationMemory snapshot/);
   });
+
+  it("keeps one conversation id for its life and across agent state; snapshots from before ids get one", async () => {
+    const memory = new ConversationMemory();
+    const other = new ConversationMemory();
+    expect(memory.conversationId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(other.conversationId).not.toBe(memory.conversationId);
+    await memory.add(user("a"));
+    expect(ConversationMemory.fromJSON(JSON.parse(JSON.stringify(memory))).conversationId).toBe(memory.conversationId);
+    expect(new ConversationMemory({ conversationId: "support-42" }).conversationId).toBe("support-42");
+    expect(ConversationMemory.fromJSON({ version: 1, messages: [], summary: undefined, prunedCount: 0 }, { conversationId: "old" }).conversationId).toBe("old");
+    expect(() => new ConversationMemory({ conversationId: "" })).toThrow(/conversationId/);
+    expect(() => ConversationMemory.fromJSON({ version: 1, messages: [], prunedCount: 0, conversationId: "x".repeat(129) })).toThrow(/conversationId/);
+  });
 });

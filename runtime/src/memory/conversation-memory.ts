@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { InvalidArgumentError } from "../errors.js";
 import { estimateMessageTokens } from "../llm/token-estimator.js";
@@ -23,6 +24,8 @@ export interface ConversationMemoryOptions {
   readonly summarizer?: Summarizer;
   /** A system prompt always sent first, never pruned or counted. */
   readonly systemPrompt?: string;
+  /** The conversation's id (1-128 printable characters). Default: a random UUID. */
+  readonly conversationId?: string;
 }
 
 /** What ConversationMemory serializes into agent state. JSON only. */
@@ -31,6 +34,8 @@ export interface ConversationMemorySnapshot {
   readonly messages: ChatCompletionMessageParam[];
   readonly summary: string | undefined;
   readonly prunedCount: number;
+  /** Absent in snapshots taken before conversations had ids. */
+  readonly conversationId?: string;
 }
 
 const SUMMARY_PREFIX = "Summary of the earlier conversation:\n";
@@ -51,6 +56,7 @@ export class ConversationMemory {
   readonly #estimator: TokenEstimator;
   readonly #summarizer: Summarizer | undefined;
   readonly #systemPrompt: string | undefined;
+  #conversationId: string;
   #messages: ChatCompletionMessageParam[] = [];
   #tokens: number[] = [];
   #summary: string | undefined;
@@ -67,15 +73,20 @@ export class ConversationMemory {
     this.#estimator = options.estimator ?? estimateMessageTokens;
     this.#summarizer = options.summarizer;
     this.#systemPrompt = options.systemPrompt;
+    this.#conversationId = checkedConversationId(options.conversationId ?? randomUUID());
   }
 
-  /** Restores a memory from `toJSON()` output (validated), with the given options. */
+  /**
+   * Restores a memory from `toJSON()` output (validated), with the given options. The restored
+   * memory keeps the snapshot's conversation id (a snapshot without one takes the options' id, or a new one).
+   */
   static fromJSON(snapshot: unknown, options: ConversationMemoryOptions = {}): ConversationMemory {
     const s = snapshot as Partial<ConversationMemorySnapshot> | null;
     if (!s || s.version !== 1 || !Array.isArray(s.messages) || (s.summary !== undefined && typeof s.summary !== "string") || typeof s.prunedCount !== "number") {
       throw new InvalidArgumentError("not a ConversationMemory snapshot (expected { version: 1, messages, summary, prunedCount })");
     }
     const memory = new ConversationMemory(options);
+    if (s.conversationId !== undefined) memory.#conversationId = checkedConversationId(s.conversationId);
     memory.#messages = [...s.messages];
     memory.#tokens = memory.#messages.map((m) => memory.#estimator(m));
     memory.#summary = s.summary;
@@ -105,6 +116,14 @@ export class ConversationMemory {
     return out;
   }
 
+  /**
+   * The conversation's id, stable for the memory's life and across `toJSON`/`fromJSON`. Pass it as
+   * the LLM calls' `conversationId` so their spans carry `gen_ai.conversation.id`.
+   */
+  get conversationId(): string {
+    return this.#conversationId;
+  }
+
   /** The current summary of pruned messages. */
   get summary(): string | undefined {
     return this.#summary;
@@ -127,7 +146,7 @@ export class ConversationMemory {
 
   /** A JSON snapshot for agent state. */
   toJSON(): ConversationMemorySnapshot {
-    return { version: 1, messages: [...this.#messages], summary: this.#summary, prunedCount: this.#prunedCount };
+    return { version: 1, messages: [...this.#messages], summary: this.#summary, prunedCount: this.#prunedCount, conversationId: this.#conversationId };
   }
 
   #historyTokens(): number {
@@ -197,4 +216,11 @@ export class ConversationMemory {
     const maxChars = this.#maxSummaryTokens * 4;
     this.#summary = summary.length > maxChars ? summary.slice(0, maxChars) : summary;
   }
+}
+
+function checkedConversationId(id: unknown): string {
+  if (typeof id !== "string" || id.length < 1 || id.length > 128 || /[\u0000-\u001f\u007f]/.test(id)) {
+    throw new InvalidArgumentError("ConversationMemory conversationId must be 1-128 printable characters");
+  }
+  return id;
 }

@@ -1,12 +1,13 @@
 import type { Metadata } from "next";
+import { BudgetAlertsList, type AlertsView } from "../../../components/budget-alerts-list";
+import { BudgetCard } from "../../../components/budget-card";
 import { DataTable } from "../../../components/data-table";
+import { OverviewCharts } from "../../../components/overview-charts";
 import { AutoRefresh, RangePicker } from "../../../components/range-picker";
-import { TimeSeriesChart } from "../../../components/time-series-chart";
-import { Card, EmptyState, ErrorState, Meter, PageHeader, StatCard } from "../../../components/ui";
-import { load } from "../../../lib/api/load";
-import type { BudgetAlert, BudgetStatus, TenantBudgets } from "../../../lib/api/types";
-import { alertSentence, alertUsedLabel, deliveryLabel } from "../../../lib/format/budget-alerts";
-import { formatCompact, formatInt, formatPct, formatRelative, formatUsd } from "../../../lib/format/format";
+import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
+import { load, type Loaded } from "../../../lib/api/load";
+import type { BudgetResponse } from "../../../lib/api/types";
+import { formatCompact, formatInt, formatPct, formatUsd } from "../../../lib/format/format";
 import { samplingLabel } from "../../../lib/format/sampling";
 import { resolveRange } from "../../../lib/format/time-range";
 import { requireSession } from "../../../lib/session/server-session";
@@ -19,7 +20,8 @@ type Search = Promise<Record<string, string | string[] | undefined>>;
 /**
  * Overview: activity, errors, LLM calls, tokens and cost over time; top agents; budgets. Span and
  * trace counts are labelled as sampled when trace sampling was in force; LLM calls, tokens and cost
- * come from usage records and are exact whatever the sampling.
+ * come from usage records and are exact whatever the sampling. The budget card shows a tenant its
+ * own budgets and state exactly as its operator sees them (read-only).
  */
 export default async function OverviewPage({ searchParams }: { searchParams: Search }) {
   const params = await searchParams;
@@ -39,10 +41,18 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
 
   const [overview, budget, alerts] = await Promise.all([
     load(signedIn.client.overview({ tenant: scope.apiTenant, from: range.from, to: range.to })),
-    loadBudget(signedIn, scope.tenantId),
+    load(signedIn.client.budget({ tenant: scope.apiTenant })),
     load(signedIn.session.kind === "admin" ? signedIn.client.tenantAlerts(scope.tenantId) : signedIn.client.ownAlerts()),
   ]);
   const sampled = overview.ok ? samplingLabel(overview.data.sampling) : null;
+  const budgetCard = (
+    <OverviewBudgetCard
+      budget={budget}
+      viewer={signedIn.session.kind === "admin" ? "operator" : "tenant"}
+      alerts={alerts.ok ? { ok: true, list: alerts.data.alerts } : { ok: false, message: alerts.message }}
+      nowMs={Date.now()}
+    />
+  );
 
   return (
     <>
@@ -52,7 +62,10 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
       </PageHeader>
 
       {!overview.ok ? (
-        <div className="card"><ErrorState message={overview.message} /></div>
+        <>
+          <div className="card"><ErrorState message={overview.message} /></div>
+          {budgetCard}
+        </>
       ) : (
         <>
           <SamplingNote sampled={sampled} />
@@ -75,53 +88,23 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
               value={formatCompact(overview.data.totals.llmCalls)}
               sub={`every attempt · ${formatInt(overview.data.totals.budgetRejections)} budget-rejected · ${formatInt(overview.data.totals.rateLimited)} rate-limited`}
             />
-            <StatCard testId="stat-cost" label="Cost (exact)" value={formatUsd(overview.data.totals.costUsd)} sub={`${formatCompact(overview.data.totals.inputTokens)} in · ${formatCompact(overview.data.totals.outputTokens)} out tokens`} />
+            <StatCard
+              testId="stat-cost"
+              label="Cost (exact)"
+              value={formatUsd(overview.data.totals.costUsd)}
+              sub={`${formatCompact(overview.data.totals.inputTokens)} in · ${formatCompact(overview.data.totals.outputTokens)} out tokens · from usage records`}
+            />
           </div>
 
           {overview.data.series.length === 0 ? (
-            <div className="card"><EmptyState title="Nothing in this range" icon="◌">No spans and no LLM calls were recorded for {scope.tenantId} in the {range.label.toLowerCase()}. Pick a longer range or send some traffic.</EmptyState></div>
+            <>
+              <div className="card"><EmptyState title="Nothing in this range" icon="◌">No spans and no LLM calls were recorded for {scope.tenantId} in the {range.label.toLowerCase()}. Pick a longer range or send some traffic.</EmptyState></div>
+              {budgetCard}
+            </>
           ) : (
             <div className="grid grid-2">
-              <Card title={sampledLabel("Spans per minute", sampled)} description={`Buckets of ${Math.round(overview.data.stepSeconds / 60)} min`}>
-                <TimeSeriesChart
-                  label="Spans and error spans over time"
-                  points={overview.data.series.map((p) => ({ time: p.time, spans: p.spans, errors: p.errors }))}
-                  series={[{ key: "spans", label: "Spans", color: "#6366f1" }, { key: "errors", label: "Errors", color: "#f04438" }]}
-                />
-              </Card>
-              <Card title={sampledLabel("Error rate", sampled)} description="Error spans / all spans">
-                <TimeSeriesChart
-                  label="Error rate over time"
-                  format="pct"
-                  points={overview.data.series.map((p) => ({ time: p.time, rate: p.spans ? p.errors / p.spans : 0 }))}
-                  series={[{ key: "rate", label: "Error rate", color: "#f04438" }]}
-                />
-              </Card>
-              <Card title="LLM calls" description="Every attempt, refused ones included · exact, from usage records">
-                <TimeSeriesChart
-                  label="LLM calls over time"
-                  kind="bar"
-                  points={overview.data.series.map((p) => ({ time: p.time, llmCalls: p.llmCalls }))}
-                  series={[{ key: "llmCalls", label: "LLM calls", color: "#a855f7" }]}
-                />
-              </Card>
-              <Card title="Tokens" description="Exact, from usage records">
-                <TimeSeriesChart
-                  label="Input and output tokens over time"
-                  stacked
-                  points={overview.data.series.map((p) => ({ time: p.time, inputTokens: p.inputTokens, outputTokens: p.outputTokens }))}
-                  series={[{ key: "inputTokens", label: "Input", color: "#0ea5e9" }, { key: "outputTokens", label: "Output", color: "#22c55e" }]}
-                />
-              </Card>
-              <Card title="Cost" description="US dollars · exact, from usage records">
-                <TimeSeriesChart
-                  label="Cost over time"
-                  format="usd"
-                  points={overview.data.series.map((p) => ({ time: p.time, costUsd: p.costUsd }))}
-                  series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
-                />
-              </Card>
-              <BudgetCard budget={budget} alerts={alerts.ok ? { ok: true, list: alerts.data.alerts } : { ok: false, message: alerts.message }} nowMs={Date.now()} />
+              <OverviewCharts data={overview.data} sampled={sampled} />
+              {budgetCard}
             </div>
           )}
 
@@ -164,97 +147,14 @@ function SamplingNote({ sampled }: { sampled: string | null }) {
   );
 }
 
-interface BudgetView {
-  ok: boolean;
-  message?: string;
-  used?: { dailyTokens: number; monthlyTokens: number; dailyCostUsd: number; monthlyCostUsd: number };
-  limits?: TenantBudgets | null;
-  status?: BudgetStatus["state"];
-}
-
-async function loadBudget(signedIn: Awaited<ReturnType<typeof requireSession>>, tenantId: string): Promise<BudgetView> {
-  if (signedIn.session.kind === "admin") {
-    const detail = await load(signedIn.client.adminTenant(tenantId));
-    if (!detail.ok) return { ok: false, message: detail.message };
-    const b = detail.data.budget;
-    return {
-      ok: true,
-      used: { dailyTokens: b.dailyTokensUsed, monthlyTokens: b.monthlyTokensUsed, dailyCostUsd: b.dailyCostUsdUsed, monthlyCostUsd: b.monthlyCostUsdUsed },
-      limits: detail.data.tenant.budgets,
-      status: b.state,
-    };
+/** The budget card of the overview: the tenant's budgets and state as its operator sees them, and its latest alerts. */
+function OverviewBudgetCard({ budget, viewer, alerts, nowMs }: { budget: Loaded<BudgetResponse>; viewer: "operator" | "tenant"; alerts: AlertsView; nowMs: number }) {
+  if (!budget.ok) {
+    return <Card title="Budget consumption"><ErrorState message={budget.message} /><BudgetAlertsList alerts={alerts} nowMs={nowMs} /></Card>;
   }
-  // The tenant API gives no budget limits (only the operator's does); show this month's and today's
-  // consumption from usage records, and the limits as "set by operator".
-  const now = new Date();
-  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-  const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const usage = await load(signedIn.client.usage({ from: monthStart.toISOString(), to: new Date(now.getTime() + 60_000).toISOString(), groupBy: "day" }));
-  if (!usage.ok) return { ok: false, message: usage.message };
-  const today = usage.data.rows.find((r) => new Date(r.group).getTime() === dayStart.getTime());
-  return {
-    ok: true,
-    used: {
-      dailyTokens: (today?.inputTokens ?? 0) + (today?.outputTokens ?? 0),
-      monthlyTokens: usage.data.totals.inputTokens + usage.data.totals.outputTokens,
-      dailyCostUsd: today?.costUsd ?? 0,
-      monthlyCostUsd: usage.data.totals.costUsd,
-    },
-    limits: null,
-  };
-}
-
-type AlertsView = { ok: true; list: BudgetAlert[] } | { ok: false; message: string };
-
-function BudgetCard({ budget, alerts, nowMs }: { budget: BudgetView; alerts: AlertsView; nowMs: number }) {
-  if (!budget.ok || !budget.used) {
-    return <Card title="Budgets"><ErrorState message={budget.message ?? "Budget figures are unavailable."} /><BudgetAlertsList alerts={alerts} nowMs={nowMs} /></Card>;
-  }
-  const u = budget.used;
-  const l = budget.limits;
-  const ratio = (used: number, limit: number | null | undefined) => (limit ? used / limit : null);
-  const limitText = (limit: number | null | undefined, f: (n: number) => string) => (limit ? f(limit) : l ? "no limit" : "set by operator");
   return (
-    <Card
-      title="Budget consumption"
-      description={l ? "Against the tenant's budgets (UTC day and month)" : "Today and this month (UTC); limits are set by your operator"}
-      actions={budget.status ? <span className={`badge ${budget.status === "over" ? "badge-err" : budget.status === "near" ? "badge-warn" : "badge-ok"}`}>{budget.status === "over" ? "Over budget" : budget.status === "near" ? "Near budget" : "Within budget"}</span> : undefined}
-    >
-      <div style={{ display: "flex", flexDirection: "column", gap: 16 }}>
-        <Meter label="Tokens today" usedText={formatCompact(u.dailyTokens)} limitText={limitText(l?.dailyTokens, formatCompact)} ratio={ratio(u.dailyTokens, l?.dailyTokens)} />
-        <Meter label="Tokens this month" usedText={formatCompact(u.monthlyTokens)} limitText={limitText(l?.monthlyTokens, formatCompact)} ratio={ratio(u.monthlyTokens, l?.monthlyTokens)} />
-        <Meter label="Cost today" usedText={formatUsd(u.dailyCostUsd)} limitText={limitText(l?.dailyCostUsd, formatUsd)} ratio={ratio(u.dailyCostUsd, l?.dailyCostUsd)} />
-        <Meter label="Cost this month" usedText={formatUsd(u.monthlyCostUsd)} limitText={limitText(l?.monthlyCostUsd, formatUsd)} ratio={ratio(u.monthlyCostUsd, l?.monthlyCostUsd)} />
-      </div>
+    <BudgetCard budgets={budget.data.budgets} status={budget.data.status} viewer={viewer}>
       <BudgetAlertsList alerts={alerts} nowMs={nowMs} />
-    </Card>
-  );
-}
-
-/** The latest budget alerts of the tenant (newest first), under its budget meters. */
-function BudgetAlertsList({ alerts, nowMs }: { alerts: AlertsView; nowMs: number }) {
-  const shown = alerts.ok ? alerts.list.slice(0, 5) : [];
-  return (
-    <div data-testid="budget-alerts" style={{ marginTop: 18, paddingTop: 14, borderTop: "1px solid var(--border)" }}>
-      <h3 style={{ fontSize: 13.5, marginBottom: 8 }}>Budget alerts</h3>
-      {!alerts.ok ? (
-        <p className="field-hint" style={{ margin: 0 }} role="alert">Alerts could not be loaded: {alerts.message}</p>
-      ) : shown.length === 0 ? (
-        <p className="field-hint" style={{ margin: 0 }}>No budget alerts: no budget has reached an alert threshold.</p>
-      ) : (
-        <ul style={{ listStyle: "none", margin: 0, padding: 0, display: "flex", flexDirection: "column", gap: 8 }}>
-          {shown.map((a) => (
-            <li key={a.alertId} style={{ display: "flex", justifyContent: "space-between", gap: 12, fontSize: 13 }}>
-              <span>
-                <span className={`badge ${a.kind === "rejected" ? "badge-err" : "badge-warn"}`} style={{ marginRight: 8 }}>{a.kind === "rejected" ? "Refused" : "Warning"}</span>
-                {alertSentence(a)}
-                <span className="field-hint"> · {alertUsedLabel(a)}</span>
-              </span>
-              <time dateTime={a.raisedAt} title={`${a.raisedAt} · webhook: ${deliveryLabel(a.delivery)}`} className="field-hint" style={{ whiteSpace: "nowrap" }}>{formatRelative(a.raisedAt, nowMs)}</time>
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
+    </BudgetCard>
   );
 }

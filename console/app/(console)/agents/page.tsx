@@ -3,7 +3,7 @@ import { DataTable } from "../../../components/data-table";
 import { AutoRefresh, RangePicker } from "../../../components/range-picker";
 import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
 import { load } from "../../../lib/api/load";
-import { formatInt, formatMs, formatUsd } from "../../../lib/format/format";
+import { formatCount, formatInt, formatMs, formatUsd } from "../../../lib/format/format";
 import { resolveRange } from "../../../lib/format/time-range";
 import { requireSession } from "../../../lib/session/server-session";
 import { tenantScope } from "../../../lib/session/tenant-scope";
@@ -41,7 +41,7 @@ export default async function AgentsPage({ searchParams }: { searchParams: Promi
         <>
           <div className="grid grid-4">
             <StatCard label="Agent types" value={formatInt(rows.length)} />
-            <StatCard label="Turns" value={formatInt(sum((a) => a.turns))} sub={`${formatInt(sum((a) => a.errors))} errors · ${formatInt(sum((a) => a.timeouts))} timeouts`} />
+            <StatCard label="Turns" value={formatInt(sum((a) => a.turns))} sub={`${formatCount(sum((a) => a.errors), "error")} · ${formatCount(sum((a) => a.timeouts), "timeout")}`} />
             <StatCard testId="agents-llm-calls" label="LLM calls (exact)" value={formatInt(sum((a) => a.llmCalls))} sub={`${formatUsd(sum((a) => a.costUsd))} · every attempt, refused ones included`} />
             <StatCard
               label="Rejections"

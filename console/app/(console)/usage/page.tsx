@@ -1,10 +1,12 @@
 import type { Metadata } from "next";
+import { CategoryBarChart } from "../../../components/category-bar-chart";
 import { DataTable } from "../../../components/data-table";
+import { IsoDateInput } from "../../../components/iso-date-input";
 import { TimeSeriesChart } from "../../../components/time-series-chart";
 import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
-import { load } from "../../../lib/api/load";
-import type { UsageFigures } from "../../../lib/api/types";
-import { formatCompact, formatInt, formatUsd } from "../../../lib/format/format";
+import { load, type Loaded } from "../../../lib/api/load";
+import type { UsageFigures, UsageGroupBy, UsageResponse } from "../../../lib/api/types";
+import { formatCompact, formatCount, formatInt, formatUsd } from "../../../lib/format/format";
 import { parseUsageQuery } from "../../../lib/format/usage-query";
 import { requireSession } from "../../../lib/session/server-session";
 import { tenantScope } from "../../../lib/session/tenant-scope";
@@ -16,16 +18,26 @@ const GROUP_LABEL = { day: "Day", hour: "Hour", model: "Model", agent: "Agent ty
 /**
  * Usage & billing: LLM calls, tokens and cost by day, model or agent; totals; CSV/JSON downloads.
  * Every figure comes from usage records (one per LLM call attempt), so it is exact whatever the trace
- * sampling; "LLM calls" counts every attempt, and the refused ones are shown apart as well.
+ * sampling; "LLM calls" counts every attempt, and the refused ones are shown apart as well. Charts:
+ * cost and tokens over every day (or hour) of the range, zero where nothing was used; cost by model
+ * and by agent type. Each is one grouped usage report from the collector (no span is read).
  */
 export default async function UsagePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
   const signedIn = await requireSession();
   const scope = await tenantScope(signedIn, params.tenant);
   const { query, error } = parseUsageQuery(params);
-  const usage = scope.tenantId
-    ? await load(signedIn.client.usage({ tenant: scope.apiTenant, from: query.from, to: query.to, groupBy: query.groupBy }))
-    : null;
+  // The report the table shows and the three the charts draw; a grouping asked twice is loaded once.
+  const timeGroupBy = query.groupBy === "hour" ? "hour" : "day";
+  const asked = new Map<UsageGroupBy, Promise<Loaded<UsageResponse>>>();
+  const report = (groupBy: UsageGroupBy): Promise<Loaded<UsageResponse>> => {
+    let answer = asked.get(groupBy);
+    if (!answer) asked.set(groupBy, (answer = load(signedIn.client.usage({ tenant: scope.apiTenant, from: query.from, to: query.to, groupBy }))));
+    return answer;
+  };
+  const [usage, overTime, byModel, byAgent] = scope.tenantId
+    ? await Promise.all([report(query.groupBy), report(timeGroupBy), report("model"), report("agent")])
+    : [null, null, null, null];
   const tenantParam = signedIn.session.kind === "admin" ? scope.tenantId : undefined;
   const download = (format: "csv" | "json") => {
     const q = new URLSearchParams({ from: query.fromDay, to: query.toDay, groupBy: query.groupBy, format });
@@ -46,11 +58,11 @@ export default async function UsagePage({ searchParams }: { searchParams: Promis
           {tenantParam ? <input type="hidden" name="tenant" value={tenantParam} /> : null}
           <div className="field">
             <label htmlFor="u-from">From</label>
-            <input id="u-from" name="from" type="date" defaultValue={query.fromDay} required />
+            <IsoDateInput id="u-from" name="from" defaultValue={query.fromDay} required />
           </div>
           <div className="field">
             <label htmlFor="u-to">To</label>
-            <input id="u-to" name="to" type="date" defaultValue={query.toDay} required />
+            <IsoDateInput id="u-to" name="to" defaultValue={query.toDay} required />
           </div>
           <div className="field">
             <label htmlFor="u-group">Group by</label>
@@ -92,27 +104,14 @@ export default async function UsagePage({ searchParams }: { searchParams: Promis
             <div className="card"><EmptyState title="No LLM usage in this range" icon="$">No LLM calls were recorded between {query.fromDay} and {query.toDay}.</EmptyState></div>
           ) : (
             <>
-              <Card title={`Cost and tokens by ${GROUP_LABEL[query.groupBy].toLowerCase()}`}>
-                <div className="grid grid-2">
-                  <TimeSeriesChart
-                    label="Cost per group"
-                    kind="bar"
-                    format="usd"
-                    axis={query.groupBy === "day" ? "day" : "minute"}
-                    points={usage.data.rows.map((r) => ({ time: timeGrouped ? r.group : r.group || "(none)", costUsd: r.costUsd }))}
-                    series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
-                  />
-                  <TimeSeriesChart
-                    label="Tokens per group"
-                    kind="bar"
-                    stacked
-                    axis={query.groupBy === "day" ? "day" : "minute"}
-                    points={usage.data.rows.map((r) => ({ time: timeGrouped ? r.group : r.group || "(none)", inputTokens: r.inputTokens, outputTokens: r.outputTokens }))}
-                    series={[{ key: "inputTokens", label: "Input", color: "#0ea5e9" }, { key: "outputTokens", label: "Output", color: "#22c55e" }]}
-                  />
-                </div>
-              </Card>
-              <Card title="Report" description={`${usage.data.rows.length} rows · total ${formatCompact(usage.data.totals.inputTokens + usage.data.totals.outputTokens)} tokens, ${formatUsd(usage.data.totals.costUsd)}`} flush>
+              <UsageCharts
+                overTime={overTime!}
+                byModel={byModel!}
+                byAgent={byAgent!}
+                buckets={{ from: query.from, to: query.to, stepSeconds: timeGroupBy === "hour" ? 3600 : 86_400 }}
+                per={timeGroupBy}
+              />
+              <Card title="Report" description={`${formatCount(usage.data.rows.length, "row")} · total ${formatCompact(usage.data.totals.inputTokens + usage.data.totals.outputTokens)} tokens, ${formatUsd(usage.data.totals.costUsd)}`} flush>
                 <DataTable
                   caption="Usage report"
                   testId="usage-table"
@@ -141,4 +140,64 @@ export default async function UsagePage({ searchParams }: { searchParams: Promis
 /** Attempts refused before reaching the model (budget or rate limit). */
 function refused(t: UsageFigures): number {
   return t.budgetRejections + t.rateLimited;
+}
+
+/**
+ * Cost and tokens over every day (or hour) of the range, zero-filled, and cost by model and by agent
+ * type; each chart says so when its report could not be loaded.
+ */
+function UsageCharts({ overTime, byModel, byAgent, buckets, per }: {
+  overTime: Loaded<UsageResponse>;
+  byModel: Loaded<UsageResponse>;
+  byAgent: Loaded<UsageResponse>;
+  buckets: { from: string; to: string; stepSeconds: number };
+  per: "day" | "hour";
+}) {
+  return (
+    <>
+      <Card title={`Cost and tokens by ${per}`} description={`Every ${per} of the range is drawn, 0 where nothing was used`}>
+        {!overTime.ok ? (
+          <ErrorState message={overTime.message} />
+        ) : (
+          <div className="grid grid-2">
+            <TimeSeriesChart
+              label={`Cost per ${per}`}
+              kind="bar"
+              format="usd"
+              buckets={buckets}
+              empty="zero"
+              stacked={false}
+              points={overTime.data.rows.map((r) => ({ time: r.group, costUsd: r.costUsd }))}
+              series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
+            />
+            <TimeSeriesChart
+              label={`Input and output tokens per ${per}, stacked`}
+              kind="bar"
+              buckets={buckets}
+              empty="zero"
+              stacked
+              points={overTime.data.rows.map((r) => ({ time: r.group, inputTokens: r.inputTokens, outputTokens: r.outputTokens }))}
+              series={[{ key: "inputTokens", label: "Input tokens", color: "#0ea5e9" }, { key: "outputTokens", label: "Output tokens", color: "#22c55e" }]}
+            />
+          </div>
+        )}
+      </Card>
+      <div className="grid grid-2">
+        <Card title="Cost by model" description="The model each call asked for · largest first">
+          {!byModel.ok ? (
+            <ErrorState message={byModel.message} />
+          ) : (
+            <CategoryBarChart label="Cost by model" format="usd" color="#f59e0b" emptyName="(no model)" rows={byModel.data.rows.map((r) => ({ name: r.group, value: r.costUsd }))} />
+          )}
+        </Card>
+        <Card title="Cost by agent type" description="The agent type that made each call · largest first">
+          {!byAgent.ok ? (
+            <ErrorState message={byAgent.message} />
+          ) : (
+            <CategoryBarChart label="Cost by agent type" format="usd" color="#6366f1" emptyName="(no agent)" rows={byAgent.data.rows.map((r) => ({ name: r.group, value: r.costUsd }))} />
+          )}
+        </Card>
+      </div>
+    </>
+  );
 }

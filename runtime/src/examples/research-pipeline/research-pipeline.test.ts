@@ -86,8 +86,8 @@ describe("research pipeline example", () => {
     }
   });
 
-  it("passivates a researcher with its memory encrypted in the state store and restores it", async () => {
-    const { runtime, stateStore } = setup({ acme: {} });
+  it("passivates a researcher with its memory encrypted in the state store and restores it, conversation id included", async () => {
+    const { exporter, runtime, stateStore } = setup({ acme: {} });
     await runtime.start();
     try {
       await runResearch(runtime.tenant("acme"), "conversation memory", { key: "mem" });
@@ -102,6 +102,14 @@ describe("research pipeline example", () => {
       await runtime.tenant("acme").send(researcher, { question: "And the follow-up?" });
       const request = server.requests.filter((r) => r.messages.at(-1)?.content === "And the follow-up?").at(-1);
       expect(request?.messages.some((m) => m.content === "What is conversation memory?")).toBe(true);
+      // The researcher's chat spans, before and after passivation, carry its memory's conversation id.
+      const conversationId = (saved as { conversationId: string }).conversationId;
+      expect(conversationId).toMatch(/^[0-9a-f-]{36}$/);
+      const researcherChats = exporter.getFinishedSpans().filter((s) => s.name.startsWith("chat ") && s.attributes[ATTR.agentType] === "researcher");
+      const byConversation = researcherChats.filter((s) => s.attributes[ATTR.genAiConversationId] === conversationId);
+      expect(new Set(byConversation.map((s) => s.spanContext().traceId)).size).toBe(2);
+      expect(new Set(researcherChats.map((s) => s.attributes[ATTR.genAiConversationId])).size).toBe(3);
+      expect(exporter.getFinishedSpans().filter((s) => !s.name.startsWith("chat ")).every((s) => s.attributes[ATTR.genAiConversationId] === undefined)).toBe(true);
     } finally {
       await runtime.stop();
     }

@@ -98,7 +98,7 @@ function researcherAgent(options: ResearchPipelineOptions): (ctx: AgentContext) 
             ],
             max_tokens: 200,
           },
-          { agent: agentCtx.agentId },
+          { agent: agentCtx.agentId, conversationId: memory.conversationId },
         );
         return completion.choices[0]?.message.content ?? "";
       },
@@ -114,7 +114,7 @@ function researcherAgent(options: ResearchPipelineOptions): (ctx: AgentContext) 
           messages: [{ role: "system", content: PROMPTS.researcher }, ...memory.messages(), { role: "user", content: question }],
           params: { max_tokens: options.maxTokens ?? 400 },
           maxIterations: options.maxToolIterations ?? 4,
-          callOptions: { agent: ctx.agentId, signal: ctx.signal },
+          callOptions: { agent: ctx.agentId, signal: ctx.signal, conversationId: memory.conversationId },
         });
         const answer = result.message.content ?? "";
         await memory.add({ role: "user", content: question }, { role: "assistant", content: answer });

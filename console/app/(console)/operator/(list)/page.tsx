@@ -4,7 +4,7 @@ import { DataTable } from "../../../../components/data-table";
 import { RangePicker } from "../../../../components/range-picker";
 import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../../components/ui";
 import { load } from "../../../../lib/api/load";
-import { formatInt, formatUsd } from "../../../../lib/format/format";
+import { formatInt, formatPct, formatUsd } from "../../../../lib/format/format";
 import { resolveRange } from "../../../../lib/format/time-range";
 import { currentCsrfToken } from "../../../../lib/security/csrf-server";
 import { requireAdmin } from "../../../../lib/session/server-session";
@@ -30,12 +30,12 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
           <StatCard label="Tenants" value={formatInt(list.length)} />
           <StatCard label="Cost" value={formatUsd(list.reduce((n, t) => n + t.activity.costUsd, 0))} sub={`${formatInt(list.reduce((n, t) => n + t.activity.calls, 0))} LLM calls`} />
           <StatCard label="Near or over budget" value={formatInt(list.filter((t) => t.budget.state !== "ok").length)} sub={`${formatInt(list.filter((t) => t.budget.state === "over").length)} over`} />
-          <StatCard label="Noisiest tenant" value={noisiest && noisiest.activity.handlerTimeShare > 0 ? noisiest.tenant.id : "–"} sub={noisiest && noisiest.activity.handlerTimeShare > 0 ? `${Math.round(noisiest.activity.handlerTimeShare * 100)}% of handler time` : "no handler time recorded"} />
+          <StatCard label="Noisiest tenant" value={noisiest && noisiest.activity.handlerTimeShare > 0 ? noisiest.tenant.id : "–"} sub={noisiest && noisiest.activity.handlerTimeShare > 0 ? `${formatPct(noisiest.activity.handlerTimeShare)} of all tenants' handler time` : "no handler time recorded"} />
         </div>
       ) : null}
       <Card
         title="All tenants"
-        description="LLM calls (every attempt, refused ones included), tokens, cost and budgets are exact, from usage records; spans are those stored (the kept traces of a sampled tenant). Queue wait and handler time: each tenant's share of all tenants' totals, the noisy-neighbour signals"
+        description={`Activity over the ${range.label.toLowerCase()}. LLM calls (every attempt, refused ones included), tokens, cost and budgets are exact, from usage records; spans are those stored (the kept traces of a sampled tenant). Queue wait and handler time: each tenant's share of all tenants' totals over the ${range.label.toLowerCase()} (they add up to 100%), the noisy-neighbour signals`}
         flush
       >
         {!tenants.ok ? (
@@ -62,7 +62,7 @@ export default async function OperatorPage({ searchParams }: { searchParams: Pro
               retention: `${formatInt(t.tenant.retentionDays)}\u00a0d\u00a0retention`, // kept on one line
             }))}
             columns={[
-              { key: "id", header: "Tenant", format: "mono", href: "/operator/tenants/{id}", sub: "name" },
+              { key: "id", header: "Tenant", format: "mono", href: `/operator/tenants/{id}?range=${range.key}`, sub: "name" },
               { key: "tier", header: "Tier", sub: "retention" },
               { key: "spans", header: "Spans", format: "compact" },
               { key: "spanErrors", header: "Errors", format: "int" },

@@ -1,12 +1,12 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { DataTable } from "../../../../components/data-table";
-import { AutoRefresh } from "../../../../components/range-picker";
+import { AutoRefresh, RangePicker } from "../../../../components/range-picker";
+import { TRACE_USAGE_NOTE, TraceTable } from "../../../../components/trace-table";
 import { Card, EmptyState, ErrorState, PageHeader } from "../../../../components/ui";
 import { load } from "../../../../lib/api/load";
 import { samplingLabel } from "../../../../lib/format/sampling";
-import { parseTraceFilters, traceListQuery } from "../../../../lib/format/trace-filters";
-import { RANGES, resolveRange } from "../../../../lib/format/time-range";
+import { isFiltered, parseTraceFilters, traceListQuery } from "../../../../lib/format/trace-filters";
+import { resolveRange } from "../../../../lib/format/time-range";
 import { requireSession } from "../../../../lib/session/server-session";
 import { tenantScope } from "../../../../lib/session/tenant-scope";
 
@@ -15,8 +15,9 @@ export const metadata: Metadata = { title: "Traces" };
 const PAGE_SIZE = 50;
 
 /**
- * Traces: a filterable, cursor-paginated list; every filter lives in the URL. Under trace sampling
- * the list holds the kept traces only, and says so.
+ * Traces: a filterable, cursor-paginated list; every filter and the range (preset or custom) live
+ * in the URL, so a filtered view is a link. Under trace sampling the list holds the kept traces
+ * only, and says so. A filter the collector refuses (an attribute it does not keep) is named.
  */
 export default async function TracesPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
@@ -33,26 +34,46 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
         load(signedIn.client.sampling({ tenant: scope.apiTenant, from: range.from, to: range.to })),
       ])
     : [null, null];
-  const filtered = Boolean(filters.q || filters.agentType || filters.status || filters.minDurationMs);
+  const filtered = isFiltered(filters);
   // Without the sampling figures the list still shows; only the label is missing.
   const sampled = sampling?.ok ? samplingLabel(sampling.data.sampling) : null;
+  const refused = page && !page.ok && page.code === "bad_request" ? page.message : null;
+  const keep = { tenant: tenantParam, range: range.key };
 
   return (
     <>
-      <PageHeader title="Traces" description={`Tenant ${scope.tenantId || "–"} · newest first`}>
+      <PageHeader title="Traces" description={`Tenant ${scope.tenantId || "–"} · newest first · ${range.label}`}>
+        <RangePicker value={range.key} />
         <AutoRefresh seconds={refresh} />
       </PageHeader>
 
       <Card>
         <form method="get" className="filters" role="search" aria-label="Filter traces">
           {tenantParam ? <input type="hidden" name="tenant" value={tenantParam} /> : null}
+          <input type="hidden" name="range" value={range.key} />
           <div className="field">
             <label htmlFor="f-q">Span name contains</label>
             <input id="f-q" name="q" type="search" defaultValue={filters.q ?? ""} placeholder="e.g. invoke_agent" />
           </div>
           <div className="field">
             <label htmlFor="f-agent">Agent type</label>
-            <input id="f-agent" name="agentType" type="text" defaultValue={filters.agentType ?? ""} placeholder="any" />
+            <input id="f-agent" name="agentType" type="text" defaultValue={filters.agentType ?? ""} placeholder="any" className="input-s" />
+          </div>
+          <div className="field">
+            <label htmlFor="f-model">Model</label>
+            <input id="f-model" name="model" type="text" defaultValue={filters.model ?? ""} placeholder="e.g. gpt-4o-mini" className="input-s" />
+          </div>
+          <div className="field">
+            <label htmlFor="f-attr">Attribute</label>
+            <input
+              id="f-attr"
+              name="attr"
+              type="text"
+              defaultValue={filters.attr ?? ""}
+              placeholder="e.g. troupe.turn.outcome=timeout"
+              title="key=value: an allow-listed span attribute with exactly this value"
+              className="mono input-m"
+            />
           </div>
           <div className="field">
             <label htmlFor="f-status">Status</label>
@@ -62,21 +83,22 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
               <option value="error">With errors</option>
             </select>
           </div>
-          <div className="field">
-            <label htmlFor="f-min">Min duration (ms)</label>
-            <input id="f-min" name="minDurationMs" type="number" min={0} step={1} defaultValue={filters.minDurationMs ?? ""} style={{ width: 140 }} />
-          </div>
-          <div className="field">
-            <label htmlFor="f-range">Time range</label>
-            <select id="f-range" name="range" defaultValue={range.key}>
-              {RANGES.map((r) => <option key={r.key} value={r.key}>{r.label}</option>)}
-            </select>
-          </div>
+          <fieldset className="field field-pair">
+            <legend>Duration (ms)</legend>
+            <span className="field-inline">
+              <input id="f-min" name="minDurationMs" type="number" min={0} step={1} defaultValue={filters.minDurationMs ?? ""} placeholder="min" aria-label="Min duration (ms)" className="input-xs" />
+              <span aria-hidden="true">–</span>
+              <input id="f-max" name="maxDurationMs" type="number" min={0} step={1} defaultValue={filters.maxDurationMs ?? ""} placeholder="max" aria-label="Max duration (ms)" className="input-xs" />
+            </span>
+          </fieldset>
           <button type="submit" className="btn btn-primary">Apply filters</button>
-          {filtered ? <Link className="btn" href={`/traces${traceListQuery({ tenant: tenantParam, range: range.key })}`}>Clear</Link> : null}
+          {filtered ? <Link className="btn" href={`/traces${traceListQuery(keep)}`}>Clear</Link> : null}
         </form>
         {problems.length ? (
-          <div className="alert alert-warn" role="alert" style={{ marginTop: 12 }}>Ignored: {problems.join("; ")}.</div>
+          <div className="alert alert-warn filters-alert" role="alert">Ignored: {problems.join("; ")}.</div>
+        ) : null}
+        {refused ? (
+          <div className="alert alert-error filters-alert" role="alert" data-testid="filter-refused">The collector refused these filters: {refused}.</div>
         ) : null}
       </Card>
 
@@ -90,42 +112,20 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
         {!page ? (
           <EmptyState title="No tenants yet">Create a tenant on the Tenants page first.</EmptyState>
         ) : !page.ok ? (
-          <ErrorState message={page.message} />
+          refused ? <EmptyState title="No traces shown">Fix or clear the refused filter above.</EmptyState> : <ErrorState message={page.message} />
         ) : page.data.traces.length === 0 ? (
           <EmptyState title={filtered ? "No traces match these filters" : "No traces in this range"} icon="≋">
-            {filtered ? "Loosen the filters or pick a longer time range." : `Nothing was recorded in the ${range.label.toLowerCase()}.`}
+            {filtered ? "Loosen the filters or pick a longer time range." : `Nothing was recorded in this range (${range.label}).`}
           </EmptyState>
         ) : (
           <>
-            <DataTable
-              caption="Traces"
-              testId="traces-table"
-              rows={page.data.traces.map((t) => ({
-                traceId: t.traceId,
-                rootName: t.rootName,
-                serviceName: t.serviceName,
-                agentTypes: t.agentTypes,
-                startTime: t.startTime,
-                durationMs: t.durationMs,
-                spanCount: t.spanCount,
-                errorCount: t.errorCount,
-              }))}
-              columns={[
-                { key: "rootName", header: "Root span", href: "/traces/{traceId}" + (tenantParam ? `?tenant=${encodeURIComponent(tenantParam)}` : "") },
-                { key: "traceId", header: "Trace id", format: "mono" },
-                { key: "agentTypes", header: "Agents", format: "tags" },
-                { key: "startTime", header: "Started", format: "datetime" },
-                { key: "durationMs", header: "Duration", format: "ms" },
-                { key: "spanCount", header: "Spans", format: "int" },
-                { key: "errorCount", header: "Status", format: "status" },
-              ]}
-            />
+            <TraceTable traces={page.data.traces} tenant={tenantParam} caption="Traces" testId="traces-table" />
             <div className="pager">
-              <span>{page.data.traces.length} traces on this page{sampled ? ` (${sampled})` : ""}</span>
+              <span>{page.data.traces.length} {page.data.traces.length === 1 ? "trace" : "traces"} on this page{sampled ? ` (${sampled})` : ""}</span>
               <span className="toolbar">
-                {filters.cursor ? <Link className="btn btn-sm" href={`/traces${traceListQuery({ ...filters, cursor: undefined, tenant: tenantParam, range: range.key })}`}>Newest</Link> : null}
+                {filters.cursor ? <Link className="btn btn-sm" href={`/traces${traceListQuery({ ...filters, cursor: undefined, ...keep })}`}>Newest</Link> : null}
                 {page.data.nextCursor ? (
-                  <Link className="btn btn-sm" rel="next" href={`/traces${traceListQuery({ ...filters, cursor: page.data.nextCursor, tenant: tenantParam, range: range.key })}`}>
+                  <Link className="btn btn-sm" rel="next" href={`/traces${traceListQuery({ ...filters, cursor: page.data.nextCursor, ...keep })}`}>
                     Older traces →
                   </Link>
                 ) : (
@@ -133,6 +133,10 @@ export default async function TracesPage({ searchParams }: { searchParams: Promi
                 )}
               </span>
             </div>
+            <p className="table-note">
+              <span data-testid="trace-usage-note">{TRACE_USAGE_NOTE}</span>
+              <span aria-hidden="true"><kbd>j</kbd> <kbd>k</kbd> move · <kbd>Enter</kbd> open</span>
+            </p>
           </>
         )}
       </Card>

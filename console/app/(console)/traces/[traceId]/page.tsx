@@ -1,14 +1,12 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { SpanPanel } from "../../../../components/span-panel";
 import { Badge, Card, ErrorState, PageHeader, StatCard } from "../../../../components/ui";
+import { Waterfall } from "../../../../components/waterfall";
 import { load } from "../../../../lib/api/load";
-import type { TraceSpan } from "../../../../lib/api/types";
 import { loadConfig } from "../../../../lib/config";
 import { formatDateTime, formatInt, formatMs, formatUsd } from "../../../../lib/format/format";
-import { attributeIsTrue, spanAnchor } from "../../../../lib/format/span-fields";
-import { layoutWaterfall } from "../../../../lib/format/waterfall";
+import { attributeIsTrue } from "../../../../lib/format/span-fields";
 import { requireSession } from "../../../../lib/session/server-session";
 import { tenantScope } from "../../../../lib/session/tenant-scope";
 
@@ -16,7 +14,8 @@ export const metadata: Metadata = { title: "Trace" };
 
 /**
  * Trace detail: the span tree as a waterfall, with status, durations and each span's metadata as it
- * was sent. `?span=<spanId>` opens that span's panel (links between traces point there).
+ * was sent. `?span=<spanId>` opens that span's panel (links between traces point there; selecting a
+ * span updates it). A trace whose root has not arrived says it is in progress.
  */
 export default async function TraceDetailPage({ params, searchParams }: {
   params: Promise<{ traceId: string }>;
@@ -43,30 +42,36 @@ export default async function TraceDetailPage({ params, searchParams }: {
   }
 
   const t = trace.data;
-  const rows = layoutWaterfall(t.spans, t.durationMs);
   const apm = loadConfig().apmTraceUrl;
-  const llmSpans = t.spans.filter((s) => s.model);
   const simulated = t.spans.some((s) => attributeIsTrue(s.attributes["troupe.llm.simulated"]));
-  const tokens = t.spans.reduce((n, s) => n + s.inputTokens + s.outputTokens, 0);
-  const cost = t.spans.reduce((n, s) => n + s.costUsd, 0);
   const root = t.spans[0];
 
   return (
     <>
       <div><Link href={back}>← All traces</Link></div>
-      <PageHeader title={root?.name ?? "Trace"} description={<>Trace <span className="mono" data-testid="trace-id">{t.traceId}</span> · started {formatDateTime(t.startTime)}</>}>
+      <PageHeader
+        title={t.inProgress ? "Trace in progress" : root?.name ?? "Trace"}
+        description={<>Trace <span className="mono" data-testid="trace-id">{t.traceId}</span> · started {formatDateTime(t.startTime)}</>}
+      >
+        {t.inProgress ? <Badge tone="accent" title="The root span has not arrived: spans are sent when they end, the root last">In progress</Badge> : null}
         {simulated ? <Badge tone="sim" title="LLM calls in this trace were answered by a simulated model">Simulated model</Badge> : null}
-        {t.errorCount > 0 ? <Badge tone="err">{formatInt(t.errorCount)} error spans</Badge> : <Badge tone="ok">No errors</Badge>}
+        {t.errorCount > 0 ? <Badge tone="err">{formatInt(t.errorCount)} error {t.errorCount === 1 ? "span" : "spans"}</Badge> : <Badge tone="ok">No errors</Badge>}
         {apm ? (
           <a className="btn btn-sm" href={apm.replaceAll("{traceId}", t.traceId)} target="_blank" rel="noopener noreferrer">Open in APM ↗</a>
         ) : null}
       </PageHeader>
 
+      {t.inProgress ? (
+        <div className="alert alert-info" role="note" data-testid="in-progress-note">
+          This trace is still running: its root span has not arrived (spans are sent when they end, the root last). What is shown so far is incomplete; reload to see more.
+        </div>
+      ) : null}
+
       <div className="grid grid-4">
-        <StatCard label="Duration" value={formatMs(t.durationMs)} />
+        <StatCard label="Duration" value={t.inProgress ? `≥ ${formatMs(t.durationMs)}` : formatMs(t.durationMs)} sub={t.inProgress ? "so far" : undefined} />
         <StatCard label="Spans" value={formatInt(t.spanCount)} sub={`${formatInt(t.errorCount)} with errors`} />
-        <StatCard label="LLM calls" value={formatInt(llmSpans.length)} sub={`${formatInt(tokens)} tokens`} />
-        <StatCard label="Cost" value={formatUsd(cost)} />
+        <StatCard label="LLM calls" value={formatInt(t.llmCalls)} sub={`${formatInt(t.inputTokens + t.outputTokens)} tokens (${formatInt(t.inputTokens)} in / ${formatInt(t.outputTokens)} out)`} testId="trace-llm" />
+        <StatCard label="Cost" value={formatUsd(t.costUsd)} sub="of this trace's LLM spans" testId="trace-cost" />
       </div>
 
       <Card
@@ -74,50 +79,16 @@ export default async function TraceDetailPage({ params, searchParams }: {
         description="Select a span to see its metadata. Content (prompts, messages, tool arguments) is never collected."
         actions={
           <div className="legend" aria-hidden="true">
-            <span><i style={{ background: "#6366f1" }} />Span</span>
-            <span><i style={{ background: "#a855f7" }} />LLM call</span>
-            <span><i style={{ background: "#0ea5e9" }} />Tool</span>
-            <span><i style={{ background: "#f04438" }} />Error</span>
+            <span><i className="legend-span" />Span</span>
+            <span><i className="legend-llm" />LLM call</span>
+            <span><i className="legend-tool" />Tool</span>
+            <span><i className="legend-err" />Error</span>
           </div>
         }
         flush
       >
-        <div className="wf-head" aria-hidden="true">
-          <span>Span</span>
-          <span style={{ display: "flex", justifyContent: "space-between" }}>
-            <span>0</span><span className="wf-mid">{formatMs(t.durationMs / 2)}</span><span>{formatMs(t.durationMs)}</span>
-          </span>
-          <span style={{ textAlign: "right" }}>Duration</span>
-        </div>
-        <div data-testid="waterfall">
-          {rows.map(({ span, offsetPct, widthPct }) => (
-            <details key={span.spanId} id={spanAnchor(span.spanId)} className="wf-row" data-span-name={span.name} open={span.spanId === openSpan}>
-              <summary>
-                <span className="wf-name" style={{ paddingLeft: span.depth * 16 }}>
-                  {span.statusCode === 2 ? <span aria-label="error" title="error" style={{ color: "var(--err)" }}>●</span> : null}
-                  <span className="wf-name-text" title={span.name}>{span.name}</span>
-                  {span.agentType ? <Badge tone="neutral">{span.agentType}</Badge> : null}
-                  {attributeIsTrue(span.attributes["troupe.llm.simulated"]) ? <Badge tone="sim">simulated model</Badge> : null}
-                </span>
-                <span className="wf-track" aria-hidden="true">
-                  <span className={`wf-bar ${barClass(span)}`} style={{ left: `${offsetPct}%`, width: `${widthPct}%` }} />
-                </span>
-                <span className="wf-dur">{formatMs(span.durationMs)}</span>
-              </summary>
-              <div className="wf-detail">
-                <SpanPanel span={span} tenant={tenantParam} />
-              </div>
-            </details>
-          ))}
-        </div>
+        <Waterfall spans={t.spans} durationMs={t.durationMs} tenant={tenantParam} initialSpan={openSpan} inProgress={t.inProgress} />
       </Card>
     </>
   );
-}
-
-function barClass(span: TraceSpan): string {
-  if (span.statusCode === 2) return "err";
-  if (span.model || span.operation === "chat") return "llm";
-  if (span.operation === "execute_tool") return "tool";
-  return "";
 }

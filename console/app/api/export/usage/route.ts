@@ -30,7 +30,8 @@ export async function GET(request: NextRequest): Promise<Response> {
       },
     });
   } catch (err) {
-    if (err instanceof CollectorApiError) return problem(err.status || 502, err.code, err.message);
+    // No answer: 504 when the collector was too slow, 502 when it could not be reached.
+    if (err instanceof CollectorApiError) return problem(err.status || (err.code === "timeout" ? 504 : 502), err.code, err.message);
     return problem(500, "internal", "the usage report could not be produced");
   }
 }

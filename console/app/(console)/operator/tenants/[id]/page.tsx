@@ -2,26 +2,39 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { BudgetAlertsPanel } from "../../../../../components/budget-alerts-panel";
+import { BudgetCard, BudgetStateBadge } from "../../../../../components/budget-card";
 import { KeyRotationForm, TenantSettingsForm } from "../../../../../components/operator-forms";
 import { DataTable } from "../../../../../components/data-table";
+import { RangePicker } from "../../../../../components/range-picker";
 import { RuntimesPanel } from "../../../../../components/runtimes-panel";
-import { Badge, Card, ErrorState, Meter, PageHeader, StatCard } from "../../../../../components/ui";
+import { Card, ErrorState, PageHeader, StatCard } from "../../../../../components/ui";
 import { load } from "../../../../../lib/api/load";
+import type { TenantActivity } from "../../../../../lib/api/types";
 import { formatCompact, formatDateTime, formatInt, formatPct, formatUsd } from "../../../../../lib/format/format";
+import { resolveRange, type ResolvedRange } from "../../../../../lib/format/time-range";
 import { currentCsrfToken } from "../../../../../lib/security/csrf-server";
 import { requireAdmin } from "../../../../../lib/session/server-session";
 
 export const metadata: Metadata = { title: "Tenant settings" };
 
 /**
- * Operator: one tenant's activity, budgets, keys and every setting its runtimes follow; which
- * runtimes follow it and whether they have applied the current version; its budget alerts, webhook
- * and delivery log.
+ * Operator: one tenant's activity over the chosen range (default: the last 24 hours, as on the
+ * tenants list), its budgets, keys and every setting its runtimes follow; which runtimes follow it
+ * and whether they have applied the current version; its budget alerts, webhook and delivery log.
+ * Its activity over a range is what the tenants list shows for it: queue wait and handler time are
+ * shares of all tenants' totals.
  */
-export default async function TenantSettingsPage({ params }: { params: Promise<{ id: string }> }) {
+export default async function TenantSettingsPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { id } = await params;
+  const query = await searchParams;
   const { client } = await requireAdmin();
-  const [detail, runtimes, alerts, csrf] = await Promise.all([load(client.adminTenant(id)), load(client.tenantRuntimes(id)), load(client.tenantAlerts(id)), currentCsrfToken()]);
+  const range = resolveRange(typeof query.range === "string" ? query.range : undefined, "24h");
+  const [detail, runtimes, alerts, csrf] = await Promise.all([
+    load(client.adminTenant(id, { from: range.from, to: range.to })),
+    load(client.tenantRuntimes(id)),
+    load(client.tenantAlerts(id)),
+    currentCsrfToken(),
+  ]);
   const nowMs = Date.now();
   if (!detail.ok && detail.code === "not_found") notFound();
   if (!detail.ok) {
@@ -33,37 +46,19 @@ export default async function TenantSettingsPage({ params }: { params: Promise<{
     );
   }
   const { tenant, activity, budget, keys } = detail.data;
-  const b = tenant.budgets;
-  const tone = budget.state === "over" ? "err" : budget.state === "near" ? "warn" : "ok";
 
   return (
     <>
-      <div><Link href="/operator">← All tenants</Link></div>
-      <PageHeader title={tenant.name} description={<>Tenant <span className="mono">{tenant.id}</span> · created {formatDateTime(tenant.createdAt)}</>}>
-        <Badge tone={tone}>{budget.state === "over" ? "Over budget" : budget.state === "near" ? "Near budget" : "Within budget"}</Badge>
+      <div><Link href={`/operator?range=${range.key}`}>← All tenants</Link></div>
+      <PageHeader title={tenant.name} description={<>Tenant <span className="mono">{tenant.id}</span> · created {formatDateTime(tenant.createdAt)} · activity over the {range.label.toLowerCase()}</>}>
+        <BudgetStateBadge status={budget} />
+        <RangePicker value={range.key} />
         <Link className="btn btn-sm" href={`/?tenant=${encodeURIComponent(tenant.id)}`}>View overview</Link>
         <Link className="btn btn-sm" href={`/traces?tenant=${encodeURIComponent(tenant.id)}`}>View traces</Link>
       </PageHeader>
-      <div className="grid grid-4">
-        <StatCard label="Spans (stored)" value={formatCompact(activity.spans)} sub={`${formatInt(activity.spanErrors)} errors`} />
-        <StatCard
-          testId="tenant-llm-calls"
-          label="LLM calls (exact)"
-          value={formatInt(activity.calls)}
-          sub={`${formatUsd(activity.costUsd)} · ${formatInt(activity.budgetRejections)} budget-rejected · ${formatInt(activity.rateLimited)} rate-limited`}
-        />
-        <StatCard label="Queue wait share" value={formatPct(activity.queueWaitShare)} />
-        <StatCard label="Handler time share" value={formatPct(activity.handlerTimeShare)} />
-      </div>
+      <TenantActivityStats activity={activity} range={range} />
       <div className="grid grid-2">
-        <Card title="Budget consumption" description="UTC day and month, from usage records">
-          <div style={{ display: "flex", flexDirection: "column", gap: 16 }}>
-            <Meter label="Tokens today" usedText={formatCompact(budget.dailyTokensUsed)} limitText={b.dailyTokens ? formatCompact(b.dailyTokens) : "no limit"} ratio={b.dailyTokens ? budget.dailyTokensUsed / b.dailyTokens : null} />
-            <Meter label="Tokens this month" usedText={formatCompact(budget.monthlyTokensUsed)} limitText={b.monthlyTokens ? formatCompact(b.monthlyTokens) : "no limit"} ratio={b.monthlyTokens ? budget.monthlyTokensUsed / b.monthlyTokens : null} />
-            <Meter label="Cost today" usedText={formatUsd(budget.dailyCostUsdUsed)} limitText={b.dailyCostUsd ? formatUsd(b.dailyCostUsd) : "no limit"} ratio={b.dailyCostUsd ? budget.dailyCostUsdUsed / b.dailyCostUsd : null} />
-            <Meter label="Cost this month" usedText={formatUsd(budget.monthlyCostUsdUsed)} limitText={b.monthlyCostUsd ? formatUsd(b.monthlyCostUsd) : "no limit"} ratio={b.monthlyCostUsd ? budget.monthlyCostUsdUsed / b.monthlyCostUsd : null} />
-          </div>
-        </Card>
+        <BudgetCard budgets={tenant.budgets} status={budget} viewer="operator" />
         <Card title="Keys" description="Rotating issues a new key and revokes the old ones of that kind. The secret is shown once." flush>
           <DataTable
             caption="Keys"
@@ -87,11 +82,29 @@ export default async function TenantSettingsPage({ params }: { params: Promise<{
           </div>
         </Card>
       </div>
-      <Card title="Settings" description="Runtimes following this collector apply changes within seconds; the Runtimes panel shows which have.">
+      <Card title="Settings" description="Runtimes following this collector apply changes within seconds; the Runtimes panel shows which have. A runtime that does not follow it (no followControlPlane) runs on its code options.">
         <TenantSettingsForm csrf={csrf} tenant={tenant} />
       </Card>
       <RuntimesPanel runtimes={runtimes} nowMs={nowMs} />
       <BudgetAlertsPanel tenantId={tenant.id} alerts={alerts} csrf={csrf} nowMs={nowMs} />
     </>
+  );
+}
+
+/** The tenant's activity over the range, with its queue wait and handler time shares of all tenants. */
+function TenantActivityStats({ activity, range }: { activity: TenantActivity; range: ResolvedRange }) {
+  const over = range.label.toLowerCase();
+  return (
+    <div className="grid grid-4">
+      <StatCard label="Spans (stored)" value={formatCompact(activity.spans)} sub={`${formatInt(activity.spanErrors)} errors · ${over}`} />
+      <StatCard
+        testId="tenant-llm-calls"
+        label="LLM calls (exact)"
+        value={formatInt(activity.calls)}
+        sub={`${formatUsd(activity.costUsd)} · ${formatInt(activity.budgetRejections)} budget-rejected · ${formatInt(activity.rateLimited)} rate-limited · ${over}`}
+      />
+      <StatCard testId="tenant-queue-wait-share" label="Queue wait share" value={formatPct(activity.queueWaitShare)} sub={`share of all tenants' queue wait, ${over}`} />
+      <StatCard testId="tenant-handler-time-share" label="Handler time share" value={formatPct(activity.handlerTimeShare)} sub={`share of all tenants' handler time, ${over}`} />
+    </div>
   );
 }

@@ -1,0 +1,4 @@
+import { PageSkeleton } from "../../../../components/ui";
+
+/** Shown while a console page renders on the server. */
+export default PageSkeleton;
