@@ -55,8 +55,8 @@ async function storedRows(spanIds: readonly string[]): Promise<SpanRow[]> {
     attributes: r.attributes, resourceAttributes: r.resource_attributes,
     attributeTypes: r.attribute_types as SpanRow["attributeTypes"], resourceAttributeTypes: r.resource_attribute_types as SpanRow["attributeTypes"],
     scopeName: r.scope_name, scopeVersion: r.scope_version, traceState: r.trace_state, flags: Number(r.flags),
-    events: r.events === "" ? [] : (JSON.parse(r.events) as SpanRow["events"]).map((e) => ({ attributes: {}, attributeTypes: {}, ...e })),
-    links: r.links === "" ? [] : (JSON.parse(r.links) as SpanRow["links"]).map((l) => ({ traceState: "", flags: 0, attributes: {}, attributeTypes: {}, ...l })),
+    events: r.events === "" ? [] : (JSON.parse(r.events) as Partial<SpanRow["events"][number]>[]).map((e) => ({ timeUnixNano: "0", name: "", attributes: {}, attributeTypes: {}, ...e })),
+    links: r.links === "" ? [] : (JSON.parse(r.links) as Partial<SpanRow["links"][number]>[]).map((l) => ({ traceId: "", spanId: "", traceState: "", flags: 0, attributes: {}, attributeTypes: {}, ...l })),
   }));
 }
 
