@@ -13,6 +13,9 @@
 //   console_operator_ttfb_ms          GET /operator (24 h, 102 tenants) as the admin (target <= 300)
 //   console_overview_raw_ttfb_ms_2m   mid's overview before the sealer ran: every bucket read from
 //                                     raw spans with FINAL, as every read was before rollups
+//   console_overview_ttfb_ms_20k      the same page for a tenant of 20,000 spans (what rendering costs)
+//   collector_overview_api_ms_20m     GET /api/v1/overview (24 h) straight from the collector, as big
+//   collector_admin_tenants_api_ms    GET /api/v1/admin/tenants (24 h), as the admin
 //   console_scale_seed_s / _seal_s    time to generate the data / to build every rollup
 // CONSOLE_SCALE_BIG_SPANS (default 20,000,000) scales the big tenant; mid is a tenth of it.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -166,6 +169,7 @@ try {
   for (const id of ["big", "mid", ...others]) await registry.createTenant({ id });
   const bigKey = (await registry.issueKey("big", "console")).key.secret;
   const midKey = (await registry.issueKey("mid", "console")).key.secret;
+  const smallKey = (await registry.issueKey("t000", "console")).key.secret;
 
   const endMs = Date.now();
   let t0 = performance.now();
@@ -198,6 +202,7 @@ try {
     `troupe_session=${sealSession({ key, kind, tenantId, iat: now, exp: now + 6 * 3_600_000 }, sessionKey)}`;
   const big = cookie(bigKey, "console", "big");
   const mid = cookie(midKey, "console", "mid");
+  const small = cookie(smallKey, "console", "t000");
   const admin = cookie(adminKey, "admin", "");
 
   const rawMid = await measure("overview, 2M spans, raw spans (before the sealer ran)", `${base}/?range=24h`, mid, "Top agents", 8);
@@ -215,6 +220,24 @@ try {
   const overviewBig = await measure("overview, 20M spans, live edge", `${base}/?range=24h`, big, "Top agents");
   const overviewMid = await measure("overview, 2M spans, live edge", `${base}/?range=24h`, mid, "Top agents");
   const operator = await measure("operator tenants list, 102 tenants", `${base}/operator?range=24h`, admin, "All tenants");
+  // What the pages cost beside the collector: the same page for a tenant of 20,000 spans, and the collector's own answers.
+  const overviewSmall = await measure("overview, 20K spans, live edge", `${base}/?range=24h`, small, "Top agents");
+  const to = Math.ceil(Date.now() / 60_000) * 60_000;
+  const range = `from=${to - DAY_MS}&to=${to}`;
+  const api = async (name: string, path: string, key: string) => {
+    const ms: number[] = [];
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const t = performance.now();
+      const res = await fetch(`${collector!.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      if (res.status !== 200) throw new Error(`${name}: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      if (i >= WARMUP) ms.push(performance.now() - t);
+    }
+    log(`${name}: p95 ${p95(ms)} ms`);
+    return p95(ms);
+  };
+  const apiOverview = await api("collector GET /overview, 20M spans", `/api/v1/overview?${range}`, bigKey);
+  const apiTenants = await api("collector GET /admin/tenants, 102 tenants", `/api/v1/admin/tenants?${range}`, adminKey);
 
   console.log(JSON.stringify({
     console_overview_ttfb_ms_20m: overviewBig,
@@ -222,6 +245,9 @@ try {
     console_overview_scaling_ratio: Math.round((overviewBig / overviewMid) * 100) / 100,
     console_operator_ttfb_ms: operator,
     console_overview_ttfb_ms_20m_sealed: sealedBig,
+    console_overview_ttfb_ms_20k: overviewSmall,
+    collector_overview_api_ms_20m: apiOverview,
+    collector_admin_tenants_api_ms: apiTenants,
     console_overview_raw_ttfb_ms_2m: rawMid,
     console_scale_seed_s: Math.round(seedS * 10) / 10,
     console_scale_seal_s: Math.round(sealS * 10) / 10,

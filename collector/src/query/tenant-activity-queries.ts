@@ -1,5 +1,5 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
-import type { BudgetStatus, TenantActivity, TenantBudgets } from "./api-types.js";
+import type { BudgetStatus, TenantActivity, TenantBudgets } from "@troupe/contract/query-api";
 import { RollupPlan } from "../rollups/rollup-plan.js";
 import { SPAN_ROLLUP } from "../rollups/span-rollup.js";
 import { USAGE_ROLLUP } from "../rollups/usage-rollup.js";
@@ -31,29 +31,31 @@ export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRang
   const [spans, usage] = await RollupPlan.makeAll(gateway, [SPAN_ROLLUP, USAGE_ROLLUP], scope, range, { hours: true });
   const spanRows = spans.rows(["kind", "status_code", "outcome", "spans", "queue_wait_ms", "handler_wall_ms"], { hours: true });
   const usageRows = usage.rows([...USAGE_ROLLUP_COLUMNS], { hours: true });
-  const [rows, usageRowsOut] = await Promise.all([
-    gateway.query<ActivityRow>(
-      `SELECT r.tenant_id AS tenant_id, sum(r.spans) AS spans, sumIf(r.spans, r.status_code = 2) AS span_errors, sumIf(r.spans, ${IS_TURN_SQL}) AS turns,
+  const rows = await gateway.query<ActivityRow & UsageDbColumns>(
+    `SELECT tenant_id, s.spans AS spans, s.span_errors AS span_errors, s.turns AS turns, s.queue_wait AS queue_wait, s.handler_wall AS handler_wall,
+       u.calls AS calls, u.input_tokens AS input_tokens, u.output_tokens AS output_tokens, u.cached_input_tokens AS cached_input_tokens,
+       u.reasoning_tokens AS reasoning_tokens, u.cost_usd AS cost_usd, u.errors AS errors, u.timeouts AS timeouts, u.rate_limited AS rate_limited,
+       u.budget_rejections AS budget_rejections
+     FROM (
+       SELECT r.tenant_id AS tenant_id, sum(r.spans) AS spans, sumIf(r.spans, r.status_code = 2) AS span_errors, sumIf(r.spans, ${IS_TURN_SQL}) AS turns,
          sumIf(r.queue_wait_ms, ${TURN_RAN_SQL}) AS queue_wait, sumIf(r.handler_wall_ms, ${TURN_RAN_SQL}) AS handler_wall
        FROM ${spanRows.sql}
        GROUP BY tenant_id
-       ${FINAL_SETTINGS_SQL}`,
-      spanRows.params,
-    ),
-    gateway.query<UsageDbColumns & { tenant_id: string }>(
-      `SELECT r.tenant_id AS tenant_id, ${USAGE_ROLLUP_AGGREGATES_SQL}
+     ) AS s
+     FULL OUTER JOIN (
+       SELECT r.tenant_id AS tenant_id, ${USAGE_ROLLUP_AGGREGATES_SQL}
        FROM ${usageRows.sql}
        GROUP BY tenant_id
-       ${USAGE_FINAL_SETTINGS_SQL}`,
-      usageRows.params,
-    ),
-  ]);
+     ) AS u USING (tenant_id)
+     ${FINAL_SETTINGS_SQL}`,
+    { ...spanRows.params, ...usageRows.params },
+  );
   const totalQueue = rows.reduce((s, r) => s + num(r.queue_wait), 0);
   const totalHandler = rows.reduce((s, r) => s + num(r.handler_wall), 0);
   const out = new Map<string, TenantActivity>();
   for (const r of rows) {
     out.set(r.tenant_id, {
-      ...emptyUsage(),
+      ...toUsageFigures(r),
       spans: num(r.spans),
       spanErrors: num(r.span_errors),
       turns: num(r.turns),
@@ -63,7 +65,6 @@ export async function tenantActivity(gateway: ClickHouseGateway, range: TimeRang
       handlerTimeShare: totalHandler > 0 ? round(num(r.handler_wall) / totalHandler) : 0,
     });
   }
-  for (const u of usageRowsOut) out.set(u.tenant_id, { ...(out.get(u.tenant_id) ?? emptyActivity()), ...toUsageFigures(u) });
   return out;
 }
 

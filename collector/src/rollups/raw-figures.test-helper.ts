@@ -2,7 +2,7 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "../query/request-params.js";
 import { FINAL_SETTINGS_SQL, IS_TURN_SQL, TURN_RAN_SQL, num, round } from "../query/span-sql.js";
 import { USAGE_AGGREGATES_SQL, USAGE_FINAL_SETTINGS_SQL, USAGE_RANGE_SQL, toUsageFigures, type UsageDbColumns } from "../query/usage-sql.js";
-import type { UsageFigures } from "../query/api-types.js";
+import type { UsageFigures } from "@troupe/contract/query-api";
 import { roundedForQuantiles } from "./rollup-source.js";
 
 /**

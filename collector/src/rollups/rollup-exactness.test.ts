@@ -1,4 +1,4 @@
-import type { UsageOutcome } from "@troupe/runtime";
+import type { UsageOutcome } from "@troupe/contract";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentSummaries } from "../query/agent-queries.js";
@@ -15,6 +15,7 @@ import { RollupPlan } from "./rollup-plan.js";
 import { RollupSealer } from "./rollup-sealer.js";
 import { batchRows, type TurnGen } from "./rollup-workload.test-helper.js";
 import { SPAN_ROLLUP } from "./span-rollup.js";
+import { USAGE_ROLLUP } from "./usage-rollup.js";
 
 // Rollup figures equal the raw tables' figures (read with FINAL) for random workloads: batches
 // replayed with their deduplication token, spans and usage records re-sent in new batches, late rows
@@ -76,6 +77,7 @@ let store: SpanStore;
 let sealer: RollupSealer;
 const sealErrors: unknown[] = [];
 let run = 0;
+let batchCount = 0;
 
 beforeAll(async () => {
   ({ gateway, dispose } = await openTempChdb());
@@ -93,7 +95,8 @@ async function apply(ops: readonly Op[], tenantIds: readonly string[], baseMs: n
   for (const op of ops) {
     if (op.op === "insert") {
       const rows = batchRows(op.turns, tenantIds, baseMs);
-      const id = `${tenantIds[0]}-b${batches.length}`;
+      // Each batch its own token (a token names one batch; a replay sends that batch again).
+      const id = `${tenantIds[0]}-b${++batchCount}`;
       batches.push({ id, rows });
       await store.insertSpans(rows.spans, id);
       if (rows.usage.length > 0) await gateway.insert("usage_records", rows.usage, { dedupToken: id });
@@ -192,14 +195,16 @@ describe("rollup figures equal the raw tables' figures", () => {
         opsArb(TENANTS, HOURS),
         fc.boolean(),
         fc.record({ fromMs: fc.integer({ min: 0, max: 2 * HOUR }), toMs: fc.integer({ min: 0, max: 2 * HOUR }) }),
-        async (ops, sealAtEnd, cut) => {
+        fc.boolean(),
+        async (ops, sealAtEnd, cut, daysAgo) => {
           const tenantIds = Array.from({ length: TENANTS }, (_, i) => `p${++run}t${i}`);
-          // The last of the hours is the current one: it is never sealed as an hour.
-          const baseMs = Math.floor(Date.now() / HOUR) * HOUR - (HOURS - 1) * HOUR;
+          // The last of the hours is the current one: it is never sealed as an hour. Or the hours are
+          // four days old: raw usage is then read from usage_records, not from its recent copy.
+          const baseMs = Math.floor(Date.now() / HOUR) * HOUR - (HOURS - 1) * HOUR - (daysAgo ? 4 * 24 * HOUR : 0);
           await apply(ops, tenantIds, baseMs);
           if (sealAtEnd) {
             await sealer.sealAll(0);
-            // Sealed: only the current hour (never sealed as an hour while it lasts) is read from minutes.
+            // Sealed: only the current hour (never sealed as an hour while it lasts) may be stale.
             for (const tenantId of tenantIds) {
               const plan = await RollupPlan.make(gateway, SPAN_ROLLUP, { tenantId }, { fromMs: baseMs, toMs: baseMs + HOURS * HOUR }, { hours: true });
               expect(plan.describe()).toMatchObject({ staleMinutes: 0, allRaw: false });
@@ -239,6 +244,13 @@ describe("rollup figures equal the raw tables' figures", () => {
     const after = await RollupPlan.make(gateway, SPAN_ROLLUP, { tenantId: tenantIds[0]! }, range, { hours: true, minutes: true });
     expect(after.describe()).toEqual({ staleHours: 0, staleMinutes: 0, allRaw: false });
     expect(after.rows(["spans"], { hours: true }).sql).not.toMatch(/FROM spans FINAL/);
+    await checkFigures(tenantIds, range);
+
+    // A late usage record: its minute is read raw, from the copy of recent records sorted by minute.
+    await apply([{ op: "insert", turns: [{ ...turns[0]!, minute: 45 }] }], tenantIds, baseMs);
+    const late = await RollupPlan.make(gateway, USAGE_ROLLUP, { tenantId: tenantIds[0]! }, range, { hours: true });
+    expect(late.describe()).toEqual({ staleHours: 1, staleMinutes: 1, allRaw: false });
+    expect(late.rows(["calls"], { hours: true }).sql).toMatch(/FROM usage_recent FINAL/);
     await checkFigures(tenantIds, range);
   });
 });

@@ -1,6 +1,6 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { bucketSqlOf } from "./rollup-plan.js";
-import type { RollupSource } from "./rollup-source.js";
+import { rawTableFor, type RollupSource } from "./rollup-source.js";
 import { allColumns, rawFlatRowsSql } from "./rollup-sql.js";
 import { SPAN_ROLLUP } from "./span-rollup.js";
 import { USAGE_ROLLUP } from "./usage-rollup.js";
@@ -155,7 +155,7 @@ export class RollupSealer {
           continue;
         }
         try {
-          await this.#build(build, quietMs);
+          await this.#build(build, quietMs, nowMs);
           stats.builds++;
           stats[build.level === "minute" ? "minutes" : "hours"] += build.buckets.length;
         } catch (err) {
@@ -194,7 +194,7 @@ export class RollupSealer {
     return rows.map((r) => ({ tenantId: r.tenant_id, sec: Number(r.t), lastMs: Number(r.last) }));
   }
 
-  async #build(build: Build, quietMs: number): Promise<void> {
+  async #build(build: Build, quietMs: number, nowMs: number): Promise<void> {
     const { source, level } = build;
     const columns = allColumns(source);
     const table = level === "minute" ? source.minuteTable : source.hourTable;
@@ -213,6 +213,7 @@ export class RollupSealer {
       bucketSqlOf(source, level),
       `tenant_id = {tenant:String} AND ${time} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${time} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')`,
       true,
+      rawTableFor(source, build.fromS * 1000, nowMs),
     );
     await this.#gateway.command(
       `INSERT INTO ${table} (tenant_id, bucket, version, retention_days, ${columns.join(", ")})

@@ -19,6 +19,11 @@ export interface RollupSource {
   /** One row per (tenant, minute) / (tenant, hour). */
   readonly minuteTable: string;
   readonly hourTable: string;
+  /**
+   * A copy of the raw table's recent rows sorted by minute (same columns as the dimensions and
+   * measures read), read instead of it for ranges that start within `windowMs` of now.
+   */
+  readonly recent?: { readonly table: string; readonly windowMs: number };
   /** Breakdown columns: name in the rollup, expression over a raw row. */
   readonly dimensions: readonly RollupColumn[];
   /** Measures: name in the rollup, aggregate over the raw rows of one bucket and breakdown. */
@@ -47,6 +52,11 @@ export function roundedForQuantiles(valueSql: string): string {
 /** SQL: the state of exact quantiles (nearest rank) of `valueSql`, rounded as above, over the rows where `conditionSql` holds. */
 export function quantileStateSql(valueSql: string, conditionSql: string): string {
   return `quantilesExactWeightedStateIf(${ROLLUP_QUANTILE_LEVELS})(${roundedForQuantiles(valueSql)}, toUInt64(1), ${conditionSql})`;
+}
+
+/** The table to read raw rows from for a range starting at `fromMs`: the recent copy when it holds them. */
+export function rawTableFor(source: RollupSource, fromMs: number, nowMs = Date.now()): string {
+  return source.recent && fromMs >= nowMs - source.recent.windowMs ? source.recent.table : source.rawTable;
 }
 
 /** SQL: the minute of a raw row (a DateTime, whatever the engine version returns for DateTime64). */

@@ -20,9 +20,10 @@ export function flatColumns(source: RollupSource, columns: readonly string[]): s
  * SQL: the raw rows matching `whereSql`, grouped by tenant, `bucketSql` and the chosen dimensions,
  * as flat rows with the chosen columns (measures aggregated). With `retention`, a
  * `retention_days` column too (the largest of the bucket's rows). Reads with FINAL: a row re-sent
- * in any batch counts once. The caller appends `source.finalSettingsSql` to its statement.
+ * in any batch counts once. `table`: the raw table or its recent copy (rawTableFor). The caller
+ * appends `source.finalSettingsSql` to its statement.
  */
-export function rawFlatRowsSql(source: RollupSource, columns: readonly string[], bucketSql: string, whereSql: string, retention = false): string {
+export function rawFlatRowsSql(source: RollupSource, columns: readonly string[], bucketSql: string, whereSql: string, retention = false, table = source.rawTable): string {
   flatColumns(source, columns);
   const dims = source.dimensions.filter((d) => columns.includes(d.name));
   const measures = source.measures.filter((m) => columns.includes(m.name));
@@ -42,7 +43,7 @@ export function rawFlatRowsSql(source: RollupSource, columns: readonly string[],
   ];
   return `SELECT ${outer.join(", ")} FROM (
       SELECT ${inner.join(", ")}
-      FROM ${source.rawTable} FINAL
+      FROM ${table} FINAL
       WHERE ${whereSql}
       GROUP BY tenant_id, bucket${dims.map((d) => `, d_${d.name}`).join("")}
     )`;

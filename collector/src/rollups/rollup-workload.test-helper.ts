@@ -1,4 +1,4 @@
-import type { UsageOutcome } from "@troupe/runtime";
+import type { UsageOutcome } from "@troupe/contract";
 import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { usageRow } from "../query/seed-usage.test-helper.js";
 

@@ -13,6 +13,8 @@ export const USAGE_ROLLUP: RollupSource = {
   hourMarksTable: "usage_marks_1h",
   minuteTable: "usage_rollups_1m",
   hourTable: "usage_rollups_1h",
+  // Kept three days (migration 0008); read for ranges of the last two.
+  recent: { table: "usage_recent", windowMs: 2 * 86_400_000 },
   dimensions: [
     { name: "agent_type", rawSql: "agent_type" },
     { name: "model", rawSql: "model" },
