@@ -4,13 +4,15 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 ENV NEXT_TELEMETRY_DISABLED=1
 COPY package.json package-lock.json ./
+COPY contract/package.json contract/
 COPY runtime/package.json runtime/
 COPY collector/package.json collector/
+COPY examples/package.json examples/
 COPY console/package.json console/
 COPY test/package.json test/
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx tsc -b runtime collector && (cd console && npx next build) && npm prune --omit=dev
+RUN npm run build && (cd console && npx next build) && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { conditions: ["source"] },
   ssr: { resolve: { conditions: ["source"] } },
   test: {
-    include: ["runtime/src/**/*.test.ts", "collector/src/**/*.test.ts", "console/**/*.test.{ts,tsx}", "test/**/*.test.ts"],
+    include: ["contract/src/**/*.test.ts", "runtime/src/**/*.test.ts", "collector/src/**/*.test.ts", "examples/src/**/*.test.ts", "console/**/*.test.{ts,tsx}", "test/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**", "console/.next/**"],
     globalSetup: ["test/global-setup.ts"],
     pool: "forks",

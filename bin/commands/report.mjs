@@ -4,6 +4,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { QueryApiClient, QueryApiError } from "@troupe/contract/query-api";
 import { ApiClient, table } from "../lib/admin-client.mjs";
 import { ensurePackagesBuilt } from "../lib/build.mjs";
 import { dataDir, UsageError } from "../lib/config.mjs";
@@ -23,9 +24,9 @@ export async function reportCommand(options) {
 
   let output;
   if (options.format === "csv") {
-    output = await client.request("GET", "/api/v1/usage", { query: { ...query, format: "csv" }, accept: "text" });
+    output = await client.call((api) => api.usageCsv(query));
   } else {
-    const report = await client.request("GET", "/api/v1/usage", { query });
+    const report = await client.call((api) => api.usage(query));
     output =
       options.format === "json"
         ? JSON.stringify(report, null, 2) + "\n"
@@ -75,14 +76,20 @@ async function embeddedClient() {
   }
   const key = `trp_admin_${randomBytes(24).toString("base64url")}`;
   const routes = createQueryRoutes({ gateway, authenticator: createTenantRegistry(gateway, { adminKey: key }) });
+  // The typed client, answered by the query routes in-process instead of over HTTP.
+  const api = new QueryApiClient({
+    baseUrl: "http://embedded",
+    key,
+    fetch: async (url, init) => routes.request(String(url).replace("http://embedded/api/v1", "http://embedded"), init),
+  });
   return {
-    async request(method, path, { query, accept = "json" } = {}) {
-      const url = new URL(`http://embedded${path.replace(/^\/api\/v1/, "")}`);
-      for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-      const res = await routes.request(url.toString(), { method, headers: { authorization: `Bearer ${key}` } });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${path}: ${JSON.parse(text).error?.message ?? text}`);
-      return accept === "json" ? JSON.parse(text) : text;
+    async call(fn) {
+      try {
+        return await fn(api);
+      } catch (err) {
+        if (err instanceof QueryApiError && err.status > 0) throw new Error(`${err.path}: ${err.answerText ?? err.message}`);
+        throw err;
+      }
     },
     close: () => gateway.close(),
   };

@@ -5,7 +5,6 @@ import { ago, ApiClient, ApiError, numberFlag, settingFlag, table } from "../lib
 import { UsageError } from "../lib/config.mjs";
 
 const budget = (n) => (n === null || n === undefined ? "-" : String(n));
-const tenantPath = (id) => `/api/v1/admin/tenants/${encodeURIComponent(id)}`;
 const printJson = (value) => console.log(JSON.stringify(value, null, 2));
 
 /**
@@ -40,7 +39,7 @@ const FLAG_OF_PARAMETER = new Map([
 /** Sends an update; a refusal that names a parameter is reported against its flag. */
 async function updateTenant(client, id, body) {
   try {
-    return (await client.request("PUT", tenantPath(id), { body })).tenant;
+    return (await client.call((api) => api.updateTenant(id, body))).tenant;
   } catch (err) {
     throw withFlag(err);
   }
@@ -74,7 +73,7 @@ function settingsLines(tenant) {
 
 export async function listTenants(options) {
   const client = new ApiClient(options);
-  const { tenants } = await client.request("GET", "/api/v1/admin/tenants");
+  const { tenants } = await client.call((api) => api.adminTenants());
   if (options.json) return printJson(tenants);
   if (tenants.length === 0) return console.log("no tenants yet: troupe tenants create <id>");
   console.log(
@@ -102,7 +101,7 @@ function printKeys(keys, json) {
 export async function createTenant(id, options) {
   const client = new ApiClient(options);
   const body = { id, name: options.name, tier: options.tier, retentionDays: numberFlag(options.retentionDays, "--retention-days") };
-  const created = await client.request("POST", "/api/v1/admin/tenants", { body });
+  const created = await client.call((api) => api.createTenant(body));
   if (options.json) return printJson(created);
   console.log(`created tenant ${created.tenant.id} (tier ${created.tenant.tier}, retention ${created.tenant.retentionDays} days)`);
   printKeys(created.keys, false);
@@ -110,7 +109,7 @@ export async function createTenant(id, options) {
 
 export async function rotateKey(id, options) {
   const client = new ApiClient(options);
-  const issued = await client.request("POST", `${tenantPath(id)}/keys`, { body: { kind: options.kind, rotate: true } });
+  const issued = await client.call((api) => api.issueKey(id, { kind: options.kind, rotate: true }));
   if (options.json) return printJson(issued);
   console.log(`new ${options.kind} key for ${id}; revoked ${issued.revokedKeyIds.length} old key(s)`);
   printKeys([issued.key], false);
@@ -162,9 +161,9 @@ function against(used, limit, money) {
 export async function showTenant(id, options) {
   const client = new ApiClient(options);
   const [detail, runtimes, alerts] = await Promise.all([
-    client.request("GET", tenantPath(id)),
-    client.request("GET", `${tenantPath(id)}/runtimes`),
-    client.request("GET", `${tenantPath(id)}/alerts`),
+    client.call((api) => api.adminTenant(id)),
+    client.call((api) => api.tenantRuntimes(id)),
+    client.call((api) => api.tenantAlerts(id)),
   ]);
   const { tenant, budget: status } = detail;
   if (options.json) return printJson({ tenant, budget: status, runtimes, alerts });
@@ -179,7 +178,7 @@ export async function showTenant(id, options) {
 
   console.log(`\nruntimes (checked in within 24 h): ${runtimes.runtimes.length}; current settings version ${runtimes.settingsVersion}`);
   if (runtimes.runtimes.length === 0) {
-    console.log("  none: a runtime follows this tenant when started with followControlPlane and a service key (README, \"Control plane\")");
+    console.log("  none: a runtime follows this tenant when started with followControlPlane and a service key (docs/control-plane.md)");
   } else {
     console.log(
       table(
@@ -224,7 +223,7 @@ export async function webhookCommand(id, options) {
   if (options.url !== undefined) {
     let set;
     try {
-      set = await client.request("PUT", `${tenantPath(id)}/webhook`, { body: { url: options.url } });
+      set = await client.call((api) => api.setWebhook(id, { url: options.url }));
     } catch (err) {
       throw withFlag(err);
     }
@@ -235,12 +234,12 @@ export async function webhookCommand(id, options) {
     return;
   }
   if (options.remove) {
-    const removed = await client.request("DELETE", `${tenantPath(id)}/webhook`);
+    const removed = await client.call((api) => api.removeWebhook(id));
     if (options.json) return printJson(removed);
     console.log(removed.removed === false ? `${id} had no webhook` : `webhook of ${id} removed: alerts are still recorded, and no longer sent`);
     return;
   }
-  const attempt = await client.request("POST", `${tenantPath(id)}/webhook/test`, { body: {} });
+  const attempt = await client.call((api) => api.testWebhook(id));
   if (options.json) printJson(attempt);
   const how = `${attempt.statusCode === null ? "no HTTP answer" : `HTTP ${attempt.statusCode}`}, ${Math.round(attempt.durationMs)} ms`;
   if (attempt.outcome !== "delivered") throw new Error(`test event to ${attempt.url} not delivered (${how})${attempt.error ? `: ${attempt.error}` : ""}`);

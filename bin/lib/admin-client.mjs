@@ -1,6 +1,11 @@
-// A small client for the collector's HTTP API, for CLI commands. Errors name the problem: the
-// collector's own error message when it answered, or what to check when it did not.
+// The CLI's access to the collector's HTTP API: the contract's typed QueryApiClient (the one the
+// console and the demo use too), with its failures worded for a terminal: the collector's own error
+// message when it answered, or what to check when it did not.
+import { QueryApiClient, QueryApiError } from "@troupe/contract/query-api";
 import { collectorUrl, adminKey, UsageError } from "./config.mjs";
+
+/** How long the CLI waits for one answer. */
+const TIMEOUT_MS = 30_000;
 
 /** The collector refused a request: `status` and `code` as it answered, the message naming the problem. */
 export class ApiError extends Error {
@@ -15,40 +20,39 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A failed QueryApiClient call as the CLI reports it: an ApiError (`GET /api/v1/...: HTTP 404: ...`)
+ * when the collector answered, else an Error saying it could not be reached.
+ */
+export function cliError(err, baseUrl) {
+  if (!(err instanceof QueryApiError)) return err;
+  if (err.code === "unreachable" || err.code === "timeout") {
+    const failure = err.cause instanceof Error ? (err.cause.cause?.code ?? err.cause.message) : err.message;
+    return new Error(`cannot reach the collector at ${baseUrl} (${failure}); is it running? (troupe start, or --collector-url)`);
+  }
+  if (err.status === 0 || err.code === "bad_response") return err;
+  // A body that was not the collector's JSON error (a proxy's page, say) is shown as it came.
+  const detail = err.answerText ?? err.message;
+  const code = err.answerText === undefined ? err.code : undefined;
+  return new ApiError(`${err.method} ${err.path}: HTTP ${err.status}: ${detail}`, { status: err.status, code, detail });
+}
+
+/** The admin API for CLI commands: `call(api => api.method(...))` runs one typed call and rewords its failure. */
 export class ApiClient {
   constructor(options) {
     this.baseUrl = collectorUrl(options.collectorUrl);
-    this.key = adminKey(options.adminKey, process.env, { create: false });
-    if (!this.key) throw new UsageError("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY, or run in the data directory of `troupe start`");
+    const key = adminKey(options.adminKey, process.env, { create: false });
+    if (!key) throw new UsageError("no admin key: pass --admin-key, set TROUPE_ADMIN_KEY, or run in the data directory of `troupe start`");
+    this.api = new QueryApiClient({ baseUrl: this.baseUrl, key, timeoutMs: TIMEOUT_MS });
   }
 
-  /** Sends a request; resolves with the parsed JSON (or text for CSV), rejects with a clear Error. */
-  async request(method, path, { query, body, accept = "json" } = {}) {
-    const url = new URL(this.baseUrl + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
-    let res;
+  /** Resolves with what `fn(api)` resolves with; rejects with cliError's Error. */
+  async call(fn) {
     try {
-      res = await fetch(url, {
-        method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(30_000),
-      });
+      return await fn(this.api);
     } catch (err) {
-      throw new Error(`cannot reach the collector at ${this.baseUrl} (${err.cause?.code ?? err.message}); is it running? (troupe start, or --collector-url)`);
+      throw cliError(err, this.baseUrl);
     }
-    const text = await res.text();
-    if (!res.ok) {
-      let message = text.slice(0, 300);
-      let code;
-      try {
-        ({ message, code } = JSON.parse(text).error);
-      } catch {
-        // not a JSON error body
-      }
-      throw new ApiError(`${method} ${path}: HTTP ${res.status}: ${message}`, { status: res.status, code, detail: message });
-    }
-    return accept === "json" ? JSON.parse(text) : text;
   }
 }
 

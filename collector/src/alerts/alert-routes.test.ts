@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MetricRegistry } from "../metrics/metric-registry.js";
-import type { SetWebhookResponse, TenantAlertsResponse, WebhookDelivery, WebhookEvent } from "../query/api-types.js";
+import type { SetWebhookResponse, TenantAlertsResponse, WebhookDelivery, WebhookEvent } from "@troupe/contract/query-api";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry, type TenantRegistry } from "../tenants/tenant-registry.js";

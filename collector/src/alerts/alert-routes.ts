@@ -1,11 +1,12 @@
+import { alertsQuery, setWebhookBody, tenantParam, type RemoveWebhookResponse } from "@troupe/contract/query-api";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import { errorResponse } from "../http/error-response.js";
-import type { SetWebhookResponse, TenantAlertsResponse, TenantRecord, WebhookDelivery } from "../query/api-types.js";
-import { jsonBody, parseParams, tenantParam } from "../query/request-params.js";
+import type { SetWebhookResponse, TenantAlertsResponse, TenantRecord, WebhookDelivery } from "@troupe/contract/query-api";
+import { jsonBody, parseParams } from "../query/request-params.js";
 import { resolveTenant } from "../query/tenant-scope.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
@@ -14,7 +15,6 @@ import type { AlertStore } from "./alert-store.js";
 import { alertThresholdsOf } from "./alert-windows.js";
 import type { WebhookSender } from "./webhook-sender.js";
 import type { TenantWebhook, WebhookStore } from "./webhook-store.js";
-import { webhookUrl } from "./webhook-url.js";
 
 /** Dependencies of the alert routes. */
 export interface AlertRoutesOptions {
@@ -34,16 +34,6 @@ export const MAX_ALERTS_LISTED = 500;
 /** Delivery attempts listed in the admin view, newest first. */
 export const MAX_DELIVERIES_LISTED = 100;
 const MAX_WEBHOOK_BODY_BYTES = 8 * 1024;
-
-const setWebhookBody = z.strictObject({ url: webhookUrl });
-const alertsQuery = z.strictObject({ tenant: tenantParam.optional() });
-
-/** Answer of DELETE /api/v1/admin/tenants/{id}/webhook. */
-export interface RemoveWebhookResponse {
-  tenantId: string;
-  /** False when the tenant had no webhook. */
-  removed: boolean;
-}
 
 /**
  * Budget alerts and webhooks, mounted under /api/v1 (`app.route("/api/v1", createAlertRoutes(...))`):

@@ -1,4 +1,4 @@
-import type { BudgetAlert, WebhookDelivery } from "../query/api-types.js";
+import type { BudgetAlert, WebhookDelivery } from "@troupe/contract/query-api";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 import { alertKeyOf } from "./alert-windows.js";

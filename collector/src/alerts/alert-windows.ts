@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { BudgetAlert, TenantRecord } from "../query/api-types.js";
+import type { BudgetAlert, TenantRecord } from "@troupe/contract/query-api";
 import { DEFAULT_ALERT_THRESHOLDS } from "../tenants/tenant-rows.js";
 
 /** The tenant's warning fractions: those of its record that are in (0, 1], ascending, else the defaults. */

@@ -1,4 +1,4 @@
-import type { BudgetAlert, TenantBudgets } from "../query/api-types.js";
+import type { BudgetAlert, TenantBudgets } from "@troupe/contract/query-api";
 import type { BudgetUsage } from "../query/tenant-activity-queries.js";
 import type { AlertWindows } from "./alert-windows.js";
 

@@ -1,4 +1,4 @@
-import type { BudgetAlert, TenantRecord } from "../query/api-types.js";
+import type { BudgetAlert, TenantRecord } from "@troupe/contract/query-api";
 import { budgetUsage, type BudgetUsage } from "../query/tenant-activity-queries.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { TenantRegistry } from "../tenants/tenant-registry.js";

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { WebhookEvent } from "../query/api-types.js";
+import type { WebhookEvent } from "@troupe/contract/query-api";
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhookBody } from "./webhook-signature.js";
 
 /** How one POST to a webhook went. */

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MetricRegistry } from "../metrics/metric-registry.js";
-import type { BudgetAlert, WebhookEvent } from "../query/api-types.js";
+import type { BudgetAlert, WebhookEvent } from "@troupe/contract/query-api";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { AlertMetrics } from "./alert-metrics.js";

@@ -1,4 +1,4 @@
-import type { BudgetAlert, WebhookDelivery, WebhookEvent } from "../query/api-types.js";
+import type { BudgetAlert, WebhookDelivery, WebhookEvent } from "@troupe/contract/query-api";
 import { randomBase62 } from "../tenants/api-key.js";
 import type { AlertMetrics } from "./alert-metrics.js";
 import type { AlertStore } from "./alert-store.js";

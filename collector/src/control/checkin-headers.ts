@@ -1,4 +1,4 @@
-import { CONTROL_HEADERS } from "@troupe/runtime";
+import { CONTROL_HEADERS } from "@troupe/contract";
 import { CollectorError } from "../errors.js";
 
 /** A runtime id as CONTROL_HEADERS.runtimeId carries it: 1-128 of A-Z a-z 0-9 . _ : - */

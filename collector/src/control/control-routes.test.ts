@@ -1,10 +1,10 @@
-import { controlSettingsResponseSchema, controlUsageResponseSchema, CONTROL_HEADERS, CONTROL_PATHS, type ControlSettingsResponse, type ControlUsageResponse } from "@troupe/runtime";
+import { controlSettingsResponseSchema, controlUsageResponseSchema, CONTROL_HEADERS, CONTROL_PATHS, type ControlSettingsResponse, type ControlUsageResponse } from "@troupe/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorApp } from "../http/app.js";
 import { listen, type RunningServer } from "../http/server.js";
 import { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { createAdminRoutes } from "../query/admin-routes.js";
-import type { TenantRuntimesResponse } from "../query/api-types.js";
+import type { TenantRuntimesResponse } from "@troupe/contract/query-api";
 import { insertUsage } from "../query/seed-usage.test-helper.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";

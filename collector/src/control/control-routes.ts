@@ -1,11 +1,12 @@
-import { MAX_SETTINGS_WAIT_S } from "@troupe/runtime";
+import { MAX_SETTINGS_WAIT_S } from "@troupe/contract";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import { errorResponse } from "../http/error-response.js";
-import type { ControlUsageResponse } from "../query/api-types.js";
-import { intParam, labelParam, parseParams } from "../query/request-params.js";
+import type { ControlUsageResponse } from "@troupe/contract";
+import { intParam, labelParam } from "@troupe/contract/query-api";
+import { parseParams } from "../query/request-params.js";
 import { budgetUsage } from "../query/tenant-activity-queries.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { TenantRegistry } from "../tenants/tenant-registry.js";

@@ -1,6 +1,6 @@
-import { isTenantId } from "@troupe/runtime";
+import { isTenantId } from "@troupe/contract";
 import { CollectorError } from "../errors.js";
-import type { TenantRecord } from "../query/api-types.js";
+import type { TenantRecord } from "@troupe/contract/query-api";
 import type { Principal } from "../tenants/principal.js";
 import type { TenantRegistry } from "../tenants/tenant-registry.js";
 

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONTROL_HEADERS, CONTROL_PATHS } from "@troupe/runtime";
+import { CONTROL_HEADERS, CONTROL_PATHS } from "@troupe/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCollectorConfig } from "../config.js";
-import type { TenantRuntimesResponse } from "../query/api-types.js";
+import type { TenantRuntimesResponse } from "@troupe/contract/query-api";
 import { startCollector, type RunningCollector } from "../start-collector.js";
 
 const ADMIN = "wiring-admin-key-0123456789";

@@ -1,4 +1,5 @@
-import type { ControlSettingsResponse, ManagedTenantSettings, TenantRecord } from "../query/api-types.js";
+import type { TenantRecord } from "@troupe/contract/query-api";
+import type { ControlSettingsResponse, ManagedTenantSettings } from "@troupe/contract";
 
 /** A tenant's settings as its runtimes read them (what the registry stores, without names and times). */
 export function toManagedSettings(t: TenantRecord): ManagedTenantSettings {

@@ -1,4 +1,4 @@
-import type { RuntimeCheckIn } from "../query/api-types.js";
+import type { RuntimeCheckIn } from "@troupe/contract/query-api";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 

@@ -13,7 +13,7 @@ import type {
   IssueKeyResponse,
   TenantRuntimesResponse,
   UpdateTenantResponse,
-} from "./api-types.js";
+} from "@troupe/contract/query-api";
 import { createQueryRoutes } from "./query-routes.js";
 import { turnTrace } from "./seed-spans.test-helper.js";
 import { insertUsage, insertUsageRows } from "./seed-usage.test-helper.js";

@@ -1,28 +1,35 @@
+import {
+  adminTenantQuery,
+  adminTenantsQuery,
+  createServiceKeyBody,
+  createTenantBody,
+  issueKeyBody,
+  keyIdParam,
+  tenantParam,
+  updateTenantBody,
+  type AdminTenantDetailResponse,
+  type AdminTenantOverview,
+  type AdminTenantsResponse,
+  type CreateServiceKeyResponse,
+  type CreateTenantResponse,
+  type IssueKeyResponse,
+  type IssuedKey,
+  type TenantKeyKind,
+  type TenantRuntimesResponse,
+  type UpdateTenantResponse,
+} from "@troupe/contract/query-api";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import { errorResponse } from "../http/error-response.js";
 import type { RuntimeCheckIns } from "../control/runtime-checkins.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { TenantRegistry } from "../tenants/tenant-registry.js";
-import type {
-  AdminTenantDetailResponse,
-  AdminTenantOverview,
-  AdminTenantsResponse,
-  CreateServiceKeyResponse,
-  CreateTenantResponse,
-  IssueKeyResponse,
-  IssuedKey,
-  TenantKeyKind,
-  TenantRuntimesResponse,
-  UpdateTenantResponse,
-} from "./api-types.js";
 import { csvResponse } from "./query-routes.js";
-import { formatParam, jsonBody, parseParams, resolveRange, tenantParam, timeParam } from "./request-params.js";
+import { jsonBody, parseParams, resolveRange } from "./request-params.js";
 import { budgetStatus, budgetUsage, emptyActivity, tenantActivity } from "./tenant-activity-queries.js";
-import { createTenantBody, definedFields, parseBody, updateTenantBody } from "./tenant-bodies.js";
+import { definedFields, parseBody } from "./tenant-bodies.js";
 
 /** Dependencies of the admin routes. */
 export interface AdminRoutesOptions {
@@ -39,10 +46,6 @@ export interface AdminRoutesOptions {
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 const DAY_MS = 86_400_000;
-const issueKeyBody = z.strictObject({ kind: z.enum(["ingest", "console"]), rotate: z.boolean().optional() });
-const serviceKeyBody = z.strictObject({ allowedTenants: z.array(tenantParam).min(1, "must name at least one tenant").max(1000) });
-const overviewQuery = z.strictObject({ from: timeParam.optional(), to: timeParam.optional(), format: formatParam.optional() });
-const KEY_ID = /^key_[0-9A-Za-z]{1,64}$/;
 
 /**
  * The operator API under /admin (mount with `app.route("/api/v1", createAdminRoutes(...))`):
@@ -88,7 +91,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
   }
 
   app.get("/admin/tenants", async (c) => {
-    const p = parseParams(overviewQuery, c.req.query());
+    const p = parseParams(adminTenantsQuery, c.req.query());
     const r = resolveRange(p.from, p.to, now(), DAY_MS);
     const rows = (await overviews(r.fromMs, r.toMs)).sort((a, b) => b.activity.costUsd - a.activity.costUsd || a.tenant.id.localeCompare(b.tenant.id));
     if (p.format === "csv") {
@@ -114,7 +117,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
 
   app.get("/admin/tenants/:id", async (c) => {
     const id = tenantIdParam(c.req.param("id"));
-    const p = parseParams(overviewQuery.omit({ format: true }), c.req.query());
+    const p = parseParams(adminTenantQuery, c.req.query());
     const r = resolveRange(p.from, p.to, now(), DAY_MS);
     const [row] = await overviews(r.fromMs, r.toMs, [id]);
     if (!row) throw new CollectorError("not_found", `tenant ${JSON.stringify(id)} does not exist`);
@@ -147,14 +150,14 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
   });
 
   app.post("/admin/service-keys", async (c) => {
-    const body = parseParams(serviceKeyBody, await jsonBody(c));
+    const body = parseParams(createServiceKeyBody, await jsonBody(c));
     const answer: CreateServiceKeyResponse = { key: await registry.issueServiceKey(body.allowedTenants, actor(c)) };
     return noStore(c.json(answer, 201));
   });
 
   app.delete("/admin/keys/:keyId", async (c) => {
     const keyId = c.req.param("keyId");
-    if (!KEY_ID.test(keyId)) throw new CollectorError("bad_request", `invalid parameter "keyId": not a key id`);
+    if (!keyIdParam.safeParse(keyId).success) throw new CollectorError("bad_request", `invalid parameter "keyId": not a key id`);
     return c.json(await registry.revokeKey(keyId, actor(c)));
   });
 

@@ -1,5 +1,5 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
-import type { AgentSummary } from "./api-types.js";
+import type { AgentSummary } from "@troupe/contract/query-api";
 import { RollupPlan } from "../rollups/rollup-plan.js";
 import { ROLLUP_QUANTILE_LEVELS } from "../rollups/rollup-source.js";
 import { SPAN_ROLLUP } from "../rollups/span-rollup.js";

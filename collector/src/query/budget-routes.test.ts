@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry, type TenantRegistry } from "../tenants/tenant-registry.js";
-import type { BudgetResponse } from "./api-types.js";
+import type { BudgetResponse } from "@troupe/contract/query-api";
 import { createBudgetRoutes } from "./budget-routes.js";
 import { insertUsage } from "./seed-usage.test-helper.js";
 

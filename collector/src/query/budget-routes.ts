@@ -1,12 +1,11 @@
+import { budgetQuery, type BudgetResponse } from "@troupe/contract/query-api";
 import { Hono } from "hono";
-import { z } from "zod";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import { errorResponse } from "../http/error-response.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { TenantRegistry } from "../tenants/tenant-registry.js";
-import type { BudgetResponse } from "./api-types.js";
-import { parseParams, tenantParam } from "./request-params.js";
+import { parseParams } from "./request-params.js";
 import { budgetStatus, budgetUsage } from "./tenant-activity-queries.js";
 import { resolveTenant } from "./tenant-scope.js";
 
@@ -19,8 +18,6 @@ export interface BudgetRoutesOptions {
   now?: () => number;
   onInternalError?: (err: unknown) => void;
 }
-
-const budgetQuery = z.strictObject({ tenant: tenantParam.optional() });
 
 /**
  * GET /budget (mount under /api/v1): BudgetResponse, a tenant's budgets and where it stands against

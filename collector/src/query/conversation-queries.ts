@@ -1,7 +1,7 @@
-import { ATTR } from "@troupe/runtime";
+import { ATTR } from "@troupe/contract";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
-import type { ConversationSummary } from "./api-types.js";
+import type { ConversationSummary } from "@troupe/contract/query-api";
 import { IS_LLM_SPAN_SQL } from "./llm-spans.js";
 import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
 import { FINAL_SETTINGS_SQL, num, round } from "./span-sql.js";

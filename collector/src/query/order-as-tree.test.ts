@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { TraceSpan } from "./api-types.js";
+import type { TraceSpan } from "@troupe/contract/query-api";
 import { orderAsTree } from "./trace-queries.js";
 
 function span(spanId: string, parentSpanId: string): TraceSpan {

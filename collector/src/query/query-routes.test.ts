@@ -6,7 +6,7 @@ import type { SpanStore } from "../store/span-store.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
 import { createAdminRoutes } from "./admin-routes.js";
-import type { AgentsResponse, OverviewResponse, SamplingResponse, TraceDetailResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
+import type { AgentsResponse, OverviewResponse, SamplingResponse, TraceDetailResponse, TraceSearchResponse, UsageResponse } from "@troupe/contract/query-api";
 import { createQueryRoutes } from "./query-routes.js";
 import { turnTrace } from "./seed-spans.test-helper.js";
 import { insertUsage, insertUsageRows, usageOfChatSpan, type UsageSpec } from "./seed-usage.test-helper.js";

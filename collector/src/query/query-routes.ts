@@ -1,3 +1,19 @@
+import {
+  agentsQuery,
+  conversationsQuery,
+  overviewQuery,
+  samplingQuery,
+  traceIdParam,
+  traceQuery,
+  traceSearchQuery,
+  usageQuery,
+  type AgentsResponse,
+  type ConversationsResponse,
+  type OverviewResponse,
+  type SamplingResponse,
+  type TraceSearchResponse,
+  type UsageResponse,
+} from "@troupe/contract/query-api";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
@@ -6,22 +22,10 @@ import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
 import { agentSummaries } from "./agent-queries.js";
-import type { AgentsResponse, ConversationsResponse, OverviewResponse, SamplingResponse, TraceSearchResponse, UsageResponse } from "./api-types.js";
 import { listConversations } from "./conversation-queries.js";
 import { toCsv } from "./csv.js";
 import { overview } from "./overview-queries.js";
-import {
-  durationMsParam,
-  formatParam,
-  intParam,
-  labelParam,
-  parseAttributeFilters,
-  parseParams,
-  resolveRange,
-  tenantParam,
-  timeParam,
-  type TimeRange,
-} from "./request-params.js";
+import { parseAttributeFilters, parseParams, resolveRange, type TimeRange } from "./request-params.js";
 import { samplingInForce } from "./sampling-queries.js";
 import { resolveTenant } from "./tenant-scope.js";
 import { getTrace, searchTraces } from "./trace-queries.js";
@@ -38,30 +42,7 @@ export interface QueryRoutesOptions {
 }
 
 const HOUR_MS = 3600_000;
-
-const rangeShape = { tenant: tenantParam.optional(), from: timeParam.optional(), to: timeParam.optional() };
-const tracesSchema = z.strictObject({
-  ...rangeShape,
-  agentType: labelParam.optional(),
-  operation: labelParam.optional(),
-  status: z.enum(["ok", "error"]).optional(),
-  model: labelParam.optional(),
-  // Repeatable: validated from c.req.queries("attr") by parseAttributeFilters.
-  attr: z.string().optional(),
-  minDurationMs: durationMsParam.optional(),
-  maxDurationMs: durationMsParam.optional(),
-  q: z.string().min(1, "must not be empty").max(200, "too long").optional(),
-  limit: intParam(1, 500).optional(),
-  cursor: z.string().max(100, "too long").optional(),
-  format: formatParam.optional(),
-});
-const traceSchema = z.strictObject({ tenant: tenantParam.optional() });
-const agentsSchema = z.strictObject({ ...rangeShape, format: formatParam.optional() });
-const usageSchema = z.strictObject({ ...rangeShape, groupBy: z.enum(["hour", "day", "model", "agent"]).optional(), format: formatParam.optional() });
-const overviewSchema = z.strictObject(rangeShape);
-const conversationsSchema = z.strictObject({ ...rangeShape, id: labelParam.optional(), limit: intParam(1, 500).optional() });
-const samplingSchema = z.strictObject(rangeShape);
-const TRACE_ID = /^[0-9a-fA-F]{32}$/;
+const tracePath = z.object({ traceId: traceIdParam });
 
 /**
  * The tenant-scoped read API: GET /traces, /traces/:traceId, /agents, /usage, /overview, /sampling, /conversations, to be
@@ -84,7 +65,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   const range = (p: { from?: number | undefined; to?: number | undefined }, defaultMs: number): TimeRange => resolveRange(p.from, p.to, now(), defaultMs);
 
   app.get("/traces", async (c) => {
-    const p = parseParams(tracesSchema, c.req.query());
+    const p = parseParams(traceSearchQuery, c.req.query());
     const attributes = parseAttributeFilters(c.req.queries("attr") ?? []);
     if (p.minDurationMs !== undefined && p.maxDurationMs !== undefined && p.maxDurationMs < p.minDurationMs) {
       throw new CollectorError("bad_request", `invalid parameter "maxDurationMs": must not be below "minDurationMs"`);
@@ -111,15 +92,14 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   });
 
   app.get("/traces/:traceId", async (c) => {
-    const p = parseParams(traceSchema, c.req.query());
+    const p = parseParams(traceQuery, c.req.query());
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
-    const traceId = c.req.param("traceId");
-    if (!TRACE_ID.test(traceId)) throw new CollectorError("bad_request", `invalid parameter "traceId": must be 32 hexadecimal characters`);
+    const { traceId } = parseParams(tracePath, { traceId: c.req.param("traceId") });
     return c.json(await getTrace(gateway, tenantId, traceId.toLowerCase()));
   });
 
   app.get("/agents", async (c) => {
-    const p = parseParams(agentsSchema, c.req.query());
+    const p = parseParams(agentsQuery, c.req.query());
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, HOUR_MS);
     const agents = await agentSummaries(gateway, tenantId, r);
@@ -132,7 +112,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   });
 
   app.get("/usage", async (c) => {
-    const p = parseParams(usageSchema, c.req.query());
+    const p = parseParams(usageQuery, c.req.query());
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, 24 * HOUR_MS);
     const groupBy = p.groupBy ?? "day";
@@ -146,7 +126,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   });
 
   app.get("/overview", async (c) => {
-    const p = parseParams(overviewSchema, c.req.query());
+    const p = parseParams(overviewQuery, c.req.query());
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, HOUR_MS);
     const body: OverviewResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), ...(await overview(gateway, tenantId, r)) };
@@ -154,7 +134,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
   });
 
   app.get("/conversations", async (c) => {
-    const p = parseParams(conversationsSchema, c.req.query());
+    const p = parseParams(conversationsQuery, c.req.query());
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, HOUR_MS);
     const body: ConversationsResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), ...(await listConversations(gateway, tenantId, r, p.limit ?? 100, p.id)) };
@@ -163,7 +143,7 @@ export function createQueryRoutes(options: QueryRoutesOptions): Hono<{ Variables
 
   // Kept out of /traces so that a trace search reads no attributes: the trace list asks for it apart.
   app.get("/sampling", async (c) => {
-    const p = parseParams(samplingSchema, c.req.query());
+    const p = parseParams(samplingQuery, c.req.query());
     const tenantId = resolveTenant(c.get("principal"), p.tenant);
     const r = range(p, HOUR_MS);
     const body: SamplingResponse = { tenantId, from: iso(r.fromMs), to: iso(r.toMs), sampling: await samplingInForce(gateway, tenantId, r) };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseParams, resolveRange, timeParam } from "./request-params.js";
+import { timeParam } from "@troupe/contract/query-api";
+import { parseParams, resolveRange } from "./request-params.js";
 import { decodeTraceCursor, encodeTraceCursor } from "./trace-cursor.js";
 
 describe("time parameters", () => {

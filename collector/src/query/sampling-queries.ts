@@ -1,5 +1,5 @@
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
-import type { SamplingInForce } from "./api-types.js";
+import type { SamplingInForce } from "@troupe/contract/query-api";
 import { RollupPlan } from "../rollups/rollup-plan.js";
 import { SPAN_ROLLUP } from "../rollups/span-rollup.js";
 import type { TimeRange } from "./request-params.js";

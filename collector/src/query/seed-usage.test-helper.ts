@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { UsageOutcome } from "@troupe/runtime";
+import type { UsageOutcome } from "@troupe/contract";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 import type { SpanRow } from "../store/span-row.js";

@@ -1,12 +1,11 @@
+import { endSessionBody, sessionDigestParam, SESSION_DIGEST_RULE, type SessionEndedResponse } from "@troupe/contract/query-api";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
 import { CollectorError } from "../errors.js";
 import { requirePrincipal, type AuthVariables } from "../http/auth.js";
 import { errorResponse } from "../http/error-response.js";
-import { MAX_SESSION_REMAINING_MS, SESSION_DIGEST_PATTERN, type EndedSessions } from "../tenants/ended-sessions.js";
+import { MAX_SESSION_REMAINING_MS, type EndedSessions } from "../tenants/ended-sessions.js";
 import type { KeyAuthenticator } from "../tenants/principal.js";
-import type { SessionEndedResponse } from "./api-types.js";
 import { jsonBody, parseParams } from "./request-params.js";
 
 /** Dependencies of the session routes. */
@@ -18,11 +17,6 @@ export interface SessionRoutesOptions {
 }
 
 const MAX_BODY_BYTES = 1024;
-const DIGEST_RULE = "must be the base64url SHA-256 of a session cookie (43 characters)";
-const endBody = z.strictObject({
-  digest: z.string().regex(SESSION_DIGEST_PATTERN, DIGEST_RULE),
-  expiresAt: z.number().int("must be whole milliseconds").nonnegative(),
-});
 
 /**
  * Console sign-out that holds on every console instance and across restarts, mounted under /api/v1:
@@ -51,7 +45,7 @@ export function createSessionRoutes(options: SessionRoutesOptions): Hono<{ Varia
   );
 
   app.post("/sessions/ended", async (c) => {
-    const body = parseParams(endBody, await jsonBody(c));
+    const body = parseParams(endSessionBody, await jsonBody(c));
     if (body.expiresAt > now() + MAX_SESSION_REMAINING_MS) {
       throw new CollectorError("bad_request", `invalid parameter "expiresAt": more than ${MAX_SESSION_REMAINING_MS / 86_400_000} days away`);
     }
@@ -62,7 +56,7 @@ export function createSessionRoutes(options: SessionRoutesOptions): Hono<{ Varia
 
   app.get("/sessions/ended/:digest", async (c) => {
     const value = c.req.param("digest");
-    if (!SESSION_DIGEST_PATTERN.test(value)) throw new CollectorError("bad_request", `invalid parameter "digest": ${DIGEST_RULE}`);
+    if (!sessionDigestParam.safeParse(value).success) throw new CollectorError("bad_request", `invalid parameter "digest": ${SESSION_DIGEST_RULE}`);
     const answer: SessionEndedResponse = { ended: await sessions.isEnded(value) };
     return c.json(answer);
   });

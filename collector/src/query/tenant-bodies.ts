@@ -1,28 +1,8 @@
-import { TENANT_TIERS, managedBudgetsSchema, managedQuotasSchema, managedRateLimitsSchema, samplingRatioSchema } from "@troupe/runtime";
-import { z } from "zod";
+import type { z } from "zod";
 import { CollectorError } from "../errors.js";
-import { alertSettingsSchema } from "../tenants/tenant-checks.js";
-import { tenantParam } from "./request-params.js";
 
-const name = z.string().trim().min(1, "must not be empty").max(200, "too long").refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
-
-/** The settings fields of a tenant body, validated with the contract's schemas (objects partial: they merge). */
-const settingsFields = {
-  name: name.optional(),
-  tier: z.enum(TENANT_TIERS, { error: `must be one of ${TENANT_TIERS.join(", ")}` }).optional(),
-  retentionDays: z.number().int("must be a whole number").min(1).max(3650).optional(),
-  budgets: managedBudgetsSchema.partial().optional(),
-  quotas: managedQuotasSchema.partial().optional(),
-  rateLimits: managedRateLimitsSchema.partial().optional(),
-  samplingRatio: samplingRatioSchema.optional(),
-  alerts: alertSettingsSchema.optional(),
-};
-
-/** Body of POST /admin/tenants (CreateTenantRequest). */
-export const createTenantBody = z.strictObject({ id: tenantParam, ...settingsFields, keys: z.array(z.enum(["ingest", "console"])).max(2).optional() });
-
-/** Body of PUT /admin/tenants/{id} (UpdateTenantRequest). */
-export const updateTenantBody = z.strictObject(settingsFields);
+// The tenant bodies' schemas are the query API contract's (createTenantBody, updateTenantBody in
+// @troupe/contract/query-api); this module reads a body with one and answers what is wrong.
 
 /**
  * Validates a JSON body against a strict schema. A bad value is a CollectorError "bad_request"

@@ -1,4 +1,4 @@
-import { MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/runtime";
+import { MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/contract";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
@@ -6,7 +6,7 @@ import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
-import type { TraceDetailResponse, TraceSpan } from "./api-types.js";
+import type { TraceDetailResponse, TraceSpan } from "@troupe/contract/query-api";
 import { createQueryRoutes } from "./query-routes.js";
 import { hexId, turnTrace } from "./seed-spans.test-helper.js";
 

@@ -1,31 +1,26 @@
 import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway, QueryParams } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
-import type { TraceDetailResponse, TraceSearchResponse, TraceSpan, TraceSummary } from "./api-types.js";
+import type { AttributeFilter, TraceDetailResponse, TraceSearchResponse, TraceSpan, TraceSummary, traceSearchQuery } from "@troupe/contract/query-api";
+import type { z } from "zod";
 import { tenantTraceIds } from "./linked-traces.js";
 import { IS_LLM_SPAN_SQL, isLlmOperation } from "./llm-spans.js";
-import { RANGE_SQL, rangeParams, type AttributeFilter, type TimeRange } from "./request-params.js";
+import { RANGE_SQL, rangeParams, type TimeRange } from "./request-params.js";
 import { FINAL_SETTINGS_SQL, num, round } from "./span-sql.js";
 import { decodeTraceCursor, encodeTraceCursor } from "./trace-cursor.js";
 import { isInProgress, rootlessTraces } from "./trace-roots.js";
 import { linkedTraceIds, SPAN_VIEW_COLUMNS_SQL, toTraceSpan, type SpanViewRow } from "./trace-span-view.js";
 
-/** Filters of a trace search (validated). */
-export interface TraceSearchFilters {
+/**
+ * Filters of a trace search, validated: the contract's search parameters as parsed, with the range
+ * resolved, the page size defaulted and every `attr` parsed into a filter.
+ */
+export type TraceSearchFilters = Omit<z.output<typeof traceSearchQuery>, "tenant" | "from" | "to" | "attr" | "format" | "limit"> & {
   range: TimeRange;
-  agentType?: string;
-  operation?: string;
-  status?: "ok" | "error";
-  /** Traces with a span of this model (the `model` column: response model, else request model). */
-  model?: string;
   /** Traces with, for each filter, a span whose attribute has exactly that text (ANDed). */
   attributes?: readonly AttributeFilter[];
-  minDurationMs?: number;
-  maxDurationMs?: number;
-  q?: string;
   limit: number;
-  cursor?: string;
-}
+};
 
 /** The most spans returned for one trace. */
 export const MAX_TRACE_SPANS = 10_000;

@@ -7,7 +7,7 @@ import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
-import type { ConversationsResponse, TraceDetailResponse, TraceSearchResponse, TraceSummary } from "./api-types.js";
+import type { ConversationsResponse, TraceDetailResponse, TraceSearchResponse, TraceSummary } from "@troupe/contract/query-api";
 import { createQueryRoutes } from "./query-routes.js";
 import { hexId, turnTrace } from "./seed-spans.test-helper.js";
 

@@ -1,7 +1,7 @@
 import { typedAttributeValue, STORED_ATTRIBUTE_TYPES, type StoredAttributeType } from "../store/attribute-types.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import { decodeSpanEvents, decodeSpanLinks } from "../store/span-events.js";
-import type { AttributeValue, TraceSpan, TraceSpanEvent, TraceSpanLink } from "./api-types.js";
+import type { AttributeValue, TraceSpan, TraceSpanEvent, TraceSpanLink } from "@troupe/contract/query-api";
 import { num, round } from "./span-sql.js";
 
 /** The columns of a span as the trace view answers it, in the shape `SpanViewRow` reads. */

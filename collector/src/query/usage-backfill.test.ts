@@ -9,7 +9,7 @@ import { runMigrations } from "../store/migrate.js";
 import { MIGRATIONS } from "../store/migrations/index.js";
 import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { createTenantRegistry } from "../tenants/tenant-registry.js";
-import type { UsageGroupBy, UsageResponse } from "./api-types.js";
+import type { UsageGroupBy, UsageResponse } from "@troupe/contract/query-api";
 import { createQueryRoutes } from "./query-routes.js";
 import { hexId, turnTrace } from "./seed-spans.test-helper.js";
 

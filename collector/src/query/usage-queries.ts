@@ -2,7 +2,7 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { clickHouseDateTimeToIso } from "../store/clickhouse-time.js";
 import { RollupPlan } from "../rollups/rollup-plan.js";
 import { USAGE_ROLLUP } from "../rollups/usage-rollup.js";
-import type { UsageFigures, UsageGroupBy, UsageRow } from "./api-types.js";
+import type { UsageFigures, UsageGroupBy, UsageRow } from "@troupe/contract/query-api";
 import type { TimeRange } from "./request-params.js";
 import { USAGE_FINAL_SETTINGS_SQL, USAGE_ROLLUP_AGGREGATES_SQL, USAGE_ROLLUP_COLUMNS, sumUsage, toUsageFigures, type UsageDbColumns } from "./usage-sql.js";
 

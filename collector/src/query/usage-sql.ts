@@ -1,4 +1,4 @@
-import type { UsageFigures } from "./api-types.js";
+import type { UsageFigures } from "@troupe/contract/query-api";
 import { num, round } from "./span-sql.js";
 
 /**

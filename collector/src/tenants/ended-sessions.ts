@@ -2,7 +2,7 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 
 /** A session digest: the base64url SHA-256 of a console session cookie (43 characters). */
-export const SESSION_DIGEST_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+export { SESSION_DIGEST_PATTERN } from "@troupe/contract/query-api";
 
 /** The longest a console session can still be valid for when it is ended (its TTL is far shorter). */
 export const MAX_SESSION_REMAINING_MS = 30 * 86_400_000;

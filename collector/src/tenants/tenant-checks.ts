@@ -1,22 +1,10 @@
-import { TENANT_TIERS, managedBudgetsSchema, managedQuotasSchema, managedRateLimitsSchema, samplingRatioSchema } from "@troupe/runtime";
+import { TENANT_TIERS, managedBudgetsSchema, managedQuotasSchema, managedRateLimitsSchema, samplingRatioSchema } from "@troupe/contract";
 import { z } from "zod";
 import { CollectorError } from "../errors.js";
-import type { TenantRecord, UpdateTenantRequest } from "../query/api-types.js";
+import { alertSettingsSchema, type TenantRecord, type UpdateTenantRequest } from "@troupe/contract/query-api";
 
 /** The settings an operator writes (the admin API's update body): every field optional; objects merge field by field (null clears one). */
 export type TenantSettingsInput = UpdateTenantRequest;
-
-/** Budget alert thresholds: 1-5 distinct fractions in (0, 1] (stored ascending). */
-export const alertThresholdsSchema = z
-  .array(z.number({ error: "must be a number" }).finite("must be a finite number").gt(0, "must be greater than 0").max(1, "must be at most 1"), {
-    error: "must be a list of numbers",
-  })
-  .min(1, "must hold 1 to 5 thresholds")
-  .max(5, "must hold 1 to 5 thresholds")
-  .refine((list) => new Set(list).size === list.length, "must not repeat a threshold");
-
-/** A tenant's alert settings. */
-export const alertSettingsSchema = z.strictObject({ thresholds: alertThresholdsSchema });
 
 const tierSchema = z.enum(TENANT_TIERS, { error: `must be one of ${TENANT_TIERS.join(", ")}` });
 const retentionDaysSchema = z.number({ error: "must be a number" }).int("must be an integer from 1 to 3650").min(1, "must be an integer from 1 to 3650").max(3650, "must be an integer from 1 to 3650");

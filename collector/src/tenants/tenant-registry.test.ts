@@ -3,7 +3,7 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import { createClickHouseSpanStore } from "../store/clickhouse-span-store.js";
 import { SECRET_PATTERN, hashSecret } from "./api-key.js";
-import type { TenantRecord } from "../query/api-types.js";
+import type { TenantRecord } from "@troupe/contract/query-api";
 import { insertUsage } from "../query/seed-usage.test-helper.js";
 import { createTenantRegistry, type TenantRegistry } from "./tenant-registry.js";
 import { plainSpanFields } from "../store/span-row.js";

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { isTenantId, TENANT_TIERS as TIERS, UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS } from "@troupe/runtime";
+import { isTenantId, TENANT_TIERS as TIERS, UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS } from "@troupe/contract";
 import { CollectorError } from "../errors.js";
-import type { ApiKeyInfo, IssuedKey, RevokeKeyResponse, TenantKeyKind, TenantRecord, TenantTier } from "../query/api-types.js";
+import type { ApiKeyInfo, IssuedKey, RevokeKeyResponse, TenantKeyKind, TenantRecord } from "@troupe/contract/query-api";
+import type { TenantTier } from "@troupe/contract";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 import { DEFAULT_RETENTION_DAYS } from "../store/clickhouse-span-store.js";

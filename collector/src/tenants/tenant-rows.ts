@@ -1,5 +1,5 @@
-import { TENANT_TIERS, type TenantTier } from "@troupe/runtime";
-import type { TenantRecord } from "../query/api-types.js";
+import { TENANT_TIERS, type TenantTier } from "@troupe/contract";
+import type { TenantRecord } from "@troupe/contract/query-api";
 import { toClickHouseDateTime } from "../store/clickhouse-time.js";
 
 /** The columns of `tenants` a TenantRecord is read from (migrations 0002 and 0005). */

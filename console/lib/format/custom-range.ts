@@ -1,5 +1,13 @@
 // Absolute time ranges ("from this minute to that one", UTC) beside the relative presets. Pure functions.
-import type { ResolvedRange } from "./time-range";
+
+/** A resolved custom range (a ResolvedRange of time-range.ts): ISO bounds, `from` inclusive, `to` exclusive. */
+export interface CustomRange {
+  /** The ISO interval, as the `range` URL parameter holds it. */
+  key: string;
+  label: string;
+  from: string;
+  to: string;
+}
 
 /** The longest custom range accepted. */
 export const MAX_CUSTOM_RANGE_MS = 90 * 86_400_000;
@@ -46,7 +54,7 @@ export function customRangeKey(fromMs: number, toMs: number): string {
  * one or fails customRangeProblem. Its key is the parameter itself, so links that keep `range`
  * keep the custom range.
  */
-export function parseCustomRange(param: string | undefined): ResolvedRange | null {
+export function parseCustomRange(param: string | undefined): CustomRange | null {
   if (!param || param.length > 64) return null;
   const parts = param.split("/");
   if (parts.length !== 2) return null;

@@ -1,6 +1,6 @@
 // The operator's tenant forms: every settings field with its label, unit and bounds, read from a
 // submitted form into an admin API request, or into a message per field that names it. The bounds
-// are those the collector enforces (runtime/src/control/control-wire.ts); checking them here lets
+// are those the collector enforces (contract/src/control-wire.ts); checking them here lets
 // the form name the field before anything is sent, and the collector still has the last word.
 import { z } from "zod";
 import type { CreateTenantRequest, TenantRecord, TenantTier, UpdateTenantRequest } from "../api/types";

@@ -1,5 +1,4 @@
-import { z } from "zod";
-import type { UsageGroupBy } from "../api/types";
+import { usageGroupBySchema, type UsageGroupBy } from "@troupe/contract/query-api";
 import { dayOf, parseDay } from "./time-range";
 
 /** A usage report request as the console reads it from a URL. Days are UTC and both inclusive. */
@@ -11,8 +10,6 @@ export interface UsageQuery {
   from: string;
   to: string;
 }
-
-const groupBySchema = z.enum(["day", "hour", "model", "agent"]);
 
 /**
  * Reads `from`, `to` (yyyy-mm-dd) and `groupBy` from URL parameters. Missing values default to the
@@ -37,7 +34,7 @@ export function parseUsageQuery(raw: Record<string, string | string[] | undefine
     else error = `"to" must be a date as yyyy-mm-dd; got "${t}"`;
   }
   if (g) {
-    const parsed = groupBySchema.safeParse(g);
+    const parsed = usageGroupBySchema.safeParse(g);
     if (parsed.success) groupBy = parsed.data;
     else error = `"groupBy" must be one of day, hour, model, agent; got "${g}"`;
   }

@@ -5,8 +5,7 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { OtlpUsageRecorder, USAGE_LOGGER_NAME } from "./otlp-usage-recorder.js";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "./usage-record.js";
-import type { UsageRecord } from "./usage-record.js";
+import { USAGE_ATTR, USAGE_EVENT_NAME, type UsageRecord } from "@troupe/contract";
 
 const record: UsageRecord = {
   id: "5f0c6f9e-1d2b-4c4e-9a8b-0123456789ab",

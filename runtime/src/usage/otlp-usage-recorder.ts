@@ -2,8 +2,7 @@ import { ROOT_CONTEXT, TraceFlags, diag, trace } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
 import type { LogAttributes, LogRecord, Logger, LoggerProvider } from "@opentelemetry/api-logs";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "./usage-record.js";
-import type { UsageRecord } from "./usage-record.js";
+import { USAGE_ATTR, USAGE_EVENT_NAME, type UsageRecord } from "@troupe/contract";
 import type { UsageRecorder } from "./usage-recorder.js";
 
 /** The instrumentation scope name of usage log records. */

@@ -4,7 +4,7 @@ import { InMemoryLogRecordExporter, LoggerProvider } from "@opentelemetry/sdk-lo
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { afterEach, describe, expect, it } from "vitest";
 import { UsageLogRecordProcessor } from "./usage-log-processor.js";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "./usage-record.js";
+import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/contract";
 
 /** An exporter whose exports wait until the test answers them. */
 class HeldExporter implements LogRecordExporter {

@@ -2,7 +2,7 @@ import { diag } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
 import type { LogRecordExporter, LogRecordProcessor, ReadWriteLogRecord, ReadableLogRecord } from "@opentelemetry/sdk-logs";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "./usage-record.js";
+import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/contract";
 
 /** Batching of a UsageLogRecordProcessor; every field has a default. */
 export interface UsageBatchOptions {

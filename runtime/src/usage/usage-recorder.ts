@@ -1,4 +1,4 @@
-import type { UsageRecord } from "./usage-record.js";
+import type { UsageRecord } from "@troupe/contract";
 
 /**
  * Where the runtime hands the usage record of every LLM call attempt (one record per attempt,
