@@ -1,4 +1,4 @@
-import { ATTR } from "@troupe/runtime";
+import { ATTR } from "@troupe/contract";
 import type { AttributeTypes } from "../store/attribute-types.js";
 
 /** A resource as forwarded: its attributes (text) and the types of those that are not strings. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CONTROL_HEADERS } from "@troupe/runtime";
+import { CONTROL_HEADERS } from "@troupe/contract";
 import type { MiddlewareHandler } from "hono";
 import { RUNTIME_ID_PATTERN } from "../control/checkin-headers.js";
 import { CollectorError } from "../errors.js";

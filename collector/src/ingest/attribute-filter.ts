@@ -1,4 +1,4 @@
-import { MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/runtime";
+import { MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/contract";
 import type { AttributeType, AttributeTypes } from "../store/attribute-types.js";
 import type { OtlpAttributeValue, OtlpKeyValue } from "./otlp-traces.js";
 

@@ -1,4 +1,4 @@
-import { USAGE_EVENT_NAME } from "@troupe/runtime";
+import { USAGE_EVENT_NAME } from "@troupe/contract";
 import { describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
 import { decodeJsonLogs } from "./decode-json-logs.js";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/runtime";
+import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/contract";
 import { describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
 import { decodeJsonLogs } from "./decode-json-logs.js";

@@ -1,4 +1,4 @@
-import { MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
+import { MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 import type { AttributeType, StoredAttributeType } from "../store/attribute-types.js";
 import type { NativeWriter } from "../store/native-block.js";
 import type { FilterCounts } from "./attribute-filter.js";

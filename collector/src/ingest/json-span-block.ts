@@ -1,4 +1,4 @@
-import { ATTR, MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/runtime";
+import { ATTR, MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/contract";
 import { NativeWriter } from "../store/native-block.js";
 import type { SpanBlockBuilder } from "../store/span-block.js";
 import { encodeSpanEvents, encodeSpanLinks } from "../store/span-events.js";

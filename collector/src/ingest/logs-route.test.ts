@@ -8,7 +8,7 @@ import { OTLPLogExporter as OtlpJsonLogExporter } from "@opentelemetry/exporter-
 import { OTLPLogExporter as OtlpProtobufLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
 import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
-import { USAGE_ATTR } from "@troupe/runtime";
+import { USAGE_ATTR } from "@troupe/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorApp } from "../http/app.js";
 import { decodeStatus } from "../http/otlp-status.test-helper.js";

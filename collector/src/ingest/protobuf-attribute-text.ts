@@ -1,4 +1,4 @@
-import { MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/runtime";
+import { MAX_ATTRIBUTE_VALUE_LENGTH } from "@troupe/contract";
 import { STORED_ATTRIBUTE_TYPES, type StoredAttributeType } from "../store/attribute-types.js";
 import type { NativeWriter } from "../store/native-block.js";
 import { attributeText, type FilterCounts } from "./attribute-filter.js";

@@ -1,4 +1,4 @@
-import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/runtime";
+import { ATTR, EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST, isTenantId } from "@troupe/contract";
 import type { AttributeTypes } from "../store/attribute-types.js";
 import type { SpanEvent, SpanLink, SpanRow } from "../store/span-row.js";
 import type { Principal } from "../tenants/principal.js";

@@ -3,7 +3,7 @@ import { ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
 import type { AnyValueMap } from "@opentelemetry/api-logs";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/runtime";
+import { USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/contract";
 
 /** The attributes of a valid usage record of `tenant` with id `id` (10 input, 2 output tokens, $0.25). */
 export function usageAttributes(id: string, tenant = "acme", overrides: AnyValueMap = {}): AnyValueMap {

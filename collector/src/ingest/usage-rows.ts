@@ -1,4 +1,4 @@
-import { ATTR, USAGE_ATTR, USAGE_EVENT_NAME, checkUsageRecord, type UsageRecord } from "@troupe/runtime";
+import { ATTR, USAGE_ATTR, USAGE_EVENT_NAME, checkUsageRecord, type UsageRecord } from "@troupe/contract";
 import type { UsageRecordRow } from "../store/usage-record-row.js";
 import type { Principal } from "../tenants/principal.js";
 import type { IngestLimits } from "./ingest-limits.js";

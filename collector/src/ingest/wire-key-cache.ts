@@ -1,4 +1,4 @@
-import { RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/runtime";
+import { RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 
 /**
  * A decoded attribute key (or short value) of the direct paths (protobuf and JSON), with what the allow-lists

@@ -1,7 +1,7 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { OtlpForwarder } from "../forward/otlp-forwarder.js";
 import type { ForwardDestinationOptions } from "../forward/forward-destination.js";
-import { encodeSpanBlock, type SpanBlock, type SpanBlockBuilder } from "../store/span-block.js";
+import { SpanBlockBuilder, encodeSpanBlock, type SpanBlock } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
 import type { SpanStore } from "../store/span-store.js";
 import { Spool, type SpoolOptions } from "./spool.js";
@@ -48,18 +48,22 @@ export class IngestPipeline implements SpanSink {
   readonly #writer: SpanWriter;
   readonly #forwarder: OtlpForwarder | undefined;
   readonly #metrics: CollectorMetrics;
-  /** The store's encoder when it can insert what it encoded: rows are then encoded once, here. */
-  readonly #encode: ((rows: SpanRow[]) => Promise<SpanBlock | undefined>) | undefined;
+  /**
+   * The store's encoder when it can insert what it encoded: spans are then encoded once, when
+   * accepted, and spooled as the block the writer inserts as it is (encoding and inserting cannot be
+   * one call: the spool lies between them, and the writer joins several blocks into one insert).
+   */
+  readonly #finishBlock: ((builder: SpanBlockBuilder) => Promise<SpanBlock | undefined>) | undefined;
 
   private constructor(spool: Spool, writer: SpanWriter, forwarder: OtlpForwarder | undefined, metrics: CollectorMetrics, store: SpanStore) {
     this.spool = spool;
     this.#writer = writer;
     this.#forwarder = forwarder;
     this.#metrics = metrics;
-    this.#encode = store.encodeSpans && store.insertEncodedSpans ? (rows) => store.encodeSpans!(rows) : undefined;
+    const finishBlock = store.finishBlock && store.insertEncodedSpans ? store.finishBlock.bind(store) : undefined;
+    this.#finishBlock = finishBlock;
     // Blocks skip rows altogether: the forwarder takes the same block (it encodes OTLP from its bytes).
-    if (store.finishBlock && store.insertEncodedSpans) {
-      const finishBlock = store.finishBlock.bind(store);
+    if (finishBlock) {
       this.acceptBlock = async (builder) => {
         if (builder.rowCount === 0) return true;
         const block = await finishBlock(builder);
@@ -94,7 +98,7 @@ export class IngestPipeline implements SpanSink {
   async accept(rows: SpanRow[]): Promise<void> {
     if (rows.length === 0) return;
     // Spooled as a span block when the store encodes: the writer then inserts those bytes as they are.
-    const block = this.#encode ? await this.#encode(rows) : undefined;
+    const block = this.#finishBlock ? await this.#finishBlock(SpanBlockBuilder.of(rows)) : undefined;
     await this.spool.append(block ?? rows);
     this.#metrics.spansAccepted.inc([], rows.length);
     // The forwarder takes span blocks; rows the store could not encode (it is down) are encoded for it here.

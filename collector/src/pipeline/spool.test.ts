@@ -1,9 +1,8 @@
-import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
-import { crc32 } from "node:zlib";
 import { decodeSpanBlocks, encodeSpanBlock, spanBlockBytes } from "../store/span-block.js";
 import { plainSpanFields, type SpanRow } from "../store/span-row.js";
 import { Spool } from "./spool.js";
@@ -219,30 +218,6 @@ describe("Spool with span blocks", () => {
     }
     expect((refused as CollectorError).code).toBe("overloaded");
     expect(s.bytes()).toBeLessThanOrEqual(4096);
-    await s.close();
-  });
-
-  it("replays span insert lines spooled by an earlier collector (an upgrade with spans waiting) as rows", async () => {
-    const [trace, span, child] = ["a".repeat(32), "b".repeat(16), "c".repeat(16)];
-    const legacy = [
-      ["acme", trace, span, "", "chat", 3, "1700000000.000000007", 2500, 1, "svc", { "gen_ai.request.model": "m" }, { "service.name": "svc" }, 30],
-      ["acme", trace, child, span, 'tool "x"', 1, "1700000001.5", 9, 2, "svc", {}, { "service.name": "svc" }, 30],
-    ];
-    const payload = Buffer.from(legacy.map((line) => JSON.stringify(line)).join("\n") + "\n");
-    const header = Buffer.alloc(16);
-    header.writeUInt32LE(0x5452534c, 0); // "TRSL", the earlier collectors' frame
-    header.writeUInt32LE(payload.length, 4);
-    header.writeUInt32LE(2, 8);
-    header.writeUInt32LE(crc32(payload), 12);
-    await writeFile(join(dir, "seg-000000000001.log"), Buffer.concat([header, payload]));
-    const s = await Spool.open({ dir, maxBytes: 1 << 20 });
-    const next = await s.nextBatch(1000);
-    expect(next!.block).toBeUndefined();
-    expect(next!.rows.map((r) => [r.spanId, r.parentSpanId, r.name, r.startTimeUnixNano, r.statusCode, r.attributes])).toEqual([
-      [span, "", "chat", "1700000000000000007", 1, { "gen_ai.request.model": "m" }],
-      [child, span, 'tool "x"', "1700000001500000000", 2, {}],
-    ]);
-    await s.commit(next!.batch);
     await s.close();
   });
 });

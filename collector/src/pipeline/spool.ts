@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CollectorError } from "../errors.js";
 import { decodeSpanBlocks, spanBlockBytes, type SpanBlock } from "../store/span-block.js";
-import { decodeSpanInsertLines } from "./legacy-span-lines.js";
 import type { SpanRow } from "../store/span-row.js";
 
 /** Where and how much the spool may hold. */
@@ -48,7 +47,7 @@ export interface SpoolBatchRead<Row = SpanRow> {
   readonly block: SpanBlock | undefined;
 }
 
-/** A record's content in memory: the rows (JSON-rows and legacy frames) or a span block (block frames). */
+/** A record's content in memory: the rows (JSON-rows frames) or a span block (block frames). */
 type RecordContent<Row> = { rows: Row[] } | { block: Buffer; rowCount: number };
 
 interface RecordEntry<Row> extends SpoolRecord {
@@ -74,7 +73,6 @@ interface SpoolState {
 
 const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of rows (SpanRows in the span spool)
 const MAGIC_SPAN_BLOCK = 0x54525342; // "TRSB": a span block (store/span-block.ts)
-const MAGIC_LEGACY_SPAN_LINES = 0x5452534c; // "TRSL": span insert lines of earlier collectors (legacy-span-lines.ts)
 const HEADER_BYTES = 16;
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
@@ -92,7 +90,7 @@ const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
  * never acknowledged) is truncated at open.
  *
  * `Row` is what a JSON frame holds: spans by default; another spool (usage records) keeps its own
- * JSON-serializable rows, in its own directory, and never holds span blocks or legacy frames.
+ * JSON-serializable rows, in its own directory, and never holds span blocks.
  */
 export class Spool<Row = SpanRow> {
   /** Stable id of this spool directory; part of every batch id so two collectors never collide. */
@@ -418,8 +416,6 @@ export class Spool<Row = SpanRow> {
       if (!frame) throw new Error(`spool record ${r.segment}:${r.offset} is damaged`);
       const payload = buf.subarray(HEADER_BYTES, frame.size);
       if (frame.magic === MAGIC_SPAN_BLOCK) return { block: payload, rowCount: frame.rowCount };
-      // Legacy frames are spans: only a span spool (Row = SpanRow) has them.
-      if (frame.magic === MAGIC_LEGACY_SPAN_LINES) return { rows: decodeSpanInsertLines(payload) as Row[] };
       return { rows: JSON.parse(payload.toString("utf8")) as Row[] };
     } finally {
       await handle.close();
@@ -471,7 +467,7 @@ function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordCont
 function parseFrame(data: Buffer, offset: number): { size: number; rowCount: number; magic: number } | undefined {
   if (offset + HEADER_BYTES > data.length) return undefined;
   const magic = data.readUInt32LE(offset);
-  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_BLOCK && magic !== MAGIC_LEGACY_SPAN_LINES) return undefined;
+  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_BLOCK) return undefined;
   const length = data.readUInt32LE(offset + 4);
   const size = HEADER_BYTES + length;
   if (offset + size > data.length) return undefined;

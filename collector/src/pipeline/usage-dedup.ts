@@ -1,4 +1,4 @@
-import type { UsageRecord } from "@troupe/runtime";
+import type { UsageRecord } from "@troupe/contract";
 import type { UsageRecordRow } from "../store/usage-record-row.js";
 
 /** A batch split against what is stored: the records to insert, and how many were dropped and why. */

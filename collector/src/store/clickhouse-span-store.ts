@@ -36,11 +36,6 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
     for (const tenantId of builder.tenantIds()) retention.set(tenantId, await retentionDaysOf(tenantId));
     return builder.finish((tenantId) => retention.get(tenantId) ?? DEFAULT_RETENTION_DAYS);
   };
-  const encode = (rows: readonly SpanRow[]): Promise<SpanBlock> => {
-    const builder = new SpanBlockBuilder();
-    for (const row of rows) builder.addRow(row);
-    return finish(builder);
-  };
 
   const insertBlock = async (block: SpanBlock, batchId: string): Promise<void> => {
     if (closed) throw new CollectorError("store_unavailable", "the span store is closed");
@@ -56,23 +51,15 @@ export function createClickHouseSpanStore(gateway: ClickHouseGateway, options: C
     async insertSpans(rows: readonly SpanRow[], batchId: string): Promise<void> {
       if (closed) throw new CollectorError("store_unavailable", "the span store is closed");
       if (rows.length === 0) return;
-      await insertBlock(await encode(rows), batchId);
-    },
-
-    async encodeSpans(rows: readonly SpanRow[]): Promise<SpanBlock | undefined> {
-      try {
-        return await encode(rows);
-      } catch {
-        // A retention lookup failed (the store is down): the caller keeps the rows; insertSpans looks again later.
-        return undefined;
-      }
+      await insertBlock(await finish(SpanBlockBuilder.of(rows)), batchId);
     },
 
     async finishBlock(builder: SpanBlockBuilder): Promise<SpanBlock | undefined> {
       try {
         return await finish(builder);
       } catch {
-        return undefined; // a retention lookup failed (the store is down)
+        // A retention lookup failed (the store is down): the caller keeps the rows; insertSpans looks again later.
+        return undefined;
       }
     },
 

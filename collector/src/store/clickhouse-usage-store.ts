@@ -1,4 +1,4 @@
-import type { UsageOutcome, UsageRecord } from "@troupe/runtime";
+import type { UsageOutcome, UsageRecord } from "@troupe/contract";
 import { CollectorError } from "../errors.js";
 import type { ClickHouseGateway, InsertOptions } from "./clickhouse-gateway.js";
 import { USAGE_BLOCK_COLUMNS, USAGE_BLOCK_FORMAT, encodeUsageBlock } from "./usage-block.js";

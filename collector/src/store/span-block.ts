@@ -108,6 +108,13 @@ export class SpanBlockBuilder {
   readonly links = new NativeWriter(4096);
   #rows = 0;
 
+  /** A builder holding `rows`, added whole in order. */
+  static of(rows: readonly SpanRow[]): SpanBlockBuilder {
+    const builder = new SpanBlockBuilder();
+    for (const row of rows) builder.addRow(row);
+    return builder;
+  }
+
   get rowCount(): number {
     return this.#rows;
   }
@@ -237,9 +244,7 @@ function addMap(column: LowCardinalityStringMapColumn, map: Record<string, strin
  * retention. Blocks are self-contained, so the encodings of two batches concatenate into one valid payload.
  */
 export function encodeSpanBlock(rows: readonly SpanRow[], retentionDaysOf: (tenantId: string) => number): Buffer {
-  const builder = new SpanBlockBuilder();
-  for (const r of rows) builder.addRow(r);
-  return builder.finish(retentionDaysOf).payload as Buffer;
+  return SpanBlockBuilder.of(rows).finish(retentionDaysOf).payload as Buffer;
 }
 
 function startTimeOf(unixNano: string): bigint {

@@ -9,18 +9,14 @@ import type { SpanRow } from "./span-row.js";
 export interface SpanStore {
   insertSpans(rows: readonly SpanRow[], batchId: string): Promise<void>;
   /**
-   * Optional fast path, offered together with `insertEncodedSpans`: encodes rows once (when they are
-   * accepted) into a span block that is later inserted as it is. Resolves undefined when it
-   * cannot encode now (e.g. the store is down); the caller then keeps the rows for `insertSpans`.
-   */
-  encodeSpans?(rows: readonly SpanRow[]): Promise<SpanBlock | undefined>;
-  /**
-   * Optional, with `insertEncodedSpans`: the block of rows a decoder wrote straight into a builder,
-   * stamped with each tenant's retention. Resolves undefined when it cannot finish now (the store is
-   * down); the caller then takes the rows path.
+   * Optional fast path, offered together with `insertEncodedSpans`: the block of the rows in a
+   * builder (written by a decoder, or added whole), stamped with each tenant's retention, encoded
+   * once when the spans are accepted and later inserted as it is (a spool lies between the two).
+   * Resolves undefined when it cannot finish now (the store is down); the caller then keeps the
+   * rows for `insertSpans`.
    */
   finishBlock?(builder: SpanBlockBuilder): Promise<SpanBlock | undefined>;
-  /** Inserts span blocks (from `encodeSpans`, possibly several concatenated): same guarantees as `insertSpans`. */
+  /** Inserts span blocks (from `finishBlock`, possibly several concatenated): same guarantees as `insertSpans`. */
   insertEncodedSpans?(block: SpanBlock, batchId: string): Promise<void>;
   /** Resolves when the store answers a trivial query; rejects otherwise (used by /readyz). */
   ping(): Promise<void>;

@@ -3,6 +3,7 @@ import type { ClickHouseGateway } from "./clickhouse-gateway.js";
 import { createClickHouseSpanStore } from "./clickhouse-span-store.js";
 import { runMigrations } from "./migrate.js";
 import { MIGRATIONS } from "./migrations/index.js";
+import { SpanBlockBuilder } from "./span-block.js";
 import { plainSpanFields, type SpanRow } from "./span-row.js";
 
 /** A freshly migrated, empty gateway for one contract run, and how to dispose of it. */
@@ -99,8 +100,8 @@ export function describeSpanStoreContract(name: string, makeTarget: () => Promis
 
     it("span blocks encoded at accept insert as they are: concatenated, exact, a replay writes nothing", async () => {
       const store = createClickHouseSpanStore(target.gateway, { retentionDaysOf: () => 12 });
-      const a = await store.encodeSpans!(Array.from({ length: 3 }, (_, i) => span("t-blocks", hex(i, 32), hex(i, 16), now - i * 1000)));
-      const b = await store.encodeSpans!([span("t-blocks", hex(9, 32), hex(9, 16), now, { "gen_ai.usage.input_tokens": "100" })]);
+      const a = await store.finishBlock!(SpanBlockBuilder.of(Array.from({ length: 3 }, (_, i) => span("t-blocks", hex(i, 32), hex(i, 16), now - i * 1000))));
+      const b = await store.finishBlock!(SpanBlockBuilder.of([span("t-blocks", hex(9, 32), hex(9, 16), now, { "gen_ai.usage.input_tokens": "100" })]));
       const blocks = { payload: [a!.payload as Buffer, b!.payload as Buffer], rowCount: a!.rowCount + b!.rowCount };
       await store.insertEncodedSpans!(blocks, "blocks-1");
       await store.insertEncodedSpans!(blocks, "blocks-1");

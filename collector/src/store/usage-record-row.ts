@@ -1,4 +1,4 @@
-import type { UsageRecord } from "@troupe/runtime";
+import type { UsageRecord } from "@troupe/contract";
 
 /**
  * One usage record as the collector spools and stores it: the record exactly as validated against

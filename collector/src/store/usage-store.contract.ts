@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { UsageRecord } from "@troupe/runtime";
+import type { UsageRecord } from "@troupe/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseUsageStore } from "./clickhouse-usage-store.js";
 import type { ContractTarget } from "./store.contract.js";

@@ -1,4 +1,4 @@
-import type { UsageRecord } from "@troupe/runtime";
+import type { UsageRecord } from "@troupe/contract";
 import type { UsageRecordRow } from "./usage-record-row.js";
 
 /** Which records a lookup asks about: a tenant's record id, near the time the record gives. */
