@@ -33,7 +33,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
-import { AgentId, DistributedRuntime, deleteDistributedNamespace, openLeaseBucket, readLeases } from "@troupe/runtime";
+import { AgentId, DistributedRuntime, deleteDistributedNamespace } from "@troupe/runtime";
+import { openLeaseBucket, readLeases } from "@troupe/runtime/distributed";
 import { calibrateCpuWork } from "../src/distributed/testing/cpu-work.js";
 
 const NATS = "127.0.0.1:4222";

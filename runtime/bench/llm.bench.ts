@@ -5,7 +5,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trac
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { LlmClients } from "../src/llm/llm-clients.js";
-import { startMockOpenAiServer } from "../src/llm/testing/mock-openai-server.js";
+import { startMockOpenAiServer } from "@troupe/runtime/testing";
 
 const CALLS = Number(process.argv[2] ?? 3_000);
 const WARMUP = 300;

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentId } from "../src/agents/ids.js";
-import type { TenantId } from "../src/tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { BlobStore } from "../src/state/blob-store.js";
 import { EncryptedStateStore } from "../src/state/encrypted-state-store.js";
 import { FileBlobStore } from "../src/state/file-blob-store.js";

@@ -6,7 +6,7 @@ import { AgentId } from "./agents/ids.js";
 import { InvalidArgumentError } from "./errors.js";
 import { startTelemetry, type Telemetry } from "./otel.js";
 import { Runtime } from "./runtime.js";
-import { ATTR } from "./tracing/attributes.js";
+import { ATTR } from "@troupe/contract";
 import { SamplingSettings } from "./tracing/sampling-settings.js";
 import { SamplingTracerProvider } from "./tracing/sampling-tracer-provider.js";
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "./errors.js";
 import { OtlpProtobufTraceExporter, startTelemetry, telemetryOptionsFromEnv } from "./otel.js";
 import type { Telemetry } from "./otel.js";
-import { ATTR, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
+import { ATTR, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 
 interface OtlpKeyValue {
   key: string;

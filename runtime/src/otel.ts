@@ -31,7 +31,7 @@ import { OTLPLogExporter as OtlpProtobufLogExporter } from "@opentelemetry/expor
 import type { Resource } from "@opentelemetry/resources";
 import { LoggerProvider } from "@opentelemetry/sdk-logs";
 import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
-import { RESOURCE_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
+import { RESOURCE_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 import { UsageLogRecordProcessor } from "./usage/usage-log-processor.js";
 import type { UsageBatchOptions, UsageExportStats } from "./usage/usage-log-processor.js";
 import { metricsOptionsFromEnv, metricsOptionsSchema, type MetricsOptions } from "./metrics/metrics-options.js";

@@ -3,10 +3,9 @@ import type { IncomingHttpHeaders, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { LlmClients } from "./llm/llm-clients.js";
-import { startMockOpenAiServer } from "./llm/testing/mock-openai-server.js";
+import { startMockOpenAiServer } from "./testing/mock-openai-server.js";
 import { startTelemetry, telemetryOptionsFromEnv } from "./otel.js";
-import { RESOURCE_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
-import { USAGE_ATTR, USAGE_EVENT_NAME } from "./usage/usage-record.js";
+import { RESOURCE_ATTRIBUTE_ALLOW_LIST, USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/contract";
 
 // startTelemetry's usage-record pipeline against a local OTLP/HTTP receiver (JSON here; the
 // protobuf wire format is decoded in test/runtime-usage-export.test.ts).

@@ -5,7 +5,7 @@ import { Runtime } from "./runtime.js";
 import { AgentId } from "./agents/ids.js";
 import { InvalidArgumentError } from "./errors.js";
 import { WorkerThreadTurnHost } from "./isolation/worker-thread-turn-host.js";
-import { ATTR } from "./tracing/attributes.js";
+import { ATTR } from "@troupe/contract";
 
 // A worker-tier tenant's turns run in the TurnHost and say so on their process span; a type the
 // platform pins inline (it holds in-process resources) runs on the main loop for every tier.

@@ -5,7 +5,7 @@ import { HandlerError, InvalidArgumentError, TimeoutError, WorkerCrashedError, W
 import { WorkerThreadTurnHost } from "./isolation/worker-thread-turn-host.js";
 import type { WorkerThreadTurnHostOptions } from "./isolation/worker-thread-turn-host.js";
 import type { AgentStateStore } from "./state/agent-state-store.js";
-import type { TenantId } from "./tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 const OPS = { module: new URL("./isolation/test-agents/ops-agent.ts", import.meta.url), exportName: "createOpsAgent" };
 const cleanups: Array<() => Promise<void>> = [];

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Runtime, type RuntimeOptions } from "./runtime.js";
 import { AgentId } from "./agents/ids.js";
 import type { AgentStateStore } from "./state/agent-state-store.js";
-import type { TenantId } from "./tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 const runtimes: Runtime[] = [];
 function make(options: RuntimeOptions = {}): Runtime {

@@ -8,11 +8,11 @@ import { typeSubscription } from "./agents/subscription.js";
 import { BudgetExceededError } from "./errors.js";
 import { WorkerThreadTurnHost } from "./isolation/worker-thread-turn-host.js";
 import { LlmClients } from "./llm/llm-clients.js";
-import { startMockOpenAiServer, type MockOpenAiServer } from "./llm/testing/mock-openai-server.js";
+import { startMockOpenAiServer, type MockOpenAiServer } from "./testing/mock-openai-server.js";
 import { Runtime } from "./runtime.js";
 import type { QuotaConfig } from "./tenancy/tenant-quota.js";
 import { AllowListSpanProcessor } from "./tracing/allow-list-processor.js";
-import { ATTR } from "./tracing/attributes.js";
+import { ATTR } from "@troupe/contract";
 import { SamplingSettings, type SamplingOptions } from "./tracing/sampling-settings.js";
 import { SamplingTracerProvider } from "./tracing/sampling-tracer-provider.js";
 

@@ -5,7 +5,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { Runtime } from "./runtime.js";
 import { AgentId, TopicId } from "./agents/ids.js";
 import { typeSubscription } from "./agents/subscription.js";
-import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "./tracing/attributes.js";
+import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 
 const contextManager = new AsyncLocalStorageContextManager();
 beforeAll(() => {

@@ -1,7 +1,7 @@
 import type { AgentId, TopicId } from "./agents/ids.js";
 import type { SendOptions } from "./agents/agent.js";
 import type { Subscription } from "./agents/subscription.js";
-import type { TenantId } from "./tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { TenantConfig } from "./tenancy/tenant-quota.js";
 
 /** What a TenantHandle asks of its runtime. */

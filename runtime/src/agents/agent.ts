@@ -1,5 +1,5 @@
 import type { AgentId, TopicId } from "./ids.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** Options of one request/response call. */
 export interface SendOptions {

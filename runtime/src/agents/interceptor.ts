@@ -1,5 +1,5 @@
 import type { AgentId, TopicId } from "./ids.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** A send as interceptors see it. `tenant` may be read but never changed (CrossTenantError). */
 export interface SendEnvelope {

@@ -6,7 +6,7 @@
  * problem and tried again with the next settings, never blocking the others.
  */
 import type { ManagedLlmLimits } from "../llm/managed-llm-limits.js";
-import type { ControlSettingsResponse, ManagedTenantSettings } from "./control-wire.js";
+import type { ControlSettingsResponse, ManagedTenantSettings } from "@troupe/contract";
 import type { ManagedTenantConfig } from "./managed-tenant-config.js";
 
 /** A runtime that follows managed settings (Runtime and DistributedRuntime fit); it may return a note for the operator. */

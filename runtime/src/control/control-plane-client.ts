@@ -11,14 +11,7 @@ import { suppressTracing } from "@opentelemetry/core";
 import { z } from "zod";
 import { ControlPlaneError } from "../errors.js";
 import { retryAfterMs } from "../llm/retry-policy.js";
-import {
-  CONTROL_HEADERS,
-  CONTROL_PATHS,
-  controlSettingsResponseSchema,
-  controlUsageResponseSchema,
-  type ControlSettingsResponse,
-  type ControlUsageResponse,
-} from "./control-wire.js";
+import { CONTROL_HEADERS, CONTROL_PATHS, controlSettingsResponseSchema, controlUsageResponseSchema, type ControlSettingsResponse, type ControlUsageResponse } from "@troupe/contract";
 
 /** Options of a ControlPlaneClient. */
 export interface ControlPlaneClientOptions {

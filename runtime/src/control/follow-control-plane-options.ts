@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { BudgetLedger } from "../llm/budget-ledger.js";
 import { parseConfig } from "../tenancy/tenant-quota.js";
 import type { ManagedLimitsTarget, ManagedSamplingTarget, ManagedSettingsTarget } from "./apply-managed-settings.js";
-import { MAX_SETTINGS_WAIT_S } from "./control-wire.js";
+import { MAX_SETTINGS_WAIT_S } from "@troupe/contract";
 import { nodeHttpGet } from "./node-http-get.js";
 import { defaultCachePath } from "./settings-cache.js";
 

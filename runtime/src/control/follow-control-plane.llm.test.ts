@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BudgetExceededError, RateLimitedError } from "../errors.js";
 import { LlmClients } from "../llm/llm-clients.js";
-import { startMockOpenAiServer, type MockOpenAiServer } from "../llm/testing/mock-openai-server.js";
+import { startMockOpenAiServer, type MockOpenAiServer } from "../testing/mock-openai-server.js";
 import { Runtime } from "../runtime.js";
 import { followControlPlane, type ControlPlaneFollower } from "./follow-control-plane.js";
 import { startFakeControlServer, type FakeControlServer } from "./testing/fake-control-server.js";

@@ -25,7 +25,7 @@ import { sleep } from "../llm/sleep.js";
 import { ManagedSettingsApplier } from "./apply-managed-settings.js";
 import { ControlPlaneClient } from "./control-plane-client.js";
 import { observeControlStatus, type ControlPlaneStatus } from "./control-status.js";
-import type { ControlSettingsResponse } from "./control-wire.js";
+import type { ControlSettingsResponse } from "@troupe/contract";
 import { resolveFollowOptions, type FollowControlPlaneOptions, type ResolvedFollowOptions } from "./follow-control-plane-options.js";
 import { ReadHealth } from "./read-health.js";
 import { SettingsCache, type CachedSettings } from "./settings-cache.js";

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { parseConfig, type IsolationMode, type ManagedLayer } from "../tenancy/tenant-quota.js";
-import { TENANT_TIERS, managedQuotasSchema, type ManagedQuotas, type TenantTier } from "./control-wire.js";
+import { TENANT_TIERS, managedQuotasSchema, type ManagedQuotas, type TenantTier } from "@troupe/contract";
 
 /** The part of a tenant's managed settings a runtime applies (a ManagedTenantSettings fits). */
 export interface ManagedTenantConfig {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS, type ControlSettingsResponse } from "./control-wire.js";
+import { UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS, type ControlSettingsResponse } from "@troupe/contract";
 import { SettingsCache, defaultCachePath } from "./settings-cache.js";
 
 const dirs: string[] = [];

@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import { controlSettingsResponseSchema, type ControlSettingsResponse } from "./control-wire.js";
+import { controlSettingsResponseSchema, type ControlSettingsResponse } from "@troupe/contract";
 
 /** Settings as cached, with when they were read from the collector. */
 export interface CachedSettings {

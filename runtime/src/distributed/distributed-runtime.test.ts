@@ -5,12 +5,11 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
 import { AbortedError, HandlerError, InvalidArgumentError, QueueFullError, RateLimitedError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError } from "../errors.js";
-import { UNSET_QUOTAS } from "../control/control-wire.js";
+import { UNSET_QUOTAS, type TenantId } from "@troupe/contract";
 import type { AgentStateStore } from "../state/agent-state-store.js";
 import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions } from "./distributed-runtime.js";
 import { rendezvousOwner } from "./partition-leases.js";
 import { partitionOf } from "./subjects.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
 
 const NATS = "127.0.0.1:4222";
 const ns = `unit-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;

@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import { InFlightShares, split } from "./in-flight-shares.js";
 
 const bucket = `troupe_shares-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;

@@ -1,5 +1,5 @@
 import { KvWatchInclude, type KV, type KvEntry } from "@nats-io/kv";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** Options of InFlightShares. */
 export interface InFlightSharesOptions {

@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, RateLimitedError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import { KvRateLimiter, rateBucketName } from "./kv-rate-limiter.js";
 
 const ns = `rates-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;

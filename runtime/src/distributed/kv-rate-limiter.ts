@@ -2,7 +2,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { InvalidArgumentError, RateLimitedError, TroupeError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import { parseNamespace, tenantToken } from "./subjects.js";
 
 /** One tenant's message rate: a token bucket refilled at `messagesPerSecond`, holding at most `burst`. */

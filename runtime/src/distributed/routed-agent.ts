@@ -1,7 +1,7 @@
 import type { Agent, AgentContext, AgentFactory, MessageContext, SendOptions } from "../agents/agent.js";
 import type { AgentId, TopicId } from "../agents/ids.js";
 import type { AgentStateStore } from "../state/agent-state-store.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** Where a routed agent's handler sends and publishes: across workers, with the hop count and sender. */
 export interface OutboundRouter {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import { Subjects, parseNamespace, partitionOf, tenantPermissions, tenantToken } from "./subjects.js";
 
 describe("subjects", () => {

@@ -1,4 +1,4 @@
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /**
  * States of agents that the runtime counts as activated but no worker holds: saved when their

@@ -1,4 +1,4 @@
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /**
  * Where a worker finds an agent type: a module (a file URL, an absolute path, or a package

@@ -1,4 +1,4 @@
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { AgentModuleSpec } from "./hosted-agent.js";
 import type { HostedTurn } from "./turn-host.js";
 import { WorkerSlot } from "./worker-slot.js";

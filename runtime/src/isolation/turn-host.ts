@@ -1,4 +1,4 @@
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** One turn to run on an agent hosted away from the main event loop. */
 export interface HostedTurn {

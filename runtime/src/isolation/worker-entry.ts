@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import { AgentId } from "../agents/ids.js";
 import type { HostedAgent, HostedAgentFactory, HostedAgentInit, HostedTurnContext } from "./hosted-agent.js";
 import { rehydrateError, serializeError } from "./remote-error.js";

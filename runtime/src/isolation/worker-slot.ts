@@ -1,6 +1,6 @@
 import type { Worker, ResourceLimits } from "node:worker_threads";
 import { AbortedError, InvalidArgumentError, MessageDroppedError, RuntimeStoppedError, TimeoutError, WorkerCrashedError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import { rehydrateError, serializeError } from "./remote-error.js";
 import type { AgentModuleSpec } from "./hosted-agent.js";
 import type { HostedOutbound, HostedTurn } from "./turn-host.js";

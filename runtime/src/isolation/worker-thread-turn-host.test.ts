@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError, RuntimeStoppedError, TimeoutError, UnknownAgentTypeError, WorkerCrashedError, WorkerTierFullError } from "../errors.js";
-import { parseTenantId } from "../tenancy/tenant-id.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
+import { parseTenantId } from "../tenancy/parse-tenant-id.js";
 import type { HostedOutbound, HostedTurn } from "./turn-host.js";
 import { WorkerThreadTurnHost } from "./worker-thread-turn-host.js";
 import type { WorkerThreadTurnHostOptions } from "./worker-thread-turn-host.js";

@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import type { ResourceLimits } from "node:worker_threads";
 import { z } from "zod";
 import { InvalidArgumentError, RuntimeStoppedError, UnknownAgentTypeError, WorkerTierFullError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { AgentModuleSpec } from "./hosted-agent.js";
 import type { HostedOutbound, HostedTurn, TurnHost } from "./turn-host.js";
 import { HeldAgentStates } from "./held-agent-states.js";

@@ -4,14 +4,15 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvBudgetLedger, budgetBucketName } from "../distributed/kv-budget-ledger.js";
 import { BudgetExceededError, InvalidArgumentError } from "../errors.js";
+import { postgresTestUrl } from "../postgres/postgres-test-url.test-helper.js";
 import type { BudgetLedger } from "./budget-ledger.js";
 import { InMemoryBudgetLedger } from "./in-memory-budget-ledger.js";
 import { PostgresBudgetLedger } from "./postgres-budget-ledger.js";
 
 // One contract, every ledger: process memory, JetStream KV (the real nats-server) and PostgreSQL
-// (the real server on this machine). Each opens three handles on one store — three connections
-// for the shared ledgers, as three processes would.
-const PG_URL = "postgres://postgres@127.0.0.1:5432/test";
+// (a real server: the machine's, or the embedded one the test setup starts). Each opens three
+// handles on one store — three connections for the shared ledgers, as three processes would.
+const PG_URL = postgresTestUrl(process.env);
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `troupe_budget_test_${runId}`;
 const namespace = `ledger-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;

@@ -1,6 +1,6 @@
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { AbortedError } from "../errors.js";
-import type { UsageOutcome } from "../usage/usage-record.js";
+import type { UsageOutcome } from "@troupe/contract";
 import type { LlmCall, LlmCallOutcome } from "./llm-call.js";
 import { usageOutcomeOf } from "./llm-call-usage.js";
 

@@ -4,7 +4,7 @@ import type { Span } from "@opentelemetry/api";
 import { APIConnectionTimeoutError } from "openai";
 import { AbortedError, BudgetExceededError, RateLimitedError } from "../errors.js";
 import type { TroupeError } from "../errors.js";
-import type { UsageOutcome } from "../usage/usage-record.js";
+import type { UsageOutcome } from "@troupe/contract";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 
 /** The parts of a usage record known when a call starts. */

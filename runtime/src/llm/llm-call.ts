@@ -2,13 +2,12 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import type { Attributes, Span } from "@opentelemetry/api";
 import { APIError } from "openai";
 import { AbortedError, LlmProviderError, TroupeError } from "../errors.js";
-import { ATTR } from "../tracing/attributes.js";
-import type { UsageOutcome } from "../usage/usage-record.js";
+import { ATTR, type UsageOutcome } from "@troupe/contract";
 import { ledgerFailure, type BudgetLedger, type BudgetReservation } from "./budget-ledger.js";
 import { NO_CHARGE, usageOutcomeOf, type LlmCallUsage } from "./llm-call-usage.js";
 import type { LlmMetrics } from "./llm-metrics.js";
 import type { ModelPriceTable } from "./model-prices.js";
-import type { TokenBucket } from "./token-bucket.js";
+import type { TokenBucket } from "../tenancy/token-bucket.js";
 
 /** What a finished call reports: exact usage from the provider (estimates only when it sent none). */
 export interface LlmCallOutcome {

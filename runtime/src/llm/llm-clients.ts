@@ -14,7 +14,7 @@ import { DEFAULT_RETRY_POLICY } from "./retry-policy.js";
 import { TenantLlm } from "./tenant-llm.js";
 import { parseTenantLlmConfig } from "./tenant-llm-config.js";
 import type { TenantLlmConfig, TenantLlmConfigInput } from "./tenant-llm-config.js";
-import { TokenBucket } from "./token-bucket.js";
+import { TokenBucket, perMinute } from "../tenancy/token-bucket.js";
 
 /**
  * Where tenants' LLM configuration comes from: a function (return undefined for "no LLM for this
@@ -186,11 +186,11 @@ export class LlmClients {
     const rpm = config.rateLimit?.requestsPerMinute;
     const tpm = config.rateLimit?.tokensPerMinute;
     if (rpm === undefined) delete buckets.requests;
-    else if (buckets.requests) buckets.requests.reconfigure(rpm);
-    else buckets.requests = new TokenBucket(rpm);
+    else if (buckets.requests) buckets.requests.reconfigure(perMinute(rpm));
+    else buckets.requests = new TokenBucket(perMinute(rpm));
     if (tpm === undefined) delete buckets.tokens;
-    else if (buckets.tokens) buckets.tokens.reconfigure(tpm);
-    else buckets.tokens = new TokenBucket(tpm);
+    else if (buckets.tokens) buckets.tokens.reconfigure(perMinute(tpm));
+    else buckets.tokens = new TokenBucket(perMinute(tpm));
     return { requestBucket: buckets.requests, tokenBucket: buckets.tokens };
   }
 }

@@ -6,7 +6,7 @@ import { GEN_AI_OPERATION_DURATION_BUCKETS, GEN_AI_TOKEN_USAGE_BUCKETS, METRIC }
 import { CollectingMetricReader, type HistogramPoint } from "../metrics/testing/collecting-metric-reader.js";
 import { LlmClients } from "./llm-clients.js";
 import type { TenantLlmConfigInput } from "./tenant-llm-config.js";
-import { echoBehaviour, sequenceBehaviour, startMockOpenAiServer, type MockOpenAiServer } from "./testing/mock-openai-server.js";
+import { echoBehaviour, sequenceBehaviour, startMockOpenAiServer, type MockOpenAiServer } from "../testing/mock-openai-server.js";
 
 // The GenAI client metrics of real calls through the real openai client against the local mock
 // server, read back from the SDK as an exporter would receive them.

@@ -1,7 +1,7 @@
 import { metrics, ValueType } from "@opentelemetry/api";
 import type { Attributes, Counter, Histogram, MeterProvider } from "@opentelemetry/api";
 import { GEN_AI_OPERATION_DURATION_BUCKETS, GEN_AI_TOKEN_USAGE_BUCKETS, METRIC, METRIC_ATTR } from "../metrics/metric-names.js";
-import { ATTR } from "../tracing/attributes.js";
+import { ATTR } from "@troupe/contract";
 
 /** Per-tenant LLM counters. Exact: counted on every call, independent of trace sampling. */
 export interface TenantLlmCounters {

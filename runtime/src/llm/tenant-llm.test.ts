@@ -4,14 +4,14 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AbortedError, BudgetExceededError, BudgetLedgerUnavailableError, InvalidArgumentError, LlmProviderError, RateLimitedError } from "../errors.js";
-import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "../tracing/attributes.js";
+import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 import type { BudgetLedger } from "./budget-ledger.js";
 import { InMemoryBudgetLedger } from "./in-memory-budget-ledger.js";
 import { LlmClients } from "./llm-clients.js";
 import { PostgresBudgetLedger } from "./postgres-budget-ledger.js";
 import type { TenantLlmConfigInput } from "./tenant-llm-config.js";
-import { echoBehaviour, sequenceBehaviour, startMockOpenAiServer } from "./testing/mock-openai-server.js";
-import type { MockOpenAiServer } from "./testing/mock-openai-server.js";
+import { echoBehaviour, sequenceBehaviour, startMockOpenAiServer } from "../testing/mock-openai-server.js";
+import type { MockOpenAiServer } from "../testing/mock-openai-server.js";
 
 const SECRET_PROMPT = "the-secret-prompt-text-7f3a";
 

@@ -8,7 +8,7 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from "openai/resources/chat/completions";
 import { AbortedError, BudgetExceededError, LlmProviderError, RateLimitedError } from "../errors.js";
-import { ATTR } from "../tracing/attributes.js";
+import { ATTR } from "@troupe/contract";
 import type { UsageRecorder } from "../usage/usage-recorder.js";
 import { ledgerFailure, type BudgetLedger, type BudgetLimits, type BudgetReservation, type BudgetUsage } from "./budget-ledger.js";
 import { ChatStream } from "./chat-stream.js";
@@ -21,7 +21,7 @@ import type { RetryPolicy } from "./retry-policy.js";
 import { sleep } from "./sleep.js";
 import type { TenantLlmConfig } from "./tenant-llm-config.js";
 import { estimateMessagesTokens, estimateTextTokens } from "./token-estimator.js";
-import type { TokenBucket } from "./token-bucket.js";
+import type { TokenBucket } from "../tenancy/token-bucket.js";
 
 /** A non-streaming chat request; `model` defaults to the tenant's default model. */
 export type ChatParams = Omit<ChatCompletionCreateParamsNonStreaming, "model" | "stream"> & { model?: string };

@@ -8,17 +8,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
 import { AbortedError, BudgetExceededError, BudgetLedgerUnavailableError, LlmProviderError, RateLimitedError, TimeoutError } from "../errors.js";
 import { Runtime } from "../runtime.js";
-import { ATTR } from "../tracing/attributes.js";
+import { ATTR, USAGE_ATTR, USAGE_EVENT_NAME, checkUsageRecord, type UsageRecord } from "@troupe/contract";
 import { UsageLogRecordProcessor } from "../usage/usage-log-processor.js";
-import { USAGE_ATTR, USAGE_EVENT_NAME, checkUsageRecord } from "../usage/usage-record.js";
-import type { UsageRecord } from "../usage/usage-record.js";
 import type { BudgetLedger } from "./budget-ledger.js";
 import { InMemoryBudgetLedger } from "./in-memory-budget-ledger.js";
 import { LlmClients } from "./llm-clients.js";
 import type { LlmClientsOptions } from "./llm-clients.js";
 import type { TenantLlmConfigInput } from "./tenant-llm-config.js";
-import { echoBehaviour, startMockOpenAiServer } from "./testing/mock-openai-server.js";
-import type { MockOpenAiServer } from "./testing/mock-openai-server.js";
+import { echoBehaviour, startMockOpenAiServer } from "../testing/mock-openai-server.js";
+import type { MockOpenAiServer } from "../testing/mock-openai-server.js";
 
 // Every LLM call attempt hands exactly one usage record to the real OpenTelemetry logs SDK, whatever
 // its ending and whatever the trace's sampling; these tests read what the SDK would export.

@@ -5,7 +5,7 @@ import { AgentId, TopicId } from "../agents/ids.js";
 import { typeSubscription } from "../agents/subscription.js";
 import { BudgetExceededError, HandlerError, QueueFullError, RateLimitedError, TimeoutError } from "../errors.js";
 import { LlmClients } from "../llm/llm-clients.js";
-import { startMockOpenAiServer, type MockOpenAiServer } from "../llm/testing/mock-openai-server.js";
+import { startMockOpenAiServer, type MockOpenAiServer } from "../testing/mock-openai-server.js";
 import { Runtime, type RuntimeOptions } from "../runtime.js";
 import { METRIC, TURN_DURATION_BUCKETS } from "./metric-names.js";
 import { RuntimeMetrics } from "./runtime-metrics.js";

@@ -1,7 +1,6 @@
 import { createNoopMeter, ValueType } from "@opentelemetry/api";
 import type { Attributes, Counter, Histogram, Meter, MeterProvider } from "@opentelemetry/api";
-import type { TenantId } from "../tenancy/tenant-id.js";
-import { ATTR, type TurnOutcome } from "../tracing/attributes.js";
+import { type TenantId, ATTR, type TurnOutcome } from "@troupe/contract";
 import { METRIC, METRIC_ATTR, TURN_DURATION_BUCKETS, type QuotaKind } from "./metric-names.js";
 
 /** The meter name of the runtime's own metrics. */

@@ -1,6 +1,6 @@
 import type { AgentId, TopicId } from "../agents/ids.js";
 import type { MessageContext, SendOptions } from "../agents/agent.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** Where a delivery routes the sends and publishes its handler makes (the runtime). */
 export interface TurnRouter {

@@ -1,8 +1,8 @@
 import type { AgentId } from "../agents/ids.js";
 import type { Subscription } from "../agents/subscription.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { TenantSettings } from "../tenancy/tenant-quota.js";
-import { TokenBucket } from "../tenancy/token-bucket.js";
+import { TokenBucket, perSecond } from "../tenancy/token-bucket.js";
 import { emptyTenantMetrics, type TenantMetrics } from "../tenancy/tenant-metrics.js";
 import { Activation } from "./activation.js";
 import type { Delivery } from "./delivery.js";
@@ -43,12 +43,16 @@ export class TenantLane {
     this.applySettings(settings, nowMs);
   }
 
-  applySettings(settings: TenantSettings, nowMs: number): void {
+  /**
+   * Applies the tenant's settings; its rate bucket keeps the tokens already earned. The bucket reads
+   * the scheduler's clock (performance.now) itself, so `_nowMs` is no longer needed.
+   */
+  applySettings(settings: TenantSettings, _nowMs: number): void {
     this.settings = settings;
     this.maxInFlight = Math.min(settings.maxInFlightTurns, this.inFlightCap);
     if (!Number.isFinite(settings.messagesPerSecond)) this.bucket = null;
-    else if (this.bucket === null) this.bucket = new TokenBucket(settings.messagesPerSecond, settings.burst, nowMs);
-    else this.bucket.reconfigure(settings.messagesPerSecond, settings.burst);
+    else if (this.bucket === null) this.bucket = new TokenBucket(perSecond(settings.messagesPerSecond), settings.burst);
+    else this.bucket.reconfigure(perSecond(settings.messagesPerSecond), settings.burst);
   }
 
   /** Caps the turns running at once below the quota (0: none may start); Infinity removes the cap. */

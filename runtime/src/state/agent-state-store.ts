@@ -1,5 +1,5 @@
 import type { AgentId } from "../agents/ids.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /**
  * Where the runtime hands an agent's state on passivation and takes it back on re-activation.

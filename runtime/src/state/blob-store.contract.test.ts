@@ -5,15 +5,17 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
 import { StateIntegrityError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import { postgresTestUrl } from "../postgres/postgres-test-url.test-helper.js";
+import type { TenantId } from "@troupe/contract";
 import type { BlobStore } from "./blob-store.js";
 import { EncryptedStateStore } from "./encrypted-state-store.js";
 import { FileBlobStore } from "./file-blob-store.js";
 import { MasterKeyring } from "./master-keyring.js";
 import { PostgresBlobStore } from "./postgres-blob-store.js";
 
-// One contract, every backend: the file system (default) and the real PostgreSQL server on this machine.
-const PG_URL = "postgres://postgres@127.0.0.1:5432/test";
+// One contract, every backend: the file system (default) and a real PostgreSQL server (the machine's,
+// or the embedded one the test setup starts).
+const PG_URL = postgresTestUrl(process.env);
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 const schema = `troupe_state_test_${runId}`;
 

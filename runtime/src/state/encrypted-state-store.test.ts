@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AgentId } from "../agents/ids.js";
 import { InvalidArgumentError, StateIntegrityError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { BlobStore } from "./blob-store.js";
 import { EncryptedStateStore } from "./encrypted-state-store.js";
 import { MasterKeyring, parseMasterKey } from "./master-keyring.js";

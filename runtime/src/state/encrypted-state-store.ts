@@ -1,6 +1,6 @@
 import type { AgentId } from "../agents/ids.js";
 import { InvalidArgumentError, StateIntegrityError } from "../errors.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 import type { AgentStateStore } from "./agent-state-store.js";
 import type { BlobStore } from "./blob-store.js";
 import type { MasterKeyring } from "./master-keyring.js";

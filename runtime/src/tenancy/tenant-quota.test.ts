@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { managedLayerOf } from "../control/managed-tenant-config.js";
-import { UNSET_QUOTAS } from "../control/control-wire.js";
+import { UNSET_QUOTAS, type TenantId } from "@troupe/contract";
 import { InvalidArgumentError } from "../errors.js";
 import { DEFAULT_TENANT_QUOTA, TenantSettingsResolver } from "./tenant-quota.js";
-import type { TenantId } from "./tenant-id.js";
 
 const acme = "acme" as TenantId;
 

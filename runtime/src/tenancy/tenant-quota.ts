@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
-import type { TenantId } from "./tenant-id.js";
+import type { TenantId } from "@troupe/contract";
 
 /** Limits applied to one tenant. */
 export interface TenantQuota {

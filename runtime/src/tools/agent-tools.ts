@@ -3,9 +3,9 @@ import { randomUUID } from "node:crypto";
 import type { ChatCompletionFunctionTool } from "openai/resources/chat/completions";
 import { AbortedError, ToolError, TroupeError } from "../errors.js";
 import { sleep } from "../llm/sleep.js";
-import { ATTR } from "../tracing/attributes.js";
+import { ATTR } from "@troupe/contract";
 import type { ToolInstance, ToolScope } from "./tool-registration.js";
-import type { ToolRegistryInternals } from "./tool-registry.js";
+import type { ToolRegistryInternals } from "./tool-registry-internals.js";
 
 /** Which tenant each built tool object belongs to, across every registry of the process. */
 const OWNERS = new WeakMap<object, string>();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlmClients } from "../llm/llm-clients.js";
-import { startMockOpenAiServer } from "../llm/testing/mock-openai-server.js";
-import type { MockOpenAiServer } from "../llm/testing/mock-openai-server.js";
+import { startMockOpenAiServer } from "../testing/mock-openai-server.js";
+import type { MockOpenAiServer } from "../testing/mock-openai-server.js";
 import { runToolLoop } from "./tool-loop.js";
 import { ToolRegistry } from "./tool-registry.js";
 

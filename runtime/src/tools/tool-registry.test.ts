@@ -2,7 +2,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ToolError } from "../errors.js";
-import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "../tracing/attributes.js";
+import { ATTR, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 import { ToolRegistry } from "./tool-registry.js";
 import type { ToolInstance, ToolRegistration } from "./tool-registration.js";
 

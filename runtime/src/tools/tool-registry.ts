@@ -1,9 +1,10 @@
 import { trace } from "@opentelemetry/api";
-import type { Tracer, TracerProvider } from "@opentelemetry/api";
+import type { TracerProvider } from "@opentelemetry/api";
 import { ToolError } from "../errors.js";
-import { TokenBucket } from "../llm/token-bucket.js";
+import { TokenBucket, perMinute } from "../tenancy/token-bucket.js";
 import { AgentTools } from "./agent-tools.js";
 import type { ToolRegistration, ToolScope } from "./tool-registration.js";
+import type { ToolRegistryInternals } from "./tool-registry-internals.js";
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -21,16 +22,6 @@ export interface ToolRegistryOptions {
   readonly rateLimit?: (tenant: string) => ToolRateLimit | undefined;
   /** Longest tool result (characters) fed back to a model; longer results are cut. Default 32,000. */
   readonly maxResultChars?: number;
-}
-
-/** The internal view AgentTools needs of its registry. */
-export interface ToolRegistryInternals {
-  readonly tracer: Tracer;
-  readonly maxResultChars: number;
-  registration(name: string): ToolRegistration | undefined;
-  names(): readonly string[];
-  /** Takes one call from the tenant's bucket; returns the wait in ms or throws TOOL_RATE_LIMITED. */
-  admit(tenant: string): number;
 }
 
 /**
@@ -116,9 +107,9 @@ export class ToolRegistry {
     const limit = this.#rateLimit?.(tenant);
     if (!limit) return 0;
     let entry = this.#buckets.get(tenant);
-    if (!entry) this.#buckets.set(tenant, (entry = { bucket: new TokenBucket(limit.callsPerMinute), callsPerMinute: limit.callsPerMinute }));
+    if (!entry) this.#buckets.set(tenant, (entry = { bucket: new TokenBucket(perMinute(limit.callsPerMinute)), callsPerMinute: limit.callsPerMinute }));
     else if (entry.callsPerMinute !== limit.callsPerMinute) {
-      entry.bucket.reconfigure(limit.callsPerMinute);
+      entry.bucket.reconfigure(perMinute(limit.callsPerMinute));
       entry.callsPerMinute = limit.callsPerMinute;
     }
     const waitMs = entry.bucket.tryReserve(1, limit.maxWaitMs ?? 0);

@@ -2,12 +2,7 @@ import type { Attributes, AttributeValue, Link, SpanStatus } from "@opentelemetr
 import type { Context } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, Span, SpanProcessor, TimedEvent } from "@opentelemetry/sdk-trace-base";
-import {
-  EVENT_ATTRIBUTE_ALLOW_LIST,
-  MAX_ATTRIBUTE_VALUE_LENGTH,
-  RESOURCE_ATTRIBUTE_ALLOW_LIST,
-  SPAN_ATTRIBUTE_ALLOW_LIST,
-} from "./attributes.js";
+import { EVENT_ATTRIBUTE_ALLOW_LIST, MAX_ATTRIBUTE_VALUE_LENGTH, RESOURCE_ATTRIBUTE_ALLOW_LIST, SPAN_ATTRIBUTE_ALLOW_LIST } from "@troupe/contract";
 
 /** Counts of what an AllowListSpanProcessor removed, for tests and metrics. */
 export interface AllowListDropCounts {

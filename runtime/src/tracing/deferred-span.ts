@@ -4,8 +4,7 @@ import type { InstrumentationScope } from "@opentelemetry/core";
 import { isAttributeValue, isTimeInputHrTime, millisToHrTime } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
-import { ATTR } from "./attributes.js";
-import type { PendingTrace } from "./pending-trace.js";
+import { ATTR } from "@troupe/contract";
 import { randomSpanId } from "./span-ids.js";
 
 /** Attributes past this many on one span are dropped when it is exported (the SDK's default limit). */
@@ -43,7 +42,21 @@ const INITIAL_ATTRIBUTE_SLOTS: readonly number[] = [4, 16, 16, 8, 16];
  * decision was not made at its start), and its ids are drawn only when first asked for. Like an SDK
  * span, it records nothing after `end()`.
  */
-export class DeferredSpan implements Span {
+/**
+ * What a deferred span needs of the trace that holds it (PendingTrace): the trace id and the origin
+ * its times count from, its remote parent, and where its outcome, errors and end are reported.
+ */
+export interface DeferredSpanTrace {
+  readonly traceId: string;
+  /** `performance.now()` (whole ms) that span times count from. */
+  readonly originMs: number;
+  readonly remoteParent: SpanContext | undefined;
+  noteOutcome(outcome: AttributeValue): void;
+  noteError(): void;
+  spanEnded(span: DeferredSpan<this>): void;
+}
+
+export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> implements Span {
   status: SpanStatus = UNSET;
   /** False while the span is open. */
   ended = false;
@@ -66,13 +79,13 @@ export class DeferredSpan implements Span {
   private attributes: unknown[] | null = null;
   private attributeSlots = 0;
   /** The next span of the same trace, in start order (the trace's list of held spans). */
-  next: DeferredSpan | null = null;
+  next: DeferredSpan<T> | null = null;
 
   constructor(
     /** The local trace this span belongs to. */
-    readonly trace: PendingTrace,
+    readonly trace: T,
     /** The parent span in this process; undefined for the local root (whose parent, if any, is remote). */
-    readonly parent: DeferredSpan | undefined,
+    readonly parent: DeferredSpan<T> | undefined,
     public name: string,
     readonly kind: SpanKind,
     readonly scope: InstrumentationScope,

@@ -1,4 +1,4 @@
-import type { SamplingKeptBy } from "./attributes.js";
+import type { SamplingKeptBy } from "@troupe/contract";
 
 /**
  * The keep rules, as bits a pending trace collects while its spans run: any bit set when the trace is

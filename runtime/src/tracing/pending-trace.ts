@@ -3,8 +3,8 @@ import type { Attributes, AttributeValue, SpanContext, SpanOptions } from "@open
 import type { InstrumentationScope } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { ATTR, type SamplingKeptBy } from "./attributes.js";
-import { DeferredSpan, toPerformanceMs } from "./deferred-span.js";
+import { ATTR, type SamplingKeptBy } from "@troupe/contract";
+import { DeferredSpan, toPerformanceMs, type DeferredSpanTrace } from "./deferred-span.js";
 import { KEEP_ERROR, KEEP_SLOW, keepBitOfOutcome, keptByOf } from "./keep-rules.js";
 import type { SamplingRatio, SamplingSettings } from "./sampling-settings.js";
 import { randomTraceId } from "./span-ids.js";
@@ -55,11 +55,19 @@ const DROPPED = 2;
  * own at its end when the trace was kept, dropped otherwise. A trace whose spans are never ended is
  * never decided; it holds no resource beyond its spans' memory, which goes once nothing refers to it.
  */
-export class PendingTrace {
+/** A span held by a PendingTrace (every DeferredSpan is). */
+export type PendingSpan = DeferredSpan<PendingTrace>;
+
+/** Whether `span` is a span of a trace not decided yet. */
+export function isPendingSpan(span: unknown): span is PendingSpan {
+  return span instanceof DeferredSpan;
+}
+
+export class PendingTrace implements DeferredSpanTrace {
   private id: string | undefined;
   /** The spans held for the decision, in start order (a list through DeferredSpan.next: no array to grow). */
-  private root: DeferredSpan | undefined;
-  private last: DeferredSpan | undefined;
+  private root: PendingSpan | undefined;
+  private last: PendingSpan | undefined;
   private held = 0;
   private open = 0;
   private holds = 0;
@@ -89,7 +97,7 @@ export class PendingTrace {
   }
 
   /** Starts a span of this trace: the local root when `parent` is undefined. */
-  startSpan(parent: DeferredSpan | undefined, name: string, options: SpanOptions | undefined, scope: InstrumentationScope): DeferredSpan {
+  startSpan(parent: PendingSpan | undefined, name: string, options: SpanOptions | undefined, scope: InstrumentationScope): PendingSpan {
     const startTime = options?.startTime;
     const span = this.startSpanAt(parent, name, options?.kind ?? SpanKind.INTERNAL, scope, startTime === undefined ? performance.now() : toPerformanceMs(startTime));
     if (options !== undefined) {
@@ -100,9 +108,9 @@ export class PendingTrace {
   }
 
   /** Starts a span of this trace at `startMs` (`performance.now()`), with no attributes yet. */
-  startSpanAt(parent: DeferredSpan | undefined, name: string, kind: SpanKind, scope: InstrumentationScope, startMs: number): DeferredSpan {
+  startSpanAt(parent: PendingSpan | undefined, name: string, kind: SpanKind, scope: InstrumentationScope, startMs: number): PendingSpan {
     if (this.root === undefined) this.originMs = Math.floor(startMs);
-    const span = new DeferredSpan(this, parent, name, kind, scope, startMs);
+    const span: PendingSpan = new DeferredSpan<PendingTrace>(this, parent, name, kind, scope, startMs);
     this.open++;
     if (this.root === undefined) {
       this.root = this.last = span;
@@ -139,7 +147,7 @@ export class PendingTrace {
   }
 
   /** Called by a span when it ends. */
-  spanEnded(span: DeferredSpan): void {
+  spanEnded(span: PendingSpan): void {
     if (span.durationMs >= this.sink.settings.keepSlowerThanMs) this.keep |= KEEP_SLOW;
     this.open--;
     if (this.state === PENDING) this.decideIfDone();
@@ -162,7 +170,7 @@ export class PendingTrace {
     const marks: Attributes = { [ATTR.samplingRatio]: (this.ratio ?? this.sink.settings.recordFor(tenantOf(root))).ratio, [ATTR.samplingKeptBy]: keptBy };
     const epochOffsetMs = Date.now() - performance.now();
     const resource = this.sink.resource;
-    for (let span: DeferredSpan | null = root; span !== null; span = span.next) {
+    for (let span: PendingSpan | null = root; span !== null; span = span.next) {
       this.sink.exportSpan(span.toReadableSpan(resource, epochOffsetMs, span === root ? marks : undefined));
     }
     unlink(root);
@@ -174,16 +182,16 @@ export class PendingTrace {
  * message waited in a queue) and sits in V8's old generation by then; a link from it would keep the
  * children, dead or not, through every young-generation collection until a full one.
  */
-function unlink(root: DeferredSpan): void {
-  let span: DeferredSpan | null = root;
+function unlink(root: PendingSpan): void {
+  let span: PendingSpan | null = root;
   while (span !== null) {
-    const next: DeferredSpan | null = span.next;
+    const next: PendingSpan | null = span.next;
     span.next = null;
     span = next;
   }
 }
 
-function tenantOf(span: DeferredSpan): string | undefined {
+function tenantOf(span: PendingSpan): string | undefined {
   const tenant = span.attribute(ATTR.tenantId);
   return typeof tenant === "string" ? tenant : undefined;
 }

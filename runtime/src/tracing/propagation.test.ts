@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, propagation, trace, TraceFlags } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
-import { parseTenantId } from "../tenancy/tenant-id.js";
-import { TENANT_BAGGAGE_KEY } from "./attributes.js";
+import { TENANT_BAGGAGE_KEY } from "@troupe/contract";
+import { parseTenantId } from "../tenancy/parse-tenant-id.js";
 import { extractContext, injectContext } from "./propagation.js";
 
 const spanContext = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: TraceFlags.SAMPLED, isRemote: false };

@@ -1,9 +1,7 @@
 import type { Context, TextMapGetter } from "@opentelemetry/api";
 import { ROOT_CONTEXT, defaultTextMapSetter, isSpanContextValid, propagation, trace } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { isTenantId } from "../tenancy/tenant-id.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
-import { TENANT_BAGGAGE_KEY } from "./attributes.js";
+import { isTenantId, type TenantId, TENANT_BAGGAGE_KEY } from "@troupe/contract";
 
 /** A string-keyed carrier: worker-thread messages, process messages, NATS or HTTP headers. */
 export type Carrier = Record<string, string>;

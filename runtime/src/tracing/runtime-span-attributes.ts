@@ -1,6 +1,5 @@
 import type { Attributes, AttributeValue } from "@opentelemetry/api";
-import type { TenantId } from "../tenancy/tenant-id.js";
-import { ATTR } from "./attributes.js";
+import { type TenantId, ATTR } from "@troupe/contract";
 
 /** Something attributes are set on: a span, or the recorder that builds a shared base. */
 interface AttributeTarget {

@@ -11,11 +11,9 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import type { AgentId, TopicId } from "../agents/ids.js";
-import type { TenantId } from "../tenancy/tenant-id.js";
-import { ATTR, type TurnOutcome } from "./attributes.js";
-import { DeferredSpan } from "./deferred-span.js";
+import { type TenantId, ATTR, type TurnOutcome } from "@troupe/contract";
 import { contextWithSpan } from "./overlay-context.js";
-import type { PendingTrace } from "./pending-trace.js";
+import { isPendingSpan, type PendingTrace } from "./pending-trace.js";
 import { BaseAttributeCache, setInvokeAttributes, setMessagingAttributes } from "./runtime-span-attributes.js";
 import { SamplingTracer } from "./sampling-tracer.js";
 
@@ -88,7 +86,7 @@ export class RuntimeTracing {
   startSend(tenant: TenantId, to: AgentId, hopCount: number, parent: Context | undefined): DeliveryTrace {
     const ctx = parent ?? otelContext.active();
     const span = this.startProducer(tenant, this.names.of(to.type).send, ctx);
-    if (span instanceof DeferredSpan) {
+    if (isPendingSpan(span)) {
       span.setBaseAttributes(this.bases.of(tenant, to.type).send);
       span.setAttribute(ATTR.hopCount, hopCount);
       span.setAttribute(ATTR.agentKey, to.key);
@@ -100,7 +98,7 @@ export class RuntimeTracing {
   startPublish(tenant: TenantId, topic: TopicId, hopCount: number, parent: Context | undefined): { span: Span; ctx: Context } {
     const ctx = parent ?? otelContext.active();
     const span = this.startProducer(tenant, this.names.of(topic.type).publish, ctx);
-    if (span instanceof DeferredSpan) {
+    if (isPendingSpan(span)) {
       span.setBaseAttributes(this.bases.of(tenant, topic.type).publish);
       span.setAttribute(ATTR.hopCount, hopCount);
     } else if (span.isRecording()) {
@@ -117,7 +115,7 @@ export class RuntimeTracing {
    */
   forPublishedDelivery(publishCtx: Context): DeliveryTrace {
     const publish = trace.getSpan(publishCtx);
-    const held = publish instanceof DeferredSpan && publish.trace.hold() ? publish.trace : undefined;
+    const held = isPendingSpan(publish) && publish.trace.hold() ? publish.trace : undefined;
     return { parent: publishCtx, send: undefined, process: undefined, invoke: undefined, invokeCtx: undefined, held, hostedTraceparent: undefined };
   }
 
@@ -157,7 +155,7 @@ export class RuntimeTracing {
   startTurn(t: DeliveryTrace, tenant: TenantId, agent: AgentId, hopCount: number, deliveryId: string, isRpc: boolean, startMs: number): Context {
     const names = this.names.of(agent.type);
     const parent = this.sampling === null ? undefined : trace.getSpan(t.parent);
-    if (parent instanceof DeferredSpan) {
+    if (isPendingSpan(parent)) {
       // An undecided trace: its turn spans are started directly, and the handler's context holds invoke_agent alone.
       const process = this.sampling!.startDeferredChild(parent, names.process, SpanKind.CONSUMER, startMs);
       const invoke = this.sampling!.startDeferredChild(process, names.invoke, SpanKind.INTERNAL, startMs);
@@ -257,7 +255,7 @@ export class RuntimeTracing {
     const sc = span.spanContext();
     if (!isSpanContextValid(sc)) return undefined;
     const traceparent = `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1).toString(16).padStart(2, "0")}`;
-    if (span instanceof DeferredSpan && t.invokeCtx !== undefined) {
+    if (isPendingSpan(span) && t.invokeCtx !== undefined) {
       this.hostedTurns.set(traceparent, { tenant, ctx: t.invokeCtx });
       t.hostedTraceparent = traceparent;
     }
@@ -283,7 +281,7 @@ export class RuntimeTracing {
 
 /** Ends a span at `endMs` (`performance.now()`) when it is deferred; an SDK span reads its own clock, as it always has. */
 function endAt(span: Span, endMs: number): void {
-  if (span instanceof DeferredSpan) span.endAt(endMs);
+  if (isPendingSpan(span)) span.endAt(endMs);
   else span.end();
 }
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
-import { parseTenantId } from "../tenancy/tenant-id.js";
+import { parseTenantId } from "../tenancy/parse-tenant-id.js";
 
 /** How traces are sampled: a head-sampling ratio per tenant, and keep rules that override it. */
 export interface SamplingOptions {

@@ -4,7 +4,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowListSpanProcessor } from "./allow-list-processor.js";
-import { ATTR, TENANT_BAGGAGE_KEY } from "./attributes.js";
+import { ATTR, TENANT_BAGGAGE_KEY } from "@troupe/contract";
 import { SamplingSettings, type SamplingOptions } from "./sampling-settings.js";
 import { SamplingTracerProvider } from "./sampling-tracer-provider.js";
 

@@ -2,9 +2,8 @@ import { context as otelContext, isSpanContextValid, propagation, trace, TraceFl
 import type { Context, Span, SpanContext, SpanKind, SpanOptions, Tracer } from "@opentelemetry/api";
 import type { InstrumentationScope } from "@opentelemetry/core";
 import { isTracingSuppressed } from "@opentelemetry/core";
-import { ATTR, TENANT_BAGGAGE_KEY, type SamplingKeptBy } from "./attributes.js";
-import { DeferredSpan } from "./deferred-span.js";
-import { PendingTrace, type PendingTraceSink } from "./pending-trace.js";
+import { ATTR, TENANT_BAGGAGE_KEY, type SamplingKeptBy } from "@troupe/contract";
+import { PendingTrace, isPendingSpan, type PendingSpan, type PendingTraceSink } from "./pending-trace.js";
 import type { SamplingSettings } from "./sampling-settings.js";
 import { UnsampledSpan } from "./unsampled-span.js";
 
@@ -41,7 +40,7 @@ export class SamplingTracer implements Tracer {
    * A child of a deferred span, started at `startMs` (a `performance.now()` reading the caller has):
    * what `startSpan` would start under it, without a context lookup or a clock read.
    */
-  startDeferredChild(parent: DeferredSpan, name: string, kind: SpanKind, startMs: number): DeferredSpan {
+  startDeferredChild(parent: PendingSpan, name: string, kind: SpanKind, startMs: number): PendingSpan {
     return parent.trace.startSpanAt(parent, name, kind, this.scope, startMs);
   }
 
@@ -49,7 +48,7 @@ export class SamplingTracer implements Tracer {
     const parentCtx = ctx ?? otelContext.active();
     const parent = options?.root === true ? undefined : trace.getSpan(parentCtx);
     // The hot path: a span inside a trace that is not decided yet.
-    if (parent instanceof DeferredSpan) return parent.trace.startSpan(parent, name, options, this.scope);
+    if (isPendingSpan(parent)) return parent.trace.startSpan(parent, name, options, this.scope);
     if (parent instanceof UnsampledSpan) return new UnsampledSpan(parent);
     if (isTracingSuppressed(parentCtx)) return this.delegate.startSpan(name, options, parentCtx);
     if (parent !== undefined) {

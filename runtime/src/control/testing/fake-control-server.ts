@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { CONTROL_HEADERS, CONTROL_PATHS, MAX_SETTINGS_WAIT_S, UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS, type ManagedTenantSettings, type TenantUsageSoFar } from "../control-wire.js";
+import { CONTROL_HEADERS, CONTROL_PATHS, MAX_SETTINGS_WAIT_S, UNSET_BUDGETS, UNSET_QUOTAS, UNSET_RATE_LIMITS, type ManagedTenantSettings, type TenantUsageSoFar } from "@troupe/contract";
 
 /** One request as the fake saw it. */
 export interface FakeControlRequest {

@@ -3,7 +3,6 @@
 // in argv[2]. Not part of the library API.
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { connect as connectTcp, type Socket } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import { AgentId } from "../../agents/ids.js";
 import { typeSubscription } from "../../agents/subscription.js";
@@ -27,6 +26,11 @@ export interface TestWorkerConfig {
   quotas?: QuotaConfig;
   rateLimitLeaseMs?: number;
   maxDeliver?: number;
+  /**
+   * The NATS subject of the running-turns counter that `counted` turns report to (served by the
+   * test harness, one per cluster). Only `counted` turns need it.
+   */
+  runningTurnsSubject?: string;
 }
 
 /** Messages a test worker sends to its parent. */
@@ -125,51 +129,29 @@ rt.register("spender", () => ({
     }
   },
 }));
-// Counts the tenant's turns running at this moment across every worker process, in Redis (INCR on
-// entry, DECR on exit: atomic, in real-time order), and returns the count it saw on entry.
+// Counts the tenant's turns running at this moment across every worker process, with the harness's
+// running-turns counter (one NATS responder per cluster, which applies +1 on entry and -1 on exit in
+// the order they reach it), and returns the count it saw on entry. A turn's +1 is answered after it
+// started and its -1 before it ends, so the count never exceeds the turns actually running.
 rt.register("counted", () => ({
   async onMessage(m, ctx) {
-    const key = `troupe-test:${config.namespace}:running:${ctx.tenant}`;
-    const seenRunning = await redis(["INCR", key]);
+    const seenRunning = await countRunning(ctx.tenant, 1);
     try {
       await sleep(Number((m as { delayMs?: number }).delayMs ?? 20));
     } finally {
-      await redis(["DECR", key]);
+      await countRunning(ctx.tenant, -1);
     }
     return { worker: me, seenRunning };
   },
 }));
 rt.subscribe(typeSubscription("news", "echo"));
 
-// Opened on first use: most tests and the benchmark never need Redis.
-let redisConn: Socket | null = null;
-const redisWaiting: Array<(v: number) => void> = [];
-let redisBuffer = "";
-function redisSocket(): Socket {
-  if (redisConn !== null) return redisConn;
-  const c = connectTcp(6379, "127.0.0.1");
-  c.unref();
-  c.setEncoding("utf8");
-  c.on("error", () => {
-    for (const w of redisWaiting.splice(0)) w(Number.NaN);
-  });
-  c.on("data", (chunk: string) => {
-    redisBuffer += chunk;
-    for (let i = redisBuffer.indexOf("\r\n"); i >= 0; i = redisBuffer.indexOf("\r\n")) {
-      const line = redisBuffer.slice(0, i);
-      redisBuffer = redisBuffer.slice(i + 2);
-      // Integer replies only (":n"); anything else is NaN and fails the test that reads it.
-      redisWaiting.shift()?.(line.startsWith(":") ? Number(line.slice(1)) : Number.NaN);
-    }
-  });
-  return (redisConn = c);
-}
-/** One Redis command with an integer reply (RESP over the socket: replies come back in order). */
-function redis(args: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    redisWaiting.push(resolve);
-    redisSocket().write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`);
-  });
+/** Adds `delta` to the tenant's count of running turns and resolves with the count after it. */
+async function countRunning(tenant: string, delta: 1 | -1): Promise<number> {
+  const subject = config.runningTurnsSubject;
+  if (subject === undefined) throw new Error("counted turns need runningTurnsSubject: start the worker through the test harness's TestCluster");
+  const answer = await budgetConn.request(subject, JSON.stringify({ tenant, delta }), { timeout: 10_000 });
+  return (answer.json() as { running: number }).running;
 }
 
 /**

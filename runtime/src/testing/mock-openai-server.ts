@@ -76,6 +76,7 @@ export interface MockOpenAiServer {
   close(): Promise<void>;
 }
 
+/** Options of startMockOpenAiServer. */
 export interface MockOpenAiServerOptions {
   /** Default 0: any free port. */
   readonly port?: number;
