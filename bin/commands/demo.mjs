@@ -8,7 +8,7 @@ export async function demoCommand(options) {
   if (!Number.isFinite(rate) || rate <= 0 || rate > 100) throw new UsageError(`--rate must be a number of pipelines per second, 0-100; got "${options.rate}"`);
   const env = process.env;
   ensurePackagesBuilt();
-  const { startDemo } = await import("@troupe/runtime/examples/demo");
+  const { startDemo } = await import("@troupe/examples/demo");
   const demo = await startDemo({
     collectorUrl: collectorUrl(options.collectorUrl),
     adminKey: adminKey(options.adminKey),

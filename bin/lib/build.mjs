@@ -27,22 +27,33 @@ function run(label, command, args, cwd, log) {
   log(`${label} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** Builds runtime and collector: `tsc -b` is incremental, a fraction of a second when nothing changed. */
+/** The TypeScript packages, in build order, each with a file its build writes (to tell a built production install). */
+const PACKAGES = [
+  ["contract", "index.js"],
+  ["runtime", "index.js"],
+  ["collector", "index.js"],
+  ["examples", join("demo", "index.js")],
+];
+
+/** Builds contract, runtime, collector and examples: `tsc -b` is incremental, a fraction of a second when nothing changed. */
 export function ensurePackagesBuilt(log = console.error) {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   if (!existsSync(tsc)) {
     // A production install (npm prune --omit=dev, as in the Docker image) ships the built packages.
-    if (["runtime", "collector"].every((pkg) => existsSync(join(root, pkg, "dist", "index.js")))) return;
+    if (PACKAGES.every(([pkg, file]) => existsSync(join(root, pkg, "dist", file)))) return;
     throw new Error("the packages are not built and TypeScript is not installed: run `npm ci` first");
   }
-  run("building runtime and collector (tsc -b)", process.execPath, [tsc, "-b", "runtime", "collector"], root, log);
+  const names = PACKAGES.map(([pkg]) => pkg);
+  run(`building ${names.join(", ")} (tsc -b)`, process.execPath, [tsc, "-b", ...names], root, log);
 }
 
 /** Builds the console with `next build` when it was never built or its sources changed. */
 export function ensureConsoleBuilt(log = console.error) {
   const consoleDir = join(root, "console");
   const buildId = join(consoleDir, ".next", "BUILD_ID");
-  if (existsSync(buildId) && newestMtime(consoleDir) <= statSync(buildId).mtimeMs) return;
+  // The console bundles the query API's contract: a change there rebuilds it too.
+  const newest = Math.max(newestMtime(consoleDir), newestMtime(join(root, "contract", "src")));
+  if (existsSync(buildId) && newest <= statSync(buildId).mtimeMs) return;
   const next = join(root, "node_modules", "next", "dist", "bin", "next");
   run("building the console (next build, a minute or two the first time)", process.execPath, [next, "build"], consoleDir, log);
 }
