@@ -12,9 +12,8 @@ import {
   RateLimitedError,
   Runtime,
   TURN_DURATION_BUCKETS,
-  startMockOpenAiServer,
-  type MockOpenAiServer,
 } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { startTelemetry, telemetryOptionsFromEnv, type Telemetry } from "@troupe/runtime/otel";
 import { decodeMetricsBody, type WireMetric, type WireMetricsRequest, type WirePoint } from "./support/otlp-metrics.js";
 

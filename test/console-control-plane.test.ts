@@ -17,7 +17,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
-import { USAGE_ATTR, USAGE_EVENT_NAME, USAGE_LOGGER_NAME, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
+import { USAGE_ATTR, USAGE_EVENT_NAME, USAGE_LOGGER_NAME } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { startConsoleInBrowser, type ConsoleInBrowser } from "./support/console-in-browser.js";
 import { startFollowedRuntime, type FollowedRuntime } from "./support/followed-runtime.js";
 

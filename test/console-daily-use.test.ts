@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { createClickHouseSpanStore, loadCollectorConfig, plainSpanFields, startCollector, type RunningCollector, type SpanRow } from "@troupe/collector";
 import type { ConversationsResponse, TraceSearchResponse, TraceSummary } from "@troupe/collector/api-types";
-import { LlmClients, Runtime, ToolRegistry, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
-import { registerResearchPipeline, runResearch, simulatedResearchModel } from "@troupe/runtime/examples/research-pipeline";
+import { LlmClients, Runtime, ToolRegistry } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
+import { registerResearchPipeline, runResearch, simulatedResearchModel } from "@troupe/examples/research-pipeline";
 import { startTelemetry, type Telemetry } from "@troupe/runtime/otel";
 import { startConsoleInBrowser, type ConsoleInBrowser } from "./support/console-in-browser.js";
 

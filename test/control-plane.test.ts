@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { exited, startCollectorProcess, type CollectorProcess } from "./support/collector-process.js";
 import { freePort } from "./support/free-port.js";
 import { startFollowedRuntime, type FollowedRuntime, type FollowedRuntimeConfig } from "./support/followed-runtime.js";

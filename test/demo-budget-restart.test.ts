@@ -3,8 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BudgetExceededError, LlmClients, Runtime, followControlPlane, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
-import { provisionDemoTenants, type DemoTenant } from "@troupe/runtime/examples/demo";
+import { BudgetExceededError, LlmClients, Runtime, followControlPlane } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
+import { provisionDemoTenants, type DemoTenant } from "@troupe/examples/demo";
 import { startTelemetry } from "@troupe/runtime/otel";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
 

@@ -2,7 +2,8 @@
 // processes: inspectCluster() and `troupe cluster` (table, --json, and its errors).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { AgentId, TimeoutError, inspectCluster, partitionOf, rendezvousOwner, type ClusterStatus, type DistributedRuntime, type TenantId } from "@troupe/runtime";
+import { AgentId, TimeoutError, inspectCluster, type ClusterStatus, type DistributedRuntime, type TenantId } from "@troupe/runtime";
+import { partitionOf, rendezvousOwner } from "@troupe/runtime/distributed";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NATS, TestCluster, uniqueNamespace, type WorkerConfig } from "./distributed-harness.js";
 

@@ -2,7 +2,8 @@
 // single activation, fan-out, trace continuity, shared budgets, failover after SIGKILL mid-turn,
 // and a caller to a dead cluster getting a timeout.
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { AgentId, KvBudgetLedger, TimeoutError, TopicId, partitionOf, rendezvousOwner, typeSubscription, type DistributedRuntime, type TenantId } from "@troupe/runtime";
+import { AgentId, KvBudgetLedger, TimeoutError, TopicId, typeSubscription, type DistributedRuntime, type TenantId } from "@troupe/runtime";
+import { partitionOf, rendezvousOwner } from "@troupe/runtime/distributed";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NATS, TestCluster, keyOn as keyAmong, uniqueNamespace, type WorkerConfig, type WorkerProc } from "./distributed-harness.js";
 

@@ -3,7 +3,9 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { DistributedRuntime, deleteDistributedNamespace, openLeaseBucket, partitionOf, readLeases, rendezvousOwner, type DistributedRuntimeOptions, type TenantId } from "@troupe/runtime";
+import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions, type TenantId } from "@troupe/runtime";
+import { openLeaseBucket, partitionOf, readLeases, rendezvousOwner } from "@troupe/runtime/distributed";
+import { serveRunningTurns } from "./support/running-turns-counter.js";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../runtime/src/distributed/testing/test-worker.ts", import.meta.url));
 export const NATS = "127.0.0.1:4222";
@@ -22,6 +24,8 @@ export interface WorkerConfig {
   quotas?: Record<string, unknown>;
   rateLimitLeaseMs?: number;
   maxDeliver?: number;
+  /** The subject of the cluster's running-turns counter, which `counted` turns report to (TestCluster sets it). */
+  runningTurnsSubject?: string;
 }
 
 type Event = { event: string; id?: number; value?: unknown; [k: string]: unknown };
@@ -162,8 +166,10 @@ export class TestCluster {
   /** Starts one worker per id with `base` and waits until every partition is held by its owner. */
   static async start(base: Omit<WorkerConfig, "workerId">, workerIds: string[]): Promise<TestCluster> {
     const nc = await connect({ servers: base.servers });
+    // Answers the workers' `counted` turns; it stops when `nc` closes.
+    const { subject: runningTurnsSubject } = serveRunningTurns(nc, base.namespace);
     // The first worker creates the stream; the others join (started together to save time).
-    const cluster = new TestCluster(nc, base.namespace, workerIds, await Promise.all(workerIds.map((workerId) => WorkerProc.start({ ...base, workerId }))));
+    const cluster = new TestCluster(nc, base.namespace, workerIds, await Promise.all(workerIds.map((workerId) => WorkerProc.start({ ...base, runningTurnsSubject, workerId }))));
     try {
       await waitForPlacement(nc, base.namespace, workerIds, base.partitions);
     } catch (err) {

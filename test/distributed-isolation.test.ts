@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { AgentId, CrossTenantError, DistributedRuntime, partitionOf, tenantPermissions, tenantToken, type TenantId } from "@troupe/runtime";
+import { AgentId, CrossTenantError, DistributedRuntime, tenantPermissions, tenantToken, type TenantId } from "@troupe/runtime";
+import { partitionOf } from "@troupe/runtime/distributed";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const NS = "iso";

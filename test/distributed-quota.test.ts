@@ -1,5 +1,5 @@
 // A tenant's in-flight quota (maxInFlightTurns) holds across worker PROCESSES against the real
-// nats-server: its turns running at once cluster-wide — counted in Redis by the handler itself —
+// nats-server: its turns running at once cluster-wide — counted by the handler itself, through the harness's running-turns counter over NATS —
 // never exceed the quota, including a quota smaller than the number of workers, while a tenant
 // without a small quota runs many turns at once.
 import { AgentId, type DistributedRuntime } from "@troupe/runtime";

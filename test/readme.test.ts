@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { deleteDistributedNamespace } from "@troupe/runtime";
@@ -9,6 +9,8 @@ import { NATS } from "./distributed-harness.js";
 // variables it names must exist.
 const root = join(import.meta.dirname, "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
+// The full variable table lives in docs/configuration.md, which the README links.
+const configurationDoc = readFileSync(join(root, "docs", "configuration.md"), "utf8");
 
 describe("README", () => {
   it("its runtime example runs as printed", async () => {
@@ -60,6 +62,18 @@ describe("README", () => {
     expect(readme).toContain("npm test");
   });
 
+  it("links every page in docs/, and every relative link of the README and the docs reaches a file", () => {
+    const pages = readdirSync(join(root, "docs")).filter((name) => name.endsWith(".md"));
+    for (const page of pages) expect(readme, `README links docs/${page}`).toContain(`](docs/${page})`);
+    const documents: [string, string][] = [["README.md", readme], ...pages.map((page): [string, string] => [`docs/${page}`, readFileSync(join(root, "docs", page), "utf8")])];
+    for (const [file, text] of documents) {
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue; // an external URL
+        expect(existsSync(join(root, file, "..", target!)), `${file} links ${target}`).toBe(true);
+      }
+    }
+  });
+
   it("names only troupe subcommands that exist", () => {
     const cli = readFileSync(join(root, "bin/troupe.mjs"), "utf8");
     for (const [, sub] of readme.matchAll(/`troupe ([a-z][a-z-]*)/g)) expect(cli, `troupe ${sub}`).toContain(`command("${sub}`);
@@ -75,11 +89,16 @@ function sources(dir: string): string[] {
 }
 
 describe("README configuration reference", () => {
-  it("documents every environment variable the code reads", () => {
+  it("links the full configuration reference", () => {
+    expect(readme).toContain("](docs/configuration.md)");
+  });
+
+  it("documents every environment variable the code reads, in the README or docs/configuration.md", () => {
     const internal = new Set(["TROUPE_PARENT_PID"]);
-    const code = ["bin", "collector/src", "console/app", "console/lib", "runtime/src"].flatMap((d) => sources(join(root, d))).map((f) => readFileSync(f, "utf8")).join("\n");
+    const dirs = ["bin", "contract/src", "collector/src", "console/app", "console/lib", "runtime/src", "examples/src"].filter((d) => existsSync(join(root, d)));
+    const code = dirs.flatMap((d) => sources(join(root, d))).map((f) => readFileSync(f, "utf8")).join("\n");
     const names = new Set([...code.matchAll(/\b(?:TROUPE|CLICKHOUSE|OPENAI)_[A-Z_]+\b/g)].map((m) => m[0]).filter((n) => !internal.has(n)));
     expect(names.size).toBeGreaterThan(10);
-    for (const name of names) expect(readme, name).toContain(name);
+    for (const name of names) expect(`${readme}\n${configurationDoc}`, `${name} is documented nowhere`).toContain(name);
   });
 });

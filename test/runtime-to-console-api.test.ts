@@ -2,7 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentId, LlmClients, QueueFullError, Runtime, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
+import { AgentId, LlmClients, QueueFullError, Runtime } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { startTelemetry, type Telemetry } from "@troupe/runtime/otel";
 import { loadCollectorConfig, startCollector, type RunningCollector } from "@troupe/collector";
 

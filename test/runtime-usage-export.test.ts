@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BudgetExceededError, LlmClients, USAGE_ATTR, USAGE_EVENT_NAME, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
+import { BudgetExceededError, LlmClients, USAGE_ATTR, USAGE_EVENT_NAME } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { startTelemetry, type Telemetry } from "@troupe/runtime/otel";
 
 // The runtime's usage records on the wire, as the collector receives them: OTLP/HTTP protobuf (the

@@ -12,12 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium } from "playwright-core";
-import { AgentId, BudgetExceededError, LlmClients, Runtime, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
+import { AgentId, BudgetExceededError, LlmClients, Runtime } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { startTelemetry, type Telemetry } from "@troupe/runtime/otel";
 import { createTenantRegistry, openClickHouse, type UsageResponse } from "@troupe/collector";
 import { startReplayingProxy, type ReplayingProxy } from "./support/replaying-proxy.js";
 import { freePort } from "./support/free-port.js";
 import { runTroupe, startCollectorProcess } from "./support/collector-process.js";
+import { DEBIAN_CHROMIUM, findChromium } from "./support/services/test-chromium.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const ADMIN_KEY = `trp_admin_${randomBytes(18).toString("base64url")}`;
@@ -162,7 +164,7 @@ describe("usage is exact at 1% trace sampling, with re-sent exports and a collec
     });
     children.push(next);
     const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: findChromium() ?? DEBIAN_CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
     });
     try {

@@ -2,7 +2,8 @@
 // same provider host with its own key). Retries stay bounded, failed calls are never charged to the
 // budget, and the other tenant's calls keep their results and latency.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LlmClients, LlmProviderError, startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime";
+import { LlmClients, LlmProviderError } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 
 let server: MockOpenAiServer;
 /** How the provider treats tenant "storm"'s key right now. */

@@ -24,14 +24,13 @@ import {
   TopicId,
   WorkerThreadTurnHost,
   parseTenantId,
-  startMockOpenAiServer,
   typeSubscription,
   type MessageContext,
-  type MockOpenAiServer,
   type Subscription,
   type TenantHandle,
   type TenantId,
 } from "@troupe/runtime";
+import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { attemptTable, describeError, rootCause } from "./attempt-table.js";
 
 const attempt = attemptTable("runtime-attacks");

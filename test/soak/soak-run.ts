@@ -9,7 +9,8 @@ import { runInNewContext } from "node:vm";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { AgentId, LlmClients, Runtime, TopicId, startMockOpenAiServer, typeSubscription } from "@troupe/runtime";
+import { AgentId, LlmClients, Runtime, TopicId, typeSubscription } from "@troupe/runtime";
+import { startMockOpenAiServer } from "@troupe/runtime/testing";
 import { startTelemetry } from "@troupe/runtime/otel";
 import { loadCollectorConfig, startCollector } from "@troupe/collector";
 

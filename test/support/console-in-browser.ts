@@ -4,8 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { chromium, type Browser } from "playwright-core";
 import { startConsoleProcess } from "./console-process.js";
-
-const CHROMIUM = "/usr/bin/chromium";
+import { DEBIAN_CHROMIUM, findChromium } from "./services/test-chromium.js";
 
 /** A running console and browser. */
 export interface ConsoleInBrowser {
@@ -18,7 +17,7 @@ export interface ConsoleInBrowser {
 /** Starts headless Chromium, the browser of the console tests. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: findChromium() ?? DEBIAN_CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
 }
