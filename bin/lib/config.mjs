@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
  * allocation limit, so with the default initial limit the collector's ~24 MB heap reached it every
  * ~100 ms while ingesting: 9–10 full GCs per second at 120,000 spans/s. With a 128 MB initial heap
  * it runs ~1.8 per second and the collector spends ~18% less CPU per span; the peak RSS stayed at
- * ~345 MB (most of it chDB). The figures are in the README's benchmark section.
+ * ~345 MB (most of it chDB). The figures are in docs/benchmarks.md ("The collector's initial heap").
  */
 export const COLLECTOR_NODE_FLAGS = Object.freeze(["--initial-heap-size=128"]);
 

@@ -23,7 +23,7 @@ export function RuntimesPanel({ runtimes, nowMs }: { runtimes: Loaded<TenantRunt
           <EmptyState title="No runtime has checked in" icon="⇄">
             A runtime follows this tenant when it starts with <span className="mono">followControlPlane</span> and a service key (or this
             tenant&apos;s ingest key): it reads these settings from the collector, applies changes within seconds and checks in at least every
-            30 s. See the README section <Link href="/help/control-plane">Control plane</Link>.
+            30 s. See <Link href="/help/control-plane">Control plane</Link>.
           </EmptyState>
         </div>
       ) : (

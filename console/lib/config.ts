@@ -16,8 +16,8 @@ export interface ConsoleConfig {
   apmTraceUrl: string | null;
   /** Session lifetime. */
   sessionTtlMs: number;
-  /** The repository's README.md, which the help pages quote (it may be absent from a deployment). */
-  readmePath: string;
+  /** The repository's docs/ folder, whose pages the help pages show (it may be absent from a deployment). */
+  docsDir: string;
 }
 
 let cached: ConsoleConfig | undefined;
@@ -41,7 +41,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConsoleConfig 
     apmTraceUrl: apm && apm.includes("{traceId}") ? apm : null,
     sessionTtlMs: 8 * 60 * 60 * 1000,
     // next.config.mjs fixes process.env.TROUPE_CONSOLE_DIR at build time (only that exact expression is replaced).
-    readmePath: join(resolve(/*turbopackIgnore: true*/ env.TROUPE_CONSOLE_DIR || process.env.TROUPE_CONSOLE_DIR || process.cwd()), "..", "README.md"),
+    docsDir: join(resolve(/*turbopackIgnore: true*/ env.TROUPE_CONSOLE_DIR || process.env.TROUPE_CONSOLE_DIR || process.cwd()), "..", "docs"),
   };
   if (env === process.env) cached = config;
   return config;

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { Card, EmptyState, PageHeader } from "../../../../components/ui";
@@ -7,19 +8,19 @@ import { inlineCode, readmeSection, type DocBlock } from "../../../../lib/docs/r
 
 export const metadata: Metadata = { title: "Control plane" };
 
-/** The README's "Control plane" section: how runtimes follow the settings operators set here. */
+/** The "In short" section of docs/control-plane.md: how runtimes follow the settings operators set here. */
 export default async function ControlPlaneHelpPage() {
-  const markdown = await readFile(loadConfig().readmePath, "utf8").catch(() => null);
-  const blocks = markdown ? readmeSection(markdown, "Control plane") : null;
+  const markdown = await readFile(join(loadConfig().docsDir, "control-plane.md"), "utf8").catch(() => null);
+  const blocks = markdown ? readmeSection(markdown, "In short") : null;
   return (
     <>
-      <PageHeader title="Control plane" description="From the README: how runtimes follow the tenant settings set in this console" />
+      <PageHeader title="Control plane" description="From docs/control-plane.md: how runtimes follow the tenant settings set in this console" />
       <Card>
         {blocks ? (
           <div className="doc" data-testid="readme-section">{blocks.map(render)}</div>
         ) : (
-          <EmptyState title="The README is not part of this deployment">
-            Read the section “Control plane” of README.md in the Troupe repository: a runtime follows its tenants&apos; settings when it is started with
+          <EmptyState title="The docs are not part of this deployment">
+            Read docs/control-plane.md in the Troupe repository: a runtime follows its tenants&apos; settings when it is started with
             <span className="mono"> followControlPlane</span> and a service key.
           </EmptyState>
         )}
