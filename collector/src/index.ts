@@ -31,8 +31,6 @@ export type { SpoolWriterOptions } from "./pipeline/spool-writer.js";
 export { UsagePipeline } from "./pipeline/usage-pipeline.js";
 export type { UsagePipelineOptions, UsagePipelineHealth, UsageSink } from "./pipeline/usage-pipeline.js";
 export { DEFAULT_USAGE_WRITER_OPTIONS } from "./pipeline/usage-writer.js";
-export { MemorySpanStore } from "./testing/memory-span-store.js";
-export { StaticKeyAuthenticator } from "./testing/static-key-authenticator.js";
 export { loadCollectorConfig, parseHeaderList, CollectorConfigError } from "./config.js";
 export type { CollectorConfig } from "./config.js";
 export { startCollector } from "./start-collector.js";

@@ -13,13 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CollectorMetrics,
   IngestPipeline,
-  MemorySpanStore,
-  StaticKeyAuthenticator,
   createCollectorApp,
   listen,
   type RunningServer,
   type SpanRow,
 } from "@troupe/collector";
+import { MemorySpanStore, StaticKeyAuthenticator } from "@troupe/collector/testing";
 import { cleanRequest, genRequest, mutate, mutation, toJson, toProtobuf } from "./otlp-arbitraries.js";
 import { errorStatus } from "../support/otlp-error-status.js";
 

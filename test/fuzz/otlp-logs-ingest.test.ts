@@ -14,8 +14,6 @@ import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CollectorMetrics,
-  MemorySpanStore,
-  StaticKeyAuthenticator,
   UsagePipeline,
   createClickHouseUsageStore,
   createCollectorApp,
@@ -25,6 +23,7 @@ import {
   type RunningServer,
   type UsageRecordRow,
 } from "@troupe/collector";
+import { MemorySpanStore, StaticKeyAuthenticator } from "@troupe/collector/testing";
 import { checkUsageRecord } from "@troupe/runtime";
 import { mutate, mutation } from "./otlp-arbitraries.js";
 import { genLogsRequest, logRecordCount, logsToJson, logsToProtobuf } from "./otlp-logs-arbitraries.js";
