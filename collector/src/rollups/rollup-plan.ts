@@ -102,8 +102,10 @@ export class RollupPlan {
    * query, or two when minutes are looked at only outside hours that are current (the stale hours
    * first, then the minutes that matter).
    */
-  static async makeAll<const S extends readonly RollupSource[]>(gateway: ClickHouseGateway, sources: S, scope: RollupScope, range: RollupRange, options: RollupPlanOptions): Promise<{ [K in keyof S]: RollupPlan }> {
+  static async makeAll<const S extends readonly RollupSource[]>(gateway: ClickHouseGateway, sources: S, scope: RollupScope, asked: RollupRange, options: RollupPlanOptions): Promise<{ [K in keyof S]: RollupPlan }> {
     type Plans = { [K in keyof S]: RollupPlan };
+    // Nothing is stored before 1970 (the collector refuses such spans), and buckets are unsigned.
+    const range = { fromMs: Math.max(0, asked.fromMs), toMs: Math.max(0, asked.toMs) };
     const minutes = wholeMinutes(range);
     if (!minutes) return sources.map((source) => new RollupPlan(source, scope, range, options, null, new Set(), [], true)) as Plans;
     const hours = options.hours ? wholeHours(range, options.nowMs) : null;

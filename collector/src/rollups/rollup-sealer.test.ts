@@ -126,6 +126,13 @@ describe("RollupSealer", () => {
     expect((await overview(gateway, tenantId, range)).totals.spans).toBe(0);
   });
 
+  it("answers a range reaching back before 1970 (buckets are unsigned) with what is stored, not an engine error", async () => {
+    const { tenantId } = fresh();
+    for (const range of [{ fromMs: -7_200_000, toMs: 0 }, { fromMs: -3_540_000, toMs: 3_600_000 }, { fromMs: -90_000_000, toMs: -3_600_000 }]) {
+      expect((await overview(gateway, tenantId, range)).totals.spans).toBe(0);
+    }
+  });
+
   it("runs passes on its own once started, until closed", async () => {
     const { tenantId, baseMs, range } = fresh();
     const own = new RollupSealer({ gateway, onError: (err) => errors.push(err) }, { intervalMs: 20, quietMs: 0 });
