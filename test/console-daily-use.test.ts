@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { createClickHouseSpanStore, loadCollectorConfig, plainSpanFields, startCollector, type RunningCollector, type SpanRow } from "@troupe/collector";
-import type { ConversationsResponse, TraceSearchResponse, TraceSummary } from "@troupe/collector/api-types";
+import type { ConversationsResponse, TraceSearchResponse, TraceSummary } from "@troupe/contract/query-api";
 import { LlmClients, Runtime, ToolRegistry } from "@troupe/runtime";
 import { startMockOpenAiServer, type MockOpenAiServer } from "@troupe/runtime/testing";
 import { registerResearchPipeline, runResearch, simulatedResearchModel } from "@troupe/examples/research-pipeline";

@@ -80,7 +80,6 @@ export type {
   SamplingInForce,
   SamplingParams,
   SamplingResponse,
-  TenantTier,
   TenantBudgets,
   TenantRecord,
   TenantKeyKind,
@@ -101,4 +100,5 @@ export type {
   AdminTenantsResponse,
   AdminTenantDetailResponse,
   UpdateTenantResponse,
-} from "./query/api-types.js";
+} from "@troupe/contract/query-api";
+export type { TenantTier } from "@troupe/contract";
