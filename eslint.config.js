@@ -12,6 +12,16 @@ const packageBoundaries = [
   { group: ["**/contract/src/*", "**/runtime/src/*", "**/collector/src/*", "**/examples/src/*", "**/console/*"], message: "Cross-package imports go through the package name." },
 ];
 
+// One style for private members: ECMAScript #private (private at run time too, as the collector
+// always had it), never TypeScript's `private`. `private constructor` stays (there is no #constructor).
+// A later block's no-restricted-syntax replaces an earlier one's, so each block that sets it repeats these.
+const privateMemberMessage = "Use an ECMAScript #private member, not TypeScript's `private` (one style for private members, see CONTRIBUTING.md).";
+const privateMemberStyle = [
+  { selector: "PropertyDefinition[accessibility='private']", message: privateMemberMessage },
+  { selector: "MethodDefinition[accessibility='private'][kind!='constructor']", message: privateMemberMessage },
+  { selector: "TSParameterProperty[accessibility='private']", message: privateMemberMessage },
+];
+
 export default tseslint.config(
   { ignores: ["**/node_modules/**", "**/dist/**", "console/.next/**", "console/next-env.d.ts", "test-results/**", "bench-results/**"] },
   ...tseslint.configs.recommended,
@@ -25,6 +35,7 @@ export default tseslint.config(
       "import-x/no-relative-packages": "error",
       "import-x/no-self-import": "error",
       "no-restricted-imports": ["error", { patterns: packageBoundaries }],
+      "no-restricted-syntax": ["error", ...privateMemberStyle],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
     },
@@ -51,7 +62,7 @@ export default tseslint.config(
   {
     files: ["contract/src/**/*.ts", "runtime/src/**/*.ts", "collector/src/**/*.ts", "examples/src/**/*.ts"],
     ignores: ["**/*.test.ts"],
-    rules: { "import-x/no-default-export": "error", "no-restricted-syntax": ["error", { selector: "ExportAllDeclaration", message: "Use named exports in index.ts, never export *." }] },
+    rules: { "import-x/no-default-export": "error", "no-restricted-syntax": ["error", { selector: "ExportAllDeclaration", message: "Use named exports in index.ts, never export *." }, ...privateMemberStyle] },
   },
   {
     // Libraries never read process.env; entry points and config loaders do.

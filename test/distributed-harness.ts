@@ -32,13 +32,13 @@ type Event = { event: string; id?: number; value?: unknown; [k: string]: unknown
 
 /** One forked worker process. */
 export class WorkerProc {
-  private nextId = 0;
-  private readonly waiting = new Map<number, (v: unknown) => void>();
+  #nextId = 0;
+  readonly #waiting = new Map<number, (v: unknown) => void>();
   readonly events: Event[] = [];
-  private readonly listeners: Array<(e: Event) => void> = [];
+  readonly #listeners: Array<(e: Event) => void> = [];
   exited = false;
   /** The last few KB the worker wrote to stderr, to say why it exited. */
-  private stderrTail = "";
+  #stderrTail = "";
 
   private constructor(
     readonly child: ChildProcess,
@@ -47,26 +47,26 @@ export class WorkerProc {
     child.on("message", (raw) => {
       const e = raw as Event;
       if (e.event === "reply" && e.id !== undefined) {
-        this.waiting.get(e.id)?.(e.value);
-        this.waiting.delete(e.id);
+        this.#waiting.get(e.id)?.(e.value);
+        this.#waiting.delete(e.id);
         return;
       }
       this.events.push(e);
-      for (const l of this.listeners) l(e);
+      for (const l of this.#listeners) l(e);
     });
     child.on("exit", () => {
       this.exited = true;
     });
     child.stderr?.on("data", (chunk: Buffer) => {
       process.stderr.write(chunk);
-      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-4096);
+      this.#stderrTail = (this.#stderrTail + chunk.toString("utf8")).slice(-4096);
     });
   }
 
-  private exitReason(): string {
+  #exitReason(): string {
     const { exitCode, signalCode } = this.child;
     const how = signalCode !== null ? `signal ${signalCode}` : `code ${String(exitCode)}`;
-    return `worker ${this.workerId} exited (${how})${this.stderrTail === "" ? "" : `; its stderr ended with:\n${this.stderrTail}`}`;
+    return `worker ${this.workerId} exited (${how})${this.#stderrTail === "" ? "" : `; its stderr ended with:\n${this.#stderrTail}`}`;
   }
 
   static async start(config: WorkerConfig, timeoutMs = 20_000): Promise<WorkerProc> {
@@ -87,10 +87,10 @@ export class WorkerProc {
       const timer = setTimeout(() => reject(new Error(`worker ${this.workerId}: no matching event within ${timeoutMs} ms`)), timeoutMs);
       const onExit = (): void => {
         clearTimeout(timer);
-        reject(new Error(this.exitReason()));
+        reject(new Error(this.#exitReason()));
       };
       this.child.once("exit", onExit);
-      this.listeners.push((e) => {
+      this.#listeners.push((e) => {
         if (!match(e)) return;
         clearTimeout(timer);
         this.child.off("exit", onExit);
@@ -100,10 +100,10 @@ export class WorkerProc {
   }
 
   request(cmd: string, timeoutMs = 10_000, args?: unknown): Promise<unknown> {
-    const id = this.nextId++;
+    const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${this.workerId}: no answer to ${cmd}`)), timeoutMs);
-      this.waiting.set(id, (v) => {
+      this.#waiting.set(id, (v) => {
         clearTimeout(timer);
         resolve(v);
       });
@@ -154,7 +154,7 @@ export async function waitForPlacement(nc: NatsConnection, namespace: string, wo
  * clients and deletes the namespace.
  */
 export class TestCluster {
-  private readonly clients: DistributedRuntime[] = [];
+  readonly #clients: DistributedRuntime[] = [];
 
   private constructor(
     readonly nc: NatsConnection,
@@ -189,13 +189,13 @@ export class TestCluster {
   /** A started client of the cluster that only sends (stopped with it). */
   async client(options: Partial<DistributedRuntimeOptions> = {}): Promise<DistributedRuntime> {
     const client = new DistributedRuntime({ nats: { servers: NATS }, namespace: this.namespace, serve: false, ...options });
-    this.clients.push(client);
+    this.#clients.push(client);
     await client.start();
     return client;
   }
 
   async stop(): Promise<void> {
-    for (const c of this.clients) await c.stop();
+    for (const c of this.#clients) await c.stop();
     for (const w of this.workers) {
       w.resume();
       w.kill();

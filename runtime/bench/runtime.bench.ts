@@ -126,15 +126,19 @@ type TraceFormat = "protobuf" | "protobuf_official" | "json";
 class SerializingExporter implements SpanExporter {
   spans = 0;
   bytes = 0;
-  private readonly serializer = new OtlpProtobufTraceSerializer();
-  constructor(private readonly format: TraceFormat) {}
+  readonly #serializer = new OtlpProtobufTraceSerializer();
+  readonly #format: TraceFormat;
+
+  constructor(format: TraceFormat) {
+    this.#format = format;
+  }
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     const body =
-      this.format === "json"
+      this.#format === "json"
         ? JsonTraceSerializer.serializeRequest(spans)
-        : this.format === "protobuf_official"
+        : this.#format === "protobuf_official"
           ? ProtobufTraceSerializer.serializeRequest(spans)
-          : this.serializer.serializeRequest(spans);
+          : this.#serializer.serializeRequest(spans);
     this.bytes += body?.byteLength ?? 0;
     this.spans += spans.length;
     done({ code: ExportResultCode.SUCCESS });
@@ -210,39 +214,43 @@ function runtimeWorkload(rt: Runtime): Workload {
 
 /** The baseline: one FIFO queue for every tenant; a dispatcher that runs handlers in arrival order and yields like the runtime. */
 class SharedFifoDispatcher implements Workload {
-  private readonly queue: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
-  private head = 0;
-  private scheduled = false;
-  constructor(private readonly handler: (m: unknown) => unknown) {}
+  readonly #queue: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  #head = 0;
+  #scheduled = false;
+  readonly #handler: (m: unknown) => unknown;
+
+  constructor(handler: (m: unknown) => unknown) {
+    this.#handler = handler;
+  }
 
   send(_tenant: "quiet" | "noisy", i: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ run: () => this.handler(i), resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(() => this.drain());
+      this.#queue.push({ run: () => this.#handler(i), resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        queueMicrotask(() => this.#drain());
       }
     });
   }
 
-  private drain(): void {
-    this.scheduled = false;
+  #drain(): void {
+    this.#scheduled = false;
     const sliceEnd = performance.now() + 2;
-    while (this.head < this.queue.length) {
-      const job = this.queue[this.head++]!;
+    while (this.#head < this.#queue.length) {
+      const job = this.#queue[this.#head++]!;
       try {
         job.resolve(job.run());
       } catch (e) {
         job.reject(e);
       }
       if (performance.now() > sliceEnd) {
-        this.scheduled = true;
-        setImmediate(() => this.drain());
+        this.#scheduled = true;
+        setImmediate(() => this.#drain());
         return;
       }
     }
-    this.queue.length = 0;
-    this.head = 0;
+    this.#queue.length = 0;
+    this.#head = 0;
   }
 }
 

@@ -38,9 +38,9 @@ const KEYS = 1000;
 /** Serializes every batch to OTLP protobuf and discards it, counting spans. */
 class SerializingExporter implements SpanExporter {
   spans = 0;
-  private readonly serializer = new OtlpProtobufTraceSerializer();
+  readonly #serializer = new OtlpProtobufTraceSerializer();
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.serializer.serializeRequest(spans);
+    this.#serializer.serializeRequest(spans);
     this.spans += spans.length;
     done({ code: ExportResultCode.SUCCESS });
   }

@@ -1,5 +1,7 @@
-import { describe, expect, it, afterEach, vi } from "vitest";
+import { describe, expect, it, afterEach, onTestFinished, vi } from "vitest";
 import { Runtime } from "./runtime.js";
+import { TurnDispatcher } from "./runtime/turn-dispatcher.js";
+import { TurnWatchdog } from "./scheduling/turn-watchdog.js";
 import { AgentId, TopicId } from "./agents/ids.js";
 import { prefixSubscription, typeSubscription } from "./agents/subscription.js";
 import { DROP } from "./agents/interceptor.js";
@@ -348,8 +350,16 @@ describe("Runtime dispatch slice", () => {
 
 describe("Runtime watchdog", () => {
   it("wakes only when a running turn's budget is due: turns waiting on I/O cost no timer wake-ups", async () => {
+    // Observed through the watchdog's and the dispatcher's own methods (the runtime holds both in
+    // #private fields): every wake-up asks the dispatcher to check deadlines, and the watchdog the
+    // runtime arms is the one whose timer must not keep an idle process alive.
+    const checks = vi.spyOn(TurnDispatcher.prototype, "checkDeadlines");
+    const arms = vi.spyOn(TurnWatchdog.prototype, "watchDeadline");
+    onTestFinished(() => {
+      checks.mockRestore();
+      arms.mockRestore();
+    });
     const rt = make({ watchdogIntervalMs: 5 });
-    const checks = vi.spyOn(rt as unknown as { checkDeadlines: () => void }, "checkDeadlines");
     rt.register("io", () => ({ onMessage: () => sleep(150) }));
     rt.register("stuck", () => ({ onMessage: () => new Promise(() => undefined) }));
     await rt.start();
@@ -363,7 +373,10 @@ describe("Runtime watchdog", () => {
     expect(took).toBeGreaterThanOrEqual(59);
     expect(checks.mock.calls.length).toBeLessThanOrEqual(2);
     // Nothing in flight: no timer keeps the process alive (an idle process can exit).
-    const timer = (): NodeJS.Timeout | null => (rt as unknown as { watchdogTimer: NodeJS.Timeout | null }).watchdogTimer;
+    const watchdogs = new Set(arms.mock.contexts);
+    expect(watchdogs.size).toBe(1);
+    const [watchdog] = watchdogs as Set<TurnWatchdog>;
+    const timer = (): NodeJS.Timeout | null => watchdog!.timer;
     expect(timer()?.hasRef() ?? false).toBe(false);
     // No budget at all still arms a timer while the turn runs (a pending send keeps the process alive).
     rt.register("unbounded", () => ({ onMessage: () => sleep(60) }), { turnTimeoutMs: Number.POSITIVE_INFINITY });

@@ -47,51 +47,51 @@ const now = (): number => performance.now();
  * (idle agents), CrossTenantGuard and InterceptorChain, sharing a RunState.
  */
 export class Runtime implements TenantIngress, TurnRouter {
-  private readonly registry = new AgentRegistry();
-  private readonly settings: TenantSettingsResolver;
-  private readonly lanes = new Map<TenantId, TenantLane>();
-  private readonly globalSubscriptions: Subscription[] = [];
-  private readonly interceptors = new InterceptorChain();
-  private readonly turnHost: TurnHost | undefined;
-  private readonly tracerProvider: TracerProvider | undefined;
-  private readonly meterProvider: MeterProvider | undefined;
-  private readonly guard: CrossTenantGuard;
-  private readonly state: RunState;
-  private readonly passivation: Passivation;
-  private readonly watchdog: TurnWatchdog;
-  private readonly dispatcher: TurnDispatcher;
-  private readonly routing: MessageRouting;
+  readonly #registry = new AgentRegistry();
+  readonly #settings: TenantSettingsResolver;
+  readonly #lanes = new Map<TenantId, TenantLane>();
+  readonly #globalSubscriptions: Subscription[] = [];
+  readonly #interceptors = new InterceptorChain();
+  readonly #turnHost: TurnHost | undefined;
+  readonly #tracerProvider: TracerProvider | undefined;
+  readonly #meterProvider: MeterProvider | undefined;
+  readonly #guard: CrossTenantGuard;
+  readonly #state: RunState;
+  readonly #passivation: Passivation;
+  readonly #watchdog: TurnWatchdog;
+  readonly #dispatcher: TurnDispatcher;
+  readonly #routing: MessageRouting;
 
   constructor(options: RuntimeOptions = {}) {
-    this.settings = new TenantSettingsResolver(options.quotas ?? {});
+    this.#settings = new TenantSettingsResolver(options.quotas ?? {});
     const o = resolveRuntimeOptions(options);
-    this.turnHost = options.turnHost;
-    this.tracerProvider = options.tracerProvider;
-    this.meterProvider = options.meterProvider;
-    this.guard = new CrossTenantGuard(o.asyncTenantGuard);
-    this.state = new RunState(() => this.dispatcher.totalQueued === 0 && this.dispatcher.totalInFlight === 0 && this.state.pendingLifecycle === 0);
-    this.passivation = new Passivation(o.passivation, options.stateStore, options.turnHost, this.state, (lane, a) => this.dispatcher.resume(lane, a));
-    this.watchdog = new TurnWatchdog(o.watchdogIntervalMs, (t) => this.checkDeadlines(t));
-    this.dispatcher = new TurnDispatcher({
-      registry: this.registry,
+    this.#turnHost = options.turnHost;
+    this.#tracerProvider = options.tracerProvider;
+    this.#meterProvider = options.meterProvider;
+    this.#guard = new CrossTenantGuard(o.asyncTenantGuard);
+    this.#state = new RunState(() => this.#dispatcher.totalQueued === 0 && this.#dispatcher.totalInFlight === 0 && this.#state.pendingLifecycle === 0);
+    this.#passivation = new Passivation(o.passivation, options.stateStore, options.turnHost, this.#state, (lane, a) => this.#dispatcher.resume(lane, a));
+    this.#watchdog = new TurnWatchdog(o.watchdogIntervalMs, (t) => this.#checkDeadlines(t));
+    this.#dispatcher = new TurnDispatcher({
+      registry: this.#registry,
       stateStore: options.stateStore,
       turnHost: options.turnHost,
-      state: this.state,
-      guard: this.guard,
-      interceptors: this.interceptors,
-      passivation: this.passivation,
-      watchdog: this.watchdog,
+      state: this.#state,
+      guard: this.#guard,
+      interceptors: this.#interceptors,
+      passivation: this.#passivation,
+      watchdog: this.#watchdog,
       sliceMs: o.sliceMs,
       maxSliceMs: o.maxSliceMs,
     });
-    this.routing = new MessageRouting({
-      registry: this.registry,
-      interceptors: this.interceptors,
+    this.#routing = new MessageRouting({
+      registry: this.#registry,
+      interceptors: this.#interceptors,
       turnHost: options.turnHost,
-      state: this.state,
-      dispatcher: this.dispatcher,
+      state: this.#state,
+      dispatcher: this.#dispatcher,
       router: this,
-      globalSubscriptions: this.globalSubscriptions,
+      globalSubscriptions: this.#globalSubscriptions,
       maxHops: o.maxHops,
     });
   }
@@ -100,45 +100,45 @@ export class Runtime implements TenantIngress, TurnRouter {
 
   /** Registers an agent type with a factory, called lazily per (tenant, type, key). Inline tenants only. */
   register(type: string, factory: AgentFactory, options?: AgentTypeOptions): void {
-    this.registry.register(type, factory, options);
+    this.#registry.register(type, factory, options);
   }
 
   /** Registers an agent type by module, so it can also run in the worker tier (the module is imported there). */
   registerModule(type: string, spec: AgentTypeModule, options?: AgentTypeOptions): void {
-    this.registry.registerModule(type, spec, options);
+    this.#registry.registerModule(type, spec, options);
   }
 
   /** Adds a subscription applied within every tenant (a topic of tenant A reaches only agents of tenant A). */
   subscribe(subscription: Subscription): void {
-    this.guard.refuseInsideTurn(undefined, "add a runtime-wide subscription");
+    this.#guard.refuseInsideTurn(undefined, "add a runtime-wide subscription");
     checkSubscription(subscription);
-    this.globalSubscriptions.push(subscription);
+    this.#globalSubscriptions.push(subscription);
   }
 
   /** Removes a runtime-wide subscription; true when it existed. From inside a handler: CrossTenantError. */
   unsubscribe(id: string): boolean {
-    this.guard.refuseInsideTurn(undefined, "remove a runtime-wide subscription");
-    const i = this.globalSubscriptions.findIndex((s) => s.id === id);
+    this.#guard.refuseInsideTurn(undefined, "remove a runtime-wide subscription");
+    const i = this.#globalSubscriptions.findIndex((s) => s.id === id);
     if (i < 0) return false;
-    this.globalSubscriptions.splice(i, 1);
+    this.#globalSubscriptions.splice(i, 1);
     return true;
   }
 
   /** Adds an interceptor (the first added is outermost). From inside a handler: CrossTenantError. */
   addInterceptor(interceptor: Interceptor): void {
     // An interceptor sees every tenant's messages: only the platform, never a handler, may add one.
-    this.guard.refuseInsideTurn(undefined, "add an interceptor");
-    this.interceptors.add(interceptor);
+    this.#guard.refuseInsideTurn(undefined, "add an interceptor");
+    this.#interceptors.add(interceptor);
   }
 
   /** Replaces a tenant's overrides (tier, quotas); applies to its next messages. From inside a handler: CrossTenantError. */
   setTenantConfig(tenant: TenantId | string, config: TenantConfig): void {
     const id = parseTenantId(tenant);
     // Quotas are the operator's: from a handler they would starve other tenants (or lift its own limits).
-    this.guard.refuseInsideTurn(undefined, `change the quotas of tenant "${id}"`);
-    this.settings.setTenant(id, config);
-    const lane = this.lanes.get(id);
-    if (lane !== undefined) lane.applySettings(this.settings.resolve(id), now());
+    this.#guard.refuseInsideTurn(undefined, `change the quotas of tenant "${id}"`);
+    this.#settings.setTenant(id, config);
+    const lane = this.#lanes.get(id);
+    if (lane !== undefined) lane.applySettings(this.#settings.resolve(id), now());
   }
 
   /**
@@ -150,11 +150,11 @@ export class Runtime implements TenantIngress, TurnRouter {
    */
   setManagedTenantConfig(tenant: TenantId | string, config: ManagedTenantConfig | undefined, placement?: TierPlacement): string | undefined {
     const id = parseTenantId(tenant);
-    this.guard.refuseInsideTurn(undefined, `change the managed settings of tenant "${id}"`);
-    const applied = config === undefined ? undefined : managedLayerOf(id, config, placement ?? (this.turnHost === undefined ? "inline" : "threads"));
-    this.settings.setManaged(id, applied?.layer);
-    const lane = this.lanes.get(id);
-    if (lane !== undefined) lane.applySettings(this.settings.resolve(id), now());
+    this.#guard.refuseInsideTurn(undefined, `change the managed settings of tenant "${id}"`);
+    const applied = config === undefined ? undefined : managedLayerOf(id, config, placement ?? (this.#turnHost === undefined ? "inline" : "threads"));
+    this.#settings.setManaged(id, applied?.layer);
+    const lane = this.#lanes.get(id);
+    if (lane !== undefined) lane.applySettings(this.#settings.resolve(id), now());
     return applied?.note;
   }
 
@@ -166,23 +166,23 @@ export class Runtime implements TenantIngress, TurnRouter {
    */
   capInFlightTurns(tenant: TenantId | string, cap: number | undefined): void {
     const id = parseTenantId(tenant);
-    this.guard.refuseInsideTurn(undefined, `cap the turns of tenant "${id}"`);
+    this.#guard.refuseInsideTurn(undefined, `cap the turns of tenant "${id}"`);
     if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0)) throw new InvalidArgumentError(`an in-flight cap must be a whole number >= 0; got ${String(cap)}`);
-    const lane = this.lane(id);
+    const lane = this.#lane(id);
     lane.capInFlight(cap ?? Number.POSITIVE_INFINITY);
-    this.dispatcher.scheduleIfEligible(lane);
+    this.#dispatcher.scheduleIfEligible(lane);
   }
 
   /** Turns of a tenant running now on this runtime (0 for a tenant it has not seen). */
   inFlightTurns(tenant: TenantId): number {
-    return this.lanes.get(tenant)?.inFlight ?? 0;
+    return this.#lanes.get(tenant)?.inFlight ?? 0;
   }
 
   /** Replaces a tier; applies to its tenants' next messages. From inside a handler: CrossTenantError. */
   setTierConfig(name: string, config: TierConfig): void {
-    this.guard.refuseInsideTurn(undefined, `change tier "${String(name).slice(0, 64)}"`);
-    this.settings.setTier(name, config);
-    for (const lane of this.lanes.values()) lane.applySettings(this.settings.resolve(lane.tenant), now());
+    this.#guard.refuseInsideTurn(undefined, `change tier "${String(name).slice(0, 64)}"`);
+    this.#settings.setTier(name, config);
+    for (const lane of this.#lanes.values()) lane.applySettings(this.#settings.resolve(lane.tenant), now());
   }
 
   /**
@@ -190,8 +190,8 @@ export class Runtime implements TenantIngress, TurnRouter {
    * CrossTenantError when called from a handler of another tenant.
    */
   tenant(tenant: string): TenantHandle {
-    const lane = this.lane(parseTenantId(tenant));
-    this.guard.refuseInsideTurn(lane.tenant, `reach tenant "${lane.tenant}" through runtime.tenant()`);
+    const lane = this.#lane(parseTenantId(tenant));
+    this.#guard.refuseInsideTurn(lane.tenant, `reach tenant "${lane.tenant}" through runtime.tenant()`);
     lane.handle ??= new TenantHandle(this, lane.tenant);
     return lane.handle as TenantHandle;
   }
@@ -200,12 +200,12 @@ export class Runtime implements TenantIngress, TurnRouter {
 
   /** Starts accepting messages. Decides once whether tracing and metrics are on (their providers are not no-ops). */
   async start(): Promise<void> {
-    if (this.state.running) return;
-    if (this.state.stopping !== null) await this.state.stopping;
-    this.state.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
-    this.state.otelMetrics = RuntimeMetrics.create(this.meterProvider ?? metrics.getMeterProvider());
-    this.state.running = true;
-    this.passivation.startSweeping();
+    if (this.#state.running) return;
+    if (this.#state.stopping !== null) await this.#state.stopping;
+    this.#state.tracing = RuntimeTracing.create(this.#tracerProvider ?? trace.getTracerProvider());
+    this.#state.otelMetrics = RuntimeMetrics.create(this.#meterProvider ?? metrics.getMeterProvider());
+    this.#state.running = true;
+    this.#passivation.startSweeping();
   }
 
   /**
@@ -213,12 +213,12 @@ export class Runtime implements TenantIngress, TurnRouter {
    * active agents hand their state to the state store. Idempotent.
    */
   stop(): Promise<void> {
-    if (!this.state.running) return this.state.stopping ?? Promise.resolve();
-    this.state.running = false;
-    this.state.stopping = this.doStop().finally(() => {
-      this.state.stopping = null;
+    if (!this.#state.running) return this.#state.stopping ?? Promise.resolve();
+    this.#state.running = false;
+    this.#state.stopping = this.#doStop().finally(() => {
+      this.#state.stopping = null;
     });
-    return this.state.stopping;
+    return this.#state.stopping;
   }
 
   /** Waits until nothing is queued or running, then stops. */
@@ -229,18 +229,18 @@ export class Runtime implements TenantIngress, TurnRouter {
 
   /** Resolves when nothing is queued, running, activating or passivating (or the runtime stopped). */
   async whenIdle(): Promise<void> {
-    await this.state.whenIdle();
+    await this.#state.whenIdle();
   }
 
   /** True while started. */
   get isRunning(): boolean {
-    return this.state.running;
+    return this.#state.running;
   }
 
   /** Per-tenant counters and gauges (a snapshot). */
   metrics(): Record<string, TenantMetrics> {
     const out: Record<string, TenantMetrics> = {};
-    for (const [tenant, lane] of this.lanes) {
+    for (const [tenant, lane] of this.#lanes) {
       out[tenant] = {
         ...lane.metrics,
         queueDepth: lane.queued,
@@ -255,37 +255,37 @@ export class Runtime implements TenantIngress, TurnRouter {
   /** Runtime-wide gauges: active agents, queued and in-flight messages, passivation failures. */
   stats(): { activeAgents: number; queued: number; inFlight: number; passivationErrors: number; tenants: number } {
     return {
-      activeAgents: this.passivation.activeAgents,
-      queued: this.dispatcher.totalQueued,
-      inFlight: this.dispatcher.totalInFlight,
-      passivationErrors: this.passivation.passivationErrors,
-      tenants: this.lanes.size,
+      activeAgents: this.#passivation.activeAgents,
+      queued: this.#dispatcher.totalQueued,
+      inFlight: this.#dispatcher.totalInFlight,
+      passivationErrors: this.#passivation.passivationErrors,
+      tenants: this.#lanes.size,
     };
   }
 
   // Ingress (TenantIngress) and routing from handlers (TurnRouter)
 
   ingressSend(tenant: TenantId, to: AgentId, message: unknown, options: SendOptions | undefined): Promise<unknown> {
-    const turn = this.guard.currentTurnOf(tenant, `send to ${describe(to)}`);
+    const turn = this.#guard.currentTurnOf(tenant, `send to ${describe(to)}`);
     if (turn !== null) return this.sendFromTurn(turn, to, message, options);
-    return this.routing.routeSend(this.lane(tenant), to, message, undefined, 0, options, undefined);
+    return this.#routing.routeSend(this.#lane(tenant), to, message, undefined, 0, options, undefined);
   }
 
   ingressPublish(tenant: TenantId, topic: TopicId, message: unknown): Promise<void> {
-    const turn = this.guard.currentTurnOf(tenant, `publish to ${describe(topic)}`);
+    const turn = this.#guard.currentTurnOf(tenant, `publish to ${describe(topic)}`);
     if (turn !== null) return this.publishFromTurn(turn, topic, message);
-    return this.routing.routePublish(this.lane(tenant), topic, message, undefined, 0, undefined);
+    return this.#routing.routePublish(this.#lane(tenant), topic, message, undefined, 0, undefined);
   }
 
   tenantSubscribe(tenant: TenantId, subscription: Subscription): void {
-    this.guard.refuseInsideTurn(tenant, `subscribe for tenant "${tenant}"`);
+    this.#guard.refuseInsideTurn(tenant, `subscribe for tenant "${tenant}"`);
     checkSubscription(subscription);
-    this.lane(tenant).subscriptions.push(subscription);
+    this.#lane(tenant).subscriptions.push(subscription);
   }
 
   tenantUnsubscribe(tenant: TenantId, id: string): boolean {
-    this.guard.refuseInsideTurn(tenant, `unsubscribe for tenant "${tenant}"`);
-    const subs = this.lane(tenant).subscriptions;
+    this.#guard.refuseInsideTurn(tenant, `unsubscribe for tenant "${tenant}"`);
+    const subs = this.#lane(tenant).subscriptions;
     const i = subs.findIndex((s) => s.id === id);
     if (i < 0) return false;
     subs.splice(i, 1);
@@ -293,11 +293,11 @@ export class Runtime implements TenantIngress, TurnRouter {
   }
 
   sendFromTurn(from: Delivery, to: AgentId, message: unknown, options: SendOptions | undefined): Promise<unknown> {
-    return this.routing.routeSend(laneOf(from), to, message, from.agentId, from.hopCount + 1, options, from);
+    return this.#routing.routeSend(laneOf(from), to, message, from.agentId, from.hopCount + 1, options, from);
   }
 
   publishFromTurn(from: Delivery, topic: TopicId, message: unknown): Promise<void> {
-    return this.routing.routePublish(laneOf(from), topic, message, from.agentId, from.hopCount + 1, from);
+    return this.#routing.routePublish(laneOf(from), topic, message, from.agentId, from.hopCount + 1, from);
   }
 
   /**
@@ -309,24 +309,24 @@ export class Runtime implements TenantIngress, TurnRouter {
     let lane: TenantLane;
     let from: AgentId;
     try {
-      lane = this.lane(parseTenantId(request.tenant));
+      lane = this.#lane(parseTenantId(request.tenant));
       from = new AgentId(request.from.type, request.from.key);
     } catch (err) {
       return Promise.reject(err);
     }
     const hop = request.hopCount + 1;
-    const tracing = this.state.tracing;
+    const tracing = this.#state.tracing;
     // The turn's own context when its trace is undecided (its sends join its trace here); else the parsed traceparent.
     const parent = tracing !== null && request.traceparent !== undefined ? (tracing.hostedTurnContext(lane.tenant, request.traceparent) ?? parentFromTraceparent(request.traceparent)) : undefined;
     try {
       if (request.kind === "send" && "type" in request.to) {
         const to = new AgentId(request.to.type, request.to.key);
         const options = request.timeoutMs === undefined ? undefined : { timeoutMs: request.timeoutMs };
-        return this.routing.routeSend(lane, to, request.message, from, hop, options, undefined, parent);
+        return this.#routing.routeSend(lane, to, request.message, from, hop, options, undefined, parent);
       }
       if (request.kind === "publish" && "topicType" in request.to) {
         const topic = new TopicId(request.to.topicType, request.to.topicSource);
-        return this.routing.routePublish(lane, topic, request.message, from, hop, undefined, parent);
+        return this.#routing.routePublish(lane, topic, request.message, from, hop, undefined, parent);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -336,31 +336,26 @@ export class Runtime implements TenantIngress, TurnRouter {
 
   // Stop and helpers
 
-  private async doStop(): Promise<void> {
-    this.passivation.stopSweeping();
-    this.dispatcher.stopTurns(this.lanes.values());
+  async #doStop(): Promise<void> {
+    this.#passivation.stopSweeping();
+    this.#dispatcher.stopTurns(this.#lanes.values());
     // Hand active agents' state to the store, then forget them.
-    await this.passivation.passivateAll(this.lanes.values());
-    while (this.state.pendingLifecycle > 0) await new Promise((r) => setTimeout(r, 1));
-    this.passivation.forgetAll(this.lanes.values());
-    this.state.notifyIdle();
+    await this.#passivation.passivateAll(this.#lanes.values());
+    while (this.#state.pendingLifecycle > 0) await new Promise((r) => setTimeout(r, 1));
+    this.#passivation.forgetAll(this.#lanes.values());
+    this.#state.notifyIdle();
   }
 
   /** The watchdog fired: ends the turns past their budget (see TurnDispatcher.checkDeadlines). */
-  private checkDeadlines(t: number): number | null {
-    return this.dispatcher.checkDeadlines(t);
+  #checkDeadlines(t: number): number | null {
+    return this.#dispatcher.checkDeadlines(t);
   }
 
-  /** The watchdog's armed timer (whether it holds the process alive is observable behaviour). */
-  private get watchdogTimer(): ReturnType<typeof setTimeout> | null {
-    return this.watchdog.timer;
-  }
-
-  private lane(tenant: TenantId): TenantLane {
-    let lane = this.lanes.get(tenant);
+  #lane(tenant: TenantId): TenantLane {
+    let lane = this.#lanes.get(tenant);
     if (lane === undefined) {
-      lane = new TenantLane(tenant, this.settings.resolve(tenant), now());
-      this.lanes.set(tenant, lane);
+      lane = new TenantLane(tenant, this.#settings.resolve(tenant), now());
+      this.#lanes.set(tenant, lane);
     }
     return lane;
   }

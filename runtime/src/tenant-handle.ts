@@ -19,34 +19,38 @@ export interface TenantIngress {
  * a handler of another tenant, it refuses with CrossTenantError.
  */
 export class TenantHandle {
+  readonly #ingress: TenantIngress;
+
   constructor(
-    private readonly ingress: TenantIngress,
+    ingress: TenantIngress,
     /** The tenant, validated. */
     readonly tenant: TenantId,
-  ) {}
+  ) {
+    this.#ingress = ingress;
+  }
 
   /** Request/response to one agent of this tenant; settles with its handler's result or a typed error. */
   send(to: AgentId, message: unknown, options?: SendOptions): Promise<unknown> {
-    return this.ingress.ingressSend(this.tenant, to, message, options);
+    return this.#ingress.ingressSend(this.tenant, to, message, options);
   }
 
   /** Fan-out to this tenant's subscribers; resolves once delivered to their mailboxes (results ignored). */
   publish(topic: TopicId, message: unknown): Promise<void> {
-    return this.ingress.ingressPublish(this.tenant, topic, message);
+    return this.#ingress.ingressPublish(this.tenant, topic, message);
   }
 
   /** Adds a subscription that applies to this tenant only. */
   subscribe(subscription: Subscription): void {
-    this.ingress.tenantSubscribe(this.tenant, subscription);
+    this.#ingress.tenantSubscribe(this.tenant, subscription);
   }
 
   /** Removes a subscription of this tenant; true when it existed. */
   unsubscribe(id: string): boolean {
-    return this.ingress.tenantUnsubscribe(this.tenant, id);
+    return this.#ingress.tenantUnsubscribe(this.tenant, id);
   }
 
   /** Replaces this tenant's quota overrides and tier (takes effect for the next messages). */
   configure(config: TenantConfig): void {
-    this.ingress.setTenantConfig(this.tenant, config);
+    this.#ingress.setTenantConfig(this.tenant, config);
   }
 }

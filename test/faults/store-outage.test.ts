@@ -28,20 +28,24 @@ import { otlpJson } from "../isolation/otlp-json.js";
 class SwitchableStore implements SpanStore {
   down = false;
   failedInserts = 0;
-  constructor(private readonly inner: SpanStore) {}
+  readonly #inner: SpanStore;
+
+  constructor(inner: SpanStore) {
+    this.#inner = inner;
+  }
   async insertSpans(rows: readonly SpanRow[], batchId: string): Promise<void> {
     if (this.down) {
       this.failedInserts++;
       throw new Error("store unavailable (injected)");
     }
-    return this.inner.insertSpans(rows, batchId);
+    return this.#inner.insertSpans(rows, batchId);
   }
   async ping(): Promise<void> {
     if (this.down) throw new Error("store unavailable (injected)");
-    return this.inner.ping();
+    return this.#inner.ping();
   }
   close(): Promise<void> {
-    return this.inner.close();
+    return this.#inner.close();
   }
 }
 

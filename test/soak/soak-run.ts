@@ -76,19 +76,23 @@ export function slope(points: ReadonlyArray<[number, number]>): number {
 class CountingExporter implements SpanExporter {
   exported = 0;
   failed = 0;
-  constructor(private readonly inner: SpanExporter) {}
+  readonly #inner: SpanExporter;
+
+  constructor(inner: SpanExporter) {
+    this.#inner = inner;
+  }
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.inner.export(spans, (result) => {
+    this.#inner.export(spans, (result) => {
       if (result.code === ExportResultCode.SUCCESS) this.exported += spans.length;
       else this.failed += spans.length;
       done(result);
     });
   }
   shutdown(): Promise<void> {
-    return this.inner.shutdown();
+    return this.#inner.shutdown();
   }
   forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
+    return this.#inner.forceFlush?.() ?? Promise.resolve();
   }
 }
 

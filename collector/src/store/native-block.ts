@@ -467,14 +467,18 @@ function readColumn(r: NativeReader, type: string, rows: number): unknown[] {
 
 class NativeReader {
   #pos = 0;
-  constructor(private readonly data: Buffer) {}
+  readonly #data: Buffer;
+
+  constructor(data: Buffer) {
+    this.#data = data;
+  }
 
   atEnd(): boolean {
-    return this.#pos >= this.data.length;
+    return this.#pos >= this.#data.length;
   }
 
   #need(bytes: number): void {
-    if (this.#pos + bytes > this.data.length) throw new NativeFormatError("truncated Native data");
+    if (this.#pos + bytes > this.#data.length) throw new NativeFormatError("truncated Native data");
   }
 
   varUInt(): number {
@@ -482,7 +486,7 @@ class NativeReader {
     let scale = 1;
     for (let i = 0; i < 9; i++) {
       this.#need(1);
-      const b = this.data[this.#pos++]!;
+      const b = this.#data[this.#pos++]!;
       result += (b & 0x7f) * scale;
       if (b < 0x80) return result;
       scale *= 128;
@@ -493,28 +497,28 @@ class NativeReader {
   string(): string {
     const n = this.varUInt();
     this.#need(n);
-    const s = this.data.toString("utf8", this.#pos, this.#pos + n);
+    const s = this.#data.toString("utf8", this.#pos, this.#pos + n);
     this.#pos += n;
     return s;
   }
 
   uint(width: 1 | 2 | 4): number {
     this.#need(width);
-    const v = width === 1 ? this.data[this.#pos]! : width === 2 ? this.data.readUInt16LE(this.#pos) : this.data.readUInt32LE(this.#pos);
+    const v = width === 1 ? this.#data[this.#pos]! : width === 2 ? this.#data.readUInt16LE(this.#pos) : this.#data.readUInt32LE(this.#pos);
     this.#pos += width;
     return v;
   }
 
   bigUInt64(): bigint {
     this.#need(8);
-    const v = this.data.readBigUInt64LE(this.#pos);
+    const v = this.#data.readBigUInt64LE(this.#pos);
     this.#pos += 8;
     return v;
   }
 
   bigInt64(): bigint {
     this.#need(8);
-    const v = this.data.readBigInt64LE(this.#pos);
+    const v = this.#data.readBigInt64LE(this.#pos);
     this.#pos += 8;
     return v;
   }

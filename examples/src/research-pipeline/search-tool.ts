@@ -11,13 +11,17 @@ export interface SearchResult {
 /** A search over one tenant's corpus. Stateful on purpose: it counts the agent's searches. */
 class CorpusSearch implements ToolInstance {
   #searches = 0;
-  constructor(private readonly documents: readonly CorpusDocument[]) {}
+  readonly #documents: readonly CorpusDocument[];
+
+  constructor(documents: readonly CorpusDocument[]) {
+    this.#documents = documents;
+  }
 
   invoke(args: unknown, _context: ToolCallContext): SearchResult {
     const query = String((args as { query?: unknown }).query ?? "");
     this.#searches++;
     const words = query.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 3);
-    const scored = this.documents
+    const scored = this.#documents
       .map((doc) => {
         const haystack = `${doc.title} ${doc.text}`.toLowerCase();
         return { doc, score: words.reduce((n, w) => n + (haystack.includes(w) ? 1 : 0), 0) };

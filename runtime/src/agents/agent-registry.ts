@@ -13,35 +13,35 @@ export type AgentRegistration =
  * once with UnknownAgentTypeError.
  */
 export class AgentRegistry {
-  private readonly types = new Map<string, AgentRegistration>();
+  readonly #types = new Map<string, AgentRegistration>();
 
   register(type: string, factory: AgentFactory, options: AgentTypeOptions = {}): void {
-    this.checkNew(type);
+    this.#checkNew(type);
     checkOptions(type, options);
     if (typeof factory !== "function") throw new InvalidArgumentError(`the factory of agent type "${type}" must be a function`);
-    this.types.set(type, { kind: "factory", type, factory, options });
+    this.#types.set(type, { kind: "factory", type, factory, options });
   }
 
   registerModule(type: string, spec: AgentTypeModule, options: AgentTypeOptions = {}): void {
-    this.checkNew(type);
+    this.#checkNew(type);
     checkOptions(type, options);
     const url = spec.module instanceof URL ? spec.module.href : toModuleUrl(spec.module);
     if (typeof spec.exportName !== "string" || spec.exportName.length === 0) {
       throw new InvalidArgumentError(`registerModule("${type}"): exportName must name the module's factory export`);
     }
-    this.types.set(type, { kind: "module", type, module: url, exportName: spec.exportName, options, loaded: null });
+    this.#types.set(type, { kind: "module", type, module: url, exportName: spec.exportName, options, loaded: null });
   }
 
   /** The registration, or UnknownAgentTypeError. */
   get(type: string): AgentRegistration {
-    const r = this.types.get(type);
+    const r = this.#types.get(type);
     if (r === undefined) throw new UnknownAgentTypeError(type);
     return r;
   }
 
   /** The registration or undefined (no throw: the hot path checks without allocating an error). */
   find(type: string): AgentRegistration | undefined {
-    return this.types.get(type);
+    return this.#types.get(type);
   }
 
   /** A factory for the type, importing its module on first use for module registrations. */
@@ -57,9 +57,9 @@ export class AgentRegistry {
     return r.loaded;
   }
 
-  private checkNew(type: string): void {
+  #checkNew(type: string): void {
     new AgentId(type, "_");
-    if (this.types.has(type)) throw new InvalidArgumentError(`agent type "${type}" is already registered`);
+    if (this.#types.has(type)) throw new InvalidArgumentError(`agent type "${type}" is already registered`);
   }
 }
 

@@ -6,7 +6,11 @@
 export class ReadHealth {
   #problem: string | undefined;
 
-  constructor(private readonly log: (line: string) => void) {}
+  readonly #log: (line: string) => void;
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+  }
 
   /** True while the last read failed. */
   get failing(): boolean {
@@ -17,13 +21,13 @@ export class ReadHealth {
   failed(key: string, line: () => string): void {
     if (this.#problem === key) return;
     this.#problem = key;
-    this.log(line());
+    this.#log(line());
   }
 
   /** Notes a success; logs `line()` when it ends a run of failures. */
   succeeded(line: () => string): void {
     if (this.#problem === undefined) return;
     this.#problem = undefined;
-    this.log(line());
+    this.#log(line());
   }
 }

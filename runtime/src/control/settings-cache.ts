@@ -39,11 +39,17 @@ export function defaultCachePath(collectorUrl: string, apiKey: string, tenants: 
 
 /** One cache file. */
 export class SettingsCache {
+  readonly #collectorUrl: string;
+  readonly #tenants: readonly string[] | undefined;
+
   constructor(
     readonly path: string,
-    private readonly collectorUrl: string,
-    private readonly tenants: readonly string[] | undefined,
-  ) {}
+    collectorUrl: string,
+    tenants: readonly string[] | undefined,
+  ) {
+    this.#collectorUrl = collectorUrl;
+    this.#tenants = tenants;
+  }
 
   /** The cached settings; undefined when there is no file; the reason when it cannot be used. */
   async read(): Promise<CachedSettings | undefined | { problem: string }> {
@@ -66,8 +72,8 @@ export class SettingsCache {
       return { problem: `the settings cache ${this.path} is invalid: ${issue.path.join(".") || "(root)"}: ${issue.message}` };
     }
     const file = parsed.data;
-    if (file.collectorUrl !== this.collectorUrl) return { problem: `the settings cache ${this.path} holds the settings of ${file.collectorUrl}, not ${this.collectorUrl}` };
-    if (JSON.stringify(file.tenants) !== JSON.stringify(this.tenants ?? null)) return { problem: `the settings cache ${this.path} was written for other tenants` };
+    if (file.collectorUrl !== this.#collectorUrl) return { problem: `the settings cache ${this.path} holds the settings of ${file.collectorUrl}, not ${this.#collectorUrl}` };
+    if (JSON.stringify(file.tenants) !== JSON.stringify(this.#tenants ?? null)) return { problem: `the settings cache ${this.path} was written for other tenants` };
     return { savedAtMs: Date.parse(file.savedAt), settings: file.settings };
   }
 
@@ -75,7 +81,7 @@ export class SettingsCache {
   async write(settings: ControlSettingsResponse, savedAtMs: number): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    const body = JSON.stringify({ format: 1, collectorUrl: this.collectorUrl, tenants: this.tenants ?? null, savedAt: new Date(savedAtMs).toISOString(), settings });
+    const body = JSON.stringify({ format: 1, collectorUrl: this.#collectorUrl, tenants: this.#tenants ?? null, savedAt: new Date(savedAtMs).toISOString(), settings });
     try {
       await writeFile(tmp, body, { mode: 0o600 });
       await rename(tmp, this.path);

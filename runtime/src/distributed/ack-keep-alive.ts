@@ -8,43 +8,47 @@ import type { JsMsg } from "@nats-io/jetstream";
  * redelivered; an untracked message is never touched again.
  */
 export class AckKeepAlive {
-  private readonly messages = new Set<JsMsg>();
-  private timer: ReturnType<typeof setInterval> | null = null;
+  readonly #messages = new Set<JsMsg>();
+  #timer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly ackWaitMs: number) {}
+  readonly #ackWaitMs: number;
+
+  constructor(ackWaitMs: number) {
+    this.#ackWaitMs = ackWaitMs;
+  }
 
   /** Starts extending `m` until `untrack(m)`. */
   track(m: JsMsg): void {
-    this.messages.add(m);
-    if (this.timer === null) {
-      this.timer = setInterval(() => this.extend(), Math.max(50, Math.floor(this.ackWaitMs / 3)));
-      this.timer.unref();
+    this.#messages.add(m);
+    if (this.#timer === null) {
+      this.#timer = setInterval(() => this.#extend(), Math.max(50, Math.floor(this.#ackWaitMs / 3)));
+      this.#timer.unref();
     }
   }
 
   untrack(m: JsMsg): void {
-    this.messages.delete(m);
+    this.#messages.delete(m);
   }
 
   /** Messages tracked now. */
   get size(): number {
-    return this.messages.size;
+    return this.#messages.size;
   }
 
   /** Stops the timer and forgets every message. */
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    this.messages.clear();
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#messages.clear();
   }
 
-  private extend(): void {
-    if (this.messages.size === 0) {
+  #extend(): void {
+    if (this.#messages.size === 0) {
       // Idle: no timer until the next message.
-      if (this.timer !== null) clearInterval(this.timer);
-      this.timer = null;
+      if (this.#timer !== null) clearInterval(this.#timer);
+      this.#timer = null;
       return;
     }
-    for (const m of this.messages) m.working();
+    for (const m of this.#messages) m.working();
   }
 }

@@ -27,8 +27,8 @@ export class ClusterSession {
   leases: PartitionLeases | null = null;
   attempts: PartitionAttempts | null = null;
   shares: InFlightShares | null = null;
-  private readonly tokens = new Map<TenantId, string>();
-  private readonly partitionCache = new Map<string, number>();
+  readonly #tokens = new Map<TenantId, string>();
+  readonly #partitionCache = new Map<string, number>();
 
   constructor(readonly subjects: Subjects) {}
 
@@ -40,22 +40,22 @@ export class ClusterSession {
   /** The partition of an agent (`partitionOf`, a SHA-256 per call, remembered for the agents seen lately). */
   partitionFor(tenant: TenantId, to: AgentId): number {
     const key = `${tenant}\u0000${to.type}\u0000${to.key}`;
-    let p = this.partitionCache.get(key);
+    let p = this.#partitionCache.get(key);
     if (p === undefined) {
       p = partitionOf(tenant, to.type, to.key, this.partitions);
-      if (this.partitionCache.size >= 100_000) this.partitionCache.clear();
-      this.partitionCache.set(key, p);
+      if (this.#partitionCache.size >= 100_000) this.#partitionCache.clear();
+      this.#partitionCache.set(key, p);
     }
     return p;
   }
 
   /** The tenant's token in subjects (a hash: subjects never carry tenant text). */
   token(tenant: TenantId): string {
-    let t = this.tokens.get(tenant);
+    let t = this.#tokens.get(tenant);
     if (t === undefined) {
       t = tenantToken(this.subjects.namespace, tenant);
-      if (this.tokens.size >= 100_000) this.tokens.clear();
-      this.tokens.set(tenant, t);
+      if (this.#tokens.size >= 100_000) this.#tokens.clear();
+      this.#tokens.set(tenant, t);
     }
     return t;
   }

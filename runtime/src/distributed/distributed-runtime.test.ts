@@ -9,7 +9,7 @@ import { UNSET_QUOTAS, type TenantId } from "@troupe/contract";
 import type { AgentStateStore } from "../state/agent-state-store.js";
 import { DistributedRuntime, deleteDistributedNamespace, type DistributedRuntimeOptions } from "./distributed-runtime.js";
 import { rendezvousOwner } from "./partition-leases.js";
-import { partitionOf } from "./subjects.js";
+import { partitionOf, Subjects } from "./subjects.js";
 
 const NATS = "127.0.0.1:4222";
 const ns = `unit-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -224,10 +224,15 @@ describe("DistributedRuntime (one process, real broker)", () => {
     const client = new DistributedRuntime({ ...base, ...extra, serve: false });
     started.push(client);
     await client.start();
+    // The caller's id, as anyone on the broker sees it: in the reply subject of the call's message.
+    const sent = nc.subscribe(new Subjects(extra.namespace).allMessages, { max: 1 });
+    await nc.flush();
     const pending = client.tenant("acme").send(new AgentId("slow", "r"), 1, { timeoutMs: 10_000 });
+    let callerId = "";
+    for await (const m of sent) callerId = m.reply?.split(".")[4] ?? "";
+    expect(callerId).toMatch(/^[0-9a-f]{16}$/);
     // Forged answers for every call number the client may have given out, on another tenant's token
     // and on malformed subjects: none settles the call.
-    const callerId = (client as unknown as { callerId: string }).callerId;
     for (let call = 0; call < 64; call++) {
       const c = call.toString(36);
       for (const subject of [`troupe.${extra.namespace}.r.0000000000000000beef.${callerId}.${c}`, `troupe.${extra.namespace}.r.0000000000000000beef.${callerId}.${c}.a`, `troupe.${extra.namespace}.r.x.${callerId}`]) {

@@ -56,86 +56,86 @@ export { deleteDistributedNamespace, openLeaseBucket, partitionsIn } from "./nam
  * the cluster, sharing a ClusterSession.
  */
 export class DistributedRuntime implements TenantIngress, OutboundRouter {
-  private readonly o: ParsedDistributedOptions;
-  private readonly subjects: Subjects;
+  readonly #o: ParsedDistributedOptions;
+  readonly #subjects: Subjects;
   readonly workerId: string;
-  private readonly callerId = randomBytes(8).toString("hex");
-  private readonly scope: Set<TenantId> | null;
-  private readonly local: Runtime;
-  private readonly tracerProvider: TracerProvider | undefined;
-  private readonly globalSubs: Subscription[] = [];
-  private readonly tenantSubs = new Map<TenantId, Subscription[]>();
-  private readonly handles = new Map<TenantId, TenantHandle>();
-  private readonly pending: PendingCalls;
-  private readonly session: ClusterSession;
-  private ownsConnection = false;
-  private readonly stateStore: AgentStateStore | undefined;
-  private replySub: NatsSubscription | null = null;
-  private readonly counters = newDistributedCounters();
-  private readonly settings: TenantSettingsResolver;
-  private readonly quotas: ClusterQuotas;
-  private readonly keepAlive: AckKeepAlive;
-  private readonly outbound: OutboundCalls;
-  private readonly server: PartitionServer;
+  readonly #callerId = randomBytes(8).toString("hex");
+  readonly #scope: Set<TenantId> | null;
+  readonly #local: Runtime;
+  readonly #tracerProvider: TracerProvider | undefined;
+  readonly #globalSubs: Subscription[] = [];
+  readonly #tenantSubs = new Map<TenantId, Subscription[]>();
+  readonly #handles = new Map<TenantId, TenantHandle>();
+  readonly #pending: PendingCalls;
+  readonly #session: ClusterSession;
+  #ownsConnection = false;
+  readonly #stateStore: AgentStateStore | undefined;
+  #replySub: NatsSubscription | null = null;
+  readonly #counters = newDistributedCounters();
+  readonly #settings: TenantSettingsResolver;
+  readonly #quotas: ClusterQuotas;
+  readonly #keepAlive: AckKeepAlive;
+  readonly #outbound: OutboundCalls;
+  readonly #server: PartitionServer;
   /** Failures of background work (lease renewal, consumers), for diagnostics. */
   readonly backgroundErrors: unknown[] = [];
 
   constructor(options: DistributedRuntimeOptions) {
-    this.o = parseDistributedOptions(options);
-    this.subjects = new Subjects(parseNamespace(this.o.namespace));
-    this.session = new ClusterSession(this.subjects);
-    this.workerId = this.o.workerId ?? `w-${randomBytes(6).toString("hex")}`;
-    this.scope = this.o.tenants === undefined ? null : new Set(this.o.tenants.map((t) => parseTenantId(t)));
-    this.tracerProvider = options.tracerProvider;
-    this.pending = new PendingCalls(this.o.maxPendingCalls);
-    this.keepAlive = new AckKeepAlive(this.o.ackWaitMs);
-    this.stateStore = options.runtime?.stateStore;
+    this.#o = parseDistributedOptions(options);
+    this.#subjects = new Subjects(parseNamespace(this.#o.namespace));
+    this.#session = new ClusterSession(this.#subjects);
+    this.workerId = this.#o.workerId ?? `w-${randomBytes(6).toString("hex")}`;
+    this.#scope = this.#o.tenants === undefined ? null : new Set(this.#o.tenants.map((t) => parseTenantId(t)));
+    this.#tracerProvider = options.tracerProvider;
+    this.#pending = new PendingCalls(this.#o.maxPendingCalls);
+    this.#keepAlive = new AckKeepAlive(this.#o.ackWaitMs);
+    this.#stateStore = options.runtime?.stateStore;
     // Rates are enforced at ingress across the cluster; the local runtime must not limit them a second time per worker.
-    this.settings = new TenantSettingsResolver(options.runtime?.quotas ?? {});
-    this.local = new Runtime(localRuntimeOptions(options));
-    this.quotas = new ClusterQuotas(this.settings, this.session, this.o.rateLimitLeaseMs);
-    this.outbound = new OutboundCalls({
-      session: this.session,
-      options: this.o,
-      counters: this.counters,
-      pending: this.pending,
-      quotas: this.quotas,
-      callerId: this.callerId,
-      globalSubs: this.globalSubs,
-      tenantSubs: this.tenantSubs,
+    this.#settings = new TenantSettingsResolver(options.runtime?.quotas ?? {});
+    this.#local = new Runtime(localRuntimeOptions(options));
+    this.#quotas = new ClusterQuotas(this.#settings, this.#session, this.#o.rateLimitLeaseMs);
+    this.#outbound = new OutboundCalls({
+      session: this.#session,
+      options: this.#o,
+      counters: this.#counters,
+      pending: this.#pending,
+      quotas: this.#quotas,
+      callerId: this.#callerId,
+      globalSubs: this.#globalSubs,
+      tenantSubs: this.#tenantSubs,
     });
-    this.server = new PartitionServer({ session: this.session, options: this.o, counters: this.counters, keepAlive: this.keepAlive, local: this.local, noteError: (e) => this.noteError(e) });
+    this.#server = new PartitionServer({ session: this.#session, options: this.#o, counters: this.#counters, keepAlive: this.#keepAlive, local: this.#local, noteError: (e) => this.#noteError(e) });
   }
 
   // Configuration (same on every process of the cluster)
 
   /** Registers an agent type (hosted by this process when it serves). */
   register(type: string, factory: AgentFactory, options?: AgentTypeOptions): void {
-    const agents = (): RoutedAgents => this.session.routed!;
-    this.local.register(type, routedFactory(factory, this, agents, (a) => partitionOf(a.tenant, a.agentId.type, a.agentId.key, this.session.partitions)), options);
+    const agents = (): RoutedAgents => this.#session.routed!;
+    this.#local.register(type, routedFactory(factory, this, agents, (a) => partitionOf(a.tenant, a.agentId.type, a.agentId.key, this.#session.partitions)), options);
   }
 
   /** Adds a subscription applied within every tenant; publishers resolve recipients with it. */
   subscribe(subscription: Subscription): void {
     checkSubscription(subscription);
-    this.globalSubs.push(subscription);
+    this.#globalSubs.push(subscription);
   }
 
   /** Removes a runtime-wide subscription; true when it existed. */
   unsubscribe(id: string): boolean {
-    const i = this.globalSubs.findIndex((s) => s.id === id);
-    if (i >= 0) this.globalSubs.splice(i, 1);
+    const i = this.#globalSubs.findIndex((s) => s.id === id);
+    if (i >= 0) this.#globalSubs.splice(i, 1);
     return i >= 0;
   }
 
   /** The cluster as seen by one tenant. Refuses tenants outside `tenants` and calls from another tenant's handler. */
   tenant(tenant: string): TenantHandle {
-    const id = this.checkTenant(tenant);
-    this.local.tenant(id); // refuses a handler of another tenant (CrossTenantError)
-    let h = this.handles.get(id);
+    const id = this.#checkTenant(tenant);
+    this.#local.tenant(id); // refuses a handler of another tenant (CrossTenantError)
+    let h = this.#handles.get(id);
     if (h === undefined) {
       h = new TenantHandle(this, id);
-      this.handles.set(id, h);
+      this.#handles.set(id, h);
     }
     return h;
   }
@@ -145,10 +145,10 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
    * rest on this worker's local runtime. Every process of the cluster should get the same config.
    */
   setTenantConfig(tenant: TenantId | string, config: TenantConfig): void {
-    const id = this.checkTenant(tenant);
+    const id = this.#checkTenant(tenant);
     const valid = parseConfig(tenantConfigSchema, config, `config of tenant "${id}"`);
-    this.local.setTenantConfig(id, withoutRate(valid));
-    this.settings.setTenant(id, valid);
+    this.#local.setTenantConfig(id, withoutRate(valid));
+    this.#settings.setTenant(id, valid);
   }
 
   /**
@@ -159,28 +159,28 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
    */
   setManagedTenantConfig(tenant: TenantId | string, config: ManagedTenantConfig | undefined): string | undefined {
     const id = parseTenantId(tenant);
-    if (this.scope !== null && !this.scope.has(id)) return undefined;
-    this.settings.setManaged(id, config === undefined ? undefined : managedLayerOf(id, config, "cluster").layer);
-    return this.local.setManagedTenantConfig(id, config === undefined ? undefined : withoutManagedRate(config), "cluster");
+    if (this.#scope !== null && !this.#scope.has(id)) return undefined;
+    this.#settings.setManaged(id, config === undefined ? undefined : managedLayerOf(id, config, "cluster").layer);
+    return this.#local.setManagedTenantConfig(id, config === undefined ? undefined : withoutManagedRate(config), "cluster");
   }
 
   /** Replaces a tier's quotas (as setTenantConfig does for one tenant). */
   setTierConfig(name: string, config: TierConfig): void {
     const valid = parseConfig(tierConfigSchema, config, `config of tier "${String(name).slice(0, 64)}"`);
-    this.local.setTierConfig(name, withoutRate(valid));
-    this.settings.setTier(name, valid);
+    this.#local.setTierConfig(name, withoutRate(valid));
+    this.#settings.setTier(name, valid);
   }
 
   // Lifecycle
 
   /** Connects, creates the stream and consumers if missing, subscribes to replies and, when serving, joins the cluster. */
   async start(): Promise<void> {
-    const s = this.session;
+    const s = this.#session;
     if (s.running) return;
-    const o = this.o;
+    const o = this.#o;
     if ("connection" in o.nats) s.nc = o.nats.connection;
     else {
-      const single = this.scope !== null && this.scope.size === 1 ? [...this.scope][0]! : undefined;
+      const single = this.#scope !== null && this.#scope.size === 1 ? [...this.#scope][0]! : undefined;
       s.nc = await connect({
         servers: o.nats.servers,
         name: `troupe-${this.workerId}`,
@@ -188,49 +188,49 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
         noAsyncTraces: true,
         ...(o.nats.user === undefined ? {} : { user: o.nats.user, pass: o.nats.pass ?? "" }),
         ...(o.nats.token === undefined ? {} : { token: o.nats.token }),
-        ...(single === undefined ? {} : { inboxPrefix: this.subjects.inboxPrefix(s.token(single)) }),
+        ...(single === undefined ? {} : { inboxPrefix: this.#subjects.inboxPrefix(s.token(single)) }),
       });
-      this.ownsConnection = true;
+      this.#ownsConnection = true;
     }
     s.js = jetstream(s.nc);
     if (o.serve) {
       s.jsm = await jetstreamManager(s.nc);
-      s.partitions = await ensureStream(s.jsm, this.subjects, o);
+      s.partitions = await ensureStream(s.jsm, this.#subjects, o);
     }
-    else s.partitions = o.partitions ?? (await readPartitions(s.nc, this.subjects));
-    s.routed = new RoutedAgents(s.partitions, this.stateStore);
-    s.tracing = RuntimeTracing.create(this.tracerProvider ?? trace.getTracerProvider());
-    const replySubject = this.scope !== null && this.scope.size === 1 ? this.subjects.replies(s.token([...this.scope][0]!), this.callerId) : this.subjects.repliesTo(this.callerId);
-    this.replySub = s.nc.subscribe(replySubject, { callback: (err, msg) => {
-        if (err === null) this.outbound.onReply(msg);
-        else this.noteError(err);
+    else s.partitions = o.partitions ?? (await readPartitions(s.nc, this.#subjects));
+    s.routed = new RoutedAgents(s.partitions, this.#stateStore);
+    s.tracing = RuntimeTracing.create(this.#tracerProvider ?? trace.getTracerProvider());
+    const replySubject = this.#scope !== null && this.#scope.size === 1 ? this.#subjects.replies(s.token([...this.#scope][0]!), this.#callerId) : this.#subjects.repliesTo(this.#callerId);
+    this.#replySub = s.nc.subscribe(replySubject, { callback: (err, msg) => {
+        if (err === null) this.#outbound.onReply(msg);
+        else this.#noteError(err);
       },
     });
-    await this.local.start();
+    await this.#local.start();
     s.running = true;
     if (o.serve) {
       const kvm = new Kvm(s.js);
-      s.attempts = new PartitionAttempts(await kvm.create(this.subjects.attemptsBucket, { history: 1, storage: StorageType.File }));
+      s.attempts = new PartitionAttempts(await kvm.create(this.#subjects.attemptsBucket, { history: 1, storage: StorageType.File }));
       s.shares = new InFlightShares({
-        kv: await kvm.create(this.subjects.inFlightBucket, { history: 1, storage: StorageType.File }),
+        kv: await kvm.create(this.#subjects.inFlightBucket, { history: 1, storage: StorageType.File }),
         workerId: this.workerId,
         keyOf: (t) => `t.${s.token(t)}`,
         liveWorkers: () => s.leases?.liveWorkers() ?? [],
         staleAfterMs: o.leaseTtlMs,
-        quotaOf: (t) => this.quotas.inFlightQuotaOf(t),
-        runningOf: (t) => this.local.inFlightTurns(t),
+        quotaOf: (t) => this.#quotas.inFlightQuotaOf(t),
+        runningOf: (t) => this.#local.inFlightTurns(t),
         cap: (t, cap) => {
           try {
-            this.local.capInFlightTurns(t, cap);
+            this.#local.capInFlightTurns(t, cap);
           } catch (err) {
-            this.noteError(err);
+            this.#noteError(err);
           }
         },
-        onError: (e) => this.noteError(e),
+        onError: (e) => this.#noteError(e),
       });
       await s.shares.start();
-      const kv = await kvm.create(this.subjects.leaseBucket, { ttl: o.leaseTtlMs, history: 1, storage: StorageType.File });
-      s.leases = new PartitionLeases({ kv, workerId: this.workerId, partitions: s.partitions, leaseTtlMs: o.leaseTtlMs, owner: this.server.partitionOwner(), onError: (e) => this.noteError(e) });
+      const kv = await kvm.create(this.#subjects.leaseBucket, { ttl: o.leaseTtlMs, history: 1, storage: StorageType.File });
+      s.leases = new PartitionLeases({ kv, workerId: this.workerId, partitions: s.partitions, leaseTtlMs: o.leaseTtlMs, owner: this.#server.partitionOwner(), onError: (e) => this.#noteError(e) });
       await s.leases.start();
     }
   }
@@ -241,35 +241,35 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
    * the connection if this runtime opened it. Idempotent.
    */
   async stop(): Promise<void> {
-    const s = this.session;
+    const s = this.#session;
     if (!s.running) return;
     s.running = false;
     if (s.leases !== null) await s.leases.stop();
     s.leases = null;
     await s.shares?.stop();
     s.shares = null;
-    await this.local.stop();
-    this.keepAlive.stop();
-    this.pending.failAll(new RuntimeStoppedError("the runtime stopped before the reply came"));
-    this.replySub?.unsubscribe();
-    this.replySub = null;
-    if (this.ownsConnection && s.nc !== null) await s.nc.drain().catch(() => undefined);
+    await this.#local.stop();
+    this.#keepAlive.stop();
+    this.#pending.failAll(new RuntimeStoppedError("the runtime stopped before the reply came"));
+    this.#replySub?.unsubscribe();
+    this.#replySub = null;
+    if (this.#ownsConnection && s.nc !== null) await s.nc.drain().catch(() => undefined);
     s.nc = null;
   }
 
   /** True while started. */
   get isRunning(): boolean {
-    return this.session.running;
+    return this.#session.running;
   }
 
   /** Partitions this worker holds now. */
   ownedPartitions(): number[] {
-    return this.session.leases?.heldPartitions() ?? [];
+    return this.#session.leases?.heldPartitions() ?? [];
   }
 
   /** Live workers of the cluster, as seen at the last lease renewal (empty when not serving). */
   liveWorkers(): string[] {
-    return this.session.leases?.liveWorkers() ?? [];
+    return this.#session.leases?.liveWorkers() ?? [];
   }
 
   /** Counters of this process. */
@@ -277,62 +277,62 @@ export class DistributedRuntime implements TenantIngress, OutboundRouter {
     return {
       workerId: this.workerId,
       partitions: this.ownedPartitions(),
-      ...this.counters,
-      pendingCalls: this.pending.size,
-      timeouts: this.pending.timeouts,
-      lateReplies: this.pending.lateReplies,
-      rateLimitRefills: this.quotas.rateLimitRefills,
+      ...this.#counters,
+      pendingCalls: this.#pending.size,
+      timeouts: this.#pending.timeouts,
+      lateReplies: this.#pending.lateReplies,
+      rateLimitRefills: this.#quotas.rateLimitRefills,
     };
   }
 
   /** The local runtime's per-tenant metrics (turns run on this worker). */
   metrics(): ReturnType<Runtime["metrics"]> {
-    return this.local.metrics();
+    return this.#local.metrics();
   }
 
   // Ingress (TenantIngress) and sends from handlers (OutboundRouter)
 
   ingressSend(tenant: TenantId, to: AgentId, message: unknown, options: SendOptions | undefined): Promise<unknown> {
-    return this.outbound.routeSend(tenant, to, message, options, undefined, 0);
+    return this.#outbound.routeSend(tenant, to, message, options, undefined, 0);
   }
 
   ingressPublish(tenant: TenantId, topic: TopicId, message: unknown): Promise<void> {
-    return this.outbound.routePublish(tenant, topic, message, undefined, 0);
+    return this.#outbound.routePublish(tenant, topic, message, undefined, 0);
   }
 
   tenantSubscribe(tenant: TenantId, subscription: Subscription): void {
     checkSubscription(subscription);
-    const subs = this.tenantSubs.get(tenant) ?? [];
+    const subs = this.#tenantSubs.get(tenant) ?? [];
     subs.push(subscription);
-    this.tenantSubs.set(tenant, subs);
+    this.#tenantSubs.set(tenant, subs);
   }
 
   tenantUnsubscribe(tenant: TenantId, id: string): boolean {
-    const subs = this.tenantSubs.get(tenant);
+    const subs = this.#tenantSubs.get(tenant);
     const i = subs?.findIndex((s) => s.id === id) ?? -1;
     if (i >= 0) subs!.splice(i, 1);
     return i >= 0;
   }
 
   sendFrom(tenant: TenantId, sender: AgentId, hopCount: number, to: AgentId, message: unknown, options: SendOptions | undefined): Promise<unknown> {
-    return this.outbound.routeSend(tenant, to, message, options, sender, hopCount + 1);
+    return this.#outbound.routeSend(tenant, to, message, options, sender, hopCount + 1);
   }
 
   publishFrom(tenant: TenantId, sender: AgentId, hopCount: number, topic: TopicId, message: unknown): Promise<void> {
-    return this.outbound.routePublish(tenant, topic, message, sender, hopCount + 1);
+    return this.#outbound.routePublish(tenant, topic, message, sender, hopCount + 1);
   }
 
   // Helpers
 
-  private checkTenant(tenant: string): TenantId {
+  #checkTenant(tenant: string): TenantId {
     const id = parseTenantId(tenant);
-    if (this.scope !== null && !this.scope.has(id)) {
-      throw new CrossTenantError(`this process serves tenants ${[...this.scope].map((t) => `"${t}"`).join(", ")} only; tenant "${id}" is refused`);
+    if (this.#scope !== null && !this.#scope.has(id)) {
+      throw new CrossTenantError(`this process serves tenants ${[...this.#scope].map((t) => `"${t}"`).join(", ")} only; tenant "${id}" is refused`);
     }
     return id;
   }
 
-  private noteError(err: unknown): void {
+  #noteError(err: unknown): void {
     if (this.backgroundErrors.length >= 100) this.backgroundErrors.shift();
     this.backgroundErrors.push(err);
   }

@@ -66,107 +66,110 @@ interface TenantShare {
  *   `idleReleaseMs`), per rotation when q mod M ≠ 0, and per retry while a share is short — not per turn.
  */
 export class InFlightShares {
-  private readonly tenants = new Map<TenantId, TenantShare>();
-  private readonly byKey = new Map<string, TenantShare>();
-  private readonly idleReleaseMs: number;
-  private readonly rotateMs: number;
-  private readonly retryMs: number;
-  private watcher: { stop(): void } | null = null;
-  private stopped = false;
+  readonly #tenants = new Map<TenantId, TenantShare>();
+  readonly #byKey = new Map<string, TenantShare>();
+  readonly #idleReleaseMs: number;
+  readonly #rotateMs: number;
+  readonly #retryMs: number;
+  #watcher: { stop(): void } | null = null;
+  #stopped = false;
 
-  constructor(private readonly o: InFlightSharesOptions) {
-    this.idleReleaseMs = o.idleReleaseMs ?? 250;
-    this.rotateMs = o.rotateMs ?? 1000;
-    this.retryMs = o.retryMs ?? 250;
+  readonly #o: InFlightSharesOptions;
+
+  constructor(o: InFlightSharesOptions) {
+    this.#o = o;
+    this.#idleReleaseMs = o.idleReleaseMs ?? 250;
+    this.#rotateMs = o.rotateMs ?? 1000;
+    this.#retryMs = o.retryMs ?? 250;
   }
 
   /** Watches other workers' changes (a freed share is taken at once, not at the next retry). */
   async start(): Promise<void> {
-    const iter = await this.o.kv.watch({ key: "t.>", include: KvWatchInclude.UpdatesOnly });
-    this.watcher = iter;
+    const iter = await this.#o.kv.watch({ key: "t.>", include: KvWatchInclude.UpdatesOnly });
+    this.#watcher = iter;
     void (async () => {
-      for await (const e of iter) this.onWatch(e);
-    })().catch((err: unknown) => this.o.onError(err));
+      for await (const e of iter) this.#onWatch(e);
+    })().catch((err: unknown) => this.#o.onError(err));
   }
 
   /** This worker took a message of `tenant` from the broker (before handing it to the local runtime). */
   taken(tenant: TenantId): void {
-    let s = this.tenants.get(tenant);
+    let s = this.#tenants.get(tenant);
     if (s === undefined) {
-      s = { tenant, key: this.o.keyOf(tenant), demand: 0, wanting: false, grant: 0, target: 0, writtenRevision: 0, seen: {}, busy: false, again: false, timer: null };
-      this.tenants.set(tenant, s);
-      this.byKey.set(s.key, s);
+      s = { tenant, key: this.#o.keyOf(tenant), demand: 0, wanting: false, grant: 0, target: 0, writtenRevision: 0, seen: {}, busy: false, again: false, timer: null };
+      this.#tenants.set(tenant, s);
+      this.#byKey.set(s.key, s);
       // No turn of the tenant starts here before a share is written.
-      this.o.cap(tenant, 0);
+      this.#o.cap(tenant, 0);
     }
     if (s.demand++ === 0) {
-      this.clearTimer(s);
+      this.#clearTimer(s);
       if (!s.wanting) {
         s.wanting = true;
-        void this.reconcile(s);
-      } else this.arm(s);
+        void this.#reconcile(s);
+      } else this.#arm(s);
     }
   }
 
   /** A message of `tenant` taken by this worker is settled (its turn ended, or it was given back). */
   settled(tenant: TenantId): void {
-    const s = this.tenants.get(tenant);
+    const s = this.#tenants.get(tenant);
     if (s === undefined) return;
     s.demand--;
     if (s.demand === 0) {
-      if (this.othersWait(s, s.seen)) this.release(s);
-      else this.setTimer(s, this.idleReleaseMs);
+      if (this.#othersWait(s, s.seen)) this.#release(s);
+      else this.#setTimer(s, this.#idleReleaseMs);
     } else if (s.grant > s.target) {
       // Shrinking towards a smaller share: record it as the running turns end.
-      void this.reconcile(s);
+      void this.#reconcile(s);
     }
   }
 
   /** This worker's recorded share of `tenant` (for stats and tests). */
   shareOf(tenant: TenantId): number {
-    return this.tenants.get(tenant)?.grant ?? 0;
+    return this.#tenants.get(tenant)?.grant ?? 0;
   }
 
   /** Gives every share back (the worker leaves) and stops watching. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.watcher?.stop();
-    this.watcher = null;
+    this.#stopped = true;
+    this.#watcher?.stop();
+    this.#watcher = null;
     await Promise.all(
-      [...this.tenants.values()].map(async (s) => {
-        this.clearTimer(s);
+      [...this.#tenants.values()].map(async (s) => {
+        this.#clearTimer(s);
         s.wanting = false;
-        if (s.grant > 0 || s.seen[this.o.workerId] !== undefined) await this.reconcileOnce(s).catch((err: unknown) => this.o.onError(err));
+        if (s.grant > 0 || s.seen[this.#o.workerId] !== undefined) await this.#reconcileOnce(s).catch((err: unknown) => this.#o.onError(err));
       }),
     );
   }
 
-  private onWatch(e: KvEntry): void {
-    const s = this.byKey.get(e.key);
+  #onWatch(e: KvEntry): void {
+    const s = this.#byKey.get(e.key);
     if (s === undefined || e.revision === s.writtenRevision) return;
     const shares = e.operation === "PUT" ? parseShares(e.string()) : {};
     s.seen = shares;
-    if (s.demand === 0 && s.wanting && this.othersWait(s, shares)) this.release(s);
-    else if (s.wanting || s.grant > 0) void this.reconcile(s);
+    if (s.demand === 0 && s.wanting && this.#othersWait(s, shares)) this.#release(s);
+    else if (s.wanting || s.grant > 0) void this.#reconcile(s);
   }
 
   /** True when another worker wants more than it has and this worker holds a share. */
-  private othersWait(s: TenantShare, shares: Shares): boolean {
+  #othersWait(s: TenantShare, shares: Shares): boolean {
     if (s.grant === 0) return false;
-    const targets = split(this.o.quotaOf(s.tenant), Object.keys(shares), Date.now(), this.rotateMs);
-    return Object.entries(shares).some(([w, v]) => w !== this.o.workerId && v.g < (targets.get(w) ?? 0));
+    const targets = split(this.#o.quotaOf(s.tenant), Object.keys(shares), Date.now(), this.#rotateMs);
+    return Object.entries(shares).some(([w, v]) => w !== this.#o.workerId && v.g < (targets.get(w) ?? 0));
   }
 
-  private release(s: TenantShare): void {
-    this.clearTimer(s);
+  #release(s: TenantShare): void {
+    this.#clearTimer(s);
     if (s.demand > 0) return;
     s.wanting = false;
-    void this.reconcile(s);
+    void this.#reconcile(s);
   }
 
   /** Brings this worker's recorded share and cap in line with its fair share; one at a time per tenant. */
-  private async reconcile(s: TenantShare): Promise<void> {
-    if (this.stopped) return;
+  async #reconcile(s: TenantShare): Promise<void> {
+    if (this.#stopped) return;
     if (s.busy) {
       s.again = true;
       return;
@@ -175,41 +178,41 @@ export class InFlightShares {
     try {
       do {
         s.again = false;
-        await this.reconcileOnce(s);
-      } while (s.again && !this.stopped);
+        await this.#reconcileOnce(s);
+      } while (s.again && !this.#stopped);
     } catch (err) {
-      this.o.onError(err);
-      if (s.wanting) this.setTimer(s, this.retryMs);
+      this.#o.onError(err);
+      if (s.wanting) this.#setTimer(s, this.#retryMs);
     } finally {
       s.busy = false;
     }
     if (!s.wanting && s.grant === 0 && s.demand === 0 && !s.busy) {
-      this.tenants.delete(s.tenant);
-      this.byKey.delete(s.key);
+      this.#tenants.delete(s.tenant);
+      this.#byKey.delete(s.key);
     }
   }
 
-  private async reconcileOnce(s: TenantShare): Promise<void> {
-    const me = this.o.workerId;
+  async #reconcileOnce(s: TenantShare): Promise<void> {
+    const me = this.#o.workerId;
     for (let attempt = 0; ; attempt++) {
-      const entry = await this.o.kv.get(s.key);
+      const entry = await this.#o.kv.get(s.key);
       const exists = entry !== null && entry.operation === "PUT";
       const shares = exists ? parseShares(entry.string()) : {};
-      const quota = this.o.quotaOf(s.tenant);
+      const quota = this.#o.quotaOf(s.tenant);
       const now = Date.now();
-      const live = new Set(this.o.liveWorkers());
+      const live = new Set(this.#o.liveWorkers());
       let changed = false;
       for (const [w, v] of Object.entries(shares)) {
-        if (w !== me && !live.has(w) && now - v.at > this.o.staleAfterMs) {
+        if (w !== me && !live.has(w) && now - v.at > this.#o.staleAfterMs) {
           delete shares[w];
           changed = true;
         }
       }
-      const running = this.o.runningOf(s.tenant);
+      const running = this.#o.runningOf(s.tenant);
       const mine = shares[me];
       const recorded = mine?.g ?? 0;
       const wanting = s.wanting;
-      const targets = split(quota, wanting && mine === undefined ? [...Object.keys(shares), me] : Object.keys(shares), now, this.rotateMs);
+      const targets = split(quota, wanting && mine === undefined ? [...Object.keys(shares), me] : Object.keys(shares), now, this.#rotateMs);
       const target = wanting ? (targets.get(me) ?? 0) : 0;
       let others = 0;
       for (const [w, v] of Object.entries(shares)) if (w !== me) others += v.g;
@@ -220,7 +223,7 @@ export class InFlightShares {
       else grant = Math.min(recorded, Math.max(Math.min(target, room), running));
       // Lower the cap before recording a smaller share; raise it only after a larger one is recorded.
       // Before the write the cap stays within the share recorded now too: the write may lose a race.
-      if (grant < recorded || target < s.target) this.o.cap(s.tenant, Math.min(grant, target, recorded));
+      if (grant < recorded || target < s.target) this.#o.cap(s.tenant, Math.min(grant, target, recorded));
       if (!wanting && grant === 0) {
         if (mine !== undefined) {
           delete shares[me];
@@ -232,17 +235,17 @@ export class InFlightShares {
         changed = true;
       }
       if (!changed) {
-        this.adopt(s, grant, target, shares);
+        this.#adopt(s, grant, target, shares);
         return;
       }
       try {
         const value = JSON.stringify(shares);
         let revision: number;
-        if (Object.keys(shares).length === 0) revision = await this.o.kv.delete(s.key, { previousSeq: entry!.revision }).then(() => 0);
-        else if (exists) revision = await this.o.kv.update(s.key, value, entry.revision);
-        else revision = await this.o.kv.create(s.key, value);
+        if (Object.keys(shares).length === 0) revision = await this.#o.kv.delete(s.key, { previousSeq: entry!.revision }).then(() => 0);
+        else if (exists) revision = await this.#o.kv.update(s.key, value, entry.revision);
+        else revision = await this.#o.kv.create(s.key, value);
         s.writtenRevision = revision;
-        this.adopt(s, grant, target, shares);
+        this.#adopt(s, grant, target, shares);
         return;
       } catch (err) {
         // Another worker changed the entry meanwhile: read it again.
@@ -251,34 +254,34 @@ export class InFlightShares {
     }
   }
 
-  private adopt(s: TenantShare, grant: number, target: number, shares: Shares): void {
+  #adopt(s: TenantShare, grant: number, target: number, shares: Shares): void {
     s.grant = grant;
     s.target = target;
     s.seen = shares;
-    this.o.cap(s.tenant, Math.min(grant, target));
-    this.arm(s);
+    this.#o.cap(s.tenant, Math.min(grant, target));
+    this.#arm(s);
   }
 
   /** While the tenant has messages here: ask again when short of the fair share, or at the next rotation. */
-  private arm(s: TenantShare): void {
+  #arm(s: TenantShare): void {
     if (!s.wanting || s.demand === 0) return;
     const workers = Object.keys(s.seen).length;
-    if (s.grant < s.target) this.setTimer(s, this.retryMs);
-    else if (workers > 0 && this.o.quotaOf(s.tenant) % workers !== 0) this.setTimer(s, this.rotateMs - (Date.now() % this.rotateMs) + 1);
+    if (s.grant < s.target) this.#setTimer(s, this.#retryMs);
+    else if (workers > 0 && this.#o.quotaOf(s.tenant) % workers !== 0) this.#setTimer(s, this.#rotateMs - (Date.now() % this.#rotateMs) + 1);
   }
 
-  private setTimer(s: TenantShare, ms: number): void {
-    this.clearTimer(s);
-    if (this.stopped) return;
+  #setTimer(s: TenantShare, ms: number): void {
+    this.#clearTimer(s);
+    if (this.#stopped) return;
     s.timer = setTimeout(() => {
       s.timer = null;
-      if (s.demand === 0 && s.wanting) this.release(s);
-      else void this.reconcile(s);
+      if (s.demand === 0 && s.wanting) this.#release(s);
+      else void this.#reconcile(s);
     }, ms);
     s.timer.unref();
   }
 
-  private clearTimer(s: TenantShare): void {
+  #clearTimer(s: TenantShare): void {
     if (s.timer !== null) clearTimeout(s.timer);
     s.timer = null;
   }

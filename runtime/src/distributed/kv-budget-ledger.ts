@@ -42,11 +42,14 @@ export class KvBudgetLedger extends ReservationLedger {
   readonly id: string;
   readonly #maxAttempts: number;
 
+  readonly #kv: KV;
+
   constructor(
-    private readonly kv: KV,
+    kv: KV,
     options: KvBudgetLedgerOptions = {},
   ) {
     super();
+    this.#kv = kv;
     this.#maxAttempts = options.maxAttempts ?? 64;
     this.id = options.id ?? `kv:${(kv as { bucket?: unknown }).bucket ?? "budgets"}`;
   }
@@ -70,7 +73,7 @@ export class KvBudgetLedger extends ReservationLedger {
   }
 
   async usage(tenant: string, limits: BudgetLimits = {}, nowMs: number = Date.now()): Promise<BudgetUsage> {
-    const e = await this.kv.get(keyOf(tenant));
+    const e = await this.#kv.get(keyOf(tenant));
     const s = rolled(e !== null && e.operation === "PUT" ? e.json<Stored>() : undefined, nowMs);
     return budgetUsage(s, this.withBaseline(tenant, s, s), limits);
   }
@@ -93,15 +96,15 @@ export class KvBudgetLedger extends ReservationLedger {
   async #change(tenant: string, nowMs: number | undefined, mutate: (s: Stored) => void): Promise<void> {
     const key = keyOf(tenant);
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const e = await this.kv.get(key);
+      const e = await this.#kv.get(key);
       const live = e !== null && e.operation === "PUT";
       const current = live ? e.json<Stored>() : undefined;
       const s = nowMs === undefined && current !== undefined ? { ...current } : rolled(current, nowMs ?? Date.now());
       mutate(s);
       const data = JSON.stringify(s);
       try {
-        if (e === null) await this.kv.create(key, data);
-        else await this.kv.update(key, data, e.revision);
+        if (e === null) await this.#kv.create(key, data);
+        else await this.#kv.update(key, data, e.revision);
         return;
       } catch (err) {
         if (!isConflict(err)) throw err;

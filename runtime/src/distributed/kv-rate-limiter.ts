@@ -85,11 +85,16 @@ export class KvRateLimiter {
   readonly #maxWaiters: number;
   readonly #stats: KvRateLimiterStats = { admitted: 0, rejected: 0, waitersFull: 0, refills: 0, conflicts: 0, expiredTokens: 0 };
 
+  readonly #kv: KV;
+  readonly #namespace: string;
+
   constructor(
-    private readonly kv: KV,
-    private readonly namespace: string,
+    kv: KV,
+    namespace: string,
     options: KvRateLimiterOptions = {},
   ) {
+    this.#kv = kv;
+    this.#namespace = namespace;
     this.#leaseMs = positive(options.leaseMs ?? 100, "leaseMs");
     this.#maxAttempts = positiveInt(options.maxAttempts ?? 32, "maxAttempts");
     this.#maxWaiters = positiveInt(options.maxWaitersPerTenant ?? 10_000, "maxWaitersPerTenant");
@@ -184,9 +189,9 @@ export class KvRateLimiter {
 
   /** One compare-and-set on the tenant's entry: refill by elapsed time, take up to `want`. */
   async #takeShared(tenant: TenantId, limit: RateLimit, want: number): Promise<{ granted: number; retryAfterMs: number; takenAtMs: number }> {
-    const key = `t.${tenantToken(this.namespace, tenant)}`;
+    const key = `t.${tenantToken(this.#namespace, tenant)}`;
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const e = await this.kv.get(key);
+      const e = await this.#kv.get(key);
       const current = e !== null && e.operation === "PUT" ? parseStored(e.string()) : undefined;
       const now = Date.now();
       // A clock behind the last writer's waits for it: time never runs backwards in the bucket.
@@ -196,8 +201,8 @@ export class KvRateLimiter {
       const left = available - granted;
       const data = JSON.stringify({ tokens: left, atMs } satisfies Stored);
       try {
-        if (e === null) await this.kv.create(key, data);
-        else await this.kv.update(key, data, e.revision);
+        if (e === null) await this.#kv.create(key, data);
+        else await this.#kv.update(key, data, e.revision);
         this.#stats.refills++;
         // Short of tokens: come back when a batch can be there, so a tenant over its limit costs at
         // most one round trip per batch interval per process, however hard it pushes.

@@ -36,25 +36,25 @@ export interface OutboundCallsDeps {
  * reply, the broker's refusal, or its timeout (PendingCalls).
  */
 export class OutboundCalls {
-  private seq = 0;
-  private readonly session: ClusterSession;
-  private readonly o: ParsedDistributedOptions;
-  private readonly counters: DistributedCounters;
-  private readonly pending: PendingCalls;
-  private readonly quotas: ClusterQuotas;
-  private readonly callerId: string;
-  private readonly globalSubs: readonly Subscription[];
-  private readonly tenantSubs: ReadonlyMap<TenantId, readonly Subscription[]>;
+  #seq = 0;
+  readonly #session: ClusterSession;
+  readonly #o: ParsedDistributedOptions;
+  readonly #counters: DistributedCounters;
+  readonly #pending: PendingCalls;
+  readonly #quotas: ClusterQuotas;
+  readonly #callerId: string;
+  readonly #globalSubs: readonly Subscription[];
+  readonly #tenantSubs: ReadonlyMap<TenantId, readonly Subscription[]>;
 
   constructor(deps: OutboundCallsDeps) {
-    this.session = deps.session;
-    this.o = deps.options;
-    this.counters = deps.counters;
-    this.pending = deps.pending;
-    this.quotas = deps.quotas;
-    this.callerId = deps.callerId;
-    this.globalSubs = deps.globalSubs;
-    this.tenantSubs = deps.tenantSubs;
+    this.#session = deps.session;
+    this.#o = deps.options;
+    this.#counters = deps.counters;
+    this.#pending = deps.pending;
+    this.#quotas = deps.quotas;
+    this.#callerId = deps.callerId;
+    this.#globalSubs = deps.globalSubs;
+    this.#tenantSubs = deps.tenantSubs;
   }
 
   /** A call to one agent of the tenant, wherever it lives; settles with its result or a typed error. */
@@ -63,34 +63,34 @@ export class OutboundCalls {
     let body: Uint8Array;
     let gate: Promise<void> | undefined;
     try {
-      this.session.checkRunning();
+      this.#session.checkRunning();
       to = toAgentId(to);
-      timeoutMs = checkSendOptions(options, this.o.defaultTimeoutMs);
-      if (hopCount > this.o.maxHops) throw new LoopDetectedError(hopCount, this.o.maxHops);
-      if (!this.pending.hasRoom()) {
-        this.counters.pendingFull++;
-        throw new QueueFullError(tenant, this.o.maxPendingCalls);
+      timeoutMs = checkSendOptions(options, this.#o.defaultTimeoutMs);
+      if (hopCount > this.#o.maxHops) throw new LoopDetectedError(hopCount, this.#o.maxHops);
+      if (!this.#pending.hasRoom()) {
+        this.#counters.pendingFull++;
+        throw new QueueFullError(tenant, this.#o.maxPendingCalls);
       }
       body = encodeJson(bodyOf(to, message, sender, undefined), "a message");
-      gate = this.quotas.rateGate(tenant);
+      gate = this.#quotas.rateGate(tenant);
     } catch (err) {
-      return Promise.reject(this.noteRefusal("send", tenant, toAgentIdOrNull(to), hopCount, err, otelContext.active()));
+      return Promise.reject(this.#noteRefusal("send", tenant, toAgentIdOrNull(to), hopCount, err, otelContext.active()));
     }
-    if (gate === undefined) return this.dispatchSend(tenant, to, body, timeoutMs, options, hopCount, otelContext.active());
+    if (gate === undefined) return this.#dispatchSend(tenant, to, body, timeoutMs, options, hopCount, otelContext.active());
     const parent = otelContext.active();
     const target = to;
     return gate.then(
       () => {
         // The runtime may have stopped, or the pending calls filled up, while the tokens came.
-        this.session.checkRunning();
-        if (!this.pending.hasRoom()) {
-          this.counters.pendingFull++;
-          throw new QueueFullError(tenant, this.o.maxPendingCalls);
+        this.#session.checkRunning();
+        if (!this.#pending.hasRoom()) {
+          this.#counters.pendingFull++;
+          throw new QueueFullError(tenant, this.#o.maxPendingCalls);
         }
-        return this.dispatchSend(tenant, target, body, timeoutMs, options, hopCount, parent);
+        return this.#dispatchSend(tenant, target, body, timeoutMs, options, hopCount, parent);
       },
       (err: unknown) => {
-        throw this.noteRefusal("send", tenant, target, hopCount, err, parent);
+        throw this.#noteRefusal("send", tenant, target, hopCount, err, parent);
       },
     );
   }
@@ -101,22 +101,22 @@ export class OutboundCalls {
    * answer (stored, or refused: queue full, no stream) comes back on the caller's reply subscription
    * (`onReply`), with no request, timer or promise of the client library's per message.
    */
-  private dispatchSend(tenant: TenantId, to: AgentId, body: Uint8Array, timeoutMs: number, options: SendOptions | undefined, hopCount: number, parent: Context): Promise<unknown> {
-    const s = this.session;
+  #dispatchSend(tenant: TenantId, to: AgentId, body: Uint8Array, timeoutMs: number, options: SendOptions | undefined, hopCount: number, parent: Context): Promise<unknown> {
+    const s = this.#session;
     const tok = s.token(tenant);
-    const callId = (this.seq++).toString(36);
-    const replyTo = s.subjects.callReply(tok, this.callerId, callId);
+    const callId = (this.#seq++).toString(36);
+    const replyTo = s.subjects.callReply(tok, this.#callerId, callId);
     const tracing = s.tracing;
     const t = tracing?.startSend(tenant, to, hopCount, parent) ?? null;
     const carrier: Carrier = {};
     injectContext(t?.parent ?? parent, tenant, carrier);
     const h = headersOf(carrier, tenant, { hop: hopCount, deadline: Date.now() + timeoutMs, replyTo });
-    const result = this.pending.add(callId, tenant, tok, timeoutMs, options?.signal, () => `agent ${to.toString()}`);
-    this.counters.sent++;
+    const result = this.#pending.add(callId, tenant, tok, timeoutMs, options?.signal, () => `agent ${to.toString()}`);
+    this.#counters.sent++;
     try {
       s.nc!.publish(s.subjects.message(s.partitionFor(tenant, to), tok), body, { headers: h, reply: `${replyTo}.a` });
     } catch (err) {
-      this.pending.fail(callId, this.publishError(err, tenant));
+      this.#pending.fail(callId, this.#publishError(err, tenant));
     }
     if (t === null) return result;
     return result.then(
@@ -133,20 +133,20 @@ export class OutboundCalls {
 
   /** Publishes to the tenant's subscribers, wherever they live; resolves once the broker stored every message. */
   async routePublish(tenant: TenantId, topic: TopicId, message: unknown, sender: AgentId | undefined, hopCount: number): Promise<void> {
-    const s = this.session;
+    const s = this.#session;
     s.checkRunning();
     topic = toTopicId(topic);
-    if (hopCount > this.o.maxHops) throw new LoopDetectedError(hopCount, this.o.maxHops);
+    if (hopCount > this.#o.maxHops) throw new LoopDetectedError(hopCount, this.#o.maxHops);
     const parent = otelContext.active();
     try {
       // One token per publish, whatever the number of recipients (as in the single-process runtime).
-      const gate = this.quotas.rateGate(tenant);
+      const gate = this.#quotas.rateGate(tenant);
       if (gate !== undefined) await gate;
     } catch (err) {
-      throw this.noteRefusal("publish", tenant, topic, hopCount, err, parent);
+      throw this.#noteRefusal("publish", tenant, topic, hopCount, err, parent);
     }
     s.checkRunning();
-    const recipients = this.recipients(tenant, topic);
+    const recipients = this.#recipients(tenant, topic);
     const tracing = s.tracing;
     const span = tracing?.startPublish(tenant, topic, hopCount, parent) ?? null;
     const carrier: Carrier = {};
@@ -156,9 +156,9 @@ export class OutboundCalls {
       await Promise.all(
         recipients.map((to) => {
           const body = encodeJson(bodyOf(to, message, sender, topic), "a message");
-          this.counters.published++;
+          this.#counters.published++;
           return s.js!.publish(s.subjects.message(s.partitionFor(tenant, to), tok), body, { headers: headersOf(carrier, tenant, { hop: hopCount, deadline: undefined, replyTo: undefined }) }).catch((err: unknown) => {
-            throw this.publishError(err, tenant);
+            throw this.#publishError(err, tenant);
           });
         }),
       );
@@ -169,9 +169,9 @@ export class OutboundCalls {
     }
   }
 
-  private recipients(tenant: TenantId, topic: TopicId): AgentId[] {
+  #recipients(tenant: TenantId, topic: TopicId): AgentId[] {
     const out: AgentId[] = [];
-    for (const s of [...this.globalSubs, ...(this.tenantSubs.get(tenant) ?? [])]) {
+    for (const s of [...this.#globalSubs, ...(this.#tenantSubs.get(tenant) ?? [])]) {
       if (!s.matches(topic)) continue;
       const id = s.mapToAgent(topic);
       if (!out.some((o) => o.equals(id))) out.push(id);
@@ -181,20 +181,20 @@ export class OutboundCalls {
 
   /** A message on this process's reply subscription: a worker's reply to a call, or the broker's answer to its message. */
   onReply(msg: Msg): void {
-    const where = this.session.subjects.parseReply(msg.subject);
+    const where = this.#session.subjects.parseReply(msg.subject);
     if (where === null) return;
     const { tenantTok: tok, call: callId } = where;
     if (where.brokerAck) {
-      this.onBrokerAck(callId, tok, msg);
+      this.#onBrokerAck(callId, tok, msg);
       return;
     }
     const reply = decodeReplyBody(msg.data);
     if (reply === null) {
-      if (this.pending.tenantOf(callId, tok) !== undefined) this.pending.fail(callId, new TroupeError("BAD_REPLY", "a worker sent a reply that could not be read"));
+      if (this.#pending.tenantOf(callId, tok) !== undefined) this.#pending.fail(callId, new TroupeError("BAD_REPLY", "a worker sent a reply that could not be read"));
       return;
     }
-    if (reply.ok) this.pending.reply(callId, tok, reply.v, undefined);
-    else this.pending.reply(callId, tok, undefined, fromWireError(reply.e));
+    if (reply.ok) this.#pending.reply(callId, tok, reply.v, undefined);
+    else this.#pending.reply(callId, tok, undefined, fromWireError(reply.e));
   }
 
   /**
@@ -202,37 +202,37 @@ export class OutboundCalls {
    * refused (a tenant's queue is full), or a 503 status when no stream takes the subject. A refusal
    * fails the call at once; a stored message is noted, so a timeout can say whether it got that far.
    */
-  private onBrokerAck(callId: string, tok: string, msg: Msg): void {
+  #onBrokerAck(callId: string, tok: string, msg: Msg): void {
     const refused = msg.data.length === 0 ? msg.headers?.code === 503 : mentionsError(msg.data);
     if (!refused) {
-      this.pending.stored(callId, tok);
+      this.#pending.stored(callId, tok);
       return;
     }
-    const tenant = this.pending.tenantOf(callId, tok);
+    const tenant = this.#pending.tenantOf(callId, tok);
     if (tenant === undefined) return;
     if (msg.data.length === 0) {
-      const subjects = this.session.subjects;
-      this.pending.fail(callId, new TroupeError("BROKER_UNAVAILABLE", `no stream takes the messages of namespace "${subjects.namespace}" (${subjects.streamName}): start a worker of the namespace first`));
+      const subjects = this.#session.subjects;
+      this.#pending.fail(callId, new TroupeError("BROKER_UNAVAILABLE", `no stream takes the messages of namespace "${subjects.namespace}" (${subjects.streamName}): start a worker of the namespace first`));
       return;
     }
     const ack = decodeJson(msg.data, brokerAckSchema);
     const description = ack?.error?.description ?? "an unreadable answer";
-    this.pending.fail(callId, this.publishError(new Error(description), tenant as TenantId));
+    this.#pending.fail(callId, this.#publishError(new Error(description), tenant as TenantId));
   }
 
   /** Counts a refused send or publish, and traces a rate-limited one (it never reached the broker). */
-  private noteRefusal(kind: "send" | "publish", tenant: TenantId, target: AgentId | TopicId | null, hopCount: number, err: unknown, parent: Context): unknown {
+  #noteRefusal(kind: "send" | "publish", tenant: TenantId, target: AgentId | TopicId | null, hopCount: number, err: unknown, parent: Context): unknown {
     if (err instanceof RateLimitedError) {
-      this.counters.rateLimited++;
-      if (target !== null) this.session.tracing?.rejected(kind, tenant, target.type, target instanceof AgentId ? target.key : undefined, hopCount, "rate_limited", err, parent);
+      this.#counters.rateLimited++;
+      if (target !== null) this.#session.tracing?.rejected(kind, tenant, target.type, target instanceof AgentId ? target.key : undefined, hopCount, "rate_limited", err, parent);
     }
     return err;
   }
 
-  private publishError(err: unknown, tenant: TenantId): TroupeError {
+  #publishError(err: unknown, tenant: TenantId): TroupeError {
     if (err instanceof TroupeError) return err;
     const text = err instanceof Error ? err.message : String(err);
-    if (/maximum messages per subject|maximum messages exceeded/i.test(text)) return new QueueFullError(tenant, this.o.maxQueuedPerTenantPartition);
+    if (/maximum messages per subject|maximum messages exceeded/i.test(text)) return new QueueFullError(tenant, this.#o.maxQueuedPerTenantPartition);
     return new TroupeError("BROKER_UNAVAILABLE", `the broker did not accept the message: ${text}`, { cause: err });
   }
 }

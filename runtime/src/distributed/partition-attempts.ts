@@ -27,7 +27,11 @@ const PREFIX = "p.";
  * has removed every acknowledged message, so nothing below it can be delivered again).
  */
 export class PartitionAttempts {
-  constructor(private readonly kv: KV) {}
+  readonly #kv: KV;
+
+  constructor(kv: KV) {
+    this.#kv = kv;
+  }
 
   /**
    * Records the take-over of `partition` from the consumer described by `previous` (null: there was
@@ -36,7 +40,7 @@ export class PartitionAttempts {
   async takeOver(partition: number, previous: Pick<ConsumerInfo, "delivered" | "ack_floor"> | null): Promise<PriorAttempts> {
     const key = PREFIX + partition;
     for (let attempt = 0; ; attempt++) {
-      const entry = await this.kv.get(key);
+      const entry = await this.#kv.get(key);
       const current = entry === null || entry.operation !== "PUT" ? [] : parseRanges(entry.string());
       let next = current;
       if (previous !== null) {
@@ -49,8 +53,8 @@ export class PartitionAttempts {
       if (next === current) return new PriorAttempts(current);
       try {
         const value = JSON.stringify(next);
-        if (entry === null) await this.kv.create(key, value);
-        else await this.kv.update(key, value, entry.revision);
+        if (entry === null) await this.#kv.create(key, value);
+        else await this.#kv.update(key, value, entry.revision);
         return new PriorAttempts(next);
       } catch (err) {
         // Another worker wrote it meanwhile (only during overlapping take-overs): read again.

@@ -57,32 +57,35 @@ interface Holding {
  *   gives the partition up at its next tick.
  */
 export class PartitionLeases {
-  private readonly held = new Map<number, Holding>();
-  private readonly releasing = new Set<number>();
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private ticking: Promise<void> | null = null;
-  private stopped = false;
-  private members: string[] = [];
-  private plan: { key: string; owners: string[] } = { key: "", owners: [] };
+  readonly #held = new Map<number, Holding>();
+  readonly #releasing = new Set<number>();
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #ticking: Promise<void> | null = null;
+  #stopped = false;
+  #members: string[] = [];
+  #plan: { key: string; owners: string[] } = { key: "", owners: [] };
 
   /** How long after sending a renewal this worker may still act as the holder. */
-  private readonly validMs: number;
+  readonly #validMs: number;
 
-  constructor(private readonly o: PartitionLeasesOptions) {
+  readonly #o: PartitionLeasesOptions;
+
+  constructor(o: PartitionLeasesOptions) {
+    this.#o = o;
     // The broker's TTL runs from when it stored the renewal, which is after we sent it; the margin
     // covers clock-rate differences and the broker removing entries slightly early.
-    this.validMs = o.leaseTtlMs - Math.max(20, Math.min(500, Math.floor(o.leaseTtlMs / 10)));
+    this.#validMs = o.leaseTtlMs - Math.max(20, Math.min(500, Math.floor(o.leaseTtlMs / 10)));
   }
 
   /** Joins the cluster and starts the renewal loop (the first placement happens before this resolves). */
   async start(): Promise<void> {
-    await this.tick();
-    this.schedule();
+    await this.#tick();
+    this.#schedule();
   }
 
   /** Partitions held now (including ones being handed off). */
   heldPartitions(): number[] {
-    return [...this.held.keys()].sort((a, b) => a - b);
+    return [...this.#held.keys()].sort((a, b) => a - b);
   }
 
   /**
@@ -91,14 +94,14 @@ export class PartitionLeases {
    * turn that must happen only on the partition's holder (ack, reply).
    */
   holds(partition: number, fencingToken: number): boolean {
-    const h = this.held.get(partition);
-    return h !== undefined && h.token === fencingToken && performance.now() - h.sentAtMs < this.validMs;
+    const h = this.#held.get(partition);
+    return h !== undefined && h.token === fencingToken && performance.now() - h.sentAtMs < this.#validMs;
   }
 
   /** The fencing token of this worker's holding of `partition`; undefined when it does not hold it (or may have lost it). */
   fencingToken(partition: number): number | undefined {
-    const h = this.held.get(partition);
-    return h !== undefined && performance.now() - h.sentAtMs < this.validMs ? h.token : undefined;
+    const h = this.#held.get(partition);
+    return h !== undefined && performance.now() - h.sentAtMs < this.#validMs ? h.token : undefined;
   }
 
   /**
@@ -108,52 +111,52 @@ export class PartitionLeases {
    */
   fenceExpired(): void {
     const now = performance.now();
-    for (const [p, h] of this.held) {
-      if (now - h.sentAtMs < this.validMs) continue;
-      this.held.delete(p);
-      this.releasing.delete(p);
-      this.o.owner.lost(p);
-      void this.o.kv.delete(LEASE_PREFIX + p, { previousSeq: h.revision }).catch(() => undefined);
+    for (const [p, h] of this.#held) {
+      if (now - h.sentAtMs < this.#validMs) continue;
+      this.#held.delete(p);
+      this.#releasing.delete(p);
+      this.#o.owner.lost(p);
+      void this.#o.kv.delete(LEASE_PREFIX + p, { previousSeq: h.revision }).catch(() => undefined);
     }
   }
 
   /** Live workers seen at the last tick. */
   liveWorkers(): string[] {
-    return [...this.members];
+    return [...this.#members];
   }
 
   /** Leaves: drains and frees every held partition, then removes this worker from the membership. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.ticking !== null) await this.ticking.catch(() => undefined);
-    await Promise.all([...this.held.keys()].map((p) => this.handOff(p)));
-    await this.o.kv.delete(WORKER_PREFIX + this.o.workerId).catch(() => undefined);
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#ticking !== null) await this.#ticking.catch(() => undefined);
+    await Promise.all([...this.#held.keys()].map((p) => this.#handOff(p)));
+    await this.#o.kv.delete(WORKER_PREFIX + this.#o.workerId).catch(() => undefined);
   }
 
   /** Stops renewing without freeing anything (as if the process died); for tests of expiry. */
   abandon(): void {
-    this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick()
-        .catch((err: unknown) => this.o.onError?.(err))
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#ticking = this.#tick()
+        .catch((err: unknown) => this.#o.onError?.(err))
         .finally(() => {
-          this.ticking = null;
-          this.schedule();
+          this.#ticking = null;
+          this.#schedule();
         });
-    }, Math.max(50, Math.floor(this.o.leaseTtlMs / 3)));
-    this.timer.unref();
+    }, Math.max(50, Math.floor(this.#o.leaseTtlMs / 3)));
+    this.#timer.unref();
   }
 
-  private async tick(): Promise<void> {
-    const { kv, workerId } = this.o;
+  async #tick(): Promise<void> {
+    const { kv, workerId } = this.#o;
     // A stalled worker must not renew: another may hold the partition already (and a renewal could
     // even succeed if the broker has not removed the expired entry yet).
     this.fenceExpired();
@@ -162,36 +165,36 @@ export class PartitionLeases {
     for await (const key of await kv.keys(`${WORKER_PREFIX}*`)) members.push(key.slice(WORKER_PREFIX.length));
     if (!members.includes(workerId)) members.push(workerId);
     members.sort();
-    this.members = members;
+    this.#members = members;
     // Renew what is held; a failed renewal means someone else may hold it now.
     await Promise.all(
-      [...this.held].map(async ([p, h]) => {
+      [...this.#held].map(async ([p, h]) => {
         const sentAtMs = performance.now();
         try {
           const revision = await kv.update(LEASE_PREFIX + p, workerId, h.revision);
           // Only if it is still the same holding (a stall may have fenced it meanwhile).
-          if (this.held.get(p) === h) {
+          if (this.#held.get(p) === h) {
             h.revision = revision;
             h.sentAtMs = sentAtMs;
           }
         } catch {
-          if (this.held.get(p) !== h) return;
-          this.held.delete(p);
-          this.releasing.delete(p);
-          this.o.owner.lost(p);
+          if (this.#held.get(p) !== h) return;
+          this.#held.delete(p);
+          this.#releasing.delete(p);
+          this.#o.owner.lost(p);
         }
       }),
     );
-    if (this.stopped) return;
+    if (this.#stopped) return;
     const acquire: number[] = [];
     const key = members.join("\n");
-    if (this.plan.key !== key) this.plan = { key, owners: placePartitions(this.o.partitions, members) };
-    for (let p = 0; p < this.o.partitions; p++) {
-      const target = this.plan.owners[p];
+    if (this.#plan.key !== key) this.#plan = { key, owners: placePartitions(this.#o.partitions, members) };
+    for (let p = 0; p < this.#o.partitions; p++) {
+      const target = this.#plan.owners[p];
       if (target === workerId) {
-        if (!this.held.has(p)) acquire.push(p);
-      } else if (this.held.has(p) && !this.releasing.has(p)) {
-        void this.handOff(p);
+        if (!this.#held.has(p)) acquire.push(p);
+      } else if (this.#held.has(p) && !this.#releasing.has(p)) {
+        void this.#handOff(p);
       }
     }
     await Promise.all(
@@ -199,8 +202,8 @@ export class PartitionLeases {
         const sentAtMs = performance.now();
         try {
           const revision = await kv.create(LEASE_PREFIX + p, workerId);
-          this.held.set(p, { revision, token: revision, sentAtMs });
-          this.o.owner.acquired(p, revision);
+          this.#held.set(p, { revision, token: revision, sentAtMs });
+          this.#o.owner.acquired(p, revision);
         } catch {
           // Held by another worker (it will hand it off, or its lease will expire).
         }
@@ -209,16 +212,16 @@ export class PartitionLeases {
   }
 
   /** Drains the partition, then frees its lease (only if still ours). */
-  private async handOff(p: number): Promise<void> {
-    if (this.releasing.has(p)) return;
-    this.releasing.add(p);
+  async #handOff(p: number): Promise<void> {
+    if (this.#releasing.has(p)) return;
+    this.#releasing.add(p);
     try {
-      await this.o.owner.release(p);
+      await this.#o.owner.release(p);
     } finally {
-      const h = this.held.get(p);
-      this.held.delete(p);
-      this.releasing.delete(p);
-      if (h !== undefined) await this.o.kv.delete(LEASE_PREFIX + p, { previousSeq: h.revision }).catch(() => undefined);
+      const h = this.#held.get(p);
+      this.#held.delete(p);
+      this.#releasing.delete(p);
+      if (h !== undefined) await this.#o.kv.delete(LEASE_PREFIX + p, { previousSeq: h.revision }).catch(() => undefined);
     }
   }
 }

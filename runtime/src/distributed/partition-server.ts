@@ -37,71 +37,71 @@ export interface PartitionServerDeps {
  * is dead-lettered and its caller answered with PoisonMessageError.
  */
 export class PartitionServer {
-  private readonly served = new Map<number, ServedPartition>();
-  private readonly session: ClusterSession;
-  private readonly o: ParsedDistributedOptions;
-  private readonly counters: DistributedCounters;
-  private readonly keepAlive: AckKeepAlive;
-  private readonly local: Runtime;
-  private readonly noteError: (err: unknown) => void;
+  readonly #served = new Map<number, ServedPartition>();
+  readonly #session: ClusterSession;
+  readonly #o: ParsedDistributedOptions;
+  readonly #counters: DistributedCounters;
+  readonly #keepAlive: AckKeepAlive;
+  readonly #local: Runtime;
+  readonly #noteError: (err: unknown) => void;
 
   constructor(deps: PartitionServerDeps) {
-    this.session = deps.session;
-    this.o = deps.options;
-    this.counters = deps.counters;
-    this.keepAlive = deps.keepAlive;
-    this.local = deps.local;
-    this.noteError = deps.noteError;
+    this.#session = deps.session;
+    this.#o = deps.options;
+    this.#counters = deps.counters;
+    this.#keepAlive = deps.keepAlive;
+    this.#local = deps.local;
+    this.#noteError = deps.noteError;
   }
 
   /** What the leases call when this worker acquires, releases (hands off) or loses a partition. */
   partitionOwner(): PartitionOwner {
-    const s = this.session;
+    const s = this.#session;
     return {
       acquired: (p, fencingToken) => {
-        const served = new ServedPartition(p, fencingToken, (sp, m) => this.onMessage(sp, m), (e) => this.noteError(e));
-        this.served.set(p, served);
-        void served.start(s.js!, s.jsm!, s.subjects.streamName, consumerConfig(s.subjects, this.o, p), this.o.maxInFlightPerPartition, s.attempts!);
+        const served = new ServedPartition(p, fencingToken, (sp, m) => this.#onMessage(sp, m), (e) => this.#noteError(e));
+        this.#served.set(p, served);
+        void served.start(s.js!, s.jsm!, s.subjects.streamName, consumerConfig(s.subjects, this.#o, p), this.#o.maxInFlightPerPartition, s.attempts!);
       },
       release: async (p) => {
-        const served = this.served.get(p);
+        const served = this.#served.get(p);
         if (served === undefined) return;
         served.stop();
-        await served.drain(this.o.ackWaitMs);
+        await served.drain(this.#o.ackWaitMs);
         // Handed back cleanly: the next holder must not count what this one had only buffered.
         if (s.leases?.holds(p, served.fencingToken) === true) await served.retire(s.jsm!, s.subjects.streamName, `p${p}`);
-        this.served.delete(p);
-        await s.routed?.handedOff(p, true).catch((e: unknown) => this.noteError(e));
+        this.#served.delete(p);
+        await s.routed?.handedOff(p, true).catch((e: unknown) => this.#noteError(e));
       },
       lost: (p) => {
-        this.served.get(p)?.stop();
-        this.served.delete(p);
+        this.#served.get(p)?.stop();
+        this.#served.delete(p);
         void s.routed?.handedOff(p, false);
       },
     };
   }
 
-  private onMessage(served: ServedPartition, m: JsMsg): void {
+  #onMessage(served: ServedPartition, m: JsMsg): void {
     const done = (): void => served.settled();
-    const parsed = this.parseInbound(m);
+    const parsed = this.#parseInbound(m);
     if (parsed === null) {
-      this.counters.rejected++;
+      this.#counters.rejected++;
       m.term("malformed or mismatched message");
       done();
       return;
     }
     const { tenant, body, hop, replyTo, deadline, carrier } = parsed;
-    if (m.info.deliveryCount > 1) this.counters.redelivered++;
+    if (m.info.deliveryCount > 1) this.#counters.redelivered++;
     const attempts = served.priorAttempts(m.seq) + m.info.deliveryCount;
-    if (attempts > this.o.maxDeliver) {
-      this.deadLetter(served, m, tenant, replyTo, body, attempts - 1);
+    if (attempts > this.#o.maxDeliver) {
+      this.#deadLetter(served, m, tenant, replyTo, body, attempts - 1);
       done();
       return;
     }
     const remainingMs = deadline === undefined ? undefined : deadline - Date.now();
     if (remainingMs !== undefined && remainingMs <= 0) {
-      this.counters.expired++;
-      if (this.fenceCheck(served)) m.ack();
+      this.#counters.expired++;
+      if (this.#fenceCheck(served)) m.ack();
       done();
       return;
     }
@@ -111,36 +111,36 @@ export class PartitionServer {
       to = new AgentId(body.t, body.k);
       const sender = body.s === undefined ? undefined : new AgentId(body.s.t, body.s.k);
       const topic = body.p === undefined ? undefined : new TopicId(body.p.t, body.p.s);
-      inbound = new InboundMessage(body.m, `${this.session.subjects.streamName}:${m.seq}`, hop, replyTo !== undefined, sender, topic, served.fencingToken);
+      inbound = new InboundMessage(body.m, `${this.#session.subjects.streamName}:${m.seq}`, hop, replyTo !== undefined, sender, topic, served.fencingToken);
     } catch (err) {
-      this.finish(served, m, replyTo, { ok: false, e: toWireError(err) }, done);
+      this.#finish(served, m, replyTo, { ok: false, e: toWireError(err) }, done);
       return;
     }
     // Lengthen the ack deadline while the turn runs, so only a dead worker's messages are redelivered.
-    this.keepAlive.track(m);
+    this.#keepAlive.track(m);
     const ctx = extractContext(carrier).context;
     const options = remainingMs === undefined ? undefined : { timeoutMs: remainingMs };
-    const run = (): Promise<unknown> => this.local.tenant(tenant).send(to, inbound, options);
+    const run = (): Promise<unknown> => this.#local.tenant(tenant).send(to, inbound, options);
     // Counted as this worker's demand for a share of the tenant's cluster-wide in-flight quota.
-    this.session.shares?.taken(tenant);
+    this.#session.shares?.taken(tenant);
     otelContext.with(ctx, run).then(
       (v) => {
-        this.session.shares?.settled(tenant);
-        this.keepAlive.untrack(m);
-        this.counters.handled++;
-        this.finish(served, m, replyTo, { ok: true, v }, done);
+        this.#session.shares?.settled(tenant);
+        this.#keepAlive.untrack(m);
+        this.#counters.handled++;
+        this.#finish(served, m, replyTo, { ok: true, v }, done);
       },
       (err: unknown) => {
-        this.session.shares?.settled(tenant);
-        this.keepAlive.untrack(m);
-        if (err instanceof RuntimeStoppedError || !this.session.running) {
+        this.#session.shares?.settled(tenant);
+        this.#keepAlive.untrack(m);
+        if (err instanceof RuntimeStoppedError || !this.#session.running) {
           // This worker is leaving: the next holder runs it.
           m.nak();
           done();
           return;
         }
-        this.counters.handled++;
-        this.finish(served, m, replyTo, { ok: false, e: toWireError(err) }, done);
+        this.#counters.handled++;
+        this.#finish(served, m, replyTo, { ok: false, e: toWireError(err) }, done);
       },
     );
   }
@@ -150,12 +150,12 @@ export class PartitionServer {
    * while this worker still holds the partition under the lease it took the message with: a worker
    * that stalled past its lease discards the result (the new holder runs the message again).
    */
-  private finish(served: ServedPartition, m: JsMsg, replyTo: string | undefined, reply: ReplyBody, done: () => void): void {
-    if (!this.fenceCheck(served)) {
+  #finish(served: ServedPartition, m: JsMsg, replyTo: string | undefined, reply: ReplyBody, done: () => void): void {
+    if (!this.#fenceCheck(served)) {
       done();
       return;
     }
-    const nc = this.session.nc;
+    const nc = this.#session.nc;
     try {
       if (replyTo !== undefined && nc !== null) {
         let data: Uint8Array;
@@ -168,17 +168,17 @@ export class PartitionServer {
       }
       m.ack();
     } catch (err) {
-      this.noteError(err);
+      this.#noteError(err);
     } finally {
       done();
     }
   }
 
   /** True while this worker holds `served`'s partition under its lease; else counts a fenced turn and gives up stale holdings at once. */
-  private fenceCheck(served: ServedPartition): boolean {
-    const leases = this.session.leases;
+  #fenceCheck(served: ServedPartition): boolean {
+    const leases = this.#session.leases;
     if (leases?.holds(served.partition, served.fencingToken) === true) return true;
-    this.counters.fenced++;
+    this.#counters.fenced++;
     leases?.fenceExpired();
     return false;
   }
@@ -188,10 +188,10 @@ export class PartitionServer {
    * broker never delivers it again), its caller answered with PoisonMessageError, announced on the
    * dead-letter subject with its original headers and body, and counted.
    */
-  private deadLetter(served: ServedPartition, m: JsMsg, tenant: TenantId, replyTo: string | undefined, body: MessageBody, attempts: number): void {
-    if (!this.fenceCheck(served)) return;
-    this.counters.deadLettered++;
-    const s = this.session;
+  #deadLetter(served: ServedPartition, m: JsMsg, tenant: TenantId, replyTo: string | undefined, body: MessageBody, attempts: number): void {
+    if (!this.#fenceCheck(served)) return;
+    this.#counters.deadLettered++;
+    const s = this.#session;
     try {
       const h = natsHeaders();
       for (const [k, v] of m.headers ?? []) for (const one of v) h.append(k, one);
@@ -202,12 +202,12 @@ export class PartitionServer {
         s.nc.publish(replyTo, encodeJson({ ok: false, e: toWireError(new PoisonMessageError(`${body.t}/${body.k}`, attempts)) }, "an error"));
       }
     } catch (err) {
-      this.noteError(err);
+      this.#noteError(err);
     }
     m.term(`given up after ${attempts} deliveries`);
   }
 
-  private parseInbound(m: JsMsg): {
+  #parseInbound(m: JsMsg): {
     tenant: TenantId;
     body: MessageBody;
     hop: number;
@@ -215,7 +215,7 @@ export class PartitionServer {
     deadline: number | undefined;
     carrier: Carrier;
   } | null {
-    const where = this.session.subjects.parseMessage(m.subject);
+    const where = this.#session.subjects.parseMessage(m.subject);
     const h = m.headers;
     if (where === null || h === undefined) return null;
     // One pass over the headers (the first value of each name counts).
@@ -236,19 +236,19 @@ export class PartitionServer {
       return null;
     }
     // The subject's tenant token must be this tenant's: a client allowed only its own subjects cannot speak for another tenant.
-    if (this.session.token(tenant) !== where.tenantTok) return null;
+    if (this.#session.token(tenant) !== where.tenantTok) return null;
     const route = routeRaw === undefined ? null : parseRoute(routeRaw);
     if (route === null) return null;
     const { hop, replyTo, deadline } = route;
-    if (replyTo !== undefined && !this.isCallReply(replyTo, where.tenantTok)) return null;
+    if (replyTo !== undefined && !this.#isCallReply(replyTo, where.tenantTok)) return null;
     const body = decodeMessageBody(m.data);
     if (body === null) return null;
     return { tenant, body, hop, replyTo, deadline, carrier };
   }
 
   /** True when `subject` is the reply subject of one call of the tenant with token `tenantTok` (a worker answers nowhere else). */
-  private isCallReply(subject: string, tenantTok: string): boolean {
-    const r = this.session.subjects.parseReply(subject);
+  #isCallReply(subject: string, tenantTok: string): boolean {
+    const r = this.#session.subjects.parseReply(subject);
     return r !== null && !r.brokerAck && r.tenantTok === tenantTok && !/[*>\s]/.test(subject);
   }
 }

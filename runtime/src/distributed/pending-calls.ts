@@ -19,7 +19,7 @@ interface Pending {
  * tenant are ignored and counted. At most `maxPending` calls wait at once.
  */
 export class PendingCalls {
-  private readonly calls = new Map<string, Pending>();
+  readonly #calls = new Map<string, Pending>();
   /** Replies that matched no waiting call (late after a timeout, duplicates after a redelivery). */
   lateReplies = 0;
   /** Replies whose subject's tenant did not match the call's tenant (dropped). */
@@ -29,12 +29,12 @@ export class PendingCalls {
   constructor(readonly maxPending: number) {}
 
   get size(): number {
-    return this.calls.size;
+    return this.#calls.size;
   }
 
   /** True when another call may wait. */
   hasRoom(): boolean {
-    return this.calls.size < this.maxPending;
+    return this.#calls.size < this.maxPending;
   }
 
   /** Registers a call; the returned promise settles as described above. */
@@ -42,14 +42,14 @@ export class PendingCalls {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timeouts++;
-        const stored = this.calls.get(callId)?.stored === true;
+        const stored = this.#calls.get(callId)?.stored === true;
         const why = stored ? "" : " (the broker never confirmed storing the message: is it reachable, and is a worker of this namespace started?)";
-        this.settle(callId, undefined, new TimeoutError(`no answer from ${describe()} within ${timeoutMs} ms${why}`));
+        this.#settle(callId, undefined, new TimeoutError(`no answer from ${describe()} within ${timeoutMs} ms${why}`));
       }, timeoutMs);
       const p: Pending = { tenant, tenantTok, stored: false, resolve, reject, timer, signal, onAbort: undefined };
-      this.calls.set(callId, p);
+      this.#calls.set(callId, p);
       if (signal !== undefined) {
-        p.onAbort = () => this.settle(callId, undefined, new AbortedError());
+        p.onAbort = () => this.#settle(callId, undefined, new AbortedError());
         if (signal.aborted) p.onAbort();
         else signal.addEventListener("abort", p.onAbort, { once: true });
       }
@@ -58,7 +58,7 @@ export class PendingCalls {
 
   /** Settles a call with a reply received for tenant `tenantTok`; false when nothing waited for it. */
   reply(callId: string, tenantTok: string, value: unknown, error: TroupeError | undefined): boolean {
-    const p = this.calls.get(callId);
+    const p = this.#calls.get(callId);
     if (p === undefined) {
       this.lateReplies++;
       return false;
@@ -67,12 +67,12 @@ export class PendingCalls {
       this.mismatchedReplies++;
       return false;
     }
-    return this.settle(callId, value, error);
+    return this.#settle(callId, value, error);
   }
 
   /** Records that the broker stored the message of a waiting call of `tenantTok`; false when there is none. */
   stored(callId: string, tenantTok: string): boolean {
-    const p = this.calls.get(callId);
+    const p = this.#calls.get(callId);
     if (p === undefined || p.tenantTok !== tenantTok) return false;
     p.stored = true;
     return true;
@@ -80,24 +80,24 @@ export class PendingCalls {
 
   /** The tenant of a waiting call of `tenantTok`; undefined when there is none. */
   tenantOf(callId: string, tenantTok: string): string | undefined {
-    const p = this.calls.get(callId);
+    const p = this.#calls.get(callId);
     return p !== undefined && p.tenantTok === tenantTok ? p.tenant : undefined;
   }
 
   /** Fails a call now (e.g. the broker refused the message). */
   fail(callId: string, error: unknown): void {
-    this.settle(callId, undefined, error);
+    this.#settle(callId, undefined, error);
   }
 
   /** Fails every waiting call (the runtime stops). */
   failAll(error: unknown): void {
-    for (const id of [...this.calls.keys()]) this.settle(id, undefined, error);
+    for (const id of [...this.#calls.keys()]) this.#settle(id, undefined, error);
   }
 
-  private settle(callId: string, value: unknown, error: unknown): boolean {
-    const p = this.calls.get(callId);
+  #settle(callId: string, value: unknown, error: unknown): boolean {
+    const p = this.#calls.get(callId);
     if (p === undefined) return false;
-    this.calls.delete(callId);
+    this.#calls.delete(callId);
     clearTimeout(p.timer);
     if (p.signal !== undefined && p.onAbort !== undefined) p.signal.removeEventListener("abort", p.onAbort);
     if (error !== undefined) p.reject(error);

@@ -35,28 +35,28 @@ export class InboundMessage {
  * store (the state the other holder left) instead of answering with an outdated memory.
  */
 export class RoutedAgents {
-  private readonly epochs: Uint32Array;
-  private readonly live = new Map<number, Set<RoutedAgent>>();
+  readonly #epochs: Uint32Array;
+  readonly #live = new Map<number, Set<RoutedAgent>>();
 
   constructor(
     partitions: number,
     readonly stateStore: AgentStateStore | undefined,
   ) {
-    this.epochs = new Uint32Array(partitions);
+    this.#epochs = new Uint32Array(partitions);
   }
 
   epoch(partition: number): number {
-    return this.epochs[partition] ?? 0;
+    return this.#epochs[partition] ?? 0;
   }
 
   track(agent: RoutedAgent): void {
-    let set = this.live.get(agent.partition);
-    if (set === undefined) this.live.set(agent.partition, (set = new Set()));
+    let set = this.#live.get(agent.partition);
+    if (set === undefined) this.#live.set(agent.partition, (set = new Set()));
     set.add(agent);
   }
 
   forget(agent: RoutedAgent): void {
-    this.live.get(agent.partition)?.delete(agent);
+    this.#live.get(agent.partition)?.delete(agent);
   }
 
   /**
@@ -64,9 +64,9 @@ export class RoutedAgents {
    * their state first. A lost lease saves nothing: the new holder may already have newer state.
    */
   async handedOff(partition: number, save: boolean): Promise<void> {
-    this.epochs[partition] = (this.epochs[partition] ?? 0) + 1;
-    const agents = this.live.get(partition);
-    this.live.delete(partition);
+    this.#epochs[partition] = (this.#epochs[partition] ?? 0) + 1;
+    const agents = this.#live.get(partition);
+    this.#live.delete(partition);
     if (!save || agents === undefined || this.stateStore === undefined) return;
     const store = this.stateStore;
     await Promise.all(
@@ -80,27 +80,35 @@ export class RoutedAgents {
 
 /** One agent as the local runtime holds it: the user's agent inside, rebuilt when it went stale. */
 class RoutedAgent implements Agent {
-  private epoch = -1;
+  #epoch = -1;
+
+  readonly #factory: AgentFactory;
+  readonly #router: OutboundRouter;
+  readonly #agents: RoutedAgents;
 
   constructor(
     public inner: Agent,
     readonly actx: AgentContext,
     readonly partition: number,
-    private readonly factory: AgentFactory,
-    private readonly router: OutboundRouter,
-    private readonly agents: RoutedAgents,
-  ) {}
+    factory: AgentFactory,
+    router: OutboundRouter,
+    agents: RoutedAgents,
+  ) {
+    this.#factory = factory;
+    this.#router = router;
+    this.#agents = agents;
+  }
 
   onMessage(message: unknown, ctx: MessageContext): unknown {
     if (!(message instanceof InboundMessage)) return this.inner.onMessage(message, ctx);
-    if (this.epoch === this.agents.epoch(this.partition)) return this.inner.onMessage(message.body, contextFor(ctx, message, this.router));
-    if (this.epoch === -1) {
+    if (this.#epoch === this.#agents.epoch(this.partition)) return this.inner.onMessage(message.body, contextFor(ctx, message, this.#router));
+    if (this.#epoch === -1) {
       // First message since activation (the local runtime already loaded its state).
-      this.epoch = this.agents.epoch(this.partition);
-      this.agents.track(this);
-      return this.inner.onMessage(message.body, contextFor(ctx, message, this.router));
+      this.#epoch = this.#agents.epoch(this.partition);
+      this.#agents.track(this);
+      return this.inner.onMessage(message.body, contextFor(ctx, message, this.#router));
     }
-    return this.rebuild().then(() => this.inner.onMessage(message.body, contextFor(ctx, message, this.router)));
+    return this.#rebuild().then(() => this.inner.onMessage(message.body, contextFor(ctx, message, this.#router)));
   }
 
   saveState(): unknown {
@@ -112,21 +120,21 @@ class RoutedAgent implements Agent {
   }
 
   async onDeactivate(): Promise<void> {
-    this.agents.forget(this);
+    this.#agents.forget(this);
     await this.inner.onDeactivate?.();
   }
 
   /** The partition came back after a hand-off: start from the state the other holder left. */
-  private async rebuild(): Promise<void> {
-    const inner = this.factory(this.actx);
-    const store = this.agents.stateStore;
+  async #rebuild(): Promise<void> {
+    const inner = this.#factory(this.actx);
+    const store = this.#agents.stateStore;
     if (store !== undefined && inner.loadState !== undefined) {
       const state = await store.load(this.actx.tenant, this.actx.agentId);
       if (state !== undefined) await inner.loadState(state);
     }
     this.inner = inner;
-    this.epoch = this.agents.epoch(this.partition);
-    this.agents.track(this);
+    this.#epoch = this.#agents.epoch(this.partition);
+    this.#agents.track(this);
   }
 }
 
@@ -154,48 +162,55 @@ class RoutedMessageContext implements MessageContext {
   readonly tenant: TenantId;
   readonly agentId: AgentId;
 
+  readonly #local: MessageContext;
+  readonly #m: InboundMessage;
+  readonly #router: OutboundRouter;
+
   constructor(
-    private readonly local: MessageContext,
-    private readonly m: InboundMessage,
-    private readonly router: OutboundRouter,
+    local: MessageContext,
+    m: InboundMessage,
+    router: OutboundRouter,
   ) {
+    this.#local = local;
+    this.#m = m;
+    this.#router = router;
     this.tenant = local.tenant;
     this.agentId = local.agentId;
   }
 
   get sender(): AgentId | undefined {
-    return this.m.sender;
+    return this.#m.sender;
   }
 
   get topic(): TopicId | undefined {
-    return this.m.topic;
+    return this.#m.topic;
   }
 
   get signal(): AbortSignal {
-    return this.local.signal;
+    return this.#local.signal;
   }
 
   get deliveryId(): string {
-    return this.m.deliveryId;
+    return this.#m.deliveryId;
   }
 
   get fencingToken(): number {
-    return this.m.fencingToken;
+    return this.#m.fencingToken;
   }
 
   get hopCount(): number {
-    return this.m.hopCount;
+    return this.#m.hopCount;
   }
 
   get isRpc(): boolean {
-    return this.m.isRpc;
+    return this.#m.isRpc;
   }
 
   send(to: AgentId, message: unknown, options?: SendOptions): Promise<unknown> {
-    return this.router.sendFrom(this.tenant, this.agentId, this.m.hopCount, to, message, options);
+    return this.#router.sendFrom(this.tenant, this.agentId, this.#m.hopCount, to, message, options);
   }
 
   publish(topic: TopicId, message: unknown): Promise<void> {
-    return this.router.publishFrom(this.tenant, this.agentId, this.m.hopCount, topic, message);
+    return this.#router.publishFrom(this.tenant, this.agentId, this.#m.hopCount, topic, message);
   }
 }

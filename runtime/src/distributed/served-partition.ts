@@ -9,31 +9,37 @@ import { PriorAttempts, type PartitionAttempts } from "./partition-attempts.js";
  * `drain()` resolves once every taken message is settled (acked or nacked) or the wait times out.
  */
 export class ServedPartition {
-  private messages: ConsumerMessages | null = null;
-  private stopped = false;
-  private inFlight = 0;
-  private waiters: Array<() => void> = [];
-  private prior = new PriorAttempts([]);
+  #messages: ConsumerMessages | null = null;
+  #stopped = false;
+  #inFlight = 0;
+  #waiters: Array<() => void> = [];
+  #prior = new PriorAttempts([]);
+
+  readonly #onMessage: (served: ServedPartition, m: JsMsg) => void;
+  readonly #onError: (error: unknown) => void;
 
   constructor(
     readonly partition: number,
     /** The lease holding this serves under (see PartitionLeases.holds). */
     readonly fencingToken: number,
-    private readonly onMessage: (served: ServedPartition, m: JsMsg) => void,
-    private readonly onError: (error: unknown) => void,
-  ) {}
+    onMessage: (served: ServedPartition, m: JsMsg) => void,
+    onError: (error: unknown) => void,
+  ) {
+    this.#onMessage = onMessage;
+    this.#onError = onError;
+  }
 
   get isStopped(): boolean {
-    return this.stopped;
+    return this.#stopped;
   }
 
   get inFlightCount(): number {
-    return this.inFlight;
+    return this.#inFlight;
   }
 
   /** Deliveries of the message at stream sequence `seq` under earlier holdings of the partition. */
   priorAttempts(seq: number): number {
-    return this.prior.of(seq);
+    return this.#prior.of(seq);
   }
 
   /**
@@ -53,43 +59,43 @@ export class ServedPartition {
   ): Promise<void> {
     try {
       const previous = await jsm.consumers.info(stream, config.durable_name).catch(() => null);
-      if (this.stopped) return;
+      if (this.#stopped) return;
       try {
-        this.prior = await attempts.takeOver(this.partition, previous);
+        this.#prior = await attempts.takeOver(this.partition, previous);
       } catch (err) {
         // Serving matters more than the count: the broker's own max_deliver still bounds this holding.
-        this.onError(err);
+        this.#onError(err);
       }
-      if (this.stopped) return;
+      if (this.#stopped) return;
       await jsm.consumers.delete(stream, config.durable_name).catch(() => false);
       await jsm.consumers.add(stream, config);
-      if (this.stopped) return;
+      if (this.#stopped) return;
       const c = await js.consumers.get(stream, config.durable_name);
-      if (this.stopped) return;
-      this.messages = await c.consume({
+      if (this.#stopped) return;
+      this.#messages = await c.consume({
         max_messages: maxMessages,
         callback: (m) => {
-          if (this.stopped) {
+          if (this.#stopped) {
             // Taken after a stop: give it back at once for the next holder.
             m.nak();
             return;
           }
-          this.inFlight++;
-          this.onMessage(this, m);
+          this.#inFlight++;
+          this.#onMessage(this, m);
         },
       });
-      if (this.stopped) this.closeMessages();
+      if (this.#stopped) this.#closeMessages();
     } catch (err) {
-      this.onError(err);
+      this.#onError(err);
     }
   }
 
   /** A message taken from this partition is settled. */
   settled(): void {
-    this.inFlight--;
-    if (this.inFlight === 0 && this.waiters.length > 0) {
-      const w = this.waiters;
-      this.waiters = [];
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#waiters.length > 0) {
+      const w = this.#waiters;
+      this.#waiters = [];
       for (const f of w) f();
     }
   }
@@ -99,33 +105,33 @@ export class ServedPartition {
    * charges no attempt to the messages this one had only buffered. Only the holder may call it.
    */
   async retire(jsm: JetStreamManager, stream: string, durableName: string): Promise<void> {
-    if (this.inFlight !== 0) return;
+    if (this.#inFlight !== 0) return;
     await jsm.consumers.delete(stream, durableName).catch(() => false);
   }
 
   /** Stops taking messages. */
   stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.closeMessages();
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#closeMessages();
   }
 
   /** Resolves when nothing taken is in flight, or after `timeoutMs`. */
   drain(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       timer.unref();
-      this.waiters.push(() => {
+      this.#waiters.push(() => {
         clearTimeout(timer);
         resolve();
       });
     });
   }
 
-  private closeMessages(): void {
-    const m = this.messages;
-    this.messages = null;
+  #closeMessages(): void {
+    const m = this.#messages;
+    this.#messages = null;
     if (m !== null) void m.close().catch(() => undefined);
   }
 }

@@ -9,53 +9,53 @@ import type { TenantId } from "@troupe/contract";
  */
 export class HeldAgentStates {
   /** tenant -> type -> key -> state. Nested maps: the tenant is never spliced into a key. */
-  private readonly states = new Map<string, Map<string, Map<string, unknown>>>();
-  private count = 0;
+  readonly #states = new Map<string, Map<string, Map<string, unknown>>>();
+  #count = 0;
 
   constructor(readonly capacity: number) {}
 
   /** How many states are held. */
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   /** How many more states fit. */
   get room(): number {
-    return this.capacity - this.count;
+    return this.capacity - this.#count;
   }
 
   /** Keeps a state; false (nothing kept) when the bound is reached. Replaces an older state of the same agent. */
   put(tenant: TenantId, type: string, key: string, state: unknown): boolean {
-    let byType = this.states.get(tenant);
+    let byType = this.#states.get(tenant);
     const existing = byType?.get(type);
     if (existing?.has(key)) {
       existing.set(key, state);
       return true;
     }
-    if (this.count >= this.capacity) return false;
-    if (byType === undefined) this.states.set(tenant, (byType = new Map()));
+    if (this.#count >= this.capacity) return false;
+    if (byType === undefined) this.#states.set(tenant, (byType = new Map()));
     let byKey = byType.get(type);
     if (byKey === undefined) byType.set(type, (byKey = new Map()));
     byKey.set(key, state);
-    this.count++;
+    this.#count++;
     return true;
   }
 
   /** Removes and returns the agent's state; `found` is false when none is held. */
   take(tenant: TenantId, type: string, key: string): { found: boolean; state?: unknown } {
-    const byType = this.states.get(tenant);
+    const byType = this.#states.get(tenant);
     const byKey = byType?.get(type);
     if (byType === undefined || byKey === undefined || !byKey.has(key)) return { found: false };
     const state = byKey.get(key);
     byKey.delete(key);
-    this.count--;
+    this.#count--;
     if (byKey.size === 0) byType.delete(type);
-    if (byType.size === 0) this.states.delete(tenant);
+    if (byType.size === 0) this.#states.delete(tenant);
     return { found: true, state };
   }
 
   clear(): void {
-    this.states.clear();
-    this.count = 0;
+    this.#states.clear();
+    this.#count = 0;
   }
 }

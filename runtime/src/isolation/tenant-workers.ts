@@ -52,75 +52,78 @@ export function workerIndexFor(agentType: string, agentKey: string, size: number
  * took) has finished. Tracks what makes the tenant idle: nothing in flight, and which agents it holds.
  */
 export class TenantWorkers {
-  private readonly slots: WorkerSlot[];
-  private inFlightCount = 0;
-  private lastActiveMs: number;
-  private gate: Promise<void> | undefined;
+  readonly #slots: WorkerSlot[];
+  #inFlightCount = 0;
+  #lastActiveMs: number;
+  #gate: Promise<void> | undefined;
+
+  readonly #now: () => number;
 
   constructor(
     readonly tenant: TenantId,
     size: number,
     config: TenantSlotConfig,
     ready: Promise<void> | undefined,
-    private readonly now: () => number = () => performance.now(),
+    now: () => number = () => performance.now(),
   ) {
-    this.slots = Array.from({ length: size }, (_, index) => new WorkerSlot({ ...config, tenant, index }));
-    this.lastActiveMs = now();
+    this.#now = now;
+    this.#slots = Array.from({ length: size }, (_, index) => new WorkerSlot({ ...config, tenant, index }));
+    this.#lastActiveMs = now();
     if (ready !== undefined) {
-      this.gate = ready.then(() => {
-        this.gate = undefined;
+      this.#gate = ready.then(() => {
+        this.#gate = undefined;
       });
     }
   }
 
   /** Runs a turn (of this tenant) in the agent's worker; settles as WorkerSlot.runTurn does. */
   run(turn: HostedTurn, spec: Required<AgentModuleSpec>): Promise<unknown> {
-    const slot = this.slotOf(turn.agentType, turn.agentKey);
-    return this.track(this.gate === undefined ? slot.runTurn(turn, spec) : this.gate.then(() => slot.runTurn(turn, spec)));
+    const slot = this.#slotOf(turn.agentType, turn.agentKey);
+    return this.#track(this.#gate === undefined ? slot.runTurn(turn, spec) : this.#gate.then(() => slot.runTurn(turn, spec)));
   }
 
   /** Deactivates an agent in its worker and resolves with its saved state. */
   deactivate(agentType: string, agentKey: string): Promise<unknown> {
-    const slot = this.slotOf(agentType, agentKey);
-    return this.track(this.gate === undefined ? slot.deactivate(this.tenant, agentType, agentKey) : this.gate.then(() => slot.deactivate(this.tenant, agentType, agentKey)));
+    const slot = this.#slotOf(agentType, agentKey);
+    return this.#track(this.#gate === undefined ? slot.deactivate(this.tenant, agentType, agentKey) : this.#gate.then(() => slot.deactivate(this.tenant, agentType, agentKey)));
   }
 
   /** True when the agent's worker holds it. */
   holds(agentType: string, agentKey: string): boolean {
-    return this.slotOf(agentType, agentKey).hasAgent(agentType, agentKey);
+    return this.#slotOf(agentType, agentKey).hasAgent(agentType, agentKey);
   }
 
   /** Every agent held, with the slot that holds it (for retirement). */
   heldAgents(): Array<{ type: string; key: string }> {
-    return this.slots.flatMap((slot) => slot.activeAgents());
+    return this.#slots.flatMap((slot) => slot.activeAgents());
   }
 
   get activeAgentCount(): number {
-    return this.slots.reduce((n, slot) => n + slot.activeAgentCount, 0);
+    return this.#slots.reduce((n, slot) => n + slot.activeAgentCount, 0);
   }
 
   /** Nothing in flight: no turn, no deactivation, not waiting for its room. */
   get idle(): boolean {
-    return this.inFlightCount === 0 && this.gate === undefined && this.slots.every((slot) => !slot.busy);
+    return this.#inFlightCount === 0 && this.#gate === undefined && this.#slots.every((slot) => !slot.busy);
   }
 
   /** Milliseconds since the last turn or deactivation ended; 0 while not idle. */
   idleForMs(): number {
-    return this.idle ? this.now() - this.lastActiveMs : 0;
+    return this.idle ? this.#now() - this.#lastActiveMs : 0;
   }
 
   /** Terminates the workers; anything still running settles with RuntimeStoppedError. */
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((slot) => slot.close()));
+    await Promise.all(this.#slots.map((slot) => slot.close()));
   }
 
   metrics(): TenantWorkerMetrics {
-    const workers = this.slots.map((slot) => slot.metrics());
+    const workers = this.#slots.map((slot) => slot.metrics());
     const sum = (pick: (m: WorkerSlotMetrics) => number) => workers.reduce((total, m) => total + pick(m), 0);
     return {
       tenant: this.tenant,
       workers,
-      inFlight: this.inFlightCount,
+      inFlight: this.#inFlightCount,
       activeAgents: sum((m) => m.activeAgents),
       idleForMs: this.idleForMs(),
       turnsStarted: sum((m) => m.turnsStarted),
@@ -133,15 +136,15 @@ export class TenantWorkers {
     };
   }
 
-  private slotOf(agentType: string, agentKey: string): WorkerSlot {
-    return this.slots[workerIndexFor(agentType, agentKey, this.slots.length)]!;
+  #slotOf(agentType: string, agentKey: string): WorkerSlot {
+    return this.#slots[workerIndexFor(agentType, agentKey, this.#slots.length)]!;
   }
 
-  private track(work: Promise<unknown>): Promise<unknown> {
-    this.inFlightCount++;
+  #track(work: Promise<unknown>): Promise<unknown> {
+    this.#inFlightCount++;
     const done = (): void => {
-      this.inFlightCount--;
-      this.lastActiveMs = this.now();
+      this.#inFlightCount--;
+      this.#lastActiveMs = this.#now();
     };
     work.then(done, done);
     return work;

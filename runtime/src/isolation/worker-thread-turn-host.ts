@@ -142,19 +142,19 @@ function moduleUrl(module: string): string {
  */
 export class WorkerThreadTurnHost implements TurnHost {
   /** Tenants with workers, in the order they got them. */
-  private readonly tenants = new Map<TenantId, TenantWorkers>();
+  readonly #tenants = new Map<TenantId, TenantWorkers>();
   /** Tenants being retired: their workers save state and stop; their turns wait for it. */
-  private readonly retiring = new Map<TenantId, { group: TenantWorkers; done: Promise<void> }>();
-  private readonly specs = new Map<string, Required<AgentModuleSpec>>();
-  private readonly heldStates: HeldAgentStates;
-  private readonly slotConfig: TenantSlotConfig;
-  private readonly size: number;
-  private readonly maxTenants: number;
-  private readonly idleTenantMs: number;
+  readonly #retiring = new Map<TenantId, { group: TenantWorkers; done: Promise<void> }>();
+  readonly #specs = new Map<string, Required<AgentModuleSpec>>();
+  readonly #heldStates: HeldAgentStates;
+  readonly #slotConfig: TenantSlotConfig;
+  readonly #size: number;
+  readonly #maxTenants: number;
+  readonly #idleTenantMs: number;
   /** Counters of retired tenants' workers, so the totals survive retirement. */
-  private readonly retiredTotals = { turnsStarted: 0, crashes: 0, restarts: 0, stuckTerminations: 0 };
-  private readonly counters = { retirements: 0, tierFullRejections: 0, agentStatesLost: 0 };
-  private closed = false;
+  readonly #retiredTotals = { turnsStarted: 0, crashes: 0, restarts: 0, stuckTerminations: 0 };
+  readonly #counters = { retirements: 0, tierFullRejections: 0, agentStatesLost: 0 };
+  #closed = false;
 
   constructor(options: WorkerThreadTurnHostOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -163,14 +163,14 @@ export class WorkerThreadTurnHost implements TurnHost {
       throw new InvalidArgumentError(`worker turn host option ${issue.path.join(".") || "(root)"}: ${issue.message}`);
     }
     for (const spec of options.agentTypes ?? []) {
-      if (this.specs.has(spec.type)) throw new InvalidArgumentError(`worker turn host option agentTypes: agent type "${spec.type}" is listed twice`);
-      this.specs.set(spec.type, { type: spec.type, module: moduleUrl(spec.module), exportName: spec.exportName ?? "default" });
+      if (this.#specs.has(spec.type)) throw new InvalidArgumentError(`worker turn host option agentTypes: agent type "${spec.type}" is listed twice`);
+      this.#specs.set(spec.type, { type: spec.type, module: moduleUrl(spec.module), exportName: spec.exportName ?? "default" });
     }
-    this.size = options.size ?? 1;
-    this.maxTenants = options.maxTenants ?? 16;
-    this.idleTenantMs = options.idleTenantMs ?? 300_000;
-    this.heldStates = new HeldAgentStates(options.maxHeldAgentStates ?? 100_000);
-    this.slotConfig = {
+    this.#size = options.size ?? 1;
+    this.#maxTenants = options.maxTenants ?? 16;
+    this.#idleTenantMs = options.idleTenantMs ?? 300_000;
+    this.#heldStates = new HeldAgentStates(options.maxHeldAgentStates ?? 100_000);
+    this.#slotConfig = {
       resourceLimits: options.resourceLimits,
       abortGraceMs: options.abortGraceMs ?? 1000,
       deactivateTimeoutMs: options.deactivateTimeoutMs ?? 5000,
@@ -189,48 +189,48 @@ export class WorkerThreadTurnHost implements TurnHost {
    * when `maxTenants` busy tenants have them fails at once with WorkerTierFullError.
    */
   runTurn(turn: HostedTurn): Promise<unknown> {
-    if (this.closed) return Promise.reject(new RuntimeStoppedError("the worker-thread turn host is closed"));
+    if (this.#closed) return Promise.reject(new RuntimeStoppedError("the worker-thread turn host is closed"));
     let spec: Required<AgentModuleSpec>;
     try {
-      spec = this.specOf(turn);
+      spec = this.#specOf(turn);
     } catch (error) {
       return Promise.reject(error);
     }
-    const retiring = this.retiring.get(turn.tenant);
+    const retiring = this.#retiring.get(turn.tenant);
     if (retiring !== undefined) return retiring.done.then(() => this.runTurn(turn));
-    let group = this.tenants.get(turn.tenant);
+    let group = this.#tenants.get(turn.tenant);
     if (group === undefined) {
       try {
-        group = this.admit(turn.tenant);
+        group = this.#admit(turn.tenant);
       } catch (error) {
-        if (turn.state !== undefined) this.holdState(turn.tenant, turn.agentType, turn.agentKey, turn.state);
+        if (turn.state !== undefined) this.#holdState(turn.tenant, turn.agentType, turn.agentKey, turn.state);
         return Promise.reject(error);
       }
     }
     if (group.holds(turn.agentType, turn.agentKey)) return group.run(turn, spec);
     // A state held here (its tenant was retired, or an earlier turn never reached a live agent) goes
     // to the agent's activation; the runtime's own state, given only on a fresh activation, wins.
-    const held = this.heldStates.take(turn.tenant, turn.agentType, turn.agentKey);
+    const held = this.#heldStates.take(turn.tenant, turn.agentType, turn.agentKey);
     const state = turn.state !== undefined ? turn.state : held.state;
     if (state === undefined) return group.run(turn, spec);
     const owner = group;
     const running = group.run(state === turn.state ? turn : { ...turn, state }, spec);
     running.catch(() => {
       // The state never reached a live agent (aborted before it started, or its worker died): keep it.
-      if (!owner.holds(turn.agentType, turn.agentKey)) this.holdState(turn.tenant, turn.agentType, turn.agentKey, state);
+      if (!owner.holds(turn.agentType, turn.agentKey)) this.#holdState(turn.tenant, turn.agentType, turn.agentKey, state);
     });
     return running;
   }
 
   /** Deactivates a hosted agent and resolves with its saved state; never starts a worker. */
   deactivate(tenant: TenantId, agentType: string, agentKey: string): Promise<unknown> {
-    if (this.closed) return Promise.reject(new RuntimeStoppedError("the worker-thread turn host is closed"));
-    if (!this.specs.has(agentType)) return Promise.resolve(undefined);
-    const retiring = this.retiring.get(tenant);
+    if (this.#closed) return Promise.reject(new RuntimeStoppedError("the worker-thread turn host is closed"));
+    if (!this.#specs.has(agentType)) return Promise.resolve(undefined);
+    const retiring = this.#retiring.get(tenant);
     if (retiring !== undefined) return retiring.done.then(() => this.deactivate(tenant, agentType, agentKey));
-    const group = this.tenants.get(tenant);
+    const group = this.#tenants.get(tenant);
     if (group !== undefined && group.holds(agentType, agentKey)) return group.deactivate(agentType, agentKey);
-    const held = this.heldStates.take(tenant, agentType, agentKey);
+    const held = this.#heldStates.take(tenant, agentType, agentKey);
     if (held.found) return Promise.resolve(held.state);
     // Its worker no longer holds it (a crash, or never activated): no state to save.
     return Promise.resolve(undefined);
@@ -238,71 +238,71 @@ export class WorkerThreadTurnHost implements TurnHost {
 
   /** Rejects every running turn with RuntimeStoppedError and terminates every worker. Idempotent. */
   async close(): Promise<void> {
-    this.closed = true;
-    const groups = [...this.tenants.values(), ...[...this.retiring.values()].map((r) => r.group)];
-    this.tenants.clear();
-    this.heldStates.clear();
+    this.#closed = true;
+    const groups = [...this.#tenants.values(), ...[...this.#retiring.values()].map((r) => r.group)];
+    this.#tenants.clear();
+    this.#heldStates.clear();
     await Promise.all(groups.map((group) => group.close()));
   }
 
   /** The index, among its tenant's `size` workers, of the worker that hosts this agent (stable for the host's lifetime). */
   workerIndexOf(tenant: TenantId, agentType: string, agentKey: string): number {
     void tenant; // Every tenant spreads its agents the same way, over workers of its own.
-    return workerIndexFor(agentType, agentKey, this.size);
+    return workerIndexFor(agentType, agentKey, this.#size);
   }
 
   /** The tenants that have workers now, in the order they got them. */
   tenantsWithWorkers(): TenantId[] {
-    return [...this.tenants.keys()];
+    return [...this.#tenants.keys()];
   }
 
   /** A snapshot of the tier's counters, per tenant and in total. */
   metrics(): WorkerPoolMetrics {
-    const live = [...this.tenants.values()].map((group) => group.metrics());
-    const all = [...live, ...[...this.retiring.values()].map((r) => r.group.metrics())];
+    const live = [...this.#tenants.values()].map((group) => group.metrics());
+    const all = [...live, ...[...this.#retiring.values()].map((r) => r.group.metrics())];
     const sum = (pick: (m: TenantWorkerMetrics) => number) => all.reduce((total, m) => total + pick(m), 0);
     return {
       tenants: live,
       workers: live.flatMap((m) => m.workers),
-      maxTenants: this.maxTenants,
-      workersPerTenant: this.size,
-      turnsStarted: this.retiredTotals.turnsStarted + sum((m) => m.turnsStarted),
-      crashes: this.retiredTotals.crashes + sum((m) => m.crashes),
-      restarts: this.retiredTotals.restarts + sum((m) => m.restarts),
-      stuckTerminations: this.retiredTotals.stuckTerminations + sum((m) => m.stuckTerminations),
-      ...this.counters,
-      heldAgentStates: this.heldStates.size,
+      maxTenants: this.#maxTenants,
+      workersPerTenant: this.#size,
+      turnsStarted: this.#retiredTotals.turnsStarted + sum((m) => m.turnsStarted),
+      crashes: this.#retiredTotals.crashes + sum((m) => m.crashes),
+      restarts: this.#retiredTotals.restarts + sum((m) => m.restarts),
+      stuckTerminations: this.#retiredTotals.stuckTerminations + sum((m) => m.stuckTerminations),
+      ...this.#counters,
+      heldAgentStates: this.#heldStates.size,
     };
   }
 
   /** Gives a tenant workers, retiring an idle tenant when the tier is full; throws WorkerTierFullError when none is idle. */
-  private admit(tenant: TenantId): TenantWorkers {
+  #admit(tenant: TenantId): TenantWorkers {
     let ready: Promise<void> | undefined;
-    if (this.tenants.size >= this.maxTenants) {
-      const retiree = this.pickRetiree();
+    if (this.#tenants.size >= this.#maxTenants) {
+      const retiree = this.#pickRetiree();
       if (retiree === undefined) {
-        this.counters.tierFullRejections++;
-        throw new WorkerTierFullError(tenant, this.maxTenants);
+        this.#counters.tierFullRejections++;
+        throw new WorkerTierFullError(tenant, this.#maxTenants);
       }
-      ready = this.retire(retiree);
+      ready = this.#retire(retiree);
     }
-    const group = new TenantWorkers(tenant, this.size, this.slotConfig, ready);
-    this.tenants.set(tenant, group);
+    const group = new TenantWorkers(tenant, this.#size, this.#slotConfig, ready);
+    this.#tenants.set(tenant, group);
     return group;
   }
 
-  private pickRetiree(): TenantWorkers | undefined {
+  #pickRetiree(): TenantWorkers | undefined {
     let empty: TenantWorkers | undefined;
     let emptyIdleMs = -1;
     let stale: TenantWorkers | undefined;
     let staleIdleMs = -1;
-    for (const group of this.tenants.values()) {
+    for (const group of this.#tenants.values()) {
       if (!group.idle) continue;
       const idleMs = group.idleForMs();
       const agents = group.activeAgentCount;
       if (agents === 0) {
         if (idleMs > emptyIdleMs) [empty, emptyIdleMs] = [group, idleMs];
-      } else if (idleMs >= this.idleTenantMs && agents <= this.heldStates.room && idleMs > staleIdleMs) {
+      } else if (idleMs >= this.#idleTenantMs && agents <= this.#heldStates.room && idleMs > staleIdleMs) {
         [stale, staleIdleMs] = [group, idleMs];
       }
     }
@@ -310,40 +310,40 @@ export class WorkerThreadTurnHost implements TurnHost {
   }
 
   /** Saves the tenant's agents' states, then stops its workers. The promise never rejects. */
-  private retire(group: TenantWorkers): Promise<void> {
+  #retire(group: TenantWorkers): Promise<void> {
     const tenant = group.tenant;
-    this.tenants.delete(tenant);
+    this.#tenants.delete(tenant);
     const done = (async () => {
       await Promise.all(
         group.heldAgents().map(async ({ type, key }) => {
           try {
             const state = await group.deactivate(type, key);
-            if (state !== undefined) this.holdState(tenant, type, key, state);
+            if (state !== undefined) this.#holdState(tenant, type, key, state);
           } catch {
-            if (!this.closed) this.counters.agentStatesLost++;
+            if (!this.#closed) this.#counters.agentStatesLost++;
           }
         }),
       );
       await group.close().catch(() => undefined);
       const m = group.metrics();
-      this.retiredTotals.turnsStarted += m.turnsStarted;
-      this.retiredTotals.crashes += m.crashes;
-      this.retiredTotals.restarts += m.restarts;
-      this.retiredTotals.stuckTerminations += m.stuckTerminations;
-      this.counters.retirements++;
-      this.retiring.delete(tenant);
+      this.#retiredTotals.turnsStarted += m.turnsStarted;
+      this.#retiredTotals.crashes += m.crashes;
+      this.#retiredTotals.restarts += m.restarts;
+      this.#retiredTotals.stuckTerminations += m.stuckTerminations;
+      this.#counters.retirements++;
+      this.#retiring.delete(tenant);
     })();
-    this.retiring.set(tenant, { group, done });
+    this.#retiring.set(tenant, { group, done });
     return done;
   }
 
-  private holdState(tenant: TenantId, agentType: string, agentKey: string, state: unknown): void {
-    if (this.closed) return;
-    if (!this.heldStates.put(tenant, agentType, agentKey, state)) this.counters.agentStatesLost++;
+  #holdState(tenant: TenantId, agentType: string, agentKey: string, state: unknown): void {
+    if (this.#closed) return;
+    if (!this.#heldStates.put(tenant, agentType, agentKey, state)) this.#counters.agentStatesLost++;
   }
 
-  private specOf(turn: HostedTurn): Required<AgentModuleSpec> {
-    const known = this.specs.get(turn.agentType);
+  #specOf(turn: HostedTurn): Required<AgentModuleSpec> {
+    const known = this.#specs.get(turn.agentType);
     if (turn.module === undefined) {
       if (known === undefined) throw new UnknownAgentTypeError(turn.agentType);
       return known;
@@ -352,7 +352,7 @@ export class WorkerThreadTurnHost implements TurnHost {
     if (known === undefined) {
       const checked = agentTypeSchema.safeParse(spec);
       if (!checked.success) throw new InvalidArgumentError(`hosted turn ${checked.error.issues[0]!.path.join(".")}: ${checked.error.issues[0]!.message}`);
-      this.specs.set(spec.type, spec);
+      this.#specs.set(spec.type, spec);
       return spec;
     }
     if (known.module !== spec.module || known.exportName !== spec.exportName) {

@@ -31,18 +31,18 @@ const MAX_TYPES_PER_TENANT = 1024;
  * provider, so a runtime without a metrics SDK skips recording altogether.
  */
 export class RuntimeMetrics {
-  private readonly turns: Counter;
-  private readonly queueWait: Histogram;
-  private readonly handlerDuration: Histogram;
-  private readonly quotaRejections: Counter;
-  private readonly byTenant = new Map<TenantId, TenantAttributes>();
+  readonly #turns: Counter;
+  readonly #queueWait: Histogram;
+  readonly #handlerDuration: Histogram;
+  readonly #quotaRejections: Counter;
+  readonly #byTenant = new Map<TenantId, TenantAttributes>();
 
   private constructor(meter: Meter) {
-    this.turns = meter.createCounter(METRIC.turns, { description: "Turns that ended, by outcome", unit: "{turn}", valueType: ValueType.INT });
+    this.#turns = meter.createCounter(METRIC.turns, { description: "Turns that ended, by outcome", unit: "{turn}", valueType: ValueType.INT });
     const advice = { explicitBucketBoundaries: [...TURN_DURATION_BUCKETS] };
-    this.queueWait = meter.createHistogram(METRIC.turnQueueWait, { description: "Time a message waited in its tenant's queue before its turn started", unit: "s", advice });
-    this.handlerDuration = meter.createHistogram(METRIC.turnHandlerDuration, { description: "Handler time of a turn, start to settle", unit: "s", advice });
-    this.quotaRejections = meter.createCounter(METRIC.quotaRejections, { description: "Messages refused by a tenant quota", unit: "{message}", valueType: ValueType.INT });
+    this.#queueWait = meter.createHistogram(METRIC.turnQueueWait, { description: "Time a message waited in its tenant's queue before its turn started", unit: "s", advice });
+    this.#handlerDuration = meter.createHistogram(METRIC.turnHandlerDuration, { description: "Handler time of a turn, start to settle", unit: "s", advice });
+    this.#quotaRejections = meter.createCounter(METRIC.quotaRejections, { description: "Messages refused by a tenant quota", unit: "{message}", valueType: ValueType.INT });
   }
 
   /** RuntimeMetrics recording through `provider`, or null when its meter is the API's no-op meter. */
@@ -53,24 +53,24 @@ export class RuntimeMetrics {
 
   /** Records a turn that ended (finished or abandoned): one turn, its queue wait and its handler time. */
   turnEnded(tenant: TenantId, agentType: string, outcome: TurnOutcome, queueWaitMs: number, handlerMs: number): void {
-    const attributes = this.attributes(tenant, agentType);
+    const attributes = this.#attributes(tenant, agentType);
     const withOutcome = (attributes.outcomes[outcome] ??= { ...attributes.base, [ATTR.outcome]: outcome });
-    this.turns.add(1, withOutcome);
-    this.queueWait.record(queueWaitMs / 1000, attributes.base);
-    this.handlerDuration.record(handlerMs / 1000, withOutcome);
+    this.#turns.add(1, withOutcome);
+    this.#queueWait.record(queueWaitMs / 1000, attributes.base);
+    this.#handlerDuration.record(handlerMs / 1000, withOutcome);
   }
 
   /** Records a message refused by a quota of its tenant; `agentType` undefined when the recipient was not known yet. */
   quotaRejected(tenant: TenantId, agentType: string | undefined, kind: QuotaKind): void {
-    const attributes = this.attributes(tenant, agentType);
-    this.quotaRejections.add(1, (attributes.quotas[kind] ??= { ...attributes.base, [METRIC_ATTR.quotaKind]: kind }));
+    const attributes = this.#attributes(tenant, agentType);
+    this.#quotaRejections.add(1, (attributes.quotas[kind] ??= { ...attributes.base, [METRIC_ATTR.quotaKind]: kind }));
   }
 
-  private attributes(tenant: TenantId, agentType: string | undefined): TypeAttributes {
-    let entry = this.byTenant.get(tenant);
+  #attributes(tenant: TenantId, agentType: string | undefined): TypeAttributes {
+    let entry = this.#byTenant.get(tenant);
     if (entry === undefined) {
       entry = { untyped: typeAttributes(tenant, undefined), byType: new Map() };
-      if (this.byTenant.size < MAX_TENANTS) this.byTenant.set(tenant, entry);
+      if (this.#byTenant.size < MAX_TENANTS) this.#byTenant.set(tenant, entry);
     }
     if (agentType === undefined) return entry.untyped;
     let attributes = entry.byType.get(agentType);

@@ -50,25 +50,25 @@ export interface MessageRoutingDeps {
  * tenant's metrics and traced; a publish reaches each matching agent of its own tenant once.
  */
 export class MessageRouting {
-  private seq = 0;
-  private readonly registry: AgentRegistry;
-  private readonly interceptors: InterceptorChain;
-  private readonly turnHost: TurnHost | undefined;
-  private readonly state: RunState;
-  private readonly dispatcher: TurnDispatcher;
-  private readonly router: TurnRouter;
-  private readonly globalSubscriptions: readonly Subscription[];
-  private readonly maxHops: number;
+  #seq = 0;
+  readonly #registry: AgentRegistry;
+  readonly #interceptors: InterceptorChain;
+  readonly #turnHost: TurnHost | undefined;
+  readonly #state: RunState;
+  readonly #dispatcher: TurnDispatcher;
+  readonly #router: TurnRouter;
+  readonly #globalSubscriptions: readonly Subscription[];
+  readonly #maxHops: number;
 
   constructor(deps: MessageRoutingDeps) {
-    this.registry = deps.registry;
-    this.interceptors = deps.interceptors;
-    this.turnHost = deps.turnHost;
-    this.state = deps.state;
-    this.dispatcher = deps.dispatcher;
-    this.router = deps.router;
-    this.globalSubscriptions = deps.globalSubscriptions;
-    this.maxHops = deps.maxHops;
+    this.#registry = deps.registry;
+    this.#interceptors = deps.interceptors;
+    this.#turnHost = deps.turnHost;
+    this.#state = deps.state;
+    this.#dispatcher = deps.dispatcher;
+    this.#router = deps.router;
+    this.#globalSubscriptions = deps.globalSubscriptions;
+    this.#maxHops = deps.maxHops;
   }
 
   /** Sends to one agent of the lane's tenant; settles with the handler's result or a typed error. */
@@ -89,30 +89,30 @@ export class MessageRouting {
         return Promise.reject(err);
       }
     }
-    if (!this.interceptors.hasSend) return this.acceptSend(lane, to, message, sender, hopCount, options, from, parent);
+    if (!this.#interceptors.hasSend) return this.#acceptSend(lane, to, message, sender, hopCount, options, from, parent);
     const envelope: SendEnvelope = { kind: "send", tenant: lane.tenant, recipient: to, sender, message, hopCount };
     const terminal = (e: SendEnvelope): Promise<unknown> => {
       if (e.tenant !== lane.tenant) return Promise.reject(movedTenant("send", lane.tenant, e.tenant));
       if (!(e.recipient instanceof AgentId)) return Promise.reject(new InvalidArgumentError("an interceptor set a send recipient that is not an AgentId"));
-      return this.acceptSend(lane, e.recipient, e.message, e.sender, e.hopCount, options, from, parent);
+      return this.#acceptSend(lane, e.recipient, e.message, e.sender, e.hopCount, options, from, parent);
     };
     let result: Promise<unknown> | typeof DROP;
     try {
-      result = this.interceptors.runSend(envelope, terminal);
+      result = this.#interceptors.runSend(envelope, terminal);
     } catch (err) {
       result = Promise.reject(err);
     }
     return Promise.resolve(result).then(
-      (r) => (r === DROP ? this.dropped(lane, "send", to.type, to.key, hopCount, from, parent) : r),
+      (r) => (r === DROP ? this.#dropped(lane, "send", to.type, to.key, hopCount, from, parent) : r),
       (err: unknown) => {
-        if (err instanceof MessageDroppedError && !this.state.countedDrops.has(err)) return this.dropped(lane, "send", to.type, to.key, hopCount, from, parent, err);
+        if (err instanceof MessageDroppedError && !this.#state.countedDrops.has(err)) return this.#dropped(lane, "send", to.type, to.key, hopCount, from, parent, err);
         throw err;
       },
     );
   }
 
   /** The core of send: loop guard, type check, rate and queue quotas, then into the agent's mailbox. */
-  private acceptSend(
+  #acceptSend(
     lane: TenantLane,
     to: AgentId,
     message: unknown,
@@ -122,24 +122,24 @@ export class MessageRouting {
     from: Delivery | undefined,
     parent?: Context,
   ): Promise<unknown> {
-    const refused = this.admit(lane, to.type, hopCount);
+    const refused = this.#admit(lane, to.type, hopCount);
     if (refused !== null) {
-      this.state.tracing?.rejected("send", lane.tenant, to.type, to.key, hopCount, refused[0], refused[1], traceParentOf(from, parent));
+      this.#state.tracing?.rejected("send", lane.tenant, to.type, to.key, hopCount, refused[0], refused[1], traceParentOf(from, parent));
       return Promise.reject(refused[1]);
     }
     if (options !== undefined) {
       const bad = badSendOptions(options);
       if (bad !== null) return Promise.reject(bad);
     }
-    const d = new Delivery(this.router, lane.tenant, to, sender, undefined, message, hopCount, true, this.seq++);
+    const d = new Delivery(this.#router, lane.tenant, to, sender, undefined, message, hopCount, true, this.#seq++);
     const promise = new Promise<unknown>((resolve, reject) => {
       d.resolve = resolve;
       d.reject = reject;
     });
-    const tracing = this.state.tracing;
+    const tracing = this.#state.tracing;
     if (options !== undefined) watchCaller(d, options, tracing);
     if (tracing !== null) d.trace = tracing.startSend(lane.tenant, to, hopCount, traceParentOf(from, parent));
-    this.dispatcher.enqueue(lane, d);
+    this.#dispatcher.enqueue(lane, d);
     return promise;
   }
 
@@ -147,21 +147,21 @@ export class MessageRouting {
    * Checks a message against the runtime state, the loop guard, the registry, the tier and the
    * tenant's rate and queue quotas. Returns null when admitted, else the outcome and the error.
    */
-  private admit(lane: TenantLane, agentType: string, hopCount: number): [TurnOutcome, TroupeError] | null {
-    if (!this.state.running) return ["dropped", new RuntimeStoppedError(this.state.stopping ? "the runtime is stopping" : "the runtime is not started; call start() first")];
-    if (hopCount > this.maxHops) {
+  #admit(lane: TenantLane, agentType: string, hopCount: number): [TurnOutcome, TroupeError] | null {
+    if (!this.#state.running) return ["dropped", new RuntimeStoppedError(this.#state.stopping ? "the runtime is stopping" : "the runtime is not started; call start() first")];
+    if (hopCount > this.#maxHops) {
       lane.metrics.rejectedLoop++;
-      return ["loop_dropped", new LoopDetectedError(hopCount, this.maxHops)];
+      return ["loop_dropped", new LoopDetectedError(hopCount, this.#maxHops)];
     }
-    const reg = this.registry.find(agentType);
+    const reg = this.#registry.find(agentType);
     if (reg === undefined) return ["error", new UnknownAgentTypeError(agentType)];
     if (runsHosted(lane, reg)) {
-      const problem = this.hostedProblem(lane, reg);
+      const problem = this.#hostedProblem(lane, reg);
       if (problem !== null) return ["error", problem];
     }
     if (lane.bucket !== null && !lane.bucket.tryTake(now())) {
       lane.metrics.rejectedRateLimited++;
-      this.state.otelMetrics?.quotaRejected(lane.tenant, agentType, "messages_per_second");
+      this.#state.otelMetrics?.quotaRejected(lane.tenant, agentType, "messages_per_second");
       return [
         "rate_limited",
         new RateLimitedError(lane.tenant, `tenant "${lane.tenant}" exceeded its rate of ${lane.settings.messagesPerSecond} messages/s`, lane.bucket.msUntilNextToken()),
@@ -169,14 +169,14 @@ export class MessageRouting {
     }
     if (lane.queued >= lane.settings.maxQueuedMessages) {
       lane.metrics.rejectedQueueFull++;
-      this.state.otelMetrics?.quotaRejected(lane.tenant, agentType, "max_queued_messages");
+      this.#state.otelMetrics?.quotaRejected(lane.tenant, agentType, "max_queued_messages");
       return ["quota_rejected", new QueueFullError(lane.tenant, lane.settings.maxQueuedMessages)];
     }
     return null;
   }
 
-  private hostedProblem(lane: TenantLane, reg: AgentRegistration): TroupeError | null {
-    if (this.turnHost === undefined) {
+  #hostedProblem(lane: TenantLane, reg: AgentRegistration): TroupeError | null {
+    if (this.#turnHost === undefined) {
       return new InvalidArgumentError(`tenant "${lane.tenant}" has isolation "worker" but the runtime has no turnHost configured`);
     }
     if (reg.kind !== "module") {
@@ -204,16 +204,16 @@ export class MessageRouting {
         return Promise.reject(err);
       }
     }
-    if (!this.interceptors.hasPublish) return this.acceptPublish(lane, topic, message, sender, hopCount, from, parent);
+    if (!this.#interceptors.hasPublish) return this.#acceptPublish(lane, topic, message, sender, hopCount, from, parent);
     const envelope: PublishEnvelope = { kind: "publish", tenant: lane.tenant, topic, sender, message, hopCount };
     const terminal = (e: PublishEnvelope): Promise<void> => {
       if (e.tenant !== lane.tenant) return Promise.reject(movedTenant("publish", lane.tenant, e.tenant));
       if (!(e.topic instanceof TopicId)) return Promise.reject(new InvalidArgumentError("an interceptor set a publish topic that is not a TopicId"));
-      return this.acceptPublish(lane, e.topic, e.message, e.sender, e.hopCount, from, parent);
+      return this.#acceptPublish(lane, e.topic, e.message, e.sender, e.hopCount, from, parent);
     };
     let result: Promise<void> | typeof DROP;
     try {
-      result = this.interceptors.runPublish(envelope, terminal);
+      result = this.#interceptors.runPublish(envelope, terminal);
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -232,7 +232,7 @@ export class MessageRouting {
   }
 
   /** The core of publish: one delivery per matching subscription of this tenant; results ignored. */
-  private acceptPublish(
+  #acceptPublish(
     lane: TenantLane,
     topic: TopicId,
     message: unknown,
@@ -241,32 +241,32 @@ export class MessageRouting {
     from: Delivery | undefined,
     parent?: Context,
   ): Promise<void> {
-    const tracing = this.state.tracing;
-    if (!this.state.running) return Promise.reject(new RuntimeStoppedError(this.state.stopping ? "the runtime is stopping" : "the runtime is not started; call start() first"));
-    if (hopCount > this.maxHops) {
+    const tracing = this.#state.tracing;
+    if (!this.#state.running) return Promise.reject(new RuntimeStoppedError(this.#state.stopping ? "the runtime is stopping" : "the runtime is not started; call start() first"));
+    if (hopCount > this.#maxHops) {
       lane.metrics.rejectedLoop++;
-      const err = new LoopDetectedError(hopCount, this.maxHops);
+      const err = new LoopDetectedError(hopCount, this.#maxHops);
       tracing?.rejected("publish", lane.tenant, topic.type, undefined, hopCount, "loop_dropped", err, traceParentOf(from, parent));
       return Promise.reject(err);
     }
     if (lane.bucket !== null && !lane.bucket.tryTake(now())) {
       lane.metrics.rejectedRateLimited++;
-      this.state.otelMetrics?.quotaRejected(lane.tenant, undefined, "messages_per_second");
+      this.#state.otelMetrics?.quotaRejected(lane.tenant, undefined, "messages_per_second");
       const err = new RateLimitedError(lane.tenant, `tenant "${lane.tenant}" exceeded its rate of ${lane.settings.messagesPerSecond} messages/s`, lane.bucket.msUntilNextToken());
       tracing?.rejected("publish", lane.tenant, topic.type, undefined, hopCount, "rate_limited", err, traceParentOf(from, parent));
       return Promise.reject(err);
     }
-    const recipients = this.recipients(lane, topic);
+    const recipients = this.#recipients(lane, topic);
     let publishSpan: ReturnType<RuntimeTracing["startPublish"]> | null = null;
     if (tracing !== null) publishSpan = tracing.startPublish(lane.tenant, topic, hopCount, traceParentOf(from, parent));
     let refusedErr: TroupeError | undefined;
     for (const to of recipients) {
-      const reg = this.registry.find(to.type);
+      const reg = this.#registry.find(to.type);
       let problem: TroupeError | null = reg === undefined ? new UnknownAgentTypeError(to.type) : null;
-      if (problem === null && runsHosted(lane, reg!)) problem = this.hostedProblem(lane, reg!);
+      if (problem === null && runsHosted(lane, reg!)) problem = this.#hostedProblem(lane, reg!);
       if (problem === null && lane.queued >= lane.settings.maxQueuedMessages) {
         lane.metrics.rejectedQueueFull++;
-        this.state.otelMetrics?.quotaRejected(lane.tenant, to.type, "max_queued_messages");
+        this.#state.otelMetrics?.quotaRejected(lane.tenant, to.type, "max_queued_messages");
         problem = new QueueFullError(lane.tenant, lane.settings.maxQueuedMessages);
       }
       if (problem !== null) {
@@ -275,16 +275,16 @@ export class MessageRouting {
         if (problem instanceof QueueFullError) refusedErr = problem;
         continue;
       }
-      const d = new Delivery(this.router, lane.tenant, to, sender, topic, message, hopCount, false, this.seq++);
+      const d = new Delivery(this.#router, lane.tenant, to, sender, topic, message, hopCount, false, this.#seq++);
       if (publishSpan !== null) d.trace = tracing!.forPublishedDelivery(publishSpan.ctx);
-      this.dispatcher.enqueue(lane, d);
+      this.#dispatcher.enqueue(lane, d);
     }
     if (publishSpan !== null) tracing!.endPublish(publishSpan.span, refusedErr ? "quota_rejected" : "ok", refusedErr);
     return refusedErr === undefined ? Promise.resolve() : Promise.reject(refusedErr);
   }
 
   /** The agents a topic reaches in this tenant, each once: runtime-wide subscriptions, then the tenant's own. */
-  private recipients(lane: TenantLane, topic: TopicId): AgentId[] {
+  #recipients(lane: TenantLane, topic: TopicId): AgentId[] {
     const out: AgentId[] = [];
     const collect = (subs: readonly Subscription[]): void => {
       for (const s of subs) {
@@ -293,12 +293,12 @@ export class MessageRouting {
         if (!out.some((o) => o.equals(id))) out.push(id);
       }
     };
-    collect(this.globalSubscriptions);
+    collect(this.#globalSubscriptions);
     collect(lane.subscriptions);
     return out;
   }
 
-  private dropped(
+  #dropped(
     lane: TenantLane,
     kind: "send" | "publish",
     target: string,
@@ -309,8 +309,8 @@ export class MessageRouting {
     err: MessageDroppedError = new MessageDroppedError("an interceptor dropped it"),
   ): never {
     lane.metrics.dropped++;
-    this.state.countedDrops.add(err);
-    this.state.tracing?.rejected(kind, lane.tenant, target, key, hopCount, "dropped", err, traceParentOf(from, parent));
+    this.#state.countedDrops.add(err);
+    this.#state.tracing?.rejected(kind, lane.tenant, target, key, hopCount, "dropped", err, traceParentOf(from, parent));
     throw err;
   }
 }

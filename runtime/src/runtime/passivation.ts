@@ -22,36 +22,48 @@ export class Passivation {
   activeAgents = 0;
   /** Saves (or deactivations) that failed. */
   passivationErrors = 0;
-  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  #sweepTimer: ReturnType<typeof setInterval> | null = null;
+
+  /** Null when passivation is off: idle agents are kept forever. */
+  readonly #passivation: Required<PassivationOptions> | null;
+  readonly #stateStore: AgentStateStore | undefined;
+  readonly #turnHost: TurnHost | undefined;
+  readonly #state: RunState;
+  /** Messages arrived for `a` while it was being saved: schedule it again. */
+  readonly #resume: (lane: TenantLane, a: Activation) => void;
 
   constructor(
-    /** Null when passivation is off: idle agents are kept forever. */
-    private readonly passivation: Required<PassivationOptions> | null,
-    private readonly stateStore: AgentStateStore | undefined,
-    private readonly turnHost: TurnHost | undefined,
-    private readonly state: RunState,
-    /** Messages arrived for `a` while it was being saved: schedule it again. */
-    private readonly resume: (lane: TenantLane, a: Activation) => void,
-  ) {}
+    passivation: Required<PassivationOptions> | null,
+    stateStore: AgentStateStore | undefined,
+    turnHost: TurnHost | undefined,
+    state: RunState,
+    resume: (lane: TenantLane, a: Activation) => void,
+  ) {
+    this.#passivation = passivation;
+    this.#stateStore = stateStore;
+    this.#turnHost = turnHost;
+    this.#state = state;
+    this.#resume = resume;
+  }
 
   /** Starts the periodic sweep (when passivation is on). */
   startSweeping(): void {
-    if (this.passivation !== null) {
-      this.sweepTimer = setInterval(() => this.sweepIdle(now()), this.passivation.sweepIntervalMs);
-      this.sweepTimer.unref();
+    if (this.#passivation !== null) {
+      this.#sweepTimer = setInterval(() => this.#sweepIdle(now()), this.#passivation.sweepIntervalMs);
+      this.#sweepTimer.unref();
     }
   }
 
   /** Stops the periodic sweep. */
   stopSweeping(): void {
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
+    if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
   }
 
   /** A new agent became active: count it, and evict idle ones past maxActiveAgents. */
   activated(): void {
     this.activeAgents++;
-    if (this.passivation !== null && this.activeAgents > this.passivation.maxActiveAgents) this.evictOverLimit();
+    if (this.#passivation !== null && this.activeAgents > this.#passivation.maxActiveAgents) this.#evictOverLimit();
   }
 
   /** `a` has nothing queued or running: list it as idle (or forget it when it was never activated). */
@@ -63,75 +75,75 @@ export class Passivation {
       this.activeAgents--;
       return;
     }
-    if (this.passivation === null) return;
+    if (this.#passivation === null) return;
     this.idle.append(a, now());
-    if (this.activeAgents > this.passivation.maxActiveAgents) this.evictOverLimit();
+    if (this.activeAgents > this.#passivation.maxActiveAgents) this.#evictOverLimit();
   }
 
   /** Evicts least recently used idle agents while more than maxActiveAgents are active. */
-  private evictOverLimit(): void {
-    let over = this.activeAgents - this.passivation!.maxActiveAgents;
+  #evictOverLimit(): void {
+    let over = this.activeAgents - this.#passivation!.maxActiveAgents;
     while (over > 0 && this.idle.size > 0) {
-      this.evict(this.idle.peek()!);
+      this.#evict(this.idle.peek()!);
       over--;
     }
   }
 
-  private sweepIdle(t: number): void {
-    const p = this.passivation!;
+  #sweepIdle(t: number): void {
+    const p = this.#passivation!;
     let a = this.idle.peek();
     while (a !== null && t - a.idleSinceMs >= p.idleMs) {
-      this.evict(a);
+      this.#evict(a);
       a = this.idle.peek();
     }
   }
 
   /** Evicts an idle agent: its state goes to the store first; messages arriving meanwhile keep it. */
-  private evict(a: Activation): void {
+  #evict(a: Activation): void {
     const lane = a.lane as TenantLane;
     this.idle.remove(a);
     const instance = a.instance;
-    const needsAsync = a.hosted || (instance !== null && (instance.onDeactivate !== undefined || (this.stateStore !== undefined && instance.saveState !== undefined)));
+    const needsAsync = a.hosted || (instance !== null && (instance.onDeactivate !== undefined || (this.#stateStore !== undefined && instance.saveState !== undefined)));
     if (!needsAsync) {
-      this.forget(lane, a);
+      this.#forget(lane, a);
       return;
     }
     a.passivating = true;
-    this.state.pendingLifecycle++;
-    this.passivate(lane, a).then(
-      () => this.afterPassivation(lane, a, true),
-      () => this.afterPassivation(lane, a, false),
+    this.#state.pendingLifecycle++;
+    this.#passivate(lane, a).then(
+      () => this.#afterPassivation(lane, a, true),
+      () => this.#afterPassivation(lane, a, false),
     );
   }
 
-  private async passivate(lane: TenantLane, a: Activation): Promise<void> {
+  async #passivate(lane: TenantLane, a: Activation): Promise<void> {
     const state = a.hosted
-      ? await this.turnHost!.deactivate(lane.tenant, a.agentId.type, a.agentId.key)
-      : a.instance?.saveState !== undefined && this.stateStore !== undefined
+      ? await this.#turnHost!.deactivate(lane.tenant, a.agentId.type, a.agentId.key)
+      : a.instance?.saveState !== undefined && this.#stateStore !== undefined
         ? await a.instance.saveState()
         : undefined;
-    if (this.stateStore !== undefined && state !== undefined) await this.stateStore.save(lane.tenant, a.agentId, state);
+    if (this.#stateStore !== undefined && state !== undefined) await this.#stateStore.save(lane.tenant, a.agentId, state);
     if (a.hosted) a.hosted = false;
     else if (a.head === null) await a.instance?.onDeactivate?.();
   }
 
-  private afterPassivation(lane: TenantLane, a: Activation, ok: boolean): void {
-    this.state.pendingLifecycle--;
+  #afterPassivation(lane: TenantLane, a: Activation, ok: boolean): void {
+    this.#state.pendingLifecycle--;
     a.passivating = false;
     if (!ok) this.passivationErrors++;
     if (ok && a.head === null && a.running === null) {
-      this.forget(lane, a);
+      this.#forget(lane, a);
     } else if (a.head !== null) {
       // Messages arrived while saving: the agent stays active with the same instance.
-      this.resume(lane, a);
-    } else if (this.state.running && this.passivation !== null) {
+      this.#resume(lane, a);
+    } else if (this.#state.running && this.#passivation !== null) {
       // Saving failed: keep the agent (and its state) and retry on a later sweep.
       this.idle.append(a, now());
     }
-    this.state.notifyIdle();
+    this.#state.notifyIdle();
   }
 
-  private forget(lane: TenantLane, a: Activation): void {
+  #forget(lane: TenantLane, a: Activation): void {
     lane.removeActivation(a);
     a.instance = null;
     this.activeAgents--;
@@ -148,7 +160,7 @@ export class Passivation {
         if (a.instance !== null || a.hosted) {
           a.passivating = true;
           saves.push(
-            this.passivate(lane, a).then(
+            this.#passivate(lane, a).then(
               () => undefined,
               () => {
                 this.passivationErrors++;

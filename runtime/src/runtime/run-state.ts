@@ -17,7 +17,7 @@ export class RunState {
   pendingLifecycle = 0;
   /** Drops already counted at delivery, so the send path does not count them again. */
   readonly countedDrops = new WeakSet<object>();
-  private idleWaiters: Array<() => void> = [];
+  #idleWaiters: Array<() => void> = [];
 
   constructor(
     /** True when nothing is queued, running, activating or passivating. */
@@ -26,21 +26,21 @@ export class RunState {
 
   /** True when someone waits in whenIdle (so turn ends need to check). */
   get idleWaited(): boolean {
-    return this.idleWaiters.length > 0;
+    return this.#idleWaiters.length > 0;
   }
 
   /** Resolves when nothing is queued, running, activating or passivating (or the runtime stopped). */
   async whenIdle(): Promise<void> {
     while (this.running && !this.isIdle()) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     }
   }
 
   /** Wakes the whenIdle waiters once idle (or stopped). */
   notifyIdle(): void {
-    if (this.idleWaiters.length === 0 || (this.running && !this.isIdle())) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
+    if (this.#idleWaiters.length === 0 || (this.running && !this.isIdle())) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
     for (const w of waiters) w();
   }
 }

@@ -46,114 +46,114 @@ export interface TurnDispatcherDeps {
  * then its caller is settled, its spans and metrics recorded, and its agent's next message queued.
  */
 export class TurnDispatcher {
-  private readonly scheduler: TenantScheduler = new VirtualTimeScheduler();
-  private readonly runningLanes = new Set<TenantLane>();
-  private readonly watchdog: TurnWatchdog;
+  readonly #scheduler: TenantScheduler = new VirtualTimeScheduler();
+  readonly #runningLanes = new Set<TenantLane>();
+  readonly #watchdog: TurnWatchdog;
   /** Messages accepted and not started, across tenants. */
   totalQueued = 0;
   /** Turns running (not finished, not abandoned), across tenants. */
   totalInFlight = 0;
   /** Moving mean of the event-loop time a started turn blocked (ms): prices the backlog for the dispatch slice. */
-  private turnCostMs = 0;
-  private drainScheduled = false;
-  private draining = false;
-  private readonly drainBound = (): void => this.drain();
-  private readonly registry: AgentRegistry;
-  private readonly stateStore: AgentStateStore | undefined;
-  private readonly turnHost: TurnHost | undefined;
-  private readonly state: RunState;
-  private readonly guard: CrossTenantGuard;
-  private readonly interceptors: InterceptorChain;
-  private readonly passivation: Passivation;
-  private readonly sliceMs: number;
-  private readonly maxSliceMs: number;
+  #turnCostMs = 0;
+  #drainScheduled = false;
+  #draining = false;
+  readonly #drainBound = (): void => this.#drain();
+  readonly #registry: AgentRegistry;
+  readonly #stateStore: AgentStateStore | undefined;
+  readonly #turnHost: TurnHost | undefined;
+  readonly #state: RunState;
+  readonly #guard: CrossTenantGuard;
+  readonly #interceptors: InterceptorChain;
+  readonly #passivation: Passivation;
+  readonly #sliceMs: number;
+  readonly #maxSliceMs: number;
 
   constructor(deps: TurnDispatcherDeps) {
-    this.registry = deps.registry;
-    this.stateStore = deps.stateStore;
-    this.turnHost = deps.turnHost;
-    this.state = deps.state;
-    this.guard = deps.guard;
-    this.interceptors = deps.interceptors;
-    this.passivation = deps.passivation;
-    this.sliceMs = deps.sliceMs;
-    this.maxSliceMs = deps.maxSliceMs;
-    this.watchdog = deps.watchdog;
+    this.#registry = deps.registry;
+    this.#stateStore = deps.stateStore;
+    this.#turnHost = deps.turnHost;
+    this.#state = deps.state;
+    this.#guard = deps.guard;
+    this.#interceptors = deps.interceptors;
+    this.#passivation = deps.passivation;
+    this.#sliceMs = deps.sliceMs;
+    this.#maxSliceMs = deps.maxSliceMs;
+    this.#watchdog = deps.watchdog;
   }
 
   /** Puts an admitted delivery into its agent's mailbox (activating the agent) and schedules a drain. */
   enqueue(lane: TenantLane, d: Delivery): void {
     const before = lane.activeAgents;
     const a = lane.activation(d.agentId);
-    if (lane.activeAgents !== before) this.passivation.activated();
+    if (lane.activeAgents !== before) this.#passivation.activated();
     d.activation = a;
     d.enqueuedAtMs = now();
     a.push(d);
     lane.queued++;
     this.totalQueued++;
-    if (a.inIdleList) this.passivation.idle.remove(a);
+    if (a.inIdleList) this.#passivation.idle.remove(a);
     if (!a.ready && a.startable) {
       lane.pushReady(a);
-      this.scheduler.enqueue(lane);
+      this.#scheduler.enqueue(lane);
     }
-    this.scheduleDrain();
+    this.#scheduleDrain();
   }
 
   /** Schedules the tenant's turns when it may start one now (its quota or cap changed, a turn ended). */
   scheduleIfEligible(lane: TenantLane): void {
     if (lane.eligible) {
-      this.scheduler.enqueue(lane);
-      this.scheduleDrain();
+      this.#scheduler.enqueue(lane);
+      this.#scheduleDrain();
     }
   }
 
   /** Messages arrived for `a` while it was being passivated: it is ready again. */
   resume(lane: TenantLane, a: Activation): void {
     if (!a.ready) lane.pushReady(a);
-    this.scheduler.enqueue(lane);
-    this.scheduleDrain();
+    this.#scheduler.enqueue(lane);
+    this.#scheduleDrain();
   }
 
-  private scheduleDrain(): void {
-    if (this.drainScheduled || this.draining) return;
-    this.drainScheduled = true;
-    queueMicrotask(this.drainBound);
+  #scheduleDrain(): void {
+    if (this.#drainScheduled || this.#draining) return;
+    this.#drainScheduled = true;
+    queueMicrotask(this.#drainBound);
   }
 
   /** Starts turns in fair order until none is startable or the slice is used, then yields. */
-  private drain(): void {
-    this.drainScheduled = false;
-    if (this.draining) return;
-    this.draining = true;
-    const sliceMs = this.sliceMs === this.maxSliceMs ? this.sliceMs : Math.min(this.maxSliceMs, Math.max(this.sliceMs, (this.totalQueued * this.turnCostMs) / 4));
+  #drain(): void {
+    this.#drainScheduled = false;
+    if (this.#draining) return;
+    this.#draining = true;
+    const sliceMs = this.#sliceMs === this.#maxSliceMs ? this.#sliceMs : Math.min(this.#maxSliceMs, Math.max(this.#sliceMs, (this.totalQueued * this.#turnCostMs) / 4));
     const sliceEnd = now() + sliceMs;
     let n = 0;
     let blockedMs = 0;
     try {
       let lane: TenantLane | null;
-      while ((lane = this.scheduler.next()) !== null) {
+      while ((lane = this.#scheduler.next()) !== null) {
         // Its quota or cap may have dropped since it was queued: then it starts nothing.
         const a = lane.eligible ? lane.popReady() : null;
-        const cost = a !== null && a.startable ? this.startTurn(lane, a) : 0;
-        this.scheduler.charge(lane, cost + TURN_OVERHEAD_MS);
-        if (a !== null) this.turnCostMs += (cost - this.turnCostMs) / 32;
+        const cost = a !== null && a.startable ? this.#startTurn(lane, a) : 0;
+        this.#scheduler.charge(lane, cost + TURN_OVERHEAD_MS);
+        if (a !== null) this.#turnCostMs += (cost - this.#turnCostMs) / 32;
         blockedMs += cost;
         // Yield once the slice is used: expensive turns are seen at once, cheap ones every 64 turns.
         if (blockedMs >= sliceMs || ((++n & 63) === 0 && now() > sliceEnd)) {
-          if (!this.drainScheduled) {
-            this.drainScheduled = true;
-            setImmediate(this.drainBound);
+          if (!this.#drainScheduled) {
+            this.#drainScheduled = true;
+            setImmediate(this.#drainBound);
           }
           return;
         }
       }
     } finally {
-      this.draining = false;
+      this.#draining = false;
     }
   }
 
   /** Starts the next message of `a`; returns the event-loop time it blocked (ms). */
-  private startTurn(lane: TenantLane, a: Activation): number {
+  #startTurn(lane: TenantLane, a: Activation): number {
     const d = a.shift()!;
     lane.queued--;
     this.totalQueued--;
@@ -161,40 +161,40 @@ export class TurnDispatcher {
       // The caller gave up while it was queued: skip it.
       d.state = DeliveryState.Done;
       d.release();
-      this.afterTurn(lane, a);
+      this.#afterTurn(lane, a);
       return 0;
     }
     a.running = d;
     d.state = DeliveryState.Running;
     lane.addRunning(d);
     this.totalInFlight++;
-    if (lane.inFlight === 1) this.runningLanes.add(lane);
+    if (lane.inFlight === 1) this.#runningLanes.add(lane);
     const t0 = now();
     d.startedAtMs = t0;
-    const reg = this.registry.find(d.agentId.type);
+    const reg = this.#registry.find(d.agentId.type);
     d.deadlineMs = t0 + (reg?.options.turnTimeoutMs ?? lane.settings.turnTimeoutMs);
-    this.watchdog.watchDeadline(d.deadlineMs);
-    if (this.turnHost !== undefined && reg !== undefined && runsHosted(lane, reg)) {
-      this.runHosted(lane, a, d);
+    this.#watchdog.watchDeadline(d.deadlineMs);
+    if (this.#turnHost !== undefined && reg !== undefined && runsHosted(lane, reg)) {
+      this.#runHosted(lane, a, d);
     } else if (a.instance === null) {
-      if (this.stateStore === undefined && reg?.kind === "factory") {
+      if (this.#stateStore === undefined && reg?.kind === "factory") {
         try {
-          this.createInstance(lane, a, reg.factory);
+          this.#createInstance(lane, a, reg.factory);
         } catch (err) {
-          this.finishTurn(d, "error", err);
+          this.#finishTurn(d, "error", err);
           return now() - t0;
         }
-        return this.invoke(a, d);
+        return this.#invoke(a, d);
       }
-      this.activateThenInvoke(lane, a, d, reg);
+      this.#activateThenInvoke(lane, a, d, reg);
       return now() - t0;
     } else {
-      return this.invoke(a, d);
+      return this.#invoke(a, d);
     }
     return now() - t0;
   }
 
-  private createInstance(lane: TenantLane, a: Activation, factory: AgentFactory): Agent {
+  #createInstance(lane: TenantLane, a: Activation, factory: AgentFactory): Agent {
     const instance = factory({ tenant: lane.tenant, agentId: a.agentId });
     if (instance === null || typeof instance !== "object" || typeof instance.onMessage !== "function") {
       throw new InvalidArgumentError(`the factory of agent type "${a.agentId.type}" did not return an object with onMessage()`);
@@ -204,42 +204,42 @@ export class TurnDispatcher {
     return instance;
   }
 
-  private activateThenInvoke(lane: TenantLane, a: Activation, d: Delivery, reg: AgentRegistration | undefined): void {
-    this.state.pendingLifecycle++;
+  #activateThenInvoke(lane: TenantLane, a: Activation, d: Delivery, reg: AgentRegistration | undefined): void {
+    this.#state.pendingLifecycle++;
     const activate = async (): Promise<void> => {
       if (reg === undefined) throw new UnknownAgentTypeError(d.agentId.type);
-      const factory = await this.registry.loadFactory(reg);
-      const instance = this.createInstance(lane, a, factory);
-      if (this.stateStore !== undefined) {
-        const state = await this.stateStore.load(lane.tenant, a.agentId);
+      const factory = await this.#registry.loadFactory(reg);
+      const instance = this.#createInstance(lane, a, factory);
+      if (this.#stateStore !== undefined) {
+        const state = await this.#stateStore.load(lane.tenant, a.agentId);
         if (state !== undefined && instance.loadState !== undefined) await instance.loadState(state);
       }
     };
     activate().then(
       () => {
-        this.state.pendingLifecycle--;
-        if (d.state === DeliveryState.Running) this.invoke(a, d);
-        else this.state.notifyIdle();
+        this.#state.pendingLifecycle--;
+        if (d.state === DeliveryState.Running) this.#invoke(a, d);
+        else this.#state.notifyIdle();
       },
       (err: unknown) => {
-        this.state.pendingLifecycle--;
+        this.#state.pendingLifecycle--;
         a.instance = null;
-        if (d.state === DeliveryState.Running) this.finishTurn(d, "error", err);
-        else this.state.notifyIdle();
+        if (d.state === DeliveryState.Running) this.#finishTurn(d, "error", err);
+        else this.#state.notifyIdle();
       },
     );
   }
 
   /** Runs the handler (through tracing and deliver interceptors) and wires its settlement. */
-  private invoke(a: Activation, d: Delivery): number {
+  #invoke(a: Activation, d: Delivery): number {
     const agent = a.instance!;
     const t0 = now();
     const prev = enterTurn(d);
     let result: unknown;
     let threw = false;
     try {
-      if (this.state.tracing === null && !this.guard.tracksAsync) result = this.callHandler(agent, d);
-      else result = this.callTraced(agent, d, t0);
+      if (this.#state.tracing === null && !this.#guard.tracksAsync) result = this.#callHandler(agent, d);
+      else result = this.#callTraced(agent, d, t0);
     } catch (err) {
       threw = true;
       result = err;
@@ -248,18 +248,18 @@ export class TurnDispatcher {
     }
     const t1 = now();
     d.blockedMs = t1 - t0;
-    if (threw) this.finishTurn(d, "error", result);
+    if (threw) this.#finishTurn(d, "error", result);
     else if (isThenable(result)) {
       result.then(
-        (v) => this.finishTurn(d, "ok", v),
-        (e: unknown) => this.finishTurn(d, "error", e),
+        (v) => this.#finishTurn(d, "ok", v),
+        (e: unknown) => this.#finishTurn(d, "error", e),
       );
-    } else this.finishTurn(d, "ok", result);
+    } else this.#finishTurn(d, "ok", result);
     return t1 - t0;
   }
 
-  private callHandler(agent: Agent, d: Delivery): unknown {
-    if (!this.interceptors.hasDeliver) return agent.onMessage(d.message, d);
+  #callHandler(agent: Agent, d: Delivery): unknown {
+    if (!this.#interceptors.hasDeliver) return agent.onMessage(d.message, d);
     const envelope: DeliverEnvelope = {
       kind: "deliver",
       tenant: d.tenant,
@@ -271,27 +271,27 @@ export class TurnDispatcher {
       deliveryId: d.deliveryId,
       isRpc: d.isRpc,
     };
-    return this.interceptors.runDeliver(envelope, (e) => agent.onMessage(e.message, d));
+    return this.#interceptors.runDeliver(envelope, (e) => agent.onMessage(e.message, d));
   }
 
-  private callTraced(agent: Agent, d: Delivery, startMs: number): unknown {
-    const tracing = this.state.tracing;
-    if (tracing === null || d.trace === null) return this.callGuarded(agent, d);
+  #callTraced(agent: Agent, d: Delivery, startMs: number): unknown {
+    const tracing = this.#state.tracing;
+    if (tracing === null || d.trace === null) return this.#callGuarded(agent, d);
     const ctx = tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc, startMs);
-    return otelContext.with(ctx, this.callGuarded, this, agent, d);
+    return otelContext.with(ctx, this.#callGuarded, this, agent, d);
   }
 
   /** Runs the handler with the turn in AsyncLocalStorage when the async tenant guard is on. */
-  private callGuarded(agent: Agent, d: Delivery): unknown {
-    return this.guard.runGuarded(d, this.callHandlerFn, agent);
+  #callGuarded(agent: Agent, d: Delivery): unknown {
+    return this.#guard.runGuarded(d, this.#callHandlerFn, agent);
   }
 
-  private readonly callHandlerFn = (agent: Agent, d: Delivery): unknown => this.callHandler(agent, d);
+  readonly #callHandlerFn = (agent: Agent, d: Delivery): unknown => this.#callHandler(agent, d);
 
-  private runHosted(lane: TenantLane, a: Activation, d: Delivery): void {
-    const host = this.turnHost!;
-    const reg = this.registry.find(d.agentId.type);
-    const tracing = this.state.tracing;
+  #runHosted(lane: TenantLane, a: Activation, d: Delivery): void {
+    const host = this.#turnHost!;
+    const reg = this.#registry.find(d.agentId.type);
+    const tracing = this.#state.tracing;
     let traceparent: string | undefined;
     if (tracing !== null && d.trace !== null) {
       tracing.startTurn(d.trace as DeliveryTrace, d.tenant, d.agentId, d.hopCount, d.deliveryId, d.isRpc, d.startedAtMs);
@@ -314,21 +314,21 @@ export class TurnDispatcher {
       if (first) {
         a.hosted = true;
         lane.metrics.activations++;
-        if (this.stateStore !== undefined) {
-          const state = await this.stateStore.load(lane.tenant, a.agentId);
+        if (this.#stateStore !== undefined) {
+          const state = await this.#stateStore.load(lane.tenant, a.agentId);
           if (state !== undefined) turn.state = state;
         }
       }
       return host.runTurn(turn);
     };
     run().then(
-      (v) => this.finishTurn(d, "ok", v),
-      (e: unknown) => this.finishTurn(d, "error", e),
+      (v) => this.#finishTurn(d, "ok", v),
+      (e: unknown) => this.#finishTurn(d, "error", e),
     );
   }
 
   /** Ends a turn: accounting, spans, the caller's settlement, then the agent's next message. */
-  private finishTurn(d: Delivery, outcome: "ok" | "error", value: unknown): void {
+  #finishTurn(d: Delivery, outcome: "ok" | "error", value: unknown): void {
     const a = d.activation as Activation;
     const lane = a.lane as TenantLane;
     if (d.state === DeliveryState.Done) {
@@ -339,8 +339,8 @@ export class TurnDispatcher {
     }
     d.state = DeliveryState.Done;
     lane.removeRunning(d);
-    if (--this.totalInFlight === 0) this.watchdog.idleWatchdog();
-    if (lane.inFlight === 0) this.runningLanes.delete(lane);
+    if (--this.totalInFlight === 0) this.#watchdog.idleWatchdog();
+    if (lane.inFlight === 0) this.#runningLanes.delete(lane);
     if (a.running === d) a.running = null;
     const end = now();
     const m = lane.metrics;
@@ -355,7 +355,7 @@ export class TurnDispatcher {
     if (outcome === "error") {
       if (value instanceof MessageDroppedError) {
         m.dropped++;
-        this.state.countedDrops.add(value);
+        this.#state.countedDrops.add(value);
         turnOutcome = "dropped";
         error = value;
       } else {
@@ -365,38 +365,38 @@ export class TurnDispatcher {
         error = value instanceof HandlerError || isHostedTroupeError(value) ? (value as TroupeError) : new HandlerError(d.agentId.toString(), value);
       }
     }
-    const tracing = this.state.tracing;
+    const tracing = this.#state.tracing;
     if (tracing !== null && d.trace !== null) {
       tracing.endTurn(d.trace as DeliveryTrace, turnOutcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs, endMs: end }, error);
     }
-    if (this.state.otelMetrics !== null) this.state.otelMetrics.turnEnded(lane.tenant, d.agentId.type, turnOutcome, queueWaitMs, wallMs);
+    if (this.#state.otelMetrics !== null) this.#state.otelMetrics.turnEnded(lane.tenant, d.agentId.type, turnOutcome, queueWaitMs, wallMs);
     if (error === undefined) settleOk(d, value, tracing);
     else settleErr(d, turnOutcome, error, tracing);
     d.release();
-    this.afterTurn(lane, a);
+    this.#afterTurn(lane, a);
   }
 
   /** After a turn of `a` ends (or is abandoned): schedule its next message, or mark it idle. */
-  private afterTurn(lane: TenantLane, a: Activation): void {
+  #afterTurn(lane: TenantLane, a: Activation): void {
     if (a.passivating || a.running !== null) {
       // nothing: it resumes when passivation ends or the running turn finishes
     } else if (a.head !== null) {
       if (!a.ready) lane.pushReady(a);
     } else {
-      this.passivation.becameIdle(lane, a);
+      this.#passivation.becameIdle(lane, a);
     }
     this.scheduleIfEligible(lane);
-    if (this.state.idleWaited) this.state.notifyIdle();
+    if (this.#state.idleWaited) this.#state.notifyIdle();
   }
 
   /** The watchdog's check: turns past their budget at `t` are aborted and their agent and slot freed; returns the earliest deadline left (null when none runs). */
   checkDeadlines(t: number): number | null {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const lane of this.runningLanes) {
+    for (const lane of this.#runningLanes) {
       let d = lane.runHead;
       while (d !== null) {
         const next = d.nextRunning;
-        if (d.deadlineMs <= t) this.abandonTurn(lane, d, "timeout", new TimeoutError(`turn of ${d.agentId.toString()} exceeded its time budget of ${Math.round(d.deadlineMs - d.startedAtMs)} ms`));
+        if (d.deadlineMs <= t) this.#abandonTurn(lane, d, "timeout", new TimeoutError(`turn of ${d.agentId.toString()} exceeded its time budget of ${Math.round(d.deadlineMs - d.startedAtMs)} ms`));
         else earliest = Math.min(earliest, d.deadlineMs);
         d = next;
       }
@@ -405,12 +405,12 @@ export class TurnDispatcher {
   }
 
   /** Ends a running turn without its handler: abort its signal, settle the caller, free agent and slot. */
-  private abandonTurn(lane: TenantLane, d: Delivery, outcome: TurnOutcome, error: TroupeError): void {
+  #abandonTurn(lane: TenantLane, d: Delivery, outcome: TurnOutcome, error: TroupeError): void {
     const a = d.activation as Activation;
     d.state = DeliveryState.Done;
     lane.removeRunning(d);
-    if (--this.totalInFlight === 0) this.watchdog.idleWatchdog();
-    if (lane.inFlight === 0) this.runningLanes.delete(lane);
+    if (--this.totalInFlight === 0) this.#watchdog.idleWatchdog();
+    if (lane.inFlight === 0) this.#runningLanes.delete(lane);
     if (a.running === d) a.running = null;
     lane.abandonedRunning++;
     const m = lane.metrics;
@@ -423,30 +423,30 @@ export class TurnDispatcher {
     m.handlerBlockedMs += d.blockedMs;
     m.queueWaitMs += queueWaitMs;
     d.abort(error);
-    const tracing = this.state.tracing;
+    const tracing = this.#state.tracing;
     if (tracing !== null && d.trace !== null) tracing.endTurn(d.trace as DeliveryTrace, outcome, { queueWaitMs, wallMs, blockedMs: d.blockedMs, endMs: end }, error);
-    if (this.state.otelMetrics !== null) this.state.otelMetrics.turnEnded(lane.tenant, d.agentId.type, outcome, queueWaitMs, wallMs);
+    if (this.#state.otelMetrics !== null) this.#state.otelMetrics.turnEnded(lane.tenant, d.agentId.type, outcome, queueWaitMs, wallMs);
     settleErr(d, outcome, error, tracing);
     d.release();
-    this.afterTurn(lane, a);
+    this.#afterTurn(lane, a);
   }
 
   /** On stop: disarms the watchdog, drops every queued message (RuntimeStoppedError) and abandons every running turn. */
   stopTurns(lanes: Iterable<TenantLane>): void {
-    this.watchdog.stopWatchdog();
-    this.scheduler.clear();
+    this.#watchdog.stopWatchdog();
+    this.#scheduler.clear();
     for (const lane of lanes) {
       for (const a of lane.allActivations()) {
         for (let d = a.shift(); d !== null; d = a.shift()) {
           lane.queued--;
           this.totalQueued--;
           d.state = DeliveryState.Done;
-          settleErr(d, "dropped", new RuntimeStoppedError("the runtime stopped before the message was handled"), this.state.tracing);
+          settleErr(d, "dropped", new RuntimeStoppedError("the runtime stopped before the message was handled"), this.#state.tracing);
           d.release();
         }
         a.ready = false;
         a.nextReady = null;
-        if (a.running !== null) this.abandonTurn(lane, a.running, "dropped", new RuntimeStoppedError("the runtime stopped during the turn"));
+        if (a.running !== null) this.#abandonTurn(lane, a.running, "dropped", new RuntimeStoppedError("the runtime stopped during the turn"));
       }
       while (lane.popReady() !== null);
     }

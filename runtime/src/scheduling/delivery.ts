@@ -40,10 +40,12 @@ export class Delivery implements MessageContext {
   callerAbortListener: (() => void) | null = null;
   /** Tracing state (spans, contexts) when tracing is on. */
   trace: unknown = null;
-  private controller: AbortController | null = null;
+  #controller: AbortController | null = null;
+
+  readonly #router: TurnRouter;
 
   constructor(
-    private readonly router: TurnRouter,
+    router: TurnRouter,
     readonly tenant: TenantId,
     readonly agentId: AgentId,
     readonly sender: AgentId | undefined,
@@ -52,38 +54,40 @@ export class Delivery implements MessageContext {
     readonly hopCount: number,
     readonly isRpc: boolean,
     readonly seq: number,
-  ) {}
+  ) {
+    this.#router = router;
+  }
 
   get deliveryId(): string {
     return `d${this.seq}`;
   }
 
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
   }
 
   /** True when the turn's signal has been created (someone may be listening). */
   get hasSignal(): boolean {
-    return this.controller !== null;
+    return this.#controller !== null;
   }
 
   /** Aborts the turn's signal with `reason` (a no-op when already aborted). */
   abort(reason: unknown): void {
-    if (this.controller === null) this.controller = new AbortController();
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (this.#controller === null) this.#controller = new AbortController();
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
   }
 
   get aborted(): boolean {
-    return this.controller !== null && this.controller.signal.aborted;
+    return this.#controller !== null && this.#controller.signal.aborted;
   }
 
   send(to: AgentId, message: unknown, options?: SendOptions): Promise<unknown> {
-    return this.router.sendFromTurn(this, to, message, options);
+    return this.#router.sendFromTurn(this, to, message, options);
   }
 
   publish(topic: TopicId, message: unknown): Promise<void> {
-    return this.router.publishFromTurn(this, topic, message);
+    return this.#router.publishFromTurn(this, topic, message);
   }
 
   /** Drops references a finished delivery no longer needs, so a lingering context holds little. */

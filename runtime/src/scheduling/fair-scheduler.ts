@@ -22,51 +22,51 @@ export interface TenantScheduler {
  * of eligible tenants keyed by virtual time, O(log tenants) per turn.
  */
 export class VirtualTimeScheduler implements TenantScheduler {
-  private readonly heap: TenantLane[] = [];
+  readonly #heap: TenantLane[] = [];
   /** Virtual time of the last tenant served: where idle tenants re-enter. */
-  private virtualNow = 0;
+  #virtualNow = 0;
 
   enqueue(lane: TenantLane): void {
     if (lane.heapIndex >= 0 || lane.serving || !lane.eligible) return;
-    if (lane.vtime < this.virtualNow) lane.vtime = this.virtualNow;
-    this.push(lane);
+    if (lane.vtime < this.#virtualNow) lane.vtime = this.#virtualNow;
+    this.#push(lane);
   }
 
   next(): TenantLane | null {
-    const heap = this.heap;
+    const heap = this.#heap;
     if (heap.length === 0) return null;
     const top = heap[0]!;
     const last = heap.pop()!;
     if (heap.length > 0) {
       heap[0] = last;
       last.heapIndex = 0;
-      this.down(0);
+      this.#down(0);
     }
     top.heapIndex = -1;
     top.serving = true;
-    this.virtualNow = top.vtime;
+    this.#virtualNow = top.vtime;
     return top;
   }
 
   charge(lane: TenantLane, costMs: number): void {
     lane.serving = false;
     lane.vtime += costMs / lane.settings.weight;
-    if (lane.eligible) this.push(lane);
+    if (lane.eligible) this.#push(lane);
   }
 
   clear(): void {
-    for (const lane of this.heap) lane.heapIndex = -1;
-    this.heap.length = 0;
+    for (const lane of this.#heap) lane.heapIndex = -1;
+    this.#heap.length = 0;
   }
 
-  private push(lane: TenantLane): void {
-    lane.heapIndex = this.heap.length;
-    this.heap.push(lane);
-    this.up(lane.heapIndex);
+  #push(lane: TenantLane): void {
+    lane.heapIndex = this.#heap.length;
+    this.#heap.push(lane);
+    this.#up(lane.heapIndex);
   }
 
-  private up(i: number): void {
-    const heap = this.heap;
+  #up(i: number): void {
+    const heap = this.#heap;
     const item = heap[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
@@ -80,8 +80,8 @@ export class VirtualTimeScheduler implements TenantScheduler {
     item.heapIndex = i;
   }
 
-  private down(i: number): void {
-    const heap = this.heap;
+  #down(i: number): void {
+    const heap = this.#heap;
     const n = heap.length;
     const item = heap[i]!;
     for (;;) {

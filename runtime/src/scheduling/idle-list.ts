@@ -5,28 +5,28 @@ import type { Activation } from "./activation.js";
  * O(1) insert, remove and pop; the links live on the activations, so the list allocates nothing.
  */
 export class IdleList {
-  private head: Activation | null = null;
-  private tail: Activation | null = null;
+  #head: Activation | null = null;
+  #tail: Activation | null = null;
   size = 0;
 
   /** Appends as the most recently used. */
   append(a: Activation, nowMs: number): void {
     if (a.inIdleList) this.remove(a);
     a.idleSinceMs = nowMs;
-    a.idlePrev = this.tail;
+    a.idlePrev = this.#tail;
     a.idleNext = null;
-    if (this.tail === null) this.head = a;
-    else this.tail.idleNext = a;
-    this.tail = a;
+    if (this.#tail === null) this.#head = a;
+    else this.#tail.idleNext = a;
+    this.#tail = a;
     a.inIdleList = true;
     this.size++;
   }
 
   remove(a: Activation): void {
     if (!a.inIdleList) return;
-    if (a.idlePrev === null) this.head = a.idleNext;
+    if (a.idlePrev === null) this.#head = a.idleNext;
     else a.idlePrev.idleNext = a.idleNext;
-    if (a.idleNext === null) this.tail = a.idlePrev;
+    if (a.idleNext === null) this.#tail = a.idlePrev;
     else a.idleNext.idlePrev = a.idlePrev;
     a.idlePrev = a.idleNext = null;
     a.inIdleList = false;
@@ -35,6 +35,6 @@ export class IdleList {
 
   /** The least recently used idle agent, or null. */
   peek(): Activation | null {
-    return this.head;
+    return this.#head;
   }
 }

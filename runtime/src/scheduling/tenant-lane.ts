@@ -17,14 +17,14 @@ export class TenantLane {
   bucket: TokenBucket | null = null;
   readonly agents = new Map<string, Map<string, Activation>>();
   activeAgents = 0;
-  private readyHead: Activation | null = null;
-  private readyTail: Activation | null = null;
+  #readyHead: Activation | null = null;
+  #readyTail: Activation | null = null;
   /** Messages accepted and not started. */
   queued = 0;
   /** Turns running (not finished, not abandoned). */
   inFlight = 0;
   runHead: Delivery | null = null;
-  private runTail: Delivery | null = null;
+  #runTail: Delivery | null = null;
   readonly metrics: TenantMetrics = emptyTenantMetrics();
   abandonedRunning = 0;
   readonly subscriptions: Subscription[] = [];
@@ -35,9 +35,9 @@ export class TenantLane {
   /** The public handle, created once. */
   handle: unknown = null;
   /** A cap below the quota on turns running at once (this runtime's share of a cluster-wide quota). */
-  private inFlightCap = Number.POSITIVE_INFINITY;
+  #inFlightCap = Number.POSITIVE_INFINITY;
   /** min(quota, cap): kept in a field because `eligible` is read for every turn. */
-  private maxInFlight = 0;
+  #maxInFlight = 0;
 
   constructor(readonly tenant: TenantId, settings: TenantSettings, nowMs: number) {
     this.applySettings(settings, nowMs);
@@ -49,7 +49,7 @@ export class TenantLane {
    */
   applySettings(settings: TenantSettings, _nowMs: number): void {
     this.settings = settings;
-    this.maxInFlight = Math.min(settings.maxInFlightTurns, this.inFlightCap);
+    this.#maxInFlight = Math.min(settings.maxInFlightTurns, this.#inFlightCap);
     if (!Number.isFinite(settings.messagesPerSecond)) this.bucket = null;
     else if (this.bucket === null) this.bucket = new TokenBucket(perSecond(settings.messagesPerSecond), settings.burst);
     else this.bucket.reconfigure(perSecond(settings.messagesPerSecond), settings.burst);
@@ -57,17 +57,17 @@ export class TenantLane {
 
   /** Caps the turns running at once below the quota (0: none may start); Infinity removes the cap. */
   capInFlight(cap: number): void {
-    this.inFlightCap = cap;
-    this.maxInFlight = Math.min(this.settings.maxInFlightTurns, cap);
+    this.#inFlightCap = cap;
+    this.#maxInFlight = Math.min(this.settings.maxInFlightTurns, cap);
   }
 
   /** True when the scheduler may start one of this tenant's turns now. */
   get eligible(): boolean {
-    return this.readyHead !== null && this.inFlight < this.maxInFlight;
+    return this.#readyHead !== null && this.inFlight < this.#maxInFlight;
   }
 
   get hasReady(): boolean {
-    return this.readyHead !== null;
+    return this.#readyHead !== null;
   }
 
   activation(agentId: AgentId): Activation {
@@ -98,16 +98,16 @@ export class TenantLane {
   pushReady(a: Activation): void {
     a.ready = true;
     a.nextReady = null;
-    if (this.readyTail === null) this.readyHead = a;
-    else this.readyTail.nextReady = a;
-    this.readyTail = a;
+    if (this.#readyTail === null) this.#readyHead = a;
+    else this.#readyTail.nextReady = a;
+    this.#readyTail = a;
   }
 
   popReady(): Activation | null {
-    const a = this.readyHead;
+    const a = this.#readyHead;
     if (a !== null) {
-      this.readyHead = a.nextReady;
-      if (this.readyHead === null) this.readyTail = null;
+      this.#readyHead = a.nextReady;
+      if (this.#readyHead === null) this.#readyTail = null;
       a.nextReady = null;
       a.ready = false;
     }
@@ -115,18 +115,18 @@ export class TenantLane {
   }
 
   addRunning(d: Delivery): void {
-    d.prevRunning = this.runTail;
+    d.prevRunning = this.#runTail;
     d.nextRunning = null;
-    if (this.runTail === null) this.runHead = d;
-    else this.runTail.nextRunning = d;
-    this.runTail = d;
+    if (this.#runTail === null) this.runHead = d;
+    else this.#runTail.nextRunning = d;
+    this.#runTail = d;
     this.inFlight++;
   }
 
   removeRunning(d: Delivery): void {
     if (d.prevRunning === null) this.runHead = d.nextRunning;
     else d.prevRunning.nextRunning = d.nextRunning;
-    if (d.nextRunning === null) this.runTail = d.prevRunning;
+    if (d.nextRunning === null) this.#runTail = d.prevRunning;
     else d.nextRunning.prevRunning = d.prevRunning;
     d.prevRunning = d.nextRunning = null;
     this.inFlight--;

@@ -10,16 +10,22 @@ const MAX_TIMER_MS = 2_147_483_647;
  * `checkDeadlines` to end the turns past their budget and is armed again for the deadline returned.
  */
 export class TurnWatchdog {
-  private watchdogTimer: ReturnType<typeof setTimeout> | null = null;
+  #watchdogTimer: ReturnType<typeof setTimeout> | null = null;
   /** When the armed watchdog fires (ms, `now()` clock); Infinity when none is armed. */
-  private watchdogDueAt = Number.POSITIVE_INFINITY;
-  private readonly watchdogBound = (): void => this.fire();
+  #watchdogDueAt = Number.POSITIVE_INFINITY;
+  readonly #watchdogBound = (): void => this.#fire();
+
+  readonly #watchdogIntervalMs: number;
+  /** Ends the turns due at `nowMs`; returns the earliest deadline left, or null when no turn is in flight. */
+  readonly #checkDeadlines: (nowMs: number) => number | null;
 
   constructor(
-    private readonly watchdogIntervalMs: number,
-    /** Ends the turns due at `nowMs`; returns the earliest deadline left, or null when no turn is in flight. */
-    private readonly checkDeadlines: (nowMs: number) => number | null,
-  ) {}
+    watchdogIntervalMs: number,
+    checkDeadlines: (nowMs: number) => number | null,
+  ) {
+    this.#watchdogIntervalMs = watchdogIntervalMs;
+    this.#checkDeadlines = checkDeadlines;
+  }
 
   /**
    * Arms the watchdog for a running turn's deadline, unless it is armed for one no later (within
@@ -29,29 +35,29 @@ export class TurnWatchdog {
    */
   watchDeadline(deadlineMs: number): void {
     // The common case, a turn due no earlier than the armed watchdog, reads no clock.
-    if (this.watchdogTimer !== null && deadlineMs >= this.watchdogDueAt - this.watchdogIntervalMs) {
-      this.watchdogTimer.ref();
+    if (this.#watchdogTimer !== null && deadlineMs >= this.#watchdogDueAt - this.#watchdogIntervalMs) {
+      this.#watchdogTimer.ref();
       return;
     }
     // A budget beyond a timer's range (or none) still arms one, which keeps the process alive while the turn runs.
     const t = now();
     const dueAt = Math.min(deadlineMs, t + MAX_TIMER_MS);
-    if (this.watchdogTimer !== null) {
-      if (dueAt >= this.watchdogDueAt - this.watchdogIntervalMs) {
-        this.watchdogTimer.ref();
+    if (this.#watchdogTimer !== null) {
+      if (dueAt >= this.#watchdogDueAt - this.#watchdogIntervalMs) {
+        this.#watchdogTimer.ref();
         return;
       }
-      clearTimeout(this.watchdogTimer);
+      clearTimeout(this.#watchdogTimer);
     }
-    this.watchdogDueAt = dueAt;
+    this.#watchdogDueAt = dueAt;
     // Whole milliseconds plus one: the event loop's timer clock counts in cached milliseconds, and a
     // timer that fires before the deadline only to be armed again costs a wake-up for nothing.
-    this.watchdogTimer = setTimeout(this.watchdogBound, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(dueAt - t) + 1)));
+    this.#watchdogTimer = setTimeout(this.#watchdogBound, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(dueAt - t) + 1)));
   }
 
   /** The armed timer, or null (it holds the process alive only while turns are in flight). */
   get timer(): ReturnType<typeof setTimeout> | null {
-    return this.watchdogTimer;
+    return this.#watchdogTimer;
   }
 
   /**
@@ -59,20 +65,20 @@ export class TurnWatchdog {
    * keeps the process alive; if it fires first, it finds nothing and is not armed again.
    */
   idleWatchdog(): void {
-    this.watchdogTimer?.unref();
+    this.#watchdogTimer?.unref();
   }
 
   /** Disarms the watchdog (the runtime stops). */
   stopWatchdog(): void {
-    if (this.watchdogTimer !== null) clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = null;
-    this.watchdogDueAt = Number.POSITIVE_INFINITY;
+    if (this.#watchdogTimer !== null) clearTimeout(this.#watchdogTimer);
+    this.#watchdogTimer = null;
+    this.#watchdogDueAt = Number.POSITIVE_INFINITY;
   }
 
-  private fire(): void {
-    this.watchdogTimer = null;
-    this.watchdogDueAt = Number.POSITIVE_INFINITY;
-    const earliest = this.checkDeadlines(now());
+  #fire(): void {
+    this.#watchdogTimer = null;
+    this.#watchdogDueAt = Number.POSITIVE_INFINITY;
+    const earliest = this.#checkDeadlines(now());
     if (earliest !== null) this.watchDeadline(earliest);
   }
 }

@@ -29,26 +29,26 @@ export function leaveTurn(prev: Delivery | null): void {
  * (AsyncLocalStorage).
  */
 export class CrossTenantGuard {
-  private readonly als: AsyncLocalStorage<Delivery> | null;
+  readonly #als: AsyncLocalStorage<Delivery> | null;
 
   constructor(asyncTenantGuard: boolean) {
-    this.als = asyncTenantGuard ? new AsyncLocalStorage<Delivery>() : null;
+    this.#als = asyncTenantGuard ? new AsyncLocalStorage<Delivery>() : null;
   }
 
   /** True when the turn is tracked across awaits (handlers must then run through runGuarded). */
   get tracksAsync(): boolean {
-    return this.als !== null;
+    return this.#als !== null;
   }
 
   /** Calls `fn(agent, d)` with `d` as the turn seen after its awaits, when the async guard is on. */
   runGuarded(d: Delivery, fn: (agent: Agent, d: Delivery) => unknown, agent: Agent): unknown {
-    return this.als === null ? fn(agent, d) : this.als.run(d, fn, agent, d);
+    return this.#als === null ? fn(agent, d) : this.#als.run(d, fn, agent, d);
   }
 
   /** The turn running for this code right now (sync marker, else AsyncLocalStorage). */
   activeTurn(): Delivery | null {
     if (currentTurn !== null) return currentTurn;
-    return this.als?.getStore() ?? null;
+    return this.#als?.getStore() ?? null;
   }
 
   /** Inside a turn of another tenant: CrossTenantError. Inside a turn of this tenant: that turn. */

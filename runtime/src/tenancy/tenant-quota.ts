@@ -96,50 +96,50 @@ export function parseConfig<T>(schema: z.ZodType<T>, value: unknown, what: strin
  * (`setTenant`, `setTier`, `setManaged`); every change bumps `version` so callers can refresh.
  */
 export class TenantSettingsResolver {
-  private defaults: TenantQuota;
-  private readonly tiers = new Map<string, TierConfig>();
-  private readonly tenants = new Map<string, TenantConfig>();
-  private readonly managed = new Map<string, ManagedLayer>();
+  #defaults: TenantQuota;
+  readonly #tiers = new Map<string, TierConfig>();
+  readonly #tenants = new Map<string, TenantConfig>();
+  readonly #managed = new Map<string, ManagedLayer>();
   /** Increases on every change. */
   version = 0;
 
   constructor(config: QuotaConfig = {}) {
     const parsed = parseConfig(quotaConfigSchema, config, "quotas");
-    this.defaults = { ...DEFAULT_TENANT_QUOTA, ...stripUndefined(parsed.defaults ?? {}) };
-    for (const [name, tier] of Object.entries(parsed.tiers ?? {})) this.tiers.set(name, tier);
-    for (const [tenant, cfg] of Object.entries(parsed.tenants ?? {})) this.tenants.set(tenant, cfg);
+    this.#defaults = { ...DEFAULT_TENANT_QUOTA, ...stripUndefined(parsed.defaults ?? {}) };
+    for (const [name, tier] of Object.entries(parsed.tiers ?? {})) this.#tiers.set(name, tier);
+    for (const [tenant, cfg] of Object.entries(parsed.tenants ?? {})) this.#tenants.set(tenant, cfg);
   }
 
   /** Replaces one tenant's overrides (validated). */
   setTenant(tenant: TenantId, config: TenantConfig): void {
-    this.tenants.set(tenant, parseConfig(tenantConfigSchema, config, `config of tenant "${tenant}"`));
+    this.#tenants.set(tenant, parseConfig(tenantConfigSchema, config, `config of tenant "${tenant}"`));
     this.version++;
   }
 
   /** Replaces one tier (validated). */
   setTier(name: string, config: TierConfig): void {
-    this.tiers.set(name, parseConfig(tierConfigSchema, config, `config of tier "${name}"`));
+    this.#tiers.set(name, parseConfig(tierConfigSchema, config, `config of tier "${name}"`));
     this.version++;
   }
 
   /** Replaces (or, with undefined, removes) one tenant's managed layer. The caller validates it. */
   setManaged(tenant: TenantId, layer: ManagedLayer | undefined): void {
-    if (layer === undefined) this.managed.delete(tenant);
-    else this.managed.set(tenant, layer);
+    if (layer === undefined) this.#managed.delete(tenant);
+    else this.#managed.set(tenant, layer);
     this.version++;
   }
 
   resolve(tenant: TenantId): TenantSettings {
-    const own = this.tenants.get(tenant) ?? {};
-    const managed = this.managed.get(tenant);
+    const own = this.#tenants.get(tenant) ?? {};
+    const managed = this.#managed.get(tenant);
     const { tier: managedTier, isolation: managedIsolation, ...managedQuota } = managed ?? {};
-    const tierName = managedTier !== undefined && this.tiers.has(managedTier) ? managedTier : own.tier;
-    const tier = tierName === undefined ? undefined : this.tiers.get(tierName);
+    const tierName = managedTier !== undefined && this.#tiers.has(managedTier) ? managedTier : own.tier;
+    const tier = tierName === undefined ? undefined : this.#tiers.get(tierName);
     if (tierName !== undefined && tier === undefined) {
       throw new InvalidArgumentError(`tenant "${tenant}" is assigned to tier "${tierName}", which is not configured`);
     }
     const merged: TenantSettings = {
-      ...this.defaults,
+      ...this.#defaults,
       ...stripUndefined(tier ?? {}),
       ...stripUndefined(own),
       ...stripUndefined(managedQuota),
@@ -147,7 +147,7 @@ export class TenantSettingsResolver {
       isolation: managedIsolation ?? own.isolation ?? tier?.isolation ?? "inline",
     };
     if (managedQuota.messagesPerSecond !== undefined) merged.burst = Math.max(1, managedQuota.messagesPerSecond);
-    else if (own.burst === undefined && tier?.burst === undefined && this.defaults.burst === Number.POSITIVE_INFINITY) {
+    else if (own.burst === undefined && tier?.burst === undefined && this.#defaults.burst === Number.POSITIVE_INFINITY) {
       merged.burst = Number.isFinite(merged.messagesPerSecond) ? Math.max(1, merged.messagesPerSecond) : Number.POSITIVE_INFINITY;
     }
     return Object.freeze(merged);

@@ -26,64 +26,68 @@ export interface AllowListDropCounts {
  * `onEnding`, whose span is the live, unfiltered one.
  */
 export class AllowListSpanProcessor implements SpanProcessor {
-  private readonly counts: AllowListDropCounts = { droppedAttributes: 0, truncatedValues: 0, droppedStatusMessages: 0 };
+  readonly #counts: AllowListDropCounts = { droppedAttributes: 0, truncatedValues: 0, droppedStatusMessages: 0 };
   /** Each resource seen, filtered once; the resource itself when it needs no filtering. */
-  private readonly resources = new WeakMap<Resource, Resource>();
+  readonly #resources = new WeakMap<Resource, Resource>();
 
-  constructor(private readonly next: SpanProcessor) {}
+  readonly #next: SpanProcessor;
+
+  constructor(next: SpanProcessor) {
+    this.#next = next;
+  }
 
   /** Attributes dropped so far (span, event, link and resource attributes together). */
   get droppedAttributes(): number {
-    return this.counts.droppedAttributes;
+    return this.#counts.droppedAttributes;
   }
 
   /** A snapshot of every counter. */
   dropCounts(): AllowListDropCounts {
-    return { ...this.counts };
+    return { ...this.#counts };
   }
 
   onStart(span: Span, parentContext: Context): void {
-    this.next.onStart(span, parentContext);
+    this.#next.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
-    this.next.onEnd(this.filterSpan(span));
+    this.#next.onEnd(this.#filterSpan(span));
   }
 
   forceFlush(): Promise<void> {
-    return this.next.forceFlush();
+    return this.#next.forceFlush();
   }
 
   shutdown(): Promise<void> {
-    return this.next.shutdown();
+    return this.#next.shutdown();
   }
 
-  private filterSpan(span: ReadableSpan): ReadableSpan {
+  #filterSpan(span: ReadableSpan): ReadableSpan {
     // The common case (the runtime sets only allowed attributes): hand the span itself on, unchanged.
-    const resource = this.filterResource(span.resource);
+    const resource = this.#filterResource(span.resource);
     if (
       resource === span.resource &&
       span.events.length === 0 &&
       span.links.length === 0 &&
       (span.status.message === undefined || span.status.message === "") &&
       span.name.length <= MAX_ATTRIBUTE_VALUE_LENGTH &&
-      this.isClean(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST)
+      this.#isClean(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST)
     ) {
       return span;
     }
-    const before = this.counts.droppedAttributes;
-    const attributes = this.filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST);
-    const droppedHere = this.counts.droppedAttributes - before;
-    const events = span.events.length === 0 ? span.events : span.events.map((event) => this.filterEvent(event));
-    const links = span.links.length === 0 ? span.links : span.links.map((link) => this.filterLink(link));
+    const before = this.#counts.droppedAttributes;
+    const attributes = this.#filterAttributes(span.attributes, SPAN_ATTRIBUTE_ALLOW_LIST);
+    const droppedHere = this.#counts.droppedAttributes - before;
+    const events = span.events.length === 0 ? span.events : span.events.map((event) => this.#filterEvent(event));
+    const links = span.links.length === 0 ? span.links : span.links.map((link) => this.#filterLink(link));
     let status: SpanStatus = span.status;
     if (status.message !== undefined && status.message !== "") {
       status = { code: status.code };
-      this.counts.droppedStatusMessages++;
+      this.#counts.droppedStatusMessages++;
     }
     // A plain object, not a Span: the exporter reads fields only, and the original stays untouched.
     return {
-      name: capString(span.name, this.counts),
+      name: capString(span.name, this.#counts),
       kind: span.kind,
       spanContext: () => span.spanContext(),
       parentSpanContext: span.parentSpanContext,
@@ -103,39 +107,39 @@ export class AllowListSpanProcessor implements SpanProcessor {
     };
   }
 
-  private filterEvent(event: TimedEvent): TimedEvent {
-    const name = capString(event.name, this.counts);
+  #filterEvent(event: TimedEvent): TimedEvent {
+    const name = capString(event.name, this.#counts);
     if (event.attributes === undefined) {
       return name === event.name ? event : { ...event, name };
     }
-    const before = this.counts.droppedAttributes;
-    const attributes = this.filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST);
-    const dropped = this.counts.droppedAttributes - before;
+    const before = this.#counts.droppedAttributes;
+    const attributes = this.#filterAttributes(event.attributes, EVENT_ATTRIBUTE_ALLOW_LIST);
+    const dropped = this.#counts.droppedAttributes - before;
     if (attributes === event.attributes && name === event.name) return event;
     return { ...event, name, attributes, droppedAttributesCount: (event.droppedAttributesCount ?? 0) + dropped };
   }
 
-  private filterLink(link: Link): Link {
+  #filterLink(link: Link): Link {
     if (link.attributes === undefined) return link;
-    const before = this.counts.droppedAttributes;
-    const attributes = this.filterAttributes(link.attributes, SPAN_ATTRIBUTE_ALLOW_LIST);
+    const before = this.#counts.droppedAttributes;
+    const attributes = this.#filterAttributes(link.attributes, SPAN_ATTRIBUTE_ALLOW_LIST);
     if (attributes === link.attributes) return link;
-    return { ...link, attributes, droppedAttributesCount: (link.droppedAttributesCount ?? 0) + this.counts.droppedAttributes - before };
+    return { ...link, attributes, droppedAttributesCount: (link.droppedAttributesCount ?? 0) + this.#counts.droppedAttributes - before };
   }
 
-  private filterResource(resource: Resource): Resource {
-    let filtered = this.resources.get(resource);
+  #filterResource(resource: Resource): Resource {
+    let filtered = this.#resources.get(resource);
     if (filtered === undefined) {
       // A final resource with only allowed attributes is used as it is; anything else is seen through a filter.
-      if (resource.asyncAttributesPending !== true && this.isClean(resource.attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST)) filtered = resource;
-      else filtered = new AllowListedResource(resource, (attributes) => this.filterAttributes(attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST));
-      this.resources.set(resource, filtered);
+      if (resource.asyncAttributesPending !== true && this.#isClean(resource.attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST)) filtered = resource;
+      else filtered = new AllowListedResource(resource, (attributes) => this.#filterAttributes(attributes, RESOURCE_ATTRIBUTE_ALLOW_LIST));
+      this.#resources.set(resource, filtered);
     }
     return filtered;
   }
 
   /** True when every attribute is allowed and no value needs cutting. */
-  private isClean(attributes: Attributes, allowed: ReadonlySet<string>): boolean {
+  #isClean(attributes: Attributes, allowed: ReadonlySet<string>): boolean {
     for (const name in attributes) {
       if (!allowed.has(name) || needsCap(attributes[name])) return false;
     }
@@ -143,15 +147,15 @@ export class AllowListSpanProcessor implements SpanProcessor {
   }
 
   /** Returns `attributes` itself when nothing needs removing or cutting (the common, cheap case). */
-  private filterAttributes(attributes: Attributes, allowed: ReadonlySet<string>): Attributes {
-    if (this.isClean(attributes, allowed)) return attributes;
+  #filterAttributes(attributes: Attributes, allowed: ReadonlySet<string>): Attributes {
+    if (this.#isClean(attributes, allowed)) return attributes;
     const out: Attributes = {};
     for (const name in attributes) {
       if (!allowed.has(name)) {
-        this.counts.droppedAttributes++;
+        this.#counts.droppedAttributes++;
         continue;
       }
-      out[name] = capValue(attributes[name], this.counts);
+      out[name] = capValue(attributes[name], this.#counts);
     }
     return out;
   }
@@ -162,37 +166,42 @@ export class AllowListSpanProcessor implements SpanProcessor {
  * final (a resource may still be resolving asynchronous detector results).
  */
 class AllowListedResource implements Resource {
-  private filtered: Attributes | undefined;
+  #filtered: Attributes | undefined;
+
+  readonly #inner: Resource;
+  readonly #filter: (attributes: Attributes) => Attributes;
 
   constructor(
-    private readonly inner: Resource,
-    private readonly filter: (attributes: Attributes) => Attributes,
+    inner: Resource,
+    filter: (attributes: Attributes) => Attributes,
   ) {
+    this.#inner = inner;
+    this.#filter = filter;
     // Filter at once when possible, so the drop counters are right before any exporter reads it.
-    if (inner.asyncAttributesPending !== true) this.filtered = filter(inner.attributes);
+    if (inner.asyncAttributesPending !== true) this.#filtered = filter(inner.attributes);
   }
 
   get asyncAttributesPending(): boolean | undefined {
-    return this.inner.asyncAttributesPending;
+    return this.#inner.asyncAttributesPending;
   }
 
   get schemaUrl(): string | undefined {
-    return this.inner.schemaUrl;
+    return this.#inner.schemaUrl;
   }
 
   get attributes(): Attributes {
-    if (this.filtered !== undefined) return this.filtered;
-    const attributes = this.filter(this.inner.attributes);
-    if (this.inner.asyncAttributesPending !== true) this.filtered = attributes;
+    if (this.#filtered !== undefined) return this.#filtered;
+    const attributes = this.#filter(this.#inner.attributes);
+    if (this.#inner.asyncAttributesPending !== true) this.#filtered = attributes;
     return attributes;
   }
 
   waitForAsyncAttributes(): Promise<void> {
-    return this.inner.waitForAsyncAttributes?.() ?? Promise.resolve();
+    return this.#inner.waitForAsyncAttributes?.() ?? Promise.resolve();
   }
 
   merge(other: Resource | null): Resource {
-    return new AllowListedResource(this.inner.merge(other), this.filter);
+    return new AllowListedResource(this.#inner.merge(other), this.#filter);
   }
 
   getRawAttributes(): ReturnType<Resource["getRawAttributes"]> {

@@ -66,18 +66,18 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
    */
   startUs: number;
   endUs = 0;
-  private rare: RareParts | null = null;
-  private context: SpanContext | undefined = undefined;
+  #rare: RareParts | null = null;
+  #context: SpanContext | undefined = undefined;
   /** Attributes shared with other spans (see setBaseAttributes), under the span's own. */
-  private base: Attributes | null = null;
+  #base: Attributes | null = null;
   /**
    * The span's own attributes as set, as key, value, key, value... in `attributeSlots` slots (none
    * yet: null): an array store per attribute, where an object would grow its hidden class and
    * property store attribute by attribute — garbage, with thousands of traces in flight. Validated
    * (and limited) only if the span is exported; a key set twice counts its last value.
    */
-  private attributes: unknown[] | null = null;
-  private attributeSlots = 0;
+  #attributes: unknown[] | null = null;
+  #attributeSlots = 0;
   /** The next span of the same trace, in start order (the trace's list of held spans). */
   next: DeferredSpan<T> | null = null;
 
@@ -101,16 +101,16 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
   }
 
   spanContext(): SpanContext {
-    return (this.context ??= { traceId: this.trace.traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE });
+    return (this.#context ??= { traceId: this.trace.traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE });
   }
 
   setAttribute(key: string, value: AttributeValue | undefined): this {
     if (this.ended || value === undefined) return this;
-    const a = (this.attributes ??= new Array<unknown>(INITIAL_ATTRIBUTE_SLOTS[this.kind] ?? 8));
-    const n = this.attributeSlots;
+    const a = (this.#attributes ??= new Array<unknown>(INITIAL_ATTRIBUTE_SLOTS[this.kind] ?? 8));
+    const n = this.#attributeSlots;
     a[n] = key;
     a[n + 1] = value;
-    this.attributeSlots = n + 2;
+    this.#attributeSlots = n + 2;
     if (key === ATTR.outcome) this.trace.noteOutcome(value);
     return this;
   }
@@ -122,7 +122,7 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
    * must be set with setAttribute (keep rules read it there).
    */
   setBaseAttributes(base: Readonly<Attributes>): this {
-    if (!this.ended) this.base = base;
+    if (!this.ended) this.#base = base;
     return this;
   }
 
@@ -133,7 +133,7 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
 
   addEvent(name: string, attributesOrStartTime?: Attributes | TimeInput, startTime?: TimeInput): this {
     if (this.ended) return this;
-    const events = (this.rare ??= { events: [], links: [] }).events;
+    const events = (this.#rare ??= { events: [], links: [] }).events;
     if (events.length >= EVENT_COUNT_LIMIT) return this;
     let attributes: Attributes | undefined;
     let time = startTime;
@@ -145,7 +145,7 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
 
   addLink(link: Link): this {
     if (this.ended) return this;
-    const links = (this.rare ??= { events: [], links: [] }).links;
+    const links = (this.#rare ??= { events: [], links: [] }).links;
     if (links.length < LINK_COUNT_LIMIT) links.push(link);
     return this;
   }
@@ -198,9 +198,9 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
 
   /** The value of one attribute as set. */
   attribute(key: string): AttributeValue | undefined {
-    const a = this.attributes;
-    if (a !== null) for (let i = this.attributeSlots - 2; i >= 0; i -= 2) if (a[i] === key) return a[i + 1] as AttributeValue;
-    return this.base?.[key];
+    const a = this.#attributes;
+    if (a !== null) for (let i = this.#attributeSlots - 2; i >= 0; i -= 2) if (a[i] === key) return a[i + 1] as AttributeValue;
+    return this.#base?.[key];
   }
 
   /**
@@ -213,12 +213,12 @@ export class DeferredSpan<T extends DeferredSpanTrace = DeferredSpanTrace> imple
     const own = this.spanContext();
     const spanContext: SpanContext = { traceId: own.traceId, spanId: own.spanId, traceFlags: TraceFlags.SAMPLED };
     const parentSpanContext = this.parent === undefined ? this.trace.remoteParent : sampled(this.parent.spanContext());
-    const { attributes, dropped } = exportableAttributes(this.base, this.attributes ?? [], this.attributeSlots, extra);
+    const { attributes, dropped } = exportableAttributes(this.#base, this.#attributes ?? [], this.#attributeSlots, extra);
     const events: TimedEvent[] =
-      this.rare === null
+      this.#rare === null
         ? []
-        : this.rare.events.map((e) => ({ name: e.name, time: millisToHrTime(epochOffsetMs + e.timeMs), ...(e.attributes === undefined ? {} : { attributes: exportableAttributes(e.attributes, [], 0, undefined).attributes }) }));
-    const links: Link[] = this.rare === null ? [] : this.rare.links.map((l) => (l.attributes === undefined ? l : { ...l, attributes: exportableAttributes(l.attributes, [], 0, undefined).attributes }));
+        : this.#rare.events.map((e) => ({ name: e.name, time: millisToHrTime(epochOffsetMs + e.timeMs), ...(e.attributes === undefined ? {} : { attributes: exportableAttributes(e.attributes, [], 0, undefined).attributes }) }));
+    const links: Link[] = this.#rare === null ? [] : this.#rare.links.map((l) => (l.attributes === undefined ? l : { ...l, attributes: exportableAttributes(l.attributes, [], 0, undefined).attributes }));
     return {
       name: this.name,
       kind: this.kind,

@@ -71,28 +71,28 @@ interface KeyEntry {
  * exporter); its caches and scratch buffer are bounded by its options.
  */
 export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], IExportTraceServiceResponse> {
-  private buf: Uint8Array;
-  private view: DataView;
-  private pos = 0;
-  private readonly keys = new Map<string, KeyEntry>();
-  private readonly names = new Map<string, Uint8Array>();
-  private readonly maxCachedKeys: number;
-  private readonly maxCachedValuesPerKey: number;
-  private readonly maxCachedStringLength: number;
-  private readonly maxCachedNames: number;
-  private readonly maxRetainedBufferBytes: number;
-  private cachedValues = 0;
-  private highCardinalityKeys = 0;
-  private uncachedStrings = 0;
+  #buf: Uint8Array;
+  #view: DataView;
+  #pos = 0;
+  readonly #keys = new Map<string, KeyEntry>();
+  readonly #names = new Map<string, Uint8Array>();
+  readonly #maxCachedKeys: number;
+  readonly #maxCachedValuesPerKey: number;
+  readonly #maxCachedStringLength: number;
+  readonly #maxCachedNames: number;
+  readonly #maxRetainedBufferBytes: number;
+  #cachedValues = 0;
+  #highCardinalityKeys = 0;
+  #uncachedStrings = 0;
 
   constructor(options: OtlpProtobufTraceSerializerOptions = {}) {
-    this.maxCachedKeys = options.maxCachedKeys ?? 1024;
-    this.maxCachedValuesPerKey = options.maxCachedValuesPerKey ?? 64;
-    this.maxCachedStringLength = options.maxCachedStringLength ?? 128;
-    this.maxCachedNames = options.maxCachedNames ?? 1024;
-    this.maxRetainedBufferBytes = options.maxRetainedBufferBytes ?? 8 * 1024 * 1024;
-    this.buf = new Uint8Array(INITIAL_BUFFER_BYTES);
-    this.view = new DataView(this.buf.buffer);
+    this.#maxCachedKeys = options.maxCachedKeys ?? 1024;
+    this.#maxCachedValuesPerKey = options.maxCachedValuesPerKey ?? 64;
+    this.#maxCachedStringLength = options.maxCachedStringLength ?? 128;
+    this.#maxCachedNames = options.maxCachedNames ?? 1024;
+    this.#maxRetainedBufferBytes = options.maxRetainedBufferBytes ?? 8 * 1024 * 1024;
+    this.#buf = new Uint8Array(INITIAL_BUFFER_BYTES);
+    this.#view = new DataView(this.#buf.buffer);
   }
 
   /** The request's bytes: a fresh array the caller owns (compress it, send it, keep it). */
@@ -112,31 +112,31 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
       }
       list.push(span);
     }
-    this.pos = 0;
+    this.#pos = 0;
     try {
       for (const [resource, scopes] of resources) {
-        this.ensure(8);
-        this.buf[this.pos++] = (1 << 3) | 2; // resource_spans
-        const rsSlot = this.reserve(3);
-        this.writeResource(resource);
+        this.#ensure(8);
+        this.#buf[this.#pos++] = (1 << 3) | 2; // resource_spans
+        const rsSlot = this.#reserve(3);
+        this.#writeResource(resource);
         for (const list of scopes.values()) {
-          this.ensure(8);
-          this.buf[this.pos++] = (2 << 3) | 2; // scope_spans
-          const ssSlot = this.reserve(3);
+          this.#ensure(8);
+          this.#buf[this.#pos++] = (2 << 3) | 2; // scope_spans
+          const ssSlot = this.#reserve(3);
           const scope = list[0]!.instrumentationScope;
-          this.writeScope(scope);
-          for (const span of list) this.writeSpan(span);
-          if (scope.schemaUrl) this.writeStringField((3 << 3) | 2, scope.schemaUrl);
-          this.finish(ssSlot, 3);
+          this.#writeScope(scope);
+          for (const span of list) this.#writeSpan(span);
+          if (scope.schemaUrl) this.#writeStringField((3 << 3) | 2, scope.schemaUrl);
+          this.#finish(ssSlot, 3);
         }
-        if (resource.schemaUrl) this.writeStringField((3 << 3) | 2, resource.schemaUrl);
-        this.finish(rsSlot, 3);
+        if (resource.schemaUrl) this.#writeStringField((3 << 3) | 2, resource.schemaUrl);
+        this.#finish(rsSlot, 3);
       }
-      return this.buf.slice(0, this.pos);
+      return this.#buf.slice(0, this.#pos);
     } finally {
-      if (this.buf.length > this.maxRetainedBufferBytes) {
-        this.buf = new Uint8Array(INITIAL_BUFFER_BYTES);
-        this.view = new DataView(this.buf.buffer);
+      if (this.#buf.length > this.#maxRetainedBufferBytes) {
+        this.#buf = new Uint8Array(INITIAL_BUFFER_BYTES);
+        this.#view = new DataView(this.#buf.buffer);
       }
     }
   }
@@ -149,137 +149,137 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
   /** Current sizes of the bounded caches. */
   stats(): OtlpProtobufTraceSerializerStats {
     return {
-      cachedKeys: this.keys.size,
-      cachedValues: this.cachedValues,
-      cachedNames: this.names.size,
-      highCardinalityKeys: this.highCardinalityKeys,
-      uncachedStrings: this.uncachedStrings,
+      cachedKeys: this.#keys.size,
+      cachedValues: this.#cachedValues,
+      cachedNames: this.#names.size,
+      highCardinalityKeys: this.#highCardinalityKeys,
+      uncachedStrings: this.#uncachedStrings,
     };
   }
 
   // ----------------------------------------------------------------------------------------------
   // Messages
 
-  private writeResource(resource: ReadableSpan["resource"]): void {
-    this.ensure(8);
-    this.buf[this.pos++] = (1 << 3) | 2;
-    const slot = this.reserve(2);
-    if (resource.attributes) this.writeAttributes(resource.attributes, TAG_RESOURCE_ATTRIBUTES);
-    this.ensure(4);
-    this.buf[this.pos++] = (2 << 3) | 0; // dropped_attributes_count, always 0 as the official serializer
-    this.buf[this.pos++] = 0;
-    this.finish(slot, 2);
+  #writeResource(resource: ReadableSpan["resource"]): void {
+    this.#ensure(8);
+    this.#buf[this.#pos++] = (1 << 3) | 2;
+    const slot = this.#reserve(2);
+    if (resource.attributes) this.#writeAttributes(resource.attributes, TAG_RESOURCE_ATTRIBUTES);
+    this.#ensure(4);
+    this.#buf[this.#pos++] = (2 << 3) | 0; // dropped_attributes_count, always 0 as the official serializer
+    this.#buf[this.#pos++] = 0;
+    this.#finish(slot, 2);
   }
 
-  private writeScope(scope: ReadableSpan["instrumentationScope"] & { attributes?: Attributes; droppedAttributesCount?: number }): void {
-    this.ensure(8);
-    this.buf[this.pos++] = (1 << 3) | 2;
-    const slot = this.reserve(1);
-    this.writeStringField((1 << 3) | 2, scope.name);
-    if (scope.version) this.writeStringField((2 << 3) | 2, scope.version);
-    if (scope.attributes) this.writeAttributes(scope.attributes, TAG_SCOPE_ATTRIBUTES);
+  #writeScope(scope: ReadableSpan["instrumentationScope"] & { attributes?: Attributes; droppedAttributesCount?: number }): void {
+    this.#ensure(8);
+    this.#buf[this.#pos++] = (1 << 3) | 2;
+    const slot = this.#reserve(1);
+    this.#writeStringField((1 << 3) | 2, scope.name);
+    if (scope.version) this.#writeStringField((2 << 3) | 2, scope.version);
+    if (scope.attributes) this.#writeAttributes(scope.attributes, TAG_SCOPE_ATTRIBUTES);
     if (scope.droppedAttributesCount) {
-      this.ensure(16);
-      this.buf[this.pos++] = (4 << 3) | 0;
-      this.writeVarint(scope.droppedAttributesCount);
+      this.#ensure(16);
+      this.#buf[this.#pos++] = (4 << 3) | 0;
+      this.#writeVarint(scope.droppedAttributesCount);
     }
-    this.finish(slot, 1);
+    this.#finish(slot, 1);
   }
 
-  private writeSpan(span: ReadableSpan): void {
+  #writeSpan(span: ReadableSpan): void {
     const ctx = span.spanContext();
-    this.ensure(96);
-    const buf = this.buf;
-    buf[this.pos++] = (2 << 3) | 2; // ScopeSpans.spans
-    const slot = this.reserve(2);
-    buf[this.pos++] = (1 << 3) | 2;
-    this.writeHexBytes(ctx.traceId);
-    this.ensure(48);
-    this.buf[this.pos++] = (2 << 3) | 2;
-    this.writeHexBytes(ctx.spanId);
+    this.#ensure(96);
+    const buf = this.#buf;
+    buf[this.#pos++] = (2 << 3) | 2; // ScopeSpans.spans
+    const slot = this.#reserve(2);
+    buf[this.#pos++] = (1 << 3) | 2;
+    this.#writeHexBytes(ctx.traceId);
+    this.#ensure(48);
+    this.#buf[this.#pos++] = (2 << 3) | 2;
+    this.#writeHexBytes(ctx.spanId);
     const traceState = ctx.traceState?.serialize();
-    if (traceState) this.writeStringField((3 << 3) | 2, traceState);
+    if (traceState) this.#writeStringField((3 << 3) | 2, traceState);
     const parentSpanId = span.parentSpanContext?.spanId;
     if (parentSpanId) {
-      this.ensure(8);
-      this.buf[this.pos++] = (4 << 3) | 2;
-      this.writeHexBytes(parentSpanId);
+      this.#ensure(8);
+      this.#buf[this.#pos++] = (4 << 3) | 2;
+      this.#writeHexBytes(parentSpanId);
     }
-    this.writeName((5 << 3) | 2, span.name);
-    this.ensure(48);
+    this.#writeName((5 << 3) | 2, span.name);
+    this.#ensure(48);
     const kind = span.kind == null ? 0 : span.kind + 1;
     if (kind !== 0) {
-      this.buf[this.pos++] = (6 << 3) | 0;
-      this.writeVarint(kind);
+      this.#buf[this.#pos++] = (6 << 3) | 0;
+      this.#writeVarint(kind);
     }
-    this.buf[this.pos++] = (7 << 3) | 1;
-    this.writeHrTime(span.startTime);
-    this.buf[this.pos++] = (8 << 3) | 1;
-    this.writeHrTime(span.endTime);
-    if (span.attributes) this.writeAttributes(span.attributes, TAG_SPAN_ATTRIBUTES);
-    this.ensure(16);
-    this.buf[this.pos++] = (10 << 3) | 0;
-    this.writeVarint(span.droppedAttributesCount);
-    for (const event of span.events) this.writeEvent(event);
-    this.ensure(16);
-    this.buf[this.pos++] = (12 << 3) | 0;
-    this.writeVarint(span.droppedEventsCount);
-    for (const link of span.links) this.writeLink(link);
-    this.ensure(16);
-    this.buf[this.pos++] = (14 << 3) | 0;
-    this.writeVarint(span.droppedLinksCount);
-    this.writeStatus(span.status);
-    this.ensure(8);
-    this.buf[this.pos++] = 0x85; // field 16, wire type 5: the two-byte tag varint(133)
-    this.buf[this.pos++] = 0x01;
-    this.writeFixed32(buildSpanFlags(ctx.traceFlags, span.parentSpanContext?.isRemote));
-    this.finish(slot, 2);
+    this.#buf[this.#pos++] = (7 << 3) | 1;
+    this.#writeHrTime(span.startTime);
+    this.#buf[this.#pos++] = (8 << 3) | 1;
+    this.#writeHrTime(span.endTime);
+    if (span.attributes) this.#writeAttributes(span.attributes, TAG_SPAN_ATTRIBUTES);
+    this.#ensure(16);
+    this.#buf[this.#pos++] = (10 << 3) | 0;
+    this.#writeVarint(span.droppedAttributesCount);
+    for (const event of span.events) this.#writeEvent(event);
+    this.#ensure(16);
+    this.#buf[this.#pos++] = (12 << 3) | 0;
+    this.#writeVarint(span.droppedEventsCount);
+    for (const link of span.links) this.#writeLink(link);
+    this.#ensure(16);
+    this.#buf[this.#pos++] = (14 << 3) | 0;
+    this.#writeVarint(span.droppedLinksCount);
+    this.#writeStatus(span.status);
+    this.#ensure(8);
+    this.#buf[this.#pos++] = 0x85; // field 16, wire type 5: the two-byte tag varint(133)
+    this.#buf[this.#pos++] = 0x01;
+    this.#writeFixed32(buildSpanFlags(ctx.traceFlags, span.parentSpanContext?.isRemote));
+    this.#finish(slot, 2);
   }
 
-  private writeStatus(status: SpanStatus): void {
-    this.ensure(8);
-    this.buf[this.pos++] = (15 << 3) | 2;
-    const slot = this.reserve(1);
-    if (status.message) this.writeStringField((2 << 3) | 2, status.message);
-    this.ensure(16);
-    this.buf[this.pos++] = (3 << 3) | 0;
-    this.writeVarint(status.code);
-    this.finish(slot, 1);
+  #writeStatus(status: SpanStatus): void {
+    this.#ensure(8);
+    this.#buf[this.#pos++] = (15 << 3) | 2;
+    const slot = this.#reserve(1);
+    if (status.message) this.#writeStringField((2 << 3) | 2, status.message);
+    this.#ensure(16);
+    this.#buf[this.#pos++] = (3 << 3) | 0;
+    this.#writeVarint(status.code);
+    this.#finish(slot, 1);
   }
 
-  private writeEvent(event: TimedEvent): void {
-    this.ensure(24);
-    this.buf[this.pos++] = (11 << 3) | 2;
-    const slot = this.reserve(1);
-    this.buf[this.pos++] = (1 << 3) | 1;
-    this.writeHrTime(event.time);
-    this.writeName((2 << 3) | 2, event.name);
-    if (event.attributes) this.writeAttributes(event.attributes, TAG_EVENT_ATTRIBUTES);
-    this.ensure(16);
-    this.buf[this.pos++] = (4 << 3) | 0;
-    this.writeVarint(event.droppedAttributesCount || 0);
-    this.finish(slot, 1);
+  #writeEvent(event: TimedEvent): void {
+    this.#ensure(24);
+    this.#buf[this.#pos++] = (11 << 3) | 2;
+    const slot = this.#reserve(1);
+    this.#buf[this.#pos++] = (1 << 3) | 1;
+    this.#writeHrTime(event.time);
+    this.#writeName((2 << 3) | 2, event.name);
+    if (event.attributes) this.#writeAttributes(event.attributes, TAG_EVENT_ATTRIBUTES);
+    this.#ensure(16);
+    this.#buf[this.#pos++] = (4 << 3) | 0;
+    this.#writeVarint(event.droppedAttributesCount || 0);
+    this.#finish(slot, 1);
   }
 
-  private writeLink(link: Link): void {
+  #writeLink(link: Link): void {
     const ctx = link.context;
-    this.ensure(48);
-    this.buf[this.pos++] = (13 << 3) | 2;
-    const slot = this.reserve(1);
-    this.buf[this.pos++] = (1 << 3) | 2;
-    this.writeHexBytes(ctx.traceId);
-    this.ensure(8);
-    this.buf[this.pos++] = (2 << 3) | 2;
-    this.writeHexBytes(ctx.spanId);
+    this.#ensure(48);
+    this.#buf[this.#pos++] = (13 << 3) | 2;
+    const slot = this.#reserve(1);
+    this.#buf[this.#pos++] = (1 << 3) | 2;
+    this.#writeHexBytes(ctx.traceId);
+    this.#ensure(8);
+    this.#buf[this.#pos++] = (2 << 3) | 2;
+    this.#writeHexBytes(ctx.spanId);
     const traceState = ctx.traceState?.serialize();
-    if (traceState) this.writeStringField((3 << 3) | 2, traceState);
-    if (link.attributes) this.writeAttributes(link.attributes, TAG_LINK_ATTRIBUTES);
-    this.ensure(24);
-    this.buf[this.pos++] = (5 << 3) | 0;
-    this.writeVarint(link.droppedAttributesCount || 0);
-    this.buf[this.pos++] = (6 << 3) | 5;
-    this.writeFixed32(buildSpanFlags(ctx.traceFlags, ctx.isRemote));
-    this.finish(slot, 1);
+    if (traceState) this.#writeStringField((3 << 3) | 2, traceState);
+    if (link.attributes) this.#writeAttributes(link.attributes, TAG_LINK_ATTRIBUTES);
+    this.#ensure(24);
+    this.#buf[this.#pos++] = (5 << 3) | 0;
+    this.#writeVarint(link.droppedAttributesCount || 0);
+    this.#buf[this.#pos++] = (6 << 3) | 5;
+    this.#writeFixed32(buildSpanFlags(ctx.traceFlags, ctx.isRemote));
+    this.#finish(slot, 1);
   }
 
   /**
@@ -287,91 +287,91 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
    * A KeyValue of a cached key with a string, boolean or safe-integer value is copied whole from the
    * cache (its length prefix included); any other is encoded, and cached when its key is low-cardinality.
    */
-  private writeAttributes(attributes: Attributes, tag: number): void {
+  #writeAttributes(attributes: Attributes, tag: number): void {
     for (const key in attributes) {
       if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
       const value = attributes[key];
-      const entry = this.keyEntry(key);
+      const entry = this.#keyEntry(key);
       const values = entry?.values;
-      const cacheable = values !== undefined && (typeof value === "string" ? value.length <= this.maxCachedStringLength : typeof value === "boolean" || Number.isSafeInteger(value));
+      const cacheable = values !== undefined && (typeof value === "string" ? value.length <= this.#maxCachedStringLength : typeof value === "boolean" || Number.isSafeInteger(value));
       if (cacheable) {
         const cached = values.get(value as string | number | boolean);
         if (cached !== undefined) {
-          this.ensure(1 + cached.length);
-          this.buf[this.pos++] = tag;
-          this.copy(cached);
+          this.#ensure(1 + cached.length);
+          this.#buf[this.#pos++] = tag;
+          this.#copy(cached);
           continue;
         }
       }
-      this.ensure(8);
-      this.buf[this.pos++] = tag;
-      const kvSlot = this.reserve(1);
-      if (entry !== undefined) this.copy(entry.prefix);
-      else this.writeStringField((1 << 3) | 2, key);
-      this.ensure(4);
-      this.buf[this.pos++] = (2 << 3) | 2;
-      const valueSlot = this.reserve(1);
-      this.writeAnyValue(value);
-      this.finish(valueSlot, 1);
-      this.finish(kvSlot, 1);
-      if (cacheable) this.cacheKeyValue(entry!, value as string | number | boolean, kvSlot);
+      this.#ensure(8);
+      this.#buf[this.#pos++] = tag;
+      const kvSlot = this.#reserve(1);
+      if (entry !== undefined) this.#copy(entry.prefix);
+      else this.#writeStringField((1 << 3) | 2, key);
+      this.#ensure(4);
+      this.#buf[this.#pos++] = (2 << 3) | 2;
+      const valueSlot = this.#reserve(1);
+      this.#writeAnyValue(value);
+      this.#finish(valueSlot, 1);
+      this.#finish(kvSlot, 1);
+      if (cacheable) this.#cacheKeyValue(entry!, value as string | number | boolean, kvSlot);
     }
   }
 
-  private writeAnyValue(value: AttributeValue | Attributes | null | undefined): void {
+  #writeAnyValue(value: AttributeValue | Attributes | null | undefined): void {
     if (typeof value === "string") {
-      this.writeStringField((1 << 3) | 2, value);
+      this.#writeStringField((1 << 3) | 2, value);
     } else if (typeof value === "boolean") {
-      this.ensure(2);
-      this.buf[this.pos++] = (2 << 3) | 0;
-      this.buf[this.pos++] = value ? 1 : 0;
+      this.#ensure(2);
+      this.#buf[this.#pos++] = (2 << 3) | 0;
+      this.#buf[this.#pos++] = value ? 1 : 0;
     } else if (typeof value === "number") {
-      this.ensure(11);
+      this.#ensure(11);
       // int_value when an integer within the int64 range (as the official serializer), else double_value.
       if (Number.isInteger(value) && value >= MIN_64_BIT_INT && value < MAX_64_BIT_INT) {
-        this.buf[this.pos++] = (3 << 3) | 0;
-        this.writeVarint(value);
+        this.#buf[this.#pos++] = (3 << 3) | 0;
+        this.#writeVarint(value);
       } else {
-        this.buf[this.pos++] = (4 << 3) | 1;
-        this.view.setFloat64(this.pos, value, true);
-        this.pos += 8;
+        this.#buf[this.#pos++] = (4 << 3) | 1;
+        this.#view.setFloat64(this.#pos, value, true);
+        this.#pos += 8;
       }
     } else if (value instanceof Uint8Array) {
-      this.ensure(6 + value.length);
-      this.buf[this.pos++] = (7 << 3) | 2;
-      this.writeVarint(value.length);
-      this.copy(value);
+      this.#ensure(6 + value.length);
+      this.#buf[this.#pos++] = (7 << 3) | 2;
+      this.#writeVarint(value.length);
+      this.#copy(value);
     } else if (Array.isArray(value)) {
-      this.ensure(2);
-      this.buf[this.pos++] = (5 << 3) | 2;
-      const arraySlot = this.reserve(1);
+      this.#ensure(2);
+      this.#buf[this.#pos++] = (5 << 3) | 2;
+      const arraySlot = this.#reserve(1);
       for (const item of value as unknown[]) {
-        this.ensure(2);
-        this.buf[this.pos++] = (1 << 3) | 2;
-        const itemSlot = this.reserve(1);
-        this.writeAnyValue(item as AttributeValue);
-        this.finish(itemSlot, 1);
+        this.#ensure(2);
+        this.#buf[this.#pos++] = (1 << 3) | 2;
+        const itemSlot = this.#reserve(1);
+        this.#writeAnyValue(item as AttributeValue);
+        this.#finish(itemSlot, 1);
       }
-      this.finish(arraySlot, 1);
+      this.#finish(arraySlot, 1);
     } else if (typeof value === "object" && value != null) {
-      this.ensure(2);
-      this.buf[this.pos++] = (6 << 3) | 2;
-      const listSlot = this.reserve(1);
+      this.#ensure(2);
+      this.#buf[this.#pos++] = (6 << 3) | 2;
+      const listSlot = this.#reserve(1);
       const obj = value as Record<string, unknown>;
       for (const k in obj) {
         if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
-        this.ensure(2);
-        this.buf[this.pos++] = (1 << 3) | 2;
-        const kvSlot = this.reserve(1);
-        this.writeStringField((1 << 3) | 2, k);
-        this.ensure(2);
-        this.buf[this.pos++] = (2 << 3) | 2;
-        const valueSlot = this.reserve(1);
-        this.writeAnyValue(obj[k] as AttributeValue);
-        this.finish(valueSlot, 1);
-        this.finish(kvSlot, 1);
+        this.#ensure(2);
+        this.#buf[this.#pos++] = (1 << 3) | 2;
+        const kvSlot = this.#reserve(1);
+        this.#writeStringField((1 << 3) | 2, k);
+        this.#ensure(2);
+        this.#buf[this.#pos++] = (2 << 3) | 2;
+        const valueSlot = this.#reserve(1);
+        this.#writeAnyValue(obj[k] as AttributeValue);
+        this.#finish(valueSlot, 1);
+        this.#finish(kvSlot, 1);
       }
-      this.finish(listSlot, 1);
+      this.#finish(listSlot, 1);
     }
     // Anything else (undefined, null, bigint, function): an empty AnyValue, as the official serializer.
   }
@@ -379,84 +379,84 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
   // ----------------------------------------------------------------------------------------------
   // Caches
 
-  private keyEntry(key: string): KeyEntry | undefined {
-    let entry = this.keys.get(key);
+  #keyEntry(key: string): KeyEntry | undefined {
+    let entry = this.#keys.get(key);
     if (entry === undefined) {
-      if (this.keys.size >= this.maxCachedKeys || key.length > this.maxCachedStringLength) {
-        this.uncachedStrings++;
+      if (this.#keys.size >= this.#maxCachedKeys || key.length > this.#maxCachedStringLength) {
+        this.#uncachedStrings++;
         return undefined;
       }
       entry = { prefix: encodeStringField((1 << 3) | 2, key), values: new Map() };
-      this.keys.set(key, entry);
+      this.#keys.set(key, entry);
     }
     return entry;
   }
 
   /** Keeps the KeyValue just written at `kvSlot` (length prefix and body) for `value`, unless the key turned high-cardinality. */
-  private cacheKeyValue(entry: KeyEntry, value: string | number | boolean, kvSlot: number): void {
+  #cacheKeyValue(entry: KeyEntry, value: string | number | boolean, kvSlot: number): void {
     const values = entry.values!;
-    if (values.size >= this.maxCachedValuesPerKey) {
+    if (values.size >= this.#maxCachedValuesPerKey) {
       // High cardinality (ids, keys, timings): stop looking values of this key up.
-      this.cachedValues -= values.size;
+      this.#cachedValues -= values.size;
       entry.values = undefined;
-      this.highCardinalityKeys++;
+      this.#highCardinalityKeys++;
       return;
     }
-    values.set(value, this.buf.slice(kvSlot, this.pos));
-    this.cachedValues++;
+    values.set(value, this.#buf.slice(kvSlot, this.#pos));
+    this.#cachedValues++;
   }
 
   /** Span.name (field 5) or Event.name (field 2) under `tag`; the cache holds `varint(len) utf8` without the tag. */
-  private writeName(tag: number, name: string): void {
-    let bytes = this.names.get(name);
-    if (bytes === undefined && this.names.size < this.maxCachedNames && name.length <= this.maxCachedStringLength) {
+  #writeName(tag: number, name: string): void {
+    let bytes = this.#names.get(name);
+    if (bytes === undefined && this.#names.size < this.#maxCachedNames && name.length <= this.#maxCachedStringLength) {
       bytes = encodeLengthDelimitedString(name);
-      this.names.set(name, bytes);
+      this.#names.set(name, bytes);
     }
-    this.ensure(2);
-    this.buf[this.pos++] = tag;
-    if (bytes !== undefined) this.copy(bytes);
+    this.#ensure(2);
+    this.#buf[this.#pos++] = tag;
+    if (bytes !== undefined) this.#copy(bytes);
     else {
-      this.uncachedStrings++;
-      this.writeString(name);
+      this.#uncachedStrings++;
+      this.#writeString(name);
     }
   }
 
   // ----------------------------------------------------------------------------------------------
   // Primitives
 
-  private ensure(n: number): void {
-    if (this.pos + n > this.buf.length) this.grow(n);
+  #ensure(n: number): void {
+    if (this.#pos + n > this.#buf.length) this.#grow(n);
   }
 
-  private grow(n: number): void {
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+  #grow(n: number): void {
+    let size = this.#buf.length * 2;
+    while (size < this.#pos + n) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
   }
 
   /** Reserves `n` bytes for a length prefix; returns where they start. */
-  private reserve(n: number): number {
-    this.ensure(n);
-    const slot = this.pos;
-    this.pos += n;
+  #reserve(n: number): number {
+    this.#ensure(n);
+    const slot = this.#pos;
+    this.#pos += n;
     return slot;
   }
 
   /** Writes the length of what follows the `reserved` bytes at `slot`, moving the body if the varint has another size. */
-  private finish(slot: number, reserved: number): void {
+  #finish(slot: number, reserved: number): void {
     const bodyStart = slot + reserved;
-    const length = this.pos - bodyStart;
+    const length = this.#pos - bodyStart;
     const size = varintSize(length);
     if (size !== reserved) {
-      if (size > reserved) this.ensure(size - reserved);
-      this.buf.copyWithin(slot + size, bodyStart, this.pos);
-      this.pos += size - reserved;
+      if (size > reserved) this.#ensure(size - reserved);
+      this.#buf.copyWithin(slot + size, bodyStart, this.#pos);
+      this.#pos += size - reserved;
     }
-    const buf = this.buf;
+    const buf = this.#buf;
     let p = slot;
     let v = length;
     while (v > 0x7f) {
@@ -466,81 +466,81 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
     buf[p] = v;
   }
 
-  private copy(bytes: Uint8Array): void {
+  #copy(bytes: Uint8Array): void {
     const n = bytes.length;
-    this.ensure(n);
-    const buf = this.buf;
-    let p = this.pos;
+    this.#ensure(n);
+    const buf = this.#buf;
+    let p = this.#pos;
     if (n <= 32) {
       for (let i = 0; i < n; i++) buf[p++] = bytes[i]!;
     } else {
       buf.set(bytes, p);
       p += n;
     }
-    this.pos = p;
+    this.#pos = p;
   }
 
-  private writeStringField(tag: number, s: string): void {
-    this.ensure(1);
-    this.buf[this.pos++] = tag;
-    this.writeString(s);
+  #writeStringField(tag: number, s: string): void {
+    this.#ensure(1);
+    this.#buf[this.#pos++] = tag;
+    this.#writeString(s);
   }
 
   /** `varint(utf8 length) utf8(s)`; ASCII is copied straight in, anything else goes through TextEncoder. */
-  private writeString(s: string): void {
+  #writeString(s: string): void {
     const n = s.length;
     const lengthSize = varintSize(n);
-    this.ensure(lengthSize + n);
-    const buf = this.buf;
-    let p = this.pos + lengthSize;
+    this.#ensure(lengthSize + n);
+    const buf = this.#buf;
+    let p = this.#pos + lengthSize;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c > 0x7f) {
         const utf8 = textEncoder.encode(s);
-        this.writeVarint(utf8.length);
-        this.copy(utf8);
+        this.#writeVarint(utf8.length);
+        this.#copy(utf8);
         return;
       }
       buf[p++] = c;
     }
-    let q = this.pos;
+    let q = this.#pos;
     let v = n;
     while (v > 0x7f) {
       buf[q++] = (v & 0x7f) | 0x80;
       v >>>= 7;
     }
     buf[q] = v;
-    this.pos = p;
+    this.#pos = p;
   }
 
   /** Hex id decoded into a length-delimited bytes field, as the official `hexToBinary` decodes it. */
-  private writeHexBytes(hex: string): void {
+  #writeHexBytes(hex: string): void {
     const n = hex.length >>> 1;
-    this.ensure(n + 5);
-    const buf = this.buf;
-    let p = this.pos;
+    this.#ensure(n + 5);
+    const buf = this.#buf;
+    let p = this.#pos;
     if (n < 0x80) buf[p++] = n;
     else {
-      this.writeVarint(n);
-      p = this.pos;
+      this.#writeVarint(n);
+      p = this.#pos;
     }
     for (let i = 0; i < n; i++) {
       buf[p++] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
     }
-    this.pos = p;
+    this.#pos = p;
   }
 
-  private writeFixed32(value: number): void {
-    const buf = this.buf;
+  #writeFixed32(value: number): void {
+    const buf = this.#buf;
     const v = value >>> 0;
-    buf[this.pos++] = v & 0xff;
-    buf[this.pos++] = (v >>> 8) & 0xff;
-    buf[this.pos++] = (v >>> 16) & 0xff;
-    buf[this.pos++] = (v >>> 24) & 0xff;
+    buf[this.#pos++] = v & 0xff;
+    buf[this.#pos++] = (v >>> 8) & 0xff;
+    buf[this.#pos++] = (v >>> 16) & 0xff;
+    buf[this.#pos++] = (v >>> 24) & 0xff;
   }
 
   /** HrTime as fixed64 nanoseconds, exactly as the official serializer computes it (no precision loss). */
-  private writeHrTime(hrTime: HrTime): void {
+  #writeHrTime(hrTime: HrTime): void {
     const seconds = hrTime[0];
     const nanos = hrTime[1];
     const nanosPerSecond = 1_000_000_000;
@@ -549,8 +549,8 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
     const lowWithCarry = (fromLower >>> 0) + (((fromUpper & 0xffff) * 0x10000) >>> 0) + nanos;
     const low = lowWithCarry >>> 0;
     const high = (Math.floor(fromLower / 0x100000000) + ((fromUpper / 0x10000) >>> 0) + Math.floor(lowWithCarry / 0x100000000)) >>> 0;
-    const buf = this.buf;
-    let p = this.pos;
+    const buf = this.#buf;
+    let p = this.#pos;
     buf[p++] = low & 0xff;
     buf[p++] = (low >>> 8) & 0xff;
     buf[p++] = (low >>> 16) & 0xff;
@@ -559,20 +559,20 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
     buf[p++] = (high >>> 8) & 0xff;
     buf[p++] = (high >>> 16) & 0xff;
     buf[p++] = (high >>> 24) & 0xff;
-    this.pos = p;
+    this.#pos = p;
   }
 
   /** A varint with the official writer's semantics (32-bit fast path; 64-bit two's complement for negatives and large values). Needs 10 bytes of room. */
-  private writeVarint(value: number): void {
-    this.ensure(10);
-    const buf = this.buf;
+  #writeVarint(value: number): void {
+    this.#ensure(10);
+    const buf = this.#buf;
     if (value >= 0 && value <= 0xffffffff) {
       let v = value >>> 0;
       while (v > 0x7f) {
-        buf[this.pos++] = (v & 0x7f) | 0x80;
+        buf[this.#pos++] = (v & 0x7f) | 0x80;
         v >>>= 7;
       }
-      buf[this.pos++] = v;
+      buf[this.#pos++] = v;
       return;
     }
     let low: number;
@@ -588,10 +588,10 @@ export class OtlpProtobufTraceSerializer implements ISerializer<ReadableSpan[], 
       if (low === 0) high = (high + 1) >>> 0;
     }
     while (high > 0 || low > 0x7f) {
-      buf[this.pos++] = (low & 0x7f) | 0x80;
+      buf[this.#pos++] = (low & 0x7f) | 0x80;
       low = ((low >>> 7) | (high << 25)) >>> 0;
       high >>>= 7;
     }
-    buf[this.pos++] = low & 0x7f;
+    buf[this.#pos++] = low & 0x7f;
   }
 }

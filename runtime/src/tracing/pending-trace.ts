@@ -64,15 +64,15 @@ export function isPendingSpan(span: unknown): span is PendingSpan {
 }
 
 export class PendingTrace implements DeferredSpanTrace {
-  private id: string | undefined;
+  #id: string | undefined;
   /** The spans held for the decision, in start order (a list through DeferredSpan.next: no array to grow). */
-  private root: PendingSpan | undefined;
-  private last: PendingSpan | undefined;
-  private held = 0;
-  private open = 0;
-  private holds = 0;
-  private keep = 0;
-  private state = PENDING;
+  #root: PendingSpan | undefined;
+  #last: PendingSpan | undefined;
+  #held = 0;
+  #open = 0;
+  #holds = 0;
+  #keep = 0;
+  #state = PENDING;
 
   /**
    * `performance.now()` when the trace's first span started here, in whole milliseconds (a small
@@ -81,19 +81,24 @@ export class PendingTrace implements DeferredSpanTrace {
    */
   originMs = 0;
 
+  readonly #sink: PendingTraceSink;
+  /** The tenant's ratio when the trace started; undefined when its tenant was not known yet. */
+  readonly #ratio: SamplingRatio | undefined;
+
   constructor(
-    private readonly sink: PendingTraceSink,
+    sink: PendingTraceSink,
     /** The span this local part continues, when it started from another process's context. */
     readonly remoteParent: SpanContext | undefined,
-    /** The tenant's ratio when the trace started; undefined when its tenant was not known yet. */
-    private readonly ratio: SamplingRatio | undefined,
+    ratio: SamplingRatio | undefined,
   ) {
-    this.id = remoteParent?.traceId;
+    this.#sink = sink;
+    this.#ratio = ratio;
+    this.#id = remoteParent?.traceId;
   }
 
   /** The trace id (drawn when first asked for, or the remote parent's). */
   get traceId(): string {
-    return (this.id ??= randomTraceId());
+    return (this.#id ??= randomTraceId());
   }
 
   /** Starts a span of this trace: the local root when `parent` is undefined. */
@@ -109,69 +114,69 @@ export class PendingTrace implements DeferredSpanTrace {
 
   /** Starts a span of this trace at `startMs` (`performance.now()`), with no attributes yet. */
   startSpanAt(parent: PendingSpan | undefined, name: string, kind: SpanKind, scope: InstrumentationScope, startMs: number): PendingSpan {
-    if (this.root === undefined) this.originMs = Math.floor(startMs);
+    if (this.#root === undefined) this.originMs = Math.floor(startMs);
     const span: PendingSpan = new DeferredSpan<PendingTrace>(this, parent, name, kind, scope, startMs);
-    this.open++;
-    if (this.root === undefined) {
-      this.root = this.last = span;
-      this.held = 1;
-    } else if (this.state !== PENDING) this.sink.stats.lateSpans++;
-    else if (this.held < this.sink.settings.maxSpansPerTrace) {
-      this.last!.next = span;
-      this.last = span;
-      this.held++;
-    } else this.sink.stats.spansOverCap++;
+    this.#open++;
+    if (this.#root === undefined) {
+      this.#root = this.#last = span;
+      this.#held = 1;
+    } else if (this.#state !== PENDING) this.#sink.stats.lateSpans++;
+    else if (this.#held < this.#sink.settings.maxSpansPerTrace) {
+      this.#last!.next = span;
+      this.#last = span;
+      this.#held++;
+    } else this.#sink.stats.spansOverCap++;
     return span;
   }
 
   /** Keeps the trace undecided until `release` (a published delivery not started yet). False when already decided. */
   hold(): boolean {
-    if (this.state !== PENDING) return false;
-    this.holds++;
+    if (this.#state !== PENDING) return false;
+    this.#holds++;
     return true;
   }
 
   /** Ends a hold taken with `hold`. */
   release(): void {
-    if (--this.holds === 0) this.decideIfDone();
+    if (--this.#holds === 0) this.#decideIfDone();
   }
 
   /** Called by a span when its outcome attribute is set. */
   noteOutcome(outcome: AttributeValue): void {
-    this.keep |= keepBitOfOutcome(outcome);
+    this.#keep |= keepBitOfOutcome(outcome);
   }
 
   /** Called by a span when its status becomes ERROR. */
   noteError(): void {
-    this.keep |= KEEP_ERROR;
+    this.#keep |= KEEP_ERROR;
   }
 
   /** Called by a span when it ends. */
   spanEnded(span: PendingSpan): void {
-    if (span.durationMs >= this.sink.settings.keepSlowerThanMs) this.keep |= KEEP_SLOW;
-    this.open--;
-    if (this.state === PENDING) this.decideIfDone();
-    else if (this.state === KEPT) this.sink.exportSpan(span.toReadableSpan(this.sink.resource, Date.now() - performance.now(), undefined));
+    if (span.durationMs >= this.#sink.settings.keepSlowerThanMs) this.#keep |= KEEP_SLOW;
+    this.#open--;
+    if (this.#state === PENDING) this.#decideIfDone();
+    else if (this.#state === KEPT) this.#sink.exportSpan(span.toReadableSpan(this.#sink.resource, Date.now() - performance.now(), undefined));
   }
 
-  private decideIfDone(): void {
-    if (this.open !== 0 || this.holds !== 0 || this.state !== PENDING || this.root === undefined || !this.root.ended) return;
-    const keptBy = keptByOf(this.keep);
-    const root = this.root;
-    this.last = undefined;
+  #decideIfDone(): void {
+    if (this.#open !== 0 || this.#holds !== 0 || this.#state !== PENDING || this.#root === undefined || !this.#root.ended) return;
+    const keptBy = keptByOf(this.#keep);
+    const root = this.#root;
+    this.#last = undefined;
     if (keptBy === undefined) {
-      this.state = DROPPED;
-      this.sink.stats.dropped++;
+      this.#state = DROPPED;
+      this.#sink.stats.dropped++;
       unlink(root);
       return;
     }
-    this.state = KEPT;
-    this.sink.stats.keptByRule[keptBy as keyof SamplingStats["keptByRule"]]++;
-    const marks: Attributes = { [ATTR.samplingRatio]: (this.ratio ?? this.sink.settings.recordFor(tenantOf(root))).ratio, [ATTR.samplingKeptBy]: keptBy };
+    this.#state = KEPT;
+    this.#sink.stats.keptByRule[keptBy as keyof SamplingStats["keptByRule"]]++;
+    const marks: Attributes = { [ATTR.samplingRatio]: (this.#ratio ?? this.#sink.settings.recordFor(tenantOf(root))).ratio, [ATTR.samplingKeptBy]: keptBy };
     const epochOffsetMs = Date.now() - performance.now();
-    const resource = this.sink.resource;
+    const resource = this.#sink.resource;
     for (let span: PendingSpan | null = root; span !== null; span = span.next) {
-      this.sink.exportSpan(span.toReadableSpan(resource, epochOffsetMs, span === root ? marks : undefined));
+      this.#sink.exportSpan(span.toReadableSpan(resource, epochOffsetMs, span === root ? marks : undefined));
     }
     unlink(root);
   }

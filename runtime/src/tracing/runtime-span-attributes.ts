@@ -56,23 +56,29 @@ export interface RuntimeBaseAttributes {
 
 /** RuntimeBaseAttributes per tenant and type, built once; bounded (past the bounds, built per call). */
 export class BaseAttributeCache {
-  private readonly byTenant = new Map<TenantId, Map<string, RuntimeBaseAttributes>>();
+  readonly #byTenant = new Map<TenantId, Map<string, RuntimeBaseAttributes>>();
+
+  readonly #maxTenants: number;
+  readonly #maxTypesPerTenant: number;
 
   constructor(
-    private readonly maxTenants: number,
-    private readonly maxTypesPerTenant: number,
-  ) {}
+    maxTenants: number,
+    maxTypesPerTenant: number,
+  ) {
+    this.#maxTenants = maxTenants;
+    this.#maxTypesPerTenant = maxTypesPerTenant;
+  }
 
   of(tenant: TenantId, type: string): RuntimeBaseAttributes {
-    let byType = this.byTenant.get(tenant);
+    let byType = this.#byTenant.get(tenant);
     if (byType === undefined) {
       byType = new Map();
-      if (this.byTenant.size < this.maxTenants) this.byTenant.set(tenant, byType);
+      if (this.#byTenant.size < this.#maxTenants) this.#byTenant.set(tenant, byType);
     }
     let bases = byType.get(type);
     if (bases === undefined) {
       bases = buildBases(tenant, type);
-      if (byType.size < this.maxTypesPerTenant) byType.set(type, bases);
+      if (byType.size < this.#maxTypesPerTenant) byType.set(type, bases);
     }
     return bases;
   }

@@ -60,16 +60,19 @@ export interface TurnTimings {
  * spans (of undecided traces) get the same attributes, the per-type ones as one shared object.
  */
 export class RuntimeTracing {
-  private readonly names = new SpanNameCache(1024);
+  readonly #names = new SpanNameCache(1024);
   /** The tracer when it samples by tenant (producer spans then name their tenant); else null. */
-  private readonly sampling: SamplingTracer | null;
+  readonly #sampling: SamplingTracer | null;
   /** Attributes deferred spans share by tenant and type. */
-  private readonly bases = new BaseAttributeCache(10_000, 1024);
+  readonly #bases = new BaseAttributeCache(10_000, 1024);
   /** Contexts of running hosted turns of undecided traces, by the traceparent their host was given. */
-  private readonly hostedTurns = new Map<string, { tenant: TenantId; ctx: Context }>();
+  readonly #hostedTurns = new Map<string, { tenant: TenantId; ctx: Context }>();
 
-  private constructor(private readonly tracer: Tracer) {
-    this.sampling = tracer instanceof SamplingTracer ? tracer : null;
+  readonly #tracer: Tracer;
+
+  private constructor(tracer: Tracer) {
+    this.#tracer = tracer;
+    this.#sampling = tracer instanceof SamplingTracer ? tracer : null;
   }
 
   /**
@@ -85,9 +88,9 @@ export class RuntimeTracing {
   /** Starts the PRODUCER span of a send; its context is the parent of the delivery's process span. */
   startSend(tenant: TenantId, to: AgentId, hopCount: number, parent: Context | undefined): DeliveryTrace {
     const ctx = parent ?? otelContext.active();
-    const span = this.startProducer(tenant, this.names.of(to.type).send, ctx);
+    const span = this.#startProducer(tenant, this.#names.of(to.type).send, ctx);
     if (isPendingSpan(span)) {
-      span.setBaseAttributes(this.bases.of(tenant, to.type).send);
+      span.setBaseAttributes(this.#bases.of(tenant, to.type).send);
       span.setAttribute(ATTR.hopCount, hopCount);
       span.setAttribute(ATTR.agentKey, to.key);
     } else if (span.isRecording()) setMessagingAttributes(span, tenant, to.type, to.key, hopCount, "send");
@@ -97,9 +100,9 @@ export class RuntimeTracing {
   /** Starts the PRODUCER span of a publish; end it with `endPublish`. */
   startPublish(tenant: TenantId, topic: TopicId, hopCount: number, parent: Context | undefined): { span: Span; ctx: Context } {
     const ctx = parent ?? otelContext.active();
-    const span = this.startProducer(tenant, this.names.of(topic.type).publish, ctx);
+    const span = this.#startProducer(tenant, this.#names.of(topic.type).publish, ctx);
     if (isPendingSpan(span)) {
-      span.setBaseAttributes(this.bases.of(tenant, topic.type).publish);
+      span.setBaseAttributes(this.#bases.of(tenant, topic.type).publish);
       span.setAttribute(ATTR.hopCount, hopCount);
     } else if (span.isRecording()) {
       setMessagingAttributes(span, tenant, undefined, undefined, hopCount, "publish");
@@ -136,8 +139,8 @@ export class RuntimeTracing {
     error: unknown,
     parent: Context | undefined,
   ): void {
-    const names = this.names.of(target);
-    const span = this.startProducer(tenant, kind === "send" ? names.send : names.publish, parent ?? otelContext.active());
+    const names = this.#names.of(target);
+    const span = this.#startProducer(tenant, kind === "send" ? names.send : names.publish, parent ?? otelContext.active());
     if (span.isRecording()) {
       setMessagingAttributes(span, tenant, kind === "send" ? target : undefined, key, hopCount, kind);
       if (kind === "publish") span.setAttribute(ATTR.messagingDestination, target);
@@ -153,13 +156,13 @@ export class RuntimeTracing {
    * SDK spans read their own clock, as they always have).
    */
   startTurn(t: DeliveryTrace, tenant: TenantId, agent: AgentId, hopCount: number, deliveryId: string, isRpc: boolean, startMs: number): Context {
-    const names = this.names.of(agent.type);
-    const parent = this.sampling === null ? undefined : trace.getSpan(t.parent);
+    const names = this.#names.of(agent.type);
+    const parent = this.#sampling === null ? undefined : trace.getSpan(t.parent);
     if (isPendingSpan(parent)) {
       // An undecided trace: its turn spans are started directly, and the handler's context holds invoke_agent alone.
-      const process = this.sampling!.startDeferredChild(parent, names.process, SpanKind.CONSUMER, startMs);
-      const invoke = this.sampling!.startDeferredChild(process, names.invoke, SpanKind.INTERNAL, startMs);
-      const bases = this.bases.of(tenant, agent.type);
+      const process = this.#sampling!.startDeferredChild(parent, names.process, SpanKind.CONSUMER, startMs);
+      const invoke = this.#sampling!.startDeferredChild(process, names.invoke, SpanKind.INTERNAL, startMs);
+      const bases = this.#bases.of(tenant, agent.type);
       process.setBaseAttributes(isRpc ? bases.process : bases.processPublished);
       process.setAttribute(ATTR.hopCount, hopCount);
       process.setAttribute(ATTR.agentKey, agent.key);
@@ -170,9 +173,9 @@ export class RuntimeTracing {
       t.invoke = invoke;
       t.invokeCtx = contextWithSpan(t.parent, invoke);
     } else {
-      const process = this.tracer.startSpan(names.process, CONSUMER, t.parent);
+      const process = this.#tracer.startSpan(names.process, CONSUMER, t.parent);
       const processCtx = contextWithSpan(t.parent, process);
-      const invoke = this.tracer.startSpan(names.invoke, INTERNAL, processCtx);
+      const invoke = this.#tracer.startSpan(names.invoke, INTERNAL, processCtx);
       if (process.isRecording()) {
         setMessagingAttributes(process, tenant, agent.type, agent.key, hopCount, "process");
         process.setAttribute(ATTR.messagingMessageId, deliveryId);
@@ -200,7 +203,7 @@ export class RuntimeTracing {
   endTurn(t: DeliveryTrace, outcome: TurnOutcome, timings: TurnTimings, error?: unknown): void {
     const { invoke, process } = t;
     if (t.hostedTraceparent !== undefined) {
-      this.hostedTurns.delete(t.hostedTraceparent);
+      this.#hostedTurns.delete(t.hostedTraceparent);
       t.hostedTraceparent = undefined;
     }
     const wallMs = round(timings.wallMs);
@@ -256,7 +259,7 @@ export class RuntimeTracing {
     if (!isSpanContextValid(sc)) return undefined;
     const traceparent = `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1).toString(16).padStart(2, "0")}`;
     if (isPendingSpan(span) && t.invokeCtx !== undefined) {
-      this.hostedTurns.set(traceparent, { tenant, ctx: t.invokeCtx });
+      this.#hostedTurns.set(traceparent, { tenant, ctx: t.invokeCtx });
       t.hostedTraceparent = traceparent;
     }
     return traceparent;
@@ -268,14 +271,14 @@ export class RuntimeTracing {
    * than starting a local part of its own). Undefined otherwise (parse the traceparent instead).
    */
   hostedTurnContext(tenant: TenantId, traceparent: string): Context | undefined {
-    if (this.hostedTurns.size === 0) return undefined;
-    const turn = this.hostedTurns.get(traceparent);
+    if (this.#hostedTurns.size === 0) return undefined;
+    const turn = this.#hostedTurns.get(traceparent);
     return turn !== undefined && turn.tenant === tenant ? turn.ctx : undefined;
   }
 
   /** Starts a producer span; under a SamplingTracer, naming its tenant (whose ratio applies to a trace the span starts). */
-  private startProducer(tenant: TenantId, name: string, ctx: Context): Span {
-    return this.sampling === null ? this.tracer.startSpan(name, PRODUCER, ctx) : this.sampling.startTenantSpan(tenant, name, PRODUCER, ctx);
+  #startProducer(tenant: TenantId, name: string, ctx: Context): Span {
+    return this.#sampling === null ? this.#tracer.startSpan(name, PRODUCER, ctx) : this.#sampling.startTenantSpan(tenant, name, PRODUCER, ctx);
   }
 }
 
@@ -305,14 +308,18 @@ interface SpanNames {
 
 /** Span names per type, built once per type rather than per span; bounded (past the bound, names are built per call). */
 class SpanNameCache {
-  private readonly byType = new Map<string, SpanNames>();
-  constructor(private readonly maxTypes: number) {}
+  readonly #byType = new Map<string, SpanNames>();
+  readonly #maxTypes: number;
+
+  constructor(maxTypes: number) {
+    this.#maxTypes = maxTypes;
+  }
 
   of(type: string): SpanNames {
-    let names = this.byType.get(type);
+    let names = this.#byType.get(type);
     if (names === undefined) {
       names = { send: `send ${type}`, publish: `publish ${type}`, process: `process ${type}`, invoke: `invoke_agent ${type}` };
-      if (this.byType.size < this.maxTypes) this.byType.set(type, names);
+      if (this.#byType.size < this.#maxTypes) this.#byType.set(type, names);
     }
     return names;
   }

@@ -38,8 +38,8 @@ export const DEFAULT_MAX_SPANS_PER_TRACE = 1_000;
  * throws InvalidArgumentError naming the bad value, leaving the settings unchanged.
  */
 export class SamplingSettings {
-  private defaultValue: SamplingRatio;
-  private readonly overrides = new Map<string, SamplingRatio>();
+  #defaultValue: SamplingRatio;
+  readonly #overrides = new Map<string, SamplingRatio>();
   /** Whether the keep rules apply (see SamplingOptions.keepRules). */
   readonly keepRules: boolean;
   /** See SamplingOptions.keepSlowerThanMs. */
@@ -49,11 +49,11 @@ export class SamplingSettings {
 
   constructor(options: SamplingOptions = {}) {
     if (options === null || typeof options !== "object") throw new InvalidArgumentError(`sampling options must be an object; got ${String(options)}`);
-    this.defaultValue = { ratio: checkRatio(options.defaultRatio ?? 1, "sampling.defaultRatio") };
+    this.#defaultValue = { ratio: checkRatio(options.defaultRatio ?? 1, "sampling.defaultRatio") };
     const tenants = options.tenants ?? {};
     if (tenants === null || typeof tenants !== "object") throw new InvalidArgumentError(`sampling.tenants must be an object of tenant id to ratio; got ${String(tenants)}`);
     for (const [tenant, ratio] of Object.entries(tenants)) {
-      this.overrides.set(parseTenantId(tenant), { ratio: checkRatio(ratio, `sampling ratio of tenant "${tenant}"`) });
+      this.#overrides.set(parseTenantId(tenant), { ratio: checkRatio(ratio, `sampling ratio of tenant "${tenant}"`) });
     }
     if (options.keepRules !== undefined && typeof options.keepRules !== "boolean") throw new InvalidArgumentError(`sampling.keepRules must be true or false; got ${String(options.keepRules)}`);
     this.keepRules = options.keepRules ?? true;
@@ -67,7 +67,7 @@ export class SamplingSettings {
 
   /** The ratio of tenants without an override. */
   get defaultRatio(): number {
-    return this.defaultValue.ratio;
+    return this.#defaultValue.ratio;
   }
 
   /** The ratio new traces of `tenant` start with: its override, else the default (also for an unknown tenant). */
@@ -80,25 +80,25 @@ export class SamplingSettings {
    * trace holds the record of its start at the cost of a reference (a number field would box it).
    */
   recordFor(tenant: string | undefined): SamplingRatio {
-    if (tenant === undefined || this.overrides.size === 0) return this.defaultValue;
-    return this.overrides.get(tenant) ?? this.defaultValue;
+    if (tenant === undefined || this.#overrides.size === 0) return this.#defaultValue;
+    return this.#overrides.get(tenant) ?? this.#defaultValue;
   }
 
   /** Sets the ratio of tenants without an override; applies to traces started from now on. */
   setDefaultRatio(ratio: number): void {
-    this.defaultValue = { ratio: checkRatio(ratio, "sampling.defaultRatio") };
+    this.#defaultValue = { ratio: checkRatio(ratio, "sampling.defaultRatio") };
   }
 
   /** Sets (or, with undefined, removes) a tenant's ratio; applies to its traces started from now on. */
   setTenantRatio(tenant: string, ratio: number | undefined): void {
     const id = parseTenantId(tenant);
-    if (ratio === undefined) this.overrides.delete(id);
-    else this.overrides.set(id, { ratio: checkRatio(ratio, `sampling ratio of tenant "${id}"`) });
+    if (ratio === undefined) this.#overrides.delete(id);
+    else this.#overrides.set(id, { ratio: checkRatio(ratio, `sampling ratio of tenant "${id}"`) });
   }
 
   /** A snapshot of the per-tenant overrides. */
   tenantRatios(): Record<string, number> {
-    return Object.fromEntries([...this.overrides].map(([tenant, r]) => [tenant, r.ratio]));
+    return Object.fromEntries([...this.#overrides].map(([tenant, r]) => [tenant, r.ratio]));
   }
 }
 

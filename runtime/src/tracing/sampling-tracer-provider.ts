@@ -38,12 +38,15 @@ export interface SamplingTracerProviderOptions {
  * the caller's part decided, and the reverse.
  */
 export class SamplingTracerProvider implements TracerProvider {
-  private readonly tracers = new Map<string, SamplingTracer>();
-  private readonly sink: PendingTraceSink;
+  readonly #tracers = new Map<string, SamplingTracer>();
+  readonly #sink: PendingTraceSink;
 
-  constructor(private readonly options: SamplingTracerProviderOptions) {
+  readonly #options: SamplingTracerProviderOptions;
+
+  constructor(options: SamplingTracerProviderOptions) {
+    this.#options = options;
     const processors = [...options.spanProcessors];
-    this.sink = {
+    this.#sink = {
       settings: options.sampling,
       resource: options.resource,
       stats: emptySamplingStats(),
@@ -55,23 +58,23 @@ export class SamplingTracerProvider implements TracerProvider {
 
   /** The settings this provider reads: change a tenant's ratio here at run time. */
   get sampling(): SamplingSettings {
-    return this.options.sampling;
+    return this.#options.sampling;
   }
 
   getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
     const key = `${name}@${version ?? ""}:${options?.schemaUrl ?? ""}`;
-    let tracer = this.tracers.get(key);
+    let tracer = this.#tracers.get(key);
     if (tracer === undefined) {
       const scope = { name, ...(version === undefined ? {} : { version }), ...(options?.schemaUrl === undefined ? {} : { schemaUrl: options.schemaUrl }) };
-      tracer = new SamplingTracer(this.options.delegate.getTracer(name, version, options), scope, this.options.sampling, this.sink);
-      this.tracers.set(key, tracer);
+      tracer = new SamplingTracer(this.#options.delegate.getTracer(name, version, options), scope, this.#options.sampling, this.#sink);
+      this.#tracers.set(key, tracer);
     }
     return tracer;
   }
 
   /** A snapshot of the decisions counted so far. */
   stats(): SamplingStats {
-    const s = this.sink.stats;
+    const s = this.#sink.stats;
     return { ...s, keptByRule: { ...s.keptByRule } };
   }
 }

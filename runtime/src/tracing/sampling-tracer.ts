@@ -17,15 +17,25 @@ import { UnsampledSpan } from "./unsampled-span.js";
  * The tenant of a new trace is its start attribute `troupe.tenant.id`, else the tenant baggage entry.
  */
 export class SamplingTracer implements Tracer {
+  readonly #delegate: Tracer;
+  readonly #scope: InstrumentationScope;
+  readonly #settings: SamplingSettings;
+  readonly #sink: PendingTraceSink;
+
   constructor(
-    private readonly delegate: Tracer,
-    private readonly scope: InstrumentationScope,
-    private readonly settings: SamplingSettings,
-    private readonly sink: PendingTraceSink,
-  ) {}
+    delegate: Tracer,
+    scope: InstrumentationScope,
+    settings: SamplingSettings,
+    sink: PendingTraceSink,
+  ) {
+    this.#delegate = delegate;
+    this.#scope = scope;
+    this.#settings = settings;
+    this.#sink = sink;
+  }
 
   startSpan(name: string, options?: SpanOptions, ctx?: Context): Span {
-    return this.start(name, options, ctx, false, undefined);
+    return this.#start(name, options, ctx, false, undefined);
   }
 
   /**
@@ -33,7 +43,7 @@ export class SamplingTracer implements Tracer {
    * ratio applies if the span starts a trace, without passing the tenant as a start attribute.
    */
   startTenantSpan(tenant: string, name: string, options: SpanOptions | undefined, ctx: Context): Span {
-    return this.start(name, options, ctx, true, tenant);
+    return this.#start(name, options, ctx, true, tenant);
   }
 
   /**
@@ -41,37 +51,37 @@ export class SamplingTracer implements Tracer {
    * what `startSpan` would start under it, without a context lookup or a clock read.
    */
   startDeferredChild(parent: PendingSpan, name: string, kind: SpanKind, startMs: number): PendingSpan {
-    return parent.trace.startSpanAt(parent, name, kind, this.scope, startMs);
+    return parent.trace.startSpanAt(parent, name, kind, this.#scope, startMs);
   }
 
-  private start(name: string, options: SpanOptions | undefined, ctx: Context | undefined, tenantKnown: boolean, knownTenant: string | undefined): Span {
+  #start(name: string, options: SpanOptions | undefined, ctx: Context | undefined, tenantKnown: boolean, knownTenant: string | undefined): Span {
     const parentCtx = ctx ?? otelContext.active();
     const parent = options?.root === true ? undefined : trace.getSpan(parentCtx);
     // The hot path: a span inside a trace that is not decided yet.
-    if (isPendingSpan(parent)) return parent.trace.startSpan(parent, name, options, this.scope);
+    if (isPendingSpan(parent)) return parent.trace.startSpan(parent, name, options, this.#scope);
     if (parent instanceof UnsampledSpan) return new UnsampledSpan(parent);
-    if (isTracingSuppressed(parentCtx)) return this.delegate.startSpan(name, options, parentCtx);
+    if (isTracingSuppressed(parentCtx)) return this.#delegate.startSpan(name, options, parentCtx);
     if (parent !== undefined) {
       const sc = parent.spanContext();
       if (isSpanContextValid(sc)) {
         // A live SDK span: its trace was sampled (or recorded) already.
-        if (parent.isRecording()) return this.delegate.startSpan(name, options, parentCtx);
+        if (parent.isRecording()) return this.#delegate.startSpan(name, options, parentCtx);
         if ((sc.traceFlags & TraceFlags.SAMPLED) !== 0) {
-          if (sc.isRemote !== true) return this.delegate.startSpan(name, options, parentCtx);
-          this.sink.stats.keptByParent++;
-          return this.delegate.startSpan(name, withMarks(options, this.settings.ratioFor(tenantKnown ? knownTenant : tenantOf(options, parentCtx)), "parent"), parentCtx);
+          if (sc.isRemote !== true) return this.#delegate.startSpan(name, options, parentCtx);
+          this.#sink.stats.keptByParent++;
+          return this.#delegate.startSpan(name, withMarks(options, this.#settings.ratioFor(tenantKnown ? knownTenant : tenantOf(options, parentCtx)), "parent"), parentCtx);
         }
-        return this.unsampled(name, options, sc, tenantKnown ? knownTenant : tenantOf(options, parentCtx));
+        return this.#unsampled(name, options, sc, tenantKnown ? knownTenant : tenantOf(options, parentCtx));
       }
     }
-    const record = this.settings.recordFor(tenantKnown ? knownTenant : tenantOf(options, parentCtx));
+    const record = this.#settings.recordFor(tenantKnown ? knownTenant : tenantOf(options, parentCtx));
     const ratio = record.ratio;
     if (ratio > 0 && (ratio >= 1 || Math.random() < ratio)) {
-      this.sink.stats.keptByRatio++;
-      return this.delegate.startSpan(name, withMarks(options, ratio, "ratio"), parentCtx);
+      this.#sink.stats.keptByRatio++;
+      return this.#delegate.startSpan(name, withMarks(options, ratio, "ratio"), parentCtx);
     }
-    if (!this.settings.keepRules) return new UnsampledSpan(undefined);
-    return new PendingTrace(this.sink, undefined, record).startSpan(undefined, name, options, this.scope);
+    if (!this.#settings.keepRules) return new UnsampledSpan(undefined);
+    return new PendingTrace(this.#sink, undefined, record).startSpan(undefined, name, options, this.#scope);
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
@@ -96,9 +106,9 @@ export class SamplingTracer implements Tracer {
   }
 
   /** A span continuing a trace not sampled by its caller (another process, or a span not of this provider). */
-  private unsampled(name: string, options: SpanOptions | undefined, parent: SpanContext, tenant: string | undefined): Span {
-    if (!this.settings.keepRules) return new UnsampledSpan(parent);
-    return new PendingTrace(this.sink, parent, tenant === undefined ? undefined : this.settings.recordFor(tenant)).startSpan(undefined, name, options, this.scope);
+  #unsampled(name: string, options: SpanOptions | undefined, parent: SpanContext, tenant: string | undefined): Span {
+    if (!this.#settings.keepRules) return new UnsampledSpan(parent);
+    return new PendingTrace(this.#sink, parent, tenant === undefined ? undefined : this.#settings.recordFor(tenant)).startSpan(undefined, name, options, this.#scope);
   }
 }
 

@@ -8,18 +8,22 @@ import { randomSpanId, randomTraceId } from "./span-ids.js";
  * asked). Its span context carries the sampled flag unset, so other processes leave the trace out too.
  */
 export class UnsampledSpan implements Span {
-  private context: SpanContext | undefined = undefined;
+  #context: SpanContext | undefined = undefined;
+
+  readonly #parent: UnsampledSpan | SpanContext | undefined;
 
   /** `parent`: the span this one continues in this process, or the remote span context it continues, or none (a new trace). */
-  constructor(private readonly parent: UnsampledSpan | SpanContext | undefined) {}
+  constructor(parent: UnsampledSpan | SpanContext | undefined) {
+    this.#parent = parent;
+  }
 
   spanContext(): SpanContext {
-    if (this.context === undefined) {
-      const p = this.parent;
+    if (this.#context === undefined) {
+      const p = this.#parent;
       const traceId = p === undefined ? randomTraceId() : p instanceof UnsampledSpan ? p.spanContext().traceId : p.traceId;
-      this.context = { traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE };
+      this.#context = { traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE };
     }
-    return this.context;
+    return this.#context;
   }
 
   setAttribute(): this {
