@@ -7,6 +7,7 @@ import { createTenantRegistry } from "../tenants/tenant-registry.js";
 import { createAdminRoutes } from "./admin-routes.js";
 import type {
   AdminTenantDetailResponse,
+  AdminTenantListResponse,
   AdminTenantsResponse,
   CreateServiceKeyResponse,
   CreateTenantResponse,
@@ -157,6 +158,20 @@ describe("admin API", () => {
     const csv = (await (await call("GET", `/api/v1/admin/tenants?format=csv&${range}`)).text()).split("\r\n");
     expect(csv[0]).toMatch(/,calls,inputTokens,outputTokens,costUsd,errors,budgetRejections,.*,rateLimited,timeouts,cachedInputTokens,reasoningTokens$/);
     expect(csv[1]).toMatch(/^alpha,Alpha Inc,process,90,2,0,1,2,800,100,2,0,1,/);
+  });
+
+  it("lists every tenant's settings sorted by id, without activity, for pickers; refuses parameters and non-admin keys", async () => {
+    const res = await call("GET", "/api/v1/admin/tenant-list");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as AdminTenantListResponse;
+    expect(body.tenants.map((t) => t.id)).toEqual(["alpha", "bravo"]);
+    expect(body.tenants[1]).toMatchObject({ id: "bravo", budgets: { dailyTokens: 12 } });
+    expect(Object.keys(body)).toEqual(["tenants"]);
+    const bad = await call("GET", "/api/v1/admin/tenant-list?from=1");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe(`unknown parameter "from"`);
+    const consoleKey = ((await (await call("POST", "/api/v1/admin/tenants/bravo/keys", { kind: "console" })).json()) as IssueKeyResponse).key.secret;
+    expect((await call("GET", "/api/v1/admin/tenant-list", undefined, consoleKey)).status).toBe(403);
   });
 
   it("records every change in the audit log with its actor, without secrets", async () => {

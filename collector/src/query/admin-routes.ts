@@ -1,4 +1,5 @@
 import {
+  adminTenantListQuery,
   adminTenantQuery,
   adminTenantsQuery,
   createServiceKeyBody,
@@ -8,6 +9,7 @@ import {
   tenantParam,
   updateTenantBody,
   type AdminTenantDetailResponse,
+  type AdminTenantListResponse,
   type AdminTenantOverview,
   type AdminTenantsResponse,
   type CreateServiceKeyResponse,
@@ -89,6 +91,14 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<{ Variables
       budget: budgetStatus(tenant.budgets, budget.get(tenant.id)),
     }));
   }
+
+  // The settings alone: a console's tenant picker asks on every admin page, and must not pay for activity.
+  app.get("/admin/tenant-list", async (c) => {
+    parseParams(adminTenantListQuery, c.req.query());
+    const tenants = (await registry.listTenants()).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const body: AdminTenantListResponse = { tenants };
+    return c.json(body);
+  });
 
   app.get("/admin/tenants", async (c) => {
     const p = parseParams(adminTenantsQuery, c.req.query());

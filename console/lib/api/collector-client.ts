@@ -4,6 +4,7 @@ import {
   type AdminTenantDetailResponse,
   type AdminTenantParams,
   type AdminTenantsParams,
+  type AdminTenantListResponse,
   type AdminTenantsResponse,
   type AgentsParams,
   type AgentsResponse,
@@ -67,13 +68,13 @@ export class CollectorClient {
    * (an ingest key).
    */
   async identify(): Promise<KeyIdentity> {
-    const now = Date.now();
     try {
-      await this.#api.adminTenants({ from: now - 1, to: now });
+      await this.#api.adminTenantList();
       return { kind: "admin" };
     } catch (err) {
       if (!(err instanceof QueryApiError) || err.code !== "forbidden") throw err;
     }
+    const now = Date.now();
     const page = await this.#api.traces({ limit: 1, from: now - 1, to: now });
     return { kind: "console", tenantId: page.tenantId };
   }
@@ -112,6 +113,10 @@ export class CollectorClient {
   /** The raw usage report (CSV or JSON) as the collector streams it, for downloads. */
   usageExport(params: UsageParams & { format: "json" | "csv" }): Promise<Response> {
     return this.#api.usageExport(params);
+  }
+
+  adminTenantList(): Promise<AdminTenantListResponse> {
+    return this.#api.adminTenantList();
   }
 
   adminTenants(params: Omit<AdminTenantsParams, "format"> = {}): Promise<AdminTenantsResponse> {

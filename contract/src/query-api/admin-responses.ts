@@ -111,6 +111,14 @@ export interface AdminTenantOverview {
   budget: BudgetStatus;
 }
 
+/**
+ * Answer of GET /api/v1/admin/tenant-list: every tenant's settings, sorted by id, without activity
+ * or budget state (what a tenant picker needs, at the cost of one registry read).
+ */
+export interface AdminTenantListResponse {
+  tenants: TenantRecord[];
+}
+
 /** Answer of GET /api/v1/admin/tenants (sorted by cost, descending, then id). */
 export interface AdminTenantsResponse {
   from: string;

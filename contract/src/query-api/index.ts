@@ -35,6 +35,7 @@ export type {
 } from "./admin-bodies.js";
 export type {
   AdminTenantDetailResponse,
+  AdminTenantListResponse,
   AdminTenantOverview,
   AdminTenantsResponse,
   ApiKeyInfo,
@@ -79,6 +80,7 @@ export { DEFAULT_QUERY_API_TIMEOUT_MS, QueryApiClient } from "./query-api-client
 export type { QueryApiClientOptions } from "./query-api-client.js";
 export {
   adminTenantQuery,
+  adminTenantListQuery,
   adminTenantsQuery,
   agentsQuery,
   alertsQuery,

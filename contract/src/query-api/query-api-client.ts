@@ -1,6 +1,7 @@
 import type { CreateServiceKeyRequest, CreateTenantRequest, EndSessionRequest, IssueKeyRequest, SetWebhookRequest, UpdateTenantRequest } from "./admin-bodies.js";
 import type {
   AdminTenantDetailResponse,
+  AdminTenantListResponse,
   AdminTenantsResponse,
   BudgetResponse,
   CreateServiceKeyResponse,
@@ -140,6 +141,11 @@ export class QueryApiClient {
   /** GET /alerts: a tenant's own budget alerts, without the delivery log. */
   alerts(params: AlertsParams = {}): Promise<TenantAlertsResponse> {
     return this.#json("GET", "/api/v1/alerts", { ...params });
+  }
+
+  /** Admin: GET /admin/tenant-list, every tenant's settings sorted by id, without activity (cheap: for pickers and key checks). */
+  adminTenantList(): Promise<AdminTenantListResponse> {
+    return this.#json("GET", "/api/v1/admin/tenant-list", {});
   }
 
   /** Admin: GET /admin/tenants, every tenant with its activity and budget state over the range. */

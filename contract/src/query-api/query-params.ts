@@ -120,6 +120,9 @@ export const alertsQuery = z.strictObject({ tenant: tenantParam.optional() });
 /** Query parameters of GET /api/v1/alerts. */
 export type AlertsParams = QueryParamsOf<typeof alertsQuery>;
 
+/** GET /api/v1/admin/tenant-list: every tenant's settings; it takes no parameters. */
+export const adminTenantListQuery = z.strictObject({});
+
 /** GET /api/v1/admin/tenants: every tenant with its activity over the range (default: the last 24 hours). */
 export const adminTenantsQuery = z.strictObject({ from: timeParam.optional(), to: timeParam.optional(), format: formatParam.optional() });
 /** Query parameters of GET /api/v1/admin/tenants. */
