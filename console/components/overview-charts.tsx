@@ -1,6 +1,6 @@
 // The overview's five charts over the chosen range (server-safe: the charts themselves are client components).
 import type { OverviewResponse } from "../lib/api/types";
-import { bucketStepMs } from "../lib/charts/time-buckets";
+import { bucketStepMs, chartValue, type TimedColumns } from "../lib/charts/time-buckets";
 import { bucketName } from "../lib/charts/time-ticks";
 import { formatInt } from "../lib/format/format";
 import { TimeSeriesChart, type ChartBuckets } from "./time-series-chart";
@@ -17,6 +17,12 @@ export function OverviewCharts({ data, sampled }: { data: OverviewResponse; samp
   const per = bucketName(bucketStepMs({ fromMs: Date.parse(data.from), toMs: Date.parse(data.to), stepMs: data.stepSeconds * 1000 }));
   const spanTitle = (what: string) => (sampled ? `${what} per ${per} (${sampled})` : `${what} per ${per}`);
   const { budgetRejections, rateLimited } = data.totals;
+  // One time array shared by every chart: the page sends it once.
+  const t = data.series.map((p) => Date.parse(p.time));
+  const columns = (values: Record<string, (p: OverviewResponse["series"][number]) => number | null>): TimedColumns => ({
+    t,
+    values: Object.fromEntries(Object.entries(values).map(([key, of]) => [key, data.series.map((p) => chartValue(of(p)))])),
+  });
   return (
     <>
       <Card title={spanTitle("Spans")} description="Stored spans, and those with error status">
@@ -25,7 +31,7 @@ export function OverviewCharts({ data, sampled }: { data: OverviewResponse; samp
           buckets={buckets}
           empty="zero"
           stacked={false}
-          points={data.series.map((p) => ({ time: p.time, spans: p.spans, errors: p.errors }))}
+          points={columns({ spans: (p) => p.spans, errors: (p) => p.errors })}
           series={[{ key: "spans", label: "Spans", color: "#6366f1" }, { key: "errors", label: "Error spans", color: "#f04438" }]}
         />
       </Card>
@@ -36,7 +42,7 @@ export function OverviewCharts({ data, sampled }: { data: OverviewResponse; samp
           buckets={buckets}
           empty="gap"
           stacked={false}
-          points={data.series.map((p) => ({ time: p.time, rate: p.spans ? p.errors / p.spans : null }))}
+          points={columns({ rate: (p) => (p.spans ? p.errors / p.spans : null) })}
           series={[{ key: "rate", label: "Error rate", color: "#f04438" }]}
         />
       </Card>
@@ -49,7 +55,7 @@ export function OverviewCharts({ data, sampled }: { data: OverviewResponse; samp
           buckets={buckets}
           empty="zero"
           stacked={false}
-          points={data.series.map((p) => ({ time: p.time, llmCalls: p.llmCalls }))}
+          points={columns({ llmCalls: (p) => p.llmCalls })}
           series={[{ key: "llmCalls", label: "LLM calls", color: "#a855f7" }]}
         />
       </Card>
@@ -59,7 +65,7 @@ export function OverviewCharts({ data, sampled }: { data: OverviewResponse; samp
           buckets={buckets}
           empty="zero"
           stacked={false}
-          points={data.series.map((p) => ({ time: p.time, inputTokens: p.inputTokens, outputTokens: p.outputTokens }))}
+          points={columns({ inputTokens: (p) => p.inputTokens, outputTokens: (p) => p.outputTokens })}
           series={[{ key: "inputTokens", label: "Input", color: "#0ea5e9" }, { key: "outputTokens", label: "Output", color: "#22c55e" }]}
         />
       </Card>
@@ -70,7 +76,7 @@ export function OverviewCharts({ data, sampled }: { data: OverviewResponse; samp
           buckets={buckets}
           empty="zero"
           stacked={false}
-          points={data.series.map((p) => ({ time: p.time, costUsd: p.costUsd }))}
+          points={columns({ costUsd: (p) => p.costUsd })}
           series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
         />
       </Card>

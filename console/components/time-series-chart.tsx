@@ -2,7 +2,7 @@
 // Time-series charts (Recharts) for the overview and usage pages, on a real time axis.
 import { Area, AreaChart, Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { chartNote } from "../lib/charts/chart-note";
-import { bucketStepMs, fillTimeBuckets, isolatedPoints, type EmptyBucket, type TimedPoint } from "../lib/charts/time-buckets";
+import { bucketStepMs, fillTimeBuckets, isolatedPoints, type EmptyBucket, type TimedColumns } from "../lib/charts/time-buckets";
 import { bucketName, bucketStartLabel, timeTickLabel, timeTicks } from "../lib/charts/time-ticks";
 import { valueAxis, type ValueFormat } from "../lib/charts/value-axis";
 import { formatAxisValue, formatChartValue } from "../lib/charts/value-labels";
@@ -24,8 +24,8 @@ export interface ChartBuckets {
 const AXIS_TICK = { fontSize: 11, fill: "#667085" };
 
 /**
- * A chart over time. `points` are the buckets the collector sent (ISO `time` plus one number, or
- * null, per series); every bucket of `buckets` is drawn, an empty one as 0 or as a gap (`empty`),
+ * A chart over time. `points` are the buckets the collector sent, as columns (bucket starts plus
+ * one number, or null, per series and start); every bucket of `buckets` is drawn, an empty one as 0 or as a gap (`empty`),
  * so a pause in traffic takes its real width. Areas sit on a time axis spanning the whole range;
  * bars (for a few day or hour buckets) one per bucket. The value axis runs from 0 to just above the
  * data (a ratio never past 100%). A line under the chart says the bucket width, what empty buckets
@@ -33,7 +33,7 @@ const AXIS_TICK = { fontSize: 11, fill: "#667085" };
  */
 export function TimeSeriesChart({ label, points, series, buckets, empty, stacked, format = "count", kind = "area" }: {
   label: string;
-  points: TimedPoint[];
+  points: TimedColumns;
   series: SeriesSpec[];
   buckets: ChartBuckets;
   empty: EmptyBucket;

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { bucketStepMs, fillTimeBuckets, isolatedPoints, MAX_BUCKETS } from "./time-buckets";
+import { bucketStepMs, chartValue, fillTimeBuckets as fillColumns, isolatedPoints, MAX_BUCKETS, timedColumns, type BucketRange, type EmptyBucket, type TimedPoint } from "./time-buckets";
 
 const MIN = 60_000;
 const T0 = Date.parse("2025-03-03T10:00:00.000Z");
 const at = (minutes: number) => new Date(T0 + minutes * MIN).toISOString();
+/** The charts' input from points, as the pages build it. */
+const fillTimeBuckets = (points: TimedPoint[], keys: string[], range: BucketRange, empty: EmptyBucket) => fillColumns(timedColumns(points, keys), keys, range, empty);
 
 describe("fillTimeBuckets", () => {
   it("draws every bucket of the range, a 10-minute gap as ten zero buckets", () => {
@@ -53,5 +55,13 @@ describe("fillTimeBuckets", () => {
   it("finds the values a line cannot show: those between two gaps", () => {
     const filled = fillTimeBuckets([{ time: at(0), rate: 0 }, { time: at(2), rate: 0.5 }, { time: at(3), rate: 0.25 }, { time: at(5), rate: 1 }], ["rate"], { fromMs: T0, toMs: T0 + 6 * MIN, stepMs: MIN }, "gap");
     expect([...isolatedPoints(filled, "rate")]).toEqual([0, 5]);
+  });
+
+  it("takes columns: one shared time array, a missing or non-numeric value as null, floats to 9 significant digits", () => {
+    const t = [T0, T0 + MIN, T0 + 2 * MIN];
+    const filled = fillColumns({ t, values: { a: [1, null, 2], b: [0.5] } }, ["a", "b"], { fromMs: T0, toMs: T0 + 3 * MIN, stepMs: MIN }, "gap");
+    expect(filled).toEqual([{ t: T0, a: 1, b: 0.5 }, { t: T0 + MIN, a: null, b: null }, { t: T0 + 2 * MIN, a: 2, b: null }]);
+    expect(timedColumns([{ time: at(0), rate: 1 / 3, n: 7, bad: "x" }], ["rate", "n", "bad"])).toEqual({ t: [T0], values: { rate: [0.333333333], n: [7], bad: [null] } });
+    expect([chartValue(799.8199199999996), chartValue(123456789.123), chartValue(0.000123456789012), chartValue(Number.NaN), chartValue(null)]).toEqual([799.81992, 123456789, 0.000123456789, null, null]);
   });
 });

@@ -13,6 +13,29 @@ export type EmptyBucket = "zero" | "gap";
 /** A sparse input point: an ISO bucket start and one value per series (null: no value). */
 export type TimedPoint = { time: string } & Record<string, number | string | null>;
 
+/**
+ * Sparse input points as columns: bucket starts (epoch ms) and, per series key, one value (or null)
+ * per start. What a server page hands a chart: several charts share one `t` array (sent once), and
+ * a 1,440-bucket day is tens of kilobytes, not the half megabyte of one object per point per chart.
+ */
+export interface TimedColumns {
+  t: readonly number[];
+  values: Readonly<Record<string, readonly (number | null)[]>>;
+}
+
+/** `points` as columns of `keys` (values that are not finite numbers become null). */
+export function timedColumns(points: readonly TimedPoint[], keys: readonly string[]): TimedColumns {
+  const values: Record<string, (number | null)[]> = {};
+  for (const k of keys) values[k] = points.map((p) => chartValue(p[k]));
+  return { t: points.map((p) => Date.parse(p.time)), values };
+}
+
+/** A value as a chart receives it: null unless a finite number; a float kept to 9 significant digits (more than any axis or tooltip shows, without float noise). */
+export function chartValue(v: unknown): number | null {
+  if (typeof v !== "number" || !Number.isFinite(v)) return null;
+  return Number.isInteger(v) ? v : Number(v.toPrecision(9));
+}
+
 /** A filled point: the bucket start `t` (epoch ms) and one value per series key (null: a gap). */
 export type BucketPoint = { t: number } & Record<string, number | null>;
 
@@ -27,11 +50,12 @@ export function firstBucketStart(range: BucketRange): number {
 /**
  * One point per bucket of the range, in time order, from the first bucket holding `fromMs` to the
  * last one starting before `toMs`. A bucket without an input point gets 0 for every key (`empty:
- * "zero"`) or null (`empty: "gap"`); an input value that is null stays null. Input points are placed
- * in the bucket holding their time; points sharing a bucket are added. Points outside the range are
- * ignored. At most MAX_BUCKETS buckets: a finer step is widened to whole multiples of itself.
+ * "zero"`) or null (`empty: "gap"`); an input value that is null (or missing) stays null. Input
+ * points are placed in the bucket holding their time; points sharing a bucket are added. Points
+ * outside the range are ignored. At most MAX_BUCKETS buckets: a finer step is widened to whole
+ * multiples of itself.
  */
-export function fillTimeBuckets(points: readonly TimedPoint[], keys: readonly string[], range: BucketRange, empty: EmptyBucket): BucketPoint[] {
+export function fillTimeBuckets(points: TimedColumns, keys: readonly string[], range: BucketRange, empty: EmptyBucket): BucketPoint[] {
   const stepMs = bucketStepMs(range);
   const start = firstBucketStart({ ...range, stepMs });
   const count = Math.max(0, Math.ceil((range.toMs - start) / stepMs));
@@ -42,19 +66,18 @@ export function fillTimeBuckets(points: readonly TimedPoint[], keys: readonly st
     for (const k of keys) p[k] = empty === "zero" ? 0 : null;
     filled.push(p);
   }
-  for (const point of points) {
-    const ms = Date.parse(point.time);
-    if (!Number.isFinite(ms) || ms < start || ms >= range.toMs) continue;
+  points.t.forEach((ms, at) => {
+    if (!Number.isFinite(ms) || ms < start || ms >= range.toMs) return;
     const i = Math.floor((ms - start) / stepMs);
     const target = filled[i]!;
     for (const k of keys) {
-      const v = point[k];
+      const v = points.values[k]?.[at];
       const value = typeof v === "number" && Number.isFinite(v) ? v : null;
       if (!seen[i]) target[k] = value;
       else if (value !== null) target[k] = (target[k] ?? 0) + value;
     }
     seen[i] = true;
-  }
+  });
   return filled;
 }
 

@@ -3,6 +3,7 @@ import { CategoryBarChart } from "../../../components/category-bar-chart";
 import { DataTable } from "../../../components/data-table";
 import { IsoDateInput } from "../../../components/iso-date-input";
 import { TimeSeriesChart } from "../../../components/time-series-chart";
+import { timedColumns } from "../../../lib/charts/time-buckets";
 import { Card, EmptyState, ErrorState, PageHeader, StatCard } from "../../../components/ui";
 import { load, type Loaded } from "../../../lib/api/load";
 import type { UsageFigures, UsageGroupBy, UsageResponse } from "../../../lib/api/types";
@@ -167,7 +168,7 @@ function UsageCharts({ overTime, byModel, byAgent, buckets, per }: {
               buckets={buckets}
               empty="zero"
               stacked={false}
-              points={overTime.data.rows.map((r) => ({ time: r.group, costUsd: r.costUsd }))}
+              points={timedColumns(overTime.data.rows.map((r) => ({ time: r.group, costUsd: r.costUsd })), ["costUsd"])}
               series={[{ key: "costUsd", label: "Cost", color: "#f59e0b" }]}
             />
             <TimeSeriesChart
@@ -176,7 +177,7 @@ function UsageCharts({ overTime, byModel, byAgent, buckets, per }: {
               buckets={buckets}
               empty="zero"
               stacked
-              points={overTime.data.rows.map((r) => ({ time: r.group, inputTokens: r.inputTokens, outputTokens: r.outputTokens }))}
+              points={timedColumns(overTime.data.rows.map((r) => ({ time: r.group, inputTokens: r.inputTokens, outputTokens: r.outputTokens })), ["inputTokens", "outputTokens"])}
               series={[{ key: "inputTokens", label: "Input tokens", color: "#0ea5e9" }, { key: "outputTokens", label: "Output tokens", color: "#22c55e" }]}
             />
           </div>
