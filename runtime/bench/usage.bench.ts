@@ -35,12 +35,14 @@ const nothing: UsageRecorder = { record: () => undefined };
 // A sampled, recording chat span, so records carry trace and span ids as they do in production.
 const tracer = new BasicTracerProvider().getTracer("bench");
 const identity = { tenant: "acme", agentType: "researcher", provider: "openai", model: "gpt-4o-mini" };
+// The budget ledger that charges the calls (its id goes into each record); none here, as with no budget set.
+const ledger = { id: "" };
 
 async function round(recorder: UsageRecorder): Promise<number> {
   const before = process.cpuUsage();
   for (let i = 0; i < RECORDS_PER_ROUND; i++) {
     const span = tracer.startSpan("chat gpt-4o-mini");
-    const usage = new LlmCallUsage(recorder, identity);
+    const usage = new LlmCallUsage(recorder, identity, ledger);
     const charge: UsageCharge = { inputTokens: 900 + (i % 200), outputTokens: 120 + (i % 50), cachedInputTokens: i % 3 === 0 ? 512 : 0, reasoningTokens: 0, costUsd: 0.000207 + i * 1e-9, usageExact: true };
     usage.end("ok", span, charge, "gpt-4o-mini-2024-07-18");
     span.end();
