@@ -53,7 +53,7 @@ describe("OtlpForwarder", () => {
     const spansOf = (r: OtlpReceiver) =>
       r.requests.flatMap((q) =>
         q.request.resourceSpans.flatMap((rs) =>
-          rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ tenant: rs.resource?.attributes?.find((a) => a.key === "troupe.tenant.id")?.value, ...s }))),
+          rs.scopeSpans.flatMap((ss) => ss.spans.map((s): Record<string, unknown> => ({ tenant: rs.resource?.attributes?.find((a) => a.key === "troupe.tenant.id")?.value, ...s }))),
         ),
       );
     expect(spansOf(honeycomb)).toEqual(spansOf(tempo));

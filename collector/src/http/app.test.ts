@@ -71,7 +71,7 @@ function protoBody(spans: Record<string, unknown>[]): Uint8Array {
   return type.encode(type.fromObject({ resourceSpans: [{ resource: { attributes: [{ key: "service.name", value: { stringValue: "svc" } }] }, scopeSpans: [{ spans: spans.map(toBytes) }] }] })).finish();
 }
 
-function post(body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+function post(body: NonNullable<RequestInit["body"]>, headers: Record<string, string> = {}): Promise<Response> {
   return Promise.resolve(
     app.request("/v1/traces", { method: "POST", body, headers: { authorization: "Bearer ingest-acme", "content-type": "application/json", ...headers } }),
   );

@@ -68,7 +68,7 @@ function traces(encoding: Encoding, count: number, first = 0): Uint8Array | stri
 function post(target: App, path: string, encoding: Encoding, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<Response> {
   const contentType = encoding === "protobuf" ? "application/x-protobuf" : "application/json";
   return Promise.resolve(
-    target.request(path, { method: "POST", body: body as BodyInit, headers: { authorization: "Bearer ingest-acme", "content-type": contentType, ...headers } }),
+    target.request(path, { method: "POST", body: body as NonNullable<RequestInit["body"]>, headers: { authorization: "Bearer ingest-acme", "content-type": contentType, ...headers } }),
   );
 }
 

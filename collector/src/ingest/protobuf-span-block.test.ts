@@ -139,7 +139,7 @@ function general(body: Buffer, p: Principal) {
     const result = buildSpanRows(decodeProtobufTracesWire(body, limits, ALLOW), p, limits, NOW_MS);
     return { ...result, error: undefined };
   } catch (err) {
-    return { error: (err as { code?: string }).code ?? String(err) };
+    return { error: (err as { code?: string }).code ?? String(err), rows: undefined, rejected: undefined };
   }
 }
 

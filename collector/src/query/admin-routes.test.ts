@@ -1,3 +1,4 @@
+import type { ApiErrorBody } from "@troupe/contract/query-api";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
@@ -100,7 +101,7 @@ describe("admin API", () => {
     for (const [body, message] of cases) {
       const res = await call("POST", "/api/v1/admin/tenants", body);
       expect(res.status).toBe(400);
-      expect((await res.json()).error.message).toMatch(message);
+      expect(((await res.json()) as ApiErrorBody).error.message).toMatch(message);
     }
     const noType = await app.request("/api/v1/admin/tenants", { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: "{}" });
     expect(noType.status).toBe(415);
@@ -226,7 +227,7 @@ describe("admin API", () => {
     for (const [body, message] of cases) {
       const res = await call("PUT", "/api/v1/admin/tenants/managed", body);
       expect(res.status).toBe(400);
-      expect((await res.json()).error.message).toMatch(message);
+      expect(((await res.json()) as ApiErrorBody).error.message).toMatch(message);
     }
     const bad = await call("POST", "/api/v1/admin/tenants", { id: "never", quotas: { weight: -1 } });
     expect(bad.status).toBe(400);

@@ -1,3 +1,4 @@
+import type { ApiErrorBody } from "@troupe/contract/query-api";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
@@ -113,7 +114,7 @@ describe("auth and tenant scope", () => {
   it("an admin key must name the tenant, and then reads that tenant", async () => {
     const bad = await get("/api/v1/traces", ADMIN);
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.message).toMatch(/tenant/);
+    expect(((await bad.json()) as ApiErrorBody).error.message).toMatch(/tenant/);
     const r = (await (await get("/api/v1/traces?tenant=globex", ADMIN)).json()) as TraceSearchResponse;
     expect(r.traces.map((t) => t.traceId)).toEqual([globexTrace]);
   });
@@ -200,7 +201,7 @@ describe("GET /traces/:traceId", () => {
   it("400 for an id that is not 32 hex characters", async () => {
     const r = await get("/api/v1/traces/abc'%20OR%201=1");
     expect(r.status).toBe(400);
-    expect((await r.json()).error.message).toMatch(/traceId/);
+    expect(((await r.json()) as ApiErrorBody).error.message).toMatch(/traceId/);
   });
 });
 
@@ -337,13 +338,13 @@ describe("parameter validation and SQL injection", () => {
   it("names unknown parameters and bad ranges", async () => {
     const unknown = await get("/api/v1/usage?groupby=day");
     expect(unknown.status).toBe(400);
-    expect((await unknown.json()).error.message).toMatch(/unknown parameter "groupby"/);
+    expect(((await unknown.json()) as ApiErrorBody).error.message).toMatch(/unknown parameter "groupby"/);
     const reversed = await get(`/api/v1/usage?from=${NOW}&to=${NOW - MIN}`);
     expect(reversed.status).toBe(400);
-    expect((await reversed.json()).error.message).toMatch(/"from"/);
+    expect(((await reversed.json()) as ApiErrorBody).error.message).toMatch(/"from"/);
     expect((await get("/api/v1/traces?limit=501")).status).toBe(400);
     expect((await get("/api/v1/traces?limit=0")).status).toBe(400);
     const cursor = await get(`/api/v1/traces?cursor=${Buffer.from(`1:${"g".repeat(32)}`).toString("base64url")}`);
-    expect((await cursor.json()).error.message).toMatch(/cursor/);
+    expect(((await cursor.json()) as ApiErrorBody).error.message).toMatch(/cursor/);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { attributeText } from "../ingest/attribute-filter.js";
 import { otlpAnyValue, typedAttributeValue } from "./attribute-types.js";
 import { decodeSpanEvents, decodeSpanLinks, encodeSpanEvents, encodeSpanLinks } from "./span-events.js";
+import type { SpanEvent } from "./span-row.js";
 
 describe("stored attribute types", () => {
   it("give back the JSON value and the OTLP AnyValue of each type from its stored text", () => {
@@ -32,7 +33,7 @@ describe("stored attribute types", () => {
   });
 
   it("store events and links as canonical JSON that reads back as written", () => {
-    const events = [
+    const events: SpanEvent[] = [
       { timeUnixNano: "1700000000000000001", name: "exception", attributes: { "exception.type": "TypeError" }, attributeTypes: {} },
       { timeUnixNano: "1700000000000000002", name: "ünï \"q\"", attributes: { n: "3" }, attributeTypes: { n: "int" as const } },
     ];

@@ -15,7 +15,9 @@ import { describeSpanStoreContract } from "./store.contract.js";
 // even where no ClickHouse server is available.
 describeSpanStoreContract("@clickhouse/client over chdb/connection", async () => {
   const dir = mkdtempSync(join(tmpdir(), "troupe-chdb-client-"));
-  const gateway = createClientGateway(createClient({ connection: withBinaryInsertBodies(createChdbConnection({ path: dir }), dir) }));
+  // chdb/connection implements the Connection of its own copy of @clickhouse/client-common: the same shape, another declaration.
+  const connection = withBinaryInsertBodies(createChdbConnection({ path: dir }), dir) as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"];
+  const gateway = createClientGateway(createClient({ connection }));
   await runMigrations(gateway);
   return {
     gateway,

@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type ConsumerInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +8,10 @@ const bucket = `troupe_attempts-${Date.now().toString(36)}-${Math.floor(Math.ran
 let nc: NatsConnection;
 let attempts: PartitionAttempts;
 
-const consumer = (ackFloor: number, delivered: number) => ({ ack_floor: { consumer_seq: 0, stream_seq: ackFloor }, delivered: { consumer_seq: 0, stream_seq: delivered } });
+const consumer = (ackFloor: number, delivered: number): Pick<ConsumerInfo, "delivered" | "ack_floor"> => ({
+  ack_floor: { consumer_seq: 0, stream_seq: ackFloor, last_active: 0 },
+  delivered: { consumer_seq: 0, stream_seq: delivered, last_active: 0 },
+});
 
 beforeAll(async () => {
   nc = await connect({ servers: "127.0.0.1:4222" });
