@@ -1,5 +1,5 @@
 // The console's edges in a real browser: a slow collector told from a down one (with a retry), the
-// admin shell streaming before the all-tenants query answers, sign-in returning to the page asked
+// admin shell streaming before the tenant list answers, sign-in returning to the page asked
 // for (and never to another site), the 404 page under the content-security policy, refused forms
 // answered 403 with the reason, the header's tenant picker following the page, one cost and date
 // format, and every page at 1280 and 1440 px (screenshots in test-results/screenshots/, no
@@ -271,13 +271,13 @@ describe("a slow collector is not a collector that is down", () => {
 });
 
 describe("the admin shell streams", () => {
-  it("sends the shell before the all-tenants query answers, and finishes the page once it has", async () => {
+  it("sends the shell before the tenant list answers, and finishes the page once it has", async () => {
     const { ctx, page } = await newPage();
     await signIn(page, ADMIN_KEY);
     const cookie = await cookieHeader(ctx);
 
     for (const path of ["/operator/tenants/acme", "/?tenant=acme"]) {
-      const hold = standIn.hold("/api/v1/admin/tenants");
+      const hold = standIn.hold("/api/v1/admin/tenant-list");
       const started = performance.now();
       const res = await fetch(`${base}${path}`, { headers: { cookie } });
       expect(res.status).toBe(200);
@@ -294,11 +294,11 @@ describe("the admin shell streams", () => {
         html += decoder.decode(next.value, { stream: true });
         if (html.includes('data-testid="signed-in-as"')) shellMs = performance.now() - started;
       }
-      // The shell arrived while the all-tenants query was still unanswered.
+      // The shell arrived while the tenant list was still unanswered.
       expect(shellMs, `${path}: the shell came only once the tenants list was released`).toBeDefined();
       // ...and before the console could have given up on it (a layout that waits sends the shell only then, without the picker).
       expect(shellMs!, `${path}: the shell waited for the console's collector timeout`).toBeLessThan(COLLECTOR_TIMEOUT_MS);
-      expect(hold.waiting, `${path}: the all-tenants query is still held when the shell arrives`).toBeGreaterThan(0);
+      expect(hold.waiting, `${path}: the tenant list is still held when the shell arrives`).toBeGreaterThan(0);
       expect(html).not.toContain('data-testid="tenant-picker"');
       const heldMs = 1_500;
       await new Promise((r) => setTimeout(r, heldMs));

@@ -10,7 +10,7 @@ import { listTenants } from "../../lib/session/tenant-scope";
 
 /**
  * The console shell: sidebar, header with the tenant and sign-out; signed-in visitors only. The
- * shell streams at once: the admin's tenant picker waits for the all-tenants query inside its own
+ * shell streams at once: the admin's tenant picker waits for the tenant list inside its own
  * Suspense boundary, so no page's first byte waits for it.
  */
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
@@ -53,7 +53,7 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
   );
 }
 
-/** The admin's tenant picker, once the all-tenants query has answered (nothing if it failed or there are none). */
+/** The admin's tenant picker, once the tenant list has answered (nothing if it failed or there are none). */
 async function AdminTenantPicker({ client }: { client: CollectorClient }) {
   const tenants = await listTenants(client).catch(() => []);
   if (tenants.length === 0) return null;
