@@ -36,9 +36,11 @@ describe("migration 0005 (control plane)", () => {
       });
       expect(await gateway.query(`SELECT record_id, ledger_id FROM usage_records`)).toEqual([{ record_id: "r1", ledger_id: "" }]);
 
+      // Recent times: check-ins expire after 7 days (TTL), and an expired row may be gone before the read.
+      const at = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString().replace("T", " ").replace("Z", "");
       await gateway.insert("runtime_checkins", [
-        { runtime_id: "rt-1", name: "a", tenants: ["old"], applied_version: 1, first_seen: "2025-01-01 00:00:00.000", last_seen: "2025-01-01 00:00:01.000" },
-        { runtime_id: "rt-1", name: "a", tenants: ["old"], applied_version: 2, first_seen: "2025-01-01 00:00:00.000", last_seen: "2025-01-01 00:00:02.000" },
+        { runtime_id: "rt-1", name: "a", tenants: ["old"], applied_version: 1, first_seen: at(10), last_seen: at(9) },
+        { runtime_id: "rt-1", name: "a", tenants: ["old"], applied_version: 2, first_seen: at(10), last_seen: at(8) },
       ]);
       // The latest check-in of a runtime wins.
       const checkIns = await gateway.query<{ runtime_id: string; applied_version: number | string }>(`SELECT runtime_id, applied_version FROM runtime_checkins FINAL`);
