@@ -47,6 +47,11 @@ export class ByteWriter {
     if (this.buf.length > this.#keepBytes) this.buf = Buffer.allocUnsafe(64 * 1024);
   }
 
+  /** Forgets what was written after the first `length` bytes (a message begun and found empty). */
+  truncate(length: number): void {
+    if (length < this.pos) this.pos = Math.max(0, length);
+  }
+
   ensure(bytes: number): void {
     if (this.pos + bytes <= this.buf.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + bytes));

@@ -4,6 +4,7 @@ import { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { encodeSpanBlock } from "../store/span-block.js";
 import { ForwardDestination, forwardUrl, type ForwardDestinationOptions } from "./forward-destination.js";
 import { IntervalLog } from "./interval-log.js";
+import { otlpTraceRequestFromRows } from "./otlp-encode.js";
 import { startOtlpReceiver, storedSpans, type OtlpReceiver, type ReceiverAnswer } from "./otlp-receiver.test-helper.js";
 
 const receivers: OtlpReceiver[] = [];
@@ -56,6 +57,30 @@ describe("ForwardDestination", () => {
   it("appends /v1/traces to a bare endpoint and keeps an explicit path", () => {
     expect(forwardUrl("http://apm:4318")).toBe("http://apm:4318/v1/traces");
     expect(forwardUrl("https://api.honeycomb.io/v1/traces")).toBe("https://api.honeycomb.io/v1/traces");
+  });
+
+  it("sends a forward copy as it is (protobuf), joined in one request with the blocks it encodes; a JSON destination encodes the block instead", async () => {
+    const apm = await receiver();
+    const jsonApm = await receiver();
+    const { metrics } = destination({ endpoint: apm.url });
+    const json = new ForwardDestination({ name: "json", endpoint: jsonApm.url, format: "json" }, new CollectorMetrics().forwardDestination("json"), new IntervalLog(() => undefined, 60_000));
+    destinations.push(json);
+    json.start();
+    // The copy says what the block says, but with a span name of its own, to tell which was sent.
+    const copyRows = storedSpans(2, "acme", 100).map((r) => ({ ...r, name: `copy ${r.name}` }));
+    const copy = await otlpTraceRequestFromRows(copyRows, "protobuf");
+    const copied = [encodeSpanBlock(storedSpans(2, "acme", 100), () => 1)];
+    // In one turn of the event loop: both go in one request.
+    for (const d of [destinations[0]!, json]) {
+      enqueue(d, 3);
+      d.enqueue(copied, 2, Buffer.from(copy));
+    }
+    expect(destinations[0]!.gauges().queueBytes).toBe(encodeSpanBlock(storedSpans(3, "acme", 1), () => 1).length + copy.length);
+    await until(() => sent(metrics) === 5 && jsonApm.spans() === 5);
+    expect(apm.requests).toHaveLength(1);
+    const names = (r: OtlpReceiver) => r.requests.flatMap((q) => q.request.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((x) => x["name"]))));
+    expect(names(apm)).toEqual(["s1", "s2", "s3", "copy s100", "copy s101"]);
+    expect(names(jsonApm).sort()).toEqual(["s1", "s100", "s101", "s2", "s3"]);
   });
 
   it("honours a 429's Retry-After (seconds) before sending again, whatever its own backoff", async () => {

@@ -54,9 +54,14 @@ export function forwardUrl(endpoint: string): string {
   return url.toString();
 }
 
-/** Accepted spans waiting for a destination: span blocks as the spool holds them (shared, never copied). */
+/**
+ * Accepted spans waiting for a destination: span blocks as the spool holds them (shared, never
+ * copied), or the request's forward copy when the destination takes protobuf and ingest made one.
+ */
 interface Held {
   payloads: readonly Buffer[];
+  /** The spans as an OTLP protobuf request, sent as it is (ProtobufForwardCopy); the payloads are then not held. */
+  copy: Buffer | undefined;
   spans: number;
   bytes: number;
   atMs: number;
@@ -122,21 +127,32 @@ export class ForwardDestination {
     this.#log = log;
   }
 
-  /** Queues an accepted span block (spool payload parts, shared: never modified); what does not fit is dropped and counted. */
-  enqueue(payloads: readonly Buffer[], spans: number): void {
+  /** Whether `enqueue` uses a forward copy (it sends protobuf). */
+  get takesForwardCopies(): boolean {
+    return this.#format === "protobuf";
+  }
+
+  /**
+   * Queues an accepted span block (spool payload parts, shared: never modified), or its `copy` (the
+   * same spans as an OTLP protobuf request) when given and this destination sends protobuf; what
+   * does not fit is dropped and counted.
+   */
+  enqueue(payloads: readonly Buffer[], spans: number, copy?: Buffer): void {
     if (spans <= 0) return;
     if (this.#stopping) {
       this.#metrics.dropped("shutdown", spans);
       return;
     }
-    let bytes = 0;
+    if (copy !== undefined && this.#format === "protobuf") payloads = [];
+    else copy = undefined;
+    let bytes = copy?.length ?? 0;
     for (const p of payloads) bytes += p.length;
     if (this.#heldSpans + spans > this.#options.maxQueueSpans || this.#heldBytes + bytes > this.#options.maxQueueBytes) {
       this.#metrics.dropped("queue_full", spans);
       this.#log.report(`${this.name}:queue_full`, spans, (n) => `forward to ${this.name}: queue full (${this.#heldSpans} spans, ${this.#heldBytes} bytes held): ${n} span(s) dropped`);
       return;
     }
-    this.#queue.push({ payloads, spans, bytes, atMs: Date.now() });
+    this.#queue.push({ payloads, copy, spans, bytes, atMs: Date.now() });
     this.#heldSpans += spans;
     this.#heldBytes += bytes;
     this.#idle.shift()?.();
@@ -227,13 +243,17 @@ export class ForwardDestination {
 
   async #deliver(batch: readonly Held[], encode: OtlpTraceBodyEncoder): Promise<void> {
     const spans = batch.reduce((n, h) => n + h.spans, 0);
-    let body: Buffer;
+    // One request of the blocks' encoding and the copies as they are: serialized requests joined are
+    // one request holding all their ResourceSpans (a repeated field's encodings concatenate).
+    const body: Buffer[] = [];
     try {
-      body = await encode(batch.flatMap((h) => h.payloads));
+      const blocks = batch.flatMap((h) => h.payloads);
+      if (blocks.length > 0) body.push(await encode(blocks));
     } catch (err) {
       this.#drop("encode_failed", spans, `could not encode ${spans} span(s): ${(err as Error).message}`);
       return;
     }
+    for (const h of batch) if (h.copy !== undefined) body.push(h.copy);
     for (let attempt = 1; ; attempt++) {
       const waitMs = this.#notBeforeMs - Date.now();
       if (waitMs > 0) await sleep(waitMs, this.#stopController.signal);
@@ -274,7 +294,7 @@ export class ForwardDestination {
     }
   }
 
-  async #post(body: Buffer): Promise<Outcome> {
+  async #post(body: readonly Buffer[]): Promise<Outcome> {
     try {
       const answer = await this.#poster.post(body, this.#options.timeoutMs);
       if (answer.status >= 200 && answer.status < 300) {

@@ -34,7 +34,8 @@ export class HttpPoster {
     this.#request = https ? httpsRequest : httpRequest;
   }
 
-  post(body: Buffer, timeoutMs: number): Promise<HttpAnswer> {
+  /** POSTs one body, given as its parts in order (sent as they are, not joined). */
+  post(body: readonly Buffer[], timeoutMs: number): Promise<HttpAnswer> {
     if (this.#stopped) return Promise.reject(new Error("the collector is stopping"));
     return new Promise((resolve, reject) => {
       const req = this.#request(
@@ -45,7 +46,7 @@ export class HttpPoster {
           path: `${this.#url.pathname}${this.#url.search}`,
           method: "POST",
           agent: this.#agent,
-          headers: { ...this.#headers, "content-length": String(body.length) },
+          headers: { ...this.#headers, "content-length": String(body.reduce((n, part) => n + part.length, 0)) },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -73,7 +74,8 @@ export class HttpPoster {
       }
       req.on("error", fail);
       this.#inFlight.add(req);
-      req.end(body);
+      for (let i = 0; i < body.length - 1; i++) req.write(body[i]);
+      req.end(body[body.length - 1]);
     });
   }
 

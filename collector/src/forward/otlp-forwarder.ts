@@ -31,10 +31,19 @@ export class OtlpForwarder {
     metrics.bindForwardGauges(() => this.#destinations.map((d) => d.gauges()));
   }
 
-  /** Hands an accepted span block to every destination. Never blocks; what a destination cannot hold it drops and counts. */
-  enqueue(block: SpanBlock): void {
+  /** Whether some destination sends protobuf, and so takes forward copies (ProtobufForwardCopy) made at ingest. */
+  get takesForwardCopies(): boolean {
+    return this.#destinations.some((d) => d.takesForwardCopies);
+  }
+
+  /**
+   * Hands an accepted span block to every destination, with its forward copy when ingest made one
+   * (the destinations that send protobuf send it as it is). Never blocks; what a destination cannot
+   * hold it drops and counts.
+   */
+  enqueue(block: SpanBlock, copy?: Buffer): void {
     const payloads = Buffer.isBuffer(block.payload) ? [block.payload] : block.payload;
-    for (const d of this.#destinations) d.enqueue(payloads, block.rowCount);
+    for (const d of this.#destinations) d.enqueue(payloads, block.rowCount, copy);
   }
 
   /** Starts every destination's senders (idempotent). */

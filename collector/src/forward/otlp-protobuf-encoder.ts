@@ -5,19 +5,15 @@ import { RowAttributeTypes, SpanBlockView, Uint32Arena, type AttributeTypeIndex,
 import { groupResource, groupSpans, type ResourceGroup } from "./span-groups.js";
 import { EncodeSlices } from "./encode-slices.js";
 import { TypedValueMemo } from "./typed-value-memo.js";
+import { writeScope, writeSpanEvent, writeSpanLink, writeSpanStatus } from "./otlp-protobuf-parts.js";
 
 // Tags (field << 3 | wire type) of the OTLP trace messages written here.
 const TAG_RESOURCE_SPANS = 0x0a;
 const TAG_RESOURCE = 0x0a;
 const TAG_RESOURCE_ATTRIBUTE = 0x0a;
 const TAG_SCOPE_SPANS = 0x12;
-const TAG_SCOPE = 0x0a;
 const TAG_SPAN = 0x12;
 const TAG_SPAN_ATTRIBUTE = 0x4a;
-const TAG_EVENT = 0x5a;
-const TAG_EVENT_ATTRIBUTE = 0x1a;
-const TAG_LINK = 0x6a;
-const TAG_LINK_ATTRIBUTE = 0x22;
 
 /** What the encoder derives once per block: each attribute key's KeyValue.key field, the types, the last typed values. */
 interface BlockKeys {
@@ -58,11 +54,7 @@ export class OtlpProtobufTraceEncoder {
       for (const scope of group.scopes.values()) {
         w.byte(TAG_SCOPE_SPANS);
         const scopeSpans = w.reserve(4);
-        w.byte(TAG_SCOPE);
-        const scopeSlot = w.reserve(1);
-        if (scope.name !== "") w.stringField((1 << 3) | 2, scope.name);
-        if (scope.version !== "") w.stringField((2 << 3) | 2, scope.version);
-        w.finish(scopeSlot, 1);
+        writeScope(w, scope.name, scope.version);
         for (const { view, rows } of scope.parts) {
           let k = keys.get(view);
           if (k === undefined) keys.set(view, (k = blockKeys(view)));
@@ -120,42 +112,9 @@ export class OtlpProtobufTraceEncoder {
     w.byte((8 << 3) | 1);
     w.fixed64(endLo, endHi);
     this.#attributes(v, row, keys);
-    if (v.events !== undefined && !v.events.isEmpty(row)) {
-      for (const e of decodeSpanEvents(v.text(v.events, row))) {
-        w.byte(TAG_EVENT);
-        const event = w.reserve(2);
-        w.byte((1 << 3) | 1);
-        w.fixed64Decimal(e.timeUnixNano);
-        if (e.name !== "") w.stringField((2 << 3) | 2, e.name);
-        for (const key in e.attributes) w.keyValue(TAG_EVENT_ATTRIBUTE, key, otlpAnyValue(e.attributes[key]!, e.attributeTypes[key]));
-        w.finish(event, 2);
-      }
-    }
-    if (v.links !== undefined && !v.links.isEmpty(row)) {
-      for (const l of decodeSpanLinks(v.text(v.links, row))) {
-        w.byte(TAG_LINK);
-        const link = w.reserve(2);
-        w.byte((1 << 3) | 2);
-        w.hexStringAsBytes(l.traceId);
-        w.byte((2 << 3) | 2);
-        w.hexStringAsBytes(l.spanId);
-        if (l.traceState !== "") w.stringField((3 << 3) | 2, l.traceState);
-        for (const key in l.attributes) w.keyValue(TAG_LINK_ATTRIBUTE, key, otlpAnyValue(l.attributes[key]!, l.attributeTypes[key]));
-        if (l.flags !== 0) {
-          w.byte((6 << 3) | 5);
-          w.fixed32(l.flags);
-        }
-        w.finish(link, 2);
-      }
-    }
-    const code = v.statusCode(row);
-    w.byte((15 << 3) | 2);
-    if (code === 0) w.byte(0);
-    else {
-      w.byte(2);
-      w.byte((3 << 3) | 0);
-      w.byte(code);
-    }
+    if (v.events !== undefined && !v.events.isEmpty(row)) for (const e of decodeSpanEvents(v.text(v.events, row))) writeSpanEvent(w, e);
+    if (v.links !== undefined && !v.links.isEmpty(row)) for (const l of decodeSpanLinks(v.text(v.links, row))) writeSpanLink(w, l);
+    writeSpanStatus(w, v.statusCode(row));
     const flags = v.flags(row);
     if (flags !== 0) {
       // Field 16, wire type 5: a two-byte tag.

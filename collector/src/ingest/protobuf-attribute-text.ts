@@ -16,6 +16,15 @@ export const STORED_TYPE_TEXT: Readonly<Record<StoredAttributeType, Buffer>> = O
   [...STORED_ATTRIBUTE_TYPES].map((type) => [type, Buffer.from([type.length, ...Buffer.from(type, "latin1")])]),
 ) as Record<StoredAttributeType, Buffer>;
 
+/** How writeAttributeText found a value. */
+export interface WrittenValue {
+  /**
+   * Whether the AnyValue was one field laid out as exporters write it, holding ASCII text, an int or
+   * a list of printable ASCII strings: what its stored text says, those bytes say (false: not known).
+   */
+  asSent: boolean;
+}
+
 /**
  * Writes the stored text of the AnyValue at `buf[valueStart, valueEnd)` (-1: no value) into
  * `values` as one String value, exactly as the general path stores it (attributeText, capped to
@@ -32,7 +41,9 @@ export function writeAttributeText(
   valueEnd: number,
   maxAnyValueDepth: number,
   cuts: FilterCounts,
+  written: WrittenValue,
 ): StoredAttributeType | undefined {
+  written.asSent = false;
   if (valueStart < 0 || valueStart === valueEnd) {
     // No value, or an empty one: stored as "".
     values.varUInt(0);
@@ -44,7 +55,7 @@ export function writeAttributeText(
     const stringEnd = r.lengthEnd(valueEnd, "a string");
     if (stringEnd === valueEnd && valueEnd - r.pos <= MAX_ATTRIBUTE_VALUE_LENGTH) {
       // At most as many UTF-16 units as bytes: never over the cap.
-      values.stringFromUtf8(buf, r.pos, stringEnd);
+      written.asSent = values.stringFromUtf8(buf, r.pos, stringEnd);
       return undefined;
     }
   }
@@ -55,10 +66,14 @@ export function writeAttributeText(
     if (r.pos === valueEnd) {
       if (typeof n === "number") values.integerText(n);
       else values.string(n);
+      written.asSent = true;
       return "int";
     }
   }
-  if (buf[valueStart] === ARRAY_VALUE_TAG && maxAnyValueDepth > 1 && writeStringArray(buf, values, valueStart, valueEnd)) return "string[]";
+  if (buf[valueStart] === ARRAY_VALUE_TAG && maxAnyValueDepth > 1 && writeStringArray(buf, values, valueStart, valueEnd)) {
+    written.asSent = true;
+    return "string[]";
+  }
   r.pos = valueStart;
   const value = r.anyValue(valueEnd, 1);
   const type = r.valueType === "other" ? undefined : r.valueType;

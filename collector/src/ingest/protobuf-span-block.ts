@@ -9,10 +9,11 @@ import type { Principal } from "../tenants/principal.js";
 import { attributeText, stringifyAttributeValue, type FilterCounts } from "./attribute-filter.js";
 import { TraceWireReader, spanDurationNs, type AttributeAllowLists } from "./decode-protobuf-wire.js";
 import type { IngestLimits } from "./ingest-limits.js";
-import { STORED_TYPE_TEXT, writeAttributeText } from "./protobuf-attribute-text.js";
+import { STORED_TYPE_TEXT, writeAttributeText, type WrittenValue } from "./protobuf-attribute-text.js";
 import { releaseSpanBlockBuilder, takeSpanBlockBuilder } from "./span-block-pool.js";
 import { capped, resolveTenant, startTimeWindow, storedEvent, storedLink, type StartTimeWindow } from "./span-rows.js";
 import { KeyCache, NO_KEY, sameBytes, type KeyEntry } from "./wire-key-cache.js";
+import { ProtobufForwardCopy, codeOnlyStatus, copyableValue, utf8Text } from "./protobuf-forward-copy.js";
 
 /** A protobuf export request decoded straight into a span block (every span accepted). */
 export interface DirectSpanBlock {
@@ -20,6 +21,12 @@ export interface DirectSpanBlock {
   spanCount: number;
   droppedAttributes: { span: number; resource: number; event: number; link: number };
   truncatedAttributes: number;
+  /**
+   * When asked for (`forwardCopy`): the accepted spans as the OTLP protobuf request the forwarder
+   * sends, copied from the request's bytes (ProtobufForwardCopy); undefined when the request could
+   * not be copied exactly (the forwarder then encodes the block).
+   */
+  forwardCopy?: Buffer;
 }
 
 /**
@@ -35,10 +42,10 @@ export interface DirectSpanBlock {
  * undefined and the caller takes the general path, which answers with the precise error or partial
  * success.
  */
-export function decodeProtobufSpanBlock(body: Buffer, principal: Principal, limits: IngestLimits, nowMs = Date.now()): DirectSpanBlock | undefined {
+export function decodeProtobufSpanBlock(body: Buffer, principal: Principal, limits: IngestLimits, nowMs = Date.now(), forwardCopy = false): DirectSpanBlock | undefined {
   const builder = takeSpanBlockBuilder();
   try {
-    return new DirectDecoder(body, principal, limits, builder, startTimeWindow(nowMs)).decode();
+    return new DirectDecoder(body, principal, limits, builder, startTimeWindow(nowMs), forwardCopy ? new ProtobufForwardCopy(body) : undefined).decode();
   } catch (err) {
     releaseSpanBlockBuilder(builder);
     if (err === GENERAL_PATH || err instanceof CollectorError) return undefined;
@@ -80,6 +87,8 @@ interface ResourceState {
   serviceName: string;
   tenantClaim: string | undefined;
   attributeCount: number;
+  /** The tenant its spans are forwarded under, when a forward copy is written. */
+  copyTenant: string | undefined;
 }
 
 /** The scope of a ScopeSpans, capped, with its indexes in the block's scope dictionaries (looked up at its first span). */
@@ -90,6 +99,7 @@ interface ScopeState {
   cuts: number;
   nameIndex: number;
   versionIndex: number;
+  given: boolean;
 }
 
 class DirectDecoder {
@@ -111,8 +121,12 @@ class DirectDecoder {
   /** The last tenant claim decided, and its tenant's index in the block's tenant dictionary (-1: none yet). */
   #resolvedClaim: string | undefined;
   #resolvedIndex = -1;
+  #resolvedTenant = "";
+  /** The forward copy, while it is being written (undefined: not asked for, or abandoned). */
+  #copy: ProtobufForwardCopy | undefined;
 
-  constructor(body: Buffer, principal: Principal, limits: IngestLimits, builder: SpanBlockBuilder, window: StartTimeWindow) {
+  constructor(body: Buffer, principal: Principal, limits: IngestLimits, builder: SpanBlockBuilder, window: StartTimeWindow, copy: ProtobufForwardCopy | undefined) {
+    this.#copy = copy;
     this.#b = builder;
     this.#window = [Number(window.minNs >> 32n), Number(window.minNs & 0xffffffffn), Number(window.maxNs >> 32n), Number(window.maxNs & 0xffffffffn)];
     this.#buf = body;
@@ -134,12 +148,15 @@ class DirectDecoder {
       spanCount: this.#spanCount,
       droppedAttributes: { ...this.#dropped, event: this.#eventCounts.dropped, link: this.#linkCounts.dropped },
       truncatedAttributes: this.#cuts.truncated + this.#eventCounts.truncated + this.#linkCounts.truncated,
+      forwardCopy: this.#copy?.take(),
     };
   }
 
   #resourceSpans(end: number): void {
     const r = this.#r;
     let resource: ResourceState | undefined;
+    const copyStart = this.#copy?.beginResourceSpans() ?? 0;
+    let spans = 0;
     while (r.pos < end) {
       const tag = r.varint32();
       const field = tag >>> 3;
@@ -150,18 +167,23 @@ class DirectDecoder {
       } else if (field === 2) {
         r.expect(tag, LEN, "ResourceSpans.scope_spans");
         resource ??= this.#resource(r.pos);
-        this.#scopeSpans(r.lengthEnd(end, "ResourceSpans"), resource);
+        spans += this.#scopeSpans(r.lengthEnd(end, "ResourceSpans"), resource);
       } else r.skip(tag, end);
     }
+    this.#copy?.endResourceSpans(copyStart, spans);
   }
 
   #resource(end: number): ResourceState {
     const r = this.#r;
-    const state: ResourceState = { keys: [], keyIndexes: undefined, values: EMPTY, typeKeys: [], typeKeyIndexes: undefined, typeValues: EMPTY, serviceName: "", tenantClaim: undefined, attributeCount: 0 };
+    const state: ResourceState = { keys: [], keyIndexes: undefined, values: EMPTY, typeKeys: [], typeKeyIndexes: undefined, typeValues: EMPTY, serviceName: "", tenantClaim: undefined, attributeCount: 0, copyTenant: undefined };
     const values = new NativeWriter(256);
     const typeValues = new NativeWriter(64);
     const serial = nextSerial();
+    /** The kept KeyValue fields the forward copy takes as they came: start and end of each. */
+    const copied: number[] = [];
+    let hasServiceName = false;
     while (r.pos < end) {
+      const fieldStart = r.pos;
       const tag = r.varint32();
       if (tag >>> 3 !== 1) {
         r.skip(tag, end);
@@ -190,8 +212,23 @@ class DirectDecoder {
         state.typeKeys.push(key);
         typeValues.bytes(STORED_TYPE_TEXT[type]);
       }
+      if (key === "service.name") hasServiceName = true;
+      // The tenant's is written anew: the tenant the collector decided.
+      if (this.#copy !== undefined && key !== ATTR.tenantId) {
+        if (this.#kvAsSent && (this.#written.asSent || copyableValue(this.#buf, valueStart, valueEnd, type))) copied.push(fieldStart, kvEnd);
+        else this.#abandonCopy();
+      }
     }
     if (state.serviceName === "") state.serviceName = "unknown_service";
+    if (this.#copy !== undefined) {
+      const tenant = resolveTenant(this.#principal, state.tenantClaim, () => undefined);
+      if (tenant === null) this.#abandonCopy();
+      else {
+        state.copyTenant = tenant;
+        // forwardedResource names the service when the resource did not.
+        this.#copy.resource(copied, hasServiceName ? undefined : state.serviceName, tenant);
+      }
+    }
     state.values = Buffer.from(values.view());
     state.typeValues = Buffer.from(typeValues.view());
     return state;
@@ -210,10 +247,12 @@ class DirectDecoder {
     if (resource.typeValues.length > 0) b.resourceAttributeTypes.values.bytes(resource.typeValues);
   }
 
-  #scopeSpans(end: number, resource: ResourceState): void {
+  /** Decodes a ScopeSpans; returns how many spans it held. */
+  #scopeSpans(end: number, resource: ResourceState): number {
     const r = this.#r;
-    const scope: ScopeState = { name: "", version: "", cuts: 0, nameIndex: -1, versionIndex: -1 };
+    const scope: ScopeState = { name: "", version: "", cuts: 0, nameIndex: -1, versionIndex: -1, given: false };
     let spans = 0;
+    const copyStart = this.#copy?.beginScopeSpans() ?? 0;
     while (r.pos < end) {
       const tag = r.varint32();
       const field = tag >>> 3;
@@ -225,13 +264,20 @@ class DirectDecoder {
       } else if (field === 1) {
         r.expect(tag, LEN, "ScopeSpans.scope");
         if (spans > 0) throw GENERAL_PATH; // a scope after spans it names
+        // A second scope would be merged with the first by a receiver, not replace it.
+        if (scope.given) this.#abandonCopy();
+        scope.given = true;
         const [name, version] = r.scope(r.lengthEnd(end, "ScopeSpans"));
         const cuts: FilterCounts = { dropped: 0, truncated: 0 };
         scope.name = capped(name, cuts);
         scope.version = capped(version, cuts);
         scope.cuts = cuts.truncated;
+        if (scope.cuts > 0) this.#abandonCopy();
+        this.#copy?.scope(scope.name, scope.version);
       } else r.skip(tag, end);
     }
+    this.#copy?.endScopeSpans(copyStart, spans);
+    return spans;
   }
 
   #span(end: number, resource: ResourceState, scope: ScopeState): void {
@@ -259,7 +305,11 @@ class DirectDecoder {
     const serial = nextSerial();
     const attributes = b.attributes;
     const types = b.attributeTypes;
+    const copy = this.#copy;
+    let statusGiven = false;
+    const copySlot = copy?.beginSpan(r.pos) ?? 0;
     while (r.pos < end) {
+      const fieldStart = r.pos;
       const tag = r.varint32();
       switch (tag >>> 3) {
         case 1:
@@ -282,16 +332,20 @@ class DirectDecoder {
           traceStateEnd = r.lengthEnd(end, "a string");
           traceStateStart = r.pos;
           r.pos = traceStateEnd;
+          if (copy !== undefined && (traceStateEnd - traceStateStart > MAX_ATTRIBUTE_VALUE_LENGTH || !utf8Text(buf, traceStateStart, traceStateEnd))) this.#abandonCopy();
           break;
         case 5:
           r.expect(tag, LEN, "Span.name");
           nameEnd = r.lengthEnd(end, "a string");
           nameStart = r.pos;
           r.pos = nameEnd;
+          if (copy !== undefined && !utf8Text(buf, nameStart, nameEnd)) this.#abandonCopy();
           break;
         case 6:
           r.expect(tag, 0, "Span.kind");
           kind = Number(r.varintNumber(true));
+          // The kinds OTLP defines: any other is stored as a byte.
+          if (copy !== undefined && !(kind >= 0 && kind <= 5)) this.#abandonCopy();
           break;
         case 7:
           r.expect(tag, 1, "Span.start_time_unix_nano");
@@ -316,6 +370,7 @@ class DirectDecoder {
           if (!entry.span) {
             this.#skipValue(valueStart, valueEnd, kvEnd);
             this.#dropped.span++;
+            copy?.cut(fieldStart, kvEnd);
             break;
           }
           markOnce(entry, serial);
@@ -334,26 +389,50 @@ class DirectDecoder {
             const text = STORED_TYPE_TEXT[type];
             types.values.rawBytes(text, 0, text.length);
           }
+          if (copy !== undefined && !(this.#kvAsSent && (this.#written.asSent || copyableValue(buf, valueStart, valueEnd, type)))) this.#abandonCopy();
           break;
         }
-        case 11:
+        case 11: {
           r.expect(tag, LEN, "Span.events");
-          (events ??= []).push(storedEvent(r.event(r.lengthEnd(end, "Span")), this.#eventCounts));
+          const event = storedEvent(r.event(r.lengthEnd(end, "Span")), this.#eventCounts);
+          (events ??= []).push(event);
+          // Written as stored: its attributes filtered, its name capped.
+          copy?.cut(fieldStart, r.pos);
+          copy?.event(event);
           break;
-        case 13:
+        }
+        case 13: {
           r.expect(tag, LEN, "Span.links");
-          (links ??= []).push(storedLink(r.link(r.lengthEnd(end, "Span"), SPAN_PATH, links?.length ?? 0), this.#linkCounts));
+          const link = storedLink(r.link(r.lengthEnd(end, "Span"), SPAN_PATH, links?.length ?? 0), this.#linkCounts);
+          (links ??= []).push(link);
+          copy?.cut(fieldStart, r.pos);
+          copy?.link(link);
           break;
-        case 15:
+        }
+        case 15: {
           r.expect(tag, LEN, "Span.status");
-          statusCode = r.statusCode(r.lengthEnd(end, "Span"));
+          const statusEnd = r.lengthEnd(end, "Span");
+          const statusStart = r.pos;
+          statusCode = r.statusCode(statusEnd);
+          // A second status would be merged with the first by a receiver, not replace it.
+          if (statusGiven) this.#abandonCopy();
+          statusGiven = true;
+          if (copy !== undefined && !codeOnlyStatus(buf, statusStart, statusEnd)) {
+            // The message is never forwarded (it can carry user content): the code alone.
+            if (statusCode < 0 || statusCode > 2) this.#abandonCopy();
+            copy.cut(fieldStart, statusEnd);
+            copy.status(statusCode);
+          }
           break;
+        }
         case 16:
           r.expect(tag, I32, "Span.flags");
           flags = r.fixed32(end);
           break;
         default:
+          // Dropped-counts and fields this decoder does not know: not forwarded.
           r.skip(tag, end);
+          copy?.cut(fieldStart, r.pos);
       }
     }
     if (traceStart < 0 || spanStart < 0) throw GENERAL_PATH;
@@ -365,6 +444,12 @@ class DirectDecoder {
     if ((events?.length ?? 0) > this.#limits.maxEventsPerSpan || (links?.length ?? 0) > this.#limits.maxLinksPerSpan) throw GENERAL_PATH;
     if (tenantClaim !== undefined && resource.tenantClaim !== undefined && tenantClaim !== resource.tenantClaim) throw GENERAL_PATH;
     const tenantIndex = this.#tenantIndexOf(tenantClaim ?? resource.tenantClaim);
+    if (copy !== undefined) {
+      // The end time as the forwarder writes it: start + the stored duration (a duration under 2^53 ns, never negative, is exact).
+      const hiDiff = endHi - startHi;
+      if (this.#resolvedTenant !== resource.copyTenant || hiDiff < 0 || hiDiff >= 0x200000 || (hiDiff === 0 && endLo < startLo)) this.#abandonCopy();
+      copy.endSpan(copySlot, end);
+    }
 
     b.tenantId.addIndex(tenantIndex);
     b.traceId.hexString(buf, traceStart, 16);
@@ -404,6 +489,16 @@ class DirectDecoder {
   #entry: KeyEntry = NO_KEY;
   #valueStart = -1;
   #valueEnd = -1;
+  /** Whether that KeyValue was laid out as exporters write it (key, then value, nothing else): a forward copy takes only those as they came. */
+  #kvAsSent = false;
+  /** How the last value was written: a forward copy takes one known to be as sent without checking it again. */
+  readonly #written: WrittenValue = { asSent: false };
+
+  /** The forward copy cannot say exactly what the encoder would: the forwarder will encode the block. */
+  #abandonCopy(): void {
+    this.#copy?.abandon();
+    this.#copy = undefined;
+  }
 
   /**
    * Reads a KeyValue into #entry, #valueStart, #valueEnd (the key as the general path decodes it).
@@ -432,6 +527,7 @@ class DirectDecoder {
           this.#entry = entry;
           this.#valueStart = valueStart;
           this.#valueEnd = end;
+          this.#kvAsSent = true;
           r.pos = end;
           return;
         }
@@ -460,6 +556,7 @@ class DirectDecoder {
     this.#entry = entry;
     this.#valueStart = valueStart;
     this.#valueEnd = valueEnd;
+    this.#kvAsSent = false;
   }
 
   /** A dropped attribute's value is still checked (structure, nesting), as the general path does. */
@@ -473,7 +570,7 @@ class DirectDecoder {
 
   /** Writes an attribute's stored text into `values` (writeAttributeText) and leaves pos at `kvEnd`. */
   #writeValue(values: NativeWriter, valueStart: number, valueEnd: number, kvEnd: number): StoredAttributeType | undefined {
-    const type = writeAttributeText(this.#r, this.#buf, values, valueStart, valueEnd, this.#limits.maxAnyValueDepth, this.#cuts);
+    const type = writeAttributeText(this.#r, this.#buf, values, valueStart, valueEnd, this.#limits.maxAnyValueDepth, this.#cuts, this.#written);
     this.#r.pos = kvEnd;
     return type;
   }
@@ -509,6 +606,7 @@ class DirectDecoder {
     const tenant = resolveTenant(this.#principal, claimed, () => undefined);
     if (tenant === null) throw GENERAL_PATH;
     this.#resolvedClaim = claimed;
+    this.#resolvedTenant = tenant;
     this.#resolvedIndex = this.#b.tenantId.dictionary.indexOf(tenant);
     return this.#resolvedIndex;
   }

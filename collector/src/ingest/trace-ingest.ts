@@ -11,7 +11,7 @@ import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
 import { decodeJsonSpanBlock } from "./json-span-block.js";
 import { KeyRateLimiter, type KeyRateLimit } from "./key-rate-limiter.js";
 import type { OtlpTraceRequest } from "./otlp-traces.js";
-import { decodeProtobufSpanBlock } from "./protobuf-span-block.js";
+import { decodeProtobufSpanBlock, type DirectSpanBlock } from "./protobuf-span-block.js";
 import { releaseSpanBlockBuilder } from "./span-block-pool.js";
 import { buildSpanRows, type SpanRowsResult } from "./span-rows.js";
 
@@ -65,13 +65,17 @@ export class TraceIngest {
     const metrics = this.#metrics;
     try {
       // The common request goes straight into a span block; the rest through rows.
-      const direct = !this.#sink.acceptBlock ? undefined : format === "protobuf" ? decodeProtobufSpanBlock(body, principal, limits) : decodeJsonSpanBlock(body, principal, limits);
+      const direct: DirectSpanBlock | undefined = !this.#sink.acceptBlock
+        ? undefined
+        : format === "protobuf"
+          ? decodeProtobufSpanBlock(body, principal, limits, Date.now(), this.#sink.takesForwardCopies === true)
+          : decodeJsonSpanBlock(body, principal, limits);
       let acceptedDirect = false;
       let decoded: OtlpTraceRequest | undefined;
       try {
         decoded = direct ? undefined : this.#decodeGeneral(format, body);
         this.#admit(principal, direct?.spanCount ?? decoded!.spanCount);
-        acceptedDirect = direct !== undefined && (await this.#sink.acceptBlock!(direct.builder));
+        acceptedDirect = direct !== undefined && (await this.#sink.acceptBlock!(direct.builder, direct.forwardCopy));
       } finally {
         if (direct) releaseSpanBlockBuilder(direct.builder);
       }

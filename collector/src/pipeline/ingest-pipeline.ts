@@ -14,7 +14,12 @@ export interface SpanSink {
    * Present when the sink takes spans a decoder wrote straight into a span block: resolves true once
    * they are durable, false when it cannot take the block now (the caller then offers the rows).
    */
-  acceptBlock?: (builder: SpanBlockBuilder) => Promise<boolean>;
+  acceptBlock?: (builder: SpanBlockBuilder, forwardCopy?: Buffer) => Promise<boolean>;
+  /**
+   * True when the sink forwards accepted spans as OTLP protobuf: a decoder that can then also copies
+   * the request's kept bytes (ProtobufForwardCopy) and gives them to `acceptBlock` with the block.
+   */
+  readonly takesForwardCopies?: boolean;
 }
 
 /** Everything the pipeline needs. */
@@ -64,19 +69,23 @@ export class IngestPipeline implements SpanSink {
     this.#finishBlock = finishBlock;
     // Blocks skip rows altogether: the forwarder takes the same block (it encodes OTLP from its bytes).
     if (finishBlock) {
-      this.acceptBlock = async (builder) => {
+      this.acceptBlock = async (builder, forwardCopy) => {
         if (builder.rowCount === 0) return true;
         const block = await finishBlock(builder);
         if (!block) return false;
         await this.spool.append(block);
         this.#metrics.spansAccepted.inc([], block.rowCount);
-        this.#forwarder?.enqueue(block);
+        this.#forwarder?.enqueue(block, forwardCopy);
         return true;
       };
     }
   }
 
-  readonly acceptBlock?: (builder: SpanBlockBuilder) => Promise<boolean>;
+  readonly acceptBlock?: (builder: SpanBlockBuilder, forwardCopy?: Buffer) => Promise<boolean>;
+
+  get takesForwardCopies(): boolean {
+    return this.#forwarder?.takesForwardCopies ?? false;
+  }
 
   /** Opens the spool (replaying what a previous run left) and starts the writer and forwarder. */
   static async start(options: IngestPipelineOptions): Promise<IngestPipeline> {

@@ -110,14 +110,15 @@ export class NativeWriter {
   /**
    * A String value from UTF-8 bytes `data[start, end)`: copied as they are when ASCII; otherwise
    * decoded and re-encoded, so invalid sequences become U+FFFD exactly as `string()` of the decoded text.
+   * Returns whether the bytes were ASCII (and so copied).
    */
-  stringFromUtf8(data: Uint8Array, start: number, end: number): void {
+  stringFromUtf8(data: Uint8Array, start: number, end: number): boolean {
     const len = end - start;
     let i = start;
     while (i < end && data[i]! < 0x80) i++;
     if (i < end) {
       this.string(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8", start, end));
-      return;
+      return false;
     }
     this.varUInt(len);
     this.ensure(len);
@@ -129,6 +130,7 @@ export class NativeWriter {
       pos += len;
     }
     this.#pos = pos;
+    return true;
   }
 
   /** A String value: the lowercase hex of bytes `data[start, start + length)` (as Buffer#toString("hex")). */
