@@ -5,7 +5,6 @@ import { crc32 } from "node:zlib";
 import { CollectorError } from "../errors.js";
 import { decodeSpanBlocks, spanBlockBytes, type SpanBlock } from "../store/span-block.js";
 import type { SpanRow } from "../store/span-row.js";
-import { SpoolStateFile, syncDir, type SpoolBatch, type SpoolState } from "./spool-state.js";
 
 /** Where and how much the spool may hold. */
 export interface SpoolOptions {
@@ -32,7 +31,11 @@ export interface SpoolRecord {
 }
 
 /** A consumer batch: consecutive records of one segment, decided before they are inserted. */
-export type { SpoolBatch } from "./spool-state.js";
+export interface SpoolBatch {
+  segment: number;
+  start: number;
+  end: number;
+}
 
 /** What a consumer batch holds: its rows, and the same rows as span blocks when they were spooled so. */
 export interface SpoolBatchRead<Row = SpanRow> {
@@ -60,6 +63,13 @@ interface PendingAppend<Row> {
   reject: (err: unknown) => void;
 }
 
+interface SpoolState {
+  cursor: { segment: number; offset: number };
+  /** Batches handed out or prepared and not committed, in order (at most two). */
+  batches?: SpoolBatch[];
+  /** The single open batch, as spools written before `batches` recorded it. */
+  batch?: SpoolBatch;
+}
 
 const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of rows (SpanRows in the span spool)
 const MAGIC_SPAN_BLOCK = 0x54525342; // "TRSB": a span block (store/span-block.ts)
@@ -108,11 +118,9 @@ export class Spool<Row = SpanRow> {
   /** Records found damaged at open (not torn tails): their rows could not be recovered. */
   readonly corruptRecordsAtOpen: number;
   #listeners: (() => void)[] = [];
-  readonly #stateFile: SpoolStateFile;
 
-  private constructor(id: string, options: SpoolOptions, stateFile: SpoolStateFile, state: SpoolState, corrupt: number) {
+  private constructor(id: string, options: SpoolOptions, state: SpoolState, corrupt: number) {
     this.id = id;
-    this.#stateFile = stateFile;
     this.#dir = options.dir;
     this.#maxBytes = options.maxBytes;
     this.#segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
@@ -127,8 +135,7 @@ export class Spool<Row = SpanRow> {
   static async open<Row = SpanRow>(options: SpoolOptions): Promise<Spool<Row>> {
     await mkdir(options.dir, { recursive: true });
     const id = await loadOrCreateId(options.dir);
-    const opened = await SpoolStateFile.open(options.dir);
-    const state = opened.state ?? { cursor: { segment: 0, offset: 0 } };
+    const state = await loadState(options.dir);
     const segments = (await readdir(options.dir))
       .map((f) => SEGMENT_PATTERN.exec(f)?.[1])
       .filter((s): s is string => s !== undefined)
@@ -165,7 +172,7 @@ export class Spool<Row = SpanRow> {
     if (state.cursor.segment === 0 || (segments.length > 0 && state.cursor.segment < (segments[0] as number))) {
       state.cursor = { segment: segments[0] ?? 1, offset: 0 };
     }
-    const spool = new Spool<Row>(id, options, opened.file, state, corrupt);
+    const spool = new Spool<Row>(id, options, state, corrupt);
     for (const r of found) {
       spool.#records.push(r);
       spool.#unconsumedBytes += r.bytes;
@@ -398,7 +405,6 @@ export class Spool<Row = SpanRow> {
     await this.#saveState();
     await this.#active?.handle.close();
     this.#active = undefined;
-    await this.#stateFile.close();
   }
 
   async #readContent(r: RecordEntry<Row>): Promise<RecordContent<Row>> {
@@ -424,7 +430,7 @@ export class Spool<Row = SpanRow> {
 
   async #writeState(): Promise<void> {
     const state: SpoolState = { cursor: this.#cursor, ...(this.#batches.length > 0 ? { batches: this.#batches } : {}) };
-    await this.#stateFile.write(state);
+    await writeDurably(this.#dir, "state.json", JSON.stringify(state));
   }
 }
 
@@ -479,7 +485,12 @@ async function writeDurably(dir: string, name: string, content: string): Promise
     await handle.close();
   }
   await rename(tmp, join(dir, name));
-  await syncDir(dir);
+  const dirHandle = await open(dir, "r");
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
 }
 
 async function loadOrCreateId(dir: string): Promise<string> {
@@ -494,4 +505,13 @@ async function loadOrCreateId(dir: string): Promise<string> {
   return id;
 }
 
+async function loadState(dir: string): Promise<SpoolState> {
+  try {
+    const raw = JSON.parse(await readFile(join(dir, "state.json"), "utf8")) as SpoolState;
+    if (typeof raw.cursor?.segment === "number" && typeof raw.cursor.offset === "number") return raw;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  return { cursor: { segment: 0, offset: 0 } };
+}
 
