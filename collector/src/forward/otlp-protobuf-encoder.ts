@@ -5,7 +5,7 @@ import { RowAttributeTypes, SpanBlockView, Uint32Arena, type AttributeTypeIndex,
 import { groupResource, groupSpans, type ResourceGroup } from "./span-groups.js";
 import { EncodeSlices } from "./encode-slices.js";
 import { TypedValueMemo } from "./typed-value-memo.js";
-import { writeScope, writeSpanEvent, writeSpanLink, writeSpanStatus } from "./otlp-protobuf-parts.js";
+import { writeScope, writeSpanEvent, writeSpanLink } from "./otlp-protobuf-parts.js";
 
 // Tags (field << 3 | wire type) of the OTLP trace messages written here.
 const TAG_RESOURCE_SPANS = 0x0a;
@@ -114,7 +114,15 @@ export class OtlpProtobufTraceEncoder {
     this.#attributes(v, row, keys);
     if (v.events !== undefined && !v.events.isEmpty(row)) for (const e of decodeSpanEvents(v.text(v.events, row))) writeSpanEvent(w, e);
     if (v.links !== undefined && !v.links.isEmpty(row)) for (const l of decodeSpanLinks(v.text(v.links, row))) writeSpanLink(w, l);
-    writeSpanStatus(w, v.statusCode(row));
+    // The status, written here rather than through writeSpanStatus: a call per span cost this loop about 6%.
+    const code = v.statusCode(row);
+    w.byte((15 << 3) | 2);
+    if (code === 0) w.byte(0);
+    else {
+      w.byte(2);
+      w.byte((3 << 3) | 0);
+      w.byte(code);
+    }
     const flags = v.flags(row);
     if (flags !== 0) {
       // Field 16, wire type 5: a two-byte tag.
