@@ -28,13 +28,12 @@ export class OtlpForwarder {
     const write = options.log ?? ((line: string) => void process.stderr.write(`troupe collector: ${line}\n`));
     this.#log = new IntervalLog(write, options.logIntervalMs ?? 60_000);
     this.#destinations = destinations.map((d) => new ForwardDestination(d, metrics.forwardDestination(d.name), this.#log));
+    this.takesForwardCopies = this.#destinations.some((d) => d.takesForwardCopies);
     metrics.bindForwardGauges(() => this.#destinations.map((d) => d.gauges()));
   }
 
   /** Whether some destination sends protobuf, and so takes forward copies (ProtobufForwardCopy) made at ingest. */
-  get takesForwardCopies(): boolean {
-    return this.#destinations.some((d) => d.takesForwardCopies);
-  }
+  readonly takesForwardCopies: boolean;
 
   /**
    * Hands an accepted span block to every destination, with its forward copy when ingest made one

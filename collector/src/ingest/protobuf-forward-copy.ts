@@ -44,10 +44,6 @@ export class ProtobufForwardCopy {
     this.#w = new ProtoWriter(source.length + 1024, Infinity);
   }
 
-  get abandoned(): boolean {
-    return this.#abandoned;
-  }
-
   /** Gives up the copy (the forwarder will encode the block). */
   abandon(): void {
     this.#abandoned = true;
@@ -59,18 +55,27 @@ export class ProtobufForwardCopy {
     return this.#w.lend();
   }
 
-  /** Opens a ResourceSpans; returns where it begins, for `endResourceSpans`. */
+  /** Opens a ResourceSpans; returns where it begins, for `endGroup`. */
   beginResourceSpans(): number {
-    const start = this.#w.length;
-    this.#w.byte(TAG_RESOURCE_SPANS);
-    this.#w.reserve(4);
-    return start;
+    return this.#beginGroup(TAG_RESOURCE_SPANS);
   }
 
-  /** Closes a ResourceSpans, leaving it out when none of its spans were written. */
-  endResourceSpans(start: number, spans: number): void {
+  /** Opens a ScopeSpans; returns where it begins, for `endGroup`. */
+  beginScopeSpans(): number {
+    return this.#beginGroup(TAG_SCOPE_SPANS);
+  }
+
+  /** Closes a ResourceSpans or ScopeSpans begun at `start`, leaving it out when none of its spans were written. */
+  endGroup(start: number, spans: number): void {
     if (spans === 0) this.#w.truncate(start);
     else this.#w.finish(start + 1, 4);
+  }
+
+  #beginGroup(tag: number): number {
+    const start = this.#w.length;
+    this.#w.byte(tag);
+    this.#w.reserve(4);
+    return start;
   }
 
   /**
@@ -87,20 +92,8 @@ export class ProtobufForwardCopy {
     w.finish(slot, 2);
   }
 
-  beginScopeSpans(): number {
-    const start = this.#w.length;
-    this.#w.byte(TAG_SCOPE_SPANS);
-    this.#w.reserve(4);
-    return start;
-  }
-
   scope(name: string, version: string): void {
     writeScope(this.#w, name, version);
-  }
-
-  endScopeSpans(start: number, spans: number): void {
-    if (spans === 0) this.#w.truncate(start);
-    else this.#w.finish(start + 1, 4);
   }
 
   /** Opens a span whose fields begin at `contentStart`; returns its slot for `endSpan`. */

@@ -170,7 +170,7 @@ class DirectDecoder {
         spans += this.#scopeSpans(r.lengthEnd(end, "ResourceSpans"), resource);
       } else r.skip(tag, end);
     }
-    this.#copy?.endResourceSpans(copyStart, spans);
+    this.#copy?.endGroup(copyStart, spans);
   }
 
   #resource(end: number): ResourceState {
@@ -276,7 +276,7 @@ class DirectDecoder {
         this.#copy?.scope(scope.name, scope.version);
       } else r.skip(tag, end);
     }
-    this.#copy?.endScopeSpans(copyStart, spans);
+    this.#copy?.endGroup(copyStart, spans);
     return spans;
   }
 
