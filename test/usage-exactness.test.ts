@@ -130,6 +130,8 @@ describe("usage is exact at 1% trace sampling, with re-sent exports and a collec
     expect(truth.calls).toBe(CALLS);
     expect(truth.budgetRejections).toBeGreaterThan(0);
     expect(proxy.counts.refused).toBeGreaterThan(0);
+    // The runtime lost nothing on its side: every record was acknowledged by the collector.
+    expect(telemetry.usageRecordStats()).toMatchObject({ queued: CALLS, exported: CALLS, dropped: 0, failed: 0, pending: 0 });
     // The writer inserts a moment after the acknowledgement.
     await expect.poll(async () => (await usage()).totals.calls, { timeout: 60_000, interval: 500 }).toBe(CALLS);
     const { totals } = await usage();

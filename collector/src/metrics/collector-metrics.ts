@@ -85,6 +85,8 @@ export class CollectorMetrics {
   /** Usage records the writer dropped for having a stored record's id with different figures (the first stored wins). */
   readonly usageConflicts: Counter;
   readonly usageInserted: Counter;
+  /** Stored usage records inserted again by a retried or replayed batch, for the tables an interrupted insert may have missed. */
+  readonly usageRestored: Counter;
   readonly usageInsertFailures: Counter;
   /** Usage records acknowledged earlier and lost afterwards, by reason (spool_corrupt_record). Should stay 0. */
   readonly usageDropped: Counter;
@@ -139,6 +141,10 @@ export class CollectorMetrics {
       "Usage records dropped by the writer for reusing a stored record's id with different figures (the first stored wins).",
     );
     this.usageInserted = r.counter("troupe_collector_usage_records_inserted_total", "Usage records inserted into the store.");
+    this.usageRestored = r.counter(
+      "troupe_collector_usage_records_restored_total",
+      "Stored usage records inserted again by a retried or replayed batch, for the derived tables an interrupted insert may have missed.",
+    );
     this.usageInsertFailures = r.counter("troupe_collector_usage_insert_failures_total", "Failed usage record inserts (retried).");
     this.usageDropped = r.counter("troupe_collector_usage_records_dropped_total", "Acknowledged usage records lost after acceptance, by reason.", ["reason"]);
     r.gauge("troupe_collector_usage_queue_depth_records", "Usage records accepted and not yet stored.", () => this.#usageGauges?.queueDepthRecords() ?? 0);

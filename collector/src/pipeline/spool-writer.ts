@@ -11,8 +11,11 @@ export interface SpoolWriterOptions {
   maxRetryDelayMs: number;
 }
 
-/** Stores one spool batch; resolves only once its rows are durable in the store. Called again with the same batch after a failure. */
-export type InsertSpoolBatch<Row> = (batch: SpoolBatchRead<Row>) => Promise<void>;
+/**
+ * Stores one spool batch; resolves only once its rows are durable in the store. Called again with
+ * the same batch after a failure; `attempt` counts from 1 (a failed attempt may have stored part of it).
+ */
+export type InsertSpoolBatch<Row> = (batch: SpoolBatchRead<Row>, attempt: number) => Promise<void>;
 
 /**
  * Moves spooled rows into a store, one batch at a time, in spool order. Guarantees: a batch leaves
@@ -122,9 +125,9 @@ export class SpoolWriter<Row> {
     // already full), so the next insert does not wait for a state write.
     const preparing = this.#spool.prepareFollowingBatch(this.#options.maxBatchRows).catch(() => undefined);
     let delay = this.#options.initialRetryDelayMs;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.#insert(next);
+        await this.#insert(next, attempt);
         this.#lastError = undefined;
         break;
       } catch (err) {

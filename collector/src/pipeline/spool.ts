@@ -45,6 +45,11 @@ export interface SpoolBatchRead<Row = SpanRow> {
   readonly rows: Row[];
   /** The batch as span blocks (every record spooled so), to insert as they are; else undefined. */
   readonly block: SpanBlock | undefined;
+  /**
+   * True when some of its records were found on disk at open: a previous run may have inserted part
+   * of them before it stopped (a crash in the middle of an insert).
+   */
+  readonly recovered: boolean;
 }
 
 /** A record's content in memory: the rows (JSON-rows frames) or a span block (block frames). */
@@ -305,12 +310,14 @@ export class Spool<Row = SpanRow> {
       await this.#saveState();
     }
     const contents: RecordContent<Row>[] = [];
+    let recovered = false;
     for (let i = this.#head; i < this.#records.length; i++) {
       const r = this.#records[i] as RecordEntry<Row>;
       if (r.segment !== batch.segment || r.offset >= batch.end) break;
       contents.push(r.content ?? (await this.#readContent(r)));
+      if (r.appendedAtMs === 0) recovered = true;
     }
-    return batchRead(batch, `${this.id}-${batch.segment}-${batch.start}-${batch.end}`, contents);
+    return batchRead(batch, `${this.id}-${batch.segment}-${batch.start}-${batch.end}`, contents, recovered);
   }
 
   /**
@@ -439,7 +446,7 @@ function segmentPath(dir: string, segment: number): string {
 }
 
 /** A batch's contents as the consumer reads them: blocks concatenated when every record has one. */
-function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordContent<Row>[]): SpoolBatchRead<Row> {
+function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordContent<Row>[], recovered: boolean): SpoolBatchRead<Row> {
   let block: SpanBlock | undefined;
   if (contents.every((c) => "block" in c)) {
     const parts = contents as { block: Buffer; rowCount: number }[];
@@ -453,6 +460,7 @@ function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordCont
     batch,
     batchId,
     block,
+    recovered,
     get rows(): Row[] {
       if (!rows) {
         rows = [];

@@ -41,6 +41,16 @@ describe("dedupeUsage", () => {
     expect(result.conflicts).toBe(1);
   });
 
+  it("with restoreStored, puts one copy of each record stored with the same figures in `restored`, never a conflict", () => {
+    const stored = { ...base, timeMs: 1_700_000_000_123 };
+    const result = dedupeUsage([base, other, { ...base }, { ...other }, { ...base, costUsd: 0.3 }], [stored], { restoreStored: true });
+    expect(result.fresh).toEqual([other]);
+    expect(result.restored).toEqual([base]);
+    expect(result.duplicates).toBe(3);
+    expect(result.conflicts).toBe(1);
+    expect(dedupeUsage([base], [stored]).restored).toEqual([]);
+  });
+
   it("tells every field apart", () => {
     const changes: Partial<UsageRecordRow>[] = [
       { timeMs: base.timeMs + 1 },

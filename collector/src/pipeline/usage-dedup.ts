@@ -5,7 +5,12 @@ import type { UsageRecordRow } from "../store/usage-record-row.js";
 export interface UsageDedup {
   /** Records whose id is not stored yet (the first copy of each, in batch order). */
   fresh: UsageRecordRow[];
-  /** Copies identical to a stored record or to an earlier one in the batch. */
+  /**
+   * With `restoreStored`: one copy of each record found stored with the same figures, to insert again
+   * (the tables derived from the raw one may lack it, see UsageWriter). Empty otherwise.
+   */
+  restored: UsageRecordRow[];
+  /** Copies identical to a stored record or to an earlier one in the batch (the restored ones included). */
   duplicates: number;
   /** Records reusing the id of a stored (or earlier) record with different figures: the first one wins. */
   conflicts: number;
@@ -13,16 +18,21 @@ export interface UsageDedup {
 
 /**
  * Splits a batch against the records already stored under its ids. Guarantees: at most one record
- * per (tenant, id) in `fresh`, none of them stored yet; a record identical to the one that is kept
- * (every field of the record; the time to the stored millisecond) is a duplicate, any other a conflict.
+ * per (tenant, id) in `fresh` and `restored` together, none of those in `fresh` stored yet; a record
+ * identical to the one that is kept (every field of the record; the time to the stored millisecond)
+ * is a duplicate, any other a conflict. With `restoreStored`, the first copy of a batch record
+ * identical to a stored one goes to `restored` (still counted as a duplicate).
  */
-export function dedupeUsage(batch: readonly UsageRecordRow[], stored: readonly UsageRecord[]): UsageDedup {
+export function dedupeUsage(batch: readonly UsageRecordRow[], stored: readonly UsageRecord[], options: { restoreStored?: boolean } = {}): UsageDedup {
   const first = new Map<string, UsageRecord>();
   for (const record of stored) {
     const key = keyOf(record);
     if (!first.has(key)) first.set(key, record);
   }
   const fresh: UsageRecordRow[] = [];
+  const restored: UsageRecordRow[] = [];
+  /** Keys taken by a row of this batch (fresh or restored). */
+  const taken = new Set<string>();
   let duplicates = 0;
   let conflicts = 0;
   for (const row of batch) {
@@ -30,11 +40,18 @@ export function dedupeUsage(batch: readonly UsageRecordRow[], stored: readonly U
     const kept = first.get(key);
     if (kept === undefined) {
       first.set(key, row);
+      taken.add(key);
       fresh.push(row);
-    } else if (sameRecord(kept, row)) duplicates++;
-    else conflicts++;
+    } else if (!sameRecord(kept, row)) conflicts++;
+    else {
+      duplicates++;
+      if (options.restoreStored && !taken.has(key)) {
+        taken.add(key);
+        restored.push(row);
+      }
+    }
   }
-  return { fresh, duplicates, conflicts };
+  return { fresh, restored, duplicates, conflicts };
 }
 
 function keyOf(r: Pick<UsageRecord, "tenant" | "id">): string {

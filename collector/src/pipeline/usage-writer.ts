@@ -29,6 +29,15 @@ export const DEFAULT_USAGE_WRITER_OPTIONS: SpoolWriterOptions = {
  * other figures as conflicts (the first stored wins). The insert's deduplication token is the batch
  * id and a digest of the records inserted, so a retry of the same insert writes nothing, and a
  * replay that finds part of its batch stored inserts the rest under a token of its own.
+ *
+ * An insert is not atomic across the tables that materialized views fill from the raw one (recent
+ * usage, marks): an attempt that failed, or that a crash cut short, may have stored the raw rows
+ * and not the others. The lookup, which reads the raw table, would then take those records for
+ * stored, and the derived tables would miss them for good. So a batch tried before (a retry, or a
+ * batch with records a previous run left in the spool) inserts again one copy of each record it
+ * finds stored with the same figures: every table reads with FINAL or keeps a mark, so a second
+ * copy changes no figure, and the one a table lacked is there.
+ *
  * After each stored batch, `onStored` is told the tenants of the records inserted (none when all
  * were copies).
  */
@@ -40,16 +49,19 @@ export class UsageWriter extends SpoolWriter<UsageRecordRow> {
     options: Partial<SpoolWriterOptions> = {},
     onStored?: (tenantIds: ReadonlySet<string>) => void,
   ) {
-    const insert = async (next: SpoolBatchRead<UsageRecordRow>): Promise<void> => {
+    const insert = async (next: SpoolBatchRead<UsageRecordRow>, attempt: number): Promise<void> => {
       const rows = next.rows;
-      const { fresh, duplicates, conflicts } = dedupeUsage(rows, await store.findStored(rows));
-      await store.insertUsage(fresh, dedupToken(next.batchId, fresh));
+      const restoreStored = attempt > 1 || next.recovered;
+      const { fresh, restored, duplicates, conflicts } = dedupeUsage(rows, await store.findStored(rows), { restoreStored });
+      const inserted = restored.length === 0 ? fresh : [...fresh, ...restored];
+      await store.insertUsage(inserted, dedupToken(next.batchId, inserted));
       metrics.usageInserted.inc([], fresh.length);
+      metrics.usageRestored.inc([], restored.length);
       metrics.usageDuplicates.inc([], duplicates);
       metrics.usageConflicts.inc([], conflicts);
-      if (onStored && fresh.length > 0) {
+      if (onStored && inserted.length > 0) {
         try {
-          onStored(new Set(fresh.map((r) => r.tenant)));
+          onStored(new Set(inserted.map((r) => r.tenant)));
         } catch {
           // A listener's failure must not make a stored batch look failed (it would be inserted again).
         }

@@ -12,6 +12,14 @@ export interface InsertOptions {
   settings?: Readonly<Record<string, string | number>>;
 }
 
+/**
+ * Insert settings for tables that materialized views read: a retry that the raw table drops as a
+ * repeat of its token still reaches each view, whose table then holds what the interrupted first
+ * attempt may not have written there (an insert is not atomic across a table and its views). The
+ * default of the chDB engine Troupe ships (26.x); a server of an older version may default to 0.
+ */
+export const RETRIES_REACH_VIEWS: Readonly<Record<string, number>> = { deduplicate_blocks_in_dependent_materialized_views: 1 };
+
 /** Rows already encoded in a ClickHouse input format that carries its column types (Native blocks), columns in `columns` order. */
 export interface FormattedRows {
   format: "Native";

@@ -1,5 +1,5 @@
 import { CollectorError } from "../errors.js";
-import type { ClickHouseGateway, InsertOptions } from "./clickhouse-gateway.js";
+import { RETRIES_REACH_VIEWS, type ClickHouseGateway, type InsertOptions } from "./clickhouse-gateway.js";
 import { SPAN_BLOCK_FORMAT, spanBlockColumnNames, SpanBlockBuilder, type SpanBlock } from "./span-block.js";
 import type { SpanRow } from "./span-row.js";
 import type { SpanStore } from "./span-store.js";
@@ -18,7 +18,7 @@ export interface ClickHouseSpanStoreOptions {
  * the engine's insert time, and exactness never depended on it — a span re-sent in another batch is
  * only collapsed by background merges anyway, which is why every counting read uses FINAL.
  */
-const SPAN_INSERT_SETTINGS: InsertOptions["settings"] = { optimize_on_insert: 0 };
+const SPAN_INSERT_SETTINGS: InsertOptions["settings"] = { optimize_on_insert: 0, ...RETRIES_REACH_VIEWS };
 
 /**
  * The SpanStore on ClickHouse (chDB or a server, through the gateway). Guarantees: a batch is

@@ -1,6 +1,6 @@
 import type { UsageOutcome, UsageRecord } from "@troupe/contract";
 import { CollectorError } from "../errors.js";
-import type { ClickHouseGateway, InsertOptions } from "./clickhouse-gateway.js";
+import { RETRIES_REACH_VIEWS, type ClickHouseGateway, type InsertOptions } from "./clickhouse-gateway.js";
 import { USAGE_BLOCK_COLUMNS, USAGE_BLOCK_FORMAT, encodeUsageBlock } from "./usage-block.js";
 import type { UsageRecordRow } from "./usage-record-row.js";
 import type { UsageKey, UsageStore } from "./usage-store.js";
@@ -8,7 +8,7 @@ import type { UsageKey, UsageStore } from "./usage-store.js";
 const DAY_MS = 86_400_000;
 const USAGE_INSERT_COLUMN_NAMES = USAGE_BLOCK_COLUMNS.map(([name]) => name);
 /** A batch holds no two rows with the same key (the writer sees to it): the replacing merge at insert would only cost time. */
-const USAGE_INSERT_SETTINGS: InsertOptions["settings"] = { optimize_on_insert: 0 };
+const USAGE_INSERT_SETTINGS: InsertOptions["settings"] = { optimize_on_insert: 0, ...RETRIES_REACH_VIEWS };
 
 /**
  * Ids per lookup query. The ids travel as one query parameter: a server takes parameters in the
