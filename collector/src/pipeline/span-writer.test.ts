@@ -51,6 +51,28 @@ describe("SpanWriter", () => {
     await spool.close();
   });
 
+  it("under load, waits for more rows while they keep coming (fewer, larger inserts); a quiet spool is stored within the batch delay", async () => {
+    const spool = await Spool.open({ dir, maxBytes: 1 << 24 });
+    const store = new MemorySpanStore();
+    const writer = new SpanWriter(spool, store, new CollectorMetrics(), { maxBatchRows: 1_000, maxBatchDelayMs: 10, busy: { rows: 20, delayMs: 20_000, idleMs: 1_000 } });
+    writer.start();
+    // Busy: 20 rows at once, then more every 30 ms, well within idleMs: one insert, after they stop.
+    for (let i = 0; i < 6; i++) {
+      await spool.append(rows(20, `busy${i}-`));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(store.rows).toHaveLength(0);
+    await until(() => store.rows.length === 120);
+    expect(store.batchIds.size).toBe(1);
+    // Quiet: fewer rows than `busy.rows` go in within the batch delay, long before idleMs.
+    const started = Date.now();
+    await spool.append(rows(5, "quiet-"));
+    await until(() => store.rows.length === 125);
+    expect(Date.now() - started).toBeLessThan(900);
+    await writer.stop();
+    await spool.close();
+  });
+
   it("retries a failing store with the same batch while the spool absorbs new spans; nothing is lost", async () => {
     const spool = await Spool.open({ dir, maxBytes: 1 << 24 });
     const store = new MemorySpanStore();

@@ -7,10 +7,16 @@ import { SpoolWriter, type SpoolWriterOptions } from "./spool-writer.js";
 /** How the span writer batches and retries. */
 export type SpanWriterOptions = SpoolWriterOptions;
 
-/** Defaults: large inserts (ClickHouse prefers few big parts), visible within a quarter second. */
+/**
+ * Defaults: large inserts (ClickHouse prefers few big parts), visible within a quarter second; past
+ * 5,000 spans in that quarter second (20,000 spans/s), within a second while spans keep arriving, in
+ * fewer and larger parts: at 40,000 spans/s that took about a fifth of the collector's CPU per span
+ * off (chDB's part files and merges; see docs/benchmarks.md).
+ */
 export const DEFAULT_SPAN_WRITER_OPTIONS: SpanWriterOptions = {
   maxBatchRows: 50_000,
   maxBatchDelayMs: 250,
+  busy: { rows: 5_000, delayMs: 1_000, idleMs: 250 },
   initialRetryDelayMs: 100,
   maxRetryDelayMs: 5_000,
 };

@@ -6,6 +6,14 @@ export interface SpoolWriterOptions {
   maxBatchRows: number;
   /** ...or once the oldest waiting row is this old. */
   maxBatchDelayMs: number;
+  /**
+   * Under load: when at least `rows` rows wait once the batch delay is up, wait for more while they
+   * keep coming, until the oldest row is `delayMs` old, maxBatchRows wait, or none arrived for
+   * `idleMs`. Each insert costs the engine a part of its own in every table it fills, with its files
+   * and its later merges, whatever its size: a busy writer makes fewer, larger ones, while a quiet
+   * one still stores within the batch delay, and the end of a burst is not held back.
+   */
+  busy?: { rows: number; delayMs: number; idleMs: number };
   /** First retry delay after a failed insert; doubles up to maxRetryDelayMs. */
   initialRetryDelayMs: number;
   maxRetryDelayMs: number;
@@ -102,15 +110,18 @@ export class SpoolWriter<Row> {
   }
 
   async #loop(): Promise<void> {
-    const { maxBatchRows, maxBatchDelayMs } = this.#options;
+    const { maxBatchRows, maxBatchDelayMs, busy } = this.#options;
     while (!this.#stopping) {
       const head = this.#spool.peek();
       if (!head) {
         await this.#wait(maxBatchDelayMs * 4);
         continue;
       }
-      const dueInMs = head.appendedAtMs + maxBatchDelayMs - Date.now();
-      if (!this.#draining && !this.#spool.hasOpenBatch() && dueInMs > 0 && this.#spool.headSegmentRows() < maxBatchRows) {
+      const rows = this.#spool.headSegmentRows();
+      let dueAtMs = head.appendedAtMs + maxBatchDelayMs;
+      if (busy !== undefined && rows >= busy.rows) dueAtMs = Math.max(dueAtMs, Math.min(head.appendedAtMs + busy.delayMs, this.#spool.lastAppendedAtMs() + busy.idleMs));
+      const dueInMs = dueAtMs - Date.now();
+      if (!this.#draining && !this.#spool.hasOpenBatch() && dueInMs > 0 && rows < maxBatchRows) {
         await this.#wait(dueInMs);
         continue;
       }

@@ -282,6 +282,11 @@ export class Spool<Row = SpanRow> {
     return this.#records[this.#head];
   }
 
+  /** When the newest unconsumed record was appended (0 when none, or found on disk at open). */
+  lastAppendedAtMs(): number {
+    return this.#records.length > this.#head ? (this.#records[this.#records.length - 1] as RecordEntry<Row>).appendedAtMs : 0;
+  }
+
   /** Rows waiting in records of the head record's segment (what one batch may take at most). */
   headSegmentRows(): number {
     const first = this.#records[this.#head];
