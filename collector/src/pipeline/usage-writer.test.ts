@@ -9,7 +9,7 @@ import { createClickHouseUsageStore } from "../store/clickhouse-usage-store.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import type { UsageRecordRow } from "../store/usage-record-row.js";
 import type { UsageStore } from "../store/usage-store.js";
-import { Spool } from "./spool.js";
+import { Spool, type SpoolBatchRead } from "./spool.js";
 import { UsageWriter } from "./usage-writer.js";
 
 let chdb: { gateway: ClickHouseGateway; dispose: () => Promise<void> };
@@ -84,6 +84,41 @@ async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void
   }
 }
 
+/** Appends `batch` to a new spool and runs a UsageWriter over `store` until the spool is empty; its metrics. */
+async function writeAll(store: UsageStore, batch: UsageRecordRow[]): Promise<CollectorMetrics> {
+  const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+  const metrics = new CollectorMetrics();
+  const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
+  writer.start();
+  await spool.append(batch);
+  await until(() => spool.rowCount() === 0);
+  await writer.stop();
+  await spool.close();
+  return metrics;
+}
+
+/** A spool in `dir` holding `n` new records whose batch was handed out, as a writer holds it just before inserting. */
+async function spoolWithBatchHandedOut(n: number): Promise<{ spool: Spool<UsageRecordRow>; batch: UsageRecordRow[]; read: SpoolBatchRead<UsageRecordRow> }> {
+  const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+  const batch = rows(n);
+  await spool.append(batch);
+  const read = await spool.nextBatch(1000);
+  return { spool, batch, read: read! };
+}
+
+/** Opens the spool in `dir` again (a restart) and runs a UsageWriter over `store` until it is empty; its metrics. */
+async function restartAndWrite(store: UsageStore, expectedRows: number): Promise<CollectorMetrics> {
+  const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+  expect(spool.rowCount()).toBe(expectedRows);
+  const metrics = new CollectorMetrics();
+  const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1 });
+  writer.start();
+  await until(() => spool.rowCount() === 0);
+  await writer.stop();
+  await spool.close();
+  return metrics;
+}
+
 describe("UsageWriter", () => {
   it("stores each record once when an insert landed but its answer was lost (the retry finds them stored)", async () => {
     const real = createClickHouseUsageStore(chdb.gateway);
@@ -99,15 +134,8 @@ describe("UsageWriter", () => {
         }
       },
     };
-    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-    const metrics = new CollectorMetrics();
-    const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
-    writer.start();
     const batch = rows(50);
-    await spool.append(batch);
-    await until(() => spool.rowCount() === 0);
-    await writer.stop();
-    await spool.close();
+    const metrics = await writeAll(store, batch);
     const counts = await countsOf(batch.map((r) => r.id));
     expect(counts.size).toBe(50);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
@@ -132,14 +160,8 @@ describe("UsageWriter", () => {
         await real.insertUsage(batch, token);
       },
     };
-    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-    const writer = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
-    writer.start();
     const batch = rows(40);
-    await spool.append(batch);
-    await until(() => spool.rowCount() === 0);
-    await writer.stop();
-    await spool.close();
+    await writeAll(store, batch);
     const counts = await countsOf(batch.map((r) => r.id));
     expect(counts.size).toBe(40);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
@@ -147,22 +169,13 @@ describe("UsageWriter", () => {
 
   it("offers the same batch again after a restart, and stores nothing twice", async () => {
     const store = createClickHouseUsageStore(chdb.gateway);
-    const first = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-    const batch = rows(30);
-    await first.append(batch);
+    const first = await spoolWithBatchHandedOut(30);
+    const batch = first.batch;
     // A writer that inserts and then stops before the batch is committed (as kill -9 would).
-    const read = await first.nextBatch(1000);
-    await store.insertUsage(read!.rows, "crashed-before-commit");
-    await first.close();
+    await store.insertUsage(first.read.rows, "crashed-before-commit");
+    await first.spool.close();
 
-    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-    expect(spool.rowCount()).toBe(30);
-    const metrics = new CollectorMetrics();
-    const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1 });
-    writer.start();
-    await until(() => spool.rowCount() === 0);
-    await writer.stop();
-    await spool.close();
+    const metrics = await restartAndWrite(store, 30);
     const counts = await countsOf(batch.map((r) => r.id));
     expect([...counts.values()]).toEqual(Array.from({ length: 30 }, () => 1));
     expect(metrics.usageDuplicates.value()).toBe(30);
@@ -186,15 +199,8 @@ describe("UsageWriter", () => {
           }
         },
       };
-      const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-      const metrics = new CollectorMetrics();
-      const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
-      writer.start();
       const batch = rows(40);
-      await spool.append(batch);
-      await until(() => spool.rowCount() === 0);
-      await writer.stop();
-      await spool.close();
+      const metrics = await writeAll(store, batch);
       expect(metrics.usageInsertFailures.value()).toBe(1);
       expect(metrics.usageRestored.value()).toBe(40);
       const ids = batch.map((r) => r.id);
@@ -207,26 +213,17 @@ describe("UsageWriter", () => {
 
   it("completes, after a restart, an insert that a crash cut short between the raw table and a view", async () => {
     const store = createClickHouseUsageStore(chdb.gateway);
-    const first = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-    const batch = rows(30);
-    await first.append(batch);
-    const read = await first.nextBatch(1000);
+    const { spool: first, batch, read } = await spoolWithBatchHandedOut(30);
     const view = await breakRecentView();
     try {
-      await expect(store.insertUsage(read!.rows, "cut-short")).rejects.toThrow();
+      await expect(store.insertUsage(read.rows, "cut-short")).rejects.toThrow();
       await first.close();
       await view.up();
       const ids = batch.map((r) => r.id);
       expect((await countsOf(ids)).size).toBe(30);
       expect((await countsOf(ids, "usage_recent")).size).toBe(0);
 
-      const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-      const metrics = new CollectorMetrics();
-      const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1 });
-      writer.start();
-      await until(() => spool.rowCount() === 0);
-      await writer.stop();
-      await spool.close();
+      const metrics = await restartAndWrite(store, 30);
       expect(metrics.usageRestored.value()).toBe(30);
       expect([...(await countsOf(ids, "usage_recent")).values()]).toEqual(Array.from({ length: 30 }, () => 1));
       expect([...(await countsOf(ids)).values()]).toEqual(Array.from({ length: 30 }, () => 1));
