@@ -133,6 +133,8 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     const server = await listen(app, config.port, config.host, {
       ...(config.connectionLimits ? { limits: config.connectionLimits } : {}),
       onAbortedRequest: options.onAbortedRequest ?? logAbortedRequest(),
+      // The OTLP export routes read their bodies with readBody: straight from the socket.
+      socketBodyPaths: new Set(["/v1/traces", "/v1/logs"]),
     });
     let closing: Promise<void> | undefined;
     return {

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { serve, type Http2Bindings, type HttpBindings } from "@hono/node-server";
 import type { Hono } from "hono";
-import { CollectorError } from "../errors.js";
+import { attachSocketBody, bodyBudgetExceeded } from "./socket-body.js";
 
 /** A listening HTTP server. */
 export interface RunningServer {
@@ -60,6 +60,12 @@ export interface ListenOptions {
   limits?: Partial<ConnectionLimits>;
   /** Told once about each request whose body stopped arriving. */
   onAbortedRequest?: (request: AbortedRequest) => void;
+  /**
+   * Paths whose routes read their bodies with readBody (the OTLP ingest routes): those bodies are
+   * read from the socket, each chunk taken from the budget as it arrives (http/socket-body.ts). The
+   * bodies of other paths go through a metered web stream.
+   */
+  socketBodyPaths?: ReadonlySet<string>;
 }
 
 /**
@@ -121,19 +127,25 @@ export function listen(app: Hono, port: number, hostname = "0.0.0.0", options: L
         });
       }
     });
+    const fromSocket = options.socketBodyPaths?.has((incoming.url ?? "").split("?")[0] ?? "") === true;
     if (Number.isSafeInteger(declared) && declared <= budget.maxBytes) {
       if (!budget.tryTake(declared)) return app.fetch(withBody(request, refusedBody()), env);
       heldBytes = declared;
+      if (fromSocket) attachSocketBody(request, { incoming, take: () => true });
       return app.fetch(request, env);
     }
     // Length unknown (chunked), or more than the whole budget (readBody refuses what is over its bound unread): taken as it arrives.
-    const body = request.body;
-    if (!body) return app.fetch(request, env);
     const take = (bytes: number): boolean => {
       if (!budget.tryTake(bytes)) return false;
       heldBytes += bytes;
       return true;
     };
+    if (fromSocket) {
+      attachSocketBody(request, { incoming, take });
+      return app.fetch(request, env);
+    }
+    const body = request.body;
+    if (!body) return app.fetch(request, env);
     return app.fetch(withBody(request, meteredBody(body, take)), env);
   };
   return new Promise((resolve, reject) => {
@@ -169,10 +181,6 @@ export function listen(app: Hono, port: number, hostname = "0.0.0.0", options: L
   });
 }
 
-function overloaded(): CollectorError {
-  return new CollectorError("overloaded", "request bodies in flight are at the collector's bound; retry later", { retryAfterS: 1 });
-}
-
 /** The request with another body stream (the route reads it as usual). */
 function withBody(request: Request, body: ReadableStream<Uint8Array>): Request {
   return new Request(request, { body, duplex: "half" } as RequestInit);
@@ -180,7 +188,7 @@ function withBody(request: Request, body: ReadableStream<Uint8Array>): Request {
 
 /** A body whose first read fails with 503 overloaded; the real body stays unread. */
 function refusedBody(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ pull: (controller) => controller.error(overloaded()) });
+  return new ReadableStream({ pull: (controller) => controller.error(bodyBudgetExceeded()) });
 }
 
 /** `source`, each chunk taken from the budget as it arrives; past the budget the read fails with 503 overloaded. */
@@ -192,7 +200,7 @@ function meteredBody(source: ReadableStream<Uint8Array>, take: (bytes: number) =
       const { done, value } = await reader.read();
       if (done) controller.close();
       // Not cancelling the source: that would close the connection before the 503 is written.
-      else if (!take(value.byteLength)) controller.error(overloaded());
+      else if (!take(value.byteLength)) controller.error(bodyBudgetExceeded());
       else controller.enqueue(value);
     },
     cancel: (reason) => (reader ? reader.cancel(reason) : source.cancel(reason)),

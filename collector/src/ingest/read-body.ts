@@ -1,6 +1,7 @@
 import { gunzip } from "node:zlib";
 import { promisify } from "node:util";
 import { CollectorError } from "../errors.js";
+import { bodyBudgetExceeded, socketBodyOf, type SocketBody } from "../http/socket-body.js";
 
 const gunzipAsync = promisify(gunzip);
 
@@ -29,9 +30,10 @@ export interface RequestBody {
  * read into reused buffers (as they arrive when their length is declared, joined at the end when
  * chunked): fresh megabytes per request made the garbage collector run full collections several
  * times a second under load; a buffer is taken only once the first bytes arrive and goes back when
- * the read fails. A connection that fails mid-body:
- * RequestAbortedError. There is no read deadline here: the server's requestTimeoutMs bounds how long
- * a body may take, for every route (http/server.ts).
+ * the read fails. A connection that fails mid-body: RequestAbortedError. The bytes come straight
+ * from the socket when the server attached it to the request (http/socket-body.ts: the OTLP export
+ * routes), else through the request's web stream. There is no read deadline here: the server's
+ * requestTimeoutMs bounds how long a body may take, for every route (http/server.ts).
  */
 export async function readBody(request: Request, maxBytes: number): Promise<RequestBody> {
   const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
@@ -40,7 +42,16 @@ export async function readBody(request: Request, maxBytes: number): Promise<Requ
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > maxBytes) throw tooLarge(maxBytes, "body");
-  const raw = await readLimited(request, maxBytes, Number.isSafeInteger(declared) ? declared : undefined);
+  const body = new BodyBytes(maxBytes, Number.isSafeInteger(declared) ? declared : undefined);
+  try {
+    const socket = socketBodyOf(request);
+    if (socket) await readSocket(socket, body);
+    else if (request.body) await readStream(request.body, body);
+  } catch (err) {
+    body.discard();
+    throw err;
+  }
+  const raw = body.take();
   if (encoding !== "gzip") return raw;
   try {
     const inflated = await gunzipAsync(raw.bytes, { maxOutputLength: maxBytes });
@@ -53,57 +64,123 @@ export async function readBody(request: Request, maxBytes: number): Promise<Requ
   }
 }
 
-async function readLimited(request: Request, maxBytes: number, declared: number | undefined): Promise<RequestBody> {
-  if (!request.body) return { bytes: Buffer.alloc(0), release: () => undefined };
-  const pooling = declared !== undefined && declared >= POOLED_MIN_BYTES;
-  let pooled: Buffer | undefined;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let intoPooled = pooling;
-  const reader = request.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await read(reader);
-      if (done) break;
-      // Taken only now: a client that declares megabytes and sends nothing holds no buffer.
-      if (pooling) pooled ??= takeBuffer(declared!);
-      if (total + value.byteLength > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(maxBytes, "body");
+/** Reads a web stream into `body`. */
+async function readStream(stream: ReadableStream<Uint8Array>, body: BodyBytes): Promise<void> {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await read(reader);
+    if (done) return;
+    try {
+      body.add(value);
+    } catch (err) {
+      await reader.cancel().catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/**
+ * Reads the body from Node's request into `body`, each chunk taken from the server's budget first
+ * (past it: 503 overloaded, the rest left unread for Node to drain after the answer). Past the bound
+ * the request is destroyed, as cancelling its stream would; a connection that closes mid-body is
+ * RequestAbortedError.
+ */
+function readSocket({ incoming, take }: SocketBody, body: BodyBytes): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      incoming.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (!take(chunk.byteLength)) {
+        incoming.pause();
+        return settle(bodyBudgetExceeded());
       }
-      if (intoPooled && total + value.byteLength <= declared!) pooled!.set(value, total);
-      else if (intoPooled) {
+      try {
+        body.add(chunk);
+      } catch (err) {
+        incoming.destroy();
+        settle(err);
+      }
+    };
+    const onEnd = (): void => settle();
+    const onError = (err: Error): void => settle(new RequestAbortedError({ cause: err }));
+    // Closed before its end was read: a body cut short, or one the parser had whole but not yet handed over; either way not to be trusted.
+    const onClose = (): void => settle(incoming.readableEnded ? undefined : new RequestAbortedError());
+    if (incoming.readableEnded) return settle();
+    incoming.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
+  });
+}
+
+/**
+ * A body's bytes as they arrive, at most `maxBytes` (past it `add` throws payload_too_large). With a
+ * declared length of POOLED_MIN_BYTES or more, into a reused buffer taken at the first chunk (a
+ * client that declares megabytes and sends nothing holds none); else as chunks, joined at the end
+ * (into a reused buffer when large: OpenTelemetry JS's HTTP exporters send their bodies chunked).
+ */
+class BodyBytes {
+  readonly #maxBytes: number;
+  readonly #declared: number | undefined;
+  #pooled: Buffer | undefined;
+  #intoPooled: boolean;
+  readonly #chunks: Uint8Array[] = [];
+  #total = 0;
+
+  constructor(maxBytes: number, declared: number | undefined) {
+    this.#maxBytes = maxBytes;
+    this.#declared = declared;
+    this.#intoPooled = declared !== undefined && declared >= POOLED_MIN_BYTES;
+  }
+
+  add(chunk: Uint8Array): void {
+    const total = this.#total;
+    if (total + chunk.byteLength > this.#maxBytes) throw tooLarge(this.#maxBytes, "body");
+    if (this.#intoPooled) {
+      const pooled = (this.#pooled ??= takeBuffer(this.#declared!));
+      if (total + chunk.byteLength <= this.#declared!) pooled.set(chunk, total);
+      else {
         // Longer than declared (the request is malformed; Node usually stops it first): keep it as chunks.
-        chunks.push(Buffer.from(pooled!.subarray(0, total)));
-        intoPooled = false;
+        this.#chunks.push(Buffer.from(pooled.subarray(0, total)));
+        this.#intoPooled = false;
       }
-      if (!intoPooled) chunks.push(value);
-      total += value.byteLength;
     }
-  } catch (err) {
-    if (pooled) giveBack(pooled);
-    throw err;
+    if (!this.#intoPooled) this.#chunks.push(chunk);
+    this.#total = total + chunk.byteLength;
   }
-  if (pooled && intoPooled) {
-    const buffer = pooled;
-    return { bytes: buffer.subarray(0, total), release: once(() => giveBack(buffer)) };
-  }
-  if (pooled) giveBack(pooled);
-  if (chunks.length === 1) {
-    const only = chunks[0] as Uint8Array;
-    return { bytes: Buffer.from(only.buffer, only.byteOffset, only.byteLength), release: () => undefined };
-  }
-  if (total >= POOLED_MIN_BYTES) {
-    // Chunked, as OpenTelemetry JS's HTTP exporters send their bodies.
-    const buffer = takeBuffer(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      buffer.set(chunk, offset);
-      offset += chunk.byteLength;
+
+  /** The bytes read, once the body has ended. */
+  take(): RequestBody {
+    const total = this.#total;
+    const pooled = this.#pooled;
+    if (pooled && this.#intoPooled) return { bytes: pooled.subarray(0, total), release: once(() => giveBack(pooled)) };
+    this.discard();
+    const chunks = this.#chunks;
+    if (chunks.length === 0) return { bytes: Buffer.alloc(0), release: () => undefined };
+    if (chunks.length === 1) {
+      const only = chunks[0] as Uint8Array;
+      return { bytes: Buffer.from(only.buffer, only.byteOffset, only.byteLength), release: () => undefined };
     }
-    return { bytes: buffer.subarray(0, total), release: once(() => giveBack(buffer)) };
+    if (total >= POOLED_MIN_BYTES) {
+      const buffer = takeBuffer(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        buffer.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      return { bytes: buffer.subarray(0, total), release: once(() => giveBack(buffer)) };
+    }
+    return { bytes: Buffer.concat(chunks, total), release: () => undefined };
   }
-  return { bytes: Buffer.concat(chunks, total), release: () => undefined };
+
+  /** Gives the reused buffer back (a failed read, or a body kept as chunks after all). */
+  discard(): void {
+    if (this.#pooled) giveBack(this.#pooled);
+    this.#pooled = undefined;
+  }
 }
 
 /** Bodies smaller than this are not worth pooling. */
