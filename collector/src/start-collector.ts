@@ -8,6 +8,8 @@ import { SettingsWatch } from "./control/settings-watch.js";
 import { createCollectorApp } from "./http/app.js";
 import { DEFAULT_CONNECTION_LIMITS, listen, type AbortedRequest } from "./http/server.js";
 import type { IngestLimits } from "./ingest/ingest-limits.js";
+import { LOGS_PATH } from "./ingest/logs-route.js";
+import { TRACES_PATH } from "./ingest/traces-route.js";
 import { CollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline } from "./pipeline/ingest-pipeline.js";
 import type { SpoolWriterOptions } from "./pipeline/spool-writer.js";
@@ -134,7 +136,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
       ...(config.connectionLimits ? { limits: config.connectionLimits } : {}),
       onAbortedRequest: options.onAbortedRequest ?? logAbortedRequest(),
       // The OTLP export routes read their bodies with readBody: straight from the socket.
-      socketBodyPaths: new Set(["/v1/traces", "/v1/logs"]),
+      socketBodyPaths: new Set([TRACES_PATH, LOGS_PATH]),
     });
     let closing: Promise<void> | undefined;
     return {

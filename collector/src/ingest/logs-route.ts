@@ -12,6 +12,9 @@ import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./ingest-limits.js";
 import { RequestAbortedError, readBody } from "./read-body.js";
 import { UsageIngest } from "./usage-ingest.js";
 
+/** The route's path; its body is read with readBody, so the server may read it from the socket. */
+export const LOGS_PATH = "/v1/logs";
+
 /** What the OTLP logs route needs. */
 export interface LogsRouteDeps {
   authenticator: KeyAuthenticator;
@@ -46,12 +49,12 @@ export function createLogsRoute(deps: LogsRouteDeps): Hono<{ Variables: AuthVari
   const route = new Hono<{ Variables: AuthVariables }>();
   // Every error here, the key's included, is answered as OTLP/HTTP says: a google.rpc.Status.
   route.onError((err, c) => otlpErrorResponse(c, err));
-  route.post("/v1/logs", async (c, next) => {
+  route.post(LOGS_PATH, async (c, next) => {
     await next();
     const err = c.error;
     metrics.logsRequests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : err instanceof RequestAbortedError ? "aborted" : "internal"]);
   });
-  route.post("/v1/logs", requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
+  route.post(LOGS_PATH, requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
     const format = otlpFormatOf(requestMediaType(c));
     const body = await readBody(c.req.raw, maxBodyBytes);
     const outcome = await ingest.ingest({ principal: c.get("principal"), format, body });

@@ -13,6 +13,9 @@ import type { KeyRateLimit } from "./key-rate-limiter.js";
 import { RequestAbortedError, readBody } from "./read-body.js";
 import { TraceIngest } from "./trace-ingest.js";
 
+/** The route's path; its body is read with readBody, so the server may read it from the socket. */
+export const TRACES_PATH = "/v1/traces";
+
 /** What the OTLP traces route needs. */
 export interface TracesRouteDeps {
   authenticator: KeyAuthenticator;
@@ -38,13 +41,13 @@ export function createTracesRoute(deps: TracesRouteDeps): Hono<{ Variables: Auth
   const route = new Hono<{ Variables: AuthVariables }>();
   // Every error here, the key's included, is answered as OTLP/HTTP says: a google.rpc.Status.
   route.onError((err, c) => otlpErrorResponse(c, err));
-  route.post("/v1/traces", async (c, next) => {
+  route.post(TRACES_PATH, async (c, next) => {
     await next();
     // Hono hands a thrown error to the route's onError and records it on the context.
     const err = c.error;
     metrics.requests.inc([err === undefined ? "ok" : err instanceof CollectorError ? err.code : err instanceof RequestAbortedError ? "aborted" : "internal"]);
   });
-  route.post("/v1/traces", requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
+  route.post(TRACES_PATH, requirePrincipal(deps.authenticator, ["tenant-ingest", "service-ingest"]), async (c) => {
     const format = otlpFormatOf(requestMediaType(c));
     const body = await readBody(c.req.raw, maxBodyBytes);
     const outcome = await ingest.ingest({ principal: c.get("principal"), format, body });
