@@ -178,4 +178,28 @@ describe("slow and greedy clients", () => {
     });
     expect(status).toBe(200);
   });
+
+  it("drains the rest of a body it refused mid-read, so the connection serves its next request at once", async () => {
+    const bodyBytes = 700_000;
+    const holder = new RawClient();
+    holder.write(head(bodyBytes, "Expect: 100-continue\r\n"));
+    await holder.waitFor(/100 Continue/);
+    try {
+      const client = new RawClient();
+      client.write(head(0).replace("Content-Length: 0", "Transfer-Encoding: chunked"));
+      const part = paddedExport(bodyBytes);
+      client.write(`${part.length.toString(16)}\r\n${part}\r\n`);
+      await client.waitFor(/^HTTP\/1\.1 503/);
+      // The client finishes its body (as an exporter does, writing while the answer arrives), then asks again on the same connection.
+      client.write(`${part.length.toString(16)}\r\n${part}\r\n0\r\n\r\n`);
+      client.write("GET /healthz HTTP/1.1\r\nHost: collector\r\n\r\n");
+      // A paused, undrained connection would instead wait out the request deadline and answer 408.
+      await client.waitFor(/HTTP\/1\.1 200 OK[\s\S]*"status":"ok"/, SLACK_MS);
+      expect(client.received).not.toMatch(/ 408 /);
+      client.socket.destroy();
+    } finally {
+      holder.socket.destroy();
+      await holder.closed;
+    }
+  });
 });

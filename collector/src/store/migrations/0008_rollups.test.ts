@@ -45,7 +45,7 @@ describe("migration 0008 (rollups)", () => {
       const expectedUsage = await rawUsageFigures(gateway, ["old"], range, "model");
 
       // 0009 too: reads of recent raw usage use its table.
-      expect(await runMigrations(gateway)).toEqual([8, 9]);
+      expect(await runMigrations(gateway, MIGRATIONS.filter((m) => m.version <= 9))).toEqual([8, 9]);
       // Every minute stored is marked; nothing is built yet, and reads of it use the raw tables.
       const [{ marked }] = (await gateway.query<{ marked: string }>("SELECT count() AS marked FROM (SELECT DISTINCT tenant_id, bucket FROM span_marks_1m)")) as [{ marked: string }];
       const [{ minutes }] = (await gateway.query<{ minutes: string }>("SELECT uniqExact(tenant_id, toStartOfMinute(start_time)) AS minutes FROM spans")) as [{ minutes: string }];

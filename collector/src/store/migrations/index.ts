@@ -8,6 +8,7 @@ import { migration0006 } from "./0006_budget_alerts.js";
 import { migration0007 } from "./0007_faithful_spans.js";
 import { migration0008 } from "./0008_rollups.js";
 import { migration0009 } from "./0009_usage_recent.js";
+import { migration0010 } from "./0010_compact_span_parts.js";
 
 /** Every migration, in the order they apply. Append new ones; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008, migration0009];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008, migration0009, migration0010];
