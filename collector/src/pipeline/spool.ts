@@ -7,7 +7,7 @@ import { decodeSpanBlocks, spanBlockBytes, type SpanBlock } from "../store/span-
 import type { SpanRow } from "../store/span-row.js";
 
 /** Where and how much the spool may hold. */
-export interface SpoolOptions {
+export interface SpoolOptions<Row = SpanRow> {
   dir: string;
   /** Bound on bytes accepted and not yet consumed; appends past it fail with `overloaded`. */
   maxBytes: number;
@@ -17,6 +17,14 @@ export interface SpoolOptions {
   memoryBytes?: number;
   /** Seconds a refused client is told to wait. */
   retryAfterS?: number;
+  /** How rows appended as rows are written (default: a JSON array). A spool reads JSON frames whatever its codec. */
+  rowCodec?: RowCodec<Row>;
+}
+
+/** A binary encoding of a batch of rows, cheaper to write than JSON; `decode` gives back what `encode` was given. */
+export interface RowCodec<Row> {
+  encode(rows: readonly Row[]): Buffer;
+  decode(payload: Buffer): Row[];
 }
 
 /** One appended batch of rows, as the consumer sees it. */
@@ -45,6 +53,8 @@ export interface SpoolBatchRead<Row = SpanRow> {
   readonly rows: Row[];
   /** The batch as span blocks (every record spooled so), to insert as they are; else undefined. */
   readonly block: SpanBlock | undefined;
+  /** The rows as the spool's RowCodec wrote them, record by record (every record spooled so); else undefined. */
+  readonly encoded: readonly Buffer[] | undefined;
   /**
    * True when some of its records were found on disk at open: a previous run may have inserted part
    * of them before it stopped (a crash in the middle of an insert).
@@ -52,8 +62,8 @@ export interface SpoolBatchRead<Row = SpanRow> {
   readonly recovered: boolean;
 }
 
-/** A record's content in memory: the rows (JSON-rows frames) or a span block (block frames). */
-type RecordContent<Row> = { rows: Row[] } | { block: Buffer; rowCount: number };
+/** A record's content in memory: the rows (JSON or encoded rows frames) or a span block (block frames). */
+type RecordContent<Row> = { rows: Row[]; encoded?: Buffer } | { block: Buffer; rowCount: number };
 
 interface RecordEntry<Row> extends SpoolRecord {
   content: RecordContent<Row> | undefined;
@@ -78,6 +88,7 @@ interface SpoolState {
 
 const MAGIC_JSON_ROWS = 0x54525350; // "TRSP": a JSON array of rows (SpanRows in the span spool)
 const MAGIC_SPAN_BLOCK = 0x54525342; // "TRSB": a span block (store/span-block.ts)
+const MAGIC_ENCODED_ROWS = 0x54525345; // "TRSE": rows in the spool's RowCodec (usage blocks in the usage spool)
 const HEADER_BYTES = 16;
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
@@ -90,12 +101,12 @@ const SEGMENT_PATTERN = /^seg-(\d{12})\.log$/;
  * same batch (same records, same `batchId`) is offered again and a store that deduplicates on
  * `batchId` counts it once. Segment files are deleted only after their records are consumed.
  * Framing: 16-byte header (magic, payload length, row count, CRC-32 of the payload) then the payload:
- * a JSON array of rows, or a span block when the appender encoded them (the writer then inserts
- * those bytes as they are, and memory holds them off the JS heap). A torn tail (a crash mid-write,
- * never acknowledged) is truncated at open.
+ * a JSON array of rows (or the rows in the spool's RowCodec, when it has one), or a span block when
+ * the appender encoded them (the writer then inserts those bytes as they are, and memory holds them
+ * off the JS heap). A torn tail (a crash mid-write, never acknowledged) is truncated at open.
  *
- * `Row` is what a JSON frame holds: spans by default; another spool (usage records) keeps its own
- * JSON-serializable rows, in its own directory, and never holds span blocks.
+ * `Row` is what a rows frame holds: spans by default; another spool (usage records) keeps its own
+ * rows, in its own directory, and never holds span blocks.
  */
 export class Spool<Row = SpanRow> {
   /** Stable id of this spool directory; part of every batch id so two collectors never collide. */
@@ -105,6 +116,7 @@ export class Spool<Row = SpanRow> {
   readonly #segmentBytes: number;
   readonly #memoryBytes: number;
   readonly #retryAfterS: number;
+  readonly #rowCodec: RowCodec<Row> | undefined;
   readonly #records: RecordEntry<Row>[] = [];
   #head = 0;
   #cursor: { segment: number; offset: number };
@@ -124,20 +136,21 @@ export class Spool<Row = SpanRow> {
   readonly corruptRecordsAtOpen: number;
   #listeners: (() => void)[] = [];
 
-  private constructor(id: string, options: SpoolOptions, state: SpoolState, corrupt: number) {
+  private constructor(id: string, options: SpoolOptions<Row>, state: SpoolState, corrupt: number) {
     this.id = id;
     this.#dir = options.dir;
     this.#maxBytes = options.maxBytes;
     this.#segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.#memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     this.#retryAfterS = options.retryAfterS ?? 2;
+    this.#rowCodec = options.rowCodec;
     this.#cursor = state.cursor;
     this.#batches = state.batches ?? (state.batch ? [state.batch] : []);
     this.corruptRecordsAtOpen = corrupt;
   }
 
   /** Opens (creating when absent) the spool in `options.dir` and finds every unconsumed record. */
-  static async open<Row = SpanRow>(options: SpoolOptions): Promise<Spool<Row>> {
+  static async open<Row = SpanRow>(options: SpoolOptions<Row>): Promise<Spool<Row>> {
     await mkdir(options.dir, { recursive: true });
     const id = await loadOrCreateId(options.dir);
     const state = await loadState(options.dir);
@@ -189,7 +202,7 @@ export class Spool<Row = SpanRow> {
   }
 
   /**
-   * Appends one batch: rows (spooled as JSON), or a span block (spooled as its bytes, which the
+   * Appends one batch: rows (spooled as JSON, or in the spool's RowCodec), or a span block (spooled as its bytes, which the
    * writer inserts as they are); resolves once it is on disk (fsynced). Rejects with `overloaded`
    * (and a Retry-After) when the spool is at its byte bound.
    */
@@ -197,10 +210,11 @@ export class Spool<Row = SpanRow> {
     const rows = Array.isArray(batch) ? batch : undefined;
     const block = Array.isArray(batch) ? undefined : batch;
     if (this.#closed) return Promise.reject(new CollectorError("overloaded", "collector is shutting down", { retryAfterS: this.#retryAfterS }));
-    const payload = block ? spanBlockBytes(block.payload) : Buffer.from(JSON.stringify(rows), "utf8");
+    const codec = this.#rowCodec;
+    const payload = block ? spanBlockBytes(block.payload) : codec ? codec.encode(rows!) : Buffer.from(JSON.stringify(rows), "utf8");
     const rowCount = block ? block.rowCount : rows!.length;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
-    header.writeUInt32LE(block ? MAGIC_SPAN_BLOCK : MAGIC_JSON_ROWS, 0);
+    header.writeUInt32LE(block ? MAGIC_SPAN_BLOCK : codec ? MAGIC_ENCODED_ROWS : MAGIC_JSON_ROWS, 0);
     header.writeUInt32LE(payload.length, 4);
     header.writeUInt32LE(rowCount, 8);
     header.writeUInt32LE(crc32(payload), 12);
@@ -213,7 +227,7 @@ export class Spool<Row = SpanRow> {
       );
     }
     this.#queuedBytes += frameBytes;
-    const content: RecordContent<Row> = block ? { block: payload, rowCount } : { rows: rows! };
+    const content: RecordContent<Row> = block ? { block: payload, rowCount } : codec ? { rows: rows!, encoded: payload } : { rows: rows! };
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ header, payload, content, rowCount, resolve, reject });
       if (!this.#flushing) this.#flushing = this.#flushLoop();
@@ -428,6 +442,10 @@ export class Spool<Row = SpanRow> {
       if (!frame) throw new Error(`spool record ${r.segment}:${r.offset} is damaged`);
       const payload = buf.subarray(HEADER_BYTES, frame.size);
       if (frame.magic === MAGIC_SPAN_BLOCK) return { block: payload, rowCount: frame.rowCount };
+      if (frame.magic === MAGIC_ENCODED_ROWS) {
+        if (!this.#rowCodec) throw new Error(`spool record ${r.segment}:${r.offset} holds encoded rows and this spool has no row codec`);
+        return { rows: this.#rowCodec.decode(payload), encoded: payload };
+      }
       return { rows: JSON.parse(payload.toString("utf8")) as Row[] };
     } finally {
       await handle.close();
@@ -460,11 +478,13 @@ function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordCont
       rowCount: parts.reduce((n, c) => n + c.rowCount, 0),
     };
   }
+  const encoded = contents.every((c) => "encoded" in c && c.encoded !== undefined) ? contents.map((c) => (c as { encoded: Buffer }).encoded) : undefined;
   let rows: Row[] | undefined;
   return {
     batch,
     batchId,
     block,
+    encoded,
     recovered,
     get rows(): Row[] {
       if (!rows) {
@@ -480,7 +500,7 @@ function batchRead<Row>(batch: SpoolBatch, batchId: string, contents: RecordCont
 function parseFrame(data: Buffer, offset: number): { size: number; rowCount: number; magic: number } | undefined {
   if (offset + HEADER_BYTES > data.length) return undefined;
   const magic = data.readUInt32LE(offset);
-  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_BLOCK) return undefined;
+  if (magic !== MAGIC_JSON_ROWS && magic !== MAGIC_SPAN_BLOCK && magic !== MAGIC_ENCODED_ROWS) return undefined;
   const length = data.readUInt32LE(offset + 4);
   const size = HEADER_BYTES + length;
   if (offset + size > data.length) return undefined;

@@ -1,8 +1,9 @@
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { UsageRecordRow } from "../store/usage-record-row.js";
 import type { UsageStore } from "../store/usage-store.js";
-import { Spool, type SpoolOptions } from "./spool.js";
+import type { Spool } from "./spool.js";
 import type { SpoolWriterOptions } from "./spool-writer.js";
+import { openUsageSpool, type UsageSpoolOptions } from "./usage-spool.js";
 import { UsageWriter } from "./usage-writer.js";
 
 /** Where accepted usage records go. `accept` resolves only once the rows are durable (never lost after). */
@@ -14,8 +15,8 @@ export interface UsageSink {
 export interface UsagePipelineOptions {
   store: UsageStore;
   metrics: CollectorMetrics;
-  /** Its own directory: usage records never share a spool with spans. */
-  spool: SpoolOptions;
+  /** Its own directory: usage records never share a spool with spans. Records are spooled as usage blocks. */
+  spool: UsageSpoolOptions;
   writer?: Partial<SpoolWriterOptions>;
 }
 
@@ -54,7 +55,7 @@ export class UsagePipeline implements UsageSink {
 
   /** Opens the spool (replaying what a previous run left) and starts the writer. */
   static async start(options: UsagePipelineOptions): Promise<UsagePipeline> {
-    const spool = await Spool.open<UsageRecordRow>(options.spool);
+    const spool = await openUsageSpool(options.spool);
     if (spool.corruptRecordsAtOpen > 0) options.metrics.usageDropped.inc(["spool_corrupt_record"], spool.corruptRecordsAtOpen);
     const listeners = new Set<UsageStoredListener>();
     const writer = new UsageWriter(spool, options.store, options.metrics, options.writer, (tenantIds) => {

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,8 +7,10 @@ import type { ClickHouseGateway } from "../store/clickhouse-gateway.js";
 import { createClickHouseUsageStore } from "../store/clickhouse-usage-store.js";
 import { openTempChdb } from "../store/temp-chdb.test-helper.js";
 import type { UsageRecordRow } from "../store/usage-record-row.js";
+import { usageRecordRows } from "../store/usage-row.test-helper.js";
 import type { UsageStore } from "../store/usage-store.js";
-import { Spool, type SpoolBatchRead } from "./spool.js";
+import type { Spool, SpoolBatchRead } from "./spool.js";
+import { openUsageSpool } from "./usage-spool.js";
 import { UsageWriter } from "./usage-writer.js";
 
 let chdb: { gateway: ClickHouseGateway; dispose: () => Promise<void> };
@@ -27,32 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function rows(n: number, overrides: Partial<UsageRecordRow> = {}): UsageRecordRow[] {
-  const timeMs = Date.now() - 60_000;
-  return Array.from({ length: n }, (_, i) => ({
-    id: randomUUID(),
-    tenant: "acme",
-    agentType: "a",
-    model: "m",
-    responseModel: "",
-    provider: "openai",
-    inputTokens: 10 + i,
-    outputTokens: 1,
-    cachedInputTokens: 0,
-    reasoningTokens: 0,
-    costUsd: 0.5,
-    outcome: "ok",
-    usageExact: true,
-    timeMs: timeMs + i,
-    traceId: "",
-    spanId: "",
-    ledgerId: "",
-    serviceName: "svc",
-    retentionDays: 30,
-    ...overrides,
-  }));
-}
 
 /** Rows per record id in `table` as every reader sees it (FINAL): usage_records, or usage_recent (filled by a materialized view). */
 async function countsOf(ids: readonly string[], table: "usage_records" | "usage_recent" = "usage_records"): Promise<Map<string, number>> {
@@ -86,7 +61,7 @@ async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void
 
 /** Appends `batch` to a new spool and runs a UsageWriter over `store` until the spool is empty; its metrics. */
 async function writeAll(store: UsageStore, batch: UsageRecordRow[]): Promise<CollectorMetrics> {
-  const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+  const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
   const metrics = new CollectorMetrics();
   const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5 });
   writer.start();
@@ -99,8 +74,8 @@ async function writeAll(store: UsageStore, batch: UsageRecordRow[]): Promise<Col
 
 /** A spool in `dir` holding `n` new records whose batch was handed out, as a writer holds it just before inserting. */
 async function spoolWithBatchHandedOut(n: number): Promise<{ spool: Spool<UsageRecordRow>; batch: UsageRecordRow[]; read: SpoolBatchRead<UsageRecordRow> }> {
-  const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
-  const batch = rows(n);
+  const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
+  const batch = usageRecordRows(n);
   await spool.append(batch);
   const read = await spool.nextBatch(1000);
   return { spool, batch, read: read! };
@@ -108,7 +83,7 @@ async function spoolWithBatchHandedOut(n: number): Promise<{ spool: Spool<UsageR
 
 /** Opens the spool in `dir` again (a restart) and runs a UsageWriter over `store` until it is empty; its metrics. */
 async function restartAndWrite(store: UsageStore, expectedRows: number): Promise<CollectorMetrics> {
-  const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+  const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
   expect(spool.rowCount()).toBe(expectedRows);
   const metrics = new CollectorMetrics();
   const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1 });
@@ -126,15 +101,15 @@ describe("UsageWriter", () => {
     const store: UsageStore = {
       ...real,
       findStored: (keys) => real.findStored(keys),
-      insertUsage: async (batch, token) => {
-        await real.insertUsage(batch, token);
+      insertUsage: async (batch, token, blocks) => {
+        await real.insertUsage(batch, token, blocks);
         if (failNext) {
           failNext = false;
           throw new Error("connection reset after the insert");
         }
       },
     };
-    const batch = rows(50);
+    const batch = usageRecordRows(50);
     const metrics = await writeAll(store, batch);
     const counts = await countsOf(batch.map((r) => r.id));
     expect(counts.size).toBe(50);
@@ -143,6 +118,34 @@ describe("UsageWriter", () => {
     // The retry found all 50 stored: the writer counts them once, as duplicates (it never saw the first insert succeed).
     expect(metrics.usageDuplicates.value()).toBe(50);
     expect(metrics.usageInserted.value()).toBe(0);
+  });
+
+  it("inserts a batch of new records as the blocks they were spooled as, and encodes anew what it keeps of one with stored records", async () => {
+    const real = createClickHouseUsageStore(chdb.gateway);
+    const given: (readonly Buffer[] | undefined)[] = [];
+    const store: UsageStore = {
+      ...real,
+      insertUsage: async (batch, token, blocks) => {
+        given.push(blocks);
+        await real.insertUsage(batch, token, blocks);
+      },
+    };
+    const batch = usageRecordRows(30, { model: "modèle-✓", costUsd: 0.1 + 0.2 });
+    await writeAll(store, batch);
+    expect(given).toHaveLength(1);
+    expect(given[0]!.length).toBeGreaterThan(0);
+    const stored = await chdb.gateway.query<{ record_id: string; model: string; cost_usd: number; input_tokens: number | string }>(
+      "SELECT record_id, model, cost_usd, input_tokens FROM usage_records FINAL WHERE tenant_id = 'acme' AND record_id IN {ids:Array(String)} ORDER BY input_tokens",
+      { ids: batch.map((r) => r.id) },
+    );
+    expect(stored.map((r) => [r.record_id, r.model, r.cost_usd, Number(r.input_tokens)])).toEqual(batch.map((r) => [r.id, r.model, r.costUsd, r.inputTokens]));
+
+    // Half of the next batch is stored already: the other half is encoded from its rows.
+    const next = [...batch.slice(0, 15), ...usageRecordRows(15, { inputTokens: 1_000 })];
+    await writeAll(store, next);
+    expect(given).toHaveLength(2);
+    expect(given[1]).toBeUndefined();
+    expect((await countsOf(next.map((r) => r.id))).size).toBe(30);
   });
 
   it("inserts the rest of a batch whose insert was cut short, under a token of its own (not deduplicated away)", async () => {
@@ -160,7 +163,7 @@ describe("UsageWriter", () => {
         await real.insertUsage(batch, token);
       },
     };
-    const batch = rows(40);
+    const batch = usageRecordRows(40);
     await writeAll(store, batch);
     const counts = await countsOf(batch.map((r) => r.id));
     expect(counts.size).toBe(40);
@@ -199,7 +202,7 @@ describe("UsageWriter", () => {
           }
         },
       };
-      const batch = rows(40);
+      const batch = usageRecordRows(40);
       const metrics = await writeAll(store, batch);
       expect(metrics.usageInsertFailures.value()).toBe(1);
       expect(metrics.usageRestored.value()).toBe(40);
@@ -242,11 +245,11 @@ describe("UsageWriter", () => {
         return real.findStored(keys);
       },
     };
-    const spool = await Spool.open<UsageRecordRow>({ dir, maxBytes: 1 << 24 });
+    const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
     const metrics = new CollectorMetrics();
     const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5, maxRetryDelayMs: 20 });
     writer.start();
-    const batch = rows(5);
+    const batch = usageRecordRows(5);
     await spool.append(batch);
     await until(() => metrics.usageInsertFailures.value() >= 2);
     expect(String(writer.lastError())).toMatch(/clickhouse down/);

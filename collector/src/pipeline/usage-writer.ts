@@ -54,7 +54,9 @@ export class UsageWriter extends SpoolWriter<UsageRecordRow> {
       const restoreStored = attempt > 1 || next.recovered;
       const { fresh, restored, duplicates, conflicts } = dedupeUsage(rows, await store.findStored(rows), { restoreStored });
       const inserted = restored.length === 0 ? fresh : [...fresh, ...restored];
-      await store.insertUsage(inserted, dedupToken(next.batchId, inserted));
+      // Every record of the batch inserted (the usual case): its spooled blocks go as they are.
+      const blocks = inserted === fresh && fresh.length === rows.length ? next.encoded : undefined;
+      await store.insertUsage(inserted, dedupToken(next.batchId, inserted), blocks);
       metrics.usageInserted.inc([], fresh.length);
       metrics.usageRestored.inc([], restored.length);
       metrics.usageDuplicates.inc([], duplicates);

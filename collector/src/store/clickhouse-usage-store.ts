@@ -82,11 +82,11 @@ export function createClickHouseUsageStore(gateway: ClickHouseGateway): UsageSto
       return found;
     },
 
-    async insertUsage(rows: readonly UsageRecordRow[], dedupToken: string): Promise<void> {
+    async insertUsage(rows: readonly UsageRecordRow[], dedupToken: string, blocks?: readonly Buffer[]): Promise<void> {
       if (rows.length === 0) return;
       await gateway.insertFormatted(
         "usage_records",
-        { format: USAGE_BLOCK_FORMAT, columns: USAGE_INSERT_COLUMN_NAMES, payload: encodeUsageBlock(rows) },
+        { format: USAGE_BLOCK_FORMAT, columns: USAGE_INSERT_COLUMN_NAMES, payload: blocks ?? encodeUsageBlock(rows) },
         { dedupToken, settings: USAGE_INSERT_SETTINGS },
       );
     },

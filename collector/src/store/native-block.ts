@@ -438,7 +438,14 @@ function readColumn(r: NativeReader, type: string, rows: number): unknown[] {
       for (let i = 0; i < rows; i++) out[i] = r.bigUInt64();
       return out;
     case "DateTime64(9, 'UTC')":
+    case "DateTime64(3, 'UTC')":
       for (let i = 0; i < rows; i++) out[i] = r.bigInt64();
+      return out;
+    case "Float64":
+      for (let i = 0; i < rows; i++) out[i] = r.float64();
+      return out;
+    case "Bool":
+      for (let i = 0; i < rows; i++) out[i] = r.uint(1) !== 0;
       return out;
     case "LowCardinality(String)":
       r.lowCardinalityPrefix();
@@ -514,6 +521,13 @@ class NativeReader {
   bigUInt64(): bigint {
     this.#need(8);
     const v = this.#data.readBigUInt64LE(this.#pos);
+    this.#pos += 8;
+    return v;
+  }
+
+  float64(): number {
+    this.#need(8);
+    const v = this.#data.readDoubleLE(this.#pos);
     this.#pos += 8;
     return v;
   }

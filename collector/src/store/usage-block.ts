@@ -1,5 +1,5 @@
 import { clampRetentionDays } from "./span-block.js";
-import { LowCardinalityColumn, NativeWriter } from "./native-block.js";
+import { LowCardinalityColumn, NativeFormatError, NativeWriter, decodeNativeBlocks } from "./native-block.js";
 import type { UsageRecordRow } from "./usage-record-row.js";
 
 /** The ClickHouse input format of usage blocks. */
@@ -99,4 +99,45 @@ export function encodeUsageBlock(rows: readonly UsageRecordRow[]): Buffer {
     } else out.bytes(column.view());
   });
   return out.finish();
+}
+
+/**
+ * The rows of one or more usage blocks, as `encodeUsageBlock` was given them (times in whole
+ * milliseconds and retention within the column's range, as the encoder writes them). Throws
+ * NativeFormatError on bytes that are not usage blocks.
+ */
+export function decodeUsageBlocks(payload: Buffer): UsageRecordRow[] {
+  const rows: UsageRecordRow[] = [];
+  for (const block of decodeNativeBlocks(payload)) {
+    const [tenant, time, id, agentType, provider, model, responseModel, outcome, inputTokens, outputTokens, cachedInputTokens, reasoningTokens, costUsd, usageExact, traceId, spanId, serviceName, retentionDays, ledgerId] =
+      USAGE_BLOCK_COLUMNS.map(([name, type], i) => {
+        const column = block.columns[i];
+        if (column?.name !== name || column.type !== type) throw new NativeFormatError(`a usage block without column ${name} ${type} in place ${i + 1}`);
+        return column.values;
+      }) as [string[], bigint[], string[], string[], string[], string[], string[], UsageRecordRow["outcome"][], bigint[], bigint[], bigint[], bigint[], number[], boolean[], string[], string[], string[], number[], string[]];
+    for (let i = 0; i < block.rowCount; i++) {
+      rows.push({
+        id: id[i]!,
+        tenant: tenant[i]!,
+        agentType: agentType[i]!,
+        model: model[i]!,
+        responseModel: responseModel[i]!,
+        provider: provider[i]!,
+        inputTokens: Number(inputTokens[i]),
+        outputTokens: Number(outputTokens[i]),
+        cachedInputTokens: Number(cachedInputTokens[i]),
+        reasoningTokens: Number(reasoningTokens[i]),
+        costUsd: costUsd[i]!,
+        outcome: outcome[i]!,
+        usageExact: usageExact[i]!,
+        timeMs: Number(time[i]),
+        traceId: traceId[i]!,
+        spanId: spanId[i]!,
+        ledgerId: ledgerId[i]!,
+        serviceName: serviceName[i]!,
+        retentionDays: retentionDays[i]!,
+      });
+    }
+  }
+  return rows;
 }

@@ -17,7 +17,8 @@ export interface UsageStore {
    * them. A record may come back more than once (copies not yet merged).
    */
   findStored(keys: readonly UsageKey[]): Promise<UsageRecord[]>;
-  insertUsage(rows: readonly UsageRecordRow[], dedupToken: string): Promise<void>;
+  /** Inserts `rows`; `blocks`, when given, are the same rows as usage blocks (a spool's), inserted as they are instead of encoded again. */
+  insertUsage(rows: readonly UsageRecordRow[], dedupToken: string, blocks?: readonly Buffer[]): Promise<void>;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
 }
