@@ -11,6 +11,7 @@ import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { COLLECTOR_NODE_FLAGS } from "./lib/config.mjs";
+import { mergeFigures } from "./lib/merge-figures.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -54,6 +55,8 @@ function run(file) {
 }
 
 const started = Date.now();
+/** Which benchmark gave each figure name. */
+const owners = new Map();
 const result = { timestamp: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().length, benchmarks: {}, errors: {} };
 for (const file of files) {
   const name = relative(root, file);
@@ -61,8 +64,9 @@ for (const file of files) {
   const t0 = Date.now();
   const { ok, figures, error } = await run(file);
   process.stderr.write(`bench: ${name} ${ok ? "done" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-  Object.assign(result.benchmarks, figures);
+  const clashes = mergeFigures(result.benchmarks, figures, name, owners);
   if (!ok) result.errors[name] = error ?? "non-zero exit";
+  else if (clashes.length > 0) result.errors[name] = `figure names another benchmark reports, not kept: ${clashes.join(", ")}`;
 }
 result.durationS = Math.round((Date.now() - started) / 1000);
 const json = JSON.stringify(result, null, 2);
