@@ -6,10 +6,11 @@
 // A benchmark prints progress on stderr and exactly one JSON object as its last stdout line.
 // Usage: npm run bench [-- --only <substring>] [-- --out <file>]
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { benchmarkFiles } from "./lib/bench-files.mjs";
 import { COLLECTOR_NODE_FLAGS } from "./lib/config.mjs";
 import { mergeFigures } from "./lib/merge-figures.mjs";
 
@@ -22,11 +23,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const all = ["runtime", "collector", "console", "test"]
-  .map((pkg) => join(root, pkg, "bench"))
-  .filter((dir) => existsSync(dir))
-  .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith(".bench.ts")).map((f) => join(dir, f)))
-  .sort();
+const all = benchmarkFiles(root);
 const files = all.filter((file) => !values.only || file.includes(values.only));
 if (files.length === 0) {
   console.error(`bench: no benchmark matches --only ${JSON.stringify(values.only)}; there are: ${all.map((f) => relative(root, f)).join(", ")}`);

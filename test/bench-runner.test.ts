@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // `npm run bench` as a user runs it: a typo in --only names the problem and the benchmarks there are.
 const root = join(import.meta.dirname, "..");
 type MergeFigures = (into: Record<string, unknown>, figures: Record<string, unknown>, file: string, owners: Map<string, string>) => string[];
 const { mergeFigures } = (await import(join(root, "bin/lib/merge-figures.mjs"))) as { mergeFigures: MergeFigures };
+const { benchmarkFiles } = (await import(join(root, "bin/lib/bench-files.mjs"))) as { benchmarkFiles: (root: string) => string[] };
 
 describe("npm run bench", () => {
   it("refuses an --only that matches no benchmark, listing the ones there are", () => {
@@ -28,13 +29,13 @@ describe("npm run bench", () => {
 
   it("no two benchmarks of the repository report the same figure name", () => {
     const names = new Map<string, string[]>();
-    for (const dir of ["runtime", "collector", "console", "test"].map((p) => join(root, p, "bench"))) {
-      if (!existsSync(dir)) continue;
-      for (const file of readdirSync(dir).filter((f) => f.endsWith(".bench.ts"))) {
-        const text = readFileSync(join(dir, file), "utf8");
-        // The benchmarks assign their figures as result.<name> = … .
-        for (const m of text.matchAll(/result\.([a-z0-9_]+)\s*=(?!=)/g)) names.set(m[1]!, [...new Set([...(names.get(m[1]!) ?? []), file])]);
-      }
+    const files = benchmarkFiles(root);
+    expect(files.length).toBeGreaterThan(5);
+    for (const path of files) {
+      const file = basename(path);
+      const text = readFileSync(path, "utf8");
+      // The benchmarks assign their figures as result.<name> = … .
+      for (const m of text.matchAll(/result\.([a-z0-9_]+)\s*=(?!=)/g)) names.set(m[1]!, [...new Set([...(names.get(m[1]!) ?? []), file])]);
     }
     const shared = [...names].filter(([, files]) => files.length > 1).map(([name, files]) => `${name}: ${files.join(", ")}`);
     expect(shared).toEqual([]);

@@ -202,9 +202,9 @@ export class Spool<Row = SpanRow> {
   }
 
   /**
-   * Appends one batch: rows (spooled as JSON, or in the spool's RowCodec), or a span block (spooled as its bytes, which the
-   * writer inserts as they are); resolves once it is on disk (fsynced). Rejects with `overloaded`
-   * (and a Retry-After) when the spool is at its byte bound.
+   * Appends one batch: rows (spooled as JSON, or in the spool's RowCodec), or a span block (spooled
+   * as its bytes, which the writer inserts as they are). Resolves once it is on disk (fsynced);
+   * rejects with `overloaded` (and a Retry-After) when the spool is at its byte bound.
    */
   append(batch: Row[] | SpanBlock): Promise<void> {
     const rows = Array.isArray(batch) ? batch : undefined;
