@@ -19,6 +19,8 @@ const WINDOW_MS = Number(process.env["BENCH_WINDOW_MS"] ?? 10_000);
 const RAW_WINDOW_MS = Number(process.env["BENCH_RAW_WINDOW_MS"] ?? 8_000);
 const BATCH_SIZE = 4096;
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 8);
+/** Rounds of plain, forwarding, forwarding, plain that the forwarding ratio sums. */
+const FORWARDING_ROUNDS = Number(process.env["BENCH_FORWARDING_ROUNDS"] ?? 2);
 /** Which loads to measure (figure suffixes, comma-separated), e.g. BENCH_INGEST_LOADS=protobuf while profiling one. */
 const ONLY = process.env["BENCH_INGEST_LOADS"]?.split(",");
 
@@ -80,16 +82,18 @@ async function main(): Promise<void> {
   const figures: Record<string, number> = {};
   try {
     // Forwarding is judged against plain protobuf measured in the same run, in the order plain,
-    // forwarding, forwarding, plain: a load elsewhere on this shared machine that rises or falls
-    // during the run then weighs on both alike. Each figure sums its runs.
+    // forwarding, forwarding, plain (FORWARDING_ROUNDS times): a load elsewhere on this shared
+    // machine that rises or falls during the run then weighs on both alike, and single runs, which
+    // move by ±10%, average out. Each figure sums its runs.
     const selected = LOADS.filter((l) => ONLY === undefined || ONLY.includes(l.figure));
     const paired = selected.some((l) => l.figure === "protobuf") && selected.some((l) => l.forward);
     const forwardingLoad = selected.find((l) => l.forward);
-    const schedule = paired ? selected.flatMap((l) => (l.forward ? [] : l.figure === "protobuf" ? [l, forwardingLoad!, forwardingLoad!, l] : [l])) : selected;
+    const rounds = (plain: Load): Load[] => Array.from({ length: FORWARDING_ROUNDS }, () => [plain, forwardingLoad!, forwardingLoad!, plain]).flat();
+    const schedule = paired ? selected.flatMap((l) => (l.forward ? [] : l.figure === "protobuf" ? rounds(l) : [l])) : selected;
     const totals = new Map<string, LoadTotals>();
     for (const [round, load] of schedule.entries()) {
       const run = await measureLoad(collector, dir, load, round);
-      const t = totals.get(load.figure) ?? { acked: 0, failed: 0, ackMs: 0, e2eMs: 0, collectorCpuUs: 0, exporterCpuUs: 0, received: 0, dropped: 0, forwardedMs: 0 };
+      const t = totals.get(load.figure) ?? { acked: 0, failed: 0, ackMs: 0, e2eMs: 0, collectorCpuUs: 0, exporterCpuUs: 0, received: 0, receiverCpuUs: 0, dropped: 0, forwardedMs: 0 };
       for (const k of Object.keys(t) as (keyof LoadTotals)[]) t[k] += run[k];
       totals.set(load.figure, t);
     }
@@ -104,12 +108,19 @@ async function main(): Promise<void> {
         figures[`forward_received_spans_${figure}`] = t.received;
         figures[`forward_dropped_spans_${figure}`] = t.dropped;
         figures[`forward_spans_per_s_${figure}`] = Math.round(t.received / (t.forwardedMs / 1000));
+        figures[`forward_receiver_cpu_us_per_span_${figure}`] = round2(t.receiverCpuUs / Math.max(1, t.received));
       }
     }
     if (figures["ingest_spans_per_s_protobuf_forwarding"] !== undefined && figures["ingest_spans_per_s_protobuf"] !== undefined) {
       figures["ingest_forwarding_to_plain_ratio_protobuf"] = round2(figures["ingest_spans_per_s_protobuf_forwarding"] / figures["ingest_spans_per_s_protobuf"]);
       log(
         `forwarding ÷ plain (protobuf, this run): ${figures["ingest_forwarding_to_plain_ratio_protobuf"]} (${figures["ingest_spans_per_s_protobuf_forwarding"]} ÷ ${figures["ingest_spans_per_s_protobuf"]} spans/s; collector CPU per span ${figures["ingest_collector_cpu_us_per_span_protobuf_forwarding"]} vs ${figures["ingest_collector_cpu_us_per_span_protobuf"]} µs)`,
+      );
+      // The two cores' work per span, all processes: the exporters, the collector and (forwarding) the receiver.
+      const cpuPerSpan = (figure: string): number =>
+        (figures[`ingest_collector_cpu_us_per_span_${figure}`] ?? 0) + (figures[`ingest_exporter_cpu_us_per_span_${figure}`] ?? 0) + (figures[`forward_receiver_cpu_us_per_span_${figure}`] ?? 0);
+      log(
+        `CPU per span, all processes: plain ${cpuPerSpan("protobuf").toFixed(2)} µs, forwarding ${cpuPerSpan("protobuf_forwarding").toFixed(2)} µs (receiver ${figures["forward_receiver_cpu_us_per_span_protobuf_forwarding"]}): plain ÷ forwarding ${(cpuPerSpan("protobuf") / cpuPerSpan("protobuf_forwarding")).toFixed(2)}`,
       );
     }
 
@@ -264,22 +275,22 @@ async function jsonDecoderFigures(): Promise<Record<string, number>> {
 interface ForwardingFront {
   url: string;
   queueDepthSpans(): number;
-  /** Spans the receiver has counted so far. */
-  received(): Promise<number>;
+  /** Spans the receiver has counted so far, and the CPU (user + system, µs) its process has used. */
+  received(): Promise<ReceiverCount>;
   metrics: CollectorMetrics;
   close(): Promise<void>;
 }
 
 async function forwardingFront(collector: RunningCollector, dir: string, round: number): Promise<ForwardingFront> {
-  const { CollectorMetrics, IngestPipeline, createCollectorApp, listen } = await import("@troupe/collector");
+  const { CollectorMetrics, IngestPipeline, OTLP_EXPORT_PATHS, createCollectorApp, listen } = await import("@troupe/collector");
   const receiver = fork(fileURLToPath(import.meta.url), [], {
     execArgv: process.execArgv.filter((flag) => !flag.startsWith("--initial-heap-size")),
     env: { ...process.env, TROUPE_BENCH_RECEIVER: "1" },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
-  const ask = (): Promise<{ url?: string; spans: number }> =>
+  const ask = (): Promise<ReceiverCount> =>
     new Promise((resolve) => {
-      receiver.once("message", (m) => resolve(m as { url?: string; spans: number }));
+      receiver.once("message", (m) => resolve(m as ReceiverCount));
       receiver.send("count");
     });
   const { url: receiverUrl } = await new Promise<{ url: string }>((resolve) => receiver.once("message", (m) => resolve(m as { url: string })));
@@ -290,11 +301,14 @@ async function forwardingFront(collector: RunningCollector, dir: string, round: 
     spool: { dir: join(dir, `forwarding-spool-${round}`), maxBytes: 1024 * 1024 * 1024 },
     forward: [{ name: "receiver", endpoint: receiverUrl }],
   });
-  const server = await listen(createCollectorApp({ authenticator: collector.registry, sink: pipeline, metrics, store: collector.store, pipelineHealth: () => pipeline.health() }), 0, "127.0.0.1");
+  const server = await listen(createCollectorApp({ authenticator: collector.registry, sink: pipeline, metrics, store: collector.store, pipelineHealth: () => pipeline.health() }), 0, "127.0.0.1", {
+    // As the collector serves them (startCollector): export bodies read straight from the socket.
+    socketBodyPaths: OTLP_EXPORT_PATHS,
+  });
   return {
     url: server.url,
     queueDepthSpans: () => pipeline.health().queueDepthSpans,
-    received: async () => (await ask()).spans,
+    received: ask,
     metrics,
     close: async () => {
       await server.close();
@@ -302,6 +316,12 @@ async function forwardingFront(collector: RunningCollector, dir: string, round: 
       receiver.kill();
     },
   };
+}
+
+/** What the receiver process reports: spans counted, and its CPU (user + system) so far. */
+interface ReceiverCount {
+  spans: number;
+  cpuUs: number;
 }
 
 /** What one run of a load came to; runs of one figure are summed. */
@@ -315,6 +335,8 @@ interface LoadTotals {
   exporterCpuUs: number;
   /** Forwarding runs: spans the receiver got, spans the forwarder dropped, and from the first export until the receiver had them all. */
   received: number;
+  /** Forwarding runs: the receiver process's CPU over the run (it shares the machine's cores with the collector and the exporters). */
+  receiverCpuUs: number;
   dropped: number;
   forwardedMs: number;
 }
@@ -331,6 +353,7 @@ async function measureLoad(collector: RunningCollector, dir: string, { format, e
   const target = forwarding ?? { url: collector.url, queueDepthSpans: () => collector.pipeline.health().queueDepthSpans };
   log(`${figure}: ${CONCURRENCY} ${exporter} ${format} exporters x ${BATCH_SIZE}-span batches for ${WINDOW_MS} ms${forward ? ", forwarding to a local receiver" : ""}`);
   const cpuBefore = process.cpuUsage();
+  const receiverBefore = forwarding ? await forwarding.received() : undefined;
   const result = await new Promise<LoadResult>((resolve, reject) => {
     const params: LoadParams = { url: target.url, secret: key.secret, tenant, format, exporter, windowMs: WINDOW_MS };
     // The load is an application's exporters: Node's default heap, not the collector's flags.
@@ -364,25 +387,28 @@ async function measureLoad(collector: RunningCollector, dir: string, { format, e
     collectorCpuUs,
     exporterCpuUs: result.cpuUs,
     received: 0,
+    receiverCpuUs: 0,
     dropped: 0,
     forwardedMs: 0,
   };
   if (forwarding) {
     // Waits (up to 30 s) until the receiver has every acknowledged span.
     const deadline = Date.now() + 30_000;
-    let received = await forwarding.received();
-    while (received + forwarding.metrics.forwardSpansDropped.total() < result.acked && Date.now() < deadline) {
+    let count = await forwarding.received();
+    while (count.spans + forwarding.metrics.forwardSpansDropped.total() < result.acked && Date.now() < deadline) {
       await sleep(20);
-      received = await forwarding.received();
+      count = await forwarding.received();
     }
     const forwardedAt = performance.now();
+    const received = count.spans;
     totals.received = received;
+    totals.receiverCpuUs = count.cpuUs - receiverBefore!.cpuUs;
     totals.dropped = forwarding.metrics.forwardSpansDropped.total();
     totals.forwardedMs = forwardedAt - started;
     await forwarding.close();
     const reasons = ["queue_full", "rejected", "failed_after_retries", "shutdown", "encode_failed"].map((r) => [r, forwarding.metrics.forwardSpansDropped.value([r])] as const).filter(([, n]) => n > 0);
     log(
-      `${figure}: the receiver got ${received} of ${result.acked} spans (${totals.dropped} dropped${reasons.map(([r, n]) => `, ${n} ${r}`).join("")}), the last ${Math.round(Math.max(0, forwardedAt - storedAt))} ms after the last was stored`,
+      `${figure}: the receiver got ${received} of ${result.acked} spans (${totals.dropped} dropped${reasons.map(([r, n]) => `, ${n} ${r}`).join("")}), the last ${Math.round(Math.max(0, forwardedAt - storedAt))} ms after the last was stored; receiver CPU ${(totals.receiverCpuUs / Math.max(1, received)).toFixed(1)} µs per span`,
     );
   }
   return totals;
@@ -405,8 +431,12 @@ async function receive(): Promise<void> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  process.send!({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, spans });
-  process.on("message", () => process.send!({ spans }));
+  const cpuUs = (): number => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  process.send!({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, spans, cpuUs: cpuUs() });
+  process.on("message", () => process.send!({ spans, cpuUs: cpuUs() }));
 }
 
 /** Spans in an ExportTraceServiceRequest: resource_spans (1) → scope_spans (2) → spans (2), other fields skipped. */

@@ -33,7 +33,7 @@ export type { UsagePipelineOptions, UsagePipelineHealth, UsageSink } from "./pip
 export { DEFAULT_USAGE_WRITER_OPTIONS } from "./pipeline/usage-writer.js";
 export { loadCollectorConfig, parseHeaderList, CollectorConfigError } from "./config.js";
 export type { CollectorConfig } from "./config.js";
-export { startCollector } from "./start-collector.js";
+export { OTLP_EXPORT_PATHS, startCollector } from "./start-collector.js";
 export type { RunningCollector, StartCollectorOptions } from "./start-collector.js";
 
 // Store, tenants and query API (built by the store/query work; exported here for entry points,

@@ -29,6 +29,12 @@ import { openClickHouse } from "./store/open-clickhouse.js";
 import type { SpanStore } from "./store/span-store.js";
 import { createTenantRegistry, type TenantRegistry } from "./tenants/tenant-registry.js";
 
+/**
+ * The OTLP export paths. Their routes read bodies with readBody, so `listen` reads them straight from
+ * the socket (pass as `socketBodyPaths` to serve a collector app as the collector does).
+ */
+export const OTLP_EXPORT_PATHS: ReadonlySet<string> = new Set([TRACES_PATH, LOGS_PATH]);
+
 /** A running collector process (in this process). */
 export interface RunningCollector {
   /** Base URL, e.g. http://127.0.0.1:4318 */
@@ -135,8 +141,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
     const server = await listen(app, config.port, config.host, {
       ...(config.connectionLimits ? { limits: config.connectionLimits } : {}),
       onAbortedRequest: options.onAbortedRequest ?? logAbortedRequest(),
-      // The OTLP export routes read their bodies with readBody: straight from the socket.
-      socketBodyPaths: new Set([TRACES_PATH, LOGS_PATH]),
+      socketBodyPaths: OTLP_EXPORT_PATHS,
     });
     let closing: Promise<void> | undefined;
     return {
