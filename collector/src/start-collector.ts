@@ -126,7 +126,7 @@ export async function startCollector(config: CollectorConfig, options: StartColl
         createQueryRoutes({ gateway, authenticator: registry, onInternalError }),
         createAdminRoutes({ gateway, registry, checkIns, onInternalError }),
         createBudgetRoutes({ gateway, registry, onInternalError }),
-        createControlRoutes({ gateway, registry, watch: settingsWatch, checkIns, onInternalError }),
+        createControlRoutes({ gateway, registry, watch: settingsWatch, checkIns, usageStored: (timeoutMs) => usage.waitUntilStored(timeoutMs), onInternalError }),
         createSessionRoutes({ authenticator: registry, sessions: createEndedSessions(gateway), onInternalError }),
         alerts.routes,
       ],

@@ -16,7 +16,8 @@
  *
  * Reading usage so far: `GET {CONTROL_PATHS.usage}?tenants=a,b&excludeLedger=<id>` sums each
  * tenant's usage records of the current UTC day and month, leaving out those charged by the named
- * ledger (the caller's own, which it already counts).
+ * ledger (the caller's own, which it already counts). Every record the collector acknowledged before
+ * the request counts: the read waits (up to 2 s) for them to be stored.
  */
 import { z } from "zod";
 

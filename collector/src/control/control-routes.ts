@@ -27,8 +27,19 @@ export interface ControlRoutesOptions {
   checkIns: RuntimeCheckIns;
   /** Clock of the usage day and month; default Date.now. */
   now?: () => number;
+  /**
+   * Resolves once the usage records acknowledged so far are stored, or after `timeoutMs` (false):
+   * /control/usage waits for it, so that it counts every acknowledged record. Default: reads what is stored.
+   */
+  usageStored?: (timeoutMs: number) => Promise<boolean>;
   onInternalError?: (err: unknown) => void;
 }
+
+/**
+ * How long a usage read waits for acknowledged records to be stored: about one insert when the
+ * store is healthy; past it (the store failing or far behind) the read answers what is stored.
+ */
+export const USAGE_READ_WAIT_MS = 2_000;
 
 const tenantsParam = z.string().min(1, "must name at least one tenant").max(64 * 1000, "too long");
 const settingsQuery = z.strictObject({ tenants: tenantsParam.optional(), wait: intParam(0, MAX_SETTINGS_WAIT_S).optional() });
@@ -45,7 +56,8 @@ const usageQuery = z.strictObject({ tenants: tenantsParam.optional(), excludeLed
  *   receiving a request, and a GET is received with its head), and MAX_SETTINGS_WAIT_S (30 s)
  *   stays below common proxy idle timeouts (60 s).
  * - GET /control/usage: each tenant's tokens and cost of the current UTC day and month, leaving out
- *   the records of `excludeLedger`.
+ *   the records of `excludeLedger`, counting every usage record acknowledged before the request
+ *   (it waits up to USAGE_READ_WAIT_MS for them to be stored).
  * Answers are never cached (Cache-Control: no-store).
  */
 export function createControlRoutes(options: ControlRoutesOptions): Hono<{ Variables: AuthVariables }> {
@@ -87,6 +99,8 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono<{ Varia
   app.get("/control/usage", async (c) => {
     const q = parseParams(usageQuery, c.req.query());
     const scope = await resolveControlScope(c.get("principal"), q.tenants, registry);
+    // Usage acknowledged a moment ago (a runtime's last records before it was killed) must count.
+    await options.usageStored?.(USAGE_READ_WAIT_MS);
     const nowMs = now();
     const ids = scope.tenants.map((t) => t.id);
     const used = await budgetUsage(gateway, nowMs, scope.all ? undefined : ids, q.excludeLedger ?? "");

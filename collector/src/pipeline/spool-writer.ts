@@ -42,6 +42,10 @@ export class SpoolWriter<Row> {
   #wake: (() => void) | undefined;
   #retryWake: (() => void) | undefined;
   #lastError: unknown;
+  /** Callers of `waitUntilStored`, each waiting for the spool's consumed count to reach its mark. */
+  #storedWaiters: Array<{ mark: number; resolve: (stored: boolean) => void }> = [];
+  /** The highest mark waited for: until it is consumed, batches are inserted without the batch delay. */
+  #urgentMark = 0;
 
   /** `onFailure` is told of every failed insert (before its retry wait). */
   constructor(spool: Spool<Row>, insert: InsertSpoolBatch<Row>, onFailure: (err: unknown) => void, options: SpoolWriterOptions) {
@@ -79,6 +83,37 @@ export class SpoolWriter<Row> {
     return emptied;
   }
 
+  /**
+   * Resolves true once every row spooled before the call is stored, false when that takes longer
+   * than `timeoutMs` (the store is failing or slow: the rows stay spooled) or the writer is not
+   * running. Those rows are inserted without waiting for the batch delay: for a read that must see
+   * every acknowledged row.
+   */
+  waitUntilStored(timeoutMs: number): Promise<boolean> {
+    const mark = this.#spool.appendedCount();
+    if (this.#spool.consumedCount() >= mark) return Promise.resolve(true);
+    if (!this.#running || this.#stopping) return Promise.resolve(false);
+    this.#urgentMark = Math.max(this.#urgentMark, mark);
+    this.#notify();
+    return new Promise((resolve) => {
+      const waiter = {
+        mark,
+        resolve: (stored: boolean) => {
+          clearTimeout(timer);
+          this.#storedWaiters = this.#storedWaiters.filter((w) => w !== waiter);
+          resolve(stored);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
+      this.#storedWaiters.push(waiter);
+    });
+  }
+
+  #tellStoredWaiters(): void {
+    const consumed = this.#spool.consumedCount();
+    for (const waiter of this.#storedWaiters) if (waiter.mark <= consumed) waiter.resolve(true);
+  }
+
   /** Stops after the insert in flight (if any) settles or its retry wait ends. */
   async stop(): Promise<void> {
     this.#stopping = true;
@@ -88,6 +123,7 @@ export class SpoolWriter<Row> {
     retryWake?.();
     await this.#running;
     this.#running = undefined;
+    for (const waiter of this.#storedWaiters) waiter.resolve(false);
   }
 
   #notify(): void {
@@ -121,7 +157,8 @@ export class SpoolWriter<Row> {
       let dueAtMs = head.appendedAtMs + maxBatchDelayMs;
       if (busy !== undefined && rows >= busy.rows) dueAtMs = Math.max(dueAtMs, Math.min(head.appendedAtMs + busy.delayMs, this.#spool.lastAppendedAtMs() + busy.idleMs));
       const dueInMs = dueAtMs - Date.now();
-      if (!this.#draining && !this.#spool.hasOpenBatch() && dueInMs > 0 && rows < maxBatchRows) {
+      const urgent = this.#draining || this.#spool.consumedCount() < this.#urgentMark;
+      if (!urgent && !this.#spool.hasOpenBatch() && dueInMs > 0 && rows < maxBatchRows) {
         await this.#wait(dueInMs);
         continue;
       }
@@ -159,6 +196,7 @@ export class SpoolWriter<Row> {
     }
     await preparing;
     await this.#spool.commit(next.batch);
+    this.#tellStoredWaiters();
   }
 }
 

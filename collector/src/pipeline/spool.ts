@@ -129,6 +129,8 @@ export class Spool<Row = SpanRow> {
   #queuedBytes = 0;
   #unconsumedBytes = 0;
   #unconsumedRows = 0;
+  /** Records consumed since open: with `recordCount()`, a position that only moves forward (see `consumedCount`). */
+  #consumedRecords = 0;
   #cachedBytes = 0;
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -386,6 +388,7 @@ export class Spool<Row = SpanRow> {
       if (r.content) this.#cachedBytes -= r.bytes;
       this.#records[this.#head] = undefined as unknown as RecordEntry<Row>;
       this.#head++;
+      this.#consumedRecords++;
     }
     if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
       this.#records.splice(0, this.#head);
@@ -417,6 +420,19 @@ export class Spool<Row = SpanRow> {
   /** Records not yet consumed. */
   recordCount(): number {
     return this.#records.length - this.#head;
+  }
+
+  /**
+   * Records consumed since open, and (`appendedCount`) records held since open, found at open or
+   * appended: counts that only grow. Every record appended before `appendedCount()` read n is
+   * consumed once `consumedCount()` reaches n, since records are consumed in order.
+   */
+  consumedCount(): number {
+    return this.#consumedRecords;
+  }
+
+  appendedCount(): number {
+    return this.#consumedRecords + this.recordCount();
   }
 
   /** Rows not yet consumed. */

@@ -78,6 +78,15 @@ export class UsagePipeline implements UsageSink {
     this.#metrics.usageAccepted.inc([], rows.length);
   }
 
+  /**
+   * Resolves true once every usage record acknowledged before the call is stored (inserted at once,
+   * not after the batch delay), false past `timeoutMs`: what budget reads wait for, so that usage a
+   * runtime exported and was acknowledged for counts against its budget.
+   */
+  waitUntilStored(timeoutMs: number): Promise<boolean> {
+    return this.#writer.waitUntilStored(timeoutMs);
+  }
+
   health(): UsagePipelineHealth {
     const err = this.#writer.lastError();
     return {

@@ -261,3 +261,60 @@ describe("UsageWriter", () => {
     expect((await countsOf(batch.map((r) => r.id))).size).toBe(5);
   });
 });
+
+describe("UsageWriter.waitUntilStored", () => {
+  it("stores what was acknowledged before the call at once, not after the batch delay, and resolves true", async () => {
+    const store = createClickHouseUsageStore(chdb.gateway);
+    const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
+    const writer = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 60_000 });
+    writer.start();
+    expect(await writer.waitUntilStored(1_000)).toBe(true); // nothing spooled: at once
+    const first = usageRecordRows(3);
+    const second = usageRecordRows(2);
+    await spool.append(first);
+    await spool.append(second);
+    const started = Date.now();
+    expect(await writer.waitUntilStored(30_000)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect((await countsOf([...first, ...second].map((r) => r.id))).size).toBe(5);
+    // Once the mark is reached, the batch delay holds again: a record appended now waits.
+    const later = usageRecordRows(1);
+    await spool.append(later);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(spool.rowCount()).toBe(1);
+    await writer.stop();
+    await spool.close();
+  });
+
+  it("resolves false after its timeout while the store is down, and false when the writer stops; nothing is lost", async () => {
+    const real = createClickHouseUsageStore(chdb.gateway);
+    let down = true;
+    const store: UsageStore = {
+      ...real,
+      findStored: async (keys) => {
+        if (down) throw new Error("clickhouse down");
+        return real.findStored(keys);
+      },
+    };
+    const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
+    const writer = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 60_000, initialRetryDelayMs: 5, maxRetryDelayMs: 20 });
+    const batch = usageRecordRows(4);
+    await spool.append(batch);
+    expect(await writer.waitUntilStored(1_000)).toBe(false); // not started
+    writer.start();
+    const started = Date.now();
+    expect(await writer.waitUntilStored(200)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    const waiting = writer.waitUntilStored(60_000);
+    await writer.stop();
+    expect(await waiting).toBe(false);
+    expect(spool.rowCount()).toBe(4);
+    down = false;
+    const again = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 60_000 });
+    again.start();
+    expect(await again.waitUntilStored(30_000)).toBe(true);
+    await again.stop();
+    await spool.close();
+    expect((await countsOf(batch.map((r) => r.id))).size).toBe(4);
+  });
+});
