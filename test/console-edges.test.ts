@@ -236,6 +236,7 @@ describe("a slow collector is not a collector that is down", () => {
     await signIn(page, keys.acme);
 
     const hold = standIn.hold("/api/v1/overview");
+    onTestFinished(() => hold.release()); // a failure must not leave the overview held for later tests
     await page.goto(`${base}/`);
     const state = page.getByTestId("error-state").first();
     await state.waitFor({ timeout: COLLECTOR_TIMEOUT_MS + 30_000 });
