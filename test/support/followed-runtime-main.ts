@@ -57,7 +57,7 @@ const server = createServer((req, res) => {
   let body = "";
   req.on("data", (c: Buffer) => (body += c.toString()));
   req.on("end", () => {
-    const input = (body ? JSON.parse(body) : {}) as { tenant?: string };
+    const input = (body ? JSON.parse(body) : {}) as { tenant?: string; key?: string };
     const answer = async (): Promise<unknown> => {
       switch (req.url) {
         case "/chat":
@@ -68,7 +68,7 @@ const server = createServer((req, res) => {
             return { ok: false, error: errorCode(err) };
           }
         case "/where":
-          return runtime.tenant(input.tenant!).send(new AgentId("where", "w"), {});
+          return runtime.tenant(input.tenant!).send(new AgentId("where", input.key ?? "w"), {});
         case "/status":
           return control.status();
         case "/flush":

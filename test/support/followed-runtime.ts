@@ -26,8 +26,8 @@ export interface FollowedRuntime {
   log(): string;
   /** One LLM call for `tenant`: ok, or the error code it failed with (e.g. BUDGET_EXCEEDED). */
   chat(tenant: string): Promise<{ ok: boolean; error?: string }>;
-  /** One turn of `tenant`: where it ran. */
-  where(tenant: string): Promise<{ isMainThread: boolean; threadId: number }>;
+  /** One turn of `tenant` (of the `where` agent with key `key`, default "w"): where it ran. */
+  where(tenant: string, key?: string): Promise<{ isMainThread: boolean; threadId: number }>;
   status(): Promise<{ state: string; appliedVersion: number }>;
   /** Waits until every usage record so far is acknowledged by the collector. */
   flush(): Promise<void>;
@@ -64,7 +64,7 @@ export async function startFollowedRuntime(config: FollowedRuntimeConfig, starte
     child,
     log: () => stderr,
     chat: (tenant) => post("/chat", { tenant }),
-    where: (tenant) => post("/where", { tenant }),
+    where: (tenant, key) => post("/where", { tenant, key }),
     status: () => post("/status"),
     flush: () => post("/flush"),
   };
