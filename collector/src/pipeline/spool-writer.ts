@@ -73,11 +73,7 @@ export class SpoolWriter<Row> {
    */
   async drainAndStop(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
-    this.#notify();
-    const deadline = Date.now() + timeoutMs;
-    while (this.#spool.recordCount() > 0 && Date.now() < deadline && this.#running) {
-      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
-    }
+    await this.waitUntilStored(timeoutMs);
     const emptied = this.#spool.recordCount() === 0;
     await this.stop();
     return emptied;
@@ -198,8 +194,4 @@ export class SpoolWriter<Row> {
     await this.#spool.commit(next.batch);
     this.#tellStoredWaiters();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -59,6 +59,20 @@ async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void
   }
 }
 
+/** The chDB usage store, failing every lookup ("clickhouse down") until `up()`. */
+function storeDown(): { store: UsageStore; up: () => void } {
+  const real = createClickHouseUsageStore(chdb.gateway);
+  let down = true;
+  const store: UsageStore = {
+    ...real,
+    findStored: async (keys) => {
+      if (down) throw new Error("clickhouse down");
+      return real.findStored(keys);
+    },
+  };
+  return { store, up: () => void (down = false) };
+}
+
 /** Appends `batch` to a new spool and runs a UsageWriter over `store` until the spool is empty; its metrics. */
 async function writeAll(store: UsageStore, batch: UsageRecordRow[]): Promise<CollectorMetrics> {
   const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
@@ -236,15 +250,7 @@ describe("UsageWriter", () => {
   });
 
   it("retries while the store is down and loses nothing", async () => {
-    const real = createClickHouseUsageStore(chdb.gateway);
-    let down = true;
-    const store: UsageStore = {
-      ...real,
-      findStored: async (keys) => {
-        if (down) throw new Error("clickhouse down");
-        return real.findStored(keys);
-      },
-    };
+    const { store, up } = storeDown();
     const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
     const metrics = new CollectorMetrics();
     const writer = new UsageWriter(spool, store, metrics, { maxBatchDelayMs: 1, initialRetryDelayMs: 5, maxRetryDelayMs: 20 });
@@ -253,7 +259,7 @@ describe("UsageWriter", () => {
     await spool.append(batch);
     await until(() => metrics.usageInsertFailures.value() >= 2);
     expect(String(writer.lastError())).toMatch(/clickhouse down/);
-    down = false;
+    up();
     await until(() => spool.rowCount() === 0);
     expect(writer.lastError()).toBeUndefined();
     await writer.stop();
@@ -287,15 +293,7 @@ describe("UsageWriter.waitUntilStored", () => {
   });
 
   it("resolves false after its timeout while the store is down, and false when the writer stops; nothing is lost", async () => {
-    const real = createClickHouseUsageStore(chdb.gateway);
-    let down = true;
-    const store: UsageStore = {
-      ...real,
-      findStored: async (keys) => {
-        if (down) throw new Error("clickhouse down");
-        return real.findStored(keys);
-      },
-    };
+    const { store, up } = storeDown();
     const spool = await openUsageSpool({ dir, maxBytes: 1 << 24 });
     const writer = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 60_000, initialRetryDelayMs: 5, maxRetryDelayMs: 20 });
     const batch = usageRecordRows(4);
@@ -309,7 +307,7 @@ describe("UsageWriter.waitUntilStored", () => {
     await writer.stop();
     expect(await waiting).toBe(false);
     expect(spool.rowCount()).toBe(4);
-    down = false;
+    up();
     const again = new UsageWriter(spool, store, new CollectorMetrics(), { maxBatchDelayMs: 60_000 });
     again.start();
     expect(await again.waitUntilStored(30_000)).toBe(true);
